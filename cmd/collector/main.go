@@ -1,0 +1,46 @@
+// Command collector is berth's cloud collector: MQTT ingest, the evidence
+// upload endpoint, analysis and alerts, and the tools around them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: collector <command> [flags]
+
+commands:
+  serve          run the collector (default when no command is given)
+  reason-check   check WAV or MP4 files for a spoken reason in the opening window
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return runServe(ctx, args, stdout, stderr)
+	case "reason-check":
+		return runReasonCheck(ctx, args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "collector: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+}
