@@ -1,0 +1,297 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrInvalid reports a body field outside its allowed range.
+var ErrInvalid = errors.New("wire: invalid field")
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
+}
+
+// Dock states in DockState.State.
+const (
+	DockOnline  = "online"
+	DockOffline = "offline" // also the last-will payload's state
+)
+
+// DockState is retained on berth/v1/docks/{dock}/state.
+type DockState struct {
+	State           string    `json:"state"`
+	Version         string    `json:"version,omitempty"`
+	Slots           int       `json:"slots"`
+	BufferBytes     int64     `json:"buffer_bytes"`
+	BufferCapacity  int64     `json:"buffer_capacity"`
+	BacklogSegments int       `json:"backlog_segments"`
+	BacklogBytes    int64     `json:"backlog_bytes"`
+	OldestBacklog   time.Time `json:"oldest_backlog,omitzero"`
+}
+
+func (b *DockState) Validate() error {
+	if b.State != DockOnline && b.State != DockOffline {
+		return invalid("state %q", b.State)
+	}
+	if b.Slots < 0 || b.BufferBytes < 0 || b.BufferCapacity < 0 || b.BacklogSegments < 0 || b.BacklogBytes < 0 {
+		return invalid("negative count")
+	}
+	return nil
+}
+
+// Slot states, in lifecycle order (DESIGN.md, "Slot lifecycle"), and the
+// fault state.
+const (
+	SlotEmpty       = "empty"
+	SlotPresent     = "present"
+	SlotIdentified  = "identified"
+	SlotInventoried = "inventoried"
+	SlotCopying     = "copying"
+	SlotBuffered    = "buffered"
+	SlotUploaded    = "uploaded"
+	SlotReleased    = "released"
+	SlotReady       = "ready"
+	SlotFault       = "fault"
+)
+
+var slotStates = map[string]bool{SlotEmpty: true, SlotPresent: true, SlotIdentified: true, SlotInventoried: true,
+	SlotCopying: true, SlotBuffered: true, SlotUploaded: true, SlotReleased: true, SlotReady: true, SlotFault: true}
+
+// SlotState is retained on berth/v1/docks/{dock}/slots/{slot}.
+type SlotState struct {
+	Slot        int    `json:"slot"`
+	State       string `json:"state"`
+	Serial      string `json:"serial,omitempty"`
+	Fault       string `json:"fault,omitempty"` // machine-readable fault reason when State is fault
+	Detail      string `json:"detail,omitempty"`
+	Segments    int    `json:"segments"`     // segments on the recorder at inventory
+	Copied      int    `json:"copied"`       // segments durable in the buffer
+	Uploaded    int    `json:"uploaded"`     // segments with a receipt
+	Released    int    `json:"released"`     // segments freed on the recorder
+	BytesTotal  int64  `json:"bytes_total"`  // footage bytes to copy
+	BytesCopied int64  `json:"bytes_copied"` // footage bytes durable in the buffer
+	Charging    bool   `json:"charging"`
+}
+
+func (b *SlotState) Validate() error {
+	if b.Slot < 0 || b.Slot > 255 {
+		return invalid("slot %d", b.Slot)
+	}
+	if !slotStates[b.State] {
+		return invalid("slot state %q", b.State)
+	}
+	if b.Serial != "" {
+		if err := ValidID(b.Serial); err != nil {
+			return err
+		}
+	}
+	if b.Segments < 0 || b.Copied < 0 || b.Uploaded < 0 || b.Released < 0 || b.BytesTotal < 0 || b.BytesCopied < 0 {
+		return invalid("negative count")
+	}
+	return nil
+}
+
+// Battery is a recorder's battery at docking.
+type Battery struct {
+	MilliVolts   int     `json:"mv"`
+	Percent      int     `json:"percent"`
+	HealthPct    int     `json:"health_pct"` // state of health, % of design capacity
+	Cycles       int     `json:"cycles"`
+	TemperatureC float64 `json:"temperature_c"`
+	Charging     bool    `json:"charging"`
+}
+
+// Storage is a recorder's storage at docking.
+type Storage struct {
+	TotalBytes  int64 `json:"total_bytes"`
+	FreeBytes   int64 `json:"free_bytes"`
+	HealthPct   int   `json:"health_pct"`
+	ReadErrors  int64 `json:"read_errors"`
+	WriteErrors int64 `json:"write_errors"`
+	BadBlocks   int64 `json:"bad_blocks"`
+}
+
+// DeviceHealth is the health snapshot a dock takes at each docking, on
+// berth/v1/docks/{dock}/devices/{serial}.
+type DeviceHealth struct {
+	Serial    string    `json:"serial"`
+	Model     string    `json:"model,omitempty"`
+	Firmware  string    `json:"firmware"`
+	Officer   string    `json:"officer,omitempty"`
+	Unit      string    `json:"unit,omitempty"`
+	Slot      int       `json:"slot"`
+	DockedAt  time.Time `json:"docked_at"`
+	Battery   Battery   `json:"battery"`
+	Storage   Storage   `json:"storage"`
+	Recording bool      `json:"recording"`
+	// Clock: the device clock read against the dock's NTP-disciplined clock
+	// before it was set. ClockOffsetMs = device - dock, in milliseconds; it is
+	// evidence for the timeline's drift correction.
+	DeviceClock   time.Time `json:"device_clock"`
+	DockClock     time.Time `json:"dock_clock"`
+	ClockOffsetMs int64     `json:"clock_offset_ms"`
+	ClockSet      bool      `json:"clock_set"`
+}
+
+func (b *DeviceHealth) Validate() error {
+	if err := ValidID(b.Serial); err != nil {
+		return err
+	}
+	for _, id := range []string{b.Officer, b.Unit} {
+		if id != "" {
+			if err := ValidID(id); err != nil {
+				return err
+			}
+		}
+	}
+	if b.Battery.Percent < 0 || b.Battery.Percent > 100 || b.Battery.HealthPct < 0 || b.Battery.HealthPct > 100 {
+		return invalid("battery percent out of range")
+	}
+	if b.Storage.TotalBytes < 0 || b.Storage.FreeBytes < 0 || b.Storage.FreeBytes > b.Storage.TotalBytes {
+		return invalid("storage bytes out of range")
+	}
+	if b.DockedAt.IsZero() || b.DockClock.IsZero() {
+		return invalid("missing docked_at or dock_clock")
+	}
+	return nil
+}
+
+// Stop causes of a segment, as the recorder reports them (PROTOCOL.md).
+const (
+	StopAutoSplit   = "auto-split"
+	StopUser        = "user"
+	StopLowBattery  = "low-battery"
+	StopStorageFull = "storage-full"
+	StopFault       = "fault"
+	StopPowerLoss   = "power-loss"
+	StopUnknown     = "unknown"
+)
+
+var stopCauses = map[string]bool{StopAutoSplit: true, StopUser: true, StopLowBattery: true,
+	StopStorageFull: true, StopFault: true, StopPowerLoss: true, StopUnknown: true}
+
+// Segment manifest states: how far the dock has carried the segment.
+const (
+	SegBuffered = "buffered" // durable in the dock's buffer, hash verified
+	SegUploaded = "uploaded" // receipted by the collector
+	SegReleased = "released" // freed on the recorder
+	SegFault    = "fault"    // e.g. hash mismatch: kept, not released
+)
+
+var segStates = map[string]bool{SegBuffered: true, SegUploaded: true, SegReleased: true, SegFault: true}
+
+// SegmentManifest describes one recorder segment as the dock saw it, on
+// berth/v1/docks/{dock}/segments. It is sent again at each state change.
+type SegmentManifest struct {
+	Serial    string    `json:"serial"`
+	Seq       uint64    `json:"seq"`
+	Start     time.Time `json:"start"` // device clock
+	End       time.Time `json:"end"`   // device clock
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256"`             // the recorder's hash, hex
+	Computed  string    `json:"computed,omitempty"` // the dock's hash of what it copied, hex
+	StopCause string    `json:"stop_cause"`
+	Officer   string    `json:"officer,omitempty"`
+	CaseTag   string    `json:"case_tag,omitempty"`
+	Media     string    `json:"media,omitempty"`
+	// ClockOffsetMs is the device-minus-dock offset measured at this docking.
+	ClockOffsetMs       int64     `json:"clock_offset_ms"`
+	ClockSyncedAt       time.Time `json:"clock_synced_at"`
+	State               string    `json:"state"`
+	Fault               string    `json:"fault,omitempty"`
+	Receipt             *Receipt  `json:"receipt,omitempty"`
+	FollowsInterruption bool      `json:"follows_interruption,omitempty"`
+}
+
+func (b *SegmentManifest) Validate() error {
+	if err := ValidID(b.Serial); err != nil {
+		return err
+	}
+	if b.Officer != "" {
+		if err := ValidID(b.Officer); err != nil {
+			return err
+		}
+	}
+	if !validHexHash(b.SHA256) {
+		return invalid("sha256 %q", b.SHA256)
+	}
+	if b.Computed != "" && !validHexHash(b.Computed) {
+		return invalid("computed %q", b.Computed)
+	}
+	if b.Size < 0 {
+		return invalid("size %d", b.Size)
+	}
+	if b.End.Before(b.Start) {
+		return invalid("end %s before start %s", b.End, b.Start)
+	}
+	if !stopCauses[b.StopCause] {
+		return invalid("stop cause %q", b.StopCause)
+	}
+	if !segStates[b.State] {
+		return invalid("segment state %q", b.State)
+	}
+	if len(b.CaseTag) > 128 || len(b.Media) > 256 {
+		return invalid("case tag or media too long")
+	}
+	if b.Receipt != nil {
+		if b.Receipt.SHA256 != b.SHA256 || b.Receipt.Seq != b.Seq || b.Receipt.Device != b.Serial {
+			return invalid("receipt does not name this segment")
+		}
+	}
+	return nil
+}
+
+// Ack is the collector's application-level acknowledgement on
+// berth/v1/docks/{dock}/ack: the listed ids are committed and the dock may
+// drop them from its outbox.
+type Ack struct {
+	IDs []string `json:"ids"`
+}
+
+func (b *Ack) Validate() error {
+	if len(b.IDs) == 0 || len(b.IDs) > 10000 {
+		return invalid("ack with %d ids", len(b.IDs))
+	}
+	return nil
+}
+
+// Commands on berth/v1/docks/{dock}/cmd.
+const (
+	CmdPowerCycle = "power-cycle"
+	CmdRefresh    = "refresh"
+)
+
+// Command is sent by the collector to a dock.
+type Command struct {
+	Action string `json:"action"`
+	Slot   int    `json:"slot,omitempty"`
+	By     string `json:"by,omitempty"` // user who issued it, for the audit log
+}
+
+func (b *Command) Validate() error {
+	switch b.Action {
+	case CmdPowerCycle:
+		if b.Slot < 0 || b.Slot > 255 {
+			return invalid("slot %d", b.Slot)
+		}
+	case CmdRefresh:
+	default:
+		return invalid("action %q", b.Action)
+	}
+	return nil
+}
+
+func validHexHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
