@@ -1,0 +1,171 @@
+package timeline
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+
+// seg makes a segment from minutes after t0.
+func seg(seq uint64, startMin, endMin float64, cause string) Segment {
+	at := func(m float64) time.Time { return t0.Add(time.Duration(m * float64(time.Minute))) }
+	return Segment{Seq: seq, Start: at(startMin), End: at(endMin), StopCause: cause, Officer: "o1",
+		SHA256: fmt.Sprintf("%064x", seq), ReceivedAt: at(endMin + 60)}
+}
+
+func kinds(fs []Finding) []string {
+	var k []string
+	for _, f := range fs {
+		k = append(k, f.Kind)
+	}
+	return k
+}
+
+func TestAnalyze(t *testing.T) {
+	now := t0.Add(20 * time.Hour)
+	tests := []struct {
+		name string
+		segs []Segment
+		want []string
+	}{
+		{"auto splits are one recording", []Segment{
+			seg(1, 0, 10, StopAutoSplit), seg(2, 10, 20, StopAutoSplit), seg(3, 20, 25, StopUser)}, nil},
+		{"low battery then resume", []Segment{
+			seg(1, 0, 10, StopLowBattery), seg(2, 15, 20, StopUser)}, []string{KindInterruption}},
+		{"user stop and quick restart", []Segment{
+			seg(1, 0, 10, StopUser), seg(2, 12, 20, StopUser)}, []string{KindInterruption}},
+		{"user stop, restart much later is a new recording", []Segment{
+			seg(1, 0, 10, StopUser), seg(2, 120, 130, StopUser)}, nil},
+		{"split with a gap lost footage", []Segment{
+			seg(1, 0, 10, StopAutoSplit), seg(2, 11, 20, StopUser)}, []string{KindInterruption}},
+		{"fault never resumed", []Segment{
+			seg(1, 0, 10, StopFault)}, []string{KindAbnormalNoResume}},
+		{"hole", []Segment{
+			seg(1, 0, 10, StopUser), seg(4, 300, 310, StopUser)}, []string{KindSequenceHole}},
+		{"overlap", []Segment{
+			seg(1, 0, 10, StopUser), seg(2, 8, 30, StopUser)}, []string{KindInterruption, KindOverlap}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tl := Build("R1", tt.segs, nil, DefaultPolicy())
+			got := kinds(Analyze(tl, DefaultPolicy(), now))
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("findings %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHoleRangeAndKey(t *testing.T) {
+	tl := Build("R1", []Segment{seg(7, 0, 1, StopUser), seg(10, 100, 101, StopUser)}, nil, DefaultPolicy())
+	fs := Analyze(tl, DefaultPolicy(), t0.Add(3*time.Hour))
+	if len(fs) != 1 || fs[0].MissingFrom != 8 || fs[0].MissingTo != 9 || fs[0].Key() != "sequence-hole/R1/8-9" {
+		t.Fatalf("got %+v", fs)
+	}
+}
+
+func TestHashAndDeadlines(t *testing.T) {
+	p := DefaultPolicy()
+	bad := seg(1, 0, 10, StopUser)
+	bad.Computed = fmt.Sprintf("%064x", 99)
+	late := seg(2, 200, 210, StopUser)
+	late.ReceivedAt = late.End.Add(25 * time.Hour)
+	pending := seg(3, 400, 410, StopUser)
+	pending.ReceivedAt = time.Time{}
+	tl := Build("R1", []Segment{bad, late, pending}, nil, p)
+	got := kinds(Analyze(tl, p, pending.End.Add(p.UploadDeadline+time.Minute)))
+	want := []string{KindHashMismatch, KindLateUpload, KindUploadOverdue}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("findings %v, want %v", got, want)
+	}
+}
+
+func TestReusedSequence(t *testing.T) {
+	a, b := seg(5, 0, 1, StopUser), seg(5, 100, 101, StopUser)
+	b.SHA256 = fmt.Sprintf("%064x", 77)
+	got := kinds(Analyze(Build("R1", []Segment{a, b}, nil, DefaultPolicy()), DefaultPolicy(), t0.Add(3*time.Hour)))
+	if !slices.Equal(got, []string{KindSequenceReused}) {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// A clock running fast by 60 s over a day makes two segments that were
+// back-to-back in true time look 60 s apart at the next docking; after
+// correction the split is recognised.
+func TestDriftCorrection(t *testing.T) {
+	day := 24 * time.Hour
+	syncs := []Sync{{At: t0, Offset: 0, Set: true}, {At: t0.Add(day), Offset: 60 * time.Second, Set: true}}
+	// True times: 12:00 to 12:10 and 12:10 to 12:20, half a day after t0.
+	half := t0.Add(day / 2)
+	devOff := 30 * time.Second // drift at half the day
+	a := Segment{Seq: 1, Start: half.Add(devOff), End: half.Add(10*time.Minute + devOff), StopCause: StopAutoSplit, SHA256: "a"}
+	b := Segment{Seq: 2, Start: half.Add(10*time.Minute + devOff), End: half.Add(20*time.Minute + devOff), StopCause: StopUser, SHA256: "b"}
+	tl := Build("R1", []Segment{b, a}, syncs, DefaultPolicy())
+	if len(tl.Recordings) != 1 {
+		t.Fatalf("recordings %d, want 1", len(tl.Recordings))
+	}
+	if d := tl.Segments[0].Start.Sub(half); d < -10*time.Millisecond || d > 10*time.Millisecond {
+		t.Fatalf("corrected start off by %s", d)
+	}
+	if tl.Segments[0].Seq != 1 {
+		t.Fatalf("not sorted by corrected time")
+	}
+}
+
+func TestOffloadDue(t *testing.T) {
+	p := DefaultPolicy()
+	if _, ok := OffloadDue("R1", "o1", t0, t0.Add(10*time.Hour), p, 4*time.Hour); ok {
+		t.Fatal("due too early")
+	}
+	f, ok := OffloadDue("R1", "o1", t0, t0.Add(21*time.Hour), p, 4*time.Hour)
+	if !ok || f.Kind != KindOffloadDueSoon {
+		t.Fatalf("got %+v %v", f, ok)
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	if err := DefaultPolicy().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := DefaultPolicy()
+	p.MinSpeech = time.Minute
+	if p.Validate() == nil {
+		t.Fatal("min speech longer than the window accepted")
+	}
+}
+
+// BenchmarkAnalyze1M builds and analyses 1,000,000 segments over 1,000
+// recorders (the target: under 60 s).
+func BenchmarkAnalyze1M(b *testing.B) {
+	const recorders, per = 1000, 1000
+	all := make([][]Segment, recorders)
+	for r := range all {
+		segs := make([]Segment, per)
+		at := t0
+		for i := range segs {
+			cause := []string{StopAutoSplit, StopAutoSplit, StopUser, StopLowBattery}[i%4]
+			segs[i] = Segment{Seq: uint64(i + 1), Start: at, End: at.Add(10 * time.Minute), StopCause: cause,
+				SHA256: "h", ReceivedAt: at.Add(time.Hour)}
+			at = at.Add(10*time.Minute + time.Duration(i%3)*time.Minute)
+		}
+		all[r] = segs
+	}
+	syncs := []Sync{{At: t0.Add(-time.Hour), Set: true}, {At: t0.Add(30 * 24 * time.Hour), Offset: 90 * time.Second, Set: true}}
+	p := DefaultPolicy()
+	b.ResetTimer()
+	for b.Loop() {
+		n := 0
+		for r, segs := range all {
+			n += len(Analyze(Build(fmt.Sprint(r), segs, syncs, p), p, t0.Add(60*24*time.Hour)))
+		}
+		if n == 0 {
+			b.Fatal("no findings")
+		}
+	}
+	b.ReportMetric(float64(recorders*per), "segments/op")
+}
