@@ -1,0 +1,357 @@
+package board
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"periph.io/x/conn/v3"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/conn/v3/spi"
+	"periph.io/x/devices/v3/apa102"
+	"periph.io/x/devices/v3/nrzled"
+
+	"github.com/berthdock/berth/drivers/chargesense"
+	"github.com/berthdock/berth/drivers/led"
+	"github.com/berthdock/berth/drivers/presence"
+	"github.com/berthdock/berth/drivers/seriallink"
+	"github.com/berthdock/berth/drivers/slotpower"
+)
+
+// ErrUnsupported is returned when opening real hardware on a system
+// without it (periph's host drivers are Linux-only).
+var ErrUnsupported = errors.New("board: real hardware needs Linux")
+
+// ErrHardware wraps a part of the board that cannot be opened.
+var ErrHardware = errors.New("board: hardware not reachable")
+
+// ErrNoSensor is returned by Slot.Sense on a slot without a current sensor.
+var ErrNoSensor = errors.New("board: slot has no current sensor")
+
+// ErrLink wraps a slot link that cannot be opened.
+var ErrLink = errors.New("board: cannot open slot link")
+
+// Opts configures Open.
+type Opts struct {
+	// Clock drives LEDs, power cycles, link backoff and (on the simulated
+	// board) the pins; nil means the real clock.
+	Clock clockwork.Clock
+	// Logger receives driver logs; nil discards them.
+	Logger *slog.Logger
+	// Link configures serial links opened by Slot.OpenLink.
+	Link seriallink.Opts
+}
+
+// DefaultOpts uses the real clock and seriallink's defaults.
+var DefaultOpts = Opts{Link: seriallink.DefaultOpts}
+
+// hardware gives the parts a board file names. It is the seam between the
+// real host (periph host drivers) and the simulation (periph fakes).
+type hardware interface {
+	pin(name string) (gpio.PinIO, error)
+	i2c(bus string) (i2c.Bus, error)
+	spi(port string) (spi.Port, error)
+	close() error
+}
+
+// Board is an opened board: its slots and their drivers.
+type Board struct {
+	spec  *Spec
+	hw    hardware
+	leds  *led.Dev
+	slots []*Slot
+	sim   *Sim
+	log   *slog.Logger
+}
+
+var _ conn.Resource = (*Board)(nil)
+
+// Slot is one slot's hardware, the small surface the dock agent uses.
+type Slot struct {
+	Index int
+	Name  string
+	// Power switches the slot's charge (commanded state kept in software).
+	Power *slotpower.Dev
+	// Presence delivers debounced insert/remove events.
+	Presence *presence.Dev
+
+	leds       *led.Dev
+	current    *chargesense.Dev
+	currentErr error
+	linkOpts   seriallink.Opts
+
+	mu   sync.Mutex
+	link SerialSpec
+}
+
+func (s *Slot) setLink(l SerialSpec) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.link = l
+}
+
+func (s *Slot) getLink() SerialSpec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.link
+}
+
+// Open opens every part of the board described by s. On a real board the
+// caller must run as a user allowed to use /dev/gpiochip*, /dev/i2c-* and
+// /dev/spidev*. A configured current sensor that does not answer does not
+// fail Open (the dock keeps working, and Slot.Sense reports the fault);
+// missing pins, buses and LED hardware do.
+func Open(s *Spec, opts *Opts) (*Board, error) {
+	o := DefaultOpts
+	if opts != nil {
+		o = *opts
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Board{spec: s, log: o.Logger.With("board", s.Name)}
+	var err error
+	switch s.Kind {
+	case KindSim:
+		b.sim = newSim(s, o.Clock)
+		b.hw = b.sim
+	case KindRPi4, KindRPi5:
+		b.hw, err = openHost()
+	default:
+		err = fmt.Errorf("board: unknown kind %q", s.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := b.open(o); err != nil {
+		_ = b.Halt()
+		return nil, err
+	}
+	if b.sim != nil {
+		b.sim.board = b
+	}
+	return b, nil
+}
+
+func (b *Board) fail(line int, field string, err error) error {
+	return fmt.Errorf("%w: %s:%d: %s: %w", ErrHardware, b.spec.File, line, field, err)
+}
+
+func (b *Board) open(o Opts) error {
+	s := b.spec
+	out, err := b.ledOutput()
+	if err != nil {
+		return err
+	}
+	b.leds, err = led.New(out, &led.Opts{Slots: len(s.Slots), Frame: led.DefaultOpts.Frame, Clock: o.Clock, Logger: o.Logger})
+	if err != nil {
+		return b.fail(s.LEDs.Line, "leds", err)
+	}
+	for i, ss := range s.Slots {
+		at := fmt.Sprintf("slots[%d]", i)
+		sl := &Slot{Index: i, Name: ss.Name, leds: b.leds, link: ss.Serial, linkOpts: o.Link}
+		if sl.linkOpts.Clock == nil {
+			sl.linkOpts.Clock = o.Clock
+		}
+		if sl.linkOpts.Logger == nil {
+			sl.linkOpts.Logger = o.Logger
+		}
+		b.slots = append(b.slots, sl)
+
+		pin, err := b.hw.pin(ss.Charge.Pin.Name)
+		if err != nil {
+			return b.fail(ss.Charge.Pin.Line, at+".charge.pin", err)
+		}
+		sl.Power, err = slotpower.New(pin, &slotpower.Opts{ActiveLow: ss.Charge.ActiveLow, Settle: ss.Charge.Settle, Clock: o.Clock})
+		if err != nil {
+			return b.fail(ss.Charge.Pin.Line, at+".charge.pin", err)
+		}
+
+		pin, err = b.hw.pin(ss.Presence.Pin.Name)
+		if err != nil {
+			return b.fail(ss.Presence.Pin.Line, at+".presence.pin", err)
+		}
+		po := presence.DefaultOpts
+		po.ActiveLevel = gpio.Level(ss.Presence.ActiveHigh)
+		po.Pull = map[string]gpio.Pull{"up": gpio.PullUp, "down": gpio.PullDown, "none": gpio.PullNoChange}[ss.Presence.Pull]
+		if s.Kind == KindSim {
+			po.Settle, po.Poll = 10*time.Millisecond, 100*time.Millisecond
+		}
+		if ss.Presence.Settle > 0 {
+			po.Settle = ss.Presence.Settle
+		}
+		po.Clock, po.Logger = o.Clock, o.Logger.With("slot", ss.Name)
+		sl.Presence, err = presence.New(pin, &po)
+		if err != nil {
+			return b.fail(ss.Presence.Pin.Line, at+".presence.pin", err)
+		}
+
+		if c := ss.Current; c != nil {
+			bus, err := b.hw.i2c(c.Bus)
+			if err != nil {
+				return b.fail(c.Line, at+".current.bus", err)
+			}
+			sl.current, err = chargesense.New(bus, &chargesense.Opts{Address: c.Address, Shunt: c.Shunt, MaxCurrent: c.Max, Limit: c.Limit})
+			if err != nil {
+				sl.currentErr = b.fail(c.Line, at+".current", err)
+				b.log.Warn("board: current sensor not reachable", "slot", ss.Name, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (b *Board) ledOutput() (led.Output, error) {
+	s := b.spec
+	switch s.LEDs.Type {
+	case LEDGPIO:
+		pins := make([][]gpio.PinOut, len(s.Slots))
+		for i, ss := range s.Slots {
+			for j, p := range ss.LED.Pins {
+				pin, err := b.hw.pin(p.Name)
+				if err != nil {
+					return nil, b.fail(p.Line, fmt.Sprintf("slots[%d].led.pins[%d]", i, j), err)
+				}
+				pins[i] = append(pins[i], pin)
+			}
+		}
+		out, err := led.NewGPIO(pins, s.LEDs.ActiveLow)
+		if err != nil {
+			return nil, b.fail(s.LEDs.Line, "leds", err)
+		}
+		return out, nil
+	case LEDAPA102, LEDWS2812:
+		port, err := b.hw.spi(s.LEDs.SPI)
+		if err != nil {
+			return nil, b.fail(s.LEDs.Line, "leds.spi", err)
+		}
+		var w led.PixelWriter
+		if s.LEDs.Type == LEDAPA102 {
+			o := apa102.PassThruOpts
+			o.NumPixels = s.LEDs.Pixels
+			w, err = apa102.New(port, &o)
+		} else {
+			w, err = nrzled.NewSPI(port, &nrzled.Opts{NumPixels: s.LEDs.Pixels, Channels: 3, Freq: 2500 * physic.KiloHertz})
+		}
+		if err != nil {
+			return nil, b.fail(s.LEDs.Line, "leds", err)
+		}
+		index := make([]int, len(s.Slots))
+		for i, ss := range s.Slots {
+			index[i] = ss.LED.Pixel
+		}
+		out, err := led.NewStrip(w, s.LEDs.Pixels, index)
+		if err != nil {
+			return nil, b.fail(s.LEDs.Line, "leds", err)
+		}
+		return out, nil
+	}
+	return nil, b.fail(s.LEDs.Line, "leds.type", fmt.Errorf("unknown LED type %q", s.LEDs.Type))
+}
+
+// String names the board.
+func (b *Board) String() string {
+	return fmt.Sprintf("board{%s %s, %d slots}", b.spec.Name, b.spec.Kind, len(b.slots))
+}
+
+// Spec returns the board file the board was opened from.
+func (b *Board) Spec() *Spec { return b.spec }
+
+// Slots returns the slots in board-file order.
+func (b *Board) Slots() []*Slot { return b.slots }
+
+// LEDs returns the board's indicator driver.
+func (b *Board) LEDs() *led.Dev { return b.leds }
+
+// Sim returns the simulation controls, or nil on real hardware.
+func (b *Board) Sim() *Sim { return b.sim }
+
+// Halt switches every slot's charge off, stops the presence watchers and
+// the LEDs (joining their goroutines) and releases the buses.
+func (b *Board) Halt() error {
+	var errs []error
+	for _, sl := range b.slots {
+		if sl.Power != nil {
+			errs = append(errs, sl.Power.Halt())
+		}
+		if sl.Presence != nil {
+			errs = append(errs, sl.Presence.Halt())
+		}
+	}
+	if b.leds != nil {
+		errs = append(errs, b.leds.Halt())
+	}
+	if b.hw != nil {
+		errs = append(errs, b.hw.close())
+	}
+	return errors.Join(errs...)
+}
+
+// String names the slot.
+func (s *Slot) String() string { return fmt.Sprintf("slot %d (%s)", s.Index, s.Name) }
+
+// SetPattern shows p on the slot's indicator.
+func (s *Slot) SetPattern(p led.Pattern) error { return s.leds.SetPattern(s.Index, p) }
+
+// Pattern returns the pattern shown on the slot's indicator.
+func (s *Slot) Pattern() led.Pattern { return s.leds.Pattern(s.Index) }
+
+// HasSensor reports whether the board file gives the slot a current sensor.
+func (s *Slot) HasSensor() bool { return s.current != nil || s.currentErr != nil }
+
+// Sense reads the slot's charge current and voltage. It returns
+// ErrNoSensor on a slot without one, and an error wrapping
+// chargesense.ErrNoDevice when the configured sensor did not answer.
+func (s *Slot) Sense() (chargesense.Reading, error) {
+	switch {
+	case s.currentErr != nil:
+		return chargesense.Reading{}, s.currentErr
+	case s.current == nil:
+		return chargesense.Reading{}, ErrNoSensor
+	}
+	return s.current.Sense()
+}
+
+// LinkName describes where the slot's recorder link is.
+func (s *Slot) LinkName() string {
+	l := s.getLink()
+	if l.TCP != "" {
+		return "tcp:" + l.TCP
+	}
+	return l.Path
+}
+
+// OpenLink opens the slot's recorder link: the serial port (a
+// *seriallink.Dev, whose Reconnect handles unplug/replug) or, on the
+// simulated board, a TCP connection to recsim.
+func (s *Slot) OpenLink(ctx context.Context) (io.ReadWriteCloser, error) {
+	l := s.getLink()
+	switch {
+	case l.TCP != "":
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", l.TCP)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrLink, s, err)
+		}
+		return c, nil
+	case l.Path != "":
+		o := s.linkOpts
+		d, err := seriallink.Open(l.Path, &o)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrLink, s, err)
+		}
+		return d, nil
+	}
+	return nil, fmt.Errorf("%w: %s: no link configured", ErrLink, s)
+}

@@ -1,0 +1,123 @@
+// Package board reads board files and opens a dock's hardware from them.
+//
+// A board file (YAML) maps each slot to its charge-enable pin, presence pin,
+// LED, optional current sensor and the stable path of its recorder's serial
+// port, so an installer maps a new board without recompiling. Parse and Load
+// validate it and report every mistake as one line naming the file line and
+// the field:
+//
+//	board.yaml:14: slots[2].presence.pin: pin GPIO17 already used by slots[0].charge.pin
+//
+// Open turns a Spec into a Board of ready drivers (slotpower, presence, led,
+// chargesense, seriallink). Kinds "rpi4" and "rpi5" use the real hardware
+// through periph.io (Linux only: host.Init, the GPIO character device, I2C
+// and SPI); kind "sim" builds the same Board from periph's fakes, with a Sim
+// handle to insert and remove recorders, set charge currents and point
+// links at recsim's TCP addresses, so the agent and the demo run anywhere.
+package board
+
+import (
+	"time"
+
+	"periph.io/x/conn/v3/physic"
+)
+
+// Kinds of boards.
+const (
+	KindRPi4 = "rpi4"
+	KindRPi5 = "rpi5"
+	KindSim  = "sim"
+)
+
+// LED backends.
+const (
+	LEDGPIO   = "gpio"   // discrete LEDs: one pin or red/green/blue pins per slot
+	LEDAPA102 = "apa102" // APA102 strip on SPI, one pixel per slot
+	LEDWS2812 = "ws2812" // WS2812 strip on SPI (periph nrzled), one pixel per slot
+)
+
+// Spec is a validated board file.
+type Spec struct {
+	File  string // where it was read from, for messages
+	Name  string
+	Kind  string
+	LEDs  LEDSpec
+	Slots []SlotSpec
+	Sim   SimSpec
+}
+
+// LEDSpec is the board's LED backend.
+type LEDSpec struct {
+	Type      string // LEDGPIO, LEDAPA102 or LEDWS2812
+	ActiveLow bool   // gpio: LEDs lit by a Low level
+	SPI       string // strips: periph SPI port name, e.g. "/dev/spidev0.0" or "SPI0.0"
+	Pixels    int    // strips: number of pixels on the strip
+	Line      int
+}
+
+// SlotSpec is one slot of the board.
+type SlotSpec struct {
+	Name     string
+	Charge   ChargeSpec
+	Presence PresenceSpec
+	LED      SlotLEDSpec
+	Current  *CurrentSpec // nil: no sensor on this slot
+	Serial   SerialSpec
+	Line     int
+}
+
+// ChargeSpec is a slot's charge-enable output.
+type ChargeSpec struct {
+	Pin       Pin
+	ActiveLow bool
+	Settle    time.Duration // power-cycle off time; 0 means slotpower's default
+}
+
+// PresenceSpec is a slot's presence input.
+type PresenceSpec struct {
+	Pin        Pin
+	ActiveHigh bool   // false: present when Low (switch to ground)
+	Pull       string // "up", "down", "none" (leave as is)
+	Settle     time.Duration
+}
+
+// SlotLEDSpec is a slot's place on the LED backend.
+type SlotLEDSpec struct {
+	Pins  []Pin // gpio: 1 pin, or red, green, blue
+	Pixel int   // strips: pixel index
+	Line  int
+}
+
+// CurrentSpec is a slot's current sensor.
+type CurrentSpec struct {
+	Type    string // "ina219"
+	Bus     string // periph I2C bus name ("" is the first bus, "1" is /dev/i2c-1)
+	Address uint16
+	Shunt   physic.ElectricResistance
+	Max     physic.ElectricCurrent // calibration full scale
+	Limit   physic.ElectricCurrent // over-current threshold
+	Line    int
+}
+
+// SerialSpec is where a slot's recorder link is: a device path (udev
+// by-path link, tty or pty) or, on the simulated board, a TCP address.
+type SerialSpec struct {
+	Path string
+	TCP  string
+	Line int
+}
+
+// SimSpec holds simulation-only knobs.
+type SimSpec struct {
+	// MissingI2C lists sensor addresses that do not answer, to rehearse a
+	// missing or dead sensor.
+	MissingI2C []uint16
+}
+
+// Pin is a pin name with the file line it was written on.
+type Pin struct {
+	Name string
+	Line int
+}
+
+func (p Pin) String() string { return p.Name }
