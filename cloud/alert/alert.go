@@ -1,0 +1,85 @@
+// Package alert is the one model of what the collector tells people, and its
+// deliveries: an MQTT topic per unit and kind for supervisors' apps, webhooks
+// (plain JSON, DingTalk and WeCom robot messages, which Chinese agencies
+// use), and the web inbox through the store. An alert is deduplicated by its
+// key, has a state (open, acknowledged with a comment or written
+// explanation, closed) and escalates when left open.
+package alert
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Severities.
+const (
+	SeverityInfo     = "info"
+	SeverityWarning  = "warning"
+	SeverityCritical = "critical"
+)
+
+// States.
+const (
+	StateOpen         = "open"
+	StateAcknowledged = "acknowledged"
+	StateClosed       = "closed"
+)
+
+// Alert is one thing a supervisor or custodian must see.
+type Alert struct {
+	Key      string    `json:"key"` // deduplication key: the same finding raises one alert
+	Kind     string    `json:"kind"`
+	Severity string    `json:"severity"`
+	Unit     string    `json:"unit"`
+	Officer  string    `json:"officer,omitempty"`
+	Serial   string    `json:"serial,omitempty"`
+	Seq      uint64    `json:"seq,omitempty"`
+	Dock     string    `json:"dock,omitempty"`
+	Title    string    `json:"title"`
+	Detail   string    `json:"detail"`
+	At       time.Time `json:"at"` // when the event happened
+	Evidence Evidence  `json:"evidence"`
+	State    string    `json:"state"`
+	Opened   time.Time `json:"opened"`
+	// Escalation counts how many times the alert was escalated while open.
+	Escalation int `json:"escalation"`
+}
+
+// Evidence is what a supervisor needs to judge the alert in a minute.
+type Evidence struct {
+	StoppedAt     time.Time `json:"stopped_at,omitzero"`
+	ResumedAt     time.Time `json:"resumed_at,omitzero"`
+	StopCause     string    `json:"stop_cause,omitempty"`
+	SpeechSeconds float64   `json:"speech_seconds,omitempty"`
+	SpeechOnset   float64   `json:"speech_onset_s,omitempty"`
+	ReasonSpoken  *bool     `json:"reason_spoken,omitempty"`
+	Transcript    string    `json:"transcript,omitempty"`
+	ClipURL       string    `json:"clip_url,omitempty"`
+}
+
+// ErrInvalid reports an alert missing what every delivery needs.
+var ErrInvalid = errors.New("alert: invalid alert")
+
+// Validate checks the fields every delivery relies on.
+func (a *Alert) Validate() error {
+	switch {
+	case a.Key == "" || a.Kind == "" || a.Title == "":
+		return fmt.Errorf("%w: key, kind and title are required", ErrInvalid)
+	case a.Unit == "":
+		return fmt.Errorf("%w: %s has no unit", ErrInvalid, a.Key)
+	case a.Severity != SeverityInfo && a.Severity != SeverityWarning && a.Severity != SeverityCritical:
+		return fmt.Errorf("%w: severity %q", ErrInvalid, a.Severity)
+	}
+	return nil
+}
+
+// EscalationDue reports whether an open alert, opened at a.Opened and
+// escalated a.Escalation times, is due for its next escalation at now: after
+// every, 2×every, 4×every … left open.
+func (a *Alert) EscalationDue(now time.Time, every time.Duration) bool {
+	if a.State != StateOpen || every <= 0 {
+		return false
+	}
+	return now.Sub(a.Opened) >= every<<a.Escalation
+}
