@@ -1,0 +1,331 @@
+package board
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/berthdock/berth/drivers/chargesense"
+	"github.com/berthdock/berth/drivers/led"
+	"github.com/berthdock/berth/drivers/presence"
+	"github.com/berthdock/berth/drivers/seriallink"
+)
+
+const simFile = `board: test-sim
+kind: sim
+leds: {type: gpio}
+slots:
+  - name: A
+    charge: {pin: CHG_A, settle: 1s}
+    presence: {pin: PRS_A}
+    led: {pins: [LED_A_R, LED_A_G, LED_A_B]}
+    current: {address: 0x40, limit: 2.5A}
+    serial: {tcp: "127.0.0.1:1"}
+  - name: B
+    charge: {pin: CHG_B, active_low: true}
+    presence: {pin: PRS_B, active: high, pull: down}
+    led: {pins: [LED_B]}
+    current: {address: 0x41}
+    serial: {path: /nonexistent/by-path/usb-0:1.2:1.0}
+  - name: C
+    charge: {pin: CHG_C}
+    presence: {pin: PRS_C}
+    led: {pins: [LED_C]}
+    serial: {tcp: "127.0.0.1:2"}
+sim:
+  missing_i2c: [0x41]
+`
+
+func openSim(t *testing.T, file string) *Board {
+	t.Helper()
+	s, err := Parse("sim.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Halt(); err != nil {
+			t.Error(err)
+		}
+	})
+	return b
+}
+
+func nextEvent(t *testing.T, s *Slot) presence.Event {
+	t.Helper()
+	select {
+	case ev := <-s.Presence.Events():
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: no presence event", s)
+	}
+	return presence.Event{}
+}
+
+func TestSimPresence(t *testing.T) {
+	b := openSim(t, simFile)
+	sim := b.Sim()
+	for _, s := range b.Slots() {
+		if ev := nextEvent(t, s); !ev.Initial || ev.Present {
+			t.Fatalf("%s: initial %+v, want empty", s, ev)
+		}
+	}
+	a, bb := b.Slots()[0], b.Slots()[1]
+	if err := sim.Insert(0); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, a); !ev.Present {
+		t.Fatalf("insert: %+v", ev)
+	}
+	if err := sim.Bounce(1, 4, true); err != nil { // active-high slot, worn contact
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, bb); !ev.Present {
+		t.Fatalf("bounced insert: %+v", ev)
+	}
+	select {
+	case ev := <-bb.Presence.Events():
+		t.Fatalf("bounce leaked an extra event %+v", ev)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := sim.Remove(0); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, a); ev.Present {
+		t.Fatalf("remove: %+v", ev)
+	}
+	if err := sim.Insert(7); !errors.Is(err, ErrSimSlot) {
+		t.Fatalf("Insert(7) = %v", err)
+	}
+}
+
+func TestSimPowerAndLEDs(t *testing.T) {
+	b := openSim(t, simFile)
+	sim := b.Sim()
+	for i, want := range []gpio.Level{gpio.Low, gpio.High, gpio.Low} { // B is active low
+		if l, _ := sim.ChargeLevel(i); l != want {
+			t.Fatalf("slot %d charge level %v after Open, want off (%v)", i, l, want)
+		}
+	}
+	a, bb := b.Slots()[0], b.Slots()[1]
+	if err := a.Power.Set(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := bb.Power.Set(true); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := sim.ChargeLevel(0); l != gpio.High {
+		t.Fatal("slot A not powered")
+	}
+	if l, _ := sim.ChargeLevel(1); l != gpio.Low {
+		t.Fatal("active-low slot B not powered")
+	}
+	if err := a.SetPattern(led.Solid(led.Amber)); err != nil {
+		t.Fatal(err)
+	}
+	if err := bb.SetPattern(led.Solid(led.Green)); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := sim.LEDLevels(0); !slices.Equal(l, []gpio.Level{gpio.High, gpio.High, gpio.Low}) {
+		t.Fatalf("slot A LED %v, want amber (R+G)", l)
+	}
+	if l, _ := sim.LEDLevels(1); !slices.Equal(l, []gpio.Level{gpio.High}) {
+		t.Fatalf("slot B LED %v", l)
+	}
+	if a.Pattern() != led.Solid(led.Amber) {
+		t.Fatalf("Pattern() = %s", a.Pattern())
+	}
+	if err := b.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := sim.ChargeLevel(0); l != gpio.Low {
+		t.Fatal("Halt left slot A powered")
+	}
+	if l, _ := sim.LEDLevels(0); !slices.Equal(l, []gpio.Level{gpio.Low, gpio.Low, gpio.Low}) {
+		t.Fatalf("Halt left slot A lit: %v", l)
+	}
+}
+
+func TestSimCurrent(t *testing.T) {
+	b := openSim(t, simFile)
+	sim := b.Sim()
+	a := b.Slots()[0]
+	for _, tc := range []struct {
+		name     string
+		amps     physic.ElectricCurrent
+		over     bool
+		overflow bool
+	}{
+		{"charging", 850 * physic.MilliAmpere, false, false},
+		{"idle", 0, false, false},
+		{"over the 2.5 A limit", 2800 * physic.MilliAmpere, true, false},
+		{"short beyond full scale", 4 * physic.Ampere, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := sim.SetSupply(0, 5050*physic.MilliVolt, tc.amps); err != nil {
+				t.Fatal(err)
+			}
+			r, err := a.Sense()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.OverCurrent != tc.over || r.Overflow != tc.overflow {
+				t.Fatalf("reading %s: over=%v overflow=%v", r, r.OverCurrent, r.Overflow)
+			}
+			if r.Voltage != 5048*physic.MilliVolt { // 4 mV steps
+				t.Fatalf("voltage %s", r.Voltage)
+			}
+			if !tc.overflow {
+				if d := r.Current - tc.amps; d > physic.MilliAmpere || d < -physic.MilliAmpere {
+					t.Fatalf("current %s, want %s", r.Current, tc.amps)
+				}
+			}
+		})
+	}
+	if _, err := b.Slots()[1].Sense(); !errors.Is(err, chargesense.ErrNoDevice) || !errors.Is(err, ErrHardware) {
+		t.Fatalf("missing sensor: %v", err)
+	}
+	if !strings.Contains(errString(b.Slots()[1].Sense()), "sim.yaml:15: slots[1].current") {
+		t.Fatalf("missing sensor error does not name the board line: %s", errString(b.Slots()[1].Sense()))
+	}
+	if _, err := b.Slots()[2].Sense(); !errors.Is(err, ErrNoSensor) {
+		t.Fatalf("slot without sensor: %v", err)
+	}
+}
+
+func errString(_ chargesense.Reading, err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// A recorder pulled out while the agent power-cycles its slot: the agent
+// cancels on the removal event and the slot ends up off.
+func TestRemovalDuringPowerOn(t *testing.T) {
+	b := openSim(t, simFile)
+	sim := b.Sim()
+	a := b.Slots()[0]
+	nextEvent(t, a)
+	if err := sim.Insert(0); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, a)
+	if err := a.Power.Set(true); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Power.PowerCycle(ctx) }()
+	if err := sim.Remove(0); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, a); ev.Present {
+		t.Fatalf("%+v", ev)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("PowerCycle = %v (the 1 s settle should not have elapsed)", err)
+	}
+	if l, _ := sim.ChargeLevel(0); l != gpio.Low || a.Power.On() {
+		t.Fatal("empty slot left powered")
+	}
+}
+
+func TestSimLinks(t *testing.T) {
+	b := openSim(t, simFile)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.Copy(c, c)
+	}()
+	if err := b.Sim().SetLink(0, ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	a := b.Slots()[0]
+	if a.LinkName() != "tcp:"+ln.Addr().String() {
+		t.Fatalf("LinkName %q", a.LinkName())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := a.OpenLink(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("echo %q %v", buf, err)
+	}
+	_, err = b.Slots()[1].OpenLink(ctx)
+	if !errors.Is(err, ErrLink) || !errors.Is(err, seriallink.ErrUnplugged) {
+		t.Fatalf("missing serial path: %v", err)
+	}
+	_, err = b.Slots()[2].OpenLink(ctx) // nobody on 127.0.0.1:2
+	if !errors.Is(err, ErrLink) {
+		t.Fatalf("dead TCP link: %v", err)
+	}
+}
+
+func TestStripOnSim(t *testing.T) {
+	b := openSim(t, `board: strip
+kind: sim
+leds: {type: apa102, spi: SPI0.0, pixels: 8}
+slots:
+  - {name: A, charge: {pin: C}, presence: {pin: P}, led: {pixel: 5}, serial: {tcp: "127.0.0.1:1"}}
+`)
+	if err := b.Slots()[0].SetPattern(led.Pulse(led.Blue, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if b.LEDs().Err() != nil {
+		t.Fatal(b.LEDs().Err())
+	}
+}
+
+func TestRealBoardWithoutHardware(t *testing.T) {
+	if matches, _ := filepath.Glob("/dev/gpiochip*"); len(matches) > 0 {
+		t.Skip("this machine has GPIO chips; the real-hardware path is exercised by dockctl selftest on a Pi")
+	}
+	s, err := Load("../../deploy/boards/rpi4-4slot.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(s, nil)
+	if runtime.GOOS != "linux" {
+		if !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("Open on %s = %v, want ErrUnsupported", runtime.GOOS, err)
+		}
+		return
+	}
+	if !errors.Is(err, ErrHardware) {
+		t.Fatalf("Open without GPIO chips = %v, want ErrHardware", err)
+	}
+	if !strings.Contains(err.Error(), "rpi4-4slot.yaml:") {
+		t.Fatalf("error does not name the board file line: %v", err)
+	}
+}
