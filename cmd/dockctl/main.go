@@ -15,6 +15,13 @@ import (
 const usage = `usage: dockctl <command> [flags]
 
 commands:
+  status        the dock at a glance: connection, outbox, backlog, slots
+  slots         every slot's state and progress
+  devices       health of the recorders docked here (battery, storage, clock)
+  backlog       footage buffered and not yet receipted by the collector
+  power-cycle   cut and restore a slot's power (a hung recorder): power-cycle SLOT
+  logs          recent dockd log lines (-n N)
+  (all of these take --socket PATH and --json)
   conformance   run the DockLink conformance suite against a device (--port PATH | --addr HOST:PORT)
   selftest      exercise every slot of a board file (--board FILE)
 `
@@ -35,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "conformance":
 		return runConformance(ctx, args[1:], stdout, stderr)
+	case "status", "slots", "devices", "backlog", "power-cycle", "logs":
+		return runDockd(ctx, args[0], args[1:], stdout, stderr)
 	case "selftest":
 		return runSelftest(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

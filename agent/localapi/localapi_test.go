@@ -1,0 +1,86 @@
+package localapi
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeDock struct {
+	mu     sync.Mutex
+	cycled []string
+}
+
+func (f *fakeDock) Status() Status {
+	return Status{Dock: "dock-1", Slots: []Slot{{Index: 0, State: "copying", Serial: "R1", BytesTotal: 100, BytesCopied: 40}},
+		Backlog: Backlog{Segments: 3, Bytes: 300}}
+}
+func (f *fakeDock) Devices() []Device { return []Device{{Serial: "R1", BatteryPct: 80}} }
+func (f *fakeDock) Logs(n int) []LogLine {
+	return []LogLine{{Time: time.Unix(0, 0), Level: "INFO", Message: "docked"}}
+}
+func (f *fakeDock) PowerCycle(ctx context.Context, slot int, by string) error {
+	if slot != 0 {
+		return ErrNoSlot
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cycled = append(f.cycled, by)
+	return nil
+}
+
+func TestOverSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "la") // unix socket paths are limited to ~108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "dockd.sock")
+	dock := &fakeDock{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&Server{Path: path, Dock: dock}).Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("socket left behind: %v", err)
+		}
+	})
+	c := NewClient(path)
+	var st Status
+	for i := 0; ; i++ { // the server may not be listening yet
+		if err = c.Get(ctx, "status", &st); err == nil || i == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || st.Dock != "dock-1" || st.Slots[0].BytesCopied != 40 {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket mode: %v %v", fi, err)
+	}
+	var devs []Device
+	if err := c.Get(ctx, "devices", &devs); err != nil || len(devs) != 1 || devs[0].Serial != "R1" {
+		t.Fatalf("devices %+v, %v", devs, err)
+	}
+	if err := c.PowerCycle(ctx, 0, "custodian-7"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PowerCycle(ctx, 9, "custodian-7"); err == nil || !strings.Contains(err.Error(), "no such slot") {
+		t.Fatalf("unknown slot: %v", err)
+	}
+	dock.mu.Lock()
+	defer dock.mu.Unlock()
+	if len(dock.cycled) != 1 || dock.cycled[0] != "custodian-7" {
+		t.Fatalf("power cycles %v", dock.cycled)
+	}
+}
