@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// listeners starts n TCP servers that accept and hold connections, as
+// recsim's recorders do, and returns their addresses.
+func listeners(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_ = c.Close()
+			}
+		}()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs
+}
+
+// simBoard writes a 4-slot simulated board file; links[i] is slot i's
+// serial section, extra is appended at the end.
+func simBoard(t *testing.T, links []string, extra string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("board: ci-sim\nkind: sim\nleds: {type: gpio}\nslots:\n")
+	for i, l := range links {
+		n := string(rune('A' + i))
+		fmt.Fprintf(&b, "  - name: %s\n    charge: {pin: CHG_%s}\n    presence: {pin: PRS_%s}\n", n, n, n)
+		fmt.Fprintf(&b, "    led: {pins: [LED_%s_R, LED_%s_G, LED_%s_B]}\n", n, n, n)
+		fmt.Fprintf(&b, "    current: {address: %#x, limit: 2.5A}\n    serial: %s\n", 0x40+i, l)
+	}
+	b.WriteString(extra)
+	path := filepath.Join(t.TempDir(), "board.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func tcpLinks(addrs []string) []string {
+	var l []string
+	for _, a := range addrs {
+		l = append(l, fmt.Sprintf("{tcp: %q}", a))
+	}
+	return l
+}
+
+func selftest(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	args = append(args, "--dwell", "2ms", "--power-on", "2ms", "--link-timeout", "2s")
+	code := run(context.Background(), append([]string{"selftest"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestSelftestSimBoardPasses(t *testing.T) {
+	path := simBoard(t, tcpLinks(listeners(t, 4)), "")
+	code, out, errOut := selftest(t, "--board", path)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"SLOT  LED", "red,green,blue,white", "on/off", "5.048V, 849.", "tcp:127.0.0.1:", "all 4 slots passed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if rows := strings.Count(out, " ok\n"); rows != 4 {
+		t.Errorf("%d passing rows, want 4:\n%s", rows, out)
+	}
+}
+
+func TestSelftestUnreachableDevices(t *testing.T) {
+	addrs := listeners(t, 4)
+	for _, tc := range []struct {
+		name  string
+		links []string
+		extra string
+		want  string
+	}{
+		{
+			name:  "missing serial path",
+			links: append(tcpLinks(addrs[:3]), "{path: /dev/serial/by-path/platform-nonexistent-usb-0:1.4:1.0}"),
+			want:  "slot D: link /dev/serial/by-path/platform-nonexistent-usb-0:1.4:1.0: recorder present but its link does not open",
+		},
+		{
+			name:  "recorder link refuses",
+			links: append(tcpLinks(addrs[:3]), `{tcp: "127.0.0.1:1"}`),
+			want:  "slot D: link tcp:127.0.0.1:1: recorder present but its link does not open",
+		},
+		{
+			name:  "missing I2C sensor",
+			links: tcpLinks(addrs),
+			extra: "sim:\n  missing_i2c: [0x41]\n",
+			want:  "slot B: current sensor: board: hardware not reachable: ",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := selftest(t, "--board", simBoard(t, tc.links, tc.extra))
+			if code != 1 {
+				t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Fatalf("output lacks %q:\n%s", tc.want, out)
+			}
+			if !strings.Contains(errOut, "1 of 4 slots failed") {
+				t.Fatalf("stderr: %s", errOut)
+			}
+			if tc.name == "missing I2C sensor" && !strings.Contains(out, "no INA219 answers at the address") {
+				t.Fatalf("missing sensor reason not given:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestSelftestBadBoardFile(t *testing.T) {
+	path := simBoard(t, tcpLinks([]string{"127.0.0.1:5", "127.0.0.1:6"}), "")
+	data, _ := os.ReadFile(path)
+	bad := strings.Replace(string(data), "PRS_B", "CHG_A", 1)
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := selftest(t, "--board", path)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	want := path + ":13: slots[1].presence.pin: pin CHG_A already used by slots[0].charge.pin"
+	if strings.TrimSpace(errOut) != "dockctl selftest: "+want {
+		t.Fatalf("stderr %q\nwant   %q", errOut, want)
+	}
+}
+
+func TestSelftestUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"selftest"}, &out, &errb); code != 2 {
+		t.Fatalf("no --board: exit %d", code)
+	}
+	if code := run(context.Background(), []string{"selftest", "--board", filepath.Join(t.TempDir(), "missing.yaml")}, &out, &errb); code != 1 {
+		t.Fatalf("missing file: exit %d", code)
+	}
+}
