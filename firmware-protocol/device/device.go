@@ -73,6 +73,8 @@ type Opts struct {
 	Capabilities docklink.Capability
 	// Logger receives rejected frames and refused requests. Default: discard.
 	Logger *slog.Logger
+	// Stats, if set, counts the session's frames and rejections.
+	Stats *Stats
 }
 
 // DefaultOpts are the values Serve uses for zero fields.

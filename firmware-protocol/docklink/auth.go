@@ -52,7 +52,9 @@ func (m *AuthChallenge) DecodePayload(p []byte) error {
 }
 
 // AppendPayload encodes §6.1: signature [64].
-func (m *AuthResponse) AppendPayload(b []byte) ([]byte, error) { return append(b, m.Signature[:]...), nil }
+func (m *AuthResponse) AppendPayload(b []byte) ([]byte, error) {
+	return append(b, m.Signature[:]...), nil
+}
 
 // DecodePayload decodes §6.1.
 func (m *AuthResponse) DecodePayload(p []byte) error {

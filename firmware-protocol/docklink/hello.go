@@ -19,7 +19,7 @@ type Hello struct {
 
 // DeviceInfo identifies a recorder (§5.3).
 type DeviceInfo struct {
-	Serial     string   // unique per device; the key of the dock's enrolment list
+	Serial     string // unique per device; the key of the dock's enrolment list
 	Model      string
 	Firmware   string   // firmware version
 	HWRevision string   // hardware revision
