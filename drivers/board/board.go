@@ -20,6 +20,7 @@ import (
 	"periph.io/x/devices/v3/nrzled"
 
 	"github.com/berthdock/berth/drivers/chargesense"
+	"github.com/berthdock/berth/drivers/ina3221"
 	"github.com/berthdock/berth/drivers/led"
 	"github.com/berthdock/berth/drivers/presence"
 	"github.com/berthdock/berth/drivers/seriallink"
@@ -64,15 +65,23 @@ type hardware interface {
 
 // Board is an opened board: its slots and their drivers.
 type Board struct {
-	spec  *Spec
-	hw    hardware
-	leds  *led.Dev
-	slots []*Slot
-	sim   *Sim
-	log   *slog.Logger
+	spec   *Spec
+	hw     hardware
+	leds   *led.Dev
+	slots  []*Slot
+	sim    *Sim
+	log    *slog.Logger
+	chips  map[string]*ina3221.Dev // opened INA3221s by bus and address
+	chipEr map[string]error        // INA3221s that failed to open
 }
 
 var _ conn.Resource = (*Board)(nil)
+
+// sensor is a slot's current sensor: an INA219 or one INA3221 channel.
+type sensor interface {
+	Sense() (chargesense.Reading, error)
+	String() string
+}
 
 // Slot is one slot's hardware, the small surface the dock agent uses.
 type Slot struct {
@@ -84,7 +93,7 @@ type Slot struct {
 	Presence *presence.Dev
 
 	leds       *led.Dev
-	current    *chargesense.Dev
+	current    sensor
 	currentErr error
 	linkOpts   seriallink.Opts
 
@@ -198,12 +207,11 @@ func (b *Board) open(o Opts) error {
 		}
 
 		if c := ss.Current; c != nil {
-			bus, err := b.hw.i2c(c.Bus)
+			sl.current, err = b.openSensor(i, c)
 			if err != nil {
-				return b.fail(c.Line, at+".current.bus", err)
-			}
-			sl.current, err = chargesense.New(bus, &chargesense.Opts{Address: c.Address, Shunt: c.Shunt, MaxCurrent: c.Max, Limit: c.Limit})
-			if err != nil {
+				if !errors.Is(err, chargesense.ErrNoDevice) && !errors.Is(err, ina3221.ErrNoDevice) {
+					return b.fail(c.Line, at+".current", err)
+				}
 				sl.currentErr = b.fail(c.Line, at+".current", err)
 				b.log.Warn("board: current sensor not reachable", "slot", ss.Name, "err", err)
 			}

@@ -353,32 +353,7 @@ func (p *parser) slot(path string, n *yaml.Node) SlotSpec {
 		c.done()
 	}
 	if c := o.child("current", false); c != nil {
-		cs := &CurrentSpec{Line: c.node.Line, Shunt: 100 * physic.MilliOhm, Max: 3200 * physic.MilliAmpere, Limit: 2500 * physic.MilliAmpere}
-		var line int
-		cs.Type, line = c.str("type", false)
-		if cs.Type == "" {
-			cs.Type = "ina219"
-		} else if cs.Type != "ina219" {
-			p.fail(line, c.field("type"), "unknown sensor %q (want ina219)", cs.Type)
-		}
-		cs.Bus, _ = c.str("bus", false)
-		if a, ok := c.integer("address", true); ok {
-			if a < 0x40 || a > 0x4f {
-				p.fail(c.node.Line, c.field("address"), "INA219 address %#x outside 0x40-0x4f", a)
-			}
-			cs.Address = uint16(a)
-		}
-		c.unit("shunt", &cs.Shunt, "100mΩ")
-		c.unit("max", &cs.Max, "3.2A")
-		c.unit("limit", &cs.Limit, "2.5A")
-		if cs.Shunt <= 0 {
-			p.fail(c.node.Line, c.field("shunt"), "must be positive")
-		}
-		if cs.Limit > cs.Max {
-			p.fail(c.node.Line, c.field("limit"), "limit %s above the calibrated full scale %s", cs.Limit, cs.Max)
-		}
-		c.done()
-		s.Current = cs
+		s.Current = p.current(c)
 	}
 	if c := o.child("serial", true); c != nil {
 		s.Serial.Line = c.node.Line
@@ -391,4 +366,58 @@ func (p *parser) slot(path string, n *yaml.Node) SlotSpec {
 	}
 	o.done()
 	return s
+}
+
+func (p *parser) current(c *object) *CurrentSpec {
+	cs := &CurrentSpec{Line: c.node.Line, Shunt: 100 * physic.MilliOhm, Max: 3200 * physic.MilliAmpere, Limit: 2500 * physic.MilliAmpere}
+	var line int
+	cs.Type, line = c.str("type", false)
+	switch cs.Type {
+	case "":
+		cs.Type = SensorINA219
+	case SensorINA219:
+	case SensorINA3221:
+		cs.Limit = 1500 * physic.MilliAmpere
+	default:
+		p.fail(line, c.field("type"), "unknown sensor %q (want ina219 or ina3221)", cs.Type)
+	}
+	cs.Bus, _ = c.str("bus", false)
+	if a, ok := c.integer("address", true); ok {
+		lo, hi := 0x40, 0x4f
+		if cs.Type == SensorINA3221 {
+			hi = 0x43
+		}
+		if a < lo || a > hi {
+			p.fail(c.node.Line, c.field("address"), "%s address %#x outside %#x-%#x", cs.Type, a, lo, hi)
+		}
+		cs.Address = uint16(a)
+	}
+	ch, hasCh := c.integer("channel", false)
+	switch {
+	case cs.Type == SensorINA3221 && !hasCh:
+		c.missing("channel")
+	case cs.Type == SensorINA3221 && (ch < 1 || ch > 3):
+		p.fail(c.node.Line, c.field("channel"), "INA3221 channel %d (want 1 to 3)", ch)
+	case cs.Type != SensorINA3221 && hasCh:
+		p.fail(c.node.Line, c.field("channel"), "only an ina3221 has channels")
+	}
+	cs.Channel = ch
+	c.unit("shunt", &cs.Shunt, "100mΩ")
+	hasMax := c.unit("max", &cs.Max, "3.2A")
+	c.unit("limit", &cs.Limit, "2.5A")
+	if cs.Shunt <= 0 {
+		p.fail(c.node.Line, c.field("shunt"), "must be positive")
+		return cs
+	}
+	if cs.Type == SensorINA3221 {
+		if hasMax {
+			p.fail(c.node.Line, c.field("max"), "an ina3221's full scale is fixed at 163.8mV across the shunt")
+		}
+		cs.Max = physic.ElectricCurrent(int64(163800*physic.MicroVolt) * int64(physic.Ohm) / int64(cs.Shunt))
+	}
+	if cs.Limit > cs.Max {
+		p.fail(c.node.Line, c.field("limit"), "limit %s above the calibrated full scale %s", cs.Limit, cs.Max)
+	}
+	c.done()
+	return cs
 }

@@ -36,9 +36,21 @@ type Sim struct {
 
 func newSim(s *Spec, clock clockwork.Clock) *Sim {
 	sim := &Sim{spec: s, clock: clock, pins: map[string]*gpiotest.Pin{}, missing: s.Sim.MissingI2C}
-	sim.bus = &simBus{sensors: map[uint16]*ina219Model{}}
+	sim.bus = &simBus{sensors: map[uint16]simChip{}}
 	for _, sl := range s.Slots {
-		if c := sl.Current; c != nil && !slices.Contains(sim.missing, c.Address) {
+		c := sl.Current
+		if c == nil || slices.Contains(sim.missing, c.Address) {
+			continue
+		}
+		switch c.Type {
+		case SensorINA3221:
+			m, ok := sim.bus.sensors[c.Address].(*ina3221Model)
+			if !ok {
+				m = &ina3221Model{}
+				sim.bus.sensors[c.Address] = m
+			}
+			m.shunt[c.Channel-1] = c.Shunt
+		default:
 			sim.bus.sensors[c.Address] = &ina219Model{shunt: c.Shunt, regs: [6]uint16{0x399f}}
 		}
 	}
@@ -120,11 +132,14 @@ func (s *Sim) SetSupply(slot int, v physic.ElectricPotential, i physic.ElectricC
 	if ss.Current == nil {
 		return fmt.Errorf("%w: slot %d", ErrNoSensor, slot)
 	}
-	m := s.bus.sensor(ss.Current.Address)
-	if m == nil {
+	switch m := s.bus.sensor(ss.Current.Address).(type) {
+	case *ina219Model:
+		m.set(v, i)
+	case *ina3221Model:
+		m.set(ss.Current.Channel, v, i)
+	default:
 		return fmt.Errorf("board: simulated slot %d: sensor %#x is configured missing", slot, ss.Current.Address)
 	}
-	m.set(v, i)
 	return nil
 }
 
@@ -172,14 +187,19 @@ func (s *Sim) ChargeLevel(slot int) (gpio.Level, error) {
 	return p.L, nil
 }
 
-// simBus is an I2C bus with INA219 register models at their addresses.
+// simChip is a register model of an I2C sensor.
+type simChip interface {
+	tx(w, r []byte) error
+}
+
+// simBus is an I2C bus with sensor register models at their addresses.
 // Any other address does not acknowledge, like a real bus.
 type simBus struct {
 	mu      sync.Mutex
-	sensors map[uint16]*ina219Model
+	sensors map[uint16]simChip
 }
 
-func (b *simBus) sensor(addr uint16) *ina219Model {
+func (b *simBus) sensor(addr uint16) simChip {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.sensors[addr]
@@ -265,4 +285,59 @@ func (m *ina219Model) read(reg byte) uint16 {
 		return uint16(int16(max(-32768, min(32767, current))))
 	}
 	return m.regs[reg]
+}
+
+// ina3221Model answers like an INA3221 (TI SBOS576): identity registers,
+// configuration, critical limits, and per channel shunt = I·R / 40 µV and
+// bus = V / 8 mV, both in bits 15..3, the shunt saturating at 163.8 mV.
+type ina3221Model struct {
+	mu    sync.Mutex
+	shunt [3]physic.ElectricResistance
+	volts [3]physic.ElectricPotential
+	amps  [3]physic.ElectricCurrent
+	regs  [0x12]uint16
+}
+
+func (m *ina3221Model) set(ch int, v physic.ElectricPotential, i physic.ElectricCurrent) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.volts[ch-1], m.amps[ch-1] = v, i
+}
+
+func (m *ina3221Model) tx(w, r []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(w) == 0 {
+		return errors.New("sim-ina3221: empty transfer")
+	}
+	reg := w[0]
+	switch {
+	case len(w) == 3 && len(r) == 0 && int(reg) < len(m.regs):
+		m.regs[reg] = uint16(w[1])<<8 | uint16(w[2])
+		return nil
+	case len(w) == 1 && len(r) == 2:
+		var v uint16
+		switch {
+		case reg == 0xFE:
+			v = 0x5449
+		case reg == 0xFF:
+			v = 0x3220
+		case reg >= 1 && reg <= 6:
+			ch := (int(reg) - 1) / 2
+			if reg%2 == 1 {
+				steps := math.Round(float64(m.amps[ch]) * float64(m.shunt[ch]) / 1e9 / 40e3)
+				steps = max(-4096, min(4095, steps))
+				v = uint16(int16(steps) << 3)
+			} else {
+				v = uint16(max(0, min(4095, float64(m.volts[ch])/8e6))) << 3
+			}
+		case int(reg) < len(m.regs):
+			v = m.regs[reg]
+		default:
+			return fmt.Errorf("sim-ina3221: no register %#x", reg)
+		}
+		r[0], r[1] = byte(v>>8), byte(v)
+		return nil
+	}
+	return fmt.Errorf("sim-ina3221: unsupported transfer w=%x r=%d bytes", w, len(r))
 }

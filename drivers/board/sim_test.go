@@ -16,6 +16,7 @@ import (
 	"periph.io/x/conn/v3/physic"
 
 	"github.com/berthdock/berth/drivers/chargesense"
+	"github.com/berthdock/berth/drivers/ina3221"
 	"github.com/berthdock/berth/drivers/led"
 	"github.com/berthdock/berth/drivers/presence"
 	"github.com/berthdock/berth/drivers/seriallink"
@@ -327,5 +328,59 @@ func TestRealBoardWithoutHardware(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "rpi4-4slot.yaml:") {
 		t.Fatalf("error does not name the board file line: %v", err)
+	}
+}
+
+const ina3221File = `board: three-on-one
+kind: sim
+leds: {type: gpio}
+slots:
+  - {name: A, charge: {pin: CA}, presence: {pin: PA}, led: {pins: [LA]}, serial: {tcp: "127.0.0.1:1"},
+     current: {type: ina3221, address: 0x40, channel: 1, limit: 1.2A}}
+  - {name: B, charge: {pin: CB}, presence: {pin: PB}, led: {pins: [LB]}, serial: {tcp: "127.0.0.1:2"},
+     current: {type: ina3221, address: 0x40, channel: 2, shunt: 50mΩ, limit: 2.5A}}
+  - {name: C, charge: {pin: CC}, presence: {pin: PC}, led: {pins: [LC]}, serial: {tcp: "127.0.0.1:3"},
+     current: {type: ina3221, address: 0x40, channel: 3}}
+`
+
+// Three slots share one INA3221; each reads its own channel with its own
+// shunt and limit.
+func TestSimINA3221(t *testing.T) {
+	b := openSim(t, ina3221File)
+	sim := b.Sim()
+	supplies := []physic.ElectricCurrent{850 * physic.MilliAmpere, 2600 * physic.MilliAmpere, 5 * physic.Ampere}
+	for i, a := range supplies {
+		if err := sim.SetSupply(i, 5*physic.Volt, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tc := range []struct {
+		current  physic.ElectricCurrent
+		over     bool
+		overflow bool
+	}{
+		{850 * physic.MilliAmpere, false, false},
+		{2600 * physic.MilliAmpere, true, false}, // 130 mV across 50 mΩ, over its 2.5 A limit
+		{1638 * physic.MilliAmpere, true, true},  // beyond 163.8 mV across 0.1 Ω: saturated
+	} {
+		r, err := b.Slots()[i].Sense()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Current != tc.current || r.OverCurrent != tc.over || r.Overflow != tc.overflow || r.Voltage != 5*physic.Volt {
+			t.Errorf("slot %d: %+v (%s), want %s over=%v overflow=%v", i, r, r, tc.current, tc.over, tc.overflow)
+		}
+	}
+	if got := b.chips["/0x40"]; got == nil || len(b.chips) != 1 {
+		t.Fatalf("INA3221 opened %d times", len(b.chips))
+	}
+}
+
+func TestSimINA3221Missing(t *testing.T) {
+	b := openSim(t, ina3221File+"sim: {missing_i2c: [0x40]}\n")
+	for _, s := range b.Slots() {
+		if _, err := s.Sense(); !errors.Is(err, ina3221.ErrNoDevice) {
+			t.Fatalf("%s: %v, want ina3221.ErrNoDevice", s, err)
+		}
 	}
 }

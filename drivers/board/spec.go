@@ -88,14 +88,21 @@ type SlotLEDSpec struct {
 	Line  int
 }
 
+// Current sensor types.
+const (
+	SensorINA219  = "ina219"  // one INA219 per slot (periph's driver)
+	SensorINA3221 = "ina3221" // one INA3221 channel per slot, three slots per chip
+)
+
 // CurrentSpec is a slot's current sensor.
 type CurrentSpec struct {
-	Type    string // "ina219"
-	Bus     string // periph I2C bus name ("" is the first bus, "1" is /dev/i2c-1)
+	Type    string // SensorINA219 or SensorINA3221
+	Bus     string // periph I2C bus name ("" is the first bus, "/dev/i2c-1" or "I2C1")
 	Address uint16
+	Channel int // ina3221: 1 to 3
 	Shunt   physic.ElectricResistance
-	Max     physic.ElectricCurrent // calibration full scale
-	Limit   physic.ElectricCurrent // over-current threshold
+	Max     physic.ElectricCurrent // ina219: calibration full scale
+	Limit   physic.ElectricCurrent // over-current threshold (ina3221: also its CRITICAL pin)
 	Line    int
 }
 

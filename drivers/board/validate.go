@@ -56,6 +56,7 @@ func (p *parser) validate(s *Spec) {
 	pixels := map[int]use{}
 	paths := map[string]use{}
 	sensors := map[string]use{}
+	chips := map[string]struct{ kind, field string }{}
 	for i, sl := range s.Slots {
 		at := fmt.Sprintf("slots[%d]", i)
 		if sl.Name != "" {
@@ -94,7 +95,16 @@ func (p *parser) validate(s *Spec) {
 			}
 		}
 		if c := sl.Current; c != nil {
-			key := fmt.Sprintf("bus %q address %#x", c.Bus, c.Address)
+			chip := fmt.Sprintf("bus %q address %#x", c.Bus, c.Address)
+			key := chip
+			if c.Type == SensorINA3221 {
+				key = fmt.Sprintf("%s channel %d", chip, c.Channel)
+			}
+			if t, ok := chips[chip]; ok && t.kind != c.Type {
+				p.fail(c.Line, at+".current.type", "%s on %s, but %s says that chip is an %s", c.Type, chip, t.field, t.kind)
+			} else if !ok {
+				chips[chip] = struct{ kind, field string }{c.Type, at + ".current"}
+			}
 			if u, ok := sensors[key]; ok {
 				p.fail(c.Line, at+".current.address", "sensor on %s already used by %s", key, u.field)
 			}
