@@ -7,6 +7,7 @@
 //   - presence: debounced insert/remove events from a slot's presence switch.
 //   - led: a slot's indicator with named patterns, on GPIO LEDs or a strip.
 //   - chargesense: a slot's charge current and voltage from an INA219.
+//   - ina3221: a three-channel current monitor (one chip for three slots).
 //   - seriallink: a slot's recorder serial port, by its stable USB path.
 //   - board: board files, and opening a whole board (real or simulated).
 package drivers
