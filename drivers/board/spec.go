@@ -9,7 +9,7 @@
 //	board.yaml:14: slots[2].presence.pin: pin GPIO17 already used by slots[0].charge.pin
 //
 // Open turns a Spec into a Board of ready drivers (slotpower, presence, led,
-// chargesense, seriallink). Kinds "rpi4" and "rpi5" use the real hardware
+// chargesense or ina3221, seriallink). Kinds "rpi4" and "rpi5" use the real hardware
 // through periph.io (Linux only: host.Init, the GPIO character device, I2C
 // and SPI); kind "sim" builds the same Board from periph's fakes, with a Sim
 // handle to insert and remove recorders, set charge currents and point
