@@ -27,6 +27,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"go.bug.st/serial"
+	"periph.io/x/conn/v3"
 )
 
 // ErrUnplugged means the port is gone: the recorder was removed, its USB
@@ -79,7 +80,10 @@ type Dev struct {
 	unplugged error // cause of the last unplug, nil while connected
 }
 
-var _ io.ReadWriteCloser = (*Dev)(nil)
+var (
+	_ io.ReadWriteCloser = (*Dev)(nil)
+	_ conn.Resource      = (*Dev)(nil)
+)
 
 // Open opens the port at path (a by-path symlink, a tty or a pty). A path
 // that does not exist gives an error wrapping ErrUnplugged.
