@@ -1,0 +1,360 @@
+package slot
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/berthdock/berth/cloud/timeline"
+	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/firmware-protocol/docklink"
+)
+
+// docking is what a session learned of the recorder.
+type docking struct {
+	info   docklink.DeviceInfo
+	status docklink.Status
+	clock  docklink.ClockReading
+	segs   []docklink.Segment
+	follow map[uint64]bool // seq -> follows an interruption
+	hole   string          // why releases are withheld, "" if none
+}
+
+// session runs one docking until it is done or ctx ends (removal).
+func (s *Slot) session(ctx context.Context) {
+	c, err := s.connect(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.fault(FaultLink, err.Error())
+		}
+		return
+	}
+	defer closeQuietly(c, s.log)
+
+	d, ok := s.identify(ctx, c)
+	if !ok {
+		return
+	}
+	var wg sync.WaitGroup
+	mctx, stopMonitor := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.monitorCharge(mctx, c)
+	}()
+	defer func() {
+		stopMonitor()
+		wg.Wait()
+	}()
+
+	s.copyAll(ctx, c, d)
+	s.releaseAll(ctx, c, d)
+	if ctx.Err() != nil {
+		return
+	}
+	if !s.faulted() {
+		s.setState(wire.SlotReleased)
+	}
+	// The monitor goes on charging and watching until the recorder is taken.
+	<-ctx.Done()
+}
+
+// identify authenticates the recorder, reads its health and clock, sets the
+// clock and lists its segments.
+func (s *Slot) identify(ctx context.Context, c *docklink.Client) (*docking, bool) {
+	info, err := c.Authenticate(ctx, s.cfg.Keys)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		s.update(true, func(st *wire.SlotState) { st.Serial = safeID(info.Serial) })
+		s.rep.Audit(wire.AuditAuthRefused, s.cfg.Index, safeID(info.Serial), 0, err.Error())
+		s.fault(FaultAuth, err.Error())
+		// A refused recorder is not served, nor charged.
+		if err := s.pw.Set(false); err != nil {
+			s.log.Error("charge off", "err", err)
+		}
+		return nil, false
+	}
+	d := &docking{info: info}
+	s.update(true, func(st *wire.SlotState) { st.State, st.Serial = wire.SlotIdentified, info.Serial })
+	s.rep.Audit(wire.AuditAuthenticated, s.cfg.Index, info.Serial, 0, "firmware "+info.Firmware)
+
+	if d.status, err = c.Status(ctx); err != nil {
+		return s.linkFault(ctx, "status", err)
+	}
+	if d.clock, err = c.Clock(ctx); err != nil {
+		return s.linkFault(ctx, "clock", err)
+	}
+	set := true
+	if _, err := c.SetClock(ctx, time.Time{}); err != nil {
+		set = false
+		s.log.Warn("clock set refused", "serial", info.Serial, "err", err)
+	}
+	s.rep.Audit(wire.AuditClockSet, s.cfg.Index, info.Serial, 0,
+		fmt.Sprintf("device clock %s, offset %s (±%s), set=%v", d.clock.Device.UTC().Format(time.RFC3339Nano), d.clock.Offset, d.clock.RTT/2, set))
+	h := healthOf(s.cfg.Index, info, d.status, d.clock, set, s.cfg.Now())
+	s.mu.Lock()
+	s.health = &h
+	s.mu.Unlock()
+	s.rep.Device(h)
+
+	if d.segs, err = c.Inventory(ctx); err != nil {
+		return s.linkFault(ctx, "inventory", err)
+	}
+	d.follow = followers(d.segs)
+	d.hole = holes(d.segs, d.status)
+	var total int64
+	for _, g := range d.segs {
+		total += int64(g.Size)
+	}
+	s.update(true, func(st *wire.SlotState) {
+		st.State, st.Segments, st.BytesTotal = wire.SlotInventoried, len(d.segs), total
+	})
+	if d.hole != "" {
+		s.fault(FaultSequenceHole, d.hole+"; footage is copied and uploaded but nothing is released")
+	}
+	return d, true
+}
+
+func (s *Slot) linkFault(ctx context.Context, step string, err error) (*docking, bool) {
+	if ctx.Err() == nil {
+		s.fault(FaultLink, step+": "+err.Error())
+	}
+	return nil, false
+}
+
+// copyAll copies every segment not yet durable here, those that follow an
+// interruption first (the collector checks them for a spoken reason).
+func (s *Slot) copyAll(ctx context.Context, c *docklink.Client, d *docking) {
+	order := slices.Clone(d.segs)
+	slices.SortStableFunc(order, func(a, b docklink.Segment) int {
+		if fa, fb := d.follow[a.Seq], d.follow[b.Seq]; fa != fb {
+			if fa {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
+	serial := d.info.Serial
+	for _, seg := range order {
+		if ctx.Err() != nil {
+			return
+		}
+		k, err := s.buf.Lookup(serial, seg.Seq)
+		if err != nil {
+			s.fault(FaultBuffer, err.Error())
+			return
+		}
+		switch k.Phase {
+		case PhaseBuffered, PhaseUploaded, PhaseReleased:
+			s.update(false, func(st *wire.SlotState) { st.Copied++; st.BytesCopied += int64(seg.Size) })
+			continue
+		case PhaseFaulty:
+			continue
+		}
+		s.update(false, func(st *wire.SlotState) {
+			if st.State != wire.SlotFault {
+				st.State = wire.SlotCopying
+			}
+		})
+		if err := s.copyOne(ctx, c, d, seg); err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.Is(err, ErrHashMismatch):
+				s.fault(FaultHashMismatch, err.Error())
+				s.rep.Manifest(s.manifest(d, seg, wire.SegFault, err.Error(), nil))
+			case errors.Is(err, ErrBufferFull):
+				s.fault(FaultBufferFull, err.Error())
+				return
+			default:
+				s.fault(FaultLink, fmt.Sprintf("copy seq %d: %v", seg.Seq, err))
+				return
+			}
+		}
+	}
+	if !s.faulted() {
+		s.setState(wire.SlotBuffered)
+	}
+}
+
+// copyOne streams one segment into the buffer, resuming at what is durable.
+func (s *Slot) copyOne(ctx context.Context, c *docklink.Client, d *docking, seg docklink.Segment) error {
+	m := Meta{Serial: d.info.Serial, Seg: seg, FollowsInterruption: d.follow[seg.Seq],
+		Manifest: s.manifest(d, seg, wire.SegBuffered, "", nil)}
+	w, err := s.buf.Begin(m)
+	if err != nil {
+		return err
+	}
+	off := w.Offset()
+	s.update(false, func(st *wire.SlotState) { st.BytesCopied += off })
+	pw := &progressWriter{w: w, add: func(n int) {
+		s.update(false, func(st *wire.SlotState) { st.BytesCopied += int64(n) })
+	}}
+	if _, err := c.ReadSegment(ctx, seg, off, pw); err != nil {
+		if aerr := w.Abort(); aerr != nil {
+			s.log.Error("abort copy", "seq", seg.Seq, "err", aerr)
+		}
+		return err
+	}
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	s.update(true, func(st *wire.SlotState) { st.Copied++ })
+	s.rep.Audit(wire.AuditVerified, s.cfg.Index, d.info.Serial, seg.Seq, "sha256 "+hex.EncodeToString(seg.SHA256[:]))
+	s.rep.Manifest(m.Manifest)
+	return nil
+}
+
+type progressWriter struct {
+	w   Writer
+	add func(int)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.add(n)
+	return n, err
+}
+
+// releaseAll waits for each durable segment's receipt and then frees it on
+// the recorder, unless releases are withheld.
+func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
+	serial := d.info.Serial
+	allUploaded := true
+	for _, seg := range d.segs {
+		k, err := s.buf.Lookup(serial, seg.Seq)
+		if err != nil {
+			s.fault(FaultBuffer, err.Error())
+			return
+		}
+		if k.Phase < PhaseBuffered || k.Phase == PhaseFaulty {
+			allUploaded = false
+			continue // not here: stays on the recorder
+		}
+		rcpt := k.Receipt
+		if k.Phase == PhaseBuffered {
+			r, err := s.rc.Wait(ctx, serial, seg.Seq)
+			if err != nil {
+				return // removed, or shutting down: it stays on the recorder
+			}
+			rcpt = &r
+		}
+		s.update(true, func(st *wire.SlotState) { st.Uploaded++ })
+		if d.hole != "" || k.Phase == PhaseReleased {
+			continue
+		}
+		sha := hex.EncodeToString(seg.SHA256[:])
+		if err := rcpt.Verify(s.cfg.CollectorKey, serial, seg.Seq, sha, int64(seg.Size)); err != nil {
+			s.fault(FaultReleaseRefuse, fmt.Sprintf("seq %d: %v", seg.Seq, err))
+			continue
+		}
+		if err := c.Release(ctx, seg.Seq, seg.SHA256); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.fault(FaultReleaseRefuse, fmt.Sprintf("seq %d: %v", seg.Seq, err))
+			continue
+		}
+		if err := s.buf.MarkReleased(serial, seg.Seq); err != nil {
+			s.fault(FaultBuffer, err.Error())
+			return
+		}
+		s.update(true, func(st *wire.SlotState) { st.Released++ })
+		s.rep.Audit(wire.AuditReleased, s.cfg.Index, serial, seg.Seq, "receipt "+rcpt.ObjectID)
+		s.rep.Manifest(s.manifest(d, seg, wire.SegReleased, "", rcpt))
+	}
+	if allUploaded && !s.faulted() {
+		s.setState(wire.SlotUploaded)
+	}
+}
+
+// manifest builds a segment's report.
+func (s *Slot) manifest(d *docking, seg docklink.Segment, state, fault string, r *wire.Receipt) wire.SegmentManifest {
+	return wire.SegmentManifest{Serial: d.info.Serial, Seq: seg.Seq, Start: seg.Start.UTC(), End: seg.End.UTC(), Size: int64(seg.Size),
+		SHA256: hex.EncodeToString(seg.SHA256[:]), StopCause: seg.StopCause.String(), Officer: safeID(seg.Officer),
+		CaseTag: seg.CaseTag, Media: mediaString(seg.Media), ClockOffsetMs: d.clock.Offset.Milliseconds(),
+		ClockSyncedAt: d.clock.Received.UTC(), State: state, Fault: fault, Receipt: r, FollowsInterruption: d.follow[seg.Seq]}
+}
+
+func mediaString(m docklink.Media) string {
+	if m.Container == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s %s %dx%d@%.2f %s %dHz/%d", m.Container, m.VideoCodec, m.Width, m.Height,
+		float64(m.FrameRateMilli)/1000, m.AudioCodec, m.AudioSampleRate, m.AudioChannels)
+}
+
+// followers marks segments that start a recording resumed after an
+// interruption, by the timeline's own rule (device times; the collector
+// corrects them later, the order here only decides what goes first).
+func followers(segs []docklink.Segment) map[uint64]bool {
+	p := timeline.DefaultPolicy()
+	f := map[uint64]bool{}
+	for i := 1; i < len(segs); i++ {
+		prev, cur := segs[i-1], segs[i]
+		gap := cur.Start.Sub(prev.End)
+		cause := prev.StopCause.String()
+		window := p.RestartWindow
+		if timeline.Abnormal(cause) {
+			window = p.AbnormalResumeWindow
+		}
+		if cause == timeline.StopAutoSplit && gap <= p.SplitTolerance {
+			continue
+		}
+		if gap <= window {
+			f[cur.Seq] = true
+		}
+	}
+	return f
+}
+
+// holes reports missing sequence numbers within the inventory or after it
+// (LastSeq beyond the last listed segment while not recording).
+func holes(segs []docklink.Segment, st docklink.Status) string {
+	for i := 1; i < len(segs); i++ {
+		if segs[i].Seq != segs[i-1].Seq+1 {
+			return fmt.Sprintf("sequence %d..%d missing", segs[i-1].Seq+1, segs[i].Seq-1)
+		}
+	}
+	if n := len(segs); n > 0 && st.Recording != docklink.RecordingActive && st.LastSeq > segs[n-1].Seq {
+		return fmt.Sprintf("sequence %d..%d missing after the last listed segment", segs[n-1].Seq+1, st.LastSeq)
+	}
+	return ""
+}
+
+func healthOf(slot int, info docklink.DeviceInfo, st docklink.Status, ck docklink.ClockReading, set bool, now time.Time) wire.DeviceHealth {
+	pct := func(v uint8) int {
+		if v > 100 {
+			return 0
+		}
+		return int(v)
+	}
+	temp := float64(st.Battery.TempDeciC) / 10
+	if st.Battery.TempDeciC == docklink.TempUnknown {
+		temp = 0
+	}
+	return wire.DeviceHealth{Serial: info.Serial, Model: info.Model, Firmware: info.Firmware, Officer: safeID(st.Officer), Slot: slot,
+		DockedAt: now.UTC(), Recording: st.Recording == docklink.RecordingActive,
+		Battery: wire.Battery{MilliVolts: int(st.Battery.MilliVolts), Percent: pct(st.Battery.Percent), HealthPct: pct(st.Battery.HealthPercent),
+			Cycles: int(st.Battery.Cycles), TemperatureC: temp, Charging: st.Battery.Charge == docklink.ChargeCharging},
+		Storage: wire.Storage{TotalBytes: int64(st.Storage.TotalBytes), FreeBytes: int64(min(st.Storage.FreeBytes, st.Storage.TotalBytes)),
+			HealthPct: pct(st.Storage.HealthPercent), ReadErrors: int64(st.Storage.ReadErrors), WriteErrors: int64(st.Storage.WriteErrors),
+			BadBlocks: int64(st.Storage.BadBlocks)},
+		DeviceClock: ck.Device.UTC(), DockClock: ck.Received.Add(-ck.RTT / 2).UTC(), ClockOffsetMs: ck.Offset.Milliseconds(), ClockSet: set}
+}
+
+// safeID keeps a device-supplied identifier only if it is a valid wire id.
+func safeID(s string) string {
+	if wire.ValidID(s) != nil {
+		return ""
+	}
+	return s
+}

@@ -1,0 +1,286 @@
+package slot
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/drivers/presence"
+	"github.com/berthdock/berth/firmware-protocol/docklink"
+)
+
+// Config of one slot.
+type Config struct {
+	Index        int
+	Dock         string
+	Keys         docklink.KeyStore // the fleet's enrolled recorder keys
+	CollectorKey ed25519.PublicKey // verifies receipts before any release
+	Link         docklink.ClientOpts
+	// LinkWait bounds how long a freshly powered recorder may take to
+	// enumerate and answer HELLO.
+	LinkWait time.Duration
+	// StatusEvery is the charge monitor's period.
+	StatusEvery time.Duration
+	// MaxBatteryTempC cuts charging above it.
+	MaxBatteryTempC float64
+	// NotChargingAfter: a battery below ChargedPct that has not been
+	// charging for this long is reported.
+	NotChargingAfter time.Duration
+	ChargedPct       int
+	// ProgressEvery rate-limits progress reports while copying.
+	ProgressEvery time.Duration
+	Now           func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.LinkWait <= 0 {
+		c.LinkWait = 20 * time.Second
+	}
+	if c.StatusEvery <= 0 {
+		c.StatusEvery = 30 * time.Second
+	}
+	if c.MaxBatteryTempC == 0 {
+		c.MaxBatteryTempC = 55
+	}
+	if c.NotChargingAfter <= 0 {
+		c.NotChargingAfter = 20 * time.Minute
+	}
+	if c.ChargedPct == 0 {
+		c.ChargedPct = 95
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Slot runs one slot. Its methods are safe for concurrent use.
+type Slot struct {
+	cfg Config
+	hw  Hardware
+	pw  Power
+	buf Buffer
+	rc  Receipts
+	rep Reports
+	log *slog.Logger
+
+	cycle chan chan error
+
+	mu     sync.Mutex
+	st     wire.SlotState
+	since  time.Time
+	health *wire.DeviceHealth
+	lastPr time.Time
+}
+
+// New makes a slot; Run drives it.
+func New(cfg Config, hw Hardware, pw Power, buf Buffer, rc Receipts, rep Reports, log *slog.Logger) *Slot {
+	cfg.defaults()
+	s := &Slot{cfg: cfg, hw: hw, pw: pw, buf: buf, rc: rc, rep: rep, log: log.With("slot", cfg.Index),
+		cycle: make(chan chan error)}
+	s.st = wire.SlotState{Slot: cfg.Index, State: wire.SlotEmpty}
+	s.since = cfg.Now()
+	return s
+}
+
+// State returns the slot's state and since when it holds.
+func (s *Slot) State() (wire.SlotState, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st, s.since
+}
+
+// Health returns the last health snapshot of the recorder in the slot.
+func (s *Slot) Health() (wire.DeviceHealth, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.health == nil {
+		return wire.DeviceHealth{}, false
+	}
+	return *s.health, true
+}
+
+// update changes the slot state under the lock and reports it. Progress-only
+// changes (same state) are rate-limited unless force is set.
+func (s *Slot) update(force bool, f func(st *wire.SlotState)) {
+	s.mu.Lock()
+	old := s.st
+	f(&s.st)
+	st := s.st
+	now := s.cfg.Now()
+	changed := old.State != st.State || old.Fault != st.Fault || old.Serial != st.Serial
+	if changed {
+		s.since = now
+	}
+	report := changed || force || now.Sub(s.lastPr) >= s.cfg.ProgressEvery
+	if report {
+		s.lastPr = now
+	}
+	s.mu.Unlock()
+	if changed {
+		if err := s.hw.SetPattern(Pattern(st.State, st.Fault)); err != nil {
+			s.log.Warn("led", "err", err)
+		}
+		s.log.Info("slot state", "state", st.State, "serial", st.Serial, "fault", st.Fault)
+	}
+	if report {
+		s.rep.Slot(st)
+	}
+}
+
+func (s *Slot) setState(state string) {
+	s.update(true, func(st *wire.SlotState) { st.State = state })
+}
+
+// fault shows a fault; the session goes on where it can.
+func (s *Slot) fault(reason, detail string) {
+	s.update(true, func(st *wire.SlotState) { st.State, st.Fault, st.Detail = wire.SlotFault, reason, detail })
+	s.rep.Audit(wire.AuditFault, s.cfg.Index, s.serial(), 0, reason+": "+detail)
+}
+
+func (s *Slot) serial() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Serial
+}
+
+func (s *Slot) faulted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.State == wire.SlotFault
+}
+
+// PowerCycle cuts and restores the slot's power and restarts the session (a
+// hung recorder), on a custodian's command.
+func (s *Slot) PowerCycle(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case s.cycle <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run follows the slot's presence events until ctx ends or events closes.
+func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
+	var (
+		present bool
+		cancel  context.CancelFunc = func() {}
+		done    chan struct{}
+	)
+	stop := func() {
+		cancel()
+		if done != nil {
+			<-done
+			done = nil
+		}
+	}
+	start := func() {
+		if err := s.pw.Set(true); err != nil {
+			s.log.Error("charge on", "err", err)
+		}
+		var sctx context.Context
+		sctx, cancel = context.WithCancel(ctx)
+		done = make(chan struct{})
+		go func() {
+			defer close(done)
+			s.session(sctx)
+		}()
+	}
+	defer func() {
+		stop()
+		s.pw.Set(false)
+		s.hw.SetPattern(Pattern(wire.SlotEmpty, ""))
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			switch {
+			case ev.Present && !present:
+				present = true
+				s.update(true, func(st *wire.SlotState) { *st = wire.SlotState{Slot: s.cfg.Index, State: wire.SlotPresent} })
+				s.rep.Audit(wire.AuditDocked, s.cfg.Index, "", 0, "")
+				start()
+			case !ev.Present && present:
+				present = false
+				serial := s.serial()
+				stop()
+				if err := s.pw.Set(false); err != nil {
+					s.log.Error("charge off", "err", err)
+				}
+				s.update(true, func(st *wire.SlotState) { *st = wire.SlotState{Slot: s.cfg.Index, State: wire.SlotEmpty} })
+				s.rep.Audit(wire.AuditUndocked, s.cfg.Index, serial, 0, "")
+				s.mu.Lock()
+				s.health = nil
+				s.mu.Unlock()
+			}
+		case reply := <-s.cycle:
+			stop()
+			err := s.pw.PowerCycle(ctx)
+			s.rep.Audit(wire.AuditCommand, s.cfg.Index, s.serial(), 0, "power-cycle")
+			if present {
+				s.update(true, func(st *wire.SlotState) { *st = wire.SlotState{Slot: s.cfg.Index, State: wire.SlotPresent} })
+				start()
+			} else if err == nil {
+				err = s.pw.Set(false)
+			}
+			reply <- err
+		}
+	}
+}
+
+// connect opens the link and the DockLink session, retrying while a freshly
+// powered recorder boots.
+func (s *Slot) connect(ctx context.Context) (*docklink.Client, error) {
+	deadline := s.cfg.Now().Add(s.cfg.LinkWait)
+	var last error
+	for {
+		rw, err := s.hw.OpenLink(ctx)
+		if err == nil {
+			opts := s.cfg.Link
+			opts.DockID = s.cfg.Dock
+			c := docklink.NewClient(rw, &opts)
+			if _, err = c.Hello(ctx); err == nil {
+				return c, nil
+			}
+			c.Close()
+		}
+		last = err
+		if ctx.Err() != nil || s.cfg.Now().After(deadline) {
+			return nil, fmt.Errorf("slot %d: no DockLink session within %s: %w", s.cfg.Index, s.cfg.LinkWait, last)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+var errRemoved = errors.New("slot: recorder removed")
+
+// closeQuietly closes c, logging a failure.
+func closeQuietly(c io.Closer, log *slog.Logger) {
+	if err := c.Close(); err != nil {
+		log.Debug("close link", "err", err)
+	}
+}
