@@ -34,7 +34,7 @@ slots:
     serial: {tcp: "127.0.0.1:1"}
   - name: B
     charge: {pin: CHG_B, active_low: true}
-    presence: {pin: PRS_B, active: high, pull: down}
+    presence: {pin: PRS_B, active: high, pull: down, settle: 100ms}
     led: {pins: [LED_B]}
     current: {address: 0x41}
     serial: {path: /nonexistent/by-path/usb-0:1.2:1.0}

@@ -231,12 +231,13 @@ func (d *Dev) run() {
 
 // send delivers ev unless the watcher is stopping.
 func (d *Dev) send(ev Event) bool {
+	d.counted.Add(1) // before the send, so a reader of the event sees it counted
 	select {
 	case d.events <- ev:
-		d.counted.Add(1)
 		d.log.Debug("presence: event", "event", ev.String())
 		return true
 	case <-d.stop:
+		d.counted.Add(^uint64(0))
 		return false
 	}
 }
