@@ -1,0 +1,371 @@
+package slot
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/drivers/chargesense"
+	"github.com/berthdock/berth/drivers/led"
+	"github.com/berthdock/berth/drivers/presence"
+	"github.com/berthdock/berth/firmware-protocol/device"
+	"github.com/berthdock/berth/firmware-protocol/device/devicetest"
+	"github.com/berthdock/berth/firmware-protocol/docklink"
+)
+
+// hw serves a devicetest recorder over an in-process pipe.
+type hw struct {
+	rec *devicetest.Recorder
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	pat []led.Pattern
+}
+
+func (h *hw) SetPattern(p led.Pattern) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pat = append(h.pat, p)
+	return nil
+}
+func (h *hw) OpenLink(ctx context.Context) (io.ReadWriteCloser, error) {
+	a, b := net.Pipe()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer b.Close()
+		device.Serve(ctx, b, h.rec, nil)
+	}()
+	return a, nil
+}
+func (h *hw) Sense() (chargesense.Reading, error) { return chargesense.Reading{}, nil }
+func (h *hw) HasSensor() bool                     { return false }
+
+type power struct {
+	mu sync.Mutex
+	on bool
+}
+
+func (p *power) Set(on bool) error                    { p.mu.Lock(); p.on = on; p.mu.Unlock(); return nil }
+func (p *power) On() bool                             { p.mu.Lock(); defer p.mu.Unlock(); return p.on }
+func (p *power) PowerCycle(ctx context.Context) error { return nil }
+
+// memBuffer is an in-memory Buffer that hashes what it is given, like the
+// real one, and hands out signed receipts as soon as a segment is buffered
+// (the collector answering at once), unless holdReceipts is set.
+type memBuffer struct {
+	mu       sync.Mutex
+	key      ed25519.PrivateKey
+	data     map[string]*bytes.Buffer
+	meta     map[string]Meta
+	phase    map[string]Phase
+	receipts map[string]*wire.Receipt
+	changed  chan struct{}
+	// failAfter cuts a copy after this many bytes (simulating removal).
+	failAfter int
+}
+
+func newMemBuffer(key ed25519.PrivateKey) *memBuffer {
+	return &memBuffer{key: key, data: map[string]*bytes.Buffer{}, meta: map[string]Meta{}, phase: map[string]Phase{},
+		receipts: map[string]*wire.Receipt{}, changed: make(chan struct{})}
+}
+
+func k(serial string, seq uint64) string { return fmt.Sprintf("%s/%d", serial, seq) }
+
+func (m *memBuffer) Lookup(serial string, seq uint64) (Known, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Known{Phase: m.phase[k(serial, seq)], Receipt: m.receipts[k(serial, seq)]}, nil
+}
+
+func (m *memBuffer) Begin(meta Meta) (Writer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := k(meta.Serial, meta.Seg.Seq)
+	if m.data[key] == nil {
+		m.data[key] = new(bytes.Buffer)
+	}
+	m.meta[key] = meta
+	return &memWriter{m: m, key: key, off: int64(m.data[key].Len())}, nil
+}
+
+func (m *memBuffer) MarkReleased(serial string, seq uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.phase[k(serial, seq)] != PhaseUploaded {
+		return fmt.Errorf("release of %s/%d in phase %d", serial, seq, m.phase[k(serial, seq)])
+	}
+	m.phase[k(serial, seq)] = PhaseReleased
+	return nil
+}
+
+// Wait implements Receipts.
+func (m *memBuffer) Wait(ctx context.Context, serial string, seq uint64) (wire.Receipt, error) {
+	for {
+		m.mu.Lock()
+		r, ch := m.receipts[k(serial, seq)], m.changed
+		m.mu.Unlock()
+		if r != nil {
+			return *r, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return wire.Receipt{}, ctx.Err()
+		}
+	}
+}
+
+type memWriter struct {
+	m   *memBuffer
+	key string
+	off int64
+	n   int
+}
+
+func (w *memWriter) Offset() int64 { return w.off }
+func (w *memWriter) Write(p []byte) (int, error) {
+	w.m.mu.Lock()
+	defer w.m.mu.Unlock()
+	if w.m.failAfter > 0 && w.n+len(p) > w.m.failAfter {
+		p = p[:w.m.failAfter-w.n]
+		w.m.data[w.key].Write(p)
+		w.n += len(p)
+		w.m.failAfter = 0
+		return len(p), io.ErrClosedPipe
+	}
+	w.n += len(p)
+	return w.m.data[w.key].Write(p)
+}
+func (w *memWriter) Abort() error { return nil }
+func (w *memWriter) Commit() error {
+	w.m.mu.Lock()
+	defer w.m.mu.Unlock()
+	meta := w.m.meta[w.key]
+	sum := sha256.Sum256(w.m.data[w.key].Bytes())
+	if sum != meta.Seg.SHA256 {
+		w.m.phase[w.key] = PhaseFaulty
+		return fmt.Errorf("%w: %x", ErrHashMismatch, sum)
+	}
+	r := &wire.Receipt{ObjectID: "sha256-" + hex.EncodeToString(sum[:]), Device: meta.Serial, Seq: meta.Seg.Seq,
+		SHA256: hex.EncodeToString(sum[:]), Size: int64(meta.Seg.Size), StoredAt: time.Now()}
+	r.Sign("test", w.m.key)
+	w.m.receipts[w.key] = r
+	w.m.phase[w.key] = PhaseUploaded
+	close(w.m.changed)
+	w.m.changed = make(chan struct{})
+	return nil
+}
+
+type reports struct {
+	mu        sync.Mutex
+	states    []wire.SlotState
+	manifests []wire.SegmentManifest
+	audits    []string
+	health    []wire.DeviceHealth
+}
+
+func (r *reports) Slot(st wire.SlotState) {
+	r.mu.Lock()
+	r.states = append(r.states, st)
+	r.mu.Unlock()
+}
+func (r *reports) Device(h wire.DeviceHealth) {
+	r.mu.Lock()
+	r.health = append(r.health, h)
+	r.mu.Unlock()
+}
+func (r *reports) Manifest(m wire.SegmentManifest) {
+	r.mu.Lock()
+	r.manifests = append(r.manifests, m)
+	r.mu.Unlock()
+}
+func (r *reports) Audit(action string, slot int, serial string, seq uint64, detail string) {
+	r.mu.Lock()
+	r.audits = append(r.audits, action)
+	r.mu.Unlock()
+}
+func (r *reports) last() wire.SlotState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.states[len(r.states)-1]
+}
+
+type rig struct {
+	rec    *devicetest.Recorder
+	buf    *memBuffer
+	rep    *reports
+	hw     *hw
+	slot   *Slot
+	events chan presence.Event
+	done   chan error
+	cancel context.CancelFunc
+}
+
+func newRig(t *testing.T, enrol bool) *rig {
+	t.Helper()
+	collPub, collKey, _ := ed25519.GenerateKey(nil)
+	rec := devicetest.New("REC-0001", 7, nil)
+	keys := docklink.Keys{}
+	if enrol {
+		keys["REC-0001"] = rec.PublicKey()
+	}
+	r := &rig{rec: rec, buf: newMemBuffer(collKey), rep: &reports{}, hw: &hw{rec: rec}, events: make(chan presence.Event)}
+	r.slot = New(Config{Index: 2, Dock: "dock-1", Keys: keys, CollectorKey: collPub, StatusEvery: 20 * time.Millisecond},
+		r.hw, &power{}, r.buf, r.buf, r.rep, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- r.slot.Run(ctx, r.events) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-r.done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		r.hw.wg.Wait()
+	})
+	return r
+}
+
+func (r *rig) dock(present bool) { r.events <- presence.Event{Present: present, At: time.Now()} }
+
+// waitState waits until the slot reaches state (or fails the test).
+func (r *rig) waitState(t *testing.T, want string) wire.SlotState {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, _ := r.slot.State(); st.State == want {
+			return st
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st, _ := r.slot.State()
+	t.Fatalf("slot state %q (fault %q: %s), want %q", st.State, st.Fault, st.Detail, want)
+	return st
+}
+
+var t0 = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+
+func TestShiftEndDocking(t *testing.T) {
+	r := newRig(t, true)
+	r.rec.AddRandom(3, 300<<10, 1, t0)
+	r.dock(true)
+	st := r.waitState(t, wire.SlotReleased)
+	if st.Copied != 3 || st.Uploaded != 3 || st.Released != 3 || st.BytesCopied != 3*300<<10 {
+		t.Fatalf("final state %+v", st)
+	}
+	if got := r.rec.Released(); !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Fatalf("released %v", got)
+	}
+	r.rep.mu.Lock()
+	audits := slices.Clone(r.rep.audits)
+	nh := len(r.rep.health)
+	r.rep.mu.Unlock()
+	for _, a := range []string{wire.AuditDocked, wire.AuditAuthenticated, wire.AuditClockSet, wire.AuditVerified, wire.AuditReleased} {
+		if !slices.Contains(audits, a) {
+			t.Errorf("audit %q missing from %v", a, audits)
+		}
+	}
+	if nh != 1 {
+		t.Errorf("%d health reports", nh)
+	}
+	r.dock(false)
+	r.waitState(t, wire.SlotEmpty)
+}
+
+func TestUnknownRecorderRefused(t *testing.T) {
+	r := newRig(t, false)
+	r.rec.AddRandom(1, 1000, 1, t0)
+	r.dock(true)
+	st := r.waitState(t, wire.SlotFault)
+	if st.Fault != FaultAuth {
+		t.Fatalf("fault %q", st.Fault)
+	}
+	if len(r.rec.Released()) != 0 || len(r.buf.data) != 0 {
+		t.Fatal("an unknown recorder was served")
+	}
+}
+
+func TestLyingHashNotReleased(t *testing.T) {
+	r := newRig(t, true)
+	r.rec.AddRandom(3, 10<<10, 1, t0)
+	r.rec.CorruptHash(2)
+	r.dock(true)
+	st := r.waitState(t, wire.SlotFault)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.rec.Released()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := r.rec.Released(); !slices.Equal(got, []uint64{1, 3}) {
+		t.Fatalf("released %v (state %+v), want 1 and 3 only", got, st)
+	}
+	if st.Fault != FaultHashMismatch {
+		t.Fatalf("fault %q", st.Fault)
+	}
+}
+
+func TestRemovedMidCopyResumes(t *testing.T) {
+	r := newRig(t, true)
+	r.rec.AddRandom(1, 1<<20, 1, t0)
+	r.buf.failAfter = 300 << 10 // the first copy breaks
+	r.dock(true)
+	r.waitState(t, wire.SlotFault) // link fault: copy broke
+	r.dock(false)
+	r.waitState(t, wire.SlotEmpty)
+	r.dock(true)
+	st := r.waitState(t, wire.SlotReleased)
+	if st.Released != 1 {
+		t.Fatalf("state %+v", st)
+	}
+	if got := r.buf.data[k("REC-0001", 1)].Len(); got != 1<<20 {
+		t.Fatalf("buffered %d bytes, want %d (resume must not duplicate)", got, 1<<20)
+	}
+}
+
+func TestSequenceHoleWithholdsRelease(t *testing.T) {
+	r := newRig(t, true)
+	segs := r.rec.AddRandom(3, 1000, 1, t0)
+	// Free seq 2 behind the dock's back: a deleted segment.
+	if err := r.rec.Release(2, segs[1].SHA256); err != nil {
+		t.Fatal(err)
+	}
+	r.dock(true)
+	st := r.waitState(t, wire.SlotFault)
+	if st.Fault != FaultSequenceHole {
+		t.Fatalf("fault %q", st.Fault)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, _ := r.slot.State(); st.Uploaded == 2 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := r.rec.Released(); !slices.Equal(got, []uint64{2}) { // only our own tampering
+		t.Fatalf("released %v", got)
+	}
+}
+
+func TestFollowersFirst(t *testing.T) {
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	segs := []docklink.Segment{
+		{Seq: 1, Start: at(0), End: at(10), StopCause: docklink.StopAutoSplit},
+		{Seq: 2, Start: at(10), End: at(20), StopCause: docklink.StopLowBattery},
+		{Seq: 3, Start: at(25), End: at(30), StopCause: docklink.StopUser},
+		{Seq: 4, Start: at(300), End: at(310), StopCause: docklink.StopUser},
+	}
+	f := followers(segs)
+	if !f[3] || f[2] || f[4] || f[1] {
+		t.Fatalf("followers %v, want only seq 3", f)
+	}
+}
