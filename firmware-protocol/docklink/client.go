@@ -345,4 +345,3 @@ func (c *Client) session() (*HelloAck, error) {
 	}
 	return c.ack, nil
 }
-

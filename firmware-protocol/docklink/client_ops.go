@@ -25,7 +25,7 @@ func (c *Client) Hello(ctx context.Context) (HelloAck, error) {
 			ErrNotNegotiated, ack.MaxPayload, ack.MaxRead, ack.MaxOutstanding)
 	}
 	c.wmu.Lock()
-	c.fr.SetLimits(int(c.o.MaxPayload), int(ack.MaxPayload))
+	c.fr.SetSendLimit(int(ack.MaxPayload))
 	c.wmu.Unlock()
 	c.mu.Lock()
 	c.ack = ack

@@ -111,6 +111,11 @@ func (f *Framer) SetLimits(recv, send int) {
 	f.sendLimit = clampPayload(send)
 }
 
+// SetSendLimit sets only the peer's payload limit. Unlike SetLimits it
+// does not touch the read side, so it may run while another goroutine is
+// in ReadFrame (writes must still be serialised).
+func (f *Framer) SetSendLimit(send int) { f.sendLimit = clampPayload(send) }
+
 // Limits returns the receive and send payload limits.
 func (f *Framer) Limits() (recv, send int) { return f.recvLimit, f.sendLimit }
 

@@ -1,0 +1,225 @@
+package docklink_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/firmware-protocol/device"
+	"github.com/berthdock/berth/firmware-protocol/device/devicetest"
+	"github.com/berthdock/berth/firmware-protocol/docklink"
+)
+
+var epoch = time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
+
+// serve runs the reference device on one end of a net.Pipe, the devLink
+// wrapper (if any) around its end, and returns a client on the other end.
+func serve(t *testing.T, rec device.Backend, devLink func(net.Conn) io.ReadWriteCloser, copts *docklink.ClientOpts) *docklink.Client {
+	t.Helper()
+	dockEnd, devEnd := net.Pipe()
+	var rw io.ReadWriteCloser = devEnd
+	if devLink != nil {
+		rw = devLink(devEnd)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- device.Serve(ctx, rw, rec, &device.Opts{MaxRead: 64 << 10}) }()
+	c := docklink.NewClient(dockEnd, copts)
+	t.Cleanup(func() {
+		c.Close()
+		cancel()
+		devEnd.Close()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return c
+}
+
+func open(t *testing.T, c *docklink.Client, rec *devicetest.Recorder) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.Hello(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Authenticate(ctx, docklink.Keys{rec.Info().Serial: rec.PublicKey()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClientSession(t *testing.T) {
+	rec := devicetest.New("BWC-1", 1, nil)
+	rec.SetClockOffset(-90 * time.Second)
+	segs := rec.AddRandom(5, 1000, 1, epoch)
+	c := serve(t, rec, nil, &docklink.ClientOpts{PageSize: 2, DockID: "dock-test"})
+	open(t, c, rec)
+	ctx := context.Background()
+
+	st, err := c.Status(ctx)
+	if err != nil || st.LastSeq != 5 || st.Battery.MilliVolts != 4010 {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	rd, err := c.Clock(ctx)
+	if err != nil || rd.Offset > -89*time.Second || rd.Offset < -91*time.Second {
+		t.Fatalf("clock offset %v, %v", rd.Offset, err)
+	}
+	ack, err := c.SetClock(ctx, time.Time{})
+	if err != nil || ack.Now.Sub(ack.Previous) < 89*time.Second {
+		t.Fatalf("set clock %+v, %v", ack, err)
+	}
+	inv, err := c.Inventory(ctx) // three pages of at most two
+	if err != nil || len(inv) != 5 {
+		t.Fatalf("inventory %d, %v", len(inv), err)
+	}
+	for i := range inv {
+		if inv[i].Seq != segs[i].Seq || inv[i].SHA256 != segs[i].SHA256 || !inv[i].Start.Equal(segs[i].Start) {
+			t.Fatalf("segment %d: %+v, want %+v", i, inv[i], segs[i])
+		}
+	}
+	evs, err := c.Events(ctx)
+	if err != nil || len(evs) != 6 || evs[5].Kind != docklink.EventClockSet {
+		t.Fatalf("events %+v, %v", evs, err)
+	}
+	var buf bytes.Buffer
+	if n, err := c.CopySegment(ctx, inv[2], 0, nil, &buf); err != nil || n != 1000 || !bytes.Equal(buf.Bytes(), rec.Data(3)) {
+		t.Fatalf("copy %d, %v", n, err)
+	}
+	if err := c.Release(ctx, 3, sha256.Sum256([]byte("wrong"))); !docklink.IsCode(err, docklink.CodeHashMismatch) {
+		t.Fatalf("release with a wrong hash: %v", err)
+	}
+	if err := c.Release(ctx, 3, inv[2].SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Release(ctx, 3, inv[2].SHA256); !docklink.IsCode(err, docklink.CodeUnknownSegment) {
+		t.Fatalf("second release: %v", err)
+	}
+	if got := rec.Released(); len(got) != 1 || got[0] != 3 {
+		t.Fatalf("released %v", got)
+	}
+	if _, err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClientAuthentication(t *testing.T) {
+	rec := devicetest.New("BWC-1", 1, nil)
+	other := devicetest.New("BWC-1", 2, nil) // same serial, different key
+	tests := []struct {
+		name string
+		keys docklink.Keys
+		want error
+	}{
+		{"enrolled", docklink.Keys{"BWC-1": rec.PublicKey()}, nil},
+		{"not enrolled", docklink.Keys{"BWC-2": rec.PublicKey()}, docklink.ErrUnknownDevice},
+		{"wrong key", docklink.Keys{"BWC-1": other.PublicKey()}, docklink.ErrAuthFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := serve(t, rec, nil, nil)
+			ctx := context.Background()
+			if _, err := c.Authenticate(ctx, tc.keys); !errors.Is(err, docklink.ErrNotNegotiated) {
+				t.Fatalf("before hello: %v", err)
+			}
+			if _, err := c.Hello(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Authenticate(ctx, tc.keys); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDeviceRefusesBeforeAuth(t *testing.T) {
+	rec := devicetest.New("BWC-1", 1, nil)
+	rec.AddRandom(1, 10, 1, epoch)
+	c := serve(t, rec, nil, nil)
+	ctx := context.Background()
+	if _, err := c.Do(ctx, &docklink.Read{Seq: 1, Length: 10}); !docklink.IsCode(err, docklink.CodeHelloRequired) {
+		t.Fatalf("read before hello: %v", err)
+	}
+	if _, err := c.Hello(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []docklink.Message{&docklink.Read{Seq: 1, Length: 10}, &docklink.InventoryGet{MaxCount: 1},
+		&docklink.Release{Seq: 1}, &docklink.StatusGet{}, &docklink.ClockSet{Time: epoch}} {
+		if _, err := c.Do(ctx, req); !docklink.IsCode(err, docklink.CodeAuthRequired) {
+			t.Fatalf("%s before auth: %v", req.Type(), err)
+		}
+	}
+	if rec.Data(1) == nil {
+		t.Fatal("segment released before auth")
+	}
+}
+
+// cutLink closes the device's end of the link after limit bytes written.
+type cutLink struct {
+	net.Conn
+	mu      sync.Mutex
+	written int
+	limit   int
+}
+
+func (l *cutLink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.written+len(p) > l.limit {
+		n, _ := l.Conn.Write(p[:l.limit-l.written])
+		l.written += n
+		l.Conn.Close()
+		return n, net.ErrClosed
+	}
+	n, err := l.Conn.Write(p)
+	l.written += n
+	return n, err
+}
+
+func TestReadResumesAfterLinkDrop(t *testing.T) {
+	rec := devicetest.New("BWC-1", 1, nil)
+	seg := rec.AddRandom(1, 1<<20, 9, epoch)[0]
+	copts := &docklink.ClientOpts{ReadSize: 16 << 10, Window: 4, RequestTimeout: 5 * time.Second}
+	c := serve(t, rec, func(c net.Conn) io.ReadWriteCloser { return &cutLink{Conn: c, limit: 300 << 10} }, copts)
+	open(t, c, rec)
+	ctx := context.Background()
+	var durable bytes.Buffer // what the dock's buffer holds
+	h := sha256.New()
+	n, err := c.CopySegment(ctx, seg, 0, h, &durable)
+	if !errors.Is(err, docklink.ErrLinkDown) {
+		t.Fatalf("first copy: %d bytes, %v; want ErrLinkDown", n, err)
+	}
+	if n == 0 || n >= int64(seg.Size) || n != int64(durable.Len()) || n%(16<<10) != 0 {
+		t.Fatalf("first copy wrote %d bytes (buffer %d)", n, durable.Len())
+	}
+	// A new link, a new session, resume at the durable offset with the hash
+	// of what is durable.
+	c2 := serve(t, rec, nil, copts)
+	open(t, c2, rec)
+	n2, err := c2.CopySegment(ctx, seg, n, h, &durable)
+	if err != nil || n+n2 != int64(seg.Size) {
+		t.Fatalf("resume: %d+%d bytes, %v", n, n2, err)
+	}
+	if !bytes.Equal(durable.Bytes(), rec.Data(seg.Seq)) {
+		t.Fatal("resumed copy differs from the recorder's bytes")
+	}
+}
+
+func TestCopySegmentDetectsWrongHash(t *testing.T) {
+	rec := devicetest.New("BWC-1", 1, nil)
+	seg := rec.AddRandom(1, 5000, 3, epoch)[0]
+	rec.CorruptHash(seg.Seq)
+	c := serve(t, rec, nil, nil)
+	open(t, c, rec)
+	inv, err := c.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CopySegment(context.Background(), inv[0], 0, nil, io.Discard); !errors.Is(err, docklink.ErrHashMismatch) {
+		t.Fatalf("got %v, want ErrHashMismatch", err)
+	}
+}
