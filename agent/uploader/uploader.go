@@ -1,0 +1,185 @@
+// Package uploader carries buffered footage from the dock to the evidence
+// store: segments that follow an interruption first (the collector checks
+// their opening seconds for a spoken reason), then oldest first. It uses the
+// collector's resumable upload, so a dock restarted or offline for days
+// picks up each upload where it stopped, and records a segment as uploaded
+// only with the collector's signed receipt for exactly its hash, which is
+// the one thing that lets a slot release it on the recorder.
+package uploader
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// Pending is one buffered segment waiting for its receipt.
+type Pending struct {
+	Serial string
+	Seq    uint64
+	Size   int64
+	SHA256 string // hex, the verified hash
+}
+
+// Buffer is the part of the evidence buffer the uploader uses.
+type Buffer interface {
+	// PendingUpload lists buffered, unreceipted segments in upload order.
+	PendingUpload(limit int) ([]Pending, error)
+	// Open returns the segment's bytes.
+	Open(serial string, seq uint64) (io.ReaderAt, error)
+	// MarkUploaded durably records the receipt.
+	MarkUploaded(serial string, seq uint64, r wire.Receipt) error
+}
+
+// Client uploads one segment and returns its verified receipt; the
+// collector's upload client implements it.
+type Client interface {
+	Upload(ctx context.Context, device string, seq uint64, size int64, sha256hex string, src io.ReaderAt, progress func(done int64)) (wire.Receipt, error)
+}
+
+// Uploader runs the upload loop.
+type Uploader struct {
+	buf    Buffer
+	client Client
+	log    *slog.Logger
+	// OnReceipt is called after a receipt is durable (the slots wait on it,
+	// the reporter sends the manifest).
+	onReceipt func(p Pending, r wire.Receipt)
+
+	kick chan struct{}
+
+	mu       sync.Mutex
+	current  *Pending
+	done     int64
+	failures int
+	lastErr  error
+}
+
+// New makes an uploader.
+func New(buf Buffer, client Client, onReceipt func(Pending, wire.Receipt), log *slog.Logger) *Uploader {
+	return &Uploader{buf: buf, client: client, onReceipt: onReceipt, log: log, kick: make(chan struct{}, 1)}
+}
+
+// Kick tells the uploader a segment was buffered.
+func (u *Uploader) Kick() {
+	select {
+	case u.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Progress reports the segment being uploaded, the bytes done, and the last
+// error (nil once an upload succeeded again).
+func (u *Uploader) Progress() (cur *Pending, done int64, lastErr error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.current != nil {
+		c := *u.current
+		cur = &c
+	}
+	return cur, u.done, u.lastErr
+}
+
+// Run uploads until ctx ends. Failures back off exponentially with jitter
+// from 1 s to 5 min; the buffer keeps everything meanwhile.
+func (u *Uploader) Run(ctx context.Context) error {
+	const minBackoff, maxBackoff = time.Second, 5 * time.Minute
+	backoff := minBackoff
+	for {
+		err := u.pass(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := 30 * time.Second // idle poll; Kick wakes it sooner
+		if err != nil {
+			u.log.Warn("upload failed; will retry", "err", err, "in", backoff)
+			wait = backoff/2 + rand.N(backoff/2+1)
+			backoff = min(backoff*2, maxBackoff)
+		} else {
+			backoff = minBackoff
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-u.kick:
+			if err != nil {
+				// A kick does not cut a backoff short: the collector is the
+				// one failing, not the lack of work.
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(wait):
+				}
+			}
+		case <-time.After(wait):
+		}
+	}
+}
+
+// pass uploads everything pending, one at a time in priority order; a new
+// follower buffered meanwhile is picked up by the next pass.
+func (u *Uploader) pass(ctx context.Context) error {
+	for {
+		list, err := u.buf.PendingUpload(1)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return nil
+		}
+		if err := u.one(ctx, list[0]); err != nil {
+			return err
+		}
+	}
+}
+
+func (u *Uploader) one(ctx context.Context, p Pending) error {
+	src, err := u.buf.Open(p.Serial, p.Seq)
+	if err != nil {
+		return err
+	}
+	if c, ok := src.(io.Closer); ok {
+		defer c.Close()
+	}
+	u.mu.Lock()
+	u.current, u.done = &p, 0
+	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		u.current = nil
+		u.mu.Unlock()
+	}()
+	r, err := u.client.Upload(ctx, p.Serial, p.Seq, p.Size, p.SHA256, src, func(done int64) {
+		u.mu.Lock()
+		u.done = done
+		u.mu.Unlock()
+	})
+	if err != nil {
+		u.mu.Lock()
+		u.lastErr = err
+		u.mu.Unlock()
+		return err
+	}
+	// The client verified the signature and that the receipt names exactly
+	// this segment; check again here, where it matters, before recording.
+	if r.Device != p.Serial || r.Seq != p.Seq || r.SHA256 != p.SHA256 || r.Size != p.Size {
+		return errors.New("uploader: receipt names another segment")
+	}
+	if err := u.buf.MarkUploaded(p.Serial, p.Seq, r); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.lastErr = nil
+	u.mu.Unlock()
+	u.log.Info("uploaded", "serial", p.Serial, "seq", p.Seq, "object", r.ObjectID)
+	if u.onReceipt != nil {
+		u.onReceipt(p, r)
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package uploader
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+type fakeBuf struct {
+	mu       sync.Mutex
+	pending  []Pending
+	uploaded map[uint64]wire.Receipt
+}
+
+func (b *fakeBuf) PendingUpload(limit int) ([]Pending, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []Pending
+	for _, p := range b.pending {
+		if _, ok := b.uploaded[p.Seq]; !ok && len(out) < limit {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+func (b *fakeBuf) Open(serial string, seq uint64) (io.ReaderAt, error) {
+	return bytes.NewReader(make([]byte, 10)), nil
+}
+func (b *fakeBuf) MarkUploaded(serial string, seq uint64, r wire.Receipt) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.uploaded[seq] = r
+	return nil
+}
+
+type flakyClient struct {
+	mu    sync.Mutex
+	fails int
+	order []uint64
+	lie   bool
+}
+
+func (c *flakyClient) Upload(ctx context.Context, device string, seq uint64, size int64, sha string, src io.ReaderAt, progress func(int64)) (wire.Receipt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fails > 0 {
+		c.fails--
+		return wire.Receipt{}, errors.New("collector unreachable")
+	}
+	c.order = append(c.order, seq)
+	progress(size)
+	r := wire.Receipt{Device: device, Seq: seq, SHA256: sha, Size: size}
+	if c.lie {
+		r.SHA256 = "00"
+	}
+	return r, nil
+}
+
+func TestUploadsInOrderAfterFailures(t *testing.T) {
+	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []Pending{
+		{Serial: "R1", Seq: 7, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 3, Size: 10, SHA256: "bb"}}}
+	client := &flakyClient{fails: 1}
+	got := make(chan uint64, 2)
+	u := New(buf, client, func(p Pending, r wire.Receipt) { got <- p.Seq }, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- u.Run(ctx) }()
+	for _, want := range []uint64{7, 3} { // the buffer's order, after one failed try and a backoff
+		select {
+		case seq := <-got:
+			if seq != want {
+				t.Fatalf("receipt for %d, want %d", seq, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no receipt")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := u.Progress(); err != nil {
+		t.Fatalf("last error kept after success: %v", err)
+	}
+}
+
+func TestReceiptForAnotherSegmentNotRecorded(t *testing.T) {
+	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []Pending{{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}}}
+	u := New(buf, &flakyClient{lie: true}, nil, slog.New(slog.DiscardHandler))
+	if err := u.pass(context.Background()); err == nil {
+		t.Fatal("a receipt naming another hash was accepted")
+	}
+	if len(buf.uploaded) != 0 {
+		t.Fatal("recorded as uploaded")
+	}
+}
