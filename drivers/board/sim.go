@@ -341,3 +341,26 @@ func (m *ina3221Model) tx(w, r []byte) error {
 	}
 	return fmt.Errorf("sim-ina3221: unsupported transfer w=%x r=%d bytes", w, len(r))
 }
+
+// NewSimSpec describes a simulated board of n slots (1 to 16) without a
+// file: RGB LEDs on fake pins, an INA219 model per slot at 0x40+i with the
+// default 0.1 Ω shunt and 2.5 A limit, and no links yet (Sim.SetLink points
+// each slot at a recsim recorder once its address is known).
+func NewSimSpec(name string, n int) (*Spec, error) {
+	if n < 1 || n > 16 {
+		return nil, fmt.Errorf("board: a simulated board has 1 to 16 slots, not %d", n)
+	}
+	s := &Spec{File: "(" + name + ")", Name: name, Kind: KindSim, LEDs: LEDSpec{Type: LEDGPIO}}
+	for i := range n {
+		id := fmt.Sprintf("%d", i+1)
+		s.Slots = append(s.Slots, SlotSpec{
+			Name:     id,
+			Charge:   ChargeSpec{Pin: Pin{Name: "SIM_CHG_" + id}},
+			Presence: PresenceSpec{Pin: Pin{Name: "SIM_PRS_" + id}, Pull: "up"},
+			LED:      SlotLEDSpec{Pins: []Pin{{Name: "SIM_LED_R_" + id}, {Name: "SIM_LED_G_" + id}, {Name: "SIM_LED_B_" + id}}, Pixel: -1},
+			Current: &CurrentSpec{Type: SensorINA219, Address: uint16(0x40 + i), Shunt: 100 * physic.MilliOhm,
+				Max: 3200 * physic.MilliAmpere, Limit: 2500 * physic.MilliAmpere},
+		})
+	}
+	return s, nil
+}

@@ -384,3 +384,36 @@ func TestSimINA3221Missing(t *testing.T) {
 		}
 	}
 }
+
+func TestNewSimSpec(t *testing.T) {
+	s, err := NewSimSpec("demo", 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Halt()
+	last := b.Slots()[5]
+	if _, err := last.OpenLink(context.Background()); !errors.Is(err, ErrLink) {
+		t.Fatalf("link before SetLink: %v", err)
+	}
+	if err := b.Sim().SetSupply(5, 5*physic.Volt, 500*physic.MilliAmpere); err != nil {
+		t.Fatal(err)
+	}
+	r, err := last.Sense()
+	if err != nil || r.Current < 499*physic.MilliAmpere || r.Current > 501*physic.MilliAmpere {
+		t.Fatalf("Sense = %s, %v", r, err)
+	}
+	nextEvent(t, last)
+	if err := b.Sim().Insert(5); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, last); !ev.Present {
+		t.Fatalf("%+v", ev)
+	}
+	if _, err := NewSimSpec("x", 0); err == nil {
+		t.Fatal("0 slots accepted")
+	}
+}

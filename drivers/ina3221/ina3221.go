@@ -130,7 +130,8 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 		if limit == 0 {
 			continue
 		}
-		v := physic.ElectricPotential(int64(limit) * int64(o.Shunts[i]) / int64(physic.Ohm))
+		// nA·nΩ/1e9 = nV, scaled down first so large values cannot overflow.
+		v := physic.ElectricPotential((int64(limit) / 1000) * (int64(o.Shunts[i]) / 1000) / 1000)
 		steps := int64(v / shuntLSB)
 		if steps <= 0 || steps > fullScale>>3 {
 			return nil, fmt.Errorf("%w: channel %d limit %s is %s across %s, outside the 0-163.8mV range", ErrConfig, i+1, limit, v, o.Shunts[i])
