@@ -1,0 +1,443 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// Incoming is one decoded message for Commit: the envelope and its body as
+// wire.DecodeBody returns it (a pointer: *wire.DockState, ...).
+type Incoming struct {
+	Env  wire.Envelope
+	Body wire.Body
+}
+
+// InvalidError reports the message of a batch that Commit refused; nothing
+// of the batch was written. It matches ErrInvalid with errors.Is.
+type InvalidError struct {
+	Index int // into the batch
+	Err   error
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("store: invalid message %d: %v", e.Index, e.Err)
+}
+
+func (e *InvalidError) Unwrap() []error { return []error{ErrInvalid, e.Err} }
+
+// maxOffsetMs bounds a clock offset to ±10 years, far beyond any real drift,
+// so corrected times cannot overflow.
+const maxOffsetMs = 10 * 365 * 24 * 3600 * 1000
+
+// check refuses what the schema cannot hold faithfully, before anything is
+// written.
+func check(m Incoming) error {
+	e := m.Env
+	if err := wire.ValidID(e.Dock); err != nil {
+		return fmt.Errorf("dock: %w", err)
+	}
+	if e.ID == "" || len(e.ID) > 128 {
+		return fmt.Errorf("message id length %d", len(e.ID))
+	}
+	if e.Time.IsZero() || !timeOK(e.Time) {
+		return fmt.Errorf("envelope time %s", e.Time)
+	}
+	if m.Body == nil {
+		return fmt.Errorf("%s: no body", e.Type)
+	}
+	if err := cleanText(e.ID); err != nil {
+		return fmt.Errorf("message id: %w", err)
+	}
+	want := ""
+	var times []time.Time
+	var texts []string
+	switch b := m.Body.(type) {
+	case *wire.DockState:
+		want = wire.TypeDockState
+		texts = append(texts, b.State, b.Version)
+		times = append(times, b.OldestBacklog)
+	case *wire.SlotState:
+		want = wire.TypeSlotState
+		texts = append(texts, b.State, b.Serial, b.Fault, b.Detail)
+	case *wire.DeviceHealth:
+		want = wire.TypeDeviceHealth
+		times = append(times, b.DockedAt, b.DeviceClock, b.DockClock)
+		texts = append(texts, b.Serial, b.Model, b.Firmware, b.Officer, b.Unit)
+	case *wire.SegmentManifest:
+		want = wire.TypeSegmentManifest
+		if b.Seq > math.MaxInt64 {
+			return fmt.Errorf("seq %d out of range", b.Seq)
+		}
+		if b.ClockOffsetMs > maxOffsetMs || b.ClockOffsetMs < -maxOffsetMs {
+			return fmt.Errorf("clock offset %d ms out of range", b.ClockOffsetMs)
+		}
+		off := time.Duration(b.ClockOffsetMs) * time.Millisecond
+		times = append(times, b.Start, b.End, b.ClockSyncedAt, b.Start.Add(-off), b.End.Add(-off))
+		texts = append(texts, b.Serial, b.SHA256, b.Computed, b.StopCause, b.Officer, b.CaseTag, b.Media, b.State, b.Fault)
+		if r := b.Receipt; r != nil {
+			times = append(times, r.StoredAt)
+			texts = append(texts, r.ObjectID, r.Device, r.SHA256, r.KeyID, r.Signature)
+		}
+	case *wire.AuditRecord:
+		want = wire.TypeAuditRecord
+		if b.Index > math.MaxInt64 || b.Seq > math.MaxInt64 {
+			return fmt.Errorf("audit index %d or seq %d out of range", b.Index, b.Seq)
+		}
+		times = append(times, b.Time)
+		texts = append(texts, b.Action, b.Serial, b.Detail, b.Prev, b.Hash)
+	case *wire.Ack:
+		want = wire.TypeAck
+		texts = append(texts, b.IDs...)
+	case *wire.Command:
+		want = wire.TypeCommand
+		texts = append(texts, b.Action, b.By)
+	default:
+		return fmt.Errorf("body type %T", m.Body)
+	}
+	if e.Type != want {
+		return fmt.Errorf("envelope type %q carries a %s body", e.Type, want)
+	}
+	if err := m.Body.Validate(); err != nil {
+		return err
+	}
+	if err := cleanText(texts...); err != nil {
+		return err
+	}
+	for _, t := range times {
+		if !timeOK(t) {
+			return fmt.Errorf("time %s out of range", t)
+		}
+	}
+	return nil
+}
+
+// cleanText refuses strings a TEXT column cannot hold on both engines:
+// invalid UTF-8 and NUL bytes (PostgreSQL rejects both). Everything else,
+// quotes and SQL included, is bound as data.
+func cleanText(ss ...string) error {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return fmt.Errorf("%w: text %q is not NUL-free UTF-8", ErrInvalid, s)
+		}
+	}
+	return nil
+}
+
+// Commit writes the messages in one transaction; a message whose (dock, id)
+// was committed before is skipped; dup[i] reports that. A (dock, id)
+// repeated within the batch is written once and reported as a duplicate at
+// its later positions. An invalid message fails the whole batch with an
+// *InvalidError naming it, before anything is written; transient conflicts
+// are retried inside.
+func (s *Store) Commit(ctx context.Context, msgs []Incoming) (dup []bool, err error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	for i, m := range msgs {
+		if err := check(m); err != nil {
+			return nil, &InvalidError{Index: i, Err: err}
+		}
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		dup, err = s.commitTx(ctx, tx, msgs)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: commit %d messages: %w", len(msgs), err)
+	}
+	return dup, nil
+}
+
+type msgKey struct{ dock, id string }
+
+// commitTx writes the batch. Locks are taken in one global order — message
+// keys sorted, then docks sorted, then slots, devices, segments sorted — so
+// concurrent Commits on PostgreSQL cannot deadlock; each dock's row lock
+// also serialises its audit chain verification.
+func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bool, error) {
+	now := s.clock.Now().UnixNano()
+	dup := make([]bool, len(msgs))
+	order := make([]int, len(msgs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(msgs[a].Env.Dock, msgs[b].Env.Dock), cmp.Compare(msgs[a].Env.ID, msgs[b].Env.ID))
+	})
+	first := make(map[msgKey]int, len(msgs))
+	rows := make([][]any, 0, len(msgs))
+	for _, i := range order {
+		e := msgs[i].Env
+		k := msgKey{e.Dock, e.ID}
+		if _, seen := first[k]; seen {
+			dup[i] = true
+			continue
+		}
+		first[k] = i
+		rows = append(rows, []any{e.Dock, e.ID, e.Type, e.Time.UnixNano(), now})
+	}
+	inserted := make(map[msgKey]bool, len(rows))
+	err := s.multi(ctx, tx, `INSERT INTO messages (dock, id, type, sent_ns, committed_ns)`,
+		`ON CONFLICT (dock, id) DO NOTHING RETURNING dock, id`, rows, func(r *sql.Rows) error {
+			var k msgKey
+			if err := r.Scan(&k.dock, &k.id); err != nil {
+				return err
+			}
+			inserted[k] = true
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	var fresh []int
+	for k, i := range first {
+		if !inserted[k] {
+			dup[i] = true
+		}
+	}
+	for i := range msgs {
+		if !dup[i] {
+			fresh = append(fresh, i)
+		}
+	}
+	if len(fresh) == 0 {
+		return dup, nil
+	}
+	w := writer{s: s, tx: tx, msgs: msgs, fresh: fresh, now: now}
+	for _, step := range []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"docks", w.docks}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments},
+		{"audit", w.audit}, {"commands", w.commands},
+	} {
+		if err := step.fn(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", step.name, err)
+		}
+	}
+	return dup, nil
+}
+
+// writer applies the fresh messages of one batch, one table at a time.
+type writer struct {
+	s     *Store
+	tx    *sql.Tx
+	msgs  []Incoming
+	fresh []int // indexes of messages not committed before, in batch order
+	now   int64
+}
+
+// newer reports whether message a supersedes b: later envelope time, then
+// later in the batch.
+func (w *writer) newer(a, b int) bool {
+	ta, tb := w.msgs[a].Env.Time, w.msgs[b].Env.Time
+	if !ta.Equal(tb) {
+		return ta.After(tb)
+	}
+	return a > b
+}
+
+// latest keeps, per key, the newest message for which key returns ok.
+func latest[K cmp.Ordered](w *writer, key func(Incoming) (K, bool)) ([]K, map[K]int) {
+	pick := map[K]int{}
+	for _, i := range w.fresh {
+		k, ok := key(w.msgs[i])
+		if !ok {
+			continue
+		}
+		if j, seen := pick[k]; !seen || w.newer(i, j) {
+			pick[k] = i
+		}
+	}
+	keys := make([]K, 0, len(pick))
+	for k := range pick {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys, pick
+}
+
+func (w *writer) docks(ctx context.Context) error {
+	seen := map[string]bool{}
+	var ids []string
+	for _, i := range w.fresh {
+		if d := w.msgs[i].Env.Dock; !seen[d] {
+			seen[d] = true
+			ids = append(ids, d)
+		}
+	}
+	slices.Sort(ids)
+	_, states := latest(w, func(m Incoming) (string, bool) {
+		_, ok := m.Body.(*wire.DockState)
+		return m.Env.Dock, ok
+	})
+	rows := make([][]any, 0, len(ids))
+	for _, id := range ids {
+		r := []any{id, w.now, "", "", 0, int64(0), int64(0), 0, int64(0), nil, nil}
+		if i, ok := states[id]; ok {
+			b := w.msgs[i].Body.(*wire.DockState)
+			r = []any{id, w.now, b.State, b.Version, b.Slots, b.BufferBytes, b.BufferCapacity, b.BacklogSegments,
+				b.BacklogBytes, ns(b.OldestBacklog), w.msgs[i].Env.Time.UnixNano()}
+		}
+		rows = append(rows, r)
+	}
+	return w.s.multi(ctx, w.tx, `INSERT INTO docks (id, last_seen_ns, state, version, slot_count, buffer_bytes,
+		buffer_capacity, backlog_segments, backlog_bytes, oldest_backlog_ns, state_ns)`,
+		`ON CONFLICT (id) DO UPDATE SET
+		last_seen_ns = CASE WHEN docks.last_seen_ns IS NULL OR excluded.last_seen_ns > docks.last_seen_ns
+			THEN excluded.last_seen_ns ELSE docks.last_seen_ns END,
+		`+newerSet("docks", "state_ns", "state", "version", "slot_count", "buffer_bytes", "buffer_capacity",
+			"backlog_segments", "backlog_bytes", "oldest_backlog_ns"), rows, nil)
+}
+
+func (w *writer) slots(ctx context.Context) error {
+	_, pick := latest(w, func(m Incoming) (string, bool) {
+		b, ok := m.Body.(*wire.SlotState)
+		if !ok {
+			return "", false
+		}
+		return fmt.Sprintf("%s\x00%05d", m.Env.Dock, b.Slot), true
+	})
+	keys := make([]string, 0, len(pick))
+	for k := range pick {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	rows := make([][]any, 0, len(keys))
+	for _, k := range keys {
+		i := pick[k]
+		b := w.msgs[i].Body.(*wire.SlotState)
+		rows = append(rows, []any{w.msgs[i].Env.Dock, b.Slot, b.State, b.Serial, b.Fault, b.Detail, b.Segments, b.Copied,
+			b.Uploaded, b.Released, b.BytesTotal, b.BytesCopied, b.Charging, w.msgs[i].Env.Time.UnixNano()})
+	}
+	return w.s.multi(ctx, w.tx, `INSERT INTO slots (dock, slot, state, serial, fault, detail, segments, copied,
+		uploaded, released, bytes_total, bytes_copied, charging, updated_ns)`,
+		`ON CONFLICT (dock, slot) DO UPDATE SET `+newerSet("slots", "updated_ns", "state", "serial", "fault", "detail",
+			"segments", "copied", "uploaded", "released", "bytes_total", "bytes_copied", "charging"), rows, nil)
+}
+
+func (w *writer) devices(ctx context.Context) error {
+	// History: one row per (serial, docking, dock); a redelivery after the
+	// message ids were pruned is still a no-op.
+	type hkey struct {
+		serial string
+		at     int64
+		dock   string
+	}
+	seen := map[hkey]bool{}
+	var hist [][]any
+	for _, i := range w.fresh {
+		b, ok := w.msgs[i].Body.(*wire.DeviceHealth)
+		if !ok {
+			continue
+		}
+		k := hkey{b.Serial, b.DockedAt.UnixNano(), w.msgs[i].Env.Dock}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		body, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		hist = append(hist, []any{b.Serial, k.at, k.dock, b.Slot, w.msgs[i].Env.ID, b.Firmware, b.Officer,
+			int64(b.Battery.MilliVolts), b.Battery.Percent, b.Battery.HealthPct, int64(b.Battery.Cycles),
+			b.Battery.TemperatureC, b.Storage.TotalBytes, b.Storage.FreeBytes, b.Storage.HealthPct,
+			b.Storage.ReadErrors + b.Storage.WriteErrors, b.Storage.BadBlocks, ns(b.DeviceClock),
+			b.DockClock.UnixNano(), b.ClockOffsetMs, b.ClockSet, string(body)})
+	}
+	slices.SortFunc(hist, func(a, b []any) int {
+		return cmp.Or(cmp.Compare(a[0].(string), b[0].(string)), cmp.Compare(a[1].(int64), b[1].(int64)),
+			cmp.Compare(a[2].(string), b[2].(string)))
+	})
+	if err := w.s.multi(ctx, w.tx, `INSERT INTO device_health (serial, docked_ns, dock, slot, msg_id, firmware, officer,
+		battery_mv, battery_pct, battery_health_pct, battery_cycles, battery_temp_c, storage_total, storage_free,
+		storage_health_pct, storage_errors, bad_blocks, device_clock_ns, dock_clock_ns, clock_offset_ms, clock_set, body)`,
+		`ON CONFLICT (serial, docked_ns, dock) DO NOTHING`, hist, nil); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	// Latest snapshot per device, by docking time.
+	pick := map[string]int{}
+	for _, i := range w.fresh {
+		b, ok := w.msgs[i].Body.(*wire.DeviceHealth)
+		if !ok {
+			continue
+		}
+		if j, seen := pick[b.Serial]; !seen || !b.DockedAt.Before(w.msgs[j].Body.(*wire.DeviceHealth).DockedAt) {
+			pick[b.Serial] = i
+		}
+	}
+	serials := make([]string, 0, len(pick))
+	for k := range pick {
+		serials = append(serials, k)
+	}
+	slices.Sort(serials)
+	rows := make([][]any, 0, len(serials))
+	for _, sn := range serials {
+		i := pick[sn]
+		b := w.msgs[i].Body.(*wire.DeviceHealth)
+		body, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{b.Serial, b.Model, b.Firmware, b.Officer, b.Unit, w.msgs[i].Env.Dock,
+			b.DockedAt.UnixNano(), string(body)})
+	}
+	return w.s.multi(ctx, w.tx, `INSERT INTO devices (serial, model, firmware, officer, unit, last_dock, last_docked_ns, health)`,
+		`ON CONFLICT (serial) DO UPDATE SET `+newerSet("devices", "last_docked_ns", "model", "firmware", "officer", "unit",
+			"last_dock", "health"), rows, nil)
+}
+
+func (w *writer) commands(ctx context.Context) error {
+	var cmds, acks [][]any
+	for _, i := range w.fresh {
+		e := w.msgs[i].Env
+		switch b := w.msgs[i].Body.(type) {
+		case *wire.Command:
+			cmds = append(cmds, []any{e.Dock, e.ID, b.Action, b.Slot, b.By, e.Time.UnixNano()})
+		case *wire.Ack:
+			ids, err := json.Marshal(b.IDs)
+			if err != nil {
+				return err
+			}
+			acks = append(acks, []any{e.Dock, e.ID, string(ids), e.Time.UnixNano()})
+		}
+	}
+	if err := w.s.multi(ctx, w.tx, `INSERT INTO commands (dock, msg_id, action, slot, by_user, issued_ns)`,
+		`ON CONFLICT (dock, msg_id) DO NOTHING`, cmds, nil); err != nil {
+		return err
+	}
+	return w.s.multi(ctx, w.tx, `INSERT INTO acks (dock, msg_id, ids, sent_ns)`,
+		`ON CONFLICT (dock, msg_id) DO NOTHING`, acks, nil)
+}
+
+// PruneMessages forgets the ids of messages committed before t, bounding
+// the messages table. Every table's write is idempotent by its own key, so a
+// redelivery after pruning rewrites nothing of substance; keep t well beyond
+// how long a dock may stay offline (days).
+func (s *Store) PruneMessages(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM messages WHERE committed_ns < ?`), before.UnixNano())
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: prune messages: %w", err)
+	}
+	return n, nil
+}

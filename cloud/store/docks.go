@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// Dock is a dock's enrolment and its latest reported state.
+type Dock struct {
+	ID         string
+	Unit       string
+	Enrolled   bool
+	EnrolledAt time.Time
+	LastSeen   time.Time // collector time of the last committed message
+	State      wire.DockState
+	StateAt    time.Time // envelope time of the state report; zero if none yet
+}
+
+// Slot is a slot's latest reported state.
+type Slot struct {
+	Dock      string
+	State     wire.SlotState
+	UpdatedAt time.Time // envelope time of the report
+}
+
+// MinTokenLen is the shortest dock token EnrollDock accepts.
+const MinTokenLen = 16
+
+// EnrollDock enrols (or re-enrols, rotating its token) a dock for unit. Only
+// the token's SHA-256 is stored.
+func (s *Store) EnrollDock(ctx context.Context, id, unit, token string) error {
+	if err := wire.ValidID(id); err != nil {
+		return fmt.Errorf("%w: dock: %w", ErrArgument, err)
+	}
+	if unit != "" {
+		if err := wire.ValidID(unit); err != nil {
+			return fmt.Errorf("%w: unit: %w", ErrArgument, err)
+		}
+	}
+	if len(token) < MinTokenLen {
+		return fmt.Errorf("%w: token shorter than %d bytes", ErrArgument, MinTokenLen)
+	}
+	sum := sha256.Sum256([]byte(token))
+	now := s.clock.Now().UnixNano()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO docks (id, unit, enrolled, token_sha256, enrolled_ns)
+			VALUES (?, ?, TRUE, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET unit = excluded.unit, enrolled = TRUE,
+				token_sha256 = excluded.token_sha256, enrolled_ns = excluded.enrolled_ns`),
+			id, unit, hex.EncodeToString(sum[:]), now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: enroll dock %s: %w", id, err)
+	}
+	return nil
+}
+
+// DockEnrolled reports whether id is an enrolled dock.
+func (s *Store) DockEnrolled(ctx context.Context, id string) (bool, error) {
+	var enrolled bool
+	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT enrolled FROM docks WHERE id = ?`), id).Scan(&enrolled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: dock enrolled: %w", err)
+	}
+	return enrolled, nil
+}
+
+// CheckDockToken reports whether token is the enrolled dock id's token. The
+// hashes are compared in constant time; an unknown dock compares against a
+// dummy so its answer takes as long.
+func (s *Store) CheckDockToken(ctx context.Context, id, token string) (bool, error) {
+	var stored string
+	var enrolled bool
+	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT token_sha256, enrolled FROM docks WHERE id = ?`), id).Scan(&stored, &enrolled)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("store: check dock token: %w", err)
+	}
+	want, derr := hex.DecodeString(stored)
+	if err != nil || derr != nil || len(want) != sha256.Size {
+		want = make([]byte, sha256.Size)
+		enrolled = false
+	}
+	got := sha256.Sum256([]byte(token))
+	ok := subtle.ConstantTimeCompare(got[:], want) == 1
+	return ok && enrolled, nil
+}
+
+// Docks lists every dock, enrolled or only seen, by id.
+func (s *Store) Docks(ctx context.Context) ([]Dock, error) {
+	rs, err := s.db.QueryContext(ctx, `SELECT id, unit, enrolled, enrolled_ns, last_seen_ns, state, version, slot_count,
+		buffer_bytes, buffer_capacity, backlog_segments, backlog_bytes, oldest_backlog_ns, state_ns FROM docks ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: docks: %w", err)
+	}
+	defer rs.Close()
+	var out []Dock
+	for rs.Next() {
+		var d Dock
+		var enr, seen, oldest, st sql.NullInt64
+		if err := rs.Scan(&d.ID, &d.Unit, &d.Enrolled, &enr, &seen, &d.State.State, &d.State.Version, &d.State.Slots,
+			&d.State.BufferBytes, &d.State.BufferCapacity, &d.State.BacklogSegments, &d.State.BacklogBytes,
+			&oldest, &st); err != nil {
+			return nil, fmt.Errorf("store: docks: %w", err)
+		}
+		d.EnrolledAt, d.LastSeen, d.State.OldestBacklog, d.StateAt = fromNS(enr), fromNS(seen), fromNS(oldest), fromNS(st)
+		out = append(out, d)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: docks: %w", err)
+	}
+	return out, nil
+}
+
+// Slots lists a dock's slots by number ("" lists every dock's).
+func (s *Store) Slots(ctx context.Context, dock string) ([]Slot, error) {
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT dock, slot, state, serial, fault, detail, segments, copied, uploaded,
+		released, bytes_total, bytes_copied, charging, updated_ns FROM slots WHERE ? = '' OR dock = ? ORDER BY dock, slot`),
+		dock, dock)
+	if err != nil {
+		return nil, fmt.Errorf("store: slots: %w", err)
+	}
+	defer rs.Close()
+	var out []Slot
+	for rs.Next() {
+		var sl Slot
+		var up int64
+		b := &sl.State
+		if err := rs.Scan(&sl.Dock, &b.Slot, &b.State, &b.Serial, &b.Fault, &b.Detail, &b.Segments, &b.Copied,
+			&b.Uploaded, &b.Released, &b.BytesTotal, &b.BytesCopied, &b.Charging, &up); err != nil {
+			return nil, fmt.Errorf("store: slots: %w", err)
+		}
+		sl.UpdatedAt = time.Unix(0, up).UTC()
+		out = append(out, sl)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: slots: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// Segment is a recorder segment as the store knows it.
+type Segment struct {
+	Serial string
+	Seq    uint64
+	Dock   string    // the dock that reported it last
+	Start  time.Time // device clock
+	End    time.Time // device clock
+	// ClockOffset (device minus dock) was measured at ClockSyncedAt, the
+	// earliest docking that reported the segment; CorrectedStart/End are
+	// Start/End minus that offset. The timeline refines this by
+	// interpolating between syncs.
+	ClockOffset    time.Duration
+	ClockSyncedAt  time.Time
+	CorrectedStart time.Time
+	CorrectedEnd   time.Time
+	Size           int64
+	SHA256         string // the recorder's hash
+	Computed       string // the dock's hash of what it copied; "" if not reported
+	HashMismatch   bool   // some dock reported Computed != SHA256
+	StopCause      string
+	Officer        string
+	CaseTag        string
+	Media          string
+	State          string // wire.SegBuffered ... as last reported
+	Fault          string
+	// FollowsInterruption is sticky: once reported, kept.
+	FollowsInterruption bool
+	// Receipt is the collector's recorded receipt, else the one the dock
+	// echoed in a manifest; nil while not in the evidence store.
+	Receipt *wire.Receipt
+	// ReceivedAt is the receipt's StoredAt (zero without a receipt).
+	ReceivedAt time.Time
+	// Conflict is the claim (hash, size, times) of a later manifest that
+	// disagreed with the stored one; "" if none. The stored claim is kept.
+	Conflict   string
+	FirstSeen  time.Time // collector time the segment was first committed
+	ReportedAt time.Time // envelope time of the newest manifest applied
+}
+
+// Segments lists serial's segments whose corrected span overlaps [from, to)
+// (a zero bound is open), ordered by corrected start, then seq.
+func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time) ([]Segment, error) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() && timeOK(from) {
+		lo = from.UnixNano()
+	}
+	if !to.IsZero() && timeOK(to) {
+		hi = to.UnixNano()
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT g.serial, g.seq, g.dock, g.start_ns, g.end_ns, g.clock_offset_ms,
+		g.clock_synced_ns, g.corr_start_ns, g.corr_end_ns, g.size, g.sha256, g.computed, g.hash_mismatch, g.stop_cause,
+		g.officer, g.case_tag, g.media, g.state, g.fault, g.follows_interruption,
+		COALESCE(r.object_id, g.receipt_object), COALESCE(r.sha256, g.receipt_sha256), COALESCE(r.size, g.receipt_size),
+		COALESCE(r.stored_ns, g.receipt_stored_ns), COALESCE(r.key_id, g.receipt_key_id),
+		COALESCE(r.signature, g.receipt_sig), g.conflict_claim, g.first_seen_ns, g.reported_ns
+		FROM segments g LEFT JOIN receipts r ON r.device = g.serial AND r.seq = g.seq
+		WHERE g.serial = ? AND g.corr_start_ns < ? AND g.corr_end_ns >= ?
+		ORDER BY g.corr_start_ns, g.seq`), serial, hi, lo)
+	if err != nil {
+		return nil, fmt.Errorf("store: segments: %w", err)
+	}
+	defer rs.Close()
+	var out []Segment
+	for rs.Next() {
+		var g Segment
+		var seq, st, en, off, cs, ce, first, rep int64
+		var synced, rsize, rstored sql.NullInt64
+		var robj, rsha, rkey, rsig, conflict sql.NullString
+		if err := rs.Scan(&g.Serial, &seq, &g.Dock, &st, &en, &off, &synced, &cs, &ce, &g.Size, &g.SHA256, &g.Computed,
+			&g.HashMismatch, &g.StopCause, &g.Officer, &g.CaseTag, &g.Media, &g.State, &g.Fault, &g.FollowsInterruption,
+			&robj, &rsha, &rsize, &rstored, &rkey, &rsig, &conflict, &first, &rep); err != nil {
+			return nil, fmt.Errorf("store: segments: %w", err)
+		}
+		g.Seq = uint64(seq)
+		g.Start, g.End = time.Unix(0, st).UTC(), time.Unix(0, en).UTC()
+		g.ClockOffset, g.ClockSyncedAt = time.Duration(off)*time.Millisecond, fromNS(synced)
+		g.CorrectedStart, g.CorrectedEnd = time.Unix(0, cs).UTC(), time.Unix(0, ce).UTC()
+		if robj.Valid {
+			g.Receipt = &wire.Receipt{ObjectID: robj.String, Device: g.Serial, Seq: g.Seq, SHA256: rsha.String,
+				Size: rsize.Int64, StoredAt: fromNS(rstored), KeyID: rkey.String, Signature: rsig.String}
+			g.ReceivedAt = g.Receipt.StoredAt
+		}
+		g.Conflict = conflict.String
+		g.FirstSeen, g.ReportedAt = time.Unix(0, first).UTC(), time.Unix(0, rep).UTC()
+		out = append(out, g)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: segments: %w", err)
+	}
+	return out, nil
+}
+
+// Device is a recorder with its latest health snapshot.
+type Device struct {
+	Serial       string
+	Model        string
+	Firmware     string
+	Officer      string
+	Unit         string
+	LastDock     string
+	LastDockedAt time.Time
+	Health       wire.DeviceHealth // the snapshot of the last docking
+}
+
+// Devices lists every recorder seen, by serial.
+func (s *Store) Devices(ctx context.Context) ([]Device, error) {
+	rs, err := s.db.QueryContext(ctx, `SELECT serial, model, firmware, officer, unit, last_dock, last_docked_ns, health
+		FROM devices ORDER BY serial`)
+	if err != nil {
+		return nil, fmt.Errorf("store: devices: %w", err)
+	}
+	defer rs.Close()
+	var out []Device
+	for rs.Next() {
+		var d Device
+		var at int64
+		var h string
+		if err := rs.Scan(&d.Serial, &d.Model, &d.Firmware, &d.Officer, &d.Unit, &d.LastDock, &at, &h); err != nil {
+			return nil, fmt.Errorf("store: devices: %w", err)
+		}
+		d.LastDockedAt = time.Unix(0, at).UTC()
+		if err := json.Unmarshal([]byte(h), &d.Health); err != nil {
+			return nil, fmt.Errorf("store: device %s health: %w", d.Serial, err)
+		}
+		out = append(out, d)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: devices: %w", err)
+	}
+	return out, nil
+}
+
+// HealthRecord is one docking's health snapshot of a recorder.
+type HealthRecord struct {
+	Dock   string
+	Health wire.DeviceHealth
+}
+
+// DeviceHealth lists serial's health snapshots by docking time within
+// [from, to) (zero bounds are open): the history custodians review, and the
+// clock syncs (DockClock, ClockOffsetMs, ClockSet) the timeline
+// interpolates between.
+func (s *Store) DeviceHealth(ctx context.Context, serial string, from, to time.Time) ([]HealthRecord, error) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() && timeOK(from) {
+		lo = from.UnixNano()
+	}
+	if !to.IsZero() && timeOK(to) {
+		hi = to.UnixNano()
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT dock, body FROM device_health
+		WHERE serial = ? AND docked_ns >= ? AND docked_ns < ? ORDER BY docked_ns, dock`), serial, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("store: device health: %w", err)
+	}
+	defer rs.Close()
+	var out []HealthRecord
+	for rs.Next() {
+		var h HealthRecord
+		var body string
+		if err := rs.Scan(&h.Dock, &body); err != nil {
+			return nil, fmt.Errorf("store: device health: %w", err)
+		}
+		if err := json.Unmarshal([]byte(body), &h.Health); err != nil {
+			return nil, fmt.Errorf("store: device health body: %w", err)
+		}
+		out = append(out, h)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: device health: %w", err)
+	}
+	return out, nil
+}

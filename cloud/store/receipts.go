@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// RecordReceipt records a receipt the collector issued after the evidence
+// store holds the object. Recording the same (device, seq) again with the
+// same object, hash and size is a no-op (the first receipt stays); a
+// different object, hash or size for a recorded (device, seq) is
+// ErrConflict and changes nothing.
+func (s *Store) RecordReceipt(ctx context.Context, r wire.Receipt) error {
+	if err := wire.ValidID(r.Device); err != nil {
+		return fmt.Errorf("%w: receipt device: %w", ErrArgument, err)
+	}
+	switch {
+	case r.ObjectID == "" || len(r.ObjectID) > 256:
+		return fmt.Errorf("%w: receipt object id length %d", ErrArgument, len(r.ObjectID))
+	case len(r.SHA256) != 64 || r.Size < 0:
+		return fmt.Errorf("%w: receipt sha256 %q size %d", ErrArgument, r.SHA256, r.Size)
+	case r.Seq > math.MaxInt64 || r.StoredAt.IsZero() || !timeOK(r.StoredAt):
+		return fmt.Errorf("%w: receipt seq %d stored_at %s", ErrArgument, r.Seq, r.StoredAt)
+	case r.Signature == "":
+		return fmt.Errorf("%w: receipt unsigned", ErrArgument)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO receipts (device, seq, object_id, sha256, size, stored_ns,
+			key_id, signature, recorded_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING`),
+			r.Device, int64(r.Seq), r.ObjectID, r.SHA256, r.Size, r.StoredAt.UnixNano(), r.KeyID, r.Signature,
+			s.clock.Now().UnixNano())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		have, _, err := s.receipt(ctx, tx, r.Device, r.Seq)
+		if err != nil {
+			return err
+		}
+		if have.ObjectID != r.ObjectID || have.SHA256 != r.SHA256 || have.Size != r.Size {
+			return fmt.Errorf("%w: %s/%d already receipted as object %s sha256 %s size %d, not %s %s %d", ErrConflict,
+				r.Device, r.Seq, have.ObjectID, have.SHA256, have.Size, r.ObjectID, r.SHA256, r.Size)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: record receipt: %w", err)
+	}
+	return nil
+}
+
+// Receipt returns the recorded receipt of device's segment seq.
+func (s *Store) Receipt(ctx context.Context, device string, seq uint64) (wire.Receipt, bool, error) {
+	r, ok, err := s.receipt(ctx, s.db, device, seq)
+	if err != nil {
+		return wire.Receipt{}, false, fmt.Errorf("store: receipt: %w", err)
+	}
+	return r, ok, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) receipt(ctx context.Context, q querier, device string, seq uint64) (wire.Receipt, bool, error) {
+	if seq > math.MaxInt64 {
+		return wire.Receipt{}, false, nil
+	}
+	r := wire.Receipt{Device: device, Seq: seq}
+	var stored int64
+	err := q.QueryRowContext(ctx, s.d.q(`SELECT object_id, sha256, size, stored_ns, key_id, signature FROM receipts
+		WHERE device = ? AND seq = ?`), device, int64(seq)).Scan(&r.ObjectID, &r.SHA256, &r.Size, &stored, &r.KeyID, &r.Signature)
+	if errors.Is(err, sql.ErrNoRows) {
+		return wire.Receipt{}, false, nil
+	}
+	if err != nil {
+		return wire.Receipt{}, false, err
+	}
+	r.StoredAt = time.Unix(0, stored).UTC()
+	return r, true, nil
+}

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// claim fingerprints what a recorder says about a segment that must never
+// change: a later manifest with another claim is stored as a conflict, not
+// applied.
+func claim(b *wire.SegmentManifest) string {
+	return fmt.Sprintf("sha256=%s size=%d start=%d end=%d", b.SHA256, b.Size, b.Start.UnixNano(), b.End.UnixNano())
+}
+
+// segmentSet is the upsert of a manifest. Immutable: start, end, size,
+// sha256, first_seen (a different claim lands in conflict_claim). The
+// earliest clock sync wins (it is nearest the recording). Reported state
+// follows the newest manifest. Sticky: a dock-computed hash, a mismatch, a
+// receipt, follows_interruption.
+const segmentSet = `ON CONFLICT (serial, seq) DO UPDATE SET
+	conflict_claim = CASE WHEN excluded.claim <> segments.claim THEN excluded.claim
+		WHEN excluded.conflict_claim IS NOT NULL THEN excluded.conflict_claim
+		ELSE segments.conflict_claim END,
+	clock_offset_ms = CASE WHEN ` + earlierSync + ` THEN excluded.clock_offset_ms ELSE segments.clock_offset_ms END,
+	corr_start_ns = CASE WHEN ` + earlierSync + ` THEN excluded.corr_start_ns ELSE segments.corr_start_ns END,
+	corr_end_ns = CASE WHEN ` + earlierSync + ` THEN excluded.corr_end_ns ELSE segments.corr_end_ns END,
+	clock_synced_ns = CASE WHEN ` + earlierSync + ` THEN excluded.clock_synced_ns ELSE segments.clock_synced_ns END,
+	computed = CASE WHEN segments.computed = '' THEN excluded.computed ELSE segments.computed END,
+	hash_mismatch = CASE WHEN excluded.hash_mismatch THEN excluded.hash_mismatch ELSE segments.hash_mismatch END,
+	follows_interruption = CASE WHEN excluded.follows_interruption THEN excluded.follows_interruption
+		ELSE segments.follows_interruption END,
+	receipt_object = CASE WHEN segments.receipt_object IS NULL THEN excluded.receipt_object ELSE segments.receipt_object END,
+	receipt_sha256 = CASE WHEN segments.receipt_object IS NULL THEN excluded.receipt_sha256 ELSE segments.receipt_sha256 END,
+	receipt_size = CASE WHEN segments.receipt_object IS NULL THEN excluded.receipt_size ELSE segments.receipt_size END,
+	receipt_stored_ns = CASE WHEN segments.receipt_object IS NULL THEN excluded.receipt_stored_ns ELSE segments.receipt_stored_ns END,
+	receipt_key_id = CASE WHEN segments.receipt_object IS NULL THEN excluded.receipt_key_id ELSE segments.receipt_key_id END,
+	receipt_sig = CASE WHEN segments.receipt_object IS NULL THEN excluded.receipt_sig ELSE segments.receipt_sig END,
+	`
+
+const earlierSync = `(excluded.clock_synced_ns IS NOT NULL AND (segments.clock_synced_ns IS NULL OR excluded.clock_synced_ns < segments.clock_synced_ns))`
+
+const segmentCols = `serial, seq, dock, msg_id, start_ns, end_ns, clock_offset_ms, clock_synced_ns, corr_start_ns,
+	corr_end_ns, size, sha256, computed, hash_mismatch, stop_cause, officer, case_tag, media, state, fault,
+	follows_interruption, receipt_object, receipt_sha256, receipt_size, receipt_stored_ns, receipt_key_id,
+	receipt_sig, claim, conflict_claim, first_seen_ns, reported_ns`
+
+type segKey struct {
+	serial string
+	seq    uint64
+}
+
+func (w *writer) segments(ctx context.Context) error {
+	groups := map[segKey][]int{}
+	for _, i := range w.fresh {
+		if b, ok := w.msgs[i].Body.(*wire.SegmentManifest); ok {
+			k := segKey{b.Serial, b.Seq}
+			groups[k] = append(groups[k], i)
+		}
+	}
+	keys := make([]segKey, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b segKey) int {
+		if a.serial != b.serial {
+			if a.serial < b.serial {
+				return -1
+			}
+			return 1
+		}
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	rows := make([][]any, 0, len(keys))
+	for _, k := range keys {
+		g := groups[k]
+		// Oldest first: it supplies the immutable claim; the newest the
+		// reported state.
+		slices.SortStableFunc(g, func(a, b int) int {
+			if w.newer(a, b) {
+				return 1
+			}
+			if w.newer(b, a) {
+				return -1
+			}
+			return 0
+		})
+		base := w.msgs[g[0]].Body.(*wire.SegmentManifest)
+		last := w.msgs[g[len(g)-1]]
+		lb := last.Body.(*wire.SegmentManifest)
+		var conflict any
+		computed, mismatch, follows := "", false, false
+		sync := g[0]
+		for _, i := range g {
+			b := w.msgs[i].Body.(*wire.SegmentManifest)
+			if c := claim(b); c != claim(base) {
+				conflict = c
+			}
+			if computed == "" && b.Computed != "" {
+				computed = b.Computed
+			}
+			if b.Computed != "" && b.Computed != b.SHA256 {
+				mismatch = true
+			}
+			follows = follows || b.FollowsInterruption
+			if sb := w.msgs[sync].Body.(*wire.SegmentManifest); !b.ClockSyncedAt.IsZero() &&
+				(sb.ClockSyncedAt.IsZero() || b.ClockSyncedAt.Before(sb.ClockSyncedAt)) {
+				sync = i
+			}
+		}
+		sb := w.msgs[sync].Body.(*wire.SegmentManifest)
+		off := time.Duration(sb.ClockOffsetMs) * time.Millisecond
+		var rc *wire.Receipt
+		for _, i := range g {
+			if r := w.msgs[i].Body.(*wire.SegmentManifest).Receipt; r != nil {
+				rc = r
+				break
+			}
+		}
+		rcv := []any{nil, nil, nil, nil, nil, nil}
+		if rc != nil {
+			rcv = []any{rc.ObjectID, rc.SHA256, rc.Size, ns(rc.StoredAt), rc.KeyID, rc.Signature}
+		}
+		row := []any{base.Serial, int64(base.Seq), last.Env.Dock, last.Env.ID, base.Start.UnixNano(), base.End.UnixNano(),
+			sb.ClockOffsetMs, ns(sb.ClockSyncedAt), base.Start.Add(-off).UnixNano(), base.End.Add(-off).UnixNano(),
+			base.Size, base.SHA256, computed, mismatch, lb.StopCause, lb.Officer, lb.CaseTag, lb.Media, lb.State,
+			lb.Fault, follows}
+		row = append(row, rcv...)
+		row = append(row, claim(base), conflict, w.now, last.Env.Time.UnixNano())
+		rows = append(rows, row)
+	}
+	return w.s.multi(ctx, w.tx, `INSERT INTO segments (`+segmentCols+`)`, segmentSet+
+		newerSet("segments", "reported_ns", "dock", "msg_id", "stop_cause", "officer", "case_tag", "media", "state", "fault"),
+		rows, nil)
+}

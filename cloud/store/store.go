@@ -1,0 +1,262 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers database/sql driver "sqlite"
+)
+
+// Errors of the store, wrapped with %w and context.
+var (
+	ErrDSN       = errors.New("store: bad dsn")
+	ErrInvalid   = errors.New("store: invalid message")
+	ErrNotFound  = errors.New("store: not found")
+	ErrState     = errors.New("store: invalid state transition")
+	ErrConflict  = errors.New("store: conflicting record")
+	ErrArgument  = errors.New("store: invalid argument")
+	ErrMigration = errors.New("store: migration failed")
+)
+
+// Clock is the time source; tests inject a fake.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Opts tunes Open; a nil *Opts means DefaultOpts.
+type Opts struct {
+	Logger *slog.Logger // nil: slog.Default()
+	Clock  Clock        // nil: the system clock
+	// MaxConns bounds the connection pool (PostgreSQL default 8; SQLite
+	// default 4 readers, writes are serialised in-process anyway).
+	MaxConns int
+	// Schema, for PostgreSQL, is set as search_path on every pooled
+	// connection (the schema must exist). Empty: the server's default.
+	Schema string
+	// BusyTimeout is how long SQLite waits for another process's write lock.
+	BusyTimeout time.Duration
+}
+
+// DefaultOpts are the options a nil *Opts stands for.
+var DefaultOpts = Opts{BusyTimeout: 10 * time.Second}
+
+// Store is the collector's database handle, safe for concurrent use.
+type Store struct {
+	db    *sql.DB
+	d     dialect
+	log   *slog.Logger
+	clock Clock
+	// wmu serialises this process's SQLite write transactions, so they queue
+	// in Go instead of spinning in SQLite's busy handler. Unused on
+	// PostgreSQL, where row locks order concurrent writers.
+	wmu sync.Mutex
+}
+
+// Open connects to dsn and applies any pending migrations. dsn is
+// "sqlite:///abs/path.db", "sqlite://rel/path.db", a plain file path, or a
+// "postgres://" / "postgresql://" URL (or key=value string prefixed by
+// "postgres:").
+func Open(ctx context.Context, dsn string, opts *Opts) (*Store, error) {
+	o := DefaultOpts
+	if opts != nil {
+		o = *opts
+		if o.BusyTimeout <= 0 {
+			o.BusyTimeout = DefaultOpts.BusyTimeout
+		}
+	}
+	s := &Store{log: o.Logger, clock: o.Clock}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clock == nil {
+		s.clock = systemClock{}
+	}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"), strings.HasPrefix(dsn, "postgres:"):
+		s.d = pgDialect
+		s.db, err = openPG(strings.TrimPrefix(dsn, "postgres:"), dsn, o)
+	default:
+		s.d = sqliteDialect
+		s.db, err = openSQLite(dsn, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("store: connect %s: %w", s.d.name, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openPG(trimmed, dsn string, o Opts) (*sql.DB, error) {
+	if strings.HasPrefix(dsn, "postgres:") && !strings.HasPrefix(dsn, "postgres://") {
+		dsn = trimmed // "postgres:host=... dbname=..." key=value form
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDSN, err)
+	}
+	// Exec mode: one round trip per statement with no server-side prepared
+	// statement cache. Commit's multi-row statements vary in shape with the
+	// batch, which would churn a statement cache.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	var copts []stdlib.OptionOpenDB
+	if o.Schema != "" {
+		setPath := "SET search_path TO " + pgx.Identifier{o.Schema}.Sanitize()
+		copts = append(copts, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, setPath)
+			return err
+		}))
+	}
+	db := stdlib.OpenDB(*cfg, copts...)
+	n := o.MaxConns
+	if n <= 0 {
+		n = 8
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
+}
+
+// sqlitePath extracts the file path of a SQLite dsn.
+func sqlitePath(dsn string) (string, error) {
+	p := dsn
+	switch {
+	case strings.HasPrefix(p, "sqlite://"):
+		p = strings.TrimPrefix(p, "sqlite://")
+	case strings.HasPrefix(p, "sqlite:"):
+		p = strings.TrimPrefix(p, "sqlite:")
+	case strings.HasPrefix(p, "file:"):
+		p = strings.TrimPrefix(p, "file:")
+	}
+	if p == "" || strings.ContainsAny(p, "?#\x00") || strings.Contains(p, ":memory:") {
+		return "", fmt.Errorf("%w: sqlite path %q (need a file path without ?, # or :memory:)", ErrDSN, p)
+	}
+	return p, nil
+}
+
+func openSQLite(dsn string, o Opts) (*sql.DB, error) {
+	p, err := sqlitePath(dsn)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(o.BusyTimeout.Milliseconds()))
+	q.Set("_foreign_keys", "1")
+	q.Set("_journal_mode", "WAL")
+	// FULL: a commit is on disk before Commit returns and the dock is
+	// acknowledged; NORMAL would lose the last commits on power loss.
+	q.Set("_synchronous", "FULL")
+	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no lock upgrades, no deadlock
+	db, err := sql.Open("sqlite", "file:"+p+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDSN, err)
+	}
+	n := o.MaxConns
+	if n <= 0 {
+		n = 4
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return db, nil
+}
+
+// Close closes the database. Callers stop using the Store first.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Driver names the engine: "sqlite" or "postgres".
+func (s *Store) Driver() string { return s.d.name }
+
+// String describes the store for logs.
+func (s *Store) String() string { return "store(" + s.d.name + ")" }
+
+// tx runs fn in a write transaction, retrying transient conflicts with a
+// jittered, ctx-aware backoff.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.d.name == "sqlite" {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+	}
+	backoff := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := s.txOnce(ctx, fn)
+		if err == nil || attempt >= 8 || !s.d.retryable(err) {
+			return err
+		}
+		s.log.Debug("store: transaction conflict, retrying", "attempt", attempt, "err", err)
+		wait := backoff/2 + rand.N(backoff)
+		backoff = min(backoff*2, 500*time.Millisecond)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("store: %w (after %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// ns converts a time to the stored Unix nanoseconds; the zero time is NULL.
+func ns(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+// fromNS converts stored nanoseconds back; NULL is the zero time.
+func fromNS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, v.Int64).UTC()
+}
+
+// minTime and maxTime bound what int64 Unix nanoseconds can hold.
+var (
+	minTime = time.Unix(0, -1<<63).UTC()
+	maxTime = time.Unix(0, 1<<63-1).UTC()
+)
+
+func timeOK(t time.Time) bool {
+	return t.IsZero() || (!t.Before(minTime) && !t.After(maxTime))
+}
