@@ -19,6 +19,9 @@ var ErrInvalid = errors.New("board: invalid board file")
 // MaxSlots bounds a board file.
 const MaxSlots = 32
 
+// MaxFileSize bounds a board file; real ones are a few kilobytes.
+const MaxFileSize = 256 << 10
+
 // Error is one mistake in a board file, printed as "file:line: field: message".
 type Error struct {
 	File  string
@@ -50,6 +53,9 @@ func Load(path string) (*Spec, error) {
 // error, if any, holds one line per mistake (errors.Join of *Error).
 func Parse(name string, data []byte) (*Spec, error) {
 	p := &parser{file: name}
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: name, Line: 1, Msg: fmt.Sprintf("%d bytes, larger than a board file can be (%d)", len(data), MaxFileSize)}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		line := 1

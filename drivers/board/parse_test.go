@@ -144,6 +144,7 @@ func TestParseErrors(t *testing.T) {
 			"board.yaml:15: slots[1].current.limit: limit 2A above the calibrated full scale 1.638A"},
 		{"one chip, two types", edit(t, "    serial: {path: /dev/ttyACM0}", "    current: {address: 0x41, type: ina3221, channel: 1}\n    serial: {path: /dev/ttyACM0}"),
 			`board.yaml:16: slots[1].current.type: ina219 on bus "" address 0x41, but slots[0].current says that chip is an ina3221`},
+		{"huge", "# " + strings.Repeat("x", MaxFileSize), "board.yaml:1: 262146 bytes, larger than a board file can be"},
 		{"not YAML", "board: [\n", "board.yaml:1: not valid YAML"},
 		{"no slots", "board: x\nkind: sim\nleds: {type: gpio}\nslots: []\n",
 			"board.yaml:4: slots: want a list of at least one slot, got a list"},
