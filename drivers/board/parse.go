@@ -102,19 +102,47 @@ type object struct {
 	knew map[string]int // key -> line of the key
 }
 
+// deref follows YAML aliases (*name) to their anchored node.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 64; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
 func (p *parser) object(path string, n *yaml.Node) *object {
+	n = deref(n)
 	o := &object{p: p, path: path, node: n, keys: map[string]*yaml.Node{}, knew: map[string]int{}}
 	if n.Kind != yaml.MappingNode {
 		p.fail(n.Line, path, "want a mapping of fields, got %s", kindName(n))
 		return o
 	}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
+		k, v := n.Content[i], deref(n.Content[i+1])
+		if k.Value == "<<" && k.Tag == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
 		if _, dup := o.keys[k.Value]; dup {
 			p.fail(k.Line, o.field(k.Value), "field given twice")
 		}
-		o.keys[k.Value] = n.Content[i+1]
+		o.keys[k.Value] = v
 		o.knew[k.Value] = k.Line
+	}
+	// Merge keys (<<: *defaults) fill in fields the mapping does not set.
+	for _, m := range merges {
+		if m.Kind != yaml.MappingNode {
+			p.fail(m.Line, path, "<< merges a mapping, got %s", kindName(m))
+			continue
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k := m.Content[i]
+			if _, set := o.keys[k.Value]; !set {
+				o.keys[k.Value] = deref(m.Content[i+1])
+				o.knew[k.Value] = k.Line
+			}
+		}
 	}
 	return o
 }
@@ -140,7 +168,7 @@ func (o *object) field(key string) string {
 
 // take returns the value node of key and marks it known.
 func (o *object) take(key string) *yaml.Node {
-	n := o.keys[key]
+	n := deref(o.keys[key])
 	delete(o.keys, key)
 	return n
 }
@@ -270,6 +298,7 @@ func (p *parser) spec(root *yaml.Node) *Spec {
 		p.fail(n.Line, "slots", "%d slots, at most %d", len(n.Content), MaxSlots)
 	} else {
 		for i, sn := range n.Content {
+			sn = deref(sn)
 			s.Slots = append(s.Slots, p.slot(fmt.Sprintf("slots[%d]", i), sn))
 		}
 	}
@@ -350,6 +379,10 @@ func (p *parser) slot(path string, n *yaml.Node) SlotSpec {
 				p.fail(pn.Line, c.field("pins"), "want a list of 1 pin or 3 pins (red, green, blue), got %s", kindName(pn))
 			}
 			for _, e := range pn.Content {
+				e = deref(e)
+				if e.Kind != yaml.ScalarNode {
+					p.fail(e.Line, c.field("pins"), "want pin names, got %s", kindName(e))
+				}
 				s.LED.Pins = append(s.LED.Pins, Pin{Name: e.Value, Line: e.Line})
 			}
 		}

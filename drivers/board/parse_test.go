@@ -168,6 +168,33 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// Anchors and merge keys let an installer write shared settings once.
+func TestParseAnchorsAndMerge(t *testing.T) {
+	s, err := Parse("board.yaml", []byte(`board: t
+kind: rpi5
+leds: {type: gpio, active_low: true}
+slots:
+  - name: A
+    charge: &chg {pin: GPIO5, active_low: true, settle: 3s}
+    presence: &prs {pin: GPIO17, active: high, pull: down}
+    led: {pins: [GPIO22]}
+    serial: {path: /dev/a}
+  - name: B
+    charge: {<<: *chg, pin: GPIO6}
+    presence: {<<: *prs, pin: GPIO27}
+    led: {pins: [GPIO23]}
+    serial: {path: /dev/b}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.Slots[1]
+	if b.Charge.Pin.Name != "GPIO6" || !b.Charge.ActiveLow || b.Charge.Settle != 3*time.Second ||
+		b.Presence.Pin.Name != "GPIO27" || !b.Presence.ActiveHigh || b.Presence.Pull != "down" {
+		t.Fatalf("merged slot %+v", b)
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Load = %v", err)
