@@ -1,0 +1,251 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+func TestEveryTypeLands(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		ctx := context.Background()
+		at := t0.Add(8 * time.Hour)
+		seg := manifest("R1", 7, t0, 1500)
+		rec := chain(t, "dock-1", 1)[0]
+		commit(t, s,
+			msg(t, "dock-1", "a", at, &wire.DockState{State: wire.DockOnline, Version: "1.0.0", Slots: 8,
+				BufferBytes: 1 << 30, BufferCapacity: 8 << 30, BacklogSegments: 3, BacklogBytes: 3 << 20, OldestBacklog: t0}),
+			msg(t, "dock-1", "b", at, &wire.SlotState{Slot: 2, State: wire.SlotBuffered, Serial: "R1", Segments: 4,
+				Copied: 4, BytesTotal: 4 << 20, BytesCopied: 4 << 20, Charging: true}),
+			msg(t, "dock-1", "c", at, health("R1", at)),
+			msg(t, "dock-1", "d", at, seg),
+			msg(t, "dock-1", "e", at, rec),
+			msg(t, "dock-1", "f", at, &wire.Command{Action: wire.CmdPowerCycle, Slot: 2, By: "custodian-1"}),
+			msg(t, "dock-1", "g", at, &wire.Ack{IDs: []string{"x1", "x2"}}),
+		)
+		docks, err := s.Docks(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docks) != 1 || docks[0].ID != "dock-1" || docks[0].State.Slots != 8 || docks[0].State.BacklogSegments != 3 ||
+			!docks[0].State.OldestBacklog.Equal(t0) || !docks[0].StateAt.Equal(at) || !docks[0].LastSeen.Equal(b.clock.Now()) ||
+			docks[0].Enrolled {
+			t.Errorf("docks = %+v", docks)
+		}
+		slots, err := s.Slots(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(slots) != 1 || slots[0].State.State != wire.SlotBuffered || !slots[0].State.Charging || slots[0].State.Copied != 4 {
+			t.Errorf("slots = %+v", slots)
+		}
+		devs, err := s.Devices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(devs) != 1 || devs[0].Firmware != "2.1.0" || devs[0].LastDock != "dock-1" || !devs[0].LastDockedAt.Equal(at) ||
+			devs[0].Health.Battery.HealthPct != 91 || devs[0].Health.ClockOffsetMs != 1500 {
+			t.Errorf("devices = %+v", devs)
+		}
+		hist, err := s.DeviceHealth(ctx, "R1", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hist) != 1 || hist[0].Dock != "dock-1" || hist[0].Health.Storage.FreeBytes != 40<<30 {
+			t.Errorf("health history = %+v", hist)
+		}
+		segs, err := s.Segments(ctx, "R1", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(segs) != 1 {
+			t.Fatalf("segments = %+v", segs)
+		}
+		g := segs[0]
+		if g.Seq != 7 || g.SHA256 != seg.SHA256 || g.Size != seg.Size || g.StopCause != wire.StopAutoSplit ||
+			g.CaseTag != "case-1" || g.Officer != "o-1001" || g.State != wire.SegBuffered || g.Dock != "dock-1" ||
+			g.Receipt != nil || !g.Start.Equal(t0) {
+			t.Errorf("segment = %+v", g)
+		}
+		if !g.CorrectedStart.Equal(t0.Add(-1500*time.Millisecond)) || !g.CorrectedEnd.Equal(seg.End.Add(-1500*time.Millisecond)) ||
+			g.ClockOffset != 1500*time.Millisecond || !g.ClockSyncedAt.Equal(t0) {
+			t.Errorf("corrected %s..%s offset %s synced %s", g.CorrectedStart, g.CorrectedEnd, g.ClockOffset, g.ClockSyncedAt)
+		}
+		ar, err := s.AuditRecords(ctx, "dock-1", 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ar) != 1 || ar[0].Status != AuditVerified || ar[0].Record != *rec {
+			t.Errorf("audit records = %+v, want %+v verified", ar, *rec)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM commands WHERE dock = ? AND action = ? AND slot = 2 AND by_user = ?`,
+			"dock-1", wire.CmdPowerCycle, "custodian-1"); n != 1 {
+			t.Errorf("commands rows %d", n)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM acks WHERE dock = ? AND ids = ?`, "dock-1", `["x1","x2"]`); n != 1 {
+			t.Errorf("acks rows %d", n)
+		}
+	})
+}
+
+func TestSegmentUpdates(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		ctx := context.Background()
+		buffered := manifest("R1", 1, t0, 2000)
+		buffered.ClockSyncedAt = t0.Add(8 * time.Hour)
+		commit(t, s, msg(t, "dock-1", "s1", t0.Add(8*time.Hour), buffered))
+
+		// Uploaded with a receipt, reported by another dock at a later
+		// docking (a later sync: its offset must not replace the earlier).
+		up := *buffered
+		up.State, up.ClockOffsetMs, up.ClockSyncedAt = wire.SegUploaded, 9000, t0.Add(30*time.Hour)
+		up.Computed = up.SHA256
+		up.FollowsInterruption = true
+		up.Receipt = &wire.Receipt{ObjectID: "obj-1", Device: "R1", Seq: 1, SHA256: up.SHA256, Size: up.Size,
+			StoredAt: t0.Add(9 * time.Hour), KeyID: "k1", Signature: "c2ln"}
+		commit(t, s, msg(t, "dock-2", "s2", t0.Add(30*time.Hour), &up))
+
+		// A stale redelivery (older envelope time) of the buffered state, and
+		// a manifest that claims another hash for the same seq.
+		stale := *buffered
+		stale.Computed = hash64("something else")
+		stale.FollowsInterruption = false
+		lie := *buffered
+		lie.SHA256, lie.Size = hash64("forged"), 7
+		lie.State = wire.SegFault
+		commit(t, s, msg(t, "dock-1", "s3", t0.Add(7*time.Hour), &stale), msg(t, "dock-3", "s4", t0.Add(6*time.Hour), &lie))
+
+		segs, err := s.Segments(ctx, "R1", time.Time{}, time.Time{})
+		if err != nil || len(segs) != 1 {
+			t.Fatalf("segments = %+v, %v", segs, err)
+		}
+		g := segs[0]
+		if g.State != wire.SegUploaded || g.Dock != "dock-2" {
+			t.Errorf("state %s from %s, want uploaded from dock-2 (stale reports must not regress it)", g.State, g.Dock)
+		}
+		if g.ClockOffset != 2*time.Second || !g.CorrectedStart.Equal(t0.Add(-2*time.Second)) {
+			t.Errorf("offset %s corrected %s: the earliest sync must win", g.ClockOffset, g.CorrectedStart)
+		}
+		if g.SHA256 != buffered.SHA256 || g.Size != buffered.Size {
+			t.Errorf("immutable claim overwritten: %s %d", g.SHA256, g.Size)
+		}
+		if want := claim(&lie); g.Conflict != want {
+			t.Errorf("conflict %q, want %q", g.Conflict, want)
+		}
+		if g.Computed != up.SHA256 || !g.HashMismatch {
+			t.Errorf("computed %s mismatch %v: first computed kept, a reported mismatch is sticky", g.Computed, g.HashMismatch)
+		}
+		if !g.FollowsInterruption {
+			t.Error("follows_interruption lost")
+		}
+		if g.Receipt == nil || g.Receipt.ObjectID != "obj-1" || !g.ReceivedAt.Equal(t0.Add(9*time.Hour)) {
+			t.Errorf("receipt %+v received %s", g.Receipt, g.ReceivedAt)
+		}
+	})
+}
+
+func TestSegmentsWindowAndOrder(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		// Seq order differs from corrected-time order: seq 3 was recorded
+		// first by the corrected clock.
+		var batch []Incoming
+		starts := map[uint64]time.Duration{1: 10 * time.Minute, 2: 20 * time.Minute, 3: 0, 4: 60 * time.Minute}
+		for seq, d := range starts {
+			batch = append(batch, msg(t, "dock-1", fmt.Sprint("m", seq), t0, manifest("R1", seq, t0.Add(d), 0)))
+		}
+		batch = append(batch, msg(t, "dock-1", "other", t0, manifest("R2", 1, t0, 0)))
+		commit(t, s, batch...)
+		segs, err := s.Segments(context.Background(), "R1", t0.Add(4*time.Minute), t0.Add(21*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []uint64
+		for _, g := range segs {
+			got = append(got, g.Seq)
+		}
+		// Each segment lasts 5 minutes: seq 3 [0,5) overlaps 4m; seq 4 at 60m does not.
+		if fmt.Sprint(got) != "[3 1 2]" {
+			t.Errorf("segments in window = %v, want [3 1 2]", got)
+		}
+	})
+}
+
+func TestConcurrentCommits(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		const workers, perWorker = 8, 60
+		// Every worker commits its own messages and also redelivers its
+		// neighbour's, in batches; each (dock, id) must be fresh exactly once.
+		build := func(w int) []Incoming {
+			var out []Incoming
+			dock := fmt.Sprintf("dock-%d", w%3)
+			for i := range perWorker {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				at := t0.Add(time.Duration(i) * time.Second)
+				var body wire.Body
+				switch i % 3 {
+				case 0:
+					body = manifest(fmt.Sprintf("R%d", w), uint64(i), at, 0)
+				case 1:
+					body = &wire.SlotState{Slot: i % 8, State: wire.SlotCopying, Serial: fmt.Sprintf("R%d", w)}
+				default:
+					body = health(fmt.Sprintf("R%d", w), at)
+				}
+				out = append(out, msg(t, dock, id, at, body))
+			}
+			return out
+		}
+		sets := make([][]Incoming, workers)
+		for w := range workers {
+			sets[w] = build(w)
+		}
+		var mu sync.Mutex
+		fresh := map[string]int{}
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				mine, theirs := sets[w], sets[(w+1)%workers]
+				for start := 0; start < perWorker; start += 20 {
+					batch := append(append([]Incoming{}, mine[start:start+20]...), theirs[start:start+20]...)
+					dup, err := s.Commit(context.Background(), batch)
+					if err != nil {
+						t.Errorf("worker %d: %v", w, err)
+						return
+					}
+					mu.Lock()
+					for i, d := range dup {
+						if !d {
+							fresh[batch[i].Env.Dock+"/"+batch[i].Env.ID]++
+						}
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(fresh) != workers*perWorker {
+			t.Errorf("%d distinct messages committed fresh, want %d", len(fresh), workers*perWorker)
+		}
+		for k, n := range fresh {
+			if n != 1 {
+				t.Errorf("%s committed fresh %d times", k, n)
+			}
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM messages`); n != workers*perWorker {
+			t.Errorf("messages rows %d, want %d", n, workers*perWorker)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM segments`); n != workers*perWorker/3 {
+			t.Errorf("segments rows %d, want %d", n, workers*perWorker/3)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM device_health`); n != workers*perWorker/3 {
+			t.Errorf("device_health rows %d, want %d", n, workers*perWorker/3)
+		}
+	})
+}

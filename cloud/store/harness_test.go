@@ -1,0 +1,214 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+const defaultPGDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+func pgDSN() string {
+	if v := os.Getenv("BERTH_PG_DSN"); v != "" {
+		return v
+	}
+	return defaultPGDSN
+}
+
+// fakeClock is a settable Clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var t0 = time.Date(2026, 11, 24, 22, 5, 0, 123456789, time.UTC)
+
+// backend opens stores on one fresh database: a temp SQLite file, or a
+// uniquely named PostgreSQL schema dropped at cleanup.
+type backend struct {
+	name   string
+	dsn    string
+	schema string
+	clock  *fakeClock
+}
+
+func (b *backend) opts() *Opts {
+	return &Opts{Schema: b.schema, Clock: b.clock, Logger: slog.New(slog.DiscardHandler)}
+}
+
+func (b *backend) open(t testing.TB) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, b.dsn, b.opts())
+	if err != nil {
+		t.Fatalf("Open(%s): %v", b.name, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// raw runs a query on the backend outside the Store, for assertions.
+func (b *backend) count(t testing.TB, s *Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.db.QueryRowContext(context.Background(), s.d.q(query), args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+var (
+	pgOnce sync.Once
+	pgErr  error
+)
+
+func pgReachable() error {
+	pgOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, pgDSN())
+		if err != nil {
+			pgErr = err
+			return
+		}
+		pgErr = c.Ping(ctx)
+		c.Close(ctx)
+	})
+	return pgErr
+}
+
+func newSQLite(t testing.TB) *backend {
+	return &backend{name: "sqlite", dsn: "sqlite://" + filepath.Join(t.TempDir(), "berth.db"),
+		clock: &fakeClock{t: t0.Add(time.Hour)}}
+}
+
+func newPG(t testing.TB) *backend {
+	t.Helper()
+	if err := pgReachable(); err != nil {
+		if os.Getenv("BERTH_REQUIRE_PG") != "" {
+			t.Fatalf("PostgreSQL required (BERTH_REQUIRE_PG) but unreachable at %s: %v", pgDSN(), err)
+		}
+		t.Skipf("PostgreSQL unreachable at %s: %v", pgDSN(), err)
+	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	schema := "berth_store_" + hex.EncodeToString(rnd[:])
+	cfg, err := pgx.ParseConfig(pgDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := stdlib.OpenDB(*cfg)
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := admin.Exec("CREATE SCHEMA " + ident); err != nil {
+		admin.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP SCHEMA " + ident + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return &backend{name: "postgres", dsn: pgDSN(), schema: schema, clock: &fakeClock{t: t0.Add(time.Hour)}}
+}
+
+// both runs fn against SQLite and PostgreSQL, each on its own fresh database.
+func both(t *testing.T, fn func(t *testing.T, b *backend)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, newSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, newPG(t)) })
+}
+
+// Message builders.
+
+func msg(t testing.TB, dock, id string, at time.Time, body wire.Body) Incoming {
+	t.Helper()
+	typ := map[string]string{
+		"*wire.DockState": wire.TypeDockState, "*wire.SlotState": wire.TypeSlotState,
+		"*wire.DeviceHealth": wire.TypeDeviceHealth, "*wire.SegmentManifest": wire.TypeSegmentManifest,
+		"*wire.AuditRecord": wire.TypeAuditRecord, "*wire.Ack": wire.TypeAck, "*wire.Command": wire.TypeCommand,
+	}[fmt.Sprintf("%T", body)]
+	env, err := wire.NewEnvelope(id, dock, at, typ, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Round-trip through the wire decoder, as ingest does.
+	got, err := wire.DecodeBody(env)
+	if err != nil {
+		t.Fatalf("fixture %s does not decode: %v", id, err)
+	}
+	return Incoming{Env: env, Body: got}
+}
+
+func hash64(s string) string {
+	h := make([]byte, 32)
+	copy(h, s)
+	return hex.EncodeToString(h)
+}
+
+func manifest(serial string, seq uint64, start time.Time, offsetMs int64) *wire.SegmentManifest {
+	return &wire.SegmentManifest{Serial: serial, Seq: seq, Start: start, End: start.Add(5 * time.Minute), Size: 1 << 20,
+		SHA256: hash64(fmt.Sprintf("%s/%d", serial, seq)), StopCause: wire.StopAutoSplit, Officer: "o-1001",
+		CaseTag: "case-1", Media: "h264/aac", ClockOffsetMs: offsetMs, ClockSyncedAt: t0, State: wire.SegBuffered}
+}
+
+func health(serial string, at time.Time) *wire.DeviceHealth {
+	return &wire.DeviceHealth{Serial: serial, Model: "BWC-9", Firmware: "2.1.0", Officer: "o-1001", Unit: "unit-3",
+		Slot: 2, DockedAt: at, Battery: wire.Battery{MilliVolts: 4100, Percent: 80, HealthPct: 91, Cycles: 120,
+			TemperatureC: 31.5}, Storage: wire.Storage{TotalBytes: 64 << 30, FreeBytes: 40 << 30, HealthPct: 98},
+		DeviceClock: at.Add(1500 * time.Millisecond), DockClock: at, ClockOffsetMs: 1500, ClockSet: true}
+}
+
+// chain returns n sealed audit records of dock.
+func chain(t testing.TB, dock string, n int) []*wire.AuditRecord {
+	t.Helper()
+	var out []*wire.AuditRecord
+	var prev *wire.AuditRecord
+	for i := range n {
+		r := &wire.AuditRecord{Time: t0.Add(time.Duration(i) * time.Second), Action: wire.AuditCopied, Slot: i % 4,
+			Serial: "R1", Seq: uint64(i), Detail: fmt.Sprintf("copied segment %d", i)}
+		if err := r.Seal(dock, prev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+		prev = r
+	}
+	return out
+}
+
+func commit(t testing.TB, s *Store, msgs ...Incoming) []bool {
+	t.Helper()
+	dup, err := s.Commit(context.Background(), msgs)
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if len(dup) != len(msgs) {
+		t.Fatalf("Commit returned %d dup flags for %d messages", len(dup), len(msgs))
+	}
+	return dup
+}
