@@ -25,12 +25,8 @@ type selftestConfig struct {
 	linkWait  time.Duration // how long to wait for a slot's link to open
 }
 
-// The simulated board's recorders draw this while charging; the self-test
-// checks the sensor path reads it back.
-const (
-	simVolts = 5050 * physic.MilliVolt
-	simAmps  = 850 * physic.MilliAmpere
-)
+// offLeak is the most current a slot may draw with its charge line off.
+const offLeak = 20 * physic.MilliAmpere
 
 // selftestColors is the LED cycle an installer watches for on every slot.
 var selftestColors = []led.Color{led.Red, led.Green, led.Blue, led.White}
@@ -163,14 +159,11 @@ func testSlot(ctx context.Context, cfg selftestConfig, b *board.Board, s *board.
 		r.leds = strings.Join(shown, ",")
 	}
 
-	// Power: on, read the current while on, off.
+	// Power: on, read the current while on, off, and check it stopped.
 	if err := s.Power.Set(true); err != nil {
 		fail("power on: %v", err)
 		r.power = "error"
 	} else {
-		if sim != nil && s.HasSensor() {
-			_ = sim.SetSupply(s.Index, simVolts, simAmps) // the docked recorder starts charging
-		}
 		if err := wait(ctx, cfg.powerOn); err != nil {
 			fail("interrupted")
 		}
@@ -180,9 +173,14 @@ func testSlot(ctx context.Context, cfg selftestConfig, b *board.Board, s *board.
 			r.power = "error"
 		} else {
 			r.power = "on/off"
-		}
-		if sim != nil && s.HasSensor() {
-			_ = sim.SetSupply(s.Index, simVolts, 0)
+			if err := wait(ctx, cfg.powerOn); err != nil {
+				fail("interrupted")
+			}
+			if s.HasSensor() {
+				if rd, err := s.Sense(); err == nil && (rd.Current > offLeak || rd.Current < -offLeak) {
+					fail("power off: %s still flows with the charge line off: check the charge switch", rd.Current)
+				}
+			}
 		}
 	}
 
@@ -244,8 +242,9 @@ func senseSlot(s *board.Slot, checkSim bool, fail func(string, ...any)) string {
 		fail("current sensor: over-current while powered: %s", rd)
 	}
 	if checkSim {
-		if d := rd.Current - simAmps; d > 5*physic.MilliAmpere || d < -5*physic.MilliAmpere {
-			fail("current sensor: read %s, the simulated recorder draws %s", rd.Current, simAmps)
+		want := board.DefaultLoad.Current
+		if d := rd.Current - want; d > 5*physic.MilliAmpere || d < -5*physic.MilliAmpere {
+			fail("current sensor: read %s, the simulated recorder draws %s", rd.Current, want)
 		}
 	}
 	return rd.String()

@@ -27,10 +27,10 @@ func Example() {
 	slot := b.Slots()[0]
 	fmt.Println("start:", <-slot.Presence.Events())
 
-	// The demo (or a test) docks a recorder that draws 850 mA.
+	// The demo (or a test) docks a recorder that draws 850 mA once powered.
 	sim := b.Sim()
+	_ = sim.SetLoad(0, 5*physic.Volt, 850*physic.MilliAmpere)
 	_ = sim.Insert(0)
-	_ = sim.SetSupply(0, 5*physic.Volt, 850*physic.MilliAmpere)
 
 	ev := <-slot.Presence.Events()
 	fmt.Println("event:", ev)
@@ -42,11 +42,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("power:", slot.Power.On(), "over-current:", r.OverCurrent, "pattern:", slot.Pattern())
+	fmt.Println("power:", slot.Power.On(), "current:", r.Current, "over-current:", r.OverCurrent, "pattern:", slot.Pattern())
 	fmt.Println("link:", slot.LinkName())
 	// Output:
 	// start: initially empty
 	// event: inserted
-	// power: true over-current: false pattern: pulse(green,1s)
+	// power: true current: 849.900mA over-current: false pattern: pulse(green,1s)
 	// link: tcp:127.0.0.1:7301
 }

@@ -29,19 +29,34 @@ type Sim struct {
 
 	mu      sync.Mutex
 	pins    map[string]*gpiotest.Pin
+	loads   []load // per slot
 	bus     *simBus
 	board   *Board // set by Open once slots exist
 	missing []uint16
 }
 
+// load is what a docked recorder draws while its slot is powered.
+type load struct {
+	v physic.ElectricPotential
+	i physic.ElectricCurrent
+}
+
+// DefaultLoad is what a simulated recorder draws while charging.
+var DefaultLoad = struct {
+	Voltage physic.ElectricPotential
+	Current physic.ElectricCurrent
+}{5050 * physic.MilliVolt, 850 * physic.MilliAmpere}
+
 func newSim(s *Spec, clock clockwork.Clock) *Sim {
 	sim := &Sim{spec: s, clock: clock, pins: map[string]*gpiotest.Pin{}, missing: s.Sim.MissingI2C}
 	sim.bus = &simBus{sensors: map[uint16]simChip{}}
-	for _, sl := range s.Slots {
+	for i, sl := range s.Slots {
+		sim.loads = append(sim.loads, load{DefaultLoad.Voltage, DefaultLoad.Current})
 		c := sl.Current
 		if c == nil || slices.Contains(sim.missing, c.Address) {
 			continue
 		}
+		slot := i
 		switch c.Type {
 		case SensorINA3221:
 			m, ok := sim.bus.sensors[c.Address].(*ina3221Model)
@@ -50,8 +65,9 @@ func newSim(s *Spec, clock clockwork.Clock) *Sim {
 				sim.bus.sensors[c.Address] = m
 			}
 			m.shunt[c.Channel-1] = c.Shunt
+			m.measure[c.Channel-1] = func() load { return sim.measure(slot) }
 		default:
-			sim.bus.sensors[c.Address] = &ina219Model{shunt: c.Shunt, regs: [6]uint16{0x399f}}
+			sim.bus.sensors[c.Address] = &ina219Model{shunt: c.Shunt, regs: [6]uint16{0x399f}, measure: func() load { return sim.measure(slot) }}
 		}
 	}
 	return sim
@@ -123,24 +139,40 @@ func (s *Sim) Bounce(slot int, n int, present bool) error {
 	return nil
 }
 
-// SetSupply sets what the slot's current sensor measures.
-func (s *Sim) SetSupply(slot int, v physic.ElectricPotential, i physic.ElectricCurrent) error {
-	_, ss, err := s.slot(slot)
-	if err != nil {
+// SetLoad sets what the recorder in slot draws while the slot is powered
+// (DefaultLoad until set): 0 A rehearses a battery that does not take
+// charge, a few amperes a shorted recorder. The slot's sensor reads the
+// load only while the charge line is on and the presence switch reads
+// present, and 0 V, 0 A otherwise, like a sensor behind the charge switch.
+func (s *Sim) SetLoad(slot int, v physic.ElectricPotential, i physic.ElectricCurrent) error {
+	if _, _, err := s.slot(slot); err != nil {
 		return err
 	}
-	if ss.Current == nil {
-		return fmt.Errorf("%w: slot %d", ErrNoSensor, slot)
-	}
-	switch m := s.bus.sensor(ss.Current.Address).(type) {
-	case *ina219Model:
-		m.set(v, i)
-	case *ina3221Model:
-		m.set(ss.Current.Channel, v, i)
-	default:
-		return fmt.Errorf("board: simulated slot %d: sensor %#x is configured missing", slot, ss.Current.Address)
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loads[slot] = load{v, i}
 	return nil
+}
+
+// measure is what slot's sensor sees now.
+func (s *Sim) measure(slot int) load {
+	ss := s.spec.Slots[slot]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	chg, prs := s.pins[ss.Charge.Pin.Name], s.pins[ss.Presence.Pin.Name]
+	if chg == nil || prs == nil {
+		return load{}
+	}
+	chg.Lock()
+	on := chg.L != gpio.Level(ss.Charge.ActiveLow)
+	chg.Unlock()
+	prs.Lock()
+	present := prs.L == gpio.Level(ss.Presence.ActiveHigh)
+	prs.Unlock()
+	if on && present {
+		return s.loads[slot]
+	}
+	return load{}
 }
 
 // SetLink points the slot's link at a TCP address (recsim started on
@@ -222,17 +254,10 @@ func (b *simBus) Tx(addr uint16, w, r []byte) error {
 // shunt = I·R / 10 µV, current = shunt · calibration / 4096,
 // power = current · bus / 5000, bus = V / 4 mV shifted left 3.
 type ina219Model struct {
-	mu    sync.Mutex
-	shunt physic.ElectricResistance
-	regs  [6]uint16
-	volts physic.ElectricPotential
-	amps  physic.ElectricCurrent
-}
-
-func (m *ina219Model) set(v physic.ElectricPotential, i physic.ElectricCurrent) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.volts, m.amps = v, i
+	mu      sync.Mutex
+	shunt   physic.ElectricResistance
+	regs    [6]uint16
+	measure func() load
 }
 
 func (m *ina219Model) tx(w, r []byte) error {
@@ -258,7 +283,8 @@ func (m *ina219Model) tx(w, r []byte) error {
 
 func (m *ina219Model) read(reg byte) uint16 {
 	// Shunt voltage in 10 µV steps, saturating at the ±320 mV range.
-	vshunt := float64(m.amps) * float64(m.shunt) / 1e9 // nV
+	l := m.measure()
+	vshunt := float64(l.i) * float64(m.shunt) / 1e9 // nV
 	shunt := math.Round(vshunt / 10e3)
 	overflow := false
 	if math.Abs(shunt) > 32000 {
@@ -269,7 +295,7 @@ func (m *ina219Model) read(reg byte) uint16 {
 	if math.Abs(current) > 32767 {
 		overflow = true
 	}
-	busv := uint16(max(0, float64(m.volts)/4e6)) // 4 mV steps
+	busv := uint16(max(0, float64(l.v)/4e6)) // 4 mV steps
 	switch reg {
 	case 1:
 		return uint16(int16(shunt))
@@ -291,17 +317,10 @@ func (m *ina219Model) read(reg byte) uint16 {
 // configuration, critical limits, and per channel shunt = I·R / 40 µV and
 // bus = V / 8 mV, both in bits 15..3, the shunt saturating at 163.8 mV.
 type ina3221Model struct {
-	mu    sync.Mutex
-	shunt [3]physic.ElectricResistance
-	volts [3]physic.ElectricPotential
-	amps  [3]physic.ElectricCurrent
-	regs  [0x12]uint16
-}
-
-func (m *ina3221Model) set(ch int, v physic.ElectricPotential, i physic.ElectricCurrent) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.volts[ch-1], m.amps[ch-1] = v, i
+	mu      sync.Mutex
+	shunt   [3]physic.ElectricResistance
+	measure [3]func() load
+	regs    [0x12]uint16
 }
 
 func (m *ina3221Model) tx(w, r []byte) error {
@@ -324,12 +343,16 @@ func (m *ina3221Model) tx(w, r []byte) error {
 			v = 0x3220
 		case reg >= 1 && reg <= 6:
 			ch := (int(reg) - 1) / 2
+			var l load
+			if m.measure[ch] != nil {
+				l = m.measure[ch]()
+			}
 			if reg%2 == 1 {
-				steps := math.Round(float64(m.amps[ch]) * float64(m.shunt[ch]) / 1e9 / 40e3)
+				steps := math.Round(float64(l.i) * float64(m.shunt[ch]) / 1e9 / 40e3)
 				steps = max(-4096, min(4095, steps))
 				v = uint16(int16(steps) << 3)
 			} else {
-				v = uint16(max(0, min(4095, float64(m.volts[ch])/8e6))) << 3
+				v = uint16(max(0, min(4095, float64(l.v)/8e6))) << 3
 			}
 		case int(reg) < len(m.regs):
 			v = m.regs[reg]

@@ -160,10 +160,31 @@ func TestSimPowerAndLEDs(t *testing.T) {
 	}
 }
 
+// dock inserts a recorder in slot i, waits for the event and powers it.
+func dock(t *testing.T, b *Board, i int) {
+	t.Helper()
+	s := b.Slots()[i]
+	if err := b.Sim().Insert(i); err != nil {
+		t.Fatal(err)
+	}
+	for ev := nextEvent(t, s); !ev.Present; ev = nextEvent(t, s) {
+	}
+	if err := s.Power.Set(true); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSimCurrent(t *testing.T) {
 	b := openSim(t, simFile)
 	sim := b.Sim()
 	a := b.Slots()[0]
+	if r, err := a.Sense(); err != nil || r.Current != 0 || r.Voltage != 0 {
+		t.Fatalf("empty unpowered slot reads %s, %v", r, err)
+	}
+	dock(t, b, 0)
+	if r, err := a.Sense(); err != nil || r.Current < 849*physic.MilliAmpere || r.Current > 851*physic.MilliAmpere {
+		t.Fatalf("docked recorder with the default load reads %s, %v", r, err)
+	}
 	for _, tc := range []struct {
 		name     string
 		amps     physic.ElectricCurrent
@@ -171,12 +192,12 @@ func TestSimCurrent(t *testing.T) {
 		overflow bool
 	}{
 		{"charging", 850 * physic.MilliAmpere, false, false},
-		{"idle", 0, false, false},
+		{"battery not taking charge", 0, false, false},
 		{"over the 2.5 A limit", 2800 * physic.MilliAmpere, true, false},
 		{"short beyond full scale", 4 * physic.Ampere, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := sim.SetSupply(0, 5050*physic.MilliVolt, tc.amps); err != nil {
+			if err := sim.SetLoad(0, 5050*physic.MilliVolt, tc.amps); err != nil {
 				t.Fatal(err)
 			}
 			r, err := a.Sense()
@@ -195,6 +216,13 @@ func TestSimCurrent(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The agent cuts power on over-current: the sensor then reads nothing.
+	if err := a.Power.Set(false); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := a.Sense(); err != nil || r.Current != 0 || r.OverCurrent {
+		t.Fatalf("after the cut: %s, %v", r, err)
 	}
 	if _, err := b.Slots()[1].Sense(); !errors.Is(err, chargesense.ErrNoDevice) || !errors.Is(err, ErrHardware) {
 		t.Fatalf("missing sensor: %v", err)
@@ -348,11 +376,12 @@ slots:
 func TestSimINA3221(t *testing.T) {
 	b := openSim(t, ina3221File)
 	sim := b.Sim()
-	supplies := []physic.ElectricCurrent{850 * physic.MilliAmpere, 2600 * physic.MilliAmpere, 5 * physic.Ampere}
-	for i, a := range supplies {
-		if err := sim.SetSupply(i, 5*physic.Volt, a); err != nil {
+	loads := []physic.ElectricCurrent{850 * physic.MilliAmpere, 2600 * physic.MilliAmpere, 5 * physic.Ampere}
+	for i, a := range loads {
+		if err := sim.SetLoad(i, 5*physic.Volt, a); err != nil {
 			t.Fatal(err)
 		}
+		dock(t, b, i)
 	}
 	for i, tc := range []struct {
 		current  physic.ElectricCurrent
@@ -399,19 +428,13 @@ func TestNewSimSpec(t *testing.T) {
 	if _, err := last.OpenLink(context.Background()); !errors.Is(err, ErrLink) {
 		t.Fatalf("link before SetLink: %v", err)
 	}
-	if err := b.Sim().SetSupply(5, 5*physic.Volt, 500*physic.MilliAmpere); err != nil {
+	if err := b.Sim().SetLoad(5, 5*physic.Volt, 500*physic.MilliAmpere); err != nil {
 		t.Fatal(err)
 	}
+	dock(t, b, 5)
 	r, err := last.Sense()
 	if err != nil || r.Current < 499*physic.MilliAmpere || r.Current > 501*physic.MilliAmpere {
 		t.Fatalf("Sense = %s, %v", r, err)
-	}
-	nextEvent(t, last)
-	if err := b.Sim().Insert(5); err != nil {
-		t.Fatal(err)
-	}
-	if ev := nextEvent(t, last); !ev.Present {
-		t.Fatalf("%+v", ev)
 	}
 	if _, err := NewSimSpec("x", 0); err == nil {
 		t.Fatal("0 slots accepted")
