@@ -242,7 +242,7 @@ func senseSlot(s *board.Slot, checkSim bool, fail func(string, ...any)) string {
 		fail("current sensor: over-current while powered: %s", rd)
 	}
 	if checkSim {
-		want := board.DefaultLoad.Current
+		want := board.SimLoadCurrent
 		if d := rd.Current - want; d > 5*physic.MilliAmpere || d < -5*physic.MilliAmpere {
 			fail("current sensor: read %s, the simulated recorder draws %s", rd.Current, want)
 		}

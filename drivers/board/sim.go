@@ -41,17 +41,17 @@ type load struct {
 	i physic.ElectricCurrent
 }
 
-// DefaultLoad is what a simulated recorder draws while charging.
-var DefaultLoad = struct {
-	Voltage physic.ElectricPotential
-	Current physic.ElectricCurrent
-}{5050 * physic.MilliVolt, 850 * physic.MilliAmpere}
+// What a simulated recorder draws while charging, until Sim.SetLoad.
+const (
+	SimLoadVoltage = 5050 * physic.MilliVolt
+	SimLoadCurrent = 850 * physic.MilliAmpere
+)
 
 func newSim(s *Spec, clock clockwork.Clock) *Sim {
 	sim := &Sim{spec: s, clock: clock, pins: map[string]*gpiotest.Pin{}, missing: s.Sim.MissingI2C}
 	sim.bus = &simBus{sensors: map[uint16]simChip{}}
 	for i, sl := range s.Slots {
-		sim.loads = append(sim.loads, load{DefaultLoad.Voltage, DefaultLoad.Current})
+		sim.loads = append(sim.loads, load{SimLoadVoltage, SimLoadCurrent})
 		c := sl.Current
 		if c == nil || slices.Contains(sim.missing, c.Address) {
 			continue
@@ -140,7 +140,7 @@ func (s *Sim) Bounce(slot int, n int, present bool) error {
 }
 
 // SetLoad sets what the recorder in slot draws while the slot is powered
-// (DefaultLoad until set): 0 A rehearses a battery that does not take
+// (SimLoadVoltage and SimLoadCurrent until set): 0 A rehearses a battery that does not take
 // charge, a few amperes a shorted recorder. The slot's sensor reads the
 // load only while the charge line is on and the presence switch reads
 // present, and 0 V, 0 A otherwise, like a sensor behind the charge switch.
