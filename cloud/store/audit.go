@@ -15,7 +15,9 @@ import (
 
 // Audit record statuses.
 const (
-	AuditVerified = "verified" // hash right and linked to the stored previous record (or genesis)
+	// AuditVerified: hash right and linked to the stored previous record (or
+	// genesis). It judges this link; an earlier one may still be pending.
+	AuditVerified = "verified"
 	AuditPending  = "pending"  // hash right; the previous record has not arrived yet
 	AuditBroken   = "broken"   // hash wrong, or does not follow the previous record
 )

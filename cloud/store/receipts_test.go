@@ -1,0 +1,132 @@
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+func TestReceipts(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		seg := manifest("R1", 4, t0, 0)
+		commit(t, s, msg(t, "dock-1", "m1", t0, seg))
+		r := wire.Receipt{ObjectID: "sha256-" + seg.SHA256, Device: "R1", Seq: 4, SHA256: seg.SHA256, Size: seg.Size,
+			StoredAt: t0.Add(90*time.Minute + 7)}
+		r.Sign("collector-1", key)
+
+		if _, ok, err := s.Receipt(ctx, "R1", 4); err != nil || ok {
+			t.Fatalf("Receipt before recording: ok=%v err=%v", ok, err)
+		}
+		for range 3 { // idempotent
+			if err := s.RecordReceipt(ctx, r); err != nil {
+				t.Fatalf("RecordReceipt: %v", err)
+			}
+		}
+		// An equivalent receipt (re-signed later) is accepted and the first kept.
+		later := r
+		later.StoredAt = r.StoredAt.Add(time.Hour)
+		later.Sign("collector-2", key)
+		if err := s.RecordReceipt(ctx, later); err != nil {
+			t.Fatalf("equivalent receipt: %v", err)
+		}
+		got, ok, err := s.Receipt(ctx, "R1", 4)
+		if err != nil || !ok || got != r {
+			t.Fatalf("Receipt = %+v %v %v, want %+v", got, ok, err, r)
+		}
+		if err := got.Verify(pub, "R1", 4, seg.SHA256, seg.Size); err != nil {
+			t.Errorf("stored receipt no longer verifies: %v", err)
+		}
+		// Another hash for the same segment is a conflict, and changes nothing.
+		bad := r
+		bad.SHA256, bad.ObjectID = hash64("other"), "sha256-other"
+		if err := s.RecordReceipt(ctx, bad); !errors.Is(err, ErrConflict) {
+			t.Errorf("conflicting receipt: %v, want ErrConflict", err)
+		}
+		if got, _, _ := s.Receipt(ctx, "R1", 4); got != r {
+			t.Errorf("conflict changed the receipt: %+v", got)
+		}
+		// The segment shows the recorded receipt.
+		segs, err := s.Segments(ctx, "R1", time.Time{}, time.Time{})
+		if err != nil || len(segs) != 1 || segs[0].Receipt == nil || *segs[0].Receipt != r || !segs[0].ReceivedAt.Equal(r.StoredAt) {
+			t.Errorf("segment receipt = %+v, %v", segs, err)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM receipts`); n != 1 {
+			t.Errorf("receipts rows %d, want 1", n)
+		}
+		for _, bad := range []wire.Receipt{
+			{},
+			{ObjectID: "o", Device: "../x", SHA256: seg.SHA256, StoredAt: t0, Signature: "s"},
+			{ObjectID: "o", Device: "R1", SHA256: "short", StoredAt: t0, Signature: "s"},
+			{ObjectID: "o", Device: "R1", SHA256: seg.SHA256, Signature: "s"},
+			{ObjectID: "o", Device: "R1", SHA256: seg.SHA256, StoredAt: t0},
+			{ObjectID: "o", Device: "R1", Seq: 1 << 63, SHA256: seg.SHA256, StoredAt: t0, Signature: "s"},
+		} {
+			if err := s.RecordReceipt(ctx, bad); !errors.Is(err, ErrArgument) {
+				t.Errorf("RecordReceipt(%+v) = %v, want ErrArgument", bad, err)
+			}
+		}
+	})
+}
+
+func TestDockEnrolment(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		const tok = "s3cret-token-0123456789"
+		if ok, err := s.DockEnrolled(ctx, "dock-1"); err != nil || ok {
+			t.Fatalf("unknown dock enrolled=%v err=%v", ok, err)
+		}
+		// A dock seen before enrolment is known but not enrolled.
+		commit(t, s, msg(t, "dock-1", "m", t0, &wire.DockState{State: wire.DockOnline}))
+		if ok, _ := s.DockEnrolled(ctx, "dock-1"); ok {
+			t.Error("a dock only seen counts as enrolled")
+		}
+		if ok, _ := s.CheckDockToken(ctx, "dock-1", ""); ok {
+			t.Error("empty token accepted for an unenrolled dock")
+		}
+		if err := s.EnrollDock(ctx, "dock-1", "unit-3", tok); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.DockEnrolled(ctx, "dock-1"); err != nil || !ok {
+			t.Fatalf("enrolled=%v err=%v", ok, err)
+		}
+		for _, c := range []struct {
+			dock, token string
+			want        bool
+		}{{"dock-1", tok, true}, {"dock-1", tok + "x", false}, {"dock-1", "", false}, {"dock-2", tok, false},
+			{"dock-1' OR '1'='1", tok, false}} {
+			if ok, err := s.CheckDockToken(ctx, c.dock, c.token); err != nil || ok != c.want {
+				t.Errorf("CheckDockToken(%q, %q) = %v, %v; want %v", c.dock, c.token, ok, err, c.want)
+			}
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM docks WHERE token_sha256 = ?`, tok); n != 0 {
+			t.Error("the token is stored in clear")
+		}
+		// Re-enrolment rotates the token; the state reported before stays.
+		if err := s.EnrollDock(ctx, "dock-1", "unit-4", tok+"-new"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := s.CheckDockToken(ctx, "dock-1", tok); ok {
+			t.Error("old token still valid after rotation")
+		}
+		docks, err := s.Docks(ctx)
+		if err != nil || len(docks) != 1 || docks[0].Unit != "unit-4" || !docks[0].Enrolled || docks[0].State.State != wire.DockOnline {
+			t.Errorf("docks = %+v, %v", docks, err)
+		}
+		for _, bad := range [][3]string{{"", "u", tok}, {"a/b", "u", tok}, {"d", "u/../x", tok}, {"d", "u", "short"}} {
+			if err := s.EnrollDock(ctx, bad[0], bad[1], bad[2]); !errors.Is(err, ErrArgument) {
+				t.Errorf("EnrollDock(%q) = %v, want ErrArgument", bad, err)
+			}
+		}
+	})
+}
