@@ -18,8 +18,8 @@ const (
 	// AuditVerified: hash right and linked to the stored previous record (or
 	// genesis). It judges this link; an earlier one may still be pending.
 	AuditVerified = "verified"
-	AuditPending  = "pending"  // hash right; the previous record has not arrived yet
-	AuditBroken   = "broken"   // hash wrong, or does not follow the previous record
+	AuditPending  = "pending" // hash right; the previous record has not arrived yet
+	AuditBroken   = "broken"  // hash wrong, or does not follow the previous record
 )
 
 // Kinds of audit breaks.
