@@ -1,0 +1,240 @@
+// Package analysis is the collector's judgement: it rebuilds each recorder's
+// timeline from the store (package timeline), checks the opening window of
+// every recording resumed after an interruption for the wearer's spoken
+// reason, turns timeline and health findings into alerts (package alert),
+// stores them deduplicated, delivers the new ones, and escalates those left
+// open.
+//
+// The opening window is read from the evidence store, not from a clip the
+// dock sends separately: the dock uploads segments that follow an
+// interruption before any other, so the original arrives first anyway, and
+// judging the original (whose hash the receipt proves) leaves no second,
+// unverified copy of footage to secure, retain and audit.
+//
+// The engine keeps no state of its own: what it has judged is the alerts
+// table (an interruption with a spoken reason is recorded as a closed,
+// informational alert), so several collectors can run it.
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/berthdock/berth/cloud/alert"
+	"github.com/berthdock/berth/cloud/health"
+	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/timeline"
+)
+
+// Store is the part of the collector's store the engine uses.
+type Store interface {
+	Devices(ctx context.Context) ([]store.Device, error)
+	Docks(ctx context.Context) ([]store.Dock, error)
+	Segments(ctx context.Context, serial string, from, to time.Time) ([]store.Segment, error)
+	DeviceHealth(ctx context.Context, serial string, from, to time.Time) ([]store.HealthRecord, error)
+	UpsertAlert(ctx context.Context, a store.Alert) (bool, error)
+	AlertByKey(ctx context.Context, key string) (store.Alert, bool, error)
+	Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error)
+	CloseAlert(ctx context.Context, id int64, by string) error
+	EscalateAlert(ctx context.Context, id int64, level int) error
+}
+
+// Verdict is the spoken-reason check of one opening window.
+type Verdict struct {
+	Spoken        bool
+	SpeechSeconds float64
+	Onset         float64 // seconds into the window of the first wearer speech; -1 if none
+	Detail        string
+}
+
+// ReasonChecker judges the opening window of a segment's footage.
+type ReasonChecker interface {
+	Check(ctx context.Context, footage io.ReaderAt, size int64, window, minSpeech time.Duration) (Verdict, error)
+}
+
+// Footage opens an evidence object by its receipt's object id.
+type Footage interface {
+	Open(ctx context.Context, objectID string) (io.ReaderAt, int64, error)
+}
+
+// Deliverer sends a new or escalated alert somewhere (MQTT, webhook).
+type Deliverer interface {
+	Deliver(ctx context.Context, a alert.Alert) error
+}
+
+// Config of the engine.
+type Config struct {
+	Policy       timeline.Policy
+	Health       health.Thresholds
+	Lookback     time.Duration // how far back timelines are rebuilt (default 7 days)
+	Every        time.Duration // period of Run (default 1 min)
+	Escalate     time.Duration // escalate open alerts after this, doubling (default 1 h; 0 disables)
+	OfflineAfter time.Duration // dock silence tolerated (default 10 min)
+	OffloadWarn  time.Duration // warn this long before the 24 h deadline (default 4 h)
+	ClipURL      func(objectID string) string
+	Now          func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Policy == (timeline.Policy{}) {
+		c.Policy = timeline.DefaultPolicy()
+	}
+	if c.Health == (health.Thresholds{}) {
+		c.Health = health.DefaultThresholds()
+	}
+	if c.Lookback <= 0 {
+		c.Lookback = 7 * 24 * time.Hour
+	}
+	if c.Every <= 0 {
+		c.Every = time.Minute
+	}
+	if c.OfflineAfter <= 0 {
+		c.OfflineAfter = 10 * time.Minute
+	}
+	if c.OffloadWarn <= 0 {
+		c.OffloadWarn = 4 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Engine runs the analysis.
+type Engine struct {
+	cfg     Config
+	st      Store
+	footage Footage
+	check   ReasonChecker
+	deliver []Deliverer
+	log     *slog.Logger
+}
+
+// New makes an engine. footage and check may be nil: interruptions are then
+// raised as alerts with the reason unchecked.
+func New(cfg Config, st Store, footage Footage, check ReasonChecker, deliver []Deliverer, log *slog.Logger) *Engine {
+	cfg.defaults()
+	return &Engine{cfg: cfg, st: st, footage: footage, check: check, deliver: deliver, log: log}
+}
+
+// Run analyses everything every cfg.Every until ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(e.cfg.Every)
+	defer t.Stop()
+	for {
+		if _, err := e.Pass(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("analysis pass", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Pass analyses every device and dock once and returns the alerts it
+// created.
+func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
+	var created []alert.Alert
+	devs, err := e.st.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, d := range devs {
+		as, err := e.device(ctx, d)
+		created = append(created, as...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("analysis: device %s: %w", d.Serial, err))
+		}
+	}
+	as, err := e.docks(ctx)
+	created = append(created, as...)
+	errs = append(errs, err, e.escalate(ctx))
+	return created, errors.Join(errs...)
+}
+
+// raise stores an alert and delivers it if it is new.
+func (e *Engine) raise(ctx context.Context, a alert.Alert) (bool, error) {
+	a.Unit = orUnassigned(a.Unit)
+	now := e.cfg.Now()
+	created, err := e.st.UpsertAlert(ctx, toStore(a, now))
+	if err != nil || !created {
+		return false, err
+	}
+	a.State, a.Opened = alert.StateOpen, now
+	e.log.Info("alert raised", "key", a.Key, "kind", a.Kind, "unit", a.Unit, "serial", a.Serial)
+	e.send(ctx, a)
+	return true, nil
+}
+
+func (e *Engine) send(ctx context.Context, a alert.Alert) {
+	for _, d := range e.deliver {
+		if err := d.Deliver(ctx, a); err != nil {
+			e.log.Warn("alert delivery failed", "key", a.Key, "err", err)
+		}
+	}
+}
+
+// escalate raises the level of alerts left open and delivers them again.
+func (e *Engine) escalate(ctx context.Context) error {
+	if e.cfg.Escalate <= 0 {
+		return nil
+	}
+	open, err := e.st.Alerts(ctx, store.AlertFilter{State: store.AlertOpen})
+	if err != nil {
+		return err
+	}
+	now := e.cfg.Now()
+	for _, sa := range open {
+		a := fromStore(sa)
+		if !a.EscalationDue(now, e.cfg.Escalate) {
+			continue
+		}
+		if err := e.st.EscalateAlert(ctx, sa.ID, sa.Escalation+1); err != nil {
+			return err
+		}
+		a.Escalation++
+		a.Title = fmt.Sprintf("[escalation %d] %s", a.Escalation, a.Title)
+		e.send(ctx, a)
+	}
+	return nil
+}
+
+func fromStore(s store.Alert) alert.Alert {
+	a := alert.Alert{Key: s.Key, Kind: s.Kind, Severity: s.Severity, Unit: s.Unit, Officer: s.Officer, Serial: s.Serial,
+		Seq: s.Seq, Dock: s.Dock, Title: s.Title, Detail: s.Detail, At: s.At, State: s.State, Opened: s.OpenedAt,
+		Escalation: s.Escalation}
+	json.Unmarshal(s.Evidence, &a.Evidence)
+	return a
+}
+
+// docks raises dock health alerts.
+func (e *Engine) docks(ctx context.Context) ([]alert.Alert, error) {
+	docks, err := e.st.Docks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []alert.Alert
+	now := e.cfg.Now()
+	for _, d := range docks {
+		if !d.Enrolled || d.LastSeen.IsZero() {
+			continue
+		}
+		for _, f := range health.Dock(d.ID, d.State, d.LastSeen, now, e.cfg.OfflineAfter, e.cfg.Health) {
+			a := alert.Alert{Key: f.Key() + "/" + d.LastSeen.UTC().Format("2006-01-02"), Kind: f.Kind, Severity: f.Severity,
+				Unit: d.Unit, Dock: d.ID, Title: "Dock " + d.ID + ": " + f.Kind, Detail: f.Detail, At: now}
+			if ok, err := e.raise(ctx, a); err != nil {
+				return out, err
+			} else if ok {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,149 @@
+package analysis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/cloud/alert"
+	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+var t0 = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+
+// speechBySeq answers the reason check from a table (the detector itself is
+// tested in package reasoncheck).
+type speechBySeq map[uint64]float64
+
+func (s speechBySeq) Check(ctx context.Context, r io.ReaderAt, size int64, window, min time.Duration) (Verdict, error) {
+	b := make([]byte, size)
+	r.ReadAt(b, 0)
+	var seq uint64
+	fmt.Sscanf(string(b), "seq %d", &seq)
+	sec := s[seq]
+	return Verdict{Spoken: sec >= min.Seconds(), SpeechSeconds: sec}, nil
+}
+
+type footage map[string][]byte
+
+func (f footage) Open(ctx context.Context, id string) (io.ReaderAt, int64, error) {
+	b, ok := f[id]
+	if !ok {
+		return nil, 0, fmt.Errorf("no object %s", id)
+	}
+	return bytes.NewReader(b), int64(len(b)), nil
+}
+
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
+
+func commit(t *testing.T, st *store.Store, dock string, n *int, typ string, body any) {
+	t.Helper()
+	*n++
+	e, err := wire.NewEnvelope(fmt.Sprintf("m%d", *n), dock, t0.Add(30*time.Hour), typ, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wire.DecodeBody(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Commit(context.Background(), []store.Incoming{{Env: e, Body: b}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInterruptionsHolesAndDelivery(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: fixedClock(t0.Add(31 * time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	docked := t0.Add(30 * time.Hour)
+	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7", Unit: "unit-3",
+		Slot: 0, DockedAt: docked, DockClock: docked, DeviceClock: docked, ClockSet: true,
+		Battery: wire.Battery{Percent: 50, HealthPct: 95}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
+	// seq 1 low battery → seq 2 resumed without speech; seq 2 user stop →
+	// seq 3 resumed with speech; seq 4 missing; seq 5 alone later.
+	clip := footage{}
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	segs := []struct {
+		seq        uint64
+		start, end int
+		cause      string
+	}{{1, 0, 10, wire.StopLowBattery}, {2, 14, 20, wire.StopUser}, {3, 22, 30, wire.StopUser}, {5, 300, 310, wire.StopUser}}
+	for _, s := range segs {
+		data := []byte(fmt.Sprintf("seq %d footage", s.seq))
+		sha := fmt.Sprintf("%064x", s.seq)
+		r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: s.seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(s.end + 30)}
+		clip[r.ObjectID] = data
+		commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, &wire.SegmentManifest{Serial: "R1", Seq: s.seq, Start: at(s.start), End: at(s.end),
+			Size: r.Size, SHA256: sha, StopCause: s.cause, Officer: "o-7", State: wire.SegUploaded, Receipt: &r, ClockSyncedAt: docked})
+	}
+
+	var mu sync.Mutex
+	var hooked []alert.Alert
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a alert.Alert
+		json.NewDecoder(r.Body).Decode(&a)
+		mu.Lock()
+		hooked = append(hooked, a)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	e := New(Config{Now: func() time.Time { return docked.Add(time.Hour) }}, st, clip, speechBySeq{2: 0.6, 3: 4.5},
+		[]Deliverer{&alert.Webhook{URL: srv.URL, Format: alert.FormatJSON}}, slog.New(slog.DiscardHandler))
+	created, err := e.Pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, a := range created {
+		kinds = append(kinds, a.Kind+"@"+fmt.Sprint(a.Seq))
+	}
+	slices.Sort(kinds)
+	want := []string{KindUnexplained + "@2", "sequence-hole@4"}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("created %v, want %v", kinds, want)
+	}
+	mu.Lock()
+	if len(hooked) != 2 {
+		t.Fatalf("webhook got %d alerts", len(hooked))
+	}
+	mu.Unlock()
+	un, ok, err := st.AlertByKey(ctx, KindUnexplained+"/R1/2")
+	if err != nil || !ok || un.State != store.AlertOpen || un.Unit != "unit-3" {
+		t.Fatalf("unexplained alert %+v %v %v", un, ok, err)
+	}
+	var ev alert.Evidence
+	json.Unmarshal(un.Evidence, &ev)
+	if ev.ReasonSpoken == nil || *ev.ReasonSpoken || ev.SpeechSeconds != 0.6 || ev.StopCause != wire.StopLowBattery {
+		t.Fatalf("evidence %+v", ev)
+	}
+	ex, ok, err := st.AlertByKey(ctx, KindExplained+"/R1/3")
+	if err != nil || !ok || ex.State != store.AlertClosed {
+		t.Fatalf("explained interruption must be recorded closed: %+v %v %v", ex, ok, err)
+	}
+	// A second pass raises nothing new and delivers nothing again.
+	again, err := e.Pass(ctx)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second pass created %v, %v", again, err)
+	}
+}

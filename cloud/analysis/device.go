@@ -1,0 +1,193 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/berthdock/berth/cloud/alert"
+	"github.com/berthdock/berth/cloud/health"
+	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/timeline"
+)
+
+// Alert kinds the engine raises beyond the timeline's and health's own.
+const (
+	KindUnexplained = "interruption-unexplained" // resumed without the spoken reason
+	KindExplained   = "interruption-explained"   // resumed with it: recorded, closed
+	KindUnchecked   = "interruption-unchecked"   // footage not available to check (yet)
+)
+
+// severities of timeline findings.
+var severity = map[string]string{
+	timeline.KindAbnormalNoResume: alert.SeverityWarning,
+	timeline.KindSequenceHole:     alert.SeverityCritical,
+	timeline.KindSequenceReused:   alert.SeverityCritical,
+	timeline.KindOverlap:          alert.SeverityWarning,
+	timeline.KindHashMismatch:     alert.SeverityCritical,
+	timeline.KindLateUpload:       alert.SeverityWarning,
+	timeline.KindUploadOverdue:    alert.SeverityCritical,
+	timeline.KindOffloadDueSoon:   alert.SeverityWarning,
+}
+
+var titles = map[string]string{
+	KindUnexplained:               "录制中断后恢复未口头说明原因 Recording resumed without a spoken reason",
+	KindExplained:                 "录制中断后恢复并已说明原因 Recording resumed with a spoken reason",
+	KindUnchecked:                 "录制中断后恢复，待核查 Recording resumed; reason not yet checked",
+	timeline.KindAbnormalNoResume: "录制异常中断未恢复，需书面说明 Recording stopped abnormally; written explanation due",
+	timeline.KindSequenceHole:     "视音频缺失 Footage missing (sequence hole)",
+	timeline.KindSequenceReused:   "序号重复 Sequence number reused",
+	timeline.KindOverlap:          "片段时间重叠 Segments overlap in time",
+	timeline.KindHashMismatch:     "校验不一致 Hash mismatch",
+	timeline.KindLateUpload:       "超过24小时上传 Footage stored after 24 hours",
+	timeline.KindUploadOverdue:    "超过24小时未入库 Footage not in storage after 24 hours",
+	timeline.KindOffloadDueSoon:   "执法记录仪需尽快归还 Recorder must be docked soon",
+}
+
+// device analyses one recorder: timeline findings, spoken-reason checks,
+// health of its last docking, and the offload countdown.
+func (e *Engine) device(ctx context.Context, d store.Device) ([]alert.Alert, error) {
+	now := e.cfg.Now()
+	from := now.Add(-e.cfg.Lookback)
+	segs, err := e.st.Segments(ctx, d.Serial, from, now.Add(time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	hist, err := e.st.DeviceHealth(ctx, d.Serial, from.Add(-e.cfg.Lookback), now.Add(time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	var syncs []timeline.Sync
+	for _, h := range hist {
+		syncs = append(syncs, timeline.Sync{At: h.Health.DockClock, Offset: time.Duration(h.Health.ClockOffsetMs) * time.Millisecond, Set: h.Health.ClockSet})
+	}
+	bySeq := map[uint64]store.Segment{}
+	tsegs := make([]timeline.Segment, 0, len(segs))
+	for _, s := range segs {
+		bySeq[s.Seq] = s
+		tsegs = append(tsegs, timeline.Segment{Seq: s.Seq, Start: s.Start, End: s.End, StopCause: s.StopCause, Officer: s.Officer,
+			SHA256: s.SHA256, Computed: s.Computed, ReceivedAt: s.ReceivedAt})
+	}
+	tl := timeline.Build(d.Serial, tsegs, syncs, e.cfg.Policy)
+	findings := timeline.Analyze(tl, e.cfg.Policy, now)
+	if f, ok := timeline.OffloadDue(d.Serial, d.Officer, d.LastDockedAt, now, e.cfg.Policy, e.cfg.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
+		findings = append(findings, f)
+	}
+
+	var out []alert.Alert
+	raise := func(a alert.Alert) error {
+		ok, err := e.raise(ctx, a)
+		if ok {
+			out = append(out, a)
+		}
+		return err
+	}
+	for _, f := range findings {
+		a := alert.Alert{Key: f.Key(), Kind: f.Kind, Severity: severity[f.Kind], Unit: d.Unit, Officer: f.Officer,
+			Serial: d.Serial, Seq: f.Seq, Dock: bySeq[f.Seq].Dock, Title: titles[f.Kind], Detail: f.Detail, At: f.At,
+			Evidence: alert.Evidence{StoppedAt: f.StoppedAt, ResumedAt: f.ResumedAt, StopCause: f.StopCause}}
+		if f.Kind == timeline.KindOffloadDueSoon {
+			// One alert per docking that started the countdown.
+			a.Key = fmt.Sprintf("%s/%s/%d", f.Kind, d.Serial, d.LastDockedAt.Unix())
+		}
+		if f.Kind == timeline.KindInterruption {
+			var err error
+			if a, err = e.judge(ctx, a, bySeq[f.Seq]); err != nil {
+				return out, err
+			}
+			if a.Kind == "" {
+				continue // already judged
+			}
+		}
+		if err := raise(a); err != nil {
+			return out, err
+		}
+	}
+	for _, f := range health.Device(d.Health, e.cfg.Health) {
+		if d.Health.Serial == "" {
+			break
+		}
+		a := alert.Alert{Key: f.Key() + "/" + d.LastDockedAt.UTC().Format(time.RFC3339), Kind: f.Kind, Severity: f.Severity,
+			Unit: d.Unit, Officer: d.Officer, Serial: d.Serial, Dock: d.LastDock, Title: "Recorder " + d.Serial + ": " + f.Kind,
+			Detail: f.Detail, At: d.LastDockedAt}
+		if err := raise(a); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// judge runs the spoken-reason check for an interruption once: the alert's
+// key is the resumed segment's, so a judged interruption is found in the
+// store and skipped (returned with an empty Kind).
+func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment) (alert.Alert, error) {
+	keys := []string{KindUnexplained, KindExplained}
+	for _, k := range keys {
+		if _, ok, err := e.st.AlertByKey(ctx, k+keySuffix(a)); err != nil || ok {
+			return alert.Alert{}, err
+		}
+	}
+	if e.check == nil || e.footage == nil || resumed.Receipt == nil {
+		// Not in the evidence store yet (or no checker): say so, and judge
+		// again on a later pass; the unchecked alert stays as the record.
+		a.Kind, a.Severity, a.Title = KindUnchecked, alert.SeverityInfo, titles[KindUnchecked]
+		a.Key = KindUnchecked + keySuffix(a)
+		return a, nil
+	}
+	r, size, err := e.footage.Open(ctx, resumed.Receipt.ObjectID)
+	if err != nil {
+		return alert.Alert{}, fmt.Errorf("open footage of seq %d: %w", resumed.Seq, err)
+	}
+	if c, ok := r.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	v, err := e.check.Check(ctx, r, size, e.cfg.Policy.OpeningWindow, e.cfg.Policy.MinSpeech)
+	if err != nil {
+		e.log.Warn("reason check failed", "serial", a.Serial, "seq", a.Seq, "err", err)
+		a.Kind, a.Severity, a.Title = KindUnchecked, alert.SeverityWarning, titles[KindUnchecked]
+		a.Detail += "; reason check failed: " + err.Error()
+		a.Key = KindUnchecked + keySuffix(a)
+		return a, nil
+	}
+	spoken := v.Spoken
+	a.Evidence.SpeechSeconds, a.Evidence.SpeechOnset, a.Evidence.ReasonSpoken = v.SpeechSeconds, v.Onset, &spoken
+	if e.cfg.ClipURL != nil {
+		a.Evidence.ClipURL = e.cfg.ClipURL(resumed.Receipt.ObjectID)
+	}
+	a.Detail = fmt.Sprintf("%s; %.1f s of wearer speech in the first %s (need %s)", a.Detail, v.SpeechSeconds,
+		e.cfg.Policy.OpeningWindow, e.cfg.Policy.MinSpeech)
+	if spoken {
+		a.Kind, a.Severity, a.Title = KindExplained, alert.SeverityInfo, titles[KindExplained]
+	} else {
+		a.Kind, a.Severity, a.Title = KindUnexplained, alert.SeverityWarning, titles[KindUnexplained]
+	}
+	a.Key = a.Kind + keySuffix(a)
+	if spoken {
+		// Recorded for the audit trail, closed at once: nobody needs to act.
+		if _, err := e.st.UpsertAlert(ctx, toStore(a, e.cfg.Now())); err != nil {
+			return alert.Alert{}, err
+		}
+		sa, ok, err := e.st.AlertByKey(ctx, a.Key)
+		if err != nil || !ok {
+			return alert.Alert{}, fmt.Errorf("explained interruption %s not stored: %w", a.Key, err)
+		}
+		return alert.Alert{}, e.st.CloseAlert(ctx, sa.ID, "reason-check")
+	}
+	return a, nil
+}
+
+func keySuffix(a alert.Alert) string { return fmt.Sprintf("/%s/%d", a.Serial, a.Seq) }
+
+func toStore(a alert.Alert, now time.Time) store.Alert {
+	ev, _ := json.Marshal(a.Evidence) // plain struct of strings, numbers and times: cannot fail
+	return store.Alert{Key: a.Key, Kind: a.Kind, Severity: a.Severity, Unit: orUnassigned(a.Unit), Officer: a.Officer,
+		Serial: a.Serial, Seq: a.Seq, Dock: a.Dock, Title: a.Title, Detail: a.Detail, At: a.At, OpenedAt: now, Evidence: ev}
+}
+
+func orUnassigned(u string) string {
+	if u == "" {
+		return "unassigned"
+	}
+	return u
+}
