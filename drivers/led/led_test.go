@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/physic"
@@ -291,5 +292,56 @@ func TestStripWS2812(t *testing.T) {
 	want := []byte{0, 0, 0, 0x34, 0x12, 0x56} // GRB order on the wire
 	if !slices.Equal(got, want) {
 		t.Fatalf("ws2812 pixels % x, want % x", got, want)
+	}
+}
+
+// The whole SPI conversation of an APA102 strip, replayed: the all-dark
+// frame at start, one frame per change, the dark frame of Halt, and nothing
+// else (Close fails if a frame is missing, Tx if one is extra).
+func TestStripAPA102Playback(t *testing.T) {
+	frame := func(px ...[4]byte) []byte {
+		b := []byte{0, 0, 0, 0}
+		for _, p := range px {
+			b = append(b, p[:]...)
+		}
+		return append(b, 0xFF)
+	}
+	dark, red, green := [4]byte{0xFF, 0, 0, 0}, [4]byte{0xFF, 0, 0, 255}, [4]byte{0xFF, 0, 255, 0}
+	halted := [4]byte{0xE1, 0, 0, 0}
+	port := &spitest.Playback{Playback: conntest.Playback{Ops: []conntest.IO{
+		{W: frame(dark, dark, dark)},
+		{W: frame(dark, dark, red)},   // slot 0 on pixel 2
+		{W: frame(green, dark, red)},  // slot 1 on pixel 0
+		{W: frame(green, dark, dark)}, // blink: second half of the period
+		{W: frame(halted, halted, halted)},
+	}}}
+	opts := apa102.PassThruOpts
+	opts.NumPixels = 3
+	strip, err := apa102.New(port, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := NewStrip(strip, 3, []int{2, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := clockwork.NewFakeClock()
+	d, err := New(out, &Opts{Slots: 2, Clock: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetPattern(0, Blink(Red, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetPattern(1, Solid(Green)); err != nil {
+		t.Fatal(err)
+	}
+	fc.Advance(500 * time.Millisecond)
+	eventually(t, "blink off", func() bool { return d.Shown(0) == Dark })
+	if err := d.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	if err := port.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
