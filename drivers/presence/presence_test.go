@@ -227,3 +227,37 @@ func TestNewFailsOnEdgelessPin(t *testing.T) {
 		t.Fatal("New succeeded on a pin without edge support")
 	}
 }
+
+// cdevPin refuses what the GPIO character device gets wrong: a WaitForEdge
+// without a finite, positive timeout (gpioioctl returns at once for -1 and
+// blocks forever for 0).
+type cdevPin struct {
+	*gpiotest.Pin
+	t *testing.T
+}
+
+func (p cdevPin) WaitForEdge(timeout time.Duration) bool {
+	if timeout <= 0 {
+		p.t.Errorf("WaitForEdge(%v): the cdev driver needs a finite positive timeout", timeout)
+		return false
+	}
+	return p.Pin.WaitForEdge(timeout)
+}
+
+func TestFiniteTimeouts(t *testing.T) {
+	fc := clockwork.NewFakeClock()
+	pin := &gpiotest.Pin{N: "GPIO17", L: gpio.High, Clock: fc, EdgesChan: make(chan gpio.Level, 8)}
+	opts := DefaultOpts
+	opts.Pull = gpio.PullNoChange
+	d, err := New(cdevPin{pin, t}, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{pin: pin, fc: fc, dev: d}
+	r.next(t)
+	r.edges(gpio.Low, gpio.High, gpio.Low)
+	if ev := r.next(t); !ev.Present {
+		t.Fatalf("%+v", ev)
+	}
+	r.halt(t)
+}
