@@ -173,8 +173,8 @@ func (w *writer) audit(ctx context.Context) error {
 			updates = append(updates, upd{nk, st})
 		}
 	}
-	if err := w.s.multi(ctx, w.tx, `INSERT INTO audit_records (dock, idx, time_ns, action, slot, serial, seq, detail,
-		prev, hash, status, msg_id, received_ns)`, `ON CONFLICT (dock, idx) DO NOTHING`, rows, nil); err != nil {
+	if err := w.s.multi(ctx, w.tx, "audit_records", `dock TEXT, idx BIGINT, time_ns BIGINT, action TEXT, slot BIGINT,
+		serial TEXT, seq BIGINT, detail TEXT, prev TEXT, hash TEXT, status TEXT, msg_id TEXT, received_ns BIGINT`, `ON CONFLICT (dock, idx) DO NOTHING`, rows, nil); err != nil {
 		return fmt.Errorf("records: %w", err)
 	}
 	for _, u := range updates {
@@ -183,7 +183,8 @@ func (w *writer) audit(ctx context.Context) error {
 			return fmt.Errorf("status: %w", err)
 		}
 	}
-	if err := w.s.multi(ctx, w.tx, `INSERT INTO audit_breaks (dock, idx, kind, detail, record, msg_id, detected_ns)`, ``,
+	if err := w.s.multi(ctx, w.tx, "audit_breaks", `dock TEXT, idx BIGINT, kind TEXT, detail TEXT, record TEXT,
+		msg_id TEXT, detected_ns BIGINT`, ``,
 		breaks, nil); err != nil {
 		return fmt.Errorf("breaks: %w", err)
 	}
@@ -202,24 +203,15 @@ func (w *writer) loadAudit(ctx context.Context, want map[auditKey]bool) (map[aud
 		}
 	}
 	known := map[auditKey]auditRow{}
-	// (dock, idx) IN (VALUES ...): row values with a VALUES list, the form
-	// both engines accept.
-	per := w.s.d.maxParams / 2
-	for start := 0; start < len(keys); start += per {
-		chunk := keys[start:min(len(keys), start+per)]
-		var b strings.Builder
-		args := make([]any, 0, 2*len(chunk))
-		b.WriteString(`SELECT dock, idx, time_ns, action, slot, serial, seq, detail, prev, hash, status
-			FROM audit_records WHERE (dock, idx) IN (VALUES `)
-		for i, k := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(CAST(? AS TEXT), CAST(? AS BIGINT))")
-			args = append(args, k...)
+	sel, from := w.s.d.rowSource([]column{{"dock", "TEXT"}, {"idx", "BIGINT"}})
+	q := w.s.d.q(`SELECT dock, idx, time_ns, action, slot, serial, seq, detail, prev, hash, status
+		FROM audit_records WHERE (dock, idx) IN (SELECT ` + sel + ` ` + from + `)`)
+	for start := 0; start < len(keys); start += maxRowsPerStatement {
+		js, err := json.Marshal(keys[start:min(len(keys), start+maxRowsPerStatement)])
+		if err != nil {
+			return nil, err
 		}
-		b.WriteString(")")
-		rs, err := w.tx.QueryContext(ctx, w.s.d.q(b.String()), args...)
+		rs, err := w.tx.QueryContext(ctx, q, string(js))
 		if err != nil {
 			return nil, fmt.Errorf("load: %w", err)
 		}

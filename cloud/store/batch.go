@@ -3,47 +3,97 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
 
-// multi runs one multi-row statement, head + " VALUES (?, ...), ... " + tail,
-// over rows, in chunks that stay under the engine's placeholder limit. With
-// scan non-nil the statement is a query (e.g. with RETURNING) and scan is
-// called for each result row.
-func (s *Store) multi(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any, scan func(*sql.Rows) error) error {
+// maxRowsPerStatement bounds one statement's JSON parameter (a few MB).
+const maxRowsPerStatement = 5000
+
+// column is a typed column of a multi-row insert.
+type column struct{ name, typ string }
+
+// parseColumns reads "name TYPE, name TYPE, ..." (types of two words, like
+// DOUBLE PRECISION, allowed).
+func parseColumns(typed string) ([]column, error) {
+	var cols []column
+	for part := range strings.SplitSeq(typed, ",") {
+		f := strings.Fields(part)
+		if len(f) < 2 {
+			return nil, fmt.Errorf("store: internal: column %q has no type", part)
+		}
+		cols = append(cols, column{f[0], strings.Join(f[1:], " ")})
+	}
+	return cols, nil
+}
+
+// rowSource returns the select list and FROM clause that read the rows of
+// one JSON parameter (an array of arrays, one per row, values in column
+// order), in order. This is the batch path's one dialect difference: a
+// single JSON parameter costs PostgreSQL far less to parse and plan than
+// thousands of placeholders (measured: 400 segment rows in ~5 ms instead of
+// ~40 ms), and SQLite reads it with its built-in JSON functions.
+func (d dialect) rowSource(cols []column) (sel, from string) {
+	exprs := make([]string, len(cols))
+	for i, c := range cols {
+		if d.dollar {
+			exprs[i] = fmt.Sprintf("CAST(x.r ->> %d AS %s)", i, c.typ)
+		} else {
+			// SQLite's ->> yields the SQL value (JSON true is 1); the
+			// column's affinity does the rest.
+			exprs[i] = fmt.Sprintf("x.value ->> %d", i)
+		}
+	}
+	if d.dollar {
+		from = "FROM jsonb_array_elements(CAST(? AS jsonb)) WITH ORDINALITY AS x(r, n) WHERE true ORDER BY x.n"
+	} else {
+		from = "FROM json_each(?) AS x WHERE true ORDER BY x.key"
+	}
+	return strings.Join(exprs, ", "), from
+}
+
+// multi inserts rows with one statement per maxRowsPerStatement rows:
+//
+//	INSERT INTO table (cols) SELECT <row source> <tail>
+//
+// typed lists the columns with their SQL types ("id TEXT, n BIGINT"); the
+// rows are passed as one JSON parameter, so values are always bound, never
+// spliced. With scan non-nil the statement is a query (tail has RETURNING)
+// and scan is called for each result row. Rows go in the given order, which
+// Commit keeps sorted so concurrent transactions lock rows in one order.
+func (s *Store) multi(ctx context.Context, tx *sql.Tx, table, typed, tail string, rows [][]any, scan func(*sql.Rows) error) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	ncols := len(rows[0])
-	per := max(1, s.d.maxParams/ncols)
-	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", ncols), ", ") + ")"
-	for start := 0; start < len(rows); start += per {
-		chunk := rows[start:min(len(rows), start+per)]
-		var b strings.Builder
-		b.WriteString(head)
-		b.WriteString(" VALUES ")
-		args := make([]any, 0, len(chunk)*ncols)
-		for i, r := range chunk {
-			if len(r) != ncols {
-				return fmt.Errorf("store: internal: row of %d values for %d columns", len(r), ncols)
+	cols, err := parseColumns(typed)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	sel, from := s.d.rowSource(cols)
+	q := s.d.q("INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") SELECT " + sel + " " + from + " " + tail)
+	for start := 0; start < len(rows); start += maxRowsPerStatement {
+		chunk := rows[start:min(len(rows), start+maxRowsPerStatement)]
+		for _, r := range chunk {
+			if len(r) != len(cols) {
+				return fmt.Errorf("store: internal: row of %d values for %d columns of %s", len(r), len(cols), table)
 			}
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(ph)
-			args = append(args, r...)
 		}
-		b.WriteByte(' ')
-		b.WriteString(tail)
-		q := s.d.q(b.String())
+		js, err := json.Marshal(chunk)
+		if err != nil {
+			return fmt.Errorf("store: encode %s rows: %w", table, err)
+		}
 		if scan == nil {
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if _, err := tx.ExecContext(ctx, q, string(js)); err != nil {
 				return err
 			}
 			continue
 		}
-		rs, err := tx.QueryContext(ctx, q, args...)
+		rs, err := tx.QueryContext(ctx, q, string(js))
 		if err != nil {
 			return err
 		}

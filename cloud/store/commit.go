@@ -188,7 +188,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		rows = append(rows, []any{e.Dock, e.ID, e.Type, e.Time.UnixNano(), now})
 	}
 	inserted := make(map[msgKey]bool, len(rows))
-	err := s.multi(ctx, tx, `INSERT INTO messages (dock, id, type, sent_ns, committed_ns)`,
+	err := s.multi(ctx, tx, "messages", `dock TEXT, id TEXT, type TEXT, sent_ns BIGINT, committed_ns BIGINT`,
 		`ON CONFLICT (dock, id) DO NOTHING RETURNING dock, id`, rows, func(r *sql.Rows) error {
 			var k msgKey
 			if err := r.Scan(&k.dock, &k.id); err != nil {
@@ -292,8 +292,9 @@ func (w *writer) docks(ctx context.Context) error {
 		}
 		rows = append(rows, r)
 	}
-	return w.s.multi(ctx, w.tx, `INSERT INTO docks (id, last_seen_ns, state, version, slot_count, buffer_bytes,
-		buffer_capacity, backlog_segments, backlog_bytes, oldest_backlog_ns, state_ns)`,
+	return w.s.multi(ctx, w.tx, "docks", `id TEXT, last_seen_ns BIGINT, state TEXT, version TEXT, slot_count INTEGER,
+		buffer_bytes BIGINT, buffer_capacity BIGINT, backlog_segments BIGINT, backlog_bytes BIGINT, oldest_backlog_ns BIGINT,
+		state_ns BIGINT`,
 		`ON CONFLICT (id) DO UPDATE SET
 		last_seen_ns = CASE WHEN docks.last_seen_ns IS NULL OR excluded.last_seen_ns > docks.last_seen_ns
 			THEN excluded.last_seen_ns ELSE docks.last_seen_ns END,
@@ -321,8 +322,9 @@ func (w *writer) slots(ctx context.Context) error {
 		rows = append(rows, []any{w.msgs[i].Env.Dock, b.Slot, b.State, b.Serial, b.Fault, b.Detail, b.Segments, b.Copied,
 			b.Uploaded, b.Released, b.BytesTotal, b.BytesCopied, b.Charging, w.msgs[i].Env.Time.UnixNano()})
 	}
-	return w.s.multi(ctx, w.tx, `INSERT INTO slots (dock, slot, state, serial, fault, detail, segments, copied,
-		uploaded, released, bytes_total, bytes_copied, charging, updated_ns)`,
+	return w.s.multi(ctx, w.tx, "slots", `dock TEXT, slot INTEGER, state TEXT, serial TEXT, fault TEXT, detail TEXT,
+		segments BIGINT, copied BIGINT, uploaded BIGINT, released BIGINT, bytes_total BIGINT, bytes_copied BIGINT,
+		charging BOOLEAN, updated_ns BIGINT`,
 		`ON CONFLICT (dock, slot) DO UPDATE SET `+newerSet("slots", "updated_ns", "state", "serial", "fault", "detail",
 			"segments", "copied", "uploaded", "released", "bytes_total", "bytes_copied", "charging"), rows, nil)
 }
@@ -361,9 +363,11 @@ func (w *writer) devices(ctx context.Context) error {
 		return cmp.Or(cmp.Compare(a[0].(string), b[0].(string)), cmp.Compare(a[1].(int64), b[1].(int64)),
 			cmp.Compare(a[2].(string), b[2].(string)))
 	})
-	if err := w.s.multi(ctx, w.tx, `INSERT INTO device_health (serial, docked_ns, dock, slot, msg_id, firmware, officer,
-		battery_mv, battery_pct, battery_health_pct, battery_cycles, battery_temp_c, storage_total, storage_free,
-		storage_health_pct, storage_errors, bad_blocks, device_clock_ns, dock_clock_ns, clock_offset_ms, clock_set, body)`,
+	if err := w.s.multi(ctx, w.tx, "device_health", `serial TEXT, docked_ns BIGINT, dock TEXT, slot INTEGER,
+		msg_id TEXT, firmware TEXT, officer TEXT, battery_mv BIGINT, battery_pct INTEGER, battery_health_pct INTEGER,
+		battery_cycles BIGINT, battery_temp_c DOUBLE PRECISION, storage_total BIGINT, storage_free BIGINT,
+		storage_health_pct INTEGER, storage_errors BIGINT, bad_blocks BIGINT, device_clock_ns BIGINT,
+		dock_clock_ns BIGINT, clock_offset_ms BIGINT, clock_set BOOLEAN, body TEXT`,
 		`ON CONFLICT (serial, docked_ns, dock) DO NOTHING`, hist, nil); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
@@ -394,7 +398,8 @@ func (w *writer) devices(ctx context.Context) error {
 		rows = append(rows, []any{b.Serial, b.Model, b.Firmware, b.Officer, b.Unit, w.msgs[i].Env.Dock,
 			b.DockedAt.UnixNano(), string(body)})
 	}
-	return w.s.multi(ctx, w.tx, `INSERT INTO devices (serial, model, firmware, officer, unit, last_dock, last_docked_ns, health)`,
+	return w.s.multi(ctx, w.tx, "devices", `serial TEXT, model TEXT, firmware TEXT, officer TEXT, unit TEXT,
+		last_dock TEXT, last_docked_ns BIGINT, health TEXT`,
 		`ON CONFLICT (serial) DO UPDATE SET `+newerSet("devices", "last_docked_ns", "model", "firmware", "officer", "unit",
 			"last_dock", "health"), rows, nil)
 }
@@ -414,11 +419,12 @@ func (w *writer) commands(ctx context.Context) error {
 			acks = append(acks, []any{e.Dock, e.ID, string(ids), e.Time.UnixNano()})
 		}
 	}
-	if err := w.s.multi(ctx, w.tx, `INSERT INTO commands (dock, msg_id, action, slot, by_user, issued_ns)`,
+	if err := w.s.multi(ctx, w.tx, "commands", `dock TEXT, msg_id TEXT, action TEXT, slot INTEGER, by_user TEXT,
+		issued_ns BIGINT`,
 		`ON CONFLICT (dock, msg_id) DO NOTHING`, cmds, nil); err != nil {
 		return err
 	}
-	return w.s.multi(ctx, w.tx, `INSERT INTO acks (dock, msg_id, ids, sent_ns)`,
+	return w.s.multi(ctx, w.tx, "acks", `dock TEXT, msg_id TEXT, ids TEXT, sent_ns BIGINT`,
 		`ON CONFLICT (dock, msg_id) DO NOTHING`, acks, nil)
 }
 

@@ -57,7 +57,7 @@ type backend struct {
 }
 
 func (b *backend) opts() *Opts {
-	return &Opts{Schema: b.schema, Clock: b.clock, Logger: slog.New(slog.DiscardHandler)}
+	return &Opts{Schema: b.schema, Clock: b.clock, Logger: testLogger}
 }
 
 func (b *backend) open(t testing.TB) *Store {
@@ -212,3 +212,11 @@ func commit(t testing.TB, s *Store, msgs ...Incoming) []bool {
 	}
 	return dup
 }
+
+// testLogger discards, unless BERTH_STORE_DEBUG is set (to see retries).
+var testLogger = func() *slog.Logger {
+	if os.Getenv("BERTH_STORE_DEBUG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}()

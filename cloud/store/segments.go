@@ -43,10 +43,12 @@ const segmentSet = `ON CONFLICT (serial, seq) DO UPDATE SET
 
 const earlierSync = `(excluded.clock_synced_ns IS NOT NULL AND (segments.clock_synced_ns IS NULL OR excluded.clock_synced_ns < segments.clock_synced_ns))`
 
-const segmentCols = `serial, seq, dock, msg_id, start_ns, end_ns, clock_offset_ms, clock_synced_ns, corr_start_ns,
-	corr_end_ns, size, sha256, computed, hash_mismatch, stop_cause, officer, case_tag, media, state, fault,
-	follows_interruption, receipt_object, receipt_sha256, receipt_size, receipt_stored_ns, receipt_key_id,
-	receipt_sig, claim, conflict_claim, first_seen_ns, reported_ns`
+const segmentCols = `serial TEXT, seq BIGINT, dock TEXT, msg_id TEXT, start_ns BIGINT, end_ns BIGINT,
+	clock_offset_ms BIGINT, clock_synced_ns BIGINT, corr_start_ns BIGINT, corr_end_ns BIGINT, size BIGINT, sha256 TEXT,
+	computed TEXT, hash_mismatch BOOLEAN, stop_cause TEXT, officer TEXT, case_tag TEXT, media TEXT, state TEXT,
+	fault TEXT, follows_interruption BOOLEAN, receipt_object TEXT, receipt_sha256 TEXT, receipt_size BIGINT,
+	receipt_stored_ns BIGINT, receipt_key_id TEXT, receipt_sig TEXT, claim TEXT, conflict_claim TEXT,
+	first_seen_ns BIGINT, reported_ns BIGINT`
 
 type segKey struct {
 	serial string
@@ -138,7 +140,7 @@ func (w *writer) segments(ctx context.Context) error {
 		row = append(row, claim(base), conflict, w.now, last.Env.Time.UnixNano())
 		rows = append(rows, row)
 	}
-	return w.s.multi(ctx, w.tx, `INSERT INTO segments (`+segmentCols+`)`, segmentSet+
+	return w.s.multi(ctx, w.tx, "segments", segmentCols, segmentSet+
 		newerSet("segments", "reported_ns", "dock", "msg_id", "stop_cause", "officer", "case_tag", "media", "state", "fault"),
 		rows, nil)
 }

@@ -114,9 +114,9 @@ func openPG(trimmed, dsn string, o Opts) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDSN, err)
 	}
-	// Exec mode: one round trip per statement with no server-side prepared
-	// statement cache. Commit's multi-row statements vary in shape with the
-	// batch, which would churn a statement cache.
+	// Exec mode: one round trip per statement, no server-side prepared
+	// statement cache to manage; the package's statements are few and
+	// Commit's carry a whole batch in one JSON parameter.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	var copts []stdlib.OptionOpenDB
 	if o.Schema != "" {
