@@ -82,6 +82,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(ms) == 0 {
+		return fmt.Errorf("%w: no migrations embedded", ErrMigration)
+	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if s.d.dollar {
 			if _, err := tx.ExecContext(ctx,
@@ -111,6 +114,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		known := ms[len(ms)-1].version
+		for v := range applied {
+			if v > known {
+				return fmt.Errorf("database schema version %d is newer than this collector's %d: upgrade the collector", v, known)
+			}
 		}
 		for _, m := range ms {
 			if applied[m.version] {

@@ -49,6 +49,24 @@ func TestMigrationsIdempotentAndConcurrent(t *testing.T) {
 	})
 }
 
+func TestNewerSchemaRefused(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		if _, err := s.db.Exec(s.d.q(`INSERT INTO schema_migrations (version, name, applied_ns) VALUES (?, ?, ?)`),
+			9999, "from-the-future", 1); err != nil {
+			t.Fatal(err)
+		}
+		s2, err := Open(context.Background(), b.dsn, b.opts())
+		if err == nil {
+			s2.Close()
+			t.Fatal("Open accepted a database migrated by a newer collector")
+		}
+		if !errors.Is(err, ErrMigration) {
+			t.Errorf("Open = %v, want ErrMigration", err)
+		}
+	})
+}
+
 func TestOpenBadDSN(t *testing.T) {
 	for _, dsn := range []string{"", "sqlite://", "sqlite:///tmp/x.db?_pragma=foo", ":memory:", "postgres://%zz"} {
 		t.Run(dsn, func(t *testing.T) {
