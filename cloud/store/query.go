@@ -47,6 +47,7 @@ type Segment struct {
 	// disagreed with the stored one; "" if none. The stored claim is kept.
 	Conflict   string
 	FirstSeen  time.Time // collector time the segment was first committed
+	UpdatedAt  time.Time // collector time of the last manifest or receipt for it
 	ReportedAt time.Time // envelope time of the newest manifest applied
 }
 
@@ -65,7 +66,7 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 		g.officer, g.case_tag, g.media, g.state, g.fault, g.follows_interruption,
 		COALESCE(r.object_id, g.receipt_object), COALESCE(r.sha256, g.receipt_sha256), COALESCE(r.size, g.receipt_size),
 		COALESCE(r.stored_ns, g.receipt_stored_ns), COALESCE(r.key_id, g.receipt_key_id),
-		COALESCE(r.signature, g.receipt_sig), g.conflict_claim, g.first_seen_ns, g.reported_ns
+		COALESCE(r.signature, g.receipt_sig), g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns
 		FROM segments g LEFT JOIN receipts r ON r.device = g.serial AND r.seq = g.seq
 		WHERE g.serial = ? AND g.corr_start_ns < ? AND g.corr_end_ns >= ?
 		ORDER BY g.corr_start_ns, g.seq`), serial, hi, lo)
@@ -76,12 +77,12 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 	var out []Segment
 	for rs.Next() {
 		var g Segment
-		var seq, st, en, off, cs, ce, first, rep int64
+		var seq, st, en, off, cs, ce, first, rep, upd int64
 		var synced, rsize, rstored sql.NullInt64
 		var robj, rsha, rkey, rsig, conflict sql.NullString
 		if err := rs.Scan(&g.Serial, &seq, &g.Dock, &st, &en, &off, &synced, &cs, &ce, &g.Size, &g.SHA256, &g.Computed,
 			&g.HashMismatch, &g.StopCause, &g.Officer, &g.CaseTag, &g.Media, &g.State, &g.Fault, &g.FollowsInterruption,
-			&robj, &rsha, &rsize, &rstored, &rkey, &rsig, &conflict, &first, &rep); err != nil {
+			&robj, &rsha, &rsize, &rstored, &rkey, &rsig, &conflict, &first, &rep, &upd); err != nil {
 			return nil, fmt.Errorf("store: segments: %w", err)
 		}
 		g.Seq = uint64(seq)
@@ -94,11 +95,39 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 			g.ReceivedAt = g.Receipt.StoredAt
 		}
 		g.Conflict = conflict.String
-		g.FirstSeen, g.ReportedAt = time.Unix(0, first).UTC(), time.Unix(0, rep).UTC()
+		g.FirstSeen, g.ReportedAt, g.UpdatedAt = time.Unix(0, first).UTC(), time.Unix(0, rep).UTC(), time.Unix(0, upd).UTC()
 		out = append(out, g)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("store: segments: %w", err)
+	}
+	return out, nil
+}
+
+// SegmentSerialsSince lists the recorders with a segment manifest committed
+// (new, changed or re-reported) or a receipt recorded at or after since, by
+// the collector's clock:
+// the timeline re-analyses just those after each round of ingest.
+func (s *Store) SegmentSerialsSince(ctx context.Context, since time.Time) ([]string, error) {
+	lo := int64(math.MinInt64)
+	if !since.IsZero() && timeOK(since) {
+		lo = since.UnixNano()
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT DISTINCT serial FROM segments WHERE updated_ns >= ? ORDER BY serial`), lo)
+	if err != nil {
+		return nil, fmt.Errorf("store: segment serials: %w", err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var sn string
+		if err := rs.Scan(&sn); err != nil {
+			return nil, fmt.Errorf("store: segment serials: %w", err)
+		}
+		out = append(out, sn)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: segment serials: %w", err)
 	}
 	return out, nil
 }

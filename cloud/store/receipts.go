@@ -38,7 +38,13 @@ func (s *Store) RecordReceipt(ctx context.Context, r wire.Receipt) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			_, err := tx.ExecContext(ctx, s.d.q(`UPDATE segments SET updated_ns = ? WHERE serial = ? AND seq = ?`),
+				s.clock.Now().UnixNano(), r.Device, int64(r.Seq))
 			return err
 		}
 		have, _, err := s.receipt(ctx, tx, r.Device, r.Seq)

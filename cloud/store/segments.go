@@ -39,6 +39,7 @@ const segmentSet = `ON CONFLICT (serial, seq) DO UPDATE SET
 	receipt_stored_ns = CASE WHEN segments.receipt_object IS NULL THEN excluded.receipt_stored_ns ELSE segments.receipt_stored_ns END,
 	receipt_key_id = CASE WHEN segments.receipt_object IS NULL THEN excluded.receipt_key_id ELSE segments.receipt_key_id END,
 	receipt_sig = CASE WHEN segments.receipt_object IS NULL THEN excluded.receipt_sig ELSE segments.receipt_sig END,
+	updated_ns = excluded.updated_ns,
 	`
 
 const earlierSync = `(excluded.clock_synced_ns IS NOT NULL AND (segments.clock_synced_ns IS NULL OR excluded.clock_synced_ns < segments.clock_synced_ns))`
@@ -48,7 +49,7 @@ const segmentCols = `serial TEXT, seq BIGINT, dock TEXT, msg_id TEXT, start_ns B
 	computed TEXT, hash_mismatch BOOLEAN, stop_cause TEXT, officer TEXT, case_tag TEXT, media TEXT, state TEXT,
 	fault TEXT, follows_interruption BOOLEAN, receipt_object TEXT, receipt_sha256 TEXT, receipt_size BIGINT,
 	receipt_stored_ns BIGINT, receipt_key_id TEXT, receipt_sig TEXT, claim TEXT, conflict_claim TEXT,
-	first_seen_ns BIGINT, reported_ns BIGINT`
+	first_seen_ns BIGINT, reported_ns BIGINT, updated_ns BIGINT`
 
 type segKey struct {
 	serial string
@@ -137,7 +138,7 @@ func (w *writer) segments(ctx context.Context) error {
 			base.Size, base.SHA256, computed, mismatch, lb.StopCause, lb.Officer, lb.CaseTag, lb.Media, lb.State,
 			lb.Fault, follows}
 		row = append(row, rcv...)
-		row = append(row, claim(base), conflict, w.now, last.Env.Time.UnixNano())
+		row = append(row, claim(base), conflict, w.now, last.Env.Time.UnixNano(), w.now)
 		rows = append(rows, row)
 	}
 	return w.s.multi(ctx, w.tx, "segments", segmentCols, segmentSet+

@@ -188,6 +188,14 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Ping checks the database is reachable, for health checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
 // Driver names the engine: "sqlite" or "postgres".
 func (s *Store) Driver() string { return s.d.name }
 

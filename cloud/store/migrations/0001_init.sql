@@ -109,9 +109,11 @@ CREATE TABLE segments (
 	conflict_claim       TEXT,
 	first_seen_ns        BIGINT NOT NULL,
 	reported_ns          BIGINT NOT NULL,
+	updated_ns           BIGINT NOT NULL,
 	PRIMARY KEY (serial, seq)
 );
 CREATE INDEX segments_by_time ON segments (serial, corr_start_ns);
+CREATE INDEX segments_by_update ON segments (updated_ns);
 
 CREATE TABLE receipts (
 	device      TEXT NOT NULL,
