@@ -277,6 +277,23 @@ type AuditRecord struct {
 	Status string // AuditVerified, AuditPending or AuditBroken
 }
 
+// AuditStalled lists records still pending that arrived before before: a
+// predecessor that never came is a hole in the dock's log (lost or
+// withheld records), for the custodian to look into. Oldest first, at most
+// limit (<= 0: 1000).
+func (s *Store) AuditStalled(ctx context.Context, before time.Time, limit int) ([]AuditRecord, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT dock, idx, time_ns, action, slot, serial, seq, detail, prev, hash, status
+		FROM audit_records WHERE status = ? AND received_ns < ? ORDER BY received_ns, dock, idx LIMIT ?`),
+		AuditPending, before.UnixNano(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: stalled audit records: %w", err)
+	}
+	return collectAudit(rs)
+}
+
 // AuditRecords lists a dock's stored audit records from index from, in
 // index order, at most limit (<= 0: 1000).
 func (s *Store) AuditRecords(ctx context.Context, dock string, from uint64, limit int) ([]AuditRecord, error) {
@@ -291,6 +308,10 @@ func (s *Store) AuditRecords(ctx context.Context, dock string, from uint64, limi
 	if err != nil {
 		return nil, fmt.Errorf("store: audit records: %w", err)
 	}
+	return collectAudit(rs)
+}
+
+func collectAudit(rs *sql.Rows) ([]AuditRecord, error) {
 	defer rs.Close()
 	var out []AuditRecord
 	for rs.Next() {

@@ -42,8 +42,17 @@ func TestAuditChain(t *testing.T) {
 		if got := statuses(t, s, "dock-1"); got != "3:pending 4:verified " {
 			t.Errorf("after 3,4: %s", got)
 		}
+		b.clock.Advance(time.Hour)
+		stalled, err := s.AuditStalled(ctx, b.clock.Now(), 0)
+		if err != nil || len(stalled) != 1 || stalled[0].Record.Index != 3 {
+			t.Errorf("stalled = %+v, %v; want record 3 waiting for 2", stalled, err)
+		}
 		commit(t, s, auditMsgs(t, "dock-1", "a", c[1], c[0])...)
 		commit(t, s, auditMsgs(t, "dock-1", "a", c[2], c[5])...)
+		b.clock.Advance(time.Hour)
+		if stalled, err := s.AuditStalled(ctx, b.clock.Now(), 0); err != nil || len(stalled) != 0 {
+			t.Errorf("stalled after the gap filled = %+v, %v", stalled, err)
+		}
 		if got, want := statuses(t, s, "dock-1"), "0:verified 1:verified 2:verified 3:verified 4:verified 5:verified "; got != want {
 			t.Errorf("statuses %q, want %q", got, want)
 		}

@@ -145,6 +145,7 @@ CREATE TABLE audit_records (
 	received_ns BIGINT NOT NULL,
 	PRIMARY KEY (dock, idx)
 );
+CREATE INDEX audit_records_by_status ON audit_records (status, received_ns);
 
 CREATE TABLE audit_breaks (
 	id          {{id}},
