@@ -162,9 +162,11 @@ func (s *Store) Commit(ctx context.Context, msgs []Incoming) (dup []bool, err er
 type msgKey struct{ dock, id string }
 
 // commitTx writes the batch. Locks are taken in one global order — message
-// keys sorted, then docks sorted, then slots, devices, segments sorted — so
-// concurrent Commits on PostgreSQL cannot deadlock; each dock's row lock
-// also serialises its audit chain verification.
+// keys, then new dock ids, slots, devices, segments, then the dock rows
+// (each step in sorted key order) — so concurrent Commits on PostgreSQL
+// cannot deadlock. Each dock's row lock serialises its audit chain
+// verification; it is taken last so that it is held briefly: every batch
+// touches many docks, and concurrent batches queue on those rows.
 func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bool, error) {
 	now := s.clock.Now().UnixNano()
 	dup := make([]bool, len(msgs))
@@ -219,8 +221,8 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		name string
 		fn   func(context.Context) error
 	}{
-		{"docks", w.docks}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments},
-		{"audit", w.audit}, {"commands", w.commands},
+		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments},
+		{"commands", w.commands}, {"docks", w.docks}, {"audit", w.audit},
 	} {
 		if err := step.fn(ctx); err != nil {
 			return nil, fmt.Errorf("%s: %w", step.name, err)
@@ -268,7 +270,19 @@ func latest[K cmp.Ordered](w *writer, key func(Incoming) (K, bool)) ([]K, map[K]
 	return keys, pick
 }
 
-func (w *writer) docks(ctx context.Context) error {
+// dockIDs makes sure every dock of the batch has a row (slots and audit
+// records reference it) without locking existing rows: ON CONFLICT DO
+// NOTHING takes no row lock.
+func (w *writer) dockIDs(ctx context.Context) error {
+	rows := make([][]any, 0, 16)
+	for _, id := range w.dockList() {
+		rows = append(rows, []any{id})
+	}
+	return w.s.multi(ctx, w.tx, "docks", `id TEXT`, `ON CONFLICT (id) DO NOTHING`, rows, nil)
+}
+
+// dockList is the batch's fresh messages' docks, sorted.
+func (w *writer) dockList() []string {
 	seen := map[string]bool{}
 	var ids []string
 	for _, i := range w.fresh {
@@ -278,6 +292,13 @@ func (w *writer) docks(ctx context.Context) error {
 		}
 	}
 	slices.Sort(ids)
+	return ids
+}
+
+// docks updates every dock row of the batch (last seen, newest state); the
+// update takes the row locks the audit step relies on.
+func (w *writer) docks(ctx context.Context) error {
+	ids := w.dockList()
 	_, states := latest(w, func(m Incoming) (string, bool) {
 		_, ok := m.Body.(*wire.DockState)
 		return m.Env.Dock, ok
