@@ -71,6 +71,9 @@ func check(m Incoming) error {
 		texts = append(texts, b.State, b.Serial, b.Fault, b.Detail)
 	case *wire.DeviceHealth:
 		want = wire.TypeDeviceHealth
+		if math.IsNaN(b.Battery.TemperatureC) || math.IsInf(b.Battery.TemperatureC, 0) {
+			return fmt.Errorf("battery temperature %v", b.Battery.TemperatureC)
+		}
 		times = append(times, b.DockedAt, b.DeviceClock, b.DockClock)
 		texts = append(texts, b.Serial, b.Model, b.Firmware, b.Officer, b.Unit)
 	case *wire.SegmentManifest:
@@ -313,7 +316,7 @@ func (w *writer) docks(ctx context.Context) error {
 		}
 		rows = append(rows, r)
 	}
-	return w.s.multi(ctx, w.tx, "docks", `id TEXT, last_seen_ns BIGINT, state TEXT, version TEXT, slot_count INTEGER,
+	return w.s.multi(ctx, w.tx, "docks", `id TEXT, last_seen_ns BIGINT, state TEXT, version TEXT, slot_count BIGINT,
 		buffer_bytes BIGINT, buffer_capacity BIGINT, backlog_segments BIGINT, backlog_bytes BIGINT, oldest_backlog_ns BIGINT,
 		state_ns BIGINT`,
 		`ON CONFLICT (id) DO UPDATE SET
@@ -343,7 +346,7 @@ func (w *writer) slots(ctx context.Context) error {
 		rows = append(rows, []any{w.msgs[i].Env.Dock, b.Slot, b.State, b.Serial, b.Fault, b.Detail, b.Segments, b.Copied,
 			b.Uploaded, b.Released, b.BytesTotal, b.BytesCopied, b.Charging, w.msgs[i].Env.Time.UnixNano()})
 	}
-	return w.s.multi(ctx, w.tx, "slots", `dock TEXT, slot INTEGER, state TEXT, serial TEXT, fault TEXT, detail TEXT,
+	return w.s.multi(ctx, w.tx, "slots", `dock TEXT, slot BIGINT, state TEXT, serial TEXT, fault TEXT, detail TEXT,
 		segments BIGINT, copied BIGINT, uploaded BIGINT, released BIGINT, bytes_total BIGINT, bytes_copied BIGINT,
 		charging BOOLEAN, updated_ns BIGINT`,
 		`ON CONFLICT (dock, slot) DO UPDATE SET `+newerSet("slots", "updated_ns", "state", "serial", "fault", "detail",
@@ -384,10 +387,10 @@ func (w *writer) devices(ctx context.Context) error {
 		return cmp.Or(cmp.Compare(a[0].(string), b[0].(string)), cmp.Compare(a[1].(int64), b[1].(int64)),
 			cmp.Compare(a[2].(string), b[2].(string)))
 	})
-	if err := w.s.multi(ctx, w.tx, "device_health", `serial TEXT, docked_ns BIGINT, dock TEXT, slot INTEGER,
-		msg_id TEXT, firmware TEXT, officer TEXT, battery_mv BIGINT, battery_pct INTEGER, battery_health_pct INTEGER,
+	if err := w.s.multi(ctx, w.tx, "device_health", `serial TEXT, docked_ns BIGINT, dock TEXT, slot BIGINT,
+		msg_id TEXT, firmware TEXT, officer TEXT, battery_mv BIGINT, battery_pct BIGINT, battery_health_pct BIGINT,
 		battery_cycles BIGINT, battery_temp_c DOUBLE PRECISION, storage_total BIGINT, storage_free BIGINT,
-		storage_health_pct INTEGER, storage_errors BIGINT, bad_blocks BIGINT, device_clock_ns BIGINT,
+		storage_health_pct BIGINT, storage_errors BIGINT, bad_blocks BIGINT, device_clock_ns BIGINT,
 		dock_clock_ns BIGINT, clock_offset_ms BIGINT, clock_set BOOLEAN, body TEXT`,
 		`ON CONFLICT (serial, docked_ns, dock) DO NOTHING`, hist, nil); err != nil {
 		return fmt.Errorf("history: %w", err)
@@ -440,7 +443,7 @@ func (w *writer) commands(ctx context.Context) error {
 			acks = append(acks, []any{e.Dock, e.ID, string(ids), e.Time.UnixNano()})
 		}
 	}
-	if err := w.s.multi(ctx, w.tx, "commands", `dock TEXT, msg_id TEXT, action TEXT, slot INTEGER, by_user TEXT,
+	if err := w.s.multi(ctx, w.tx, "commands", `dock TEXT, msg_id TEXT, action TEXT, slot BIGINT, by_user TEXT,
 		issued_ns BIGINT`,
 		`ON CONFLICT (dock, msg_id) DO NOTHING`, cmds, nil); err != nil {
 		return err

@@ -78,6 +78,22 @@ func TestHostileStringsStoredSafely(t *testing.T) {
 				t.Errorf("filter by hostile kind matched %d: %v", len(list), err)
 			}
 		}
+		// Numbers at the edge of what the wire types allow are stored too.
+		h := health("R-big", t0)
+		h.Slot, h.Storage.HealthPct, h.Battery.Cycles, h.Battery.MilliVolts = 1<<40, 1<<40, 1<<50, -1<<40
+		h.Storage.TotalBytes, h.Storage.FreeBytes, h.Storage.BadBlocks = 1<<62, 1<<61, 1<<62
+		commit(t, s,
+			msg(t, "dock-1", "big-health", t0, h),
+			msg(t, "dock-1", "big-cmd", t0, &wire.Command{Action: wire.CmdRefresh, Slot: 1 << 40}),
+			msg(t, "dock-1", "big-dock", t0, &wire.DockState{State: wire.DockOnline, Slots: 1 << 40, BacklogSegments: 1 << 50}),
+			msg(t, "dock-1", "big-seg", t0, manifest("R-big", 1<<62, t0, maxOffsetMs)),
+		)
+		if hist, err := s.DeviceHealth(ctx, "R-big", time.Time{}, time.Time{}); err != nil || len(hist) != 1 || hist[0].Health.Slot != 1<<40 {
+			t.Errorf("big health %+v %v", hist, err)
+		}
+		if segs, err := s.Segments(ctx, "R-big", time.Time{}, time.Time{}); err != nil || len(segs) != 1 || segs[0].Seq != 1<<62 {
+			t.Errorf("big segment %+v %v", segs, err)
+		}
 		// Every table is still there.
 		for _, tbl := range []string{"segments", "slots", "alerts", "messages", "docks"} {
 			if n := b.count(t, s, `SELECT count(*) FROM `+tbl); n == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -149,6 +150,15 @@ func TestCommitInvalid(t *testing.T) {
 		{"seq beyond int64", func(t *testing.T) Incoming {
 			return Incoming{Env: wire.Envelope{V: 1, ID: "x", Dock: "dock-1", Time: t0, Type: wire.TypeSegmentManifest},
 				Body: manifest("R1", 1<<63, t0, 0)}
+		}},
+		{"NaN temperature", func(t *testing.T) Incoming {
+			h := health("R1", t0)
+			h.Battery.TemperatureC = math.NaN()
+			return Incoming{Env: wire.Envelope{V: 1, ID: "x", Dock: "dock-1", Time: t0, Type: wire.TypeDeviceHealth}, Body: h}
+		}},
+		{"clock offset beyond range", func(t *testing.T) Incoming {
+			return Incoming{Env: wire.Envelope{V: 1, ID: "x", Dock: "dock-1", Time: t0, Type: wire.TypeSegmentManifest},
+				Body: manifest("R1", 1, t0, maxOffsetMs+1)}
 		}},
 		{"body fails Validate", func(t *testing.T) Incoming {
 			return Incoming{Env: wire.Envelope{V: 1, ID: "x", Dock: "dock-1", Time: t0, Type: wire.TypeSlotState},

@@ -13,7 +13,7 @@ CREATE TABLE docks (
 	last_seen_ns     BIGINT,
 	state            TEXT NOT NULL DEFAULT '',
 	version          TEXT NOT NULL DEFAULT '',
-	slot_count       INTEGER NOT NULL DEFAULT 0,
+	slot_count       BIGINT NOT NULL DEFAULT 0,
 	buffer_bytes     BIGINT NOT NULL DEFAULT 0,
 	buffer_capacity  BIGINT NOT NULL DEFAULT 0,
 	backlog_segments BIGINT NOT NULL DEFAULT 0,
@@ -24,7 +24,7 @@ CREATE TABLE docks (
 
 CREATE TABLE slots (
 	dock         TEXT NOT NULL REFERENCES docks(id),
-	slot         INTEGER NOT NULL,
+	slot         BIGINT NOT NULL,
 	state        TEXT NOT NULL,
 	serial       TEXT NOT NULL DEFAULT '',
 	fault        TEXT NOT NULL DEFAULT '',
@@ -55,18 +55,18 @@ CREATE TABLE device_health (
 	serial             TEXT NOT NULL,
 	docked_ns          BIGINT NOT NULL,
 	dock               TEXT NOT NULL,
-	slot               INTEGER NOT NULL,
+	slot               BIGINT NOT NULL,
 	msg_id             TEXT NOT NULL,
 	firmware           TEXT NOT NULL DEFAULT '',
 	officer            TEXT NOT NULL DEFAULT '',
 	battery_mv         BIGINT NOT NULL,
-	battery_pct        INTEGER NOT NULL,
-	battery_health_pct INTEGER NOT NULL,
+	battery_pct        BIGINT NOT NULL,
+	battery_health_pct BIGINT NOT NULL,
 	battery_cycles     BIGINT NOT NULL,
 	battery_temp_c     DOUBLE PRECISION NOT NULL,
 	storage_total      BIGINT NOT NULL,
 	storage_free       BIGINT NOT NULL,
-	storage_health_pct INTEGER NOT NULL,
+	storage_health_pct BIGINT NOT NULL,
 	storage_errors     BIGINT NOT NULL,
 	bad_blocks         BIGINT NOT NULL,
 	device_clock_ns    BIGINT,
@@ -173,7 +173,7 @@ CREATE TABLE commands (
 	dock      TEXT NOT NULL,
 	msg_id    TEXT NOT NULL,
 	action    TEXT NOT NULL,
-	slot      INTEGER NOT NULL,
+	slot      BIGINT NOT NULL,
 	by_user   TEXT NOT NULL DEFAULT '',
 	issued_ns BIGINT NOT NULL,
 	PRIMARY KEY (dock, msg_id)
@@ -208,7 +208,7 @@ CREATE TABLE alerts (
 	comment         TEXT NOT NULL DEFAULT '',
 	closed_by       TEXT NOT NULL DEFAULT '',
 	closed_ns       BIGINT,
-	escalation      INTEGER NOT NULL DEFAULT 0,
+	escalation      BIGINT NOT NULL DEFAULT 0,
 	evidence        TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX alerts_by_state ON alerts (state, unit, opened_ns);
