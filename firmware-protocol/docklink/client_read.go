@@ -93,7 +93,9 @@ func (c *Client) ReadSegment(ctx context.Context, seg Segment, offset int64, w i
 
 // CopySegment is ReadSegment with SHA-256 verification (§11.5). h must
 // already hold the segment's bytes [0, offset) — the bytes durable from an
-// earlier, interrupted copy — or be nil when offset is 0. On success the
+// earlier, interrupted copy — or be nil when offset is 0. (The state of a
+// crypto/sha256 hash marshals with encoding.BinaryMarshaler, so a dock can
+// save it beside the durable bytes and resume after a restart.) On success the
 // hash of the whole segment equals seg.SHA256; otherwise the error wraps
 // ErrHashMismatch and the caller must not treat the copy as evidence.
 func (c *Client) CopySegment(ctx context.Context, seg Segment, offset int64, h hash.Hash, w io.Writer) (int64, error) {
