@@ -118,7 +118,15 @@ func (s *Store) multi(ctx context.Context, tx *sql.Tx, table, typed, tail string
 // redelivered report overwrite a newer one. guard is the column holding the
 // report's time; NULL guard on the proposed row never wins.
 func newerSet(table, guard string, cols ...string) string {
+	return newerSetIf(table, guard, "", cols...)
+}
+
+// newerSetIf is newerSet with an extra condition the proposed row must meet.
+func newerSetIf(table, guard, extra string, cols ...string) string {
 	cond := fmt.Sprintf("excluded.%[2]s IS NOT NULL AND (%[1]s.%[2]s IS NULL OR excluded.%[2]s >= %[1]s.%[2]s)", table, guard)
+	if extra != "" {
+		cond += " AND " + extra
+	}
 	parts := make([]string, 0, len(cols)+1)
 	for _, c := range append(cols, guard) {
 		parts = append(parts, fmt.Sprintf("%[2]s = CASE WHEN %[3]s THEN excluded.%[2]s ELSE %[1]s.%[2]s END", table, c, cond))

@@ -118,16 +118,17 @@ func TestSegmentUpdates(t *testing.T) {
 		stale.FollowsInterruption = false
 		lie := *buffered
 		lie.SHA256, lie.Size = hash64("forged"), 7
-		lie.State = wire.SegFault
-		commit(t, s, msg(t, "dock-1", "s3", t0.Add(7*time.Hour), &stale), msg(t, "dock-3", "s4", t0.Add(6*time.Hour), &lie))
+		lie.State, lie.Officer = wire.SegReleased, "o-666"
+		commit(t, s, msg(t, "dock-1", "s3", t0.Add(7*time.Hour), &stale), msg(t, "dock-3", "s4", t0.Add(40*time.Hour), &lie))
 
 		segs, err := s.Segments(ctx, "R1", time.Time{}, time.Time{})
 		if err != nil || len(segs) != 1 {
 			t.Fatalf("segments = %+v, %v", segs, err)
 		}
 		g := segs[0]
-		if g.State != wire.SegUploaded || g.Dock != "dock-2" {
-			t.Errorf("state %s from %s, want uploaded from dock-2 (stale reports must not regress it)", g.State, g.Dock)
+		if g.State != wire.SegUploaded || g.Dock != "dock-2" || g.Officer != "o-1001" {
+			t.Errorf("state %s from %s officer %s, want uploaded from dock-2 (stale or conflicting reports must not change it)",
+				g.State, g.Dock, g.Officer)
 		}
 		if g.ClockOffset != 2*time.Second || !g.CorrectedStart.Equal(t0.Add(-2*time.Second)) {
 			t.Errorf("offset %s corrected %s: the earliest sync must win", g.ClockOffset, g.CorrectedStart)
@@ -246,6 +247,23 @@ func TestConcurrentCommits(t *testing.T) {
 		}
 		if n := b.count(t, s, `SELECT count(*) FROM device_health`); n != workers*perWorker/3 {
 			t.Errorf("device_health rows %d, want %d", n, workers*perWorker/3)
+		}
+	})
+}
+
+func TestSegmentConflictInOneBatch(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		first := manifest("R1", 5, t0, 0)
+		lie := *first
+		lie.SHA256, lie.State = hash64("forged"), wire.SegReleased
+		commit(t, s, msg(t, "dock-1", "a", t0, first), msg(t, "dock-1", "b", t0.Add(time.Minute), &lie))
+		segs, err := s.Segments(context.Background(), "R1", time.Time{}, time.Time{})
+		if err != nil || len(segs) != 1 {
+			t.Fatalf("segments %+v %v", segs, err)
+		}
+		if g := segs[0]; g.SHA256 != first.SHA256 || g.State != wire.SegBuffered || g.Conflict != claim(&lie) {
+			t.Errorf("segment %s state %s conflict %q; want the first claim, its state, the lie as conflict", g.SHA256, g.State, g.Conflict)
 		}
 	})
 }

@@ -17,9 +17,10 @@ func claim(b *wire.SegmentManifest) string {
 }
 
 // segmentSet is the upsert of a manifest. Immutable: start, end, size,
-// sha256, first_seen (a different claim lands in conflict_claim). The
-// earliest clock sync wins (it is nearest the recording). Reported state
-// follows the newest manifest. Sticky: a dock-computed hash, a mismatch, a
+// sha256, first_seen (a manifest with a different claim lands in
+// conflict_claim and changes nothing else reported). The earliest clock
+// sync wins (it is nearest the recording). Reported state follows the
+// newest agreeing manifest. Sticky: a dock-computed hash, a mismatch, a
 // receipt, follows_interruption.
 const segmentSet = `ON CONFLICT (serial, seq) DO UPDATE SET
 	conflict_claim = CASE WHEN excluded.claim <> segments.claim THEN excluded.claim
@@ -98,7 +99,14 @@ func (w *writer) segments(ctx context.Context) error {
 			return 0
 		})
 		base := w.msgs[g[0]].Body.(*wire.SegmentManifest)
-		last := w.msgs[g[len(g)-1]]
+		// The newest manifest that agrees with the claim reports the
+		// state; a disagreeing one is only recorded as the conflict.
+		last := w.msgs[g[0]]
+		for _, i := range g {
+			if claim(w.msgs[i].Body.(*wire.SegmentManifest)) == claim(base) {
+				last = w.msgs[i]
+			}
+		}
 		lb := last.Body.(*wire.SegmentManifest)
 		var conflict any
 		computed, mismatch, follows := "", false, false
@@ -142,6 +150,6 @@ func (w *writer) segments(ctx context.Context) error {
 		rows = append(rows, row)
 	}
 	return w.s.multi(ctx, w.tx, "segments", segmentCols, segmentSet+
-		newerSet("segments", "reported_ns", "dock", "msg_id", "stop_cause", "officer", "case_tag", "media", "state", "fault"),
+		newerSetIf("segments", "reported_ns", "excluded.claim = segments.claim", "dock", "msg_id", "stop_cause", "officer", "case_tag", "media", "state", "fault"),
 		rows, nil)
 }
