@@ -23,16 +23,16 @@ import (
 
 // Sentinel errors. Match them with errors.Is.
 var (
-	ErrNotWAV          = errors.New("audio: not a RIFF/WAVE file")
-	ErrUnsupported     = errors.New("audio: unsupported audio format")
-	ErrTruncated       = errors.New("audio: truncated file")
-	ErrTooLarge        = errors.New("audio: size beyond limits")
-	ErrNoAudio         = errors.New("audio: no audio samples")
-	ErrUnknownFormat   = errors.New("audio: unknown container (want WAV or MP4)")
-	ErrNoAudioTrack    = errors.New("audio: mp4 has no audio track")
-	ErrBadMP4          = errors.New("audio: malformed mp4")
-	ErrFFmpegMissing   = errors.New("audio: ffmpeg not found on PATH (needed to decode AAC)")
-	ErrFFmpegFailed    = errors.New("audio: ffmpeg failed to decode")
+	ErrNotWAV        = errors.New("audio: not a RIFF/WAVE file")
+	ErrUnsupported   = errors.New("audio: unsupported audio format")
+	ErrTruncated     = errors.New("audio: truncated file")
+	ErrTooLarge      = errors.New("audio: size beyond limits")
+	ErrNoAudio       = errors.New("audio: no audio samples")
+	ErrUnknownFormat = errors.New("audio: unknown container (want WAV or MP4)")
+	ErrNoAudioTrack  = errors.New("audio: mp4 has no audio track")
+	ErrBadMP4        = errors.New("audio: malformed mp4")
+	ErrFFmpegMissing = errors.New("audio: ffmpeg not found on PATH (needed to decode AAC)")
+	ErrFFmpegFailed  = errors.New("audio: ffmpeg failed to decode")
 )
 
 // Clip is decoded audio, mixed down to one channel.

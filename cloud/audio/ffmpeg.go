@@ -41,4 +41,3 @@ func ffmpegDecode(ctx context.Context, format string, in []byte, rate int) ([]fl
 	}
 	return pcm, nil
 }
-

@@ -357,4 +357,3 @@ func adtsHeader(sfi byte, ch byte, payload int) []byte {
 		0xFC,
 	}
 }
-
