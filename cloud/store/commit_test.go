@@ -180,7 +180,9 @@ func TestSegmentsWindowAndOrder(t *testing.T) {
 
 func TestConcurrentCommits(t *testing.T) {
 	both(t, func(t *testing.T, b *backend) {
-		s := b.open(t)
+		// Two Stores on one database: two collectors.
+		collectors := []*Store{b.open(t), b.open(t)}
+		s := collectors[0]
 		const workers, perWorker = 8, 60
 		// Every worker commits its own messages and also redelivers its
 		// neighbour's, in batches; each (dock, id) must be fresh exactly once.
@@ -215,7 +217,7 @@ func TestConcurrentCommits(t *testing.T) {
 				mine, theirs := sets[w], sets[(w+1)%workers]
 				for start := 0; start < perWorker; start += 20 {
 					batch := append(append([]Incoming{}, mine[start:start+20]...), theirs[start:start+20]...)
-					dup, err := s.Commit(context.Background(), batch)
+					dup, err := collectors[w%2].Commit(context.Background(), batch)
 					if err != nil {
 						t.Errorf("worker %d: %v", w, err)
 						return
