@@ -46,6 +46,15 @@ func AppendCOBS(dst, src []byte) []byte {
 // dst. It fails with ErrBadFrame on an empty block, a 0x00 byte or a run
 // longer than the block.
 func DecodeCOBS(dst, src []byte) ([]byte, error) {
+	if bytes.IndexByte(src, 0) >= 0 {
+		return dst, fmt.Errorf("%w: 0x00 inside a cobs block", ErrBadFrame)
+	}
+	return decodeCOBS(dst, src)
+}
+
+// decodeCOBS is DecodeCOBS for a block known to hold no 0x00 (the Framer's
+// blocks end at the first 0x00), saving a scan on the hot path.
+func decodeCOBS(dst, src []byte) ([]byte, error) {
 	if len(src) == 0 {
 		return dst, fmt.Errorf("%w: empty cobs block", ErrBadFrame)
 	}
@@ -57,11 +66,7 @@ func DecodeCOBS(dst, src []byte) ([]byte, error) {
 		if c > len(src) {
 			return dst, fmt.Errorf("%w: cobs run of %d overruns the block", ErrBadFrame, c-1)
 		}
-		run := src[1:c]
-		if bytes.IndexByte(run, 0) >= 0 {
-			return dst, fmt.Errorf("%w: 0x00 inside a cobs run", ErrBadFrame)
-		}
-		dst = append(dst, run...)
+		dst = append(dst, src[1:c]...)
 		src = src[c:]
 		if c != 0xFF && len(src) > 0 {
 			dst = append(dst, 0)

@@ -93,9 +93,11 @@ type Framer struct {
 	ebuf []byte // encoded frame being written
 }
 
-// ReadBufferSize is the Framer's bufio read buffer. Frames larger than this
-// are gathered into a second buffer, allocated at most up to the limit.
-const ReadBufferSize = 64 << 10
+// ReadBufferSize is the Framer's bufio read buffer: it holds a whole
+// 256 KiB DATA frame (the default READ length), so such frames are decoded
+// straight out of it. Larger frames are gathered into a second buffer,
+// allocated at most up to the receive limit (§3.5).
+const ReadBufferSize = 264 << 10
 
 // NewFramer returns a Framer reading r and writing w. Both limits start at
 // MinPayload, the pre-HELLO limit (§3.5).
@@ -137,7 +139,7 @@ func (f *Framer) ReadFrame() (Frame, error) {
 		}
 		// Decoded length < encoded length, checked in readBlock against
 		// the limit: this allocation is bounded (§3.5).
-		f.rbuf, err = DecodeCOBS(f.rbuf[:0], enc)
+		f.rbuf, err = decodeCOBS(f.rbuf[:0], enc)
 		if err != nil {
 			return Frame{}, err
 		}
