@@ -3,6 +3,7 @@ package docklink
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -259,7 +260,13 @@ func (c *Client) send(req Message) (*call, error) {
 		if c.closing.Load() {
 			return nil, ErrClosed
 		}
-		return nil, fmt.Errorf("docklink: send %s: %w", req.Type(), err)
+		var fe error
+		if errors.Is(err, ErrFrameTooLarge) || errors.Is(err, ErrFieldTooLong) || errors.Is(err, ErrBadMessage) {
+			fe = fmt.Errorf("docklink: send %s: %w", req.Type(), err) // our message, not the link
+		} else {
+			fe = fmt.Errorf("%w: send %s: %w", ErrLinkDown, req.Type(), err)
+		}
+		return nil, fe
 	}
 	return cl, nil
 }
