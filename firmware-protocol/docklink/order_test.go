@@ -78,7 +78,7 @@ func TestOutOfOrderResponses(t *testing.T) {
 	dockEnd, devEnd := net.Pipe()
 	done := make(chan struct{})
 	go func() { defer close(done); shuffler(t, devEnd, data, 4) }()
-	c := docklink.NewClient(dockEnd, &docklink.ClientOpts{Window: 8, RequestTimeout: 300 * time.Millisecond})
+	c := docklink.NewClient(dockEnd, &docklink.ClientOpts{Window: 8, RequestTimeout: time.Second})
 	t.Cleanup(func() { c.Close(); devEnd.Close(); <-done })
 	ctx := context.Background()
 	if _, err := c.Hello(ctx); err != nil {
