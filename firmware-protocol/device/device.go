@@ -67,7 +67,9 @@ type Opts struct {
 	// The announced value is capped so a DATA frame fits the dock's
 	// MaxPayload.
 	MaxRead uint32
-	// MaxOutstanding is announced in HELLO_ACK (§4.3). Default 32.
+	// MaxOutstanding is announced in HELLO_ACK (§4.3). Default 32. Serve
+	// executes requests one at a time in arrival order and lets the
+	// transport hold the rest, so it never answers BUSY.
 	MaxOutstanding uint16
 	// Capabilities offered (§5.2). Default docklink.CapAll.
 	Capabilities docklink.Capability
