@@ -33,8 +33,8 @@ type Backend interface {
 	Status() docklink.Status
 	// Clock reads the device clock (§8.1).
 	Clock() time.Time
-	// SetClock sets the device clock (§8.2); return an error wrapping
-	// ErrBadClock to refuse the time.
+	// SetClock sets the device clock (§8.2) and logs a clock-set event
+	// (§10.3); return an error wrapping ErrBadClock to refuse the time.
 	SetClock(t time.Time) error
 	// Segments lists every closed segment held, ascending by Seq (§9).
 	Segments() []docklink.Segment
@@ -44,7 +44,9 @@ type Backend interface {
 	// Release frees a segment (§11.4). It must check sha against the
 	// segment's hash and return an error wrapping ErrHashMismatch on a
 	// mismatch, ErrUnknownSegment if seq is not held, and free nothing in
-	// either case.
+	// either case. On success it returns only once the release is durable,
+	// and logs a released event (§10.3). Serve checks seq and hash against
+	// Segments() first as well.
 	Release(seq uint64, sha [32]byte) error
 	// Events lists the event log, ascending by Index (§10).
 	Events() []docklink.Event

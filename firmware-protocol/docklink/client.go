@@ -58,7 +58,8 @@ type ClientStats struct {
 // Client is the dock side of one DockLink link (§4). Methods are safe for
 // concurrent use; responses are matched to requests by id, so they may
 // arrive in any order. A Client owns one goroutine reading the link, joined
-// by Close.
+// by Close. Requests honour ctx and the request timeout while waiting for
+// a response; a write blocked on a stalled link is released by Close.
 type Client struct {
 	rw  io.ReadWriteCloser
 	fr  *Framer
