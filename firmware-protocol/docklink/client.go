@@ -279,8 +279,15 @@ func (c *Client) forget(cl *call) {
 	c.mu.Unlock()
 }
 
-// wait waits for the response to cl, the request timeout or ctx.
+// wait waits for the response to cl, the request timeout or ctx. A
+// response already delivered wins even if the timeout has passed meanwhile
+// (a slow consumer must not turn answered READs into timeouts).
 func (c *Client) wait(ctx context.Context, cl *call, t *time.Timer) (result, error) {
+	select {
+	case r := <-cl.ch:
+		return c.outcome(r)
+	default:
+	}
 	d := c.o.RequestTimeout - time.Since(cl.sent)
 	if t == nil {
 		t = time.NewTimer(d)
@@ -290,13 +297,7 @@ func (c *Client) wait(ctx context.Context, cl *call, t *time.Timer) (result, err
 	}
 	select {
 	case r := <-cl.ch:
-		if r.err != nil {
-			return r, r.err
-		}
-		if e, ok := r.msg.(*Error); ok {
-			return r, e
-		}
-		return r, nil
+		return c.outcome(r)
 	case <-ctx.Done():
 		c.forget(cl)
 		return result{}, ctx.Err()
@@ -305,6 +306,18 @@ func (c *Client) wait(ctx context.Context, cl *call, t *time.Timer) (result, err
 		c.timeouts.Add(1)
 		return result{}, fmt.Errorf("%w after %s (id %d)", ErrRequestTimeout, c.o.RequestTimeout, cl.id)
 	}
+}
+
+// outcome turns a delivered result into the caller's error: a link error,
+// or the device's ERROR as a *Error.
+func (c *Client) outcome(r result) (result, error) {
+	if r.err != nil {
+		return r, r.err
+	}
+	if e, ok := r.msg.(*Error); ok {
+		return r, e
+	}
+	return r, nil
 }
 
 // Do sends req and returns the device's response. A device ERROR is

@@ -223,3 +223,20 @@ func TestCopySegmentDetectsWrongHash(t *testing.T) {
 		t.Fatalf("got %v, want ErrHashMismatch", err)
 	}
 }
+
+// slowWriter makes the consumer slower than the request timeout.
+type slowWriter struct{ d time.Duration }
+
+func (s slowWriter) Write(p []byte) (int, error) { time.Sleep(s.d); return len(p), nil }
+
+func TestSlowConsumerIsNotATimeout(t *testing.T) {
+	rec := devicetest.New("BWC-1", 1, nil)
+	seg := rec.AddRandom(1, 8<<10, 4, epoch)[0]
+	c := serve(t, rec, nil, &docklink.ClientOpts{ReadSize: 1 << 10, Window: 8, RequestTimeout: 100 * time.Millisecond})
+	open(t, c, rec)
+	// Each write takes 60 ms: the later READs of the window were answered
+	// long before they are consumed, more than RequestTimeout after sending.
+	if _, err := c.CopySegment(context.Background(), seg, 0, nil, slowWriter{60 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+}
