@@ -26,6 +26,10 @@ type ClientOpts struct {
 	MaxPayload uint32
 	// PageSize is the MaxCount of INVENTORY_GET and EVENTS_GET (§9.1).
 	PageSize uint16
+	// ReadRetries is how often ReadSegment re-sends a READ that timed out
+	// (a request or response lost to line noise, §3.6, §14) before giving
+	// up. Default 2; negative means never.
+	ReadRetries int
 	// DockID is sent in HELLO for the device's event log.
 	DockID string
 	// Now is the dock's (NTP-disciplined) clock, used for clock offsets.
@@ -43,6 +47,7 @@ var DefaultClientOpts = ClientOpts{
 	ReadSize:       256 << 10,
 	MaxPayload:     MaxPayload,
 	PageSize:       1024,
+	ReadRetries:    2,
 	Now:            time.Now,
 	Rand:           rand.Reader,
 }
@@ -127,6 +132,9 @@ func mergeClientOpts(o *ClientOpts, p *ClientOpts) {
 	}
 	if p.PageSize > 0 {
 		o.PageSize = p.PageSize
+	}
+	if p.ReadRetries != 0 {
+		o.ReadRetries = max(p.ReadRetries, 0)
 	}
 	if p.Now != nil {
 		o.Now = p.Now

@@ -3,6 +3,7 @@ package docklink
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -69,6 +70,18 @@ func (c *Client) ReadSegment(ctx context.Context, seg Segment, offset int64, w i
 		head := q[0]
 		q = q[1:]
 		r, err := c.wait(ctx, head.cl, timer)
+		for try := 0; errors.Is(err, ErrRequestTimeout) && try < c.o.ReadRetries; try++ {
+			// READ is idempotent (§14): ask again; a late answer to the
+			// first request is discarded as unmatched.
+			c.log.Warn("docklink: read timed out, retrying", "seq", seg.Seq, "offset", head.off, "try", try+1)
+			cl, serr := c.send(&Read{Seq: seg.Seq, Offset: head.off, Length: head.len})
+			if serr != nil {
+				err = serr
+				break
+			}
+			head.cl = cl
+			r, err = c.wait(ctx, head.cl, timer)
+		}
 		if err != nil {
 			c.putBuf(r.buf)
 			return n, fmt.Errorf("docklink: read seq %d at %d: %w", seg.Seq, head.off, err)

@@ -240,3 +240,51 @@ func TestSlowConsumerIsNotATimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// noisyLink corrupts the n-th frame the dock writes (one Write per frame),
+// as line noise would: the device answers ERROR CRC with id 0.
+type noisyLink struct {
+	net.Conn
+	mu    sync.Mutex
+	count int
+	n     int
+}
+
+func (l *noisyLink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.count++
+	hit := l.count == l.n
+	l.mu.Unlock()
+	if hit && len(p) > 20 {
+		q := append([]byte(nil), p...)
+		q[len(q)/2] ^= 0x20
+		if q[len(q)/2] == 0 { // keep the COBS block free of 0x00
+			q[len(q)/2] = 0x7F
+		}
+		return l.Conn.Write(q)
+	}
+	return l.Conn.Write(p)
+}
+
+func TestReadRetriesAfterLineNoise(t *testing.T) {
+	rec := devicetest.New("BWC-1", 1, nil)
+	seg := rec.AddRandom(1, 64<<10, 5, epoch)[0]
+	dockEnd, devEnd := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- device.Serve(ctx, devEnd, rec, nil) }()
+	// Writes: 0x00, HELLO, AUTH, then READs: corrupt the third READ.
+	c := docklink.NewClient(&noisyLink{Conn: dockEnd, n: 6}, &docklink.ClientOpts{ReadSize: 4 << 10, Window: 4, RequestTimeout: 300 * time.Millisecond})
+	t.Cleanup(func() { c.Close(); cancel(); devEnd.Close(); <-done })
+	open(t, c, rec)
+	var out bytes.Buffer
+	if _, err := c.CopySegment(ctx, seg, 0, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.LinkErrors != 1 || st.Timeouts != 1 {
+		t.Fatalf("stats %+v, want one device-reported bad frame and one timeout", st)
+	}
+	if !bytes.Equal(out.Bytes(), rec.Data(seg.Seq)) {
+		t.Fatal("copy differs")
+	}
+}
