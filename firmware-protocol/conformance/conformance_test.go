@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -91,6 +92,16 @@ func TestReferenceDeviceConforms(t *testing.T) {
 	}
 	if len(rec.Released()) != 0 {
 		t.Fatalf("released %v without opt-in", rec.Released())
+	}
+	// PROTOCOL.md §15 lists every check by rule and name.
+	spec, err := os.ReadFile("../PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if !strings.Contains(string(spec), "| "+r.Rule+" | "+r.Name+" |") {
+			t.Errorf("PROTOCOL.md §15 does not list %s %q", r.Rule, r.Name)
+		}
 	}
 	var b bytes.Buffer
 	rep.WriteTable(&b)

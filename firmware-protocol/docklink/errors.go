@@ -73,7 +73,7 @@ func IsCode(err error, code ErrorCode) bool {
 	return errors.As(err, &e) && e.Code == code
 }
 
-// codeFor maps a frame-level error to the ERROR code the receiver answers
+// CodeFor maps a frame-level (or decode) error to the ERROR code the receiver answers
 // with (§3.6).
 func CodeFor(err error) ErrorCode {
 	switch {
