@@ -1,0 +1,325 @@
+package vad
+
+import (
+	"math"
+)
+
+// Analysis constants. The detector works at Rate; frames of 32 ms every
+// 16 ms (hop), zero-padded to nfft so the autocorrelation is linear.
+const (
+	Rate     = 16000
+	frameLen = 512
+	hop      = 256
+	nfft     = 1024
+	binHz    = float64(Rate) / nfft
+	loHz     = 125.0  // speech band used for levels and noise tracking
+	hiHz     = 4000.0 //
+	nBands   = 18
+	minLag   = Rate / 400 // pitch 400 Hz
+	maxLag   = Rate / 75  // pitch 75 Hz
+	toneLag  = Rate / 2000
+	// harmLoBin: the autocorrelation skips what lies under 250 Hz, where
+	// wind and traffic rumble put most of their energy; the harmonics above
+	// still carry the pitch (the missing-fundamental effect).
+	harmLoBin = 16
+)
+
+// HopSeconds is the spacing of frames (and of decisions).
+const HopSeconds = float64(hop) / Rate
+
+// Frame holds the features of one analysis frame.
+type Frame struct {
+	LevelDB float64 // speech-band (125–4000 Hz) power, dB re full-scale sine
+	NoiseDB float64 // the adaptive noise floor in the same band, dB
+	SNR     float64 // mean over bands of the clipped band SNR, dB
+	Harm    float64 // normalised autocorrelation peak at a 75–400 Hz pitch lag (0..1)
+	Pitch   float64 // Hz of that peak, 0 when unvoiced
+	HighF0  bool    // periodic with a fundamental above 400 Hz (whistle, beep, siren)
+	Tonal   float64 // share of the excess spectrum in its strongest peak (0..1)
+	Mod     float64 // 2–8 Hz (syllabic) modulation of the band level, dB RMS over ±0.5 s
+}
+
+// bands: log-spaced edges between loHz and hiHz, in bins.
+var bandEdges = func() []int {
+	e := make([]int, nBands+1)
+	for i := range e {
+		hz := loHz * math.Pow(hiHz/loHz, float64(i)/nBands)
+		e[i] = int(math.Round(hz / binHz))
+	}
+	for i := 1; i < len(e); i++ { // at least 2 bins a band
+		if e[i] < e[i-1]+2 {
+			e[i] = e[i-1] + 2
+		}
+	}
+	return e
+}()
+
+var hann = func() []float64 {
+	w := make([]float64, frameLen)
+	for i := range w {
+		w[i] = 0.5 - 0.5*math.Cos(2*math.Pi*(float64(i)+0.5)/frameLen)
+	}
+	return w
+}()
+
+// hannACF is the normalised autocorrelation of the window, to undo its
+// taper on the signal's autocorrelation (Boersma 1993).
+var hannACF = func() []float64 {
+	r := make([]float64, maxLag+2)
+	var r0 float64
+	for _, v := range hann {
+		r0 += v * v
+	}
+	for l := range r {
+		var s float64
+		for i := 0; i+l < frameLen; i++ {
+			s += hann[i] * hann[i+l]
+		}
+		r[l] = s / r0
+	}
+	return r
+}()
+
+// fullScale is the windowed power of a full-scale sine, so levels read in
+// dB re full scale.
+var fullScale = func() float64 {
+	var s float64
+	for _, v := range hann {
+		s += v * v
+	}
+	return nfft * s / 4 // Parseval: one side of the spectrum of a unit sine holds nfft·Σw²/4
+}()
+
+const (
+	noiseSmooth = 4  // frames averaged before minimum tracking (64 ms)
+	noiseHalfW  = 78 // minimum over ±78 frames (±1.25 s)
+	noiseBiasDB = 1.5
+)
+
+// analyse computes the features of every frame of x (16 kHz mono).
+func analyse(x []float32) []Frame {
+	if len(x) < frameLen {
+		return nil
+	}
+	nf := 1 + (len(x)-frameLen)/hop
+	lastBin := bandEdges[nBands]
+	f := newFFT(nfft)
+	pow := make([]float32, nf*lastBin) // power spectrum to hiHz per frame
+	band := make([][]float64, nBands)
+	for b := range band {
+		band[b] = make([]float64, nf)
+	}
+	for t := range nf {
+		seg := x[t*hop : t*hop+frameLen]
+		for i := range nfft {
+			f.im[i] = 0
+			if i < frameLen {
+				f.re[i] = float64(seg[i]) * hann[i]
+			} else {
+				f.re[i] = 0
+			}
+		}
+		f.transform(false)
+		p := pow[t*lastBin : (t+1)*lastBin]
+		for k := range lastBin {
+			p[k] = float32(f.re[k]*f.re[k] + f.im[k]*f.im[k])
+		}
+		for b := range nBands {
+			var s float64
+			for k := bandEdges[b]; k < bandEdges[b+1]; k++ {
+				s += float64(p[k])
+			}
+			band[b][t] = s + 1e-12
+		}
+	}
+	noise := make([][]float64, nBands)
+	for b := range band {
+		noise[b] = floorTrack(band[b])
+	}
+	frames := make([]Frame, nf)
+	lvl := make([]float64, nf)
+	spec := make([]float64, lastBin)
+	for t := range nf {
+		var sig, nse, snr float64
+		for b := range nBands {
+			sig += band[b][t]
+			nse += noise[b][t]
+			r := band[b][t] / noise[b][t]
+			if r > 1 {
+				snr += 10 * math.Log10(r)
+			}
+		}
+		fr := &frames[t]
+		fr.LevelDB = 10 * math.Log10(sig/fullScale)
+		fr.NoiseDB = 10 * math.Log10(nse/fullScale)
+		fr.SNR = snr / nBands
+		lvl[t] = fr.LevelDB
+		// Noise-whitened excess spectrum: what stands above the floor.
+		p := pow[t*lastBin : (t+1)*lastBin]
+		var tot float64
+		for b := range nBands {
+			nb := noise[b][t] / float64(bandEdges[b+1]-bandEdges[b])
+			for k := bandEdges[b]; k < bandEdges[b+1]; k++ {
+				e := float64(p[k])/nb - 1
+				if e < 0 || k < harmLoBin {
+					e = 0
+				}
+				spec[k] = e
+				tot += e
+			}
+		}
+		for k := 0; k < bandEdges[0]; k++ {
+			spec[k] = 0
+		}
+		if tot <= 0 {
+			continue
+		}
+		fr.Tonal = peakShare(spec, tot)
+		fr.Harm, fr.Pitch, fr.HighF0 = pitch(f, spec)
+	}
+	modulation(frames, lvl)
+	return frames
+}
+
+// floorTrack follows the noise floor of one band: the energy smoothed over
+// noiseSmooth frames, then the minimum over a sliding ±noiseHalfW window
+// (minimum statistics, Martin 2001, simplified), raised by a fixed bias for
+// the minimum of a fluctuating estimate lying under its mean.
+func floorTrack(e []float64) []float64 {
+	n := len(e)
+	sm := make([]float64, n)
+	var acc float64
+	for i := range n {
+		acc += e[i]
+		if i >= noiseSmooth {
+			acc -= e[i-noiseSmooth]
+		}
+		sm[i] = acc / float64(min(i+1, noiseSmooth))
+	}
+	// Centre the smoothing.
+	shift := noiseSmooth / 2
+	c := make([]float64, n)
+	for i := range n {
+		c[i] = sm[min(n-1, i+shift)]
+	}
+	out := make([]float64, n)
+	bias := math.Pow(10, noiseBiasDB/10)
+	// Sliding minimum with a monotonic deque.
+	dq := make([]int, 0, 2*noiseHalfW+2)
+	next := 0
+	for i := range n {
+		for next < n && next <= i+noiseHalfW {
+			for len(dq) > 0 && c[dq[len(dq)-1]] >= c[next] {
+				dq = dq[:len(dq)-1]
+			}
+			dq = append(dq, next)
+			next++
+		}
+		for dq[0] < i-noiseHalfW {
+			dq = dq[1:]
+		}
+		out[i] = c[dq[0]] * bias
+	}
+	return out
+}
+
+// peakShare is the share of the excess spectrum within ±3 bins (±47 Hz) of
+// its strongest bin: near 1 for a single tone (a siren's sweep), low for
+// speech, whose energy spreads over many harmonics and formants.
+func peakShare(spec []float64, tot float64) float64 {
+	best := 0
+	for k := range spec {
+		if spec[k] > spec[best] {
+			best = k
+		}
+	}
+	var s float64
+	for k := max(0, best-3); k <= min(len(spec)-1, best+3); k++ {
+		s += spec[k]
+	}
+	return s / tot
+}
+
+// pitch autocorrelates the whitened excess spectrum (the inverse FFT of a
+// power spectrum is the autocorrelation), undoes the window taper, and
+// returns the highest peak at a 75–400 Hz lag. highF0 reports a stronger
+// periodicity at a shorter lag (fundamental above 400 Hz): a tone, not a
+// voice.
+func pitch(f *fft, spec []float64) (harm, hz float64, highF0 bool) {
+	for i := range nfft {
+		f.re[i], f.im[i] = 0, 0
+	}
+	for k, v := range spec {
+		f.re[k] = v
+		if k > 0 {
+			f.re[nfft-k] = v
+		}
+	}
+	f.transform(true)
+	r0 := f.re[0]
+	if r0 <= 0 {
+		return 0, 0, false
+	}
+	norm := func(l int) float64 { return f.re[l] / r0 / hannACF[l] }
+	bestLag, best := 0, 0.0
+	for l := minLag; l <= maxLag; l++ {
+		v := norm(l)
+		if v > best && v >= norm(l-1) && v >= norm(l+1) {
+			best, bestLag = v, l
+		}
+	}
+	hi := 0.0
+	for l := toneLag; l < minLag; l++ {
+		v := norm(l)
+		if v > hi && v >= norm(l-1) && v >= norm(l+1) {
+			hi = v
+		}
+	}
+	if best > 1 {
+		best = 1
+	}
+	if bestLag == 0 {
+		return 0, 0, hi > 0.5
+	}
+	return best, float64(Rate) / float64(bestLag), hi > 0.5 && hi >= 0.9*best
+}
+
+// modulation fills Frame.Mod: the band level (dB, floored 20 dB under the
+// clip's median so silence does not add digital noise) band-passed to
+// 2–8 Hz as the difference of a 48 ms and a 320 ms moving average, then its
+// RMS over ±0.5 s. Syllables modulate speech at 2–8 Hz by 10 dB and more;
+// engines, sirens, hiss and rumble are nearly steady.
+func modulation(frames []Frame, lvl []float64) {
+	n := len(lvl)
+	short := movingAvg(lvl, 3)
+	long := movingAvg(lvl, 21)
+	bp := make([]float64, n)
+	for i := range n {
+		d := short[i] - long[i]
+		bp[i] = d * d
+	}
+	ms := movingAvg(bp, 63)
+	for i := range n {
+		frames[i].Mod = math.Sqrt(ms[i])
+	}
+}
+
+// movingAvg is a centred moving average of width w (odd), shrinking at the
+// edges.
+func movingAvg(x []float64, w int) []float64 {
+	n := len(x)
+	pre := make([]float64, n+1)
+	for i, v := range x {
+		pre[i+1] = pre[i] + v
+	}
+	out := make([]float64, n)
+	h := w / 2
+	for i := range n {
+		a, b := max(0, i-h), min(n, i+h+1)
+		out[i] = (pre[b] - pre[a]) / float64(b-a)
+	}
+	return out
+}
+
+// Features returns the per-frame features of 16 kHz mono samples.
+func Features(x []float32) []Frame { return analyse(x) }
