@@ -326,10 +326,22 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 }
 
 func checkResume(ctx context.Context, e *env) (string, error) {
+	// The smallest segment that needs several READs, else the largest.
 	var seg docklink.Segment
+	minSize := uint64(2)
+	if e.ack != nil {
+		minSize = max(minSize, 3*uint64(e.ack.MaxRead))
+	}
 	for _, s := range e.segs {
-		if s.Size > seg.Size {
+		if s.Size >= minSize && (seg.Seq == 0 || s.Size < seg.Size) {
 			seg = s
+		}
+	}
+	if seg.Seq == 0 {
+		for _, s := range e.segs {
+			if s.Size > seg.Size {
+				seg = s
+			}
 		}
 	}
 	if seg.Size < 2 {

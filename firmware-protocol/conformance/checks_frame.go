@@ -184,14 +184,14 @@ func checkOversize(ctx context.Context, e *env) (string, error) {
 	if err := r.ping(ctx); err != nil {
 		return "", err
 	}
-	// Far above the hard maximum, no delimiter for 2 MiB: the device must
-	// drop it without buffering it, and carry on.
-	huge := bytes.Repeat([]byte{0x55}, 2*docklink.MaxPayload)
+	// 64 KiB without a delimiter, 16 times the pre-HELLO limit: the device
+	// must drop it as it streams in (§3.5), then carry on.
+	huge := bytes.Repeat([]byte{0x55}, 64<<10)
 	if err := r.fr.WriteRaw(append(huge, 0)); err != nil {
 		return "", err
 	}
 	if err := r.expectCode(ctx, 0, docklink.CodeFrameTooLarge); err != nil {
-		return "2 MiB without a delimiter", err
+		return "64 KiB without a delimiter", err
 	}
 	return "", r.ping(ctx)
 }

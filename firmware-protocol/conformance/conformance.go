@@ -36,8 +36,8 @@ type Opts struct {
 	Release bool
 	// SetClock opts in to setting the device clock to Now.
 	SetClock bool
-	// CheckTimeout bounds each check (default 30 s); the full-read hash
-	// check gets 20 times as long.
+	// CheckTimeout bounds each check (default 30 s); checks that read
+	// footage get one more second per 5 MiB the device holds.
 	CheckTimeout time.Duration
 	// Client tunes the client used by the checks (timeouts, window).
 	Client *docklink.ClientOpts

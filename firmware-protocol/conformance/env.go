@@ -62,7 +62,13 @@ func newEnv(dial Dialer, opts *Opts) *env {
 func (e *env) run(ctx context.Context, c check) Result {
 	d := e.o.CheckTimeout
 	if c.long {
-		d *= 20
+		// Reading footage: allow for every held byte at a slow 5 MB/s on
+		// top of the fixed timeout (a full 64 GB recorder takes hours).
+		var total uint64
+		for _, s := range e.segs {
+			total += s.Size
+		}
+		d += time.Duration(total/(5<<20)) * time.Second
 	}
 	cctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
