@@ -57,7 +57,7 @@ type backend struct {
 }
 
 func (b *backend) opts() *Opts {
-	return &Opts{Schema: b.schema, Clock: b.clock, Logger: testLogger}
+	return &Opts{Schema: b.schema, Clock: b.clock, Logger: testLogger, MaxConns: 4}
 }
 
 func (b *backend) open(t testing.TB) *Store {

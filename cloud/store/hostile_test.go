@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -80,15 +81,15 @@ func TestHostileStringsStoredSafely(t *testing.T) {
 		}
 		// Numbers at the edge of what the wire types allow are stored too.
 		h := health("R-big", t0)
-		h.Slot, h.Storage.HealthPct, h.Battery.Cycles, h.Battery.MilliVolts = 1<<40, 1<<40, 1<<50, -1<<40
+		h.Slot, h.Storage.HealthPct, h.Battery.Cycles, h.Battery.MilliVolts = math.MaxInt, math.MaxInt, math.MaxInt, math.MinInt
 		h.Storage.TotalBytes, h.Storage.FreeBytes, h.Storage.BadBlocks = 1<<62, 1<<61, 1<<62
 		commit(t, s,
 			msg(t, "dock-1", "big-health", t0, h),
-			msg(t, "dock-1", "big-cmd", t0, &wire.Command{Action: wire.CmdRefresh, Slot: 1 << 40}),
-			msg(t, "dock-1", "big-dock", t0, &wire.DockState{State: wire.DockOnline, Slots: 1 << 40, BacklogSegments: 1 << 50}),
+			msg(t, "dock-1", "big-cmd", t0, &wire.Command{Action: wire.CmdRefresh, Slot: math.MaxInt}),
+			msg(t, "dock-1", "big-dock", t0, &wire.DockState{State: wire.DockOnline, Slots: math.MaxInt, BacklogSegments: math.MaxInt}),
 			msg(t, "dock-1", "big-seg", t0, manifest("R-big", 1<<62, t0, maxOffsetMs)),
 		)
-		if hist, err := s.DeviceHealth(ctx, "R-big", time.Time{}, time.Time{}); err != nil || len(hist) != 1 || hist[0].Health.Slot != 1<<40 {
+		if hist, err := s.DeviceHealth(ctx, "R-big", time.Time{}, time.Time{}); err != nil || len(hist) != 1 || hist[0].Health.Slot != math.MaxInt {
 			t.Errorf("big health %+v %v", hist, err)
 		}
 		if segs, err := s.Segments(ctx, "R-big", time.Time{}, time.Time{}); err != nil || len(segs) != 1 || segs[0].Seq != 1<<62 {
