@@ -44,6 +44,13 @@ func (s state) String() string {
 // blocked read when ctx ends, Serve sets a past read deadline if rw has
 // SetReadDeadline (net.Conn, *os.File), else closes rw if it is an
 // io.Closer; otherwise it returns at the next frame or link end.
+//
+// On a pseudo-terminal master, the dock closing the slave side reads as
+// EIO: Serve returns that error (errors.Is(err, syscall.EIO)) and the
+// caller decides when the next link starts (§3.1).
+//
+// Serve executes requests one at a time, in order, and answers each before
+// reading the next; Backend calls happen on Serve's goroutine.
 func Serve(ctx context.Context, rw io.ReadWriter, b Backend, opts *Opts) error {
 	s := newSession(rw, b, opts)
 	stop := context.AfterFunc(ctx, func() { interrupt(rw) })
