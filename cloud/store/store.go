@@ -148,8 +148,8 @@ func sqlitePath(dsn string) (string, error) {
 	case strings.HasPrefix(p, "file:"):
 		p = strings.TrimPrefix(p, "file:")
 	}
-	if p == "" || strings.ContainsAny(p, "?#\x00") || strings.Contains(p, ":memory:") {
-		return "", fmt.Errorf("%w: sqlite path %q (need a file path without ?, # or :memory:)", ErrDSN, p)
+	if p == "" || strings.ContainsRune(p, 0) || strings.Contains(p, ":memory:") {
+		return "", fmt.Errorf("%w: sqlite path %q (need a file path)", ErrDSN, p)
 	}
 	return p, nil
 }
@@ -167,7 +167,9 @@ func openSQLite(dsn string, o Opts) (*sql.DB, error) {
 	// acknowledged; NORMAL would lose the last commits on power loss.
 	q.Set("_synchronous", "FULL")
 	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no lock upgrades, no deadlock
-	db, err := sql.Open("sqlite", "file:"+p+"?"+q.Encode())
+	// A file: URI: SQLite decodes %HH, so escape what would end the path.
+	esc := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(p)
+	db, err := sql.Open("sqlite", "file:"+esc+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDSN, err)
 	}

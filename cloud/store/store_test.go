@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -68,8 +70,27 @@ func TestNewerSchemaRefused(t *testing.T) {
 	})
 }
 
+func TestSQLitePathWithOddCharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a b#c?d%41")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dsn := range []string{filepath.Join(dir, "x y.db"), "sqlite://" + filepath.Join(dir, "z.db")} {
+		s, err := Open(context.Background(), dsn, &Opts{Logger: testLogger})
+		if err != nil {
+			t.Fatalf("Open(%q): %v", dsn, err)
+		}
+		s.Close()
+	}
+	for _, name := range []string{"x y.db", "z.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("database file not where asked: %v", err)
+		}
+	}
+}
+
 func TestOpenBadDSN(t *testing.T) {
-	for _, dsn := range []string{"", "sqlite://", "sqlite:///tmp/x.db?_pragma=foo", ":memory:", "postgres://%zz"} {
+	for _, dsn := range []string{"", "sqlite://", ":memory:", "sqlite://file::memory:", "postgres://%zz"} {
 		t.Run(dsn, func(t *testing.T) {
 			s, err := Open(context.Background(), dsn, nil)
 			if err == nil {
