@@ -269,3 +269,47 @@ func TestSegmentConflictInOneBatch(t *testing.T) {
 		}
 	})
 }
+
+func TestRedeliveryAfterPruneWritesNothingNew(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		at := t0.Add(8 * time.Hour)
+		c := chain(t, "dock-1", 2)
+		batch := []Incoming{
+			msg(t, "dock-1", "a", at, &wire.DockState{State: wire.DockOnline, Slots: 8}),
+			msg(t, "dock-1", "b", at, &wire.SlotState{Slot: 2, State: wire.SlotBuffered, Serial: "R1"}),
+			msg(t, "dock-1", "c", at, health("R1", at)),
+			msg(t, "dock-1", "d", at, manifest("R1", 7, t0, 1500)),
+			msg(t, "dock-1", "e", at, c[0]),
+			msg(t, "dock-1", "f", at, c[1]),
+			msg(t, "dock-1", "g", at, &wire.Command{Action: wire.CmdRefresh}),
+			msg(t, "dock-1", "h", at, &wire.Ack{IDs: []string{"x"}}),
+		}
+		commit(t, s, batch...)
+		tables := []string{"docks", "slots", "devices", "device_health", "segments", "audit_records", "audit_breaks",
+			"commands", "acks"}
+		before := map[string]int{}
+		for _, tbl := range tables {
+			before[tbl] = b.count(t, s, `SELECT count(*) FROM `+tbl)
+		}
+		b.clock.Advance(time.Hour)
+		n, err := s.PruneMessages(ctx, b.clock.Now())
+		if err != nil || n != int64(len(batch)) {
+			t.Fatalf("PruneMessages = %d, %v; want %d", n, err, len(batch))
+		}
+		for i, d := range commit(t, s, batch...) {
+			if d {
+				t.Errorf("message %d still known after pruning", i)
+			}
+		}
+		for _, tbl := range tables {
+			if got := b.count(t, s, `SELECT count(*) FROM `+tbl); got != before[tbl] {
+				t.Errorf("%s: %d rows after redelivery, %d before", tbl, got, before[tbl])
+			}
+		}
+		if st := statuses(t, s, "dock-1"); st != "0:verified 1:verified " {
+			t.Errorf("audit statuses %q", st)
+		}
+	})
+}
