@@ -61,14 +61,14 @@ var DefaultOpts = Opts{
 
 // Region is a stretch of speech-like sound and the judgement on it.
 type Region struct {
-	Start     time.Duration `json:"start"`
-	End       time.Duration `json:"end"`
-	Voiced    float64       `json:"voiced"`     // share of voiced frames
-	LevelDBFS float64       `json:"level_dbfs"` // 80th percentile level of its voiced frames
-	SNR       float64       `json:"snr_db"`     // that level over the noise floor
-	Mod       float64       `json:"mod_db"`     // mean 2–8 Hz modulation
-	Wearer    bool          `json:"wearer"`     // counted as the wearer's speech
-	Why       string        `json:"why,omitempty"`
+	Start     float64 `json:"start_s"` // seconds from the clip's start
+	End       float64 `json:"end_s"`
+	Voiced    float64 `json:"voiced"`     // share of voiced frames
+	LevelDBFS float64 `json:"level_dbfs"` // 80th percentile level of its voiced frames
+	SNR       float64 `json:"snr_db"`     // that level over the noise floor
+	Mod       float64 `json:"mod_db"`     // mean 2–8 Hz modulation
+	Wearer    bool    `json:"wearer"`     // counted as the wearer's speech
+	Why       string  `json:"why,omitempty"`
 }
 
 // Activity is the detector's answer for one clip.
@@ -171,8 +171,8 @@ func (d *Detector) decide(fr []Frame) Activity {
 			}
 		}
 		r := Region{
-			Start:     time.Duration(float64(s.a) * HopSeconds * float64(time.Second)),
-			End:       time.Duration(float64(s.b) * HopSeconds * float64(time.Second)),
+			Start:     round2(float64(s.a) * HopSeconds),
+			End:       round2(float64(s.b) * HopSeconds),
 			Voiced:    round2(float64(len(lv)) / float64(s.b-s.a)),
 			LevelDBFS: round1(percentile(lv, 0.8)),
 			SNR:       round1(snr / float64(len(lv))),

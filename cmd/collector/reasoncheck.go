@@ -2,12 +2,115 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/berthdock/berth/cloud/reasoncheck"
 )
 
-// runReasonCheck is replaced by the spoken-reason check wiring (issue 6).
+// runReasonCheck is `collector reason-check [--json] [--window 30s]
+// [--min-speech 2s] FILE...`: the spoken-reason check on WAV or MP4 files.
+// A file that cannot be checked gets an error line on stderr (and a JSON
+// line with "error" under --json); the others are still checked, and the
+// exit code is 1 if any failed.
 func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "collector reason-check: the detector is not wired in yet")
-	return 1
+	fs := flag.NewFlagSet("reason-check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per file")
+	window := fs.Duration("window", reasoncheck.DefaultPolicy().Window, "opening window analysed")
+	minSpeech := fs.Duration("min-speech", reasoncheck.DefaultPolicy().MinSpeech, "wearer speech needed for a spoken reason")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: collector reason-check [--json] [--window 30s] [--min-speech 2s] FILE...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	pol := reasoncheck.Policy{Window: *window, MinSpeech: *minSpeech}
+	if *window <= 0 || *minSpeech < 0 || *minSpeech > *window {
+		fmt.Fprintf(stderr, "collector reason-check: bad policy: window %s, min-speech %s\n", *window, *minSpeech)
+		return 2
+	}
+	chk := reasoncheck.New(nil)
+	enc := json.NewEncoder(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if !*asJSON {
+		fmt.Fprintln(tw, "FILE\tSPEECH\tONSET\tNOISE\tSPEECH LEVEL\tVERDICT")
+	}
+	failed := 0
+	for _, name := range fs.Args() {
+		if ctx.Err() != nil {
+			break
+		}
+		res, err := checkFile(ctx, chk, name, pol)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stderr, "collector reason-check: %s: %v\n", name, err)
+			if *asJSON {
+				enc.Encode(struct {
+					File  string `json:"file"`
+					Error string `json:"error"`
+				}{name, err.Error()})
+			}
+			continue
+		}
+		if *asJSON {
+			enc.Encode(struct {
+				File string `json:"file"`
+				reasoncheck.Result
+			}{name, res})
+			continue
+		}
+		verdict := "NO REASON SPOKEN"
+		if res.ReasonSpoken {
+			verdict = "reason spoken"
+		}
+		onset := "-"
+		if res.OnsetSeconds >= 0 {
+			onset = fmt.Sprintf("%.2fs", res.OnsetSeconds)
+		}
+		speechLvl := "-"
+		if res.SpeechSeconds > 0 {
+			speechLvl = fmt.Sprintf("%.1f dBFS", res.SpeechDBFS)
+		}
+		fmt.Fprintf(tw, "%s\t%.2fs\t%s\t%.1f dBFS\t%s\t%s\n", name, res.SpeechSeconds, onset, res.NoiseDBFS, speechLvl, verdict)
+	}
+	tw.Flush()
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "collector reason-check: interrupted")
+		return 1
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "collector reason-check: %d of %d files could not be checked\n", failed, fs.NArg())
+		return 1
+	}
+	return 0
+}
+
+func checkFile(ctx context.Context, chk *reasoncheck.Checker, name string, pol reasoncheck.Policy) (reasoncheck.Result, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return reasoncheck.Result{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return reasoncheck.Result{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return reasoncheck.Result{}, errors.New("not a regular file")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return chk.Check(ctx, f, st.Size(), pol)
 }
