@@ -1,0 +1,182 @@
+// Package dock wires dockd: the board's slots, the evidence buffer, the
+// uploader, the outbox and its MQTT reporter, the audit log and the local
+// API, in one typed struct with one Run.
+package dock
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/berthdock/berth/agent/audit"
+	"github.com/berthdock/berth/agent/localapi"
+	"github.com/berthdock/berth/agent/report"
+	"github.com/berthdock/berth/agent/slot"
+	"github.com/berthdock/berth/agent/uploader"
+	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/drivers/board"
+	"github.com/berthdock/berth/firmware-protocol/docklink"
+)
+
+// Parts are the pieces a Dock is made of; dockd and the demo build them.
+type Parts struct {
+	Board    *board.Board
+	Buffer   Buffer
+	Outbox   Outbox
+	Audit    *audit.Log
+	Upload   uploader.Client
+	Keys     docklink.KeyStore
+	Receipts ed25519.PublicKey // the collector's receipt key
+	Log      *slog.Logger
+	Logs     *LogRing // for dockctl logs; may be nil
+}
+
+// Settings tune a Dock; zero values take defaults.
+type Settings struct {
+	Dock       string
+	Version    string
+	Broker     string
+	Username   string
+	Password   string
+	AckTimeout time.Duration
+	StateEvery time.Duration
+	Slot       slot.Config // per-slot settings; Index and Dock are filled in
+	Now        func() time.Time
+}
+
+// Dock is a running dock agent.
+type Dock struct {
+	set     Settings
+	p       Parts
+	slots   []*slot.Slot
+	up      *uploader.Uploader
+	rep     *report.Reporter
+	hub     *receiptHub
+	started time.Time
+
+	seq atomic.Uint64 // message id counter
+	mu  sync.Mutex    // serialises audit appends with their outbox puts
+}
+
+// New assembles a dock.
+func New(set Settings, p Parts) (*Dock, error) {
+	if err := wire.ValidID(set.Dock); err != nil {
+		return nil, fmt.Errorf("dock: id: %w", err)
+	}
+	if p.Board == nil || p.Buffer == nil || p.Outbox == nil || p.Audit == nil || p.Upload == nil || p.Keys == nil || len(p.Receipts) != ed25519.PublicKeySize {
+		return nil, errors.New("dock: board, buffer, outbox, audit log, upload client, enrolled keys and the collector key are all required")
+	}
+	if set.Now == nil {
+		set.Now = time.Now
+	}
+	if set.StateEvery <= 0 {
+		set.StateEvery = time.Minute
+	}
+	d := &Dock{set: set, p: p, started: set.Now()}
+	d.hub = newReceiptHub(p.Buffer)
+	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password,
+		AckTimeout: set.AckTimeout}, p.Outbox, d.command, p.Log.With("part", "report"))
+	d.up = uploader.New(uploaderBuffer{p.Buffer}, p.Upload, d.receipted, p.Log.With("part", "upload"))
+	for _, bs := range p.Board.Slots() {
+		cfg := set.Slot
+		cfg.Index, cfg.Dock, cfg.Keys, cfg.CollectorKey, cfg.Now = bs.Index, set.Dock, p.Keys, p.Receipts, set.Now
+		d.slots = append(d.slots, slot.New(cfg, bs, bs.Power, slotBuffer{b: p.Buffer, kick: d.up.Kick}, d.hub, d, p.Log))
+	}
+	return d, nil
+}
+
+// Run runs every part until ctx ends, then stops them all and returns.
+func (d *Dock) Run(ctx context.Context) error {
+	d.Audit(wire.AuditStarted, -1, "", 0, "dockd "+d.set.Version)
+	if last, ok := d.p.Audit.Last(); ok {
+		d.shipAudit(last) // a crash may have come between append and shipping
+	}
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				d.p.Log.Error("part stopped", "part", name, "err", err)
+			}
+		}()
+	}
+	run("report", d.rep.Run)
+	run("upload", d.up.Run)
+	run("buffer", d.p.Buffer.Run)
+	run("state", d.stateLoop)
+	for i, s := range d.slots {
+		events := d.p.Board.Slots()[i].Presence.Events()
+		run(fmt.Sprintf("slot %d", i), func(ctx context.Context) error { return s.Run(ctx, events) })
+	}
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
+
+// Slots returns the slots, for the demo and tests.
+func (d *Dock) Slots() []*slot.Slot { return d.slots }
+
+// Uploader returns the upload loop, for progress displays.
+func (d *Dock) Uploader() *uploader.Uploader { return d.up }
+
+// Reporter returns the MQTT reporter.
+func (d *Dock) Reporter() *report.Reporter { return d.rep }
+
+// command handles a collector command.
+func (d *Dock) command(e wire.Envelope, c *wire.Command) {
+	d.Audit(wire.AuditCommand, c.Slot, "", 0, fmt.Sprintf("%s by %s (message %s)", c.Action, c.By, e.ID))
+	switch c.Action {
+	case wire.CmdPowerCycle:
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := d.PowerCycle(ctx, c.Slot, c.By); err != nil {
+				d.p.Log.Warn("power-cycle command", "slot", c.Slot, "err", err)
+			}
+		}()
+	case wire.CmdRefresh:
+		d.publishState()
+		d.rep.Kick()
+	}
+}
+
+// PowerCycle implements localapi.Dock.
+func (d *Dock) PowerCycle(ctx context.Context, idx int, by string) error {
+	if idx < 0 || idx >= len(d.slots) {
+		return fmt.Errorf("%w: %d", localapi.ErrNoSlot, idx)
+	}
+	d.Audit(wire.AuditCommand, idx, "", 0, "power-cycle by "+by)
+	return d.slots[idx].PowerCycle(ctx)
+}
+
+// receipted is the uploader's callback: wake the slots waiting for it and
+// report the segment as uploaded.
+func (d *Dock) receipted(p uploader.Pending, r wire.Receipt) {
+	d.Audit(wire.AuditUploaded, -1, p.Serial, p.Seq, "receipt "+r.ObjectID)
+	if m, err := d.p.Buffer.Manifest(p.Serial, p.Seq); err == nil {
+		m.State, m.Receipt = wire.SegUploaded, &r
+		d.Manifest(m)
+	} else {
+		d.p.Log.Warn("manifest for uploaded segment", "serial", p.Serial, "seq", p.Seq, "err", err)
+	}
+	d.hub.notify()
+}
+
+func (d *Dock) stateLoop(ctx context.Context) error {
+	t := time.NewTicker(d.set.StateEvery)
+	defer t.Stop()
+	for {
+		d.publishState()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
