@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +17,7 @@ const usage = `usage: collector <command> [flags]
 commands:
   serve          run the collector (default when no command is given)
   reason-check   check WAV or MP4 files for a spoken reason in the opening window
+  alerts         list, acknowledge (with the written explanation) and close alerts
 `
 
 func main() {
@@ -36,6 +38,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runServe(ctx, args, stdout, stderr)
 	case "reason-check":
 		return runReasonCheck(ctx, args, stdout, stderr)
+	case "alerts":
+		return runAlerts(ctx, args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -44,3 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 }
+
+// defaultDSN is the embedded default store: one SQLite file in the working
+// directory.
+const defaultDSN = "collector.db"
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
