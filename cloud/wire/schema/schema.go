@@ -1,0 +1,114 @@
+// Package schema holds the JSON Schemas (draft 2020-12) of berth v1's MQTT
+// payloads: the envelope and every body type of package wire. They are the
+// contract for readers outside Go (a vendor's dock firmware, an agency's
+// integration) and the collector's ingest validates every message against
+// them before wire's Go decoder sees it.
+//
+// The schemas and wire's decoder are kept in sync by this package's tests:
+// every body wire produces validates, and every single-field rule wire
+// enforces is enforced here too. A few cross-field rules only Go checks
+// (README.md lists them), so a message is accepted only when both agree.
+package schema
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Files holds the schema documents, one per type plus common.json.
+//
+//go:embed *.json
+var Files embed.FS
+
+// BaseURI is the prefix of every schema's $id.
+const BaseURI = "https://github.com/berthdock/berth/cloud/wire/schema/"
+
+// EnvelopeURI is the $id of the envelope schema, the root for validation.
+const EnvelopeURI = BaseURI + "envelope.json"
+
+// Errors of validation.
+var (
+	// ErrInvalid reports a payload that violates the schema.
+	ErrInvalid = errors.New("schema: payload violates the berth v1 schema")
+	// ErrNotJSON reports a payload that is not a JSON document.
+	ErrNotJSON = errors.New("schema: payload is not JSON")
+)
+
+// Validator checks payloads against the envelope schema. It is safe for
+// concurrent use.
+type Validator struct {
+	envelope *jsonschema.Schema
+}
+
+// New compiles the embedded schemas. Formats (date-time) are asserted, not
+// only annotated: wire's decoder refuses a malformed time too.
+func New() (*Validator, error) {
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	names, err := fs.Glob(Files, "*.json")
+	if err != nil {
+		return nil, fmt.Errorf("schema: list: %w", err)
+	}
+	for _, n := range names {
+		b, err := Files.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("schema: read %s: %w", n, err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("schema: parse %s: %w", n, err)
+		}
+		if err := c.AddResource(BaseURI+n, doc); err != nil {
+			return nil, fmt.Errorf("schema: add %s: %w", n, err)
+		}
+	}
+	env, err := c.Compile(EnvelopeURI)
+	if err != nil {
+		return nil, fmt.Errorf("schema: compile: %w", err)
+	}
+	return &Validator{envelope: env}, nil
+}
+
+// Validate checks one payload (an envelope with its body). The error wraps
+// ErrNotJSON or ErrInvalid; its text names the failing location.
+func (v *Validator) Validate(payload []byte) error {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotJSON, err)
+	}
+	return v.ValidateValue(doc)
+}
+
+// ValidateValue checks a document already decoded by
+// jsonschema.UnmarshalJSON (numbers as json.Number).
+func (v *Validator) ValidateValue(doc any) error {
+	if err := v.envelope.Validate(doc); err != nil {
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &ve) {
+			return fmt.Errorf("%w: %s", ErrInvalid, summary(ve))
+		}
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// summary is the innermost failure's location and message, on one line and
+// bounded: it ends up in logs, and the payload is hostile.
+func summary(ve *jsonschema.ValidationError) string {
+	leaf := ve
+	for len(leaf.Causes) > 0 {
+		leaf = leaf.Causes[0]
+	}
+	s := strings.ReplaceAll(leaf.Error(), "\n", " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}

@@ -1,0 +1,302 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+var t0 = time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
+
+func hash(c string) string { return strings.Repeat(c, 64) }
+
+// samples is one body of every type wire can produce, with every optional
+// field set, plus minimal ones.
+func samples() map[string][]any {
+	rc := &wire.Receipt{ObjectID: "sha256-" + hash("a"), Device: "REC-1", Seq: 42, SHA256: hash("a"), Size: 10,
+		StoredAt: t0, KeyID: "k1", Signature: "c2ln"}
+	audit := &wire.AuditRecord{Time: t0, Action: wire.AuditCopied, Slot: 2, Serial: "REC-1", Seq: 42, Detail: "copied"}
+	if err := audit.Seal("dock-7", nil); err != nil {
+		panic(err)
+	}
+	return map[string][]any{
+		wire.TypeDockState: {
+			&wire.DockState{State: wire.DockOnline, Version: "1.2.3", Slots: 8, BufferBytes: 1 << 30, BufferCapacity: 1 << 40,
+				BacklogSegments: 3, BacklogBytes: 1 << 20, OldestBacklog: t0},
+			&wire.DockState{State: wire.DockOffline},
+		},
+		wire.TypeSlotState: {
+			&wire.SlotState{Slot: 3, State: wire.SlotCopying, Serial: "REC-1", Fault: "x", Detail: "d", Segments: 4, Copied: 2,
+				Uploaded: 1, Released: 1, BytesTotal: 100, BytesCopied: 50, Charging: true},
+			&wire.SlotState{Slot: 0, State: wire.SlotEmpty},
+			&wire.SlotState{Slot: 255, State: wire.SlotFault, Fault: "auth-refused"},
+		},
+		wire.TypeDeviceHealth: {
+			&wire.DeviceHealth{Serial: "REC-1", Model: "BWC-9", Firmware: "2.1.0", Officer: "o-1001", Unit: "unit-3", Slot: 2,
+				DockedAt: t0, Battery: wire.Battery{MilliVolts: 4100, Percent: 80, HealthPct: 91, Cycles: 120, TemperatureC: 31.5,
+					Charging: true}, Storage: wire.Storage{TotalBytes: 64 << 30, FreeBytes: 40 << 30, HealthPct: 98, ReadErrors: 1,
+					WriteErrors: 2, BadBlocks: 3}, Recording: true, DeviceClock: t0.Add(1500 * time.Millisecond), DockClock: t0,
+				ClockOffsetMs: 1500, ClockSet: true},
+			&wire.DeviceHealth{Serial: "R", DockedAt: t0, DockClock: t0},
+		},
+		wire.TypeSegmentManifest: {
+			&wire.SegmentManifest{Serial: "REC-1", Seq: 42, Start: t0, End: t0.Add(time.Minute), Size: 10, SHA256: hash("a"),
+				Computed: hash("a"), StopCause: wire.StopLowBattery, Officer: "o-1", CaseTag: strings.Repeat("c", 128),
+				Media: "h264/aac", ClockOffsetMs: -20, ClockSyncedAt: t0, State: wire.SegUploaded, Fault: "f", Receipt: rc,
+				FollowsInterruption: true},
+			&wire.SegmentManifest{Serial: "R", Seq: 1<<64 - 1, SHA256: hash("0"), StopCause: wire.StopUnknown, State: wire.SegBuffered},
+		},
+		wire.TypeAuditRecord: {audit},
+		wire.TypeAck:         {&wire.Ack{IDs: []string{"m-1", "m-2"}}},
+		wire.TypeCommand: {
+			&wire.Command{Action: wire.CmdPowerCycle, Slot: 3, By: "custodian-1"},
+			&wire.Command{Action: wire.CmdRefresh},
+		},
+	}
+}
+
+func payload(t *testing.T, typ string, body any) []byte {
+	t.Helper()
+	e, err := wire.NewEnvelope("m-1", "dock-7", t0, typ, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// wireAccepts is what ingest's Go decoding does.
+func wireAccepts(p []byte) error {
+	e, err := wire.DecodeEnvelope(p)
+	if err != nil {
+		return err
+	}
+	_, err = wire.DecodeBody(e)
+	return err
+}
+
+func newValidator(t testing.TB) *Validator {
+	t.Helper()
+	v, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Every body type wire knows has a sample, and every sample validates.
+func TestEveryWireBodyValidates(t *testing.T) {
+	v := newValidator(t)
+	s := samples()
+	for _, typ := range []string{wire.TypeDockState, wire.TypeSlotState, wire.TypeDeviceHealth, wire.TypeSegmentManifest,
+		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand} {
+		if len(s[typ]) == 0 {
+			t.Errorf("no sample for %s", typ)
+		}
+	}
+	for typ, bodies := range s {
+		for i, b := range bodies {
+			p := payload(t, typ, b)
+			if err := wireAccepts(p); err != nil {
+				t.Fatalf("%s #%d: wire rejects its own sample: %v", typ, i, err)
+			}
+			if err := v.Validate(p); err != nil {
+				t.Errorf("%s #%d: schema rejects what wire produces: %v\n%s", typ, i, err, p)
+			}
+		}
+	}
+	// Every schema file is an envelope or a type the envelope dispatches to.
+	var env map[string]any
+	b, _ := Files.ReadFile("envelope.json")
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatal(err)
+	}
+	enum := env["properties"].(map[string]any)["type"].(map[string]any)["enum"].([]any)
+	if len(enum) != len(s) {
+		t.Errorf("envelope type enum has %d types, wire has %d", len(enum), len(s))
+	}
+	for _, typ := range enum {
+		if _, ok := s[typ.(string)]; !ok {
+			t.Errorf("schema type %q unknown to wire", typ)
+		}
+		if _, err := Files.ReadFile(typ.(string) + ".json"); err != nil {
+			t.Errorf("no schema file for %q", typ)
+		}
+	}
+}
+
+// mutate decodes p, applies f to the generic document and re-encodes it.
+func mutate(t *testing.T, p []byte, f func(env, body map[string]any)) []byte {
+	t.Helper()
+	var env map[string]any
+	if err := json.Unmarshal(p, &env); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := env["body"].(map[string]any)
+	f(env, body)
+	b, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func sample(t *testing.T, typ string) []byte { return payload(t, typ, samples()[typ][0]) }
+
+// rejections are payloads wire refuses; the schema must refuse each too.
+func rejections(t *testing.T) map[string][]byte {
+	set := func(typ, k string, val any) []byte {
+		return mutate(t, sample(t, typ), func(_, b map[string]any) { b[k] = val })
+	}
+	env := func(k string, val any) []byte {
+		return mutate(t, sample(t, wire.TypeAck), func(e, _ map[string]any) {
+			if val == nil {
+				delete(e, k)
+			} else {
+				e[k] = val
+			}
+		})
+	}
+	nested := func(obj, k string, val any) []byte {
+		return mutate(t, sample(t, wire.TypeDeviceHealth), func(_, b map[string]any) { b[obj].(map[string]any)[k] = val })
+	}
+	return map[string][]byte{
+		"version 2":               env("v", 2),
+		"version string":          env("v", "1"),
+		"no version":              env("v", nil),
+		"empty id":                env("id", ""),
+		"long id":                 env("id", strings.Repeat("i", 129)),
+		"bad dock":                env("dock", "../x"),
+		"dock with slash":         env("dock", "a/b"),
+		"long dock":               env("dock", strings.Repeat("d", 65)),
+		"dot dock":                env("dock", ".."),
+		"zero time":               env("time", "0001-01-01T00:00:00Z"),
+		"bad time":                env("time", "yesterday"),
+		"no time":                 env("time", nil),
+		"unknown type":            env("type", "nope"),
+		"null body":               env("body", json.RawMessage("null")),
+		"no body":                 env("body", nil),
+		"ack unknown field":       set(wire.TypeAck, "extra", 1),
+		"ack empty":               set(wire.TypeAck, "ids", []string{}),
+		"ack too many":            set(wire.TypeAck, "ids", make([]string, 10001)),
+		"ack ids not strings":     set(wire.TypeAck, "ids", []int{1}),
+		"dock state":              set(wire.TypeDockState, "state", "sleeping"),
+		"dock negative slots":     set(wire.TypeDockState, "slots", -1),
+		"dock negative backlog":   set(wire.TypeDockState, "backlog_bytes", -5),
+		"dock fractional slots":   set(wire.TypeDockState, "slots", 1.5),
+		"dock bad oldest":         set(wire.TypeDockState, "oldest_backlog", "soon"),
+		"slot state":              set(wire.TypeSlotState, "state", "flying"),
+		"slot 256":                set(wire.TypeSlotState, "slot", 256),
+		"slot -1":                 set(wire.TypeSlotState, "slot", -1),
+		"slot bad serial":         set(wire.TypeSlotState, "serial", "a b"),
+		"slot negative copied":    set(wire.TypeSlotState, "copied", -1),
+		"slot charging string":    set(wire.TypeSlotState, "charging", "yes"),
+		"health bad serial":       set(wire.TypeDeviceHealth, "serial", ""),
+		"health bad officer":      set(wire.TypeDeviceHealth, "officer", "o/1"),
+		"health bad unit":         set(wire.TypeDeviceHealth, "unit", "u 1"),
+		"health zero docked_at":   set(wire.TypeDeviceHealth, "docked_at", "0001-01-01T00:00:00Z"),
+		"health zero dock_clock":  set(wire.TypeDeviceHealth, "dock_clock", "0001-01-01T00:00:00Z"),
+		"health battery 101":      nested("battery", "percent", 101),
+		"health battery -1":       nested("battery", "percent", -1),
+		"health soh 101":          nested("battery", "health_pct", 101),
+		"health storage negative": nested("storage", "total_bytes", -1),
+		"health battery extra":    nested("battery", "volts", 4),
+		"health slot huge":        set(wire.TypeDeviceHealth, "slot", 1e20),
+		"seg bad hash":            set(wire.TypeSegmentManifest, "sha256", "xyz"),
+		"seg upper hash":          set(wire.TypeSegmentManifest, "sha256", strings.Repeat("A", 64)),
+		"seg bad computed":        set(wire.TypeSegmentManifest, "computed", hash("g")),
+		"seg negative size":       set(wire.TypeSegmentManifest, "size", -1),
+		"seg negative seq":        set(wire.TypeSegmentManifest, "seq", -1),
+		"seg seq overflow":        set(wire.TypeSegmentManifest, "seq", json.Number("18446744073709551616")),
+		"seg stop cause":          set(wire.TypeSegmentManifest, "stop_cause", "bored"),
+		"seg state":               set(wire.TypeSegmentManifest, "state", "lost"),
+		"seg long case":           set(wire.TypeSegmentManifest, "case_tag", strings.Repeat("c", 129)),
+		"seg long media":          set(wire.TypeSegmentManifest, "media", strings.Repeat("m", 257)),
+		"seg bad officer":         set(wire.TypeSegmentManifest, "officer", "o?"),
+		"seg receipt extra":       set(wire.TypeSegmentManifest, "receipt", map[string]any{"x": 1}),
+		"seg unknown field":       set(wire.TypeSegmentManifest, "hash", hash("a")),
+		"audit empty action":      set(wire.TypeAuditRecord, "action", ""),
+		"audit long action":       set(wire.TypeAuditRecord, "action", strings.Repeat("a", 65)),
+		"audit long detail":       set(wire.TypeAuditRecord, "detail", strings.Repeat("d", 4097)),
+		"audit zero time":         set(wire.TypeAuditRecord, "time", "0001-01-01T00:00:00Z"),
+		"audit bad prev":          set(wire.TypeAuditRecord, "prev", "00"),
+		"audit bad hash":          set(wire.TypeAuditRecord, "hash", hash("z")),
+		"audit bad serial":        set(wire.TypeAuditRecord, "serial", "s\x00"),
+		"cmd action":              set(wire.TypeCommand, "action", "rm -rf"),
+		"cmd slot 300":            set(wire.TypeCommand, "slot", 300),
+		"cmd by number":           set(wire.TypeCommand, "by", 7),
+	}
+}
+
+// The schema refuses everything wire refuses (keep them in sync).
+func TestSchemaRejectsWhatWireRejects(t *testing.T) {
+	v := newValidator(t)
+	for name, p := range rejections(t) {
+		t.Run(name, func(t *testing.T) {
+			if err := wireAccepts(p); err == nil {
+				t.Fatalf("wire accepts %s; the case is wrong", p)
+			}
+			err := v.Validate(p)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("schema accepts what wire rejects (err %v):\n%s", err, p)
+			}
+		})
+	}
+}
+
+// crossField are the rules only Go checks: README.md lists them. If the
+// schema learns one, move it to rejections.
+func TestCrossFieldRulesOnlyInGo(t *testing.T) {
+	v := newValidator(t)
+	cases := map[string][]byte{
+		"storage free > total": mutate(t, sample(t, wire.TypeDeviceHealth), func(_, b map[string]any) {
+			b["storage"].(map[string]any)["free_bytes"] = 1 << 40
+		}),
+		"segment end before start": mutate(t, sample(t, wire.TypeSegmentManifest), func(_, b map[string]any) {
+			b["end"] = "2020-01-01T00:00:00Z"
+		}),
+		"receipt names another segment": mutate(t, sample(t, wire.TypeSegmentManifest), func(_, b map[string]any) {
+			b["receipt"].(map[string]any)["seq"] = 7
+		}),
+	}
+	for name, p := range cases {
+		if err := wireAccepts(p); err == nil {
+			t.Errorf("%s: wire accepts", name)
+		}
+		if err := v.Validate(p); err != nil {
+			t.Errorf("%s: schema now rejects it (%v): move it to rejections and README", name, err)
+		}
+	}
+}
+
+func TestNotJSON(t *testing.T) {
+	v := newValidator(t)
+	for _, p := range []string{"", "{", "nul", `{"v":1}x`} {
+		if err := v.Validate([]byte(p)); !errors.Is(err, ErrNotJSON) && !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v", p, err)
+		}
+	}
+	if err := v.Validate([]byte(`[1]`)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("array: %v", err)
+	}
+}
+
+func BenchmarkValidate(b *testing.B) {
+	v := newValidator(b)
+	e, _ := wire.NewEnvelope("m-1", "dock-7", t0, wire.TypeSegmentManifest, samples()[wire.TypeSegmentManifest][0])
+	p, _ := e.Marshal()
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.Validate(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
