@@ -1,0 +1,299 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// meta is what the staging area keeps about its upload.
+type meta struct {
+	Dock string `json:"dock"`
+	upload.CreateRequest
+}
+
+// create answers POST /v1/uploads: the segment's receipt if the collector
+// has one (or holds the object), else the upload's id and durable offset.
+func (s *Server) create(w http.ResponseWriter, r *http.Request, dock string) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, upload.MaxCreateBody))
+	if err != nil {
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadRequest, nil, "create body: "+err.Error())
+		return
+	}
+	var cr upload.CreateRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cr); err != nil {
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadRequest, nil, "create body: "+err.Error())
+		return
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadRequest, nil, "create body: data after the object")
+		return
+	}
+	switch {
+	case wire.ValidID(cr.Device) != nil:
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadID, nil, wire.ValidID(cr.Device).Error())
+		return
+	case !upload.ValidSHA256(cr.SHA256):
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadHash, nil, fmt.Sprintf("sha256 %.80q is not 64 lowercase hex digits", cr.SHA256))
+		return
+	case cr.Size < 0 || cr.Seq > math.MaxInt64:
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadRequest, nil, fmt.Sprintf("size %d seq %d", cr.Size, cr.Seq))
+		return
+	case cr.Size > s.maxSize:
+		s.reject(w, r, dock, http.StatusRequestEntityTooLarge, upload.ReasonTooLarge, nil, fmt.Sprintf("size %d over the limit %d", cr.Size, s.maxSize))
+		return
+	}
+	ctx := r.Context()
+	m := meta{Dock: dock, CreateRequest: cr}
+	rec, ok, err := s.store.Receipt(ctx, cr.Device, cr.Seq)
+	if err != nil {
+		s.fail(w, r, dock, "read receipt", err)
+		return
+	}
+	if ok {
+		if rec.SHA256 != cr.SHA256 || rec.Size != cr.Size {
+			s.reject(w, r, dock, http.StatusConflict, upload.ReasonReceiptConflict, nil,
+				fmt.Sprintf("%s/%d is receipted as sha256 %s size %d", cr.Device, cr.Seq, rec.SHA256, rec.Size))
+			return
+		}
+		s.m.receipts.WithLabelValues(outcomeExisting).Inc()
+		writeJSON(w, http.StatusOK, upload.Status{Offset: cr.Size, Size: cr.Size, Receipt: &rec})
+		return
+	}
+	id := uploadID(dock, cr)
+	obj, err := s.ev.Stat(ctx, cr.SHA256)
+	switch {
+	case err == nil:
+		// The same footage is held already: receipt it without a second copy.
+		if obj.Size != cr.Size {
+			s.reject(w, r, dock, http.StatusUnprocessableEntity, upload.ReasonSizeMismatch, nil,
+				fmt.Sprintf("object %s holds %d bytes, not %d", obj.ID, obj.Size, cr.Size))
+			return
+		}
+		if err := s.ev.Discard(ctx, id); err != nil { // a staged copy of what is held; not evidence
+			s.log.Warn("upload: discarding redundant staging", "upload", id, "err", err)
+		}
+		s.issue(w, r, m, obj, outcomeDedup)
+		return
+	case !errors.Is(err, evidence.ErrNotFound):
+		s.fail(w, r, dock, "stat object", err)
+		return
+	}
+	mb, _ := json.Marshal(m)
+	st, err := s.ev.Begin(ctx, id, cr.Size, mb)
+	if err != nil {
+		s.fail(w, r, dock, "begin upload", err)
+		return
+	}
+	if have, err := decodeMeta(st.Meta); err != nil || have != m || st.Size != cr.Size {
+		s.fail(w, r, dock, "begin upload", fmt.Errorf("staging %s holds another upload (%+v, %v)", id, have, err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, upload.Status{Upload: id, Offset: st.Offset, Size: st.Size})
+}
+
+func decodeMeta(b []byte) (meta, error) {
+	var m meta
+	err := json.Unmarshal(b, &m)
+	return m, err
+}
+
+// staged looks up dock's upload id; an upload of another dock is unknown.
+func (s *Server) staged(w http.ResponseWriter, r *http.Request, dock, id string) (evidence.Staging, meta, bool) {
+	st, err := s.ev.Staged(r.Context(), id)
+	if errors.Is(err, evidence.ErrNotFound) {
+		s.reject(w, r, dock, http.StatusNotFound, upload.ReasonUnknownUpload, nil, "no upload "+id)
+		return evidence.Staging{}, meta{}, false
+	}
+	if err != nil {
+		s.fail(w, r, dock, "read upload", err)
+		return evidence.Staging{}, meta{}, false
+	}
+	m, err := decodeMeta(st.Meta)
+	if err != nil {
+		s.fail(w, r, dock, "read upload", fmt.Errorf("staging %s metadata: %w", id, err))
+		return evidence.Staging{}, meta{}, false
+	}
+	if m.Dock != dock {
+		s.reject(w, r, dock, http.StatusNotFound, upload.ReasonUnknownUpload, nil, "no upload "+id)
+		return evidence.Staging{}, meta{}, false
+	}
+	return st, m, true
+}
+
+// status answers HEAD and GET /v1/uploads/{id}.
+func (s *Server) status(w http.ResponseWriter, r *http.Request, dock, id string) {
+	st, _, ok := s.staged(w, r, dock, id)
+	if !ok {
+		return
+	}
+	w.Header().Set(upload.HeaderOffset, strconv.FormatInt(st.Offset, 10))
+	w.Header().Set(upload.HeaderLength, strconv.FormatInt(st.Size, 10))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, upload.Status{Upload: id, Offset: st.Offset, Size: st.Size})
+}
+
+// chunk answers PATCH (or PUT) /v1/uploads/{id}: one whole chunk at the
+// durable offset, checked against its SHA-256, on disk before the answer.
+func (s *Server) chunk(w http.ResponseWriter, r *http.Request, dock, id string) {
+	st, _, ok := s.staged(w, r, dock, id)
+	if !ok {
+		return
+	}
+	off, err := parseOffset(r.Header.Get(upload.HeaderOffset))
+	if err != nil {
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadRequest, nil, err.Error())
+		return
+	}
+	want := r.Header.Get(upload.HeaderChunkSHA256)
+	if !upload.ValidSHA256(want) {
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadHash, nil,
+			fmt.Sprintf("%s %.80q is not 64 lowercase hex digits", upload.HeaderChunkSHA256, want))
+		return
+	}
+	n := r.ContentLength
+	switch {
+	case n < 0:
+		s.reject(w, r, dock, http.StatusLengthRequired, upload.ReasonLengthRequired, nil, "chunk without Content-Length")
+		return
+	case n > s.maxChunk:
+		s.reject(w, r, dock, http.StatusRequestEntityTooLarge, upload.ReasonChunkTooLarge, nil,
+			fmt.Sprintf("chunk of %d bytes over the limit %d", n, s.maxChunk))
+		return
+	case off != st.Offset:
+		s.reject(w, r, dock, http.StatusConflict, upload.ReasonOffsetConflict, &st.Offset,
+			fmt.Sprintf("chunk at %d, upload's durable offset is %d", off, st.Offset))
+		return
+	case n > st.Size-off:
+		s.reject(w, r, dock, http.StatusUnprocessableEntity, upload.ReasonSizeMismatch, &st.Offset,
+			fmt.Sprintf("%d bytes at %d run past the declared size %d", n, off, st.Size))
+		return
+	}
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	buf := (*bp)[:n]
+	if got, err := io.ReadFull(r.Body, buf); err != nil {
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonIncompleteChunk, &st.Offset,
+			fmt.Sprintf("chunk body ended after %d of %d bytes: %v", got, n, err))
+		return
+	}
+	sum := sha256.Sum256(buf)
+	if hex.EncodeToString(sum[:]) != want {
+		s.reject(w, r, dock, http.StatusUnprocessableEntity, upload.ReasonChunkChecksum, &st.Offset,
+			fmt.Sprintf("chunk hashes to %x, header says %s", sum, want))
+		return
+	}
+	end, err := s.ev.Append(r.Context(), id, off, buf)
+	switch {
+	case errors.Is(err, evidence.ErrOffset): // a concurrent request won the race
+		s.reject(w, r, dock, http.StatusConflict, upload.ReasonOffsetConflict, &end, err.Error())
+		return
+	case errors.Is(err, evidence.ErrTooLarge):
+		s.reject(w, r, dock, http.StatusUnprocessableEntity, upload.ReasonSizeMismatch, &end, err.Error())
+		return
+	case err != nil:
+		s.fail(w, r, dock, "append chunk", err)
+		return
+	}
+	s.m.bytes.Add(float64(n))
+	w.Header().Set(upload.HeaderOffset, strconv.FormatInt(end, 10))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseOffset parses a decimal offset: digits only, no sign, fits int64.
+func parseOffset(s string) (int64, error) {
+	if s == "" || len(s) > 19 {
+		return 0, fmt.Errorf("%s %.40q is not a decimal offset", upload.HeaderOffset, s)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("%s %.40q is not a decimal offset", upload.HeaderOffset, s)
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s %.40q: %w", upload.HeaderOffset, s, err)
+	}
+	return v, nil
+}
+
+// finish answers POST /v1/uploads/{id}/finish: verify, commit, receipt.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, dock, id string) {
+	st, m, ok := s.staged(w, r, dock, id)
+	if !ok {
+		return
+	}
+	if st.Offset != st.Size {
+		s.reject(w, r, dock, http.StatusConflict, upload.ReasonShortUpload, &st.Offset,
+			fmt.Sprintf("%d of %d bytes received", st.Offset, st.Size))
+		return
+	}
+	obj, err := s.ev.Commit(r.Context(), id, m.SHA256, m.Size)
+	switch {
+	case errors.Is(err, evidence.ErrHashMismatch):
+		// The staged bytes can never become this object; drop them so a
+		// new attempt starts clean (the dock still holds the original).
+		if derr := s.ev.Discard(r.Context(), id); derr != nil {
+			s.fail(w, r, dock, "discard mismatched upload", derr)
+			return
+		}
+		s.reject(w, r, dock, http.StatusUnprocessableEntity, upload.ReasonHashMismatch, nil, err.Error())
+		return
+	case errors.Is(err, evidence.ErrSizeMismatch):
+		s.reject(w, r, dock, http.StatusConflict, upload.ReasonShortUpload, &st.Offset, err.Error())
+		return
+	case err != nil:
+		s.fail(w, r, dock, "commit object", err)
+		return
+	}
+	s.issue(w, r, m, obj, outcomeIssued)
+}
+
+// issue signs and records the receipt of m's segment held as obj, and
+// answers with the receipt the store holds (the first one, if the segment
+// was receipted before).
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, m meta, obj evidence.Object, outcome string) {
+	ctx := r.Context()
+	rec := wire.Receipt{ObjectID: obj.ID, Device: m.Device, Seq: m.Seq, SHA256: m.SHA256, Size: m.Size,
+		StoredAt: s.clock.Now().UTC()}
+	rec.Sign(s.keyID, s.key)
+	rerr := s.store.RecordReceipt(ctx, rec)
+	stored, ok, err := s.recorded(ctx, m)
+	switch {
+	case err != nil:
+		s.fail(w, r, m.Dock, "read receipt", err)
+		return
+	case !ok:
+		s.fail(w, r, m.Dock, "record receipt", fmt.Errorf("not recorded: %v", rerr))
+		return
+	case stored.SHA256 != m.SHA256 || stored.Size != m.Size || stored.ObjectID != obj.ID:
+		s.reject(w, r, m.Dock, http.StatusConflict, upload.ReasonReceiptConflict, nil,
+			fmt.Sprintf("%s/%d is receipted as object %s sha256 %s size %d", m.Device, m.Seq, stored.ObjectID, stored.SHA256, stored.Size))
+		return
+	}
+	if rerr != nil {
+		s.log.Warn("upload: record receipt failed but an equal receipt is stored", "device", m.Device, "seq", m.Seq, "err", rerr)
+	}
+	s.m.receipts.WithLabelValues(outcome).Inc()
+	s.log.Info("upload: receipt", "dock", m.Dock, "device", m.Device, "seq", m.Seq, "object", obj.ID,
+		"size", m.Size, "outcome", outcome)
+	writeJSON(w, http.StatusOK, upload.Status{Offset: m.Size, Size: m.Size, Receipt: &stored})
+}
+
+func (s *Server) recorded(ctx context.Context, m meta) (wire.Receipt, bool, error) {
+	return s.store.Receipt(ctx, m.Device, m.Seq)
+}

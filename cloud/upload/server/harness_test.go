@@ -1,0 +1,301 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"io"
+	"io/fs"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/upload"
+)
+
+const (
+	testDock  = "dock-1"
+	testToken = "dock-1-token-0123456789"
+	otherDock = "dock-2"
+	otherTok  = "dock-2-token-0123456789"
+)
+
+func quietLogger() *slog.Logger {
+	if os.Getenv("BERTH_UPLOAD_DEBUG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// env is one collector: a real store, a directory evidence store, a signing
+// key and the endpoint on a loopback HTTP server.
+type env struct {
+	t        testing.TB
+	dsn      string
+	schema   string
+	evDir    string
+	st       *store.Store
+	ev       *evidence.FS
+	key      ed25519.PrivateKey
+	pub      ed25519.PublicKey
+	reg      *prometheus.Registry
+	srv      *Server
+	http     *httptest.Server
+	maxChunk int64
+}
+
+type backend struct{ dsn, schema string }
+
+func sqliteBackend(t testing.TB) backend {
+	return backend{dsn: "sqlite://" + filepath.Join(t.TempDir(), "collector.db")}
+}
+
+func pgDSN() string {
+	if v := os.Getenv("BERTH_PG_DSN"); v != "" {
+		return v
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// pgBackend makes a fresh schema on the test PostgreSQL, dropped at cleanup;
+// it skips only if the server is unreachable and BERTH_REQUIRE_PG is unset.
+func pgBackend(t testing.TB) backend {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(pgDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := stdlib.OpenDB(*cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		admin.Close()
+		if os.Getenv("BERTH_REQUIRE_PG") != "" {
+			t.Fatalf("PostgreSQL required (BERTH_REQUIRE_PG) but unreachable at %s: %v", pgDSN(), err)
+		}
+		t.Skipf("PostgreSQL unreachable at %s: %v", pgDSN(), err)
+	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	schema := "berth_upload_" + hex.EncodeToString(rnd[:])
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := admin.Exec("CREATE SCHEMA " + ident); err != nil {
+		admin.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP SCHEMA " + ident + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return backend{dsn: pgDSN(), schema: schema}
+}
+
+func newEnv(t testing.TB, b backend, maxChunk int64) *env {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, dsn: b.dsn, schema: b.schema, evDir: t.TempDir(), key: key, pub: pub, maxChunk: maxChunk}
+	e.start()
+	ctx := context.Background()
+	if err := e.st.EnrollDock(ctx, testDock, "unit-1", testToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.EnrollDock(ctx, otherDock, "unit-1", otherTok); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.stop)
+	return e
+}
+
+// start opens the store, the evidence store and the endpoint (again, after
+// stop: a restarted collector on the same database and directory).
+func (e *env) start() {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, e.dsn, &store.Opts{Schema: e.schema, Logger: quietLogger(), MaxConns: 4})
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	ev, err := evidence.OpenFS(e.evDir, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.st, e.ev, e.reg = st, ev, prometheus.NewPedanticRegistry()
+	e.srv, err = New(Opts{Store: st, Evidence: ev, Key: e.key, Logger: quietLogger(), Registry: e.reg, MaxChunk: e.maxChunk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(upload.PathPrefix, e.srv)
+	mux.Handle(upload.PathPrefix+"/", e.srv)
+	e.http = httptest.NewServer(mux)
+}
+
+func (e *env) stop() {
+	if e.http == nil {
+		return
+	}
+	e.http.CloseClientConnections()
+	e.http.Close()
+	e.st.Close()
+	e.http = nil
+}
+
+func (e *env) restart() {
+	e.stop()
+	e.start()
+}
+
+func (e *env) client(t testing.TB, o upload.ClientOpts) *upload.Client {
+	t.Helper()
+	if o.BaseURL == "" {
+		o.BaseURL = e.http.URL
+	}
+	if o.Dock == "" {
+		o.Dock, o.Token = testDock, testToken
+	}
+	if o.CollectorKey == nil {
+		o.CollectorKey = e.pub
+	}
+	c, err := upload.NewClient(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) rejections(r upload.Reason) float64 {
+	return counterValue(e.srv.m.rejections.WithLabelValues(string(r)))
+}
+
+func (e *env) totalRejections() float64 {
+	var n float64
+	for _, r := range upload.Reasons {
+		n += e.rejections(r)
+	}
+	return n
+}
+
+func (e *env) receipts(outcome string) float64 {
+	return counterValue(e.srv.m.receipts.WithLabelValues(outcome))
+}
+
+// objects lists the object files under the evidence directory.
+func (e *env) objects() []string {
+	var out []string
+	filepath.WalkDir(filepath.Join(e.evDir, "objects"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, d.Name())
+		}
+		return nil
+	})
+	return out
+}
+
+// stagings lists the staging areas.
+func (e *env) stagings() []string {
+	ents, _ := os.ReadDir(filepath.Join(e.evDir, "staging"))
+	var out []string
+	for _, d := range ents {
+		out = append(out, d.Name())
+	}
+	return out
+}
+
+// receiptRows counts the receipts rows of device/seq straight from the
+// database, not through the Store.
+func (e *env) receiptRows(device string, seq uint64) int {
+	e.t.Helper()
+	var db *sql.DB
+	var err error
+	q := `SELECT COUNT(*) FROM receipts WHERE device = ? AND seq = ?`
+	if e.schema != "" {
+		cfg, perr := pgx.ParseConfig(e.dsn)
+		if perr != nil {
+			e.t.Fatal(perr)
+		}
+		db = stdlib.OpenDB(*cfg)
+		q = `SELECT COUNT(*) FROM ` + pgx.Identifier{e.schema, "receipts"}.Sanitize() + ` WHERE device = $1 AND seq = $2`
+	} else {
+		db, err = sql.Open("sqlite", "file:"+filepath.Clean(e.dsn[len("sqlite://"):]))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(q, device, int64(seq)).Scan(&n); err != nil {
+		e.t.Fatalf("count receipts: %v", err)
+	}
+	return n
+}
+
+func (e *env) object(t testing.TB, id string) []byte {
+	t.Helper()
+	r, err := e.ev.Open(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var payloadMu sync.Mutex
+
+func payload(n int, seed uint64) ([]byte, string) {
+	r := mrand.New(mrand.NewPCG(seed, 11))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := range 8 {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	for i := n - n%8; i < n; i++ {
+		b[i] = byte(r.Uint32())
+	}
+	s := sha256.Sum256(b)
+	return b, hex.EncodeToString(s[:])
+}
+
+func hexSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+var _ = bytes.Equal
+
+// counterValue reads a counter (testutil would need a module not in go.sum).
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetCounter().GetValue()
+}

@@ -1,0 +1,231 @@
+// Package server is the collector's side of the resumable upload protocol
+// (package upload): an http.Handler that stages a dock's chunks in the
+// evidence store, verifies and commits the object, records the receipt in
+// the collector's store and answers with the receipt signed by the
+// collector's Ed25519 key.
+//
+// The handler is plain HTTP; the caller mounts it and chooses TLS:
+//
+//	srv, err := server.New(server.Opts{Store: st, Evidence: ev, Key: key, Logger: log, Registry: reg})
+//	mux.Handle(upload.PathPrefix, srv)
+//	mux.Handle(upload.PathPrefix+"/", srv)
+//	(&http.Server{Handler: mux, TLSConfig: tlsConf}).ListenAndServeTLS("", "")
+//
+// All state of an upload lives in the evidence store's staging area (chunk
+// bytes, the durable offset and the upload's metadata) and in the SQL store
+// (receipts), so a restarted collector, or another instance on the same
+// evidence directory, continues an upload where it stopped. The upload id
+// is derived from the dock and the segment, which makes create idempotent.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// Store is the part of the collector's store (cloud/store.Store) the
+// endpoint uses.
+type Store interface {
+	// CheckDockToken reports whether token is enrolled dock's token.
+	CheckDockToken(ctx context.Context, dock, token string) (bool, error)
+	// RecordReceipt records a receipt; the same (device, seq, object, hash,
+	// size) again is a no-op that keeps the first receipt.
+	RecordReceipt(ctx context.Context, r wire.Receipt) error
+	// Receipt returns the recorded receipt of device's segment seq.
+	Receipt(ctx context.Context, device string, seq uint64) (wire.Receipt, bool, error)
+}
+
+// Clock is the time source; tests inject a fake.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Opts configures a Server.
+type Opts struct {
+	Store    Store          // required
+	Evidence evidence.Store // required
+	Key      ed25519.PrivateKey
+	KeyID    string // names Key in receipts; default KeyID(Key.Public())
+	Logger   *slog.Logger
+	// Registry receives the endpoint's metrics; nil keeps them unexported.
+	Registry prometheus.Registerer
+	Clock    Clock // nil: the system clock
+	// MaxChunk bounds one chunk request's body (default DefaultMaxChunk);
+	// each chunk in flight holds this much memory.
+	MaxChunk int64
+	// MaxSize bounds an upload's declared size (default DefaultMaxSize).
+	MaxSize int64
+}
+
+// Defaults of Opts.
+const (
+	DefaultMaxChunk = 16 << 20
+	DefaultMaxSize  = 64 << 30
+)
+
+// Server is the upload endpoint; it is an http.Handler.
+type Server struct {
+	store Store
+	ev    evidence.Store
+	key   ed25519.PrivateKey
+	keyID string
+	log   *slog.Logger
+	clock Clock
+	m     *metrics
+
+	maxChunk int64
+	maxSize  int64
+	bufs     sync.Pool // *[]byte of cap maxChunk
+
+	logLimit *rate.Limiter // rejection logs
+}
+
+// KeyID names a collector public key in receipts: the first 8 bytes of its
+// SHA-256, hex.
+func KeyID(pub ed25519.PublicKey) string {
+	s := sha256.Sum256(pub)
+	return hex.EncodeToString(s[:8])
+}
+
+// New makes the endpoint.
+func New(o Opts) (*Server, error) {
+	if o.Store == nil || o.Evidence == nil {
+		return nil, errors.New("server: Store and Evidence are required")
+	}
+	if len(o.Key) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("server: signing key of %d bytes", len(o.Key))
+	}
+	s := &Server{store: o.Store, ev: o.Evidence, key: o.Key, keyID: o.KeyID, log: o.Logger, clock: o.Clock,
+		maxChunk: o.MaxChunk, maxSize: o.MaxSize, logLimit: rate.NewLimiter(10, 20)}
+	if s.keyID == "" {
+		s.keyID = KeyID(o.Key.Public().(ed25519.PublicKey))
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clock == nil {
+		s.clock = systemClock{}
+	}
+	if s.maxChunk <= 0 {
+		s.maxChunk = DefaultMaxChunk
+	}
+	if s.maxSize <= 0 {
+		s.maxSize = DefaultMaxSize
+	}
+	var err error
+	if s.m, err = newMetrics(o.Registry); err != nil {
+		return nil, err
+	}
+	s.bufs.New = func() any { b := make([]byte, s.maxChunk); return &b }
+	return s, nil
+}
+
+// ServeHTTP routes a request of the upload protocol.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, upload.PathPrefix)
+	if !ok || (rest != "" && rest[0] != '/') {
+		s.reject(w, r, "", http.StatusNotFound, upload.ReasonNotFound, nil, "no such path")
+		return
+	}
+	dock, ok := s.auth(w, r)
+	if !ok {
+		return
+	}
+	rest = strings.TrimPrefix(rest, "/")
+	if rest == "" {
+		if r.Method != http.MethodPost {
+			s.methodNotAllowed(w, r, dock, "POST")
+			return
+		}
+		s.create(w, r, dock)
+		return
+	}
+	id, action, _ := strings.Cut(rest, "/")
+	if !validUploadID(id) {
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadID, nil, fmt.Sprintf("upload id %.80q", id))
+		return
+	}
+	switch action {
+	case "":
+		switch r.Method {
+		case http.MethodHead, http.MethodGet:
+			s.status(w, r, dock, id)
+		case http.MethodPatch, http.MethodPut:
+			s.chunk(w, r, dock, id)
+		default:
+			s.methodNotAllowed(w, r, dock, "GET, HEAD, PATCH, PUT")
+		}
+	case "finish":
+		if r.Method != http.MethodPost {
+			s.methodNotAllowed(w, r, dock, "POST")
+			return
+		}
+		s.finish(w, r, dock, id)
+	default:
+		s.reject(w, r, dock, http.StatusNotFound, upload.ReasonNotFound, nil, "no such path")
+	}
+}
+
+// maxTokenLen bounds the bearer token read from a request.
+const maxTokenLen = 512
+
+// auth checks the dock's bearer token and returns its id.
+func (s *Server) auth(w http.ResponseWriter, r *http.Request) (string, bool) {
+	dock := r.Header.Get(upload.HeaderDock)
+	authz := r.Header.Get("Authorization")
+	scheme, token, _ := strings.Cut(authz, " ")
+	if wire.ValidID(dock) != nil || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > maxTokenLen {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
+		s.reject(w, r, "", http.StatusUnauthorized, upload.ReasonUnauthorized, nil, "missing or malformed dock credentials")
+		return "", false
+	}
+	ok, err := s.store.CheckDockToken(r.Context(), dock, token)
+	if err != nil {
+		s.fail(w, r, dock, "check dock token", err)
+		return "", false
+	}
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
+		s.reject(w, r, dock, http.StatusUnauthorized, upload.ReasonUnauthorized, nil, "unknown dock or wrong token")
+		return "", false
+	}
+	return dock, true
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, dock, allow string) {
+	w.Header().Set("Allow", allow)
+	s.reject(w, r, dock, http.StatusMethodNotAllowed, upload.ReasonMethod, nil, r.Method+" not allowed here")
+}
+
+// uploadIDLen is the length of an upload id in hex digits.
+const uploadIDLen = 32
+
+func validUploadID(id string) bool {
+	return len(id) == uploadIDLen && evidence.ValidStagingID(id) == nil
+}
+
+// uploadID derives the upload id of dock's upload of one segment, so that
+// creating it again finds the same staging area.
+func uploadID(dock string, cr upload.CreateRequest) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "berth-upload-v1\x00%s\x00%s\x00%d\x00%s\x00%d", dock, cr.Device, cr.Seq, cr.SHA256, cr.Size)
+	return hex.EncodeToString(h.Sum(nil))[:uploadIDLen]
+}
