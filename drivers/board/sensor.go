@@ -61,12 +61,21 @@ func (s *ina3221Channel) Sense() (chargesense.Reading, error) {
 	if err != nil {
 		return chargesense.Reading{}, err
 	}
+	// With a limit programmed the chip watches the channel on every
+	// conversion (about every 7 ms) and latches a critical flag; a short
+	// that came and went between two of our polls still trips the cut-off.
+	critical := false
+	if s.limit > 0 {
+		if critical, err = s.dev.Critical(s.ch); err != nil {
+			return chargesense.Reading{}, err
+		}
+	}
 	return chargesense.Reading{
 		Voltage:     r.Bus,
 		Current:     r.Current,
 		Power:       physic.Power((int64(r.Current) / 1000) * (int64(r.Bus) / 1000) / 1000), // µA·µV = pW
 		Shunt:       r.Shunt,
 		Overflow:    r.Saturated,
-		OverCurrent: r.Saturated || chargesense.OverLimit(r.Current, s.limit),
+		OverCurrent: r.Saturated || critical || chargesense.OverLimit(r.Current, s.limit),
 	}, nil
 }

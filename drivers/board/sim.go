@@ -316,11 +316,23 @@ func (m *ina219Model) read(reg byte) uint16 {
 // ina3221Model answers like an INA3221 (TI SBOS576): identity registers,
 // configuration, critical limits, and per channel shunt = I·R / 40 µV and
 // bus = V / 8 mV, both in bits 15..3, the shunt saturating at 163.8 mV.
+// Reading mask/enable (0x0F) returns the critical flags CF1-CF3 (bits 9-7)
+// of channels whose shunt voltage exceeds their programmed critical limit.
 type ina3221Model struct {
 	mu      sync.Mutex
 	shunt   [3]physic.ElectricResistance
 	measure [3]func() load
 	regs    [0x12]uint16
+}
+
+// shuntSteps is channel ch's shunt voltage register value (40 µV steps).
+func (m *ina3221Model) shuntSteps(ch int) int16 {
+	var l load
+	if m.measure[ch] != nil {
+		l = m.measure[ch]()
+	}
+	steps := math.Round(float64(l.i) * float64(m.shunt[ch]) / 1e9 / 40e3)
+	return int16(max(-4096, min(4095, steps)))
 }
 
 func (m *ina3221Model) tx(w, r []byte) error {
@@ -343,16 +355,25 @@ func (m *ina3221Model) tx(w, r []byte) error {
 			v = 0x3220
 		case reg >= 1 && reg <= 6:
 			ch := (int(reg) - 1) / 2
-			var l load
-			if m.measure[ch] != nil {
-				l = m.measure[ch]()
-			}
 			if reg%2 == 1 {
-				steps := math.Round(float64(l.i) * float64(m.shunt[ch]) / 1e9 / 40e3)
-				steps = max(-4096, min(4095, steps))
-				v = uint16(int16(steps) << 3)
+				v = uint16(m.shuntSteps(ch) << 3)
 			} else {
+				var l load
+				if m.measure[ch] != nil {
+					l = m.measure[ch]()
+				}
 				v = uint16(max(0, min(4095, float64(l.v)/8e6))) << 3
+			}
+		case reg == 0x0F:
+			v = 0x0002 // power-on value: TCF
+			for ch := range 3 {
+				limit := int16(m.regs[0x07+2*ch]) >> 3
+				if limit == 0 {
+					limit = 0x7FF8 >> 3 // power-on limit: full scale
+				}
+				if m.shuntSteps(ch) > limit {
+					v |= 1 << (9 - ch)
+				}
 			}
 		case int(reg) < len(m.regs):
 			v = m.regs[reg]

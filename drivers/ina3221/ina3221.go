@@ -12,7 +12,9 @@
 // Registers (TI SBOS576): 0x00 configuration; 0x01/0x03/0x05 shunt voltage
 // of channels 1-3 (bits 15..3, 40 µV, two's complement); 0x02/0x04/0x06 bus
 // voltage (bits 15..3, 8 mV); 0x07/0x09/0x0B critical alert limits (same
-// format as the shunt voltage); 0xFE manufacturer ID; 0xFF die ID.
+// format as the shunt voltage); 0x0F mask/enable, whose bits 9, 8, 7 are the
+// critical alert flags CF1-CF3 (cleared by reading the register); 0xFE
+// manufacturer ID; 0xFF die ID.
 package ina3221
 
 import (
@@ -59,6 +61,8 @@ var DefaultOpts = Opts{
 
 const (
 	regConfig   = 0x00
+	regMask     = 0x0F
+	maskCF1     = 1 << 9 // CF2 is bit 8, CF3 bit 7
 	regManufID  = 0xFE
 	regDieID    = 0xFF
 	manufTI     = 0x5449
@@ -92,6 +96,10 @@ type Dev struct {
 	mu   sync.Mutex
 	dev  i2c.Dev
 	opts Opts
+	// flags holds critical alert flags read from the chip but not yet
+	// reported: reading the mask/enable register clears all three, so a
+	// flag seen while asking about one channel is kept for the others.
+	flags [3]bool
 }
 
 var _ conn.Resource = (*Dev)(nil)
@@ -180,6 +188,31 @@ func (d *Dev) Sense(ch int) (Reading, error) {
 	}
 	r.Current = physic.ElectricCurrent(int64(r.Shunt) * int64(physic.Ohm) / int64(d.opts.Shunts[ch-1]))
 	return r, nil
+}
+
+// Critical reports whether channel ch (1 to 3) has crossed its critical
+// alert limit (Opts.Limits) since the last call: the chip's own over-current
+// detection, the same condition that drives its CRITICAL pin. It is an input
+// for the dock's cut-off alongside Sense; a channel without a limit never
+// trips.
+func (d *Dev) Critical(ch int) (bool, error) {
+	if ch < 1 || ch > 3 {
+		return false, fmt.Errorf("%w: channel %d (want 1 to 3)", ErrConfig, ch)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, err := d.read(regMask)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s mask/enable: %w", ErrRead, d, err)
+	}
+	for i := range d.flags {
+		if v&(maskCF1>>i) != 0 {
+			d.flags[i] = true
+		}
+	}
+	tripped := d.flags[ch-1]
+	d.flags[ch-1] = false
+	return tripped, nil
 }
 
 // Halt does nothing: the chip keeps measuring so its hardware alert stays

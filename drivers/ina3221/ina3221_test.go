@@ -131,3 +131,56 @@ func TestReadFailure(t *testing.T) {
 		t.Fatalf("Sense = %v, want ErrRead", err)
 	}
 }
+
+// The chip's critical flags (CF1 bit 9, CF2 bit 8, CF3 bit 7) are cleared
+// by one read of the mask/enable register; a flag seen while asking about
+// one channel must still be reported for its own channel.
+func TestCritical(t *testing.T) {
+	ops := append(append([]i2ctest.IO{}, ident...),
+		i2ctest.IO{Addr: addr, W: []byte{0x0F}, R: u16(1<<8 | 1<<7 | 0x0002)}, // CF2, CF3, TCF
+		i2ctest.IO{Addr: addr, W: []byte{0x0F}, R: u16(0x0002)},
+		i2ctest.IO{Addr: addr, W: []byte{0x0F}, R: u16(0x0002)},
+		i2ctest.IO{Addr: addr, W: []byte{0x0F}, R: u16(1 << 9)}, // CF1
+		i2ctest.IO{Addr: addr, W: []byte{0x0F}, R: u16(0x0002)},
+	)
+	bus := &i2ctest.Playback{Ops: ops}
+	d, err := New(bus, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		ch   int
+		want bool
+	}{
+		{1, false}, // CF2 and CF3 seen, kept
+		{2, true},  // from the first read
+		{2, false}, // reported once
+		{3, true},  // still kept from the first read
+		{1, true},
+	} {
+		got, err := d.Critical(tc.ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("call %d: Critical(%d) = %v, want %v", i, tc.ch, got, tc.want)
+		}
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Critical(4); !errors.Is(err, ErrConfig) {
+		t.Fatalf("Critical(4) = %v", err)
+	}
+}
+
+func TestCriticalReadFailure(t *testing.T) {
+	bus := &i2ctest.Playback{Ops: ident, DontPanic: true}
+	d, err := New(bus, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Critical(1); !errors.Is(err, ErrRead) {
+		t.Fatalf("Critical = %v, want ErrRead", err)
+	}
+}
