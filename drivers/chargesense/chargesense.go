@@ -93,6 +93,7 @@ const (
 	regConfig = 0x00
 	regBus    = 0x02
 	ovfBit    = 1 << 0 // bus voltage register: math overflow
+	maxShunt  = 320 * physic.MilliVolt
 )
 
 // Dev is one INA219 on a slot's supply.
@@ -116,6 +117,13 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	}
 	if o.Shunt <= 0 || o.MaxCurrent <= 0 {
 		return nil, fmt.Errorf("%w: shunt %s and full scale %s must be positive", ErrConfig, o.Shunt, o.MaxCurrent)
+	}
+	// µA·µΩ = pV; scaled down first so large values cannot overflow.
+	if fs := physic.ElectricPotential((int64(o.MaxCurrent) / 1000) * (int64(o.Shunt) / 1000) / 1000); fs > maxShunt {
+		return nil, fmt.Errorf("%w: full scale %s across %s is %s, beyond the INA219's %s shunt range", ErrConfig, o.MaxCurrent, o.Shunt, fs, maxShunt)
+	}
+	if o.Limit < 0 {
+		return nil, fmt.Errorf("%w: negative limit %s", ErrConfig, o.Limit)
 	}
 	d := &Dev{i2c: i2c.Dev{Bus: bus, Addr: o.Address}, opts: o}
 	// periph's driver would report a missing device as a calibration

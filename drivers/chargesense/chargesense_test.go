@@ -126,6 +126,8 @@ func TestBadOptions(t *testing.T) {
 		{Address: 0x3f, Shunt: physic.Ohm, MaxCurrent: physic.Ampere},
 		{Address: 0x40, Shunt: 0, MaxCurrent: physic.Ampere},
 		{Address: 0x40, Shunt: physic.Ohm},
+		{Address: 0x40, Shunt: 100 * physic.MilliOhm, MaxCurrent: 4 * physic.Ampere}, // 400 mV
+		{Address: 0x40, Shunt: 100 * physic.MilliOhm, MaxCurrent: physic.Ampere, Limit: -physic.Ampere},
 	} {
 		if _, err := New(&i2ctest.Playback{}, &o); !errors.Is(err, ErrConfig) {
 			t.Errorf("New(%+v) = %v, want ErrConfig", o, err)
