@@ -1,0 +1,216 @@
+// Package broker is the collector's embedded MQTT broker for single-machine
+// use (a station's collector, the demo): mochi-mqtt/server/v2 with one
+// listener and an authentication and ACL hook for berth's two kinds of
+// client.
+//
+//   - The collector (Opts.CollectorUser / CollectorPassword) may publish and
+//     subscribe everywhere, including shared subscriptions ($share/...),
+//     which mochi supports (MQTT 5 and, as Mosquitto does, 3.1.1 clients).
+//   - A dock connects with username = its dock id and password = its token,
+//     checked through Opts.Docks (the store's CheckDockToken). It may
+//     subscribe only to filters under berth/v1/docks/{its id}/, and publish
+//     only on its own report topics there (state, slots/+, devices/+,
+//     segments, audit): ack and cmd are the collector's to write.
+//   - Everything else, anonymous clients included, is refused.
+//
+// Production deployments use Mosquitto or EMQX with the same rules in their
+// own ACL configuration (deploy/cloud).
+package broker
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// TokenChecker checks a dock's credentials (*store.Store satisfies it).
+type TokenChecker interface {
+	CheckDockToken(ctx context.Context, id, token string) (bool, error)
+}
+
+// Opts configures a Broker.
+type Opts struct {
+	// Addr is the TCP listen address, e.g. ":1883"; "127.0.0.1:0" picks a
+	// free port (Addr reports it).
+	Addr string
+	TLS  *tls.Config // nil: plain TCP
+
+	// CollectorUser and CollectorPassword are the collector's credentials;
+	// both required.
+	CollectorUser, CollectorPassword string
+	// Docks checks dock credentials; required.
+	Docks TokenChecker
+	// AuthTimeout bounds one credential check (default 5s).
+	AuthTimeout time.Duration
+	// MaxPacket bounds an MQTT packet (default 1 MiB); larger ones end the
+	// connection. It is above wire.MaxPayload so that ingest sees, counts
+	// and logs oversize reports instead of the broker cutting them.
+	MaxPacket uint32
+	Logger    *slog.Logger
+}
+
+// Errors of the broker.
+var (
+	ErrConfig = errors.New("broker: bad options")
+)
+
+// Broker is a running embedded broker.
+type Broker struct {
+	srv       *mqtt.Server
+	lis       *listeners.TCP
+	log       *slog.Logger
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New binds the listener and starts serving. Call Close (or Run) to stop.
+func New(o Opts) (*Broker, error) {
+	if o.Addr == "" {
+		return nil, fmt.Errorf("%w: no listen address", ErrConfig)
+	}
+	if o.CollectorUser == "" || o.CollectorPassword == "" || o.Docks == nil {
+		return nil, fmt.Errorf("%w: collector credentials and a dock token checker are required", ErrConfig)
+	}
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = 5 * time.Second
+	}
+	if o.MaxPacket == 0 {
+		o.MaxPacket = 1 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = o.MaxPacket
+	caps.SharedSubAvailable = 1
+	srv := mqtt.New(&mqtt.Options{Capabilities: caps, Logger: o.Logger, InlineClient: false})
+	h := &authHook{opts: o, log: o.Logger}
+	if err := srv.AddHook(h, nil); err != nil {
+		return nil, fmt.Errorf("broker: add auth hook: %w", err)
+	}
+	lis := listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "berth-tcp", Address: o.Addr, TLSConfig: o.TLS})
+	if err := srv.AddListener(lis); err != nil {
+		return nil, fmt.Errorf("broker: listen %s: %w", o.Addr, err)
+	}
+	if err := srv.Serve(); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("broker: serve: %w", err)
+	}
+	return &Broker{srv: srv, lis: lis, log: o.Logger}, nil
+}
+
+// Addr is the address the listener is bound to (host:port).
+func (b *Broker) Addr() string { return b.lis.Address() }
+
+// URL is the address as a paho broker URL (tcp:// or ssl://).
+func (b *Broker) URL() string {
+	if b.lis != nil && strings.HasPrefix(b.lis.Protocol(), "tcp") {
+		return "tcp://" + b.Addr()
+	}
+	return "ssl://" + b.Addr()
+}
+
+// Run serves until ctx ends, then closes the broker.
+func (b *Broker) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return b.Close()
+}
+
+// Close disconnects every client, closes the listener and waits for the
+// client goroutines. Safe to call more than once.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.srv.Close() })
+	return b.closeErr
+}
+
+// authHook authenticates the collector and docks and enforces their ACLs.
+type authHook struct {
+	mqtt.HookBase
+	opts Opts
+	log  *slog.Logger
+}
+
+func (h *authHook) ID() string { return "berth-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// OnConnectAuthenticate accepts the collector's credentials or an enrolled
+// dock's id and token.
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
+	if user == h.opts.CollectorUser {
+		ok := equal(pass, h.opts.CollectorPassword)
+		if !ok {
+			h.log.Warn("broker: collector authentication failed", "remote", cl.Net.Remote)
+		}
+		return ok
+	}
+	if err := wire.ValidID(user); err != nil || pass == "" {
+		h.log.Warn("broker: refused client without valid dock credentials", "remote", cl.Net.Remote,
+			"client", cl.ID)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.opts.AuthTimeout) // mochi's hook has no ctx
+	defer cancel()
+	ok, err := h.opts.Docks.CheckDockToken(ctx, user, pass)
+	if err != nil {
+		h.log.Error("broker: dock token check failed", "dock", user, "err", err)
+		return false
+	}
+	if !ok {
+		h.log.Warn("broker: dock authentication failed", "dock", user, "remote", cl.Net.Remote)
+	}
+	return ok
+}
+
+// OnACLCheck: write is a publish on topic; read is a subscription filter
+// or a delivery on topic.
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	user := string(cl.Properties.Username)
+	if user == h.opts.CollectorUser {
+		return true
+	}
+	ok := DockAllowed(user, topic, write)
+	if !ok {
+		h.log.Debug("broker: dock ACL refused", "dock", user, "topic", topic, "write", write)
+	}
+	return ok
+}
+
+// DockAllowed is the dock ACL: dock may read (subscribe to, be delivered)
+// anything under berth/v1/docks/{dock}/ and publish its own reports there;
+// nothing else.
+func DockAllowed(dock, topic string, write bool) bool {
+	if wire.ValidID(dock) != nil {
+		return false
+	}
+	prefix := wire.Root + "/docks/" + dock + "/"
+	rest, ok := strings.CutPrefix(topic, prefix)
+	if !ok || rest == "" {
+		return false
+	}
+	if !write {
+		return true // a filter under the prefix matches only this dock's topics
+	}
+	p, err := wire.ParseDockTopic(topic)
+	if err != nil || p.Dock != dock {
+		return false
+	}
+	return p.Kind != wire.KindAck && p.Kind != wire.KindCmd
+}

@@ -1,0 +1,191 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// commitLoop gathers batches from the queue and commits them, until the
+// queue is closed and drained. After ctx ends, the batches still held are
+// committed under a fresh deadline of ShutdownTimeout.
+func (in *Ingest) commitLoop(ctx context.Context) {
+	batch := make([]pending, 0, in.cfg.MaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		p, ok := <-in.incoming
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], p)
+		timer.Reset(in.cfg.FlushInterval)
+		closed := false
+	fill:
+		for len(batch) < in.cfg.MaxBatch {
+			select {
+			case p, ok := <-in.incoming:
+				if !ok {
+					closed = true
+					break fill
+				}
+				batch = append(batch, p)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		in.commitBatch(ctx, batch)
+		if closed {
+			return
+		}
+	}
+}
+
+// commitBatch commits, retrying transient failures, then acknowledges the
+// broker (PUBACK) and the docks (ack ids). A batch that cannot be committed
+// before shutdown is given up unacknowledged: it is delivered again.
+func (in *Ingest) commitBatch(ctx context.Context, batch []pending) {
+	dc := drainCtx{parent: ctx, timeout: in.cfg.ShutdownTimeout}
+	defer dc.close()
+	wait := 50 * time.Millisecond
+	for len(batch) > 0 {
+		cctx := dc.get()
+		incs := make([]store.Incoming, len(batch))
+		for i, p := range batch {
+			incs[i] = p.inc
+		}
+		start := time.Now()
+		dup, err := in.st.Commit(cctx, incs)
+		if err == nil {
+			in.m.commitSecs.Observe(time.Since(start).Seconds())
+			in.m.batchSize.Observe(float64(len(batch)))
+			in.acknowledge(batch, dup)
+			return
+		}
+		var ie *store.InvalidError
+		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(batch) {
+			// The store refused one message (nothing was written): drop it
+			// with a reason and commit the others.
+			in.rejected(reject(ReasonStoreRefused, ie.Err), batch[ie.Index].msg.Topic(), batch[ie.Index].msg.Payload())
+			batch[ie.Index].msg.Ack()
+			batch = slices.Delete(batch, ie.Index, ie.Index+1)
+			continue
+		}
+		in.m.commitErrs.Inc()
+		if dc.draining() && cctx.Err() != nil {
+			in.log.Error("ingest: giving up a batch at shutdown; it is delivered again", "messages", len(batch), "err", err)
+			return
+		}
+		if !dc.draining() && ctx.Err() != nil {
+			continue // cut by the shutdown: commit again under the drain deadline
+		}
+		in.log.Error("ingest: commit failed; retrying", "messages", len(batch), "err", err, "in", wait)
+		select {
+		case <-cctx.Done():
+		case <-time.After(wait + rand.N(wait/2)):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// drainCtx is Run's ctx until it ends, then a fresh one bounded by the
+// shutdown timeout: what a collector holds when asked to stop is still
+// committed and acknowledged.
+type drainCtx struct {
+	parent  context.Context
+	timeout time.Duration
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+func (d *drainCtx) get() context.Context {
+	if d.cancel == nil && d.parent.Err() != nil {
+		d.ctx, d.cancel = context.WithTimeout(context.WithoutCancel(d.parent), d.timeout)
+	}
+	if d.cancel != nil {
+		return d.ctx
+	}
+	return d.parent
+}
+
+func (d *drainCtx) draining() bool { return d.cancel != nil }
+
+func (d *drainCtx) close() {
+	if d.cancel != nil {
+		d.cancel()
+	}
+}
+
+// acknowledge PUBACKs every message of a committed batch and publishes one
+// ack per dock naming its ids, fresh and duplicate alike.
+func (in *Ingest) acknowledge(batch []pending, dup []bool) {
+	byDock := map[string][]string{}
+	var docks []string
+	for i, p := range batch {
+		if i < len(dup) && dup[i] {
+			in.m.duplicates.Inc()
+		} else {
+			in.m.committed.Inc()
+		}
+		p.msg.Ack()
+		d := p.inc.Env.Dock
+		if _, ok := byDock[d]; !ok {
+			docks = append(docks, d)
+		}
+		byDock[d] = append(byDock[d], p.inc.Env.ID)
+	}
+	if err := in.publishAcks(docks, byDock); err != nil {
+		in.m.ackErrors.Inc()
+		in.log.Warn("ingest: ack not published; the docks send again and are acknowledged then", "err", err)
+	}
+}
+
+func (in *Ingest) publishAcks(docks []string, byDock map[string][]string) error {
+	cl, err := in.publisher()
+	if err != nil {
+		return err
+	}
+	type sent struct {
+		tok interface {
+			WaitTimeout(time.Duration) bool
+			Error() error
+		}
+		n int
+	}
+	var toks []sent
+	now := in.clock.Now()
+	for _, d := range docks {
+		ids := byDock[d]
+		id := fmt.Sprintf("ack-%s-%d", in.instance, in.ackSeq.Add(1))
+		env, err := wire.NewEnvelope(id, d, now, wire.TypeAck, &wire.Ack{IDs: ids})
+		if err != nil {
+			return err
+		}
+		b, err := env.Marshal()
+		if err != nil {
+			return fmt.Errorf("ingest: encode ack: %w", err)
+		}
+		toks = append(toks, sent{cl.Publish(wire.AckTopic(d), 1, false, b), len(ids)})
+	}
+	var errs []error
+	for _, t := range toks {
+		if !t.tok.WaitTimeout(10 * time.Second) {
+			errs = append(errs, fmt.Errorf("%w: ack not confirmed by the broker", ErrNotConnected))
+			continue
+		}
+		if err := t.tok.Error(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		in.m.acks.Add(float64(t.n))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,151 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/schema"
+)
+
+// Reasons of a rejection, the label of berth_ingest_rejected_total.
+const (
+	ReasonOversize       = "oversize"        // payload larger than wire.MaxPayload
+	ReasonMalformedJSON  = "malformed_json"  // not a JSON document
+	ReasonVersion        = "version"         // envelope v is not wire.SchemaVersion
+	ReasonUnknownType    = "unknown_type"    // envelope type unknown to wire
+	ReasonSchema         = "schema"          // violates the JSON Schema (cloud/wire/schema)
+	ReasonInvalid        = "invalid_body"    // passes the schema, fails wire's Go checks (cross-field rules)
+	ReasonBadTopic       = "bad_topic"       // topic not parseable as a berth v1 dock topic
+	ReasonTopicMismatch  = "topic_mismatch"  // type, slot or serial does not match the topic
+	ReasonDockMismatch   = "dock_mismatch"   // envelope dock is not the topic's dock
+	ReasonNotEnrolled    = "not_enrolled"    // the dock is not enrolled
+	ReasonEnrolmentCheck = "enrolment_check" // the enrolment lookup failed (store unavailable)
+	ReasonStoreRefused   = "store_refused"   // store.Commit refused the message (store.InvalidError)
+)
+
+// Reasons lists every reason, for dashboards and tests.
+var Reasons = []string{ReasonOversize, ReasonMalformedJSON, ReasonVersion, ReasonUnknownType, ReasonSchema,
+	ReasonInvalid, ReasonBadTopic, ReasonTopicMismatch, ReasonDockMismatch, ReasonNotEnrolled,
+	ReasonEnrolmentCheck, ReasonStoreRefused}
+
+// ErrRejected is matched by every *Rejection.
+var ErrRejected = errors.New("ingest: message rejected")
+
+// Rejection is why a message was refused.
+type Rejection struct {
+	Reason string
+	Err    error
+}
+
+func (r *Rejection) Error() string { return fmt.Sprintf("ingest: rejected (%s): %v", r.Reason, r.Err) }
+
+func (r *Rejection) Unwrap() []error { return []error{ErrRejected, r.Err} }
+
+func reject(reason string, err error) *Rejection { return &Rejection{Reason: reason, Err: err} }
+
+// topicTypes maps each dock topic kind a dock publishes on to the only
+// message type it carries.
+var topicTypes = map[string]string{
+	wire.KindState:   wire.TypeDockState,
+	wire.KindSlots:   wire.TypeSlotState,
+	wire.KindDevices: wire.TypeDeviceHealth,
+	wire.KindSegment: wire.TypeSegmentManifest,
+	wire.KindAudit:   wire.TypeAuditRecord,
+}
+
+// Decoder turns one MQTT message into a store.Incoming, or a *Rejection. It
+// does not check enrolment (that needs the store). Safe for concurrent use.
+type Decoder struct {
+	schema *schema.Validator
+}
+
+// NewDecoder compiles the embedded JSON Schemas.
+func NewDecoder() (*Decoder, error) {
+	v, err := schema.New()
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return &Decoder{schema: v}, nil
+}
+
+// Collector reports whether topic is one the collector itself publishes on
+// (ack, cmd): the dock subscription sees them too, and they are skipped,
+// neither committed nor counted as rejections.
+func Collector(p wire.DockTopicParts) bool { return p.Kind == wire.KindAck || p.Kind == wire.KindCmd }
+
+// Decode checks a message from a dock topic, in order: topic, size, JSON,
+// version and type, JSON Schema, wire's body checks, then that the envelope
+// belongs on that topic. Every failure is a *Rejection with its reason.
+func (d *Decoder) Decode(topic string, payload []byte) (wire.DockTopicParts, store.Incoming, error) {
+	parts, err := wire.ParseDockTopic(topic)
+	if err != nil {
+		return parts, store.Incoming{}, reject(ReasonBadTopic, err)
+	}
+	if len(payload) > wire.MaxPayload {
+		return parts, store.Incoming{}, reject(ReasonOversize,
+			fmt.Errorf("%w: %d bytes > %d", wire.ErrTooLarge, len(payload), wire.MaxPayload))
+	}
+	if !json.Valid(payload) {
+		return parts, store.Incoming{}, reject(ReasonMalformedJSON, wire.ErrMalformed)
+	}
+	env, err := wire.DecodeEnvelope(payload)
+	switch {
+	case errors.Is(err, wire.ErrVersion):
+		return parts, store.Incoming{}, reject(ReasonVersion, err)
+	case errors.Is(err, wire.ErrUnknownType):
+		return parts, store.Incoming{}, reject(ReasonUnknownType, err)
+	case errors.Is(err, wire.ErrTooLarge):
+		return parts, store.Incoming{}, reject(ReasonOversize, err)
+	case err != nil:
+		// Valid JSON with envelope fields of the wrong shape: the schema
+		// says why in more detail when it can.
+		if serr := d.schema.Validate(payload); serr != nil {
+			return parts, store.Incoming{}, reject(ReasonSchema, serr)
+		}
+		return parts, store.Incoming{}, reject(ReasonSchema, err)
+	}
+	if err := d.schema.Validate(payload); err != nil {
+		return parts, store.Incoming{}, reject(ReasonSchema, err)
+	}
+	body, err := wire.DecodeBody(env)
+	if err != nil {
+		return parts, store.Incoming{}, reject(ReasonInvalid, err)
+	}
+	if env.Dock != parts.Dock {
+		return parts, store.Incoming{}, reject(ReasonDockMismatch,
+			fmt.Errorf("envelope dock %q on topic of dock %q", env.Dock, parts.Dock))
+	}
+	if err := matchTopic(parts, env.Type, body); err != nil {
+		return parts, store.Incoming{}, reject(ReasonTopicMismatch, err)
+	}
+	return parts, store.Incoming{Env: env, Body: body}, nil
+}
+
+// matchTopic checks that the message belongs on its topic: its type is the
+// topic kind's, and a slot or device topic names the body's slot or serial
+// (retained slot states are keyed by topic: a wrong one would overwrite
+// another slot's).
+func matchTopic(p wire.DockTopicParts, typ string, body wire.Body) error {
+	want, ok := topicTypes[p.Kind]
+	if !ok {
+		return fmt.Errorf("docks publish no %s messages", p.Kind)
+	}
+	if typ != want {
+		return fmt.Errorf("%s message on a %s topic (want %s)", typ, p.Kind, want)
+	}
+	switch b := body.(type) {
+	case *wire.SlotState:
+		if p.Sub != strconv.Itoa(b.Slot) {
+			return fmt.Errorf("slot %d on topic slots/%s", b.Slot, p.Sub)
+		}
+	case *wire.DeviceHealth:
+		if p.Sub != b.Serial {
+			return fmt.Errorf("device %q on topic devices/%s", b.Serial, p.Sub)
+		}
+	}
+	return nil
+}

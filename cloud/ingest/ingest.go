@@ -1,0 +1,418 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// Store is what ingest needs of the collector's store (*store.Store).
+type Store interface {
+	Commit(ctx context.Context, msgs []store.Incoming) (dup []bool, err error)
+	DockEnrolled(ctx context.Context, id string) (bool, error)
+}
+
+// Clock is the time source of the enrolment cache; tests inject a fake.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Config of an Ingest. Broker, ClientID and Group are required; zero values
+// of the others mean the defaults documented on each.
+type Config struct {
+	Broker   string // tcp://host:1883, ssl://host:8883, ws://...
+	ClientID string // unique per collector instance (a broker drops the older of two equal ids)
+	Username string // the collector's broker credentials
+	Password string
+	TLS      *tls.Config // for ssl:// brokers; nil: system defaults
+
+	// Group is the shared subscription group every collector of a
+	// deployment joins ($share/{Group}/...). Empty: a plain subscription
+	// (one collector, or a broker without shared subscriptions).
+	Group string
+	// Filters are the topic filters subscribed, inside the share group.
+	// Default: wire.DockSubscription() (berth/v1/docks/+/#). Tests and
+	// sharded deployments narrow it to some docks.
+	Filters []string
+	// Conns is the number of MQTT connections joined to the group (default
+	// 1); each adds a broker in-flight window (see the package doc).
+	Conns int
+
+	MaxBatch      int           // messages per commit (default 500)
+	FlushInterval time.Duration // longest a message waits for its batch to fill (default 10ms)
+	Committers    int           // concurrent commits (default 2)
+
+	// EnrolledTTL is how long an enrolled dock is remembered (default 1m);
+	// a dock found not enrolled is asked about again after NotEnrolledTTL
+	// (default 5s).
+	EnrolledTTL, NotEnrolledTTL time.Duration
+	// ShutdownTimeout bounds finishing in-flight commits and acks after ctx
+	// ends (default 10s).
+	ShutdownTimeout time.Duration
+	// ConnectTimeout bounds the first connection (default 30s).
+	ConnectTimeout time.Duration
+	Clock          Clock // default: the system clock
+}
+
+// Errors of an Ingest.
+var (
+	ErrConfig       = errors.New("ingest: bad config")
+	ErrNotConnected = errors.New("ingest: not connected to the broker")
+)
+
+// Ingest subscribes, validates, commits and acknowledges. Make it with New
+// and run it with Run, once.
+type Ingest struct {
+	cfg   Config
+	st    Store
+	log   *slog.Logger
+	m     *metrics
+	dec   *Decoder
+	clock Clock
+
+	instance string        // random, names ack envelopes
+	ackSeq   atomic.Uint64 // ack envelope counter
+
+	conns []*conn
+
+	incoming chan pending
+	stopping chan struct{} // closed when Run's ctx ends: handlers stop queueing
+	hmu      sync.RWMutex  // handlers hold it for reading while queueing
+
+	emu      sync.Mutex
+	enrolled map[string]enrolment
+
+	bg sync.WaitGroup // subscribe goroutines
+
+	ready      chan struct{} // closed once every connection has subscribed
+	readyOnce  sync.Once
+	subscribed atomic.Int32
+
+	logLimit *rate.Limiter
+	dropped  atomic.Uint64 // rejections not logged because of the limit
+	running  atomic.Bool
+}
+
+type enrolment struct {
+	ok      bool
+	expires time.Time
+}
+
+// conn is one MQTT connection of the group.
+type conn struct {
+	id        string
+	client    paho.Client
+	connected      atomic.Bool
+	everSubscribed atomic.Bool
+}
+
+// pending is a decoded message waiting for its commit; msg is PUBACKed
+// after it.
+type pending struct {
+	inc store.Incoming
+	msg paho.Message
+}
+
+// New checks cfg and builds an Ingest; it registers its metrics on reg (nil:
+// not registered) and connects nothing until Run.
+func New(cfg Config, st Store, log *slog.Logger, reg prometheus.Registerer) (*Ingest, error) {
+	if cfg.Broker == "" || cfg.ClientID == "" {
+		return nil, fmt.Errorf("%w: broker and client id are required", ErrConfig)
+	}
+	if st == nil {
+		return nil, fmt.Errorf("%w: no store", ErrConfig)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if len(cfg.Filters) == 0 {
+		cfg.Filters = []string{wire.DockSubscription()}
+	}
+	cfg.Conns = max(cfg.Conns, 1)
+	cfg.Committers = max(cfg.Committers, 1)
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 500
+	}
+	cfg.MaxBatch = min(cfg.MaxBatch, 10000) // one ack names at most 10,000 ids (wire.Ack)
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.FlushInterval, 10*time.Millisecond)
+	def(&cfg.EnrolledTTL, time.Minute)
+	def(&cfg.NotEnrolledTTL, 5*time.Second)
+	def(&cfg.ShutdownTimeout, 10*time.Second)
+	def(&cfg.ConnectTimeout, 30*time.Second)
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	dec, err := NewDecoder()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("ingest: random: %w", err)
+	}
+	in := &Ingest{cfg: cfg, st: st, log: log, m: m, dec: dec, clock: cfg.Clock, instance: hex.EncodeToString(rnd[:]),
+		incoming: make(chan pending, cfg.MaxBatch*cfg.Committers), stopping: make(chan struct{}),
+		enrolled: map[string]enrolment{}, ready: make(chan struct{}), logLimit: rate.NewLimiter(rate.Every(time.Second), 20)}
+	for i := range cfg.Conns {
+		id := cfg.ClientID
+		if cfg.Conns > 1 {
+			id = fmt.Sprintf("%s-%d", cfg.ClientID, i)
+		}
+		in.conns = append(in.conns, in.newConn(id))
+	}
+	return in, nil
+}
+
+func (in *Ingest) newConn(id string) *conn {
+	c := &conn{id: id}
+	o := paho.NewClientOptions().AddBroker(in.cfg.Broker).SetClientID(id).
+		SetUsername(in.cfg.Username).SetPassword(in.cfg.Password).
+		SetCleanSession(true).    // see the package doc
+		SetAutoAckDisabled(true). // PUBACK only after commit
+		SetOrderMatters(false).   // handlers run concurrently; a full queue blocks one, not the client
+		SetAutoReconnect(true).SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(30 * time.Second).
+		SetKeepAlive(30 * time.Second).SetWriteTimeout(10 * time.Second)
+	if in.cfg.TLS != nil {
+		o.SetTLSConfig(in.cfg.TLS)
+	}
+	log := in.log.With("mqtt_client", id)
+	o.SetOnConnectHandler(func(cl paho.Client) {
+		c.connected.Store(true)
+		// Clean session: the subscription is made again on every connect.
+		filters := map[string]byte{}
+		for _, f := range in.cfg.Filters {
+			if in.cfg.Group != "" {
+				f = "$share/" + in.cfg.Group + "/" + f
+			}
+			filters[f] = 1
+		}
+		in.bg.Go(func() { in.subscribe(cl, c, filters, log) }) // waiting in this handler would stall paho's connect path
+	})
+	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
+		c.connected.Store(false)
+		log.Warn("mqtt connection lost", "err", err)
+	})
+	o.SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { c.connected.Store(false) })
+	c.client = paho.NewClient(o)
+	return c
+}
+
+// Run connects, consumes and commits until ctx ends; then it stops taking
+// messages, finishes the commits and acks of what it holds (within
+// ShutdownTimeout), disconnects and returns nil. It returns an error only
+// when the first connection cannot be made within ConnectTimeout.
+func (in *Ingest) Run(ctx context.Context) error {
+	if !in.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: Run called twice", ErrConfig)
+	}
+	for _, c := range in.conns {
+		tok := c.client.Connect() // with ConnectRetry it completes once connected
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				in.disconnectAll()
+				return fmt.Errorf("ingest: connect %s: %w", in.cfg.Broker, err)
+			}
+		case <-time.After(in.cfg.ConnectTimeout):
+			in.disconnectAll()
+			return fmt.Errorf("ingest: connect %s: %w: no connection within %s", in.cfg.Broker, ErrNotConnected, in.cfg.ConnectTimeout)
+		case <-ctx.Done():
+			in.disconnectAll()
+			return nil
+		}
+	}
+	in.log.Info("ingest running", "broker", in.cfg.Broker, "group", in.cfg.Group, "conns", len(in.conns),
+		"committers", in.cfg.Committers, "max_batch", in.cfg.MaxBatch)
+
+	var wg sync.WaitGroup
+	for range in.cfg.Committers {
+		wg.Go(func() { in.commitLoop(ctx) })
+	}
+	<-ctx.Done()
+	// Stop queueing: handlers that have not queued return without a
+	// PUBACK (the broker or the dock delivers those again). Then close the
+	// queue so committers drain it and exit.
+	close(in.stopping)
+	in.hmu.Lock()
+	close(in.incoming)
+	in.hmu.Unlock()
+	wg.Wait()
+	in.disconnectAll()
+	in.log.Info("ingest stopped")
+	return nil
+}
+
+// disconnectAll ends every connection and joins the subscribe goroutines.
+func (in *Ingest) disconnectAll() {
+	select {
+	case <-in.stopping:
+	default:
+		close(in.stopping)
+	}
+	for _, c := range in.conns {
+		c.client.Disconnect(250)
+		c.connected.Store(false)
+	}
+	in.bg.Wait()
+}
+
+// subscribe makes the subscription of a fresh connection, retrying while
+// the connection is up and Run is not stopping.
+func (in *Ingest) subscribe(cl paho.Client, c *conn, filters map[string]byte, log *slog.Logger) {
+	wait := 100 * time.Millisecond
+	for {
+		tok := cl.SubscribeMultiple(filters, in.handle)
+		if tok.WaitTimeout(in.cfg.ConnectTimeout) && tok.Error() == nil {
+			log.Info("mqtt subscribed", "broker", in.cfg.Broker, "filters", len(filters), "group", in.cfg.Group)
+			if !c.everSubscribed.Swap(true) && int(in.subscribed.Add(1)) == len(in.conns) {
+				in.readyOnce.Do(func() { close(in.ready) })
+			}
+			return
+		}
+		log.Error("mqtt subscribe failed; retrying", "err", tok.Error(), "in", wait)
+		select {
+		case <-in.stopping:
+			return
+		case <-time.After(wait):
+		}
+		if !c.connected.Load() {
+			return // the next connect subscribes again
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// handle runs in its own goroutine per message (paho, OrderMatters false).
+func (in *Ingest) handle(_ paho.Client, msg paho.Message) {
+	defer func() {
+		// Nothing a dock sends may stop the collector; a bug here is
+		// logged, the message kept unacknowledged (redelivered).
+		if r := recover(); r != nil {
+			in.log.Error("ingest: panic handling message", "topic", msg.Topic(), "panic", r)
+		}
+	}()
+	in.m.received.Inc()
+	topic := msg.Topic()
+	if p, err := wire.ParseDockTopic(topic); err == nil && Collector(p) {
+		// Our own acks and commands, seen by the dock subscription.
+		in.m.ignored.Inc()
+		msg.Ack()
+		return
+	}
+	parts, inc, err := in.dec.Decode(topic, msg.Payload())
+	if err == nil {
+		err = in.checkEnrolled(parts.Dock)
+	}
+	if err != nil {
+		var rj *Rejection
+		if !errors.As(err, &rj) {
+			rj = reject(ReasonInvalid, err)
+		}
+		in.rejected(rj, topic, msg.Payload())
+		msg.Ack() // refused for good: do not hold the broker's window
+		return
+	}
+	in.hmu.RLock()
+	defer in.hmu.RUnlock()
+	select {
+	case <-in.stopping:
+		return // not queued, not PUBACKed: delivered again
+	default:
+	}
+	select {
+	case in.incoming <- pending{inc: inc, msg: msg}:
+	case <-in.stopping:
+	}
+}
+
+// rejected counts and logs a rejection (logs are rate-limited: hostile
+// traffic must not flood them).
+func (in *Ingest) rejected(rj *Rejection, topic string, payload []byte) {
+	in.m.rejected.WithLabelValues(rj.Reason).Inc()
+	if !in.logLimit.Allow() {
+		in.dropped.Add(1)
+		return
+	}
+	if len(topic) > 200 {
+		topic = topic[:200] + "…"
+	}
+	in.log.Warn("message rejected", "reason", rj.Reason, "topic", topic, "bytes", len(payload), "err", rj.Err,
+		"suppressed_since_last", in.dropped.Swap(0))
+}
+
+// checkEnrolled asks the store, through a small cache, whether dock is
+// enrolled.
+func (in *Ingest) checkEnrolled(dock string) error {
+	now := in.clock.Now()
+	in.emu.Lock()
+	e, ok := in.enrolled[dock]
+	in.emu.Unlock()
+	if !ok || now.After(e.expires) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a handler goroutine has no ctx of its own
+		yes, err := in.st.DockEnrolled(ctx, dock)
+		cancel()
+		if err != nil {
+			return reject(ReasonEnrolmentCheck, err)
+		}
+		e = enrolment{ok: yes, expires: now.Add(in.cfg.EnrolledTTL)}
+		if !yes {
+			e.expires = now.Add(in.cfg.NotEnrolledTTL)
+		}
+		in.emu.Lock()
+		if len(in.enrolled) > 100_000 { // bound what spoofed dock ids can make us hold
+			clear(in.enrolled)
+		}
+		in.enrolled[dock] = e
+		in.emu.Unlock()
+	}
+	if !e.ok {
+		return reject(ReasonNotEnrolled, fmt.Errorf("dock %q is not enrolled", dock))
+	}
+	return nil
+}
+
+// Ready is closed once every connection has connected and subscribed for
+// the first time (a readiness probe; later reconnects do not reopen it).
+func (in *Ingest) Ready() <-chan struct{} { return in.ready }
+
+// Connected reports whether at least one connection is up.
+func (in *Ingest) Connected() bool {
+	_, err := in.publisher()
+	return err == nil
+}
+
+// publisher returns a connected client, for acks and commands.
+func (in *Ingest) publisher() (paho.Client, error) {
+	for _, c := range in.conns {
+		if c.connected.Load() {
+			return c.client, nil
+		}
+	}
+	return nil, ErrNotConnected
+}
