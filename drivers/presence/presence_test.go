@@ -261,3 +261,35 @@ func TestFiniteTimeouts(t *testing.T) {
 	}
 	r.halt(t)
 }
+
+// A contact that chatters longer than MaxBounce edges (a broken spring, a
+// noisy cable) does not stall the watcher: after MaxBounce edges it reads
+// the level anyway, and the state the line finally settles in is reported.
+func TestChatterBeyondMaxBounce(t *testing.T) {
+	fc := clockwork.NewFakeClock()
+	pin := &gpiotest.Pin{N: "GPIO17", L: gpio.High, Clock: fc, EdgesChan: make(chan gpio.Level, 16)}
+	opts := DefaultOpts
+	opts.Pull = gpio.PullNoChange
+	opts.Clock = fc
+	opts.MaxBounce = 3
+	d, err := New(pin, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{pin: pin, fc: fc, dev: d}
+	t.Cleanup(func() { r.halt(t) })
+	if ev := r.next(t); !ev.Initial || ev.Present {
+		t.Fatalf("initial %+v", ev)
+	}
+	// Seven edges, all queued at once: the first debounce gives up after
+	// three more and reads High (the stable level, so spurious); the second
+	// takes the rest and settles Low.
+	r.edges(gpio.Low, gpio.High, gpio.Low, gpio.High, gpio.Low, gpio.High, gpio.Low)
+	if ev := r.next(t); !ev.Present || ev.Initial {
+		t.Fatalf("after chatter: %+v, want inserted", ev)
+	}
+	r.noEvent(t)
+	if s := d.Stats(); s.Edges != 7 || s.Spurious != 1 || s.Events != 2 {
+		t.Fatalf("stats %+v, want 7 edges, 1 spurious, 2 events", s)
+	}
+}

@@ -85,8 +85,12 @@ var (
 	_ conn.Resource      = (*Dev)(nil)
 )
 
-// Open opens the port at path (a by-path symlink, a tty or a pty). A path
-// that does not exist gives an error wrapping ErrUnplugged.
+// New opens the port at path (a by-path symlink, a tty or a pty), the
+// path standing for the bus in periph's New(bus, *Opts) form. A path that
+// does not exist gives an error wrapping ErrUnplugged.
+func New(path string, opts *Opts) (*Dev, error) { return Open(path, opts) }
+
+// Open is New under the name os.Open readers look for.
 func Open(path string, opts *Opts) (*Dev, error) {
 	o := DefaultOpts
 	if opts != nil {

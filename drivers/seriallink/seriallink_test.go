@@ -66,9 +66,9 @@ func open(t *testing.T, path string, o *Opts) *Dev {
 }
 
 func TestOpenMissingPath(t *testing.T) {
-	_, err := Open(filepath.Join(t.TempDir(), "no-such-port"), nil)
+	_, err := New(filepath.Join(t.TempDir(), "no-such-port"), nil)
 	if !errors.Is(err, ErrUnplugged) {
-		t.Fatalf("Open = %v, want ErrUnplugged", err)
+		t.Fatalf("New = %v, want ErrUnplugged", err)
 	}
 }
 
