@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -157,5 +158,67 @@ func TestSelftestUsage(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"selftest", "--board", filepath.Join(t.TempDir(), "missing.yaml")}, &out, &errb); code != 1 {
 		t.Fatalf("missing file: exit %d", code)
+	}
+}
+
+// The shipped simulated board file passes once recorders answer on its
+// slots' addresses (here listeners on 127.0.0.1:0 instead of recsim's
+// fixed demo ports).
+func TestSelftestDeploySimBoard(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/boards/sim-4slot.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := string(data)
+	for i, addr := range listeners(t, 4) {
+		old := fmt.Sprintf("127.0.0.1:%d", 7301+i)
+		if !strings.Contains(file, old) {
+			t.Fatalf("sim-4slot.yaml no longer links a slot to %s", old)
+		}
+		file = strings.Replace(file, old, addr, 1)
+	}
+	path := filepath.Join(t.TempDir(), "sim-4slot.yaml")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := selftest(t, "--board", path)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "SLOT  LED") || !strings.Contains(out, "all 4 slots passed") {
+		t.Fatalf("no table:\n%s", out)
+	}
+}
+
+// A Raspberry Pi board file on a machine without the Pi's GPIO, I2C and
+// SPI devices: the hardware is unreachable, and selftest says which part
+// of which board-file line, in one line, and exits 1.
+func TestSelftestRealBoardUnreachable(t *testing.T) {
+	for _, glob := range []string{"/dev/gpiochip*", "/dev/spidev*", "/dev/i2c-*"} {
+		if m, _ := filepath.Glob(glob); len(m) > 0 {
+			t.Skipf("%s exists: this machine has real dock hardware, which a unit test must not drive", m[0])
+		}
+	}
+	for _, file := range []string{"../../deploy/boards/rpi4-4slot.yaml", "../../deploy/boards/rpi5-4slot.yaml"} {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			code, out, errOut := selftest(t, "--board", file)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
+			}
+			msg := strings.TrimSpace(errOut)
+			if strings.Contains(msg, "\n") {
+				t.Fatalf("reason spans several lines:\n%s", msg)
+			}
+			want := "dockctl selftest: board: real hardware needs Linux"
+			if runtime.GOOS == "linux" {
+				want = "dockctl selftest: board: hardware not reachable: " + file + ":"
+			}
+			if !strings.HasPrefix(msg, want) {
+				t.Fatalf("stderr %q\nwant prefix %q", msg, want)
+			}
+			if out != "" {
+				t.Fatalf("printed a table for a board it could not open:\n%s", out)
+			}
+		})
 	}
 }
