@@ -1,0 +1,336 @@
+package buffer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/berthdock/berth/agent/slot"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// Begin implements slot.Buffer: it starts or resumes the copy of a segment.
+// A partial copy resumes at Offset with the hash state stored beside its
+// last durable chunk; a faulty one starts over; a segment already buffered
+// is refused (ErrState), as is one whose size or hash differs from what was
+// buffered under its sequence number (ErrConflict: sequence numbers are
+// never reused). The footage still to copy must fit (slot.ErrBufferFull).
+func (b *Buffer) Begin(m slot.Meta) (slot.Writer, error) {
+	if err := wire.ValidID(m.Serial); err != nil {
+		return nil, fmt.Errorf("buffer: begin: serial: %w", err)
+	}
+	if m.Seg.Size > 1<<62 {
+		return nil, fmt.Errorf("buffer: begin: %w: size %d", ErrLength, m.Seg.Size)
+	}
+	id := segID{m.Serial, m.Seg.Seq}
+	size, sha := int64(m.Seg.Size), hex.EncodeToString(m.Seg.SHA256[:])
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	e := b.segs[id]
+	if e != nil && e.writing {
+		return nil, fmt.Errorf("buffer: begin %s: %w", id, ErrBusy)
+	}
+	if e != nil && (e.size != size || e.sha != sha) {
+		return nil, fmt.Errorf("buffer: begin %s: %w: %d bytes %s, buffered as %d bytes %s", id, ErrConflict, size, sha, e.size, e.sha)
+	}
+	if e != nil && e.phase != slot.PhasePartial && e.phase != slot.PhaseFaulty {
+		return nil, fmt.Errorf("buffer: begin %s: %w: already %s", id, ErrState, phaseName(e.phase))
+	}
+	if e != nil && e.phase == slot.PhaseFaulty {
+		if err := b.dropChunks(id); err != nil {
+			return nil, fmt.Errorf("buffer: begin %s: drop the faulty copy: %w", id, err)
+		}
+		e = nil
+	}
+
+	w := &writer{b: b, id: id, size: size, buf: make([]byte, 0, b.opts.ChunkSize)}
+	copy(w.want[:], m.Seg.SHA256[:])
+	w.h = sha256.New()
+	if e != nil {
+		p, err := b.loadProgress(id)
+		if err != nil {
+			return nil, fmt.Errorf("buffer: begin %s: %w", id, err)
+		}
+		if p.Durable > size {
+			return nil, fmt.Errorf("buffer: begin %s: %w: %d durable of %d", id, ErrCorrupt, p.Durable, size)
+		}
+		if err := w.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(p.State); err != nil {
+			return nil, fmt.Errorf("buffer: begin %s: %w: hash state: %v", id, ErrCorrupt, err)
+		}
+		w.durable, w.chunks = p.Durable, p.Chunks
+	}
+	need := size - w.durable
+	if err := b.roomFor(need); err != nil {
+		return nil, fmt.Errorf("buffer: begin %s (%d bytes to copy): %w", id, need, err)
+	}
+
+	if e == nil {
+		now := b.clock.Now().UTC()
+		recorded := m.Seg.Start.Add(-time.Duration(m.Manifest.ClockOffsetMs) * time.Millisecond).UTC()
+		if m.Seg.Start.IsZero() {
+			recorded = now
+		}
+		man := m.Manifest
+		man.Serial, man.Seq, man.Size, man.SHA256, man.FollowsInterruption = m.Serial, m.Seg.Seq, size, sha, m.FollowsInterruption
+		r := &record{Serial: m.Serial, Seq: m.Seg.Seq, Size: size, SHA256: sha, Phase: slot.PhasePartial,
+			Follows: m.FollowsInterruption, Recorded: recorded, Manifest: man, Began: now}
+		st, err := w.state()
+		if err != nil {
+			return nil, err
+		}
+		err = b.db.Update(func(txn *badger.Txn) error {
+			if err := putRecord(txn, r); err != nil {
+				return err
+			}
+			return txn.Set(progressKey(id), progress{State: st}.encode())
+		})
+		if err != nil {
+			return nil, fmt.Errorf("buffer: begin %s: %w", id, err)
+		}
+		e = entryOf(r)
+		b.segs[id] = e
+	}
+	e.writing = true
+	b.reserved += need
+	w.reserved = need
+	return w, nil
+}
+
+// roomFor checks that n more footage bytes fit. Callers hold b.mu.
+func (b *Buffer) roomFor(n int64) error {
+	var held int64
+	for _, e := range b.segs {
+		held += e.held
+	}
+	if b.cap > 0 && held+b.reserved+n > b.cap {
+		return fmt.Errorf("%w: %d bytes held and %d promised to running copies, capacity %d", slot.ErrBufferFull, held, b.reserved, b.cap)
+	}
+	free, err := b.free(b.dir)
+	if err != nil {
+		return nil // no figure on this system: the capacity alone decides
+	}
+	if free-b.reserved-n < b.opts.Reserve {
+		return fmt.Errorf("%w: %d bytes free on disk, %d promised to running copies, %d reserved", slot.ErrBufferFull, free, b.reserved, b.opts.Reserve)
+	}
+	return nil
+}
+
+func (b *Buffer) loadProgress(id segID) (progress, error) {
+	var p progress
+	err := b.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(progressKey(id))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) (err error) {
+			p, err = decodeProgress(v)
+			return err
+		})
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return progress{}, fmt.Errorf("%w: partial segment without progress", ErrCorrupt)
+	}
+	return p, err
+}
+
+// writer streams one segment into chunks. Its methods are not safe for
+// concurrent use (a slot copies with one goroutine).
+type writer struct {
+	b        *Buffer
+	id       segID
+	size     int64
+	want     [32]byte
+	h        hash.Hash
+	buf      []byte // bytes hashed but not yet durable
+	durable  int64
+	chunks   uint32
+	unsynced int
+	reserved int64
+	done     bool
+	err      error // sticky: a failed chunk ends the copy
+}
+
+var _ slot.Writer = (*writer)(nil)
+
+func (w *writer) Offset() int64 { return w.durable }
+
+func (w *writer) state() ([]byte, error) {
+	st, err := w.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("buffer: hash state: %w", err)
+	}
+	return st, nil
+}
+
+// Write hashes p and stores it in chunks; a full chunk is written (with the
+// hash state over everything up to its end) before Write returns.
+func (w *writer) Write(p []byte) (int, error) {
+	switch {
+	case w.done:
+		return 0, fmt.Errorf("buffer: write %s: %w", w.id, ErrClosed)
+	case w.err != nil:
+		return 0, w.err
+	case w.durable+int64(len(w.buf))+int64(len(p)) > w.size:
+		return 0, fmt.Errorf("buffer: write %s: %w: %d bytes past the segment's %d", w.id, ErrLength,
+			w.durable+int64(len(w.buf))+int64(len(p))-w.size, w.size)
+	}
+	start, n := w.durable+int64(len(w.buf)), 0
+	for len(p) > 0 {
+		k := min(len(p), cap(w.buf)-len(w.buf))
+		w.h.Write(p[:k])
+		w.buf = append(w.buf, p[:k]...)
+		p, n = p[k:], n+k
+		if len(w.buf) == cap(w.buf) {
+			if err := w.flush(); err != nil {
+				// The chunk's bytes are lost with it; Offset says where to resume.
+				return int(max(0, w.durable-start)), err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush writes the buffered bytes as one chunk, with the progress record
+// in the same transaction, and syncs every SyncEvery chunks.
+func (w *writer) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if free, err := w.b.free(w.b.dir); err == nil && free-int64(len(w.buf)) < w.b.opts.Reserve {
+		w.err = fmt.Errorf("buffer: write %s: %w: %d bytes free on disk, %d reserved", w.id, slot.ErrBufferFull, free, w.b.opts.Reserve)
+		w.buf = w.buf[:0]
+		return w.err
+	}
+	st, err := w.state()
+	if err != nil {
+		w.err = err
+		return err
+	}
+	next := progress{Durable: w.durable + int64(len(w.buf)), Chunks: w.chunks + 1, State: st}
+	err = w.b.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(chunkKey(w.id, w.durable), w.buf); err != nil {
+			return err
+		}
+		return txn.Set(progressKey(w.id), next.encode())
+	})
+	if err == nil {
+		w.unsynced++
+		if se := w.b.opts.SyncEvery; se > 0 && w.unsynced >= se {
+			err = w.b.db.Sync()
+			w.unsynced = 0
+		}
+	}
+	if err != nil {
+		w.err = fmt.Errorf("buffer: write %s at %d: %w", w.id, w.durable, err)
+		w.buf = w.buf[:0]
+		return w.err
+	}
+	n := int64(len(w.buf))
+	w.durable, w.chunks = next.Durable, next.Chunks
+	w.buf = w.buf[:0]
+	w.b.mu.Lock()
+	if e := w.b.segs[w.id]; e != nil {
+		e.held = w.durable
+	}
+	w.b.reserved -= n
+	w.reserved -= n
+	w.b.mu.Unlock()
+	return nil
+}
+
+// finish ends the writer, returning its unused reservation.
+func (w *writer) finish() {
+	w.done = true
+	w.b.mu.Lock()
+	if e := w.b.segs[w.id]; e != nil {
+		e.writing = false
+	}
+	w.b.reserved -= w.reserved
+	w.reserved = 0
+	w.b.mu.Unlock()
+}
+
+// Abort implements slot.Writer: the bytes received so far are kept (the
+// partial chunk is written and synced) for a resumed copy.
+func (w *writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	defer w.finish()
+	var err error
+	if w.err == nil {
+		err = w.flush()
+	}
+	if serr := w.b.sync(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("buffer: abort %s: %w", w.id, err)
+	}
+	return nil
+}
+
+// Commit implements slot.Writer. It writes the last chunk, syncs, and only
+// then compares the SHA-256 over every byte with the recorder's: equal, the
+// segment is buffered (recorded and synced); different, it is faulty and
+// the error wraps slot.ErrHashMismatch. Commit always ends the writer.
+func (w *writer) Commit() error {
+	if w.done {
+		return fmt.Errorf("buffer: commit %s: %w", w.id, ErrClosed)
+	}
+	defer w.finish()
+	if w.err != nil {
+		return w.err
+	}
+	if got := w.durable + int64(len(w.buf)); got != w.size {
+		if err := w.flush(); err != nil {
+			return err
+		}
+		return fmt.Errorf("buffer: commit %s: %w: %d of %d bytes", w.id, ErrLength, got, w.size)
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if err := w.b.sync(); err != nil {
+		return fmt.Errorf("buffer: commit %s: %w", w.id, err)
+	}
+	sum := w.h.Sum(nil)
+	ok := bytes.Equal(sum, w.want[:])
+	w.b.mu.Lock()
+	defer w.b.mu.Unlock()
+	_, err := w.b.change(w.id, true, func(txn *badger.Txn, r *record) error {
+		if r.Phase != slot.PhasePartial {
+			return fmt.Errorf("%w: %s is %s", ErrState, w.id, phaseName(r.Phase))
+		}
+		r.Computed, r.HeldBytes = hexSum(sum), w.durable
+		r.Manifest.Computed = r.Computed
+		if ok {
+			r.Phase, r.Buffered = slot.PhaseBuffered, w.b.clock.Now().UTC()
+			r.Manifest.State = wire.SegBuffered
+		} else {
+			r.Phase = slot.PhaseFaulty
+			r.Fault = fmt.Sprintf("copied bytes hash to %s, the recorder says %s", r.Computed, r.SHA256)
+			r.Manifest.State, r.Manifest.Fault = wire.SegFault, r.Fault
+		}
+		return txn.Delete(progressKey(w.id))
+	})
+	if err != nil {
+		return fmt.Errorf("buffer: commit %s: %w", w.id, err)
+	}
+	if !ok {
+		w.b.wake() // the faulty copy's chunks are garbage
+		return fmt.Errorf("buffer: commit %s: %w: copied bytes hash to %s, the recorder says %s",
+			w.id, slot.ErrHashMismatch, hexSum(sum), hexSum(w.want[:]))
+	}
+	return nil
+}
