@@ -12,21 +12,35 @@
 //
 // The paho client uses a stable client id, a persistent session (clean
 // session off, so the ack and cmd subscriptions and their queued messages
-// survive a reconnect), auto-reconnect, and a retained last will that marks
-// the dock offline.
+// survive a reconnect), auto-reconnect, and a retained last will on
+// berth/v1/docks/{dock}/state that marks the dock offline. The will gets a
+// fresh envelope id at every (re)connection, so a collector that commits a
+// (dock, id) once still sees the second and later outages. On a clean stop
+// (ctx ended) the broker would not publish the will, so Run publishes the
+// same retained offline state itself before disconnecting.
+//
+// The subscriptions are made again in every OnConnect (a broker that lost its
+// sessions, e.g. restarted without persistence, has forgotten them), and
+// inbound messages are routed by a default handler installed before the first
+// connection, so messages the broker queued for the session are not dropped
+// while the subscriptions are being renewed. Inbound messages are
+// acknowledged to the broker only after they were handled; one that arrives
+// while Run is stopping is left unacknowledged for the broker to redeliver.
 package report
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"golang.org/x/time/rate"
 
 	"github.com/berthdock/berth/agent/outbox"
 	"github.com/berthdock/berth/cloud/wire"
@@ -38,19 +52,36 @@ type Outbox interface {
 	Ack(ids ...string) error
 }
 
-// Config of a Reporter.
+// Config of a Reporter. Zero durations take the defaults named below.
 type Config struct {
 	Dock     string
 	Broker   string // e.g. tcp://127.0.0.1:1883 or ssl://collector:8883
 	Username string // the dock id, for the broker's ACL
 	Password string // the dock's token
-	// AckTimeout: publish an entry again when no collector ack came.
+	// TLS for ssl:// and tls:// brokers; nil uses paho's default.
+	TLS *tls.Config
+	// AckTimeout: publish an entry again when no collector ack came (30 s).
 	AckTimeout time.Duration
-	// Poll: how often the outbox is looked at without a Kick.
+	// Poll: how often the outbox is looked at without a Kick (1 s).
 	Poll time.Duration
-	// Batch: at most this many entries in flight.
+	// Batch: at most this many entries in flight (256).
 	Batch int
+	// ReconnectMax caps the backoff between connection attempts (30 s).
+	ReconnectMax time.Duration
+	// KeepAlive of the MQTT connection (30 s); the broker publishes the
+	// last will about 1.5 keep-alives after the dock falls silent.
+	KeepAlive time.Duration
+	// ConnectTimeout bounds one connection attempt (10 s).
+	ConnectTimeout time.Duration
+	// Now is the clock for message times and ack timeouts (time.Now).
+	Now func() time.Time
 }
+
+// Errors.
+var (
+	ErrConfig  = errors.New("report: bad config")
+	ErrRunning = errors.New("report: Run called twice")
+)
 
 // Reporter publishes the outbox and handles acks and commands.
 type Reporter struct {
@@ -58,19 +89,22 @@ type Reporter struct {
 	box   Outbox
 	log   *slog.Logger
 	onCmd func(wire.Envelope, *wire.Command)
-	now   func() time.Time
 
 	kick      chan struct{}
 	connected atomic.Bool
+	running   atomic.Bool
+	gate      gate // admits paho's callbacks while Run runs; Run joins them
 
 	mu       sync.Mutex
-	inflight map[string]time.Time // id -> last publish
+	inflight map[string]sent // id -> last publish
 
-	published, acked, rejected atomic.Uint64
+	published, acked, rejected, unknownAcks atomic.Uint64
+	rejectLog                               rate.Sometimes
 }
 
-// New makes a reporter. onCmd is called, from the MQTT client's goroutine,
-// for each valid command from the collector.
+// New makes a reporter. onCmd is called, from a goroutine of the MQTT
+// client that Run joins before it returns, for each valid command from the
+// collector; it should not block for long.
 func New(cfg Config, box Outbox, onCmd func(wire.Envelope, *wire.Command), log *slog.Logger) *Reporter {
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = 30 * time.Second
@@ -81,8 +115,24 @@ func New(cfg Config, box Outbox, onCmd func(wire.Envelope, *wire.Command), log *
 	if cfg.Batch <= 0 {
 		cfg.Batch = 256
 	}
-	return &Reporter{cfg: cfg, box: box, log: log, onCmd: onCmd, now: time.Now,
-		kick: make(chan struct{}, 1), inflight: map[string]time.Time{}}
+	if cfg.ReconnectMax <= 0 {
+		cfg.ReconnectMax = 30 * time.Second
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 30 * time.Second
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reporter{cfg: cfg, box: box, log: log, onCmd: onCmd,
+		kick: make(chan struct{}, 1), inflight: map[string]sent{},
+		rejectLog: rate.Sometimes{First: 5, Interval: 10 * time.Second}}
 }
 
 // Kick tells the reporter the outbox has something new.
@@ -96,14 +146,22 @@ func (r *Reporter) Kick() {
 // Connected reports whether the MQTT connection is up.
 func (r *Reporter) Connected() bool { return r.connected.Load() }
 
-// Stats counts what was published, acknowledged and rejected.
+// Stats counts what was published, acknowledged and rejected. acked counts
+// ids that were in flight when their ack came; see UnknownAcks for the rest.
 func (r *Reporter) Stats() (published, acked, rejected uint64) {
 	return r.published.Load(), r.acked.Load(), r.rejected.Load()
 }
 
-// lastWill is the retained offline state the broker publishes for us.
-func (r *Reporter) lastWill() ([]byte, error) {
-	e, err := wire.NewEnvelope(fmt.Sprintf("lwt-%d", r.now().UnixNano()), r.cfg.Dock, r.now(), wire.TypeDockState,
+// UnknownAcks counts acknowledged ids that were not in flight: redelivered
+// acks, or acks for entries published by an earlier run. They are passed to
+// the outbox all the same, which ignores ids it does not hold.
+func (r *Reporter) UnknownAcks() uint64 { return r.unknownAcks.Load() }
+
+// offline is the retained offline state: the last will, and what Run
+// publishes on a clean stop.
+func (r *Reporter) offline() ([]byte, error) {
+	now := r.cfg.Now()
+	e, err := wire.NewEnvelope(fmt.Sprintf("offline-%d", now.UnixNano()), r.cfg.Dock, now, wire.TypeDockState,
 		&wire.DockState{State: wire.DockOffline})
 	if err != nil {
 		return nil, err
@@ -111,140 +169,175 @@ func (r *Reporter) lastWill() ([]byte, error) {
 	return e.Marshal()
 }
 
-// Run connects and publishes until ctx ends.
-func (r *Reporter) Run(ctx context.Context) error {
-	will, err := r.lastWill()
+func (r *Reporter) options() (*paho.ClientOptions, error) {
+	will, err := r.offline()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opts := paho.NewClientOptions().
 		AddBroker(r.cfg.Broker).
 		SetClientID("berth-dock-"+r.cfg.Dock).
 		SetUsername(r.cfg.Username).SetPassword(r.cfg.Password).
 		SetCleanSession(false).
-		SetAutoReconnect(true).SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(30*time.Second).
-		SetKeepAlive(30*time.Second).
+		SetAutoReconnect(true).SetMaxReconnectInterval(r.cfg.ReconnectMax).
+		SetConnectTimeout(r.cfg.ConnectTimeout).
+		SetKeepAlive(r.cfg.KeepAlive).
+		SetWriteTimeout(r.cfg.ConnectTimeout).
 		SetOrderMatters(false).
-		SetBinaryWill(wire.StateTopic(r.cfg.Dock), will, 1, true)
-	opts.SetOnConnectHandler(func(c paho.Client) {
-		r.connected.Store(true)
-		r.log.Info("mqtt connected", "broker", r.cfg.Broker)
-		c.Subscribe(wire.AckTopic(r.cfg.Dock), 1, r.handleAck)
-		c.Subscribe(wire.CmdTopic(r.cfg.Dock), 1, r.handleCmd)
-		// Publish everything again: the collector may have missed it.
-		r.mu.Lock()
-		clear(r.inflight)
-		r.mu.Unlock()
-		r.Kick()
-	})
-	opts.SetConnectionLostHandler(func(_ paho.Client, err error) {
-		r.connected.Store(false)
-		r.log.Warn("mqtt connection lost", "err", err)
-	})
+		SetAutoAckDisabled(true).
+		SetStore(newCopyStore()).
+		SetBinaryWill(wire.StateTopic(r.cfg.Dock), will, 1, true).
+		SetDefaultPublishHandler(r.route).
+		SetOnConnectHandler(r.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			r.connected.Store(false)
+			r.log.Warn("mqtt connection lost", "err", err)
+		}).
+		SetReconnectingHandler(func(_ paho.Client, o *paho.ClientOptions) {
+			// The previous will may have been published already; a new id
+			// makes the next outage a new report, not a duplicate.
+			if w, err := r.offline(); err == nil {
+				o.WillPayload = w
+			}
+			r.log.Info("mqtt reconnecting", "broker", r.cfg.Broker)
+		})
+	if r.cfg.TLS != nil {
+		opts.SetTLSConfig(r.cfg.TLS)
+	}
+	return opts, nil
+}
+
+// onConnect renews the subscriptions (the broker may have lost the session)
+// and publishes everything pending again: the collector may have missed it.
+func (r *Reporter) onConnect(c paho.Client) {
+	if !r.gate.enter() {
+		return
+	}
+	defer r.gate.leave()
+	r.log.Info("mqtt connected", "broker", r.cfg.Broker)
+	t := c.SubscribeMultiple(map[string]byte{wire.AckTopic(r.cfg.Dock): 1, wire.CmdTopic(r.cfg.Dock): 1}, nil)
+	if !t.WaitTimeout(r.cfg.ConnectTimeout) {
+		r.log.Error("mqtt subscribe timed out; acks and commands may not arrive until the next connection")
+	} else if err := t.Error(); err != nil {
+		r.log.Error("mqtt subscribe failed; acks and commands may not arrive until the next connection", "err", err)
+	} else if st, ok := t.(*paho.SubscribeToken); ok {
+		for topic, qos := range st.Result() {
+			if qos > 2 { // 0x80: refused, typically by the broker's ACL
+				r.log.Error("mqtt subscription refused", "topic", topic, "code", qos)
+			}
+		}
+	}
+	r.mu.Lock()
+	clear(r.inflight)
+	r.mu.Unlock()
+	r.connected.Store(c.IsConnectionOpen())
+	r.Kick()
+}
+
+// Run connects and publishes until ctx ends, then marks the dock offline,
+// disconnects and waits for its callbacks to finish. It returns nil when ctx
+// ends, an error only for a bad configuration. Run may be called once.
+func (r *Reporter) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	if err := wire.ValidID(r.cfg.Dock); err != nil {
+		return fmt.Errorf("%w: dock: %w", ErrConfig, err)
+	}
+	if r.cfg.Broker == "" {
+		return fmt.Errorf("%w: no broker", ErrConfig)
+	}
+	opts, err := r.options()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	client := paho.NewClient(opts)
-	client.Connect() // with ConnectRetry the token completes only once connected; the loop below does not wait for it
-	defer client.Disconnect(250)
+	defer r.stop(client)
+	if !r.connect(ctx, client) {
+		return nil
+	}
 
 	tick := time.NewTicker(r.cfg.Poll)
 	defer tick.Stop()
 	for {
+		if r.connected.Load() {
+			r.publishPending(ctx, client)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-r.kick:
 		case <-tick.C:
 		}
-		if r.connected.Load() {
-			r.publishPending(client)
+	}
+}
+
+// connect makes the first connection, retrying with jittered backoff; paho's
+// auto-reconnect takes over after that. It returns false if ctx ended first.
+func (r *Reporter) connect(ctx context.Context, c paho.Client) bool {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		t := c.Connect()
+		select {
+		case <-t.Done():
+		case <-ctx.Done():
+			return false
+		}
+		if t.Error() == nil {
+			return true
+		}
+		if attempt <= 3 || attempt%20 == 0 {
+			r.log.Warn("mqtt connect failed", "broker", r.cfg.Broker, "attempt", attempt, "err", t.Error())
+		}
+		d := wait/2 + rand.N(wait/2+1)
+		wait = min(2*wait, r.cfg.ReconnectMax)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return false
 		}
 	}
 }
 
-func (r *Reporter) ack(ids []string) {
-	if err := r.box.Ack(ids...); err != nil {
-		r.log.Error("outbox ack failed", "err", err)
-		return
-	}
-	r.mu.Lock()
-	for _, id := range ids {
-		delete(r.inflight, id)
-	}
-	r.mu.Unlock()
-	r.acked.Add(uint64(len(ids)))
-	r.Kick()
-}
-
-// publishPending publishes outbox entries not in flight, or in flight for
-// longer than AckTimeout.
-func (r *Reporter) publishPending(c paho.Client) {
-	msgs, err := r.box.Pending(r.cfg.Batch)
-	if err != nil {
-		r.log.Error("outbox read failed", "err", err)
-		return
-	}
-	now := r.now()
-	for _, m := range msgs {
-		r.mu.Lock()
-		sent, ok := r.inflight[m.ID]
-		due := !ok || now.Sub(sent) >= r.cfg.AckTimeout
-		if due {
-			r.inflight[m.ID] = now
+// stop publishes the offline state if connected, disconnects, and joins the
+// callbacks. A command or ack arriving after this point is not acknowledged
+// to the broker, which redelivers it in the next session.
+func (r *Reporter) stop(c paho.Client) {
+	if c.IsConnectionOpen() {
+		if p, err := r.offline(); err == nil {
+			t := c.Publish(wire.StateTopic(r.cfg.Dock), 1, true, p)
+			if !t.WaitTimeout(time.Second) || t.Error() != nil {
+				r.log.Warn("offline state not confirmed by the broker", "err", t.Error())
+			}
 		}
-		r.mu.Unlock()
-		if !due {
-			continue
-		}
-		c.Publish(m.Topic, 1, m.Retained, m.Payload) // paho queues it; a lost one is retried after AckTimeout
-		r.published.Add(1)
 	}
+	c.Disconnect(250)
+	r.connected.Store(false)
+	r.gate.close()
 }
 
-func (r *Reporter) decode(m paho.Message, want string) (wire.Envelope, wire.Body, error) {
-	e, err := wire.DecodeEnvelope(m.Payload())
-	if err != nil {
-		return e, nil, err
-	}
-	if e.Dock != r.cfg.Dock || e.Type != want {
-		return e, nil, fmt.Errorf("%w: %s for dock %q on %s", errUnexpected, e.Type, e.Dock, m.Topic())
-	}
-	b, err := wire.DecodeBody(e)
-	return e, b, err
+// gate admits callbacks until closed; close waits for those admitted.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
 }
 
-var errUnexpected = errors.New("report: unexpected message")
-
-func (r *Reporter) handleAck(_ paho.Client, m paho.Message) {
-	_, b, err := r.decode(m, wire.TypeAck)
-	if err != nil {
-		r.rejected.Add(1)
-		r.log.Warn("ack rejected", "err", err)
-		return
+func (g *gate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
 	}
-	r.ack(b.(*wire.Ack).IDs)
+	g.wg.Add(1)
+	return true
 }
 
-func (r *Reporter) handleCmd(_ paho.Client, m paho.Message) {
-	e, b, err := r.decode(m, wire.TypeCommand)
-	if err != nil {
-		r.rejected.Add(1)
-		r.log.Warn("command rejected", "err", err)
-		return
-	}
-	if r.onCmd != nil {
-		r.onCmd(e, b.(*wire.Command))
-	}
-}
+func (g *gate) leave() { g.wg.Done() }
 
-// Encode wraps a body in an envelope as an outbox message for its topic.
-func Encode(id, dock string, at time.Time, typ, topic string, retained bool, body any) (outbox.Message, error) {
-	e, err := wire.NewEnvelope(id, dock, at, typ, body)
-	if err != nil {
-		return outbox.Message{}, err
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return outbox.Message{}, fmt.Errorf("report: encode: %w", err)
-	}
-	return outbox.Message{ID: id, Topic: topic, Payload: b, Retained: retained, QoS: 1}, nil
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.wg.Wait()
 }
