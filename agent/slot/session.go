@@ -25,20 +25,23 @@ type docking struct {
 	hole   string          // why releases are withheld, "" if none
 }
 
-// session runs one docking until it is done or ctx ends (removal).
-func (s *Slot) session(ctx context.Context) {
+// session runs one docking until it is done or ctx ends (removal). It
+// returns true when the link to a recorder still in the slot was lost (a
+// USB glitch, a recorder that rebooted): the caller starts a new session,
+// which resumes the copy where the buffer has it.
+func (s *Slot) session(ctx context.Context) (linkLost bool) {
 	c, err := s.connect(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.fault(FaultLink, err.Error())
 		}
-		return
+		return ctx.Err() == nil
 	}
 	defer closeQuietly(c, s.log)
 
 	d, ok := s.identify(ctx, c)
 	if !ok {
-		return
+		return ctx.Err() == nil && s.faultIs(FaultLink)
 	}
 	var wg sync.WaitGroup
 	mctx, stopMonitor := context.WithCancel(ctx)
@@ -53,15 +56,25 @@ func (s *Slot) session(ctx context.Context) {
 	}()
 
 	s.copyAll(ctx, c, d)
+	if ctx.Err() != nil {
+		return false
+	}
+	if s.faultIs(FaultLink) {
+		return true
+	}
 	s.releaseAll(ctx, c, d)
 	if ctx.Err() != nil {
-		return
+		return false
+	}
+	if s.faultIs(FaultLink) {
+		return true
 	}
 	if !s.faulted() {
 		s.setState(wire.SlotReleased)
 	}
 	// The monitor goes on charging and watching until the recorder is taken.
 	<-ctx.Done()
+	return false
 }
 
 // identify authenticates the recorder, reads its health and clock, sets the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -152,6 +153,12 @@ func (s *Slot) serial() string {
 	return s.st.Serial
 }
 
+func (s *Slot) faultIs(reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.State == wire.SlotFault && s.st.Fault == reason
+}
+
 func (s *Slot) faulted() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -198,7 +205,19 @@ func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
 		done = make(chan struct{})
 		go func() {
 			defer close(done)
-			s.session(sctx)
+			for attempt := 0; s.session(sctx); attempt++ {
+				// The link broke with the recorder still docked: start
+				// over (the copy resumes at what the buffer holds).
+				delay := min(time.Second<<min(attempt, 5), 30*time.Second)
+				delay += time.Duration(rand.Int64N(int64(delay) / 2))
+				s.log.Warn("link lost with the recorder docked; new session", "in", delay, "attempt", attempt+1)
+				select {
+				case <-sctx.Done():
+					return
+				case <-time.After(delay):
+				}
+				s.update(true, func(st *wire.SlotState) { *st = wire.SlotState{Slot: s.cfg.Index, State: wire.SlotPresent} })
+			}
 		}()
 	}
 	defer func() {

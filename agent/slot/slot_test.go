@@ -369,3 +369,20 @@ func TestFollowersFirst(t *testing.T) {
 		t.Fatalf("followers %v, want only seq 3", f)
 	}
 }
+
+func TestLinkLostWhileDockedStartsNewSession(t *testing.T) {
+	r := newRig(t, true)
+	r.rec.AddRandom(2, 1<<20, 1, t0)
+	r.buf.failAfter = 300 << 10 // the first copy breaks; the recorder stays docked
+	r.dock(true)
+	r.waitState(t, wire.SlotFault)
+	st := r.waitState(t, wire.SlotReleased) // a new session after the backoff
+	if st.Copied != 2 || st.Released != 2 || st.Segments != 2 {
+		t.Fatalf("state after the new session %+v (counts must start afresh)", st)
+	}
+	for seq := uint64(1); seq <= 2; seq++ {
+		if got := r.buf.data[k("REC-0001", seq)].Len(); got != 1<<20 {
+			t.Fatalf("seq %d: buffered %d bytes, want %d (resume must not duplicate)", seq, got, 1<<20)
+		}
+	}
+}
