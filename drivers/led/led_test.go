@@ -345,3 +345,42 @@ func TestStripAPA102Playback(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// readTrap fails the test if an LED line is read back: on the GPIO
+// character device that would turn the output into an input.
+type readTrap struct {
+	gpiotest.Pin
+	t *testing.T
+}
+
+func (r *readTrap) Read() gpio.Level {
+	r.t.Error("LED output pin was read back")
+	return gpio.Low
+}
+
+func TestGPIONeverReadsOutputs(t *testing.T) {
+	pins := []*readTrap{{Pin: gpiotest.Pin{N: "R"}, t: t}, {Pin: gpiotest.Pin{N: "G"}, t: t}, {Pin: gpiotest.Pin{N: "B"}, t: t}}
+	out, err := NewGPIO([][]gpio.PinOut{{pins[0], pins[1], pins[2]}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, fc := newDev(t, out, 1)
+	if err := d.SetPattern(0, Alternate(Red, Blue, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []Color{Blue, Red, Blue} {
+		fc.Advance(500 * time.Millisecond)
+		eventually(t, "the alternation to show "+want.String(), func() bool { return d.Shown(0) == want })
+	}
+	if err := d.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pins {
+		p.Lock()
+		l := p.L
+		p.Unlock()
+		if l != gpio.High { // active low: off is High
+			t.Errorf("%s left %v after Halt, want High (off)", p.N, l)
+		}
+	}
+}
