@@ -2,6 +2,7 @@ package chargesense
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -107,6 +108,12 @@ func TestMissingDevice(t *testing.T) {
 	if !errors.Is(err, ErrNoDevice) {
 		t.Fatalf("New = %v, want ErrNoDevice", err)
 	}
+	if !strings.Contains(err.Error(), "address 0x41") {
+		t.Fatalf("error does not name the address: %v", err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // The sensor answered at start, then its bus failed (cable pulled).
@@ -118,6 +125,9 @@ func TestReadFailureAfterStart(t *testing.T) {
 	}
 	if _, err := d.Sense(); !errors.Is(err, ErrRead) {
 		t.Fatalf("Sense = %v, want ErrRead", err)
+	}
+	if err := bus.Close(); err != nil { // the whole setup did happen
+		t.Fatal(err)
 	}
 }
 

@@ -86,8 +86,12 @@ func TestCriticalLimits(t *testing.T) {
 }
 
 func TestMissingDevice(t *testing.T) {
-	if _, err := New(&i2ctest.Playback{DontPanic: true}, opts()); !errors.Is(err, ErrNoDevice) {
+	bus := &i2ctest.Playback{DontPanic: true}
+	if _, err := New(bus, opts()); !errors.Is(err, ErrNoDevice) {
 		t.Fatalf("New = %v, want ErrNoDevice", err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -129,6 +133,9 @@ func TestReadFailure(t *testing.T) {
 	}
 	if _, err := d.Sense(1); !errors.Is(err, ErrRead) {
 		t.Fatalf("Sense = %v, want ErrRead", err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
