@@ -289,14 +289,23 @@ func (b *Board) Sim() *Sim { return b.sim }
 // the LEDs (joining their goroutines) and releases the buses.
 func (b *Board) Halt() error {
 	var errs []error
+	// Charge off first, every slot, before anything that may take time.
 	for _, sl := range b.slots {
 		if sl.Power != nil {
 			errs = append(errs, sl.Power.Halt())
 		}
+	}
+	// A presence watcher may take up to its poll period to notice the stop
+	// on pins that cannot interrupt a wait; stop them all at once.
+	perrs := make([]error, len(b.slots))
+	var wg sync.WaitGroup
+	for i, sl := range b.slots {
 		if sl.Presence != nil {
-			errs = append(errs, sl.Presence.Halt())
+			wg.Go(func() { perrs[i] = sl.Presence.Halt() })
 		}
 	}
+	wg.Wait()
+	errs = append(errs, perrs...)
 	if b.leds != nil {
 		errs = append(errs, b.leds.Halt())
 	}

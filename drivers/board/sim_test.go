@@ -158,6 +158,14 @@ func TestSimPowerAndLEDs(t *testing.T) {
 	if l, _ := sim.LEDLevels(0); !slices.Equal(l, []gpio.Level{gpio.Low, gpio.Low, gpio.Low}) {
 		t.Fatalf("Halt left slot A lit: %v", l)
 	}
+	if l, _ := sim.ChargeLevel(1); l != gpio.High { // slot B's charge line is active low
+		t.Fatal("Halt left slot B powered")
+	}
+	// Halt joined every presence watcher: their channels are closed.
+	for _, s := range b.Slots() {
+		for range s.Presence.Events() {
+		}
+	}
 }
 
 // dock inserts a recorder in slot i, waits for the event and powers it.
