@@ -3,6 +3,7 @@ package slot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/berthdock/berth/cloud/wire"
@@ -79,6 +80,23 @@ var (
 	ErrHashMismatch = errors.New("slot: hash mismatch")
 	ErrBufferFull   = errors.New("slot: buffer full")
 )
+
+// MismatchError is the error (wrapping ErrHashMismatch) a Writer's Commit
+// returns when the bytes copied do not hash to the recorder's SHA-256; it
+// carries the dock's hash, which the segment's manifest reports as evidence.
+type MismatchError struct {
+	Serial   string
+	Seq      uint64
+	Computed string // hex SHA-256 of the bytes copied
+	Want     string // hex SHA-256 the recorder stated
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%v: %s/%d: copied bytes hash to %s, the recorder says %s", ErrHashMismatch, e.Serial, e.Seq, e.Computed, e.Want)
+}
+
+// Unwrap makes errors.Is(err, ErrHashMismatch) hold.
+func (e *MismatchError) Unwrap() error { return ErrHashMismatch }
 
 // Receipts waits for the uploader.
 type Receipts interface {

@@ -183,7 +183,11 @@ func (s *Slot) copyAll(ctx context.Context, c *docklink.Client, d *docking) {
 				return
 			case errors.Is(err, ErrHashMismatch):
 				s.fault(FaultHashMismatch, err.Error())
-				s.rep.Manifest(s.manifest(d, seg, wire.SegFault, err.Error(), nil))
+				m := s.manifest(d, seg, wire.SegFault, err.Error(), nil)
+				if me := (*MismatchError)(nil); errors.As(err, &me) {
+					m.Computed = me.Computed
+				}
+				s.rep.Manifest(m)
 			case errors.Is(err, ErrBufferFull):
 				s.fault(FaultBufferFull, err.Error())
 				return
