@@ -61,6 +61,9 @@ type Dock struct {
 
 	seq atomic.Uint64 // message id counter
 	mu  sync.Mutex    // serialises audit appends with their outbox puts
+
+	partMu  sync.Mutex
+	stopped map[string]error // parts that returned while the dock ran
 }
 
 // New assembles a dock.
@@ -77,7 +80,7 @@ func New(set Settings, p Parts) (*Dock, error) {
 	if set.StateEvery <= 0 {
 		set.StateEvery = time.Minute
 	}
-	d := &Dock{set: set, p: p, started: set.Now()}
+	d := &Dock{set: set, p: p, started: set.Now(), stopped: map[string]error{}}
 	d.hub = newReceiptHub(p.Buffer)
 	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password,
 		AckTimeout: set.AckTimeout}, p.Outbox, d.command, p.Log.With("part", "report"))
@@ -101,8 +104,17 @@ func (d *Dock) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(ctx); err != nil {
+			err := f(ctx)
+			if err != nil {
 				d.p.Log.Error("part stopped", "part", name, "err", err)
+			}
+			if ctx.Err() == nil {
+				if err == nil {
+					err = errors.New("returned")
+				}
+				d.partMu.Lock()
+				d.stopped[name] = err
+				d.partMu.Unlock()
 			}
 		}()
 	}
@@ -117,6 +129,19 @@ func (d *Dock) Run(ctx context.Context) error {
 	<-ctx.Done()
 	wg.Wait()
 	return nil
+}
+
+// Healthy reports an error naming every part that stopped while the dock
+// was running; dockd stops petting the systemd watchdog then, so systemd
+// restarts it.
+func (d *Dock) Healthy() error {
+	d.partMu.Lock()
+	defer d.partMu.Unlock()
+	var errs []error
+	for name, err := range d.stopped {
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	return errors.Join(errs...)
 }
 
 // Slots returns the slots, for the demo and tests.

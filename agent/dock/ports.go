@@ -3,8 +3,8 @@ package dock
 import (
 	"context"
 	"io"
-	"time"
 
+	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/outbox"
 	"github.com/berthdock/berth/agent/report"
 	"github.com/berthdock/berth/agent/slot"
@@ -24,12 +24,7 @@ type Buffer interface {
 }
 
 // BufferStats are the buffer's figures for reports and dockctl.
-type BufferStats struct {
-	Bytes, Capacity int64
-	BacklogSegments int
-	BacklogBytes    int64
-	Oldest          time.Time
-}
+type BufferStats = buffer.Stats
 
 // Outbox is the persistent outbox as the dock uses it.
 type Outbox interface {

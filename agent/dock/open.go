@@ -1,0 +1,142 @@
+package dock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/berthdock/berth/agent/audit"
+	"github.com/berthdock/berth/agent/buffer"
+	"github.com/berthdock/berth/agent/outbox"
+	"github.com/berthdock/berth/agent/slot"
+	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/drivers/board"
+)
+
+// OpenOpts are what a program hands Open besides the configuration file.
+type OpenOpts struct {
+	Version string
+	Log     *slog.Logger
+	Logs    *LogRing // dockctl logs; nil: none
+	// Board, if set, is used instead of opening cfg.Board (the demo's
+	// simulated board, whose links it points at its recorders). Open takes
+	// ownership: System.Close halts it.
+	Board *board.Board
+	// Token, if set, is used instead of reading cfg.Collector.TokenFile.
+	Token string
+	// Buffer overrides buffer options (tests, benchmarks); KeyFile and
+	// Capacity still come from cfg.
+	Buffer *buffer.Opts
+	Slot   slot.Config
+	Now    func() time.Time
+}
+
+// System is a dock with everything it owns, opened from a configuration.
+type System struct {
+	Dock   *Dock
+	Board  *board.Board
+	Buffer *buffer.Buffer
+	Outbox *outbox.Box
+	Audit  *audit.Log
+}
+
+// Open builds a dock from its configuration: the board, the encrypted
+// buffer with the outbox beside it in the same badger database, the audit
+// log, the enrolled recorders and the upload client. Close the System after
+// its Dock's Run has returned.
+func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &System{Board: o.Board}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.Board == nil {
+		spec, err := board.Load(cfg.Board)
+		if err != nil {
+			return nil, err
+		}
+		if s.Board, err = board.Open(spec, &board.Opts{Logger: o.Log.With("part", "board")}); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("dock: data dir: %w", err)
+	}
+	bo := buffer.DefaultOpts()
+	if o.Buffer != nil {
+		bo = *o.Buffer
+	}
+	bo.KeyFile, bo.Capacity, bo.Logger = cfg.BufferKeyFile, int64(cfg.BufferCapacity), o.Log.With("part", "buffer")
+	if s.Buffer, err = buffer.Open(filepath.Join(cfg.DataDir, "buffer"), &bo); err != nil {
+		return nil, err
+	}
+	if s.Outbox, err = outbox.New(s.Buffer.DB(), outbox.DefaultPrefix); err != nil {
+		return nil, err
+	}
+	if s.Audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.log"), cfg.Dock, o.Now); err != nil {
+		return nil, err
+	}
+	keys, err := LoadEnrolled(cfg.EnrolledDevices)
+	if err != nil {
+		return nil, err
+	}
+	collectorKey, err := ParsePublicKey(cfg.Collector.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("dock: collector.public_key: %w", err)
+	}
+	token := o.Token
+	if token == "" && cfg.Collector.TokenFile != "" {
+		b, err := os.ReadFile(cfg.Collector.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("dock: collector token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if token == "" {
+		return nil, errors.New("dock: no collector token (collector.token_file)")
+	}
+	client, err := upload.NewClient(upload.ClientOpts{BaseURL: cfg.Collector.URL, Dock: cfg.Dock, Token: token,
+		CollectorKey: collectorKey, RateBytes: int64(cfg.Collector.Rate)})
+	if err != nil {
+		return nil, err
+	}
+	s.Dock, err = New(Settings{Dock: cfg.Dock, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token,
+		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Now: o.Now},
+		Parts{Board: s.Board, Buffer: s.Buffer, Outbox: s.Outbox, Audit: s.Audit, Upload: client, Keys: keys,
+			Receipts: collectorKey, Log: o.Log, Logs: o.Logs})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close halts the board (power and LEDs off) and closes the audit log and
+// the buffer (with the outbox in it). Call it after Dock.Run returned.
+func (s *System) Close() error {
+	var errs []error
+	if s.Board != nil {
+		errs = append(errs, s.Board.Halt())
+	}
+	if s.Audit != nil {
+		errs = append(errs, s.Audit.Close())
+	}
+	if s.Buffer != nil {
+		errs = append(errs, s.Buffer.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the dock until ctx ends.
+func (s *System) Run(ctx context.Context) error { return s.Dock.Run(ctx) }

@@ -1,0 +1,356 @@
+// Package collector wires the cloud collector: the store (SQLite or
+// PostgreSQL), the evidence store and its resumable upload endpoint with
+// signed receipts, MQTT ingest through a shared subscription (against an
+// external broker or the embedded one), the analysis engine (timelines,
+// spoken-reason checks, health findings) and the alert deliveries, plus
+// /healthz and /metrics. cmd/collector and the demo build it from a Config;
+// it keeps no state outside the store and the evidence store, so several
+// collectors can run side by side.
+package collector
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/berthdock/berth/cloud/alert"
+	"github.com/berthdock/berth/cloud/analysis"
+	"github.com/berthdock/berth/cloud/broker"
+	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/health"
+	"github.com/berthdock/berth/cloud/ingest"
+	"github.com/berthdock/berth/cloud/reasoncheck"
+	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/cloud/upload/server"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// Options are what a program hands the collector besides its Config.
+type Options struct {
+	Log *slog.Logger
+	// Registry receives every metric; nil makes a fresh one (Registry()).
+	Registry *prometheus.Registry
+	// Now is the analysis clock (default time.Now); the store, upload and
+	// ingest keep the real clock.
+	Now func() time.Time
+}
+
+// Collector is a configured collector; Run starts it.
+type Collector struct {
+	cfg Config
+	log *slog.Logger
+	reg *prometheus.Registry
+
+	st      *store.Store
+	ev      *evidence.FS
+	key     ed25519.PrivateKey
+	brk     *broker.Broker // nil with an external broker
+	in      *ingest.Ingest
+	up      *server.Server
+	engine  *analysis.Engine
+	alerts  paho.Client
+	httpLn  net.Listener
+	brokerU string
+	user    string
+	pass    string
+
+	closeOnce sync.Once
+}
+
+// New opens the store, the evidence store and the signing key, enrols the
+// configured docks, and binds the HTTP and (embedded) MQTT listeners, so
+// HTTPAddr and BrokerURL are known before Run.
+func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	c := &Collector{cfg: cfg, log: o.Log, reg: o.Registry}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.reg == nil {
+		c.reg = prometheus.NewRegistry()
+		c.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store")}); err != nil {
+		return nil, err
+	}
+	if c.ev, err = evidence.OpenFS(cfg.Evidence, c.log.With("part", "evidence")); err != nil {
+		return nil, err
+	}
+	if c.key, err = LoadOrCreateKey(cfg.SigningKeyFile); err != nil {
+		return nil, err
+	}
+	for _, d := range cfg.Docks {
+		tok := d.Token
+		if tok == "" && d.TokenFile != "" {
+			b, err := os.ReadFile(d.TokenFile)
+			if err != nil {
+				return nil, fmt.Errorf("collector: dock %s token: %w", d.ID, err)
+			}
+			tok = strings.TrimSpace(string(b))
+		}
+		if err := c.st.EnrollDock(ctx, d.ID, d.Unit, tok); err != nil {
+			return nil, fmt.Errorf("collector: enrol dock %s: %w", d.ID, err)
+		}
+	}
+	if c.up, err = server.New(server.Opts{Store: c.st, Evidence: c.ev, Key: c.key, Logger: c.log.With("part", "upload"), Registry: c.reg}); err != nil {
+		return nil, err
+	}
+
+	c.user, c.pass, c.brokerU = cfg.MQTT.Username, cfg.MQTT.Password, cfg.MQTT.Broker
+	if c.brokerU == "" {
+		// Embedded broker: the collector's own credentials are made per run.
+		c.user, c.pass = "collector", randomToken()
+		c.brk, err = broker.New(broker.Opts{Addr: cfg.MQTT.Embedded, CollectorUser: c.user, CollectorPassword: c.pass,
+			Docks: c.st, Logger: c.log.With("part", "broker")})
+		if err != nil {
+			return nil, err
+		}
+		c.brokerU = c.brk.URL()
+	}
+	if c.in, err = ingest.New(ingest.Config{Broker: c.brokerU, ClientID: cfg.MQTT.ClientID, Username: c.user, Password: c.pass,
+		Group: cfg.MQTT.Group}, c.st, c.log.With("part", "ingest"), c.reg); err != nil {
+		return nil, err
+	}
+
+	var deliver []analysis.Deliverer
+	po := paho.NewClientOptions().AddBroker(c.brokerU).SetClientID(cfg.MQTT.ClientID + "-alerts").
+		SetUsername(c.user).SetPassword(c.pass).SetAutoReconnect(true).SetConnectRetry(true).SetCleanSession(true)
+	c.alerts = paho.NewClient(po)
+	deliver = append(deliver, &alert.MQTT{Pub: alert.Paho{Client: c.alerts}})
+	for _, w := range cfg.Webhooks {
+		f := w.Format
+		if f == "" {
+			f = alert.FormatJSON
+		}
+		deliver = append(deliver, &alert.Webhook{URL: w.URL, Format: f, Client: &http.Client{Timeout: 10 * time.Second}})
+	}
+	th := health.DefaultThresholds()
+	th.MinFirmware = cfg.Analysis.MinFirmware
+	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Now: o.Now, Health: th,
+		ClipURL: func(id string) string { return "/v1/evidence/" + id }},
+		c.st, footage{c.ev}, reasonChecker{reasoncheck.New(nil)}, deliver, c.log.With("part", "analysis"))
+
+	if c.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
+		return nil, fmt.Errorf("collector: http listen: %w", err)
+	}
+	return c, nil
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// footage opens evidence objects for the analysis engine.
+type footage struct{ ev *evidence.FS }
+
+func (f footage) Open(ctx context.Context, id string) (io.ReaderAt, int64, error) {
+	r, err := f.ev.Open(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	obj, err := f.ev.Stat(ctx, id)
+	if err != nil {
+		r.Close()
+		return nil, 0, err
+	}
+	return r, obj.Size, nil
+}
+
+// Store is the collector's store (for the demo, tests and commands).
+func (c *Collector) Store() *store.Store { return c.st }
+
+// Evidence is the evidence store.
+func (c *Collector) Evidence() *evidence.FS { return c.ev }
+
+// Engine is the analysis engine (its Pass runs one analysis now).
+func (c *Collector) Engine() *analysis.Engine { return c.engine }
+
+// PublicKey verifies the collector's receipts; docks are configured with it.
+func (c *Collector) PublicKey() ed25519.PublicKey { return c.key.Public().(ed25519.PublicKey) }
+
+// HTTPAddr is the bound address of the upload endpoint.
+func (c *Collector) HTTPAddr() string { return c.httpLn.Addr().String() }
+
+// UploadURL is the base URL docks upload to.
+func (c *Collector) UploadURL() string {
+	scheme := "http"
+	if c.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + c.HTTPAddr()
+}
+
+// BrokerURL is the MQTT broker the collector uses (the embedded one's
+// bound address when embedded).
+func (c *Collector) BrokerURL() string { return c.brokerU }
+
+// Ingest is the MQTT ingest (commands to docks go through it).
+func (c *Collector) Ingest() *ingest.Ingest { return c.in }
+
+// Registry holds the collector's metrics.
+func (c *Collector) Registry() *prometheus.Registry { return c.reg }
+
+// Handler is the collector's HTTP surface: the upload endpoint, /healthz
+// and /metrics.
+func (c *Collector) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(upload.PathPrefix, c.up)
+	mux.Handle(upload.PathPrefix+"/", c.up)
+	mux.Handle("/metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		var problems []string
+		if err := c.st.Ping(ctx); err != nil {
+			problems = append(problems, "store: "+err.Error())
+		}
+		if !c.in.Connected() {
+			problems = append(problems, "mqtt: ingest not connected")
+		}
+		if len(problems) > 0 {
+			http.Error(w, strings.Join(problems, "\n"), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// Run serves until ctx ends, then shuts down in order: stop taking uploads
+// (in-flight requests finish), stop ingest (in-flight commits finish and are
+// acknowledged), stop analysis, then the embedded broker; the store is
+// closed by Close.
+func (c *Collector) Run(ctx context.Context) error {
+	var errs []error
+	var mu sync.Mutex
+	fail := func(part string, err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("%s: %w", part, err))
+			mu.Unlock()
+		}
+	}
+	runCtx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
+
+	brokerCtx, stopBroker := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBroker()
+	var brokerWG sync.WaitGroup
+	if c.brk != nil {
+		brokerWG.Add(1)
+		go func() { defer brokerWG.Done(); fail("broker", c.brk.Run(brokerCtx)) }()
+	}
+
+	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() {
+		var err error
+		if c.cfg.TLSCert != "" {
+			err = srv.ServeTLS(c.httpLn, c.cfg.TLSCert, c.cfg.TLSKey)
+		} else {
+			err = srv.Serve(c.httpLn)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		httpDone <- err
+	}()
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := c.in.Run(runCtx); err != nil {
+			fail("ingest", err)
+			stopAll()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		tok := c.alerts.Connect()
+		select {
+		case <-tok.Done():
+		case <-runCtx.Done():
+		}
+		fail("analysis", c.engine.Run(runCtx))
+		c.alerts.Disconnect(250)
+	}()
+	c.log.Info("collector running", "http", c.HTTPAddr(), "mqtt", c.brokerU, "store", redact(c.cfg.Store), "evidence", c.cfg.Evidence)
+
+	select {
+	case <-runCtx.Done():
+	case err := <-httpDone:
+		fail("http", err)
+		httpDone <- nil
+		stopAll()
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	fail("http shutdown", srv.Shutdown(sctx))
+	fail("http", <-httpDone)
+	stopAll()
+	wg.Wait()
+	stopBroker()
+	brokerWG.Wait()
+	return errors.Join(errs...)
+}
+
+// redact hides a DSN's password in logs.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
+				return dsn[:i+3+colon] + ":***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+// Close releases the store and listeners; call it after Run returned.
+func (c *Collector) Close() error {
+	var errs []error
+	c.closeOnce.Do(func() {
+		if c.httpLn != nil {
+			c.httpLn.Close()
+		}
+		if c.brk != nil {
+			errs = append(errs, c.brk.Close())
+		}
+		if c.st != nil {
+			errs = append(errs, c.st.Close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// SendCommand publishes a command to a dock (power-cycle, refresh).
+func (c *Collector) SendCommand(ctx context.Context, dock string, cmd wire.Command) (string, error) {
+	return c.in.PublishCommand(ctx, dock, cmd)
+}

@@ -1,0 +1,191 @@
+package collector
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the collector's configuration file (deploy/cloud/collector.yaml);
+// flags override single fields. Zero values take the embedded defaults: a
+// SQLite file and an evidence directory under DataDir, an embedded broker.
+type Config struct {
+	// DataDir holds the embedded defaults (store, evidence, signing key).
+	DataDir string `yaml:"data_dir"`
+	// Store is the store's DSN: a SQLite path or a postgres:// URL.
+	// Default: DataDir/collector.db.
+	Store string `yaml:"store"`
+	// Evidence is the evidence store's directory. Default DataDir/evidence.
+	Evidence string `yaml:"evidence"`
+	// SigningKeyFile holds the base64 Ed25519 private key (seed) that signs
+	// receipts. Default DataDir/receipt.key, created 0600 when missing.
+	SigningKeyFile string `yaml:"signing_key_file"`
+
+	// HTTP is the listen address of the upload endpoint, /healthz and
+	// /metrics. TLS when TLSCert and TLSKey are set.
+	HTTP    string `yaml:"http"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+
+	MQTT struct {
+		// Broker is the MQTT broker URL (tcp://host:1883, ssl://host:8883).
+		// Empty: start the embedded broker on Embedded.
+		Broker   string `yaml:"broker"`
+		Embedded string `yaml:"embedded"` // embedded broker's listen address; default 127.0.0.1:1883
+		ClientID string `yaml:"client_id"`
+		Group    string `yaml:"group"` // shared-subscription group; default "collectors"
+		Username string `yaml:"username"`
+		Password string `yaml:"password"`
+	} `yaml:"mqtt"`
+
+	Analysis struct {
+		Every    time.Duration `yaml:"every"`    // default 1m
+		Escalate time.Duration `yaml:"escalate"` // default 1h
+		// MinFirmware is the fleet's minimum recorder firmware (dotted);
+		// empty: not checked.
+		MinFirmware string `yaml:"min_firmware"`
+	} `yaml:"analysis"`
+
+	// Webhooks receive every new or escalated alert.
+	Webhooks []Webhook `yaml:"webhooks"`
+
+	// Docks are enrolled at start (id, unit, token); docks may also be
+	// enrolled in the store by other means.
+	Docks []DockEnrolment `yaml:"docks"`
+}
+
+// Webhook is one alert delivery endpoint.
+type Webhook struct {
+	URL    string `yaml:"url"`
+	Format string `yaml:"format"` // json, dingtalk or wecom
+}
+
+// DockEnrolment names a dock allowed to report and upload.
+type DockEnrolment struct {
+	ID        string `yaml:"id"`
+	Unit      string `yaml:"unit"`
+	TokenFile string `yaml:"token_file"`
+	Token     string `yaml:"-"` // set by programs (the demo), never read from YAML
+}
+
+// LoadConfig reads a configuration file; unknown fields are errors.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("collector: config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("collector: config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *Config) defaults() error {
+	if c.DataDir == "" {
+		c.DataDir = "berth-collector"
+	}
+	if c.Store == "" {
+		c.Store = filepath.Join(c.DataDir, "collector.db")
+	}
+	if c.Evidence == "" {
+		c.Evidence = filepath.Join(c.DataDir, "evidence")
+	}
+	if c.SigningKeyFile == "" {
+		c.SigningKeyFile = filepath.Join(c.DataDir, "receipt.key")
+	}
+	if c.HTTP == "" {
+		c.HTTP = "127.0.0.1:8780"
+	}
+	if c.MQTT.Embedded == "" {
+		c.MQTT.Embedded = "127.0.0.1:1883"
+	}
+	if c.MQTT.Group == "" {
+		c.MQTT.Group = "collectors"
+	}
+	if c.MQTT.ClientID == "" {
+		h, _ := os.Hostname()
+		c.MQTT.ClientID = "collector-" + sanitize(h)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("collector: tls_cert and tls_key go together")
+	}
+	for i, w := range c.Webhooks {
+		switch w.Format {
+		case "", "json", "dingtalk", "wecom":
+		default:
+			return fmt.Errorf("collector: webhooks[%d].format %q: want json, dingtalk or wecom", i, w.Format)
+		}
+		if !strings.HasPrefix(w.URL, "http://") && !strings.HasPrefix(w.URL, "https://") {
+			return fmt.Errorf("collector: webhooks[%d].url %q is not an http(s) URL", i, w.URL)
+		}
+	}
+	return os.MkdirAll(c.DataDir, 0o750)
+}
+
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "local"
+	}
+	return b.String()
+}
+
+// LoadOrCreateKey reads the receipt signing key (base64 of the 32-byte
+// Ed25519 seed), creating it with mode 0600 when the file does not exist.
+// A key readable by group or others is refused: whoever holds it can forge
+// receipts, and a forged receipt lets a dock free a recorder's footage.
+func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		seed := make([]byte, ed25519.SeedSize)
+		if _, err := rand.Read(seed); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("collector: create signing key: %w", err)
+		}
+		_, err = f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n")
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("collector: write signing key: %w", err)
+		}
+		return ed25519.NewKeyFromSeed(seed), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("collector: signing key: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("collector: signing key: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("collector: signing key %s is readable by group or others (mode %o): chmod 600 it", path, st.Mode().Perm())
+	}
+	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("collector: signing key %s: want base64 of a %d-byte Ed25519 seed", path, ed25519.SeedSize)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
