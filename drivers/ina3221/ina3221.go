@@ -181,10 +181,13 @@ func (d *Dev) Sense(ch int) (Reading, error) {
 	if err != nil {
 		return Reading{}, fmt.Errorf("%w: %s channel %d bus: %w", ErrRead, d, ch, err)
 	}
+	// Bits 2..0 read as zero on a real chip; decode the steps so stray low
+	// bits (a marginal bus) cannot hide saturation.
+	steps := int16(sh) >> 3
 	r := Reading{
-		Shunt:     physic.ElectricPotential(int16(sh)>>3) * shuntLSB,
+		Shunt:     physic.ElectricPotential(steps) * shuntLSB,
 		Bus:       physic.ElectricPotential(int16(bus)>>3) * busLSB,
-		Saturated: sh == fullScale || sh == 0x8000,
+		Saturated: steps == fullScale>>3 || steps == -(fullScale>>3)-1,
 	}
 	r.Current = physic.ElectricCurrent(int64(r.Shunt) * int64(physic.Ohm) / int64(d.opts.Shunts[ch-1]))
 	return r, nil

@@ -191,3 +191,27 @@ func TestCriticalReadFailure(t *testing.T) {
 		t.Fatalf("Critical = %v, want ErrRead", err)
 	}
 }
+
+// Low bits that a real chip reads as zero must not hide saturation.
+func TestSaturatedWithStrayLowBits(t *testing.T) {
+	for _, raw := range []uint16{0x7FF8, 0x7FFF, 0x8000, 0x8007} {
+		bus := &i2ctest.Playback{Ops: append(append([]i2ctest.IO{}, ident...),
+			i2ctest.IO{Addr: addr, W: []byte{0x01}, R: u16(raw)},
+			i2ctest.IO{Addr: addr, W: []byte{0x02}, R: u16(625 << 3)},
+		)}
+		d, err := New(bus, opts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := d.Sense(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Saturated {
+			t.Errorf("shunt register %#04x: not saturated (%s)", raw, r)
+		}
+		if err := bus.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
