@@ -156,3 +156,29 @@ func TestPowerCycleRemovedDuringPowerOn(t *testing.T) {
 		t.Fatal("slot powered after an aborted power cycle")
 	}
 }
+
+// dockd stops while a slot is in the middle of a power cycle: Halt cuts
+// the charge, and the end of the settle time must not switch it back on.
+func TestHaltDuringPowerCycle(t *testing.T) {
+	fc := clockwork.NewFakeClock()
+	p := &gpiotest.Pin{N: "GPIO5"}
+	d, err := New(p, &Opts{Settle: time.Second, Clock: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.PowerCycle(context.Background()) }()
+	if err := fc.BlockUntilContext(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	fc.Advance(time.Second)
+	if err := <-done; !errors.Is(err, ErrHalted) {
+		t.Fatalf("PowerCycle = %v, want ErrHalted", err)
+	}
+	if d.On() || level(p) != gpio.Low {
+		t.Fatal("halted slot powered at the end of its power cycle")
+	}
+}
