@@ -7,7 +7,8 @@
 // conversions), computes current from the shunt voltage in software (the
 // INA3221 has no current register) and can program each channel's critical
 // alert limit, so the chip's open-drain CRITICAL pin trips on over-current
-// even if the dock software is stuck.
+// even if the dock software is stuck; Critical reads the chip's flag for a
+// channel, catching a short that came and went between two polls.
 //
 // Registers (TI SBOS576): 0x00 configuration; 0x01/0x03/0x05 shunt voltage
 // of channels 1-3 (bits 15..3, 40 µV, two's complement); 0x02/0x04/0x06 bus
