@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 			c.Close()
 		}
 	}()
-	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store")}); err != nil {
+	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema}); err != nil {
 		return nil, err
 	}
 	if c.ev, err = evidence.OpenFS(cfg.Evidence, c.log.With("part", "evidence")); err != nil {
@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		c.brokerU = c.brk.URL()
 	}
 	if c.in, err = ingest.New(ingest.Config{Broker: c.brokerU, ClientID: cfg.MQTT.ClientID, Username: c.user, Password: c.pass,
-		Group: cfg.MQTT.Group}, c.st, c.log.With("part", "ingest"), c.reg); err != nil {
+		Group: cfg.MQTT.Group, Filters: cfg.MQTT.Filters}, c.st, c.log.With("part", "ingest"), c.reg); err != nil {
 		return nil, err
 	}
 

@@ -23,6 +23,9 @@ type Config struct {
 	// Store is the store's DSN: a SQLite path or a postgres:// URL.
 	// Default: DataDir/collector.db.
 	Store string `yaml:"store"`
+	// Schema is the PostgreSQL schema (search_path) the store uses;
+	// empty: the server's default.
+	Schema string `yaml:"schema"`
 	// Evidence is the evidence store's directory. Default DataDir/evidence.
 	Evidence string `yaml:"evidence"`
 	// SigningKeyFile holds the base64 Ed25519 private key (seed) that signs
@@ -44,6 +47,9 @@ type Config struct {
 		Group    string `yaml:"group"` // shared-subscription group; default "collectors"
 		Username string `yaml:"username"`
 		Password string `yaml:"password"`
+		// Filters narrow the subscription to some docks (sharding, tests);
+		// default berth/v1/docks/+/#.
+		Filters []string `yaml:"filters"`
 	} `yaml:"mqtt"`
 
 	Analysis struct {
