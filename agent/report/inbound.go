@@ -61,13 +61,18 @@ func (r *Reporter) handleAck(m paho.Message) bool {
 		return true
 	}
 	ids := b.(*wire.Ack).IDs
+	// r.mu is held across the outbox write so that publishPending, which
+	// drops in-flight ids the outbox no longer holds, cannot take an id
+	// between its deletion and its count here.
+	r.mu.Lock()
 	if err := r.box.Ack(ids...); err != nil {
+		r.mu.Unlock()
 		r.log.Error("outbox ack failed", "ids", len(ids), "err", err)
 		return false
 	}
 	known := 0
-	r.mu.Lock()
 	for _, id := range ids {
+		r.gone[id] = struct{}{}
 		if _, ok := r.inflight[id]; ok {
 			delete(r.inflight, id)
 			known++

@@ -24,6 +24,11 @@ type sent struct {
 // pending (acknowledged) leave the in-flight set: Pending always returns the
 // oldest entries, so an in-flight id missing from it has left the outbox.
 func (r *Reporter) publishPending(ctx context.Context, c paho.Client) {
+	// An ack that lands while this pass runs must not have its entry
+	// published again from the list read below: handleAck notes the ids.
+	r.mu.Lock()
+	clear(r.gone)
+	r.mu.Unlock()
 	msgs, err := r.box.Pending(r.cfg.Batch)
 	if err != nil {
 		r.log.Error("outbox read failed", "err", err)
@@ -49,7 +54,11 @@ func (r *Reporter) publishPending(ctx context.Context, c paho.Client) {
 		}
 		r.mu.Lock()
 		s, ok := r.inflight[m.ID]
-		due := !ok || now.Sub(s.at) >= r.cfg.AckTimeout || failed(s.tok)
+		_, acked := r.gone[m.ID]
+		due := !acked && (!ok || now.Sub(s.at) >= r.cfg.AckTimeout || failed(s.tok))
+		if due {
+			r.inflight[m.ID] = sent{at: now} // before publishing: the ack may beat Publish's return
+		}
 		r.mu.Unlock()
 		if !due {
 			continue
@@ -60,7 +69,9 @@ func (r *Reporter) publishPending(ctx context.Context, c paho.Client) {
 		}
 		t := c.Publish(m.Topic, qos, m.Retained, m.Payload) // queued by paho; the token is looked at next round
 		r.mu.Lock()
-		r.inflight[m.ID] = sent{at: now, tok: t}
+		if s, ok := r.inflight[m.ID]; ok && s.at.Equal(now) {
+			r.inflight[m.ID] = sent{at: now, tok: t}
+		}
 		r.mu.Unlock()
 		r.published.Add(1)
 	}

@@ -75,6 +75,11 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Now is the clock for message times and ack timeouts (time.Now).
 	Now func() time.Time
+	// OnConnect, if set, is called after every connection once the
+	// subscriptions are renewed, before the outbox is published again. The
+	// broker may hold the retained offline will by then, so the dock queues
+	// its current state here; Run joins the call.
+	OnConnect func()
 }
 
 // Errors.
@@ -96,7 +101,8 @@ type Reporter struct {
 	gate      gate // admits paho's callbacks while Run runs; Run joins them
 
 	mu       sync.Mutex
-	inflight map[string]sent // id -> last publish
+	inflight map[string]sent     // id -> last publish
+	gone     map[string]struct{} // ids acked since publishPending read the outbox
 
 	published, acked, rejected, unknownAcks atomic.Uint64
 	rejectLog                               rate.Sometimes
@@ -131,7 +137,7 @@ func New(cfg Config, box Outbox, onCmd func(wire.Envelope, *wire.Command), log *
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Reporter{cfg: cfg, box: box, log: log, onCmd: onCmd,
-		kick: make(chan struct{}, 1), inflight: map[string]sent{},
+		kick: make(chan struct{}, 1), inflight: map[string]sent{}, gone: map[string]struct{}{},
 		rejectLog: rate.Sometimes{First: 5, Interval: 10 * time.Second}}
 }
 
@@ -226,6 +232,9 @@ func (r *Reporter) onConnect(c paho.Client) {
 				r.log.Error("mqtt subscription refused", "topic", topic, "code", qos)
 			}
 		}
+	}
+	if r.cfg.OnConnect != nil {
+		r.cfg.OnConnect()
 	}
 	r.mu.Lock()
 	clear(r.inflight)

@@ -3,7 +3,9 @@ package report
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,8 +58,9 @@ func TestDeletedOnlyAfterAck(t *testing.T) {
 				t.Errorf("%s never arrived", id)
 			}
 		}
-		if pub, acked, rej := r.Stats(); pub < 8 || acked != 8 || rej != 0 {
-			t.Errorf("stats: published %d acked %d rejected %d; want >=8, 8, 0", pub, acked, rej)
+		eventually(t, 5*time.Second, "8 acks counted", func() bool { _, acked, _ := r.Stats(); return acked == 8 })
+		if pub, acked, rej := r.Stats(); pub < 8 || acked != 8 || rej != 0 || r.UnknownAcks() != 0 {
+			t.Errorf("stats: published %d acked %d rejected %d unknown %d; want >=8, 8, 0, 0", pub, acked, rej, r.UnknownAcks())
 		}
 		if err := r.stop(t); err != nil {
 			t.Fatalf("Run: %v", err)
@@ -172,17 +175,24 @@ func TestLastWill(t *testing.T) {
 			t.Fatalf("retained state before the outage = %+v (present %v), want online", st, ok)
 		}
 
-		p.kill() // the dock drops off the network
-		eventually(t, 5*time.Second, "offline will delivered", func() bool {
-			s, ok := col.lastState()
-			return ok && s.State == wire.DockOffline
-		})
+		eventually(t, 5*time.Second, "online state acked", func() bool { return box.Len() == 0 })
+		p.cut() // the dock drops off the network, and comes back
+		eventually(t, 5*time.Second, "offline will delivered", func() bool { return len(col.offlineIDs()) == 1 })
 		e, st, ok := retainedState(t, addr, dock)
 		if !ok || st.State != wire.DockOffline {
 			t.Fatalf("retained state after the outage = %+v (present %v), want offline", st, ok)
 		}
 		if e.Dock != dock || e.Type != wire.TypeDockState {
 			t.Errorf("will envelope = %+v", e)
+		}
+
+		// The second outage's will is a new report, not a redelivery of the
+		// first one, which a collector would acknowledge and ignore.
+		eventually(t, 5*time.Second, "reconnected through the proxy", r.Connected)
+		p.kill()
+		eventually(t, 5*time.Second, "second offline will delivered", func() bool { return len(col.offlineIDs()) == 2 })
+		if ids := col.offlineIDs(); ids[0] == ids[1] {
+			t.Errorf("both outages' wills have id %s", ids[0])
 		}
 		if err := r.stop(t); err != nil {
 			t.Fatalf("Run: %v", err)
@@ -267,5 +277,39 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("Run = %v, want ErrConfig", err)
 			}
 		})
+	}
+}
+
+// After an outage the retained state is the will's offline; OnConnect lets
+// the dock queue its current state so the broker holds online again.
+func TestOnConnectRestoresOnline(t *testing.T) {
+	t.Parallel()
+	b := startMochi(t, "127.0.0.1:0")
+	dock := newDock(t)
+	box := newBox(t)
+	col := newCollector(t, b.addr, dock, true)
+	p := startProxy(t, b.addr)
+	var n atomic.Int32
+	cfg := testConfig(dock, p.addr())
+	cfg.OnConnect = func() {
+		m, err := Encode(fmt.Sprintf("state-%d", n.Add(1)), dock, time.Now(), wire.TypeDockState, wire.StateTopic(dock), true,
+			&wire.DockState{State: wire.DockOnline})
+		if err == nil {
+			err = box.Put(m)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	r := startReporter(t, cfg, box, nil)
+	eventually(t, 5*time.Second, "first online state acked", func() bool { return n.Load() == 1 && box.Len() == 0 })
+	p.cut()
+	eventually(t, 5*time.Second, "will delivered", func() bool { return len(col.offlineIDs()) == 1 })
+	eventually(t, 5*time.Second, "online state after reconnecting acked", func() bool { return n.Load() == 2 && box.Len() == 0 })
+	if _, st, ok := retainedState(t, b.addr, dock); !ok || st.State != wire.DockOnline {
+		t.Errorf("retained state after reconnecting = %+v (present %v), want online", st, ok)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
