@@ -18,6 +18,8 @@ var (
 	ErrHashMismatch = errors.New("evidence: sha256 mismatch")
 	ErrCorrupt      = errors.New("evidence: stored bytes do not verify")
 	ErrMeta         = errors.New("evidence: bad staging metadata")
+	ErrShortChunk   = errors.New("evidence: chunk ended early")
+	ErrChunkSum     = errors.New("evidence: chunk sha256 mismatch")
 )
 
 // MaxMetaLen bounds the caller's staging metadata.
@@ -33,9 +35,14 @@ type Store interface {
 	Begin(ctx context.Context, id string, size int64, meta []byte) (Staging, error)
 	// Staged returns staging area id; ErrNotFound if there is none.
 	Staged(ctx context.Context, id string) (Staging, error)
-	// Append durably writes p at off, which must be the staging area's
-	// durable offset (ErrOffset otherwise), and returns the new offset.
-	Append(ctx context.Context, id string, off int64, p []byte) (int64, error)
+	// Append reads n bytes from r and durably writes them at off, which
+	// must be the staging area's durable offset (ErrOffset otherwise), and
+	// returns the new durable offset. The bytes count only if all n arrive
+	// (ErrShortChunk) and they hash to chunkSHA256, lowercase hex
+	// (ErrChunkSum); otherwise the durable offset stays where it was.
+	// Appends to one staging area are serialised; callers bound how long r
+	// may take (a read deadline), since it holds the area meanwhile.
+	Append(ctx context.Context, id string, off int64, r io.Reader, n int64, chunkSHA256 string) (int64, error)
 	// Commit verifies that the staged bytes are exactly size long and hash
 	// to sha256hex and makes them the object of that hash, durably, before
 	// returning it. A mismatch is ErrSizeMismatch or ErrHashMismatch and

@@ -1,6 +1,7 @@
 package evidence_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -28,8 +29,14 @@ func Example() {
 
 	const upload = "0123456789abcdef0123456789abcdef"
 	st, _ := store.Begin(ctx, upload, int64(len(footage)), []byte(`{"device":"R1","seq":7}`))
-	off, _ := store.Append(ctx, upload, st.Offset, footage[:20])
-	off, _ = store.Append(ctx, upload, off, footage[20:])
+	off := st.Offset
+	for _, chunk := range [][]byte{footage[:20], footage[20:]} {
+		s := sha256.Sum256(chunk)
+		off, err = store.Append(ctx, upload, off, bytes.NewReader(chunk), int64(len(chunk)), hex.EncodeToString(s[:]))
+		if err != nil {
+			panic(err)
+		}
+	}
 	obj, err := store.Commit(ctx, upload, hexsum, off)
 	if err != nil {
 		panic(err)

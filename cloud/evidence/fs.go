@@ -25,7 +25,12 @@ type FS struct {
 
 	mu    sync.Mutex
 	areas map[string]*area
+
+	bufs sync.Pool // *[]byte of copyBuf bytes
 }
+
+// copyBuf is the size of the buffers chunks are streamed through.
+const copyBuf = 1 << 20
 
 var _ Store = (*FS)(nil)
 
@@ -64,7 +69,9 @@ func OpenFS(root string, log *slog.Logger) (*FS, error) {
 			return nil, fmt.Errorf("evidence: open %s: %w", abs, err)
 		}
 	}
-	return &FS{root: abs, log: log, areas: make(map[string]*area)}, nil
+	f := &FS{root: abs, log: log, areas: make(map[string]*area)}
+	f.bufs.New = func() any { b := make([]byte, copyBuf); return &b }
+	return f, nil
 }
 
 // String names the store.
@@ -256,29 +263,40 @@ func (f *FS) Staged(ctx context.Context, id string) (Staging, error) {
 	return st, nil
 }
 
-// Append implements Store. The chunk is synced to disk, then its log record
-// is appended and synced, then the call returns.
-func (f *FS) Append(ctx context.Context, id string, off int64, p []byte) (int64, error) {
+// Append implements Store. The chunk is streamed to the data file past
+// the durable end (writeback started as it goes) while it is hashed; only
+// when all of it arrived and its hash matches is it synced, then its log
+// record appended and synced, then the call returns. Bytes of a failed
+// append are truncated away (and would be on the next load anyway: they
+// are past the log's end).
+func (f *FS) Append(ctx context.Context, id string, off int64, r io.Reader, n int64, chunkSHA256 string) (int64, error) {
 	var end int64
 	err := f.with(ctx, id, func(a *area) error {
 		if err := f.load(id, a); err != nil {
 			return err
 		}
 		end = a.off
-		if off != a.off {
+		switch {
+		case off != a.off:
 			return fmt.Errorf("%w: offset %d, durable end %d", ErrOffset, off, a.off)
+		case n < 0 || n > a.size-a.off:
+			return fmt.Errorf("%w: %d bytes at %d exceed size %d", ErrTooLarge, n, off, a.size)
+		case len(chunkSHA256) != 64 || !lowerHex(chunkSHA256):
+			return fmt.Errorf("%w: chunk sha256 %.80q is not 64 lowercase hex digits", ErrChunkSum, chunkSHA256)
 		}
-		if int64(len(p)) > a.size-a.off {
-			return fmt.Errorf("%w: %d bytes at %d exceed size %d", ErrTooLarge, len(p), off, a.size)
-		}
-		if len(p) == 0 {
+		if n == 0 {
+			if chunkSHA256 != emptySHA256 {
+				return fmt.Errorf("%w: empty chunk, sha256 %s", ErrChunkSum, chunkSHA256)
+			}
 			return nil
 		}
-		if err := f.appendChunk(id, off, p); err != nil {
-			a.loaded = false // reload: truncates whatever tail the failure left
+		if err := f.appendChunk(id, off, r, n, chunkSHA256); err != nil {
+			if terr := truncateSynced(f.stagingPath(id, dataFile), off); terr != nil {
+				a.loaded = false // reload: it truncates whatever tail the failure left
+			}
 			return err
 		}
-		a.off += int64(len(p))
+		a.off += n
 		end = a.off
 		return nil
 	})
@@ -288,24 +306,50 @@ func (f *FS) Append(ctx context.Context, id string, off int64, p []byte) (int64,
 	return end, nil
 }
 
-func (f *FS) appendChunk(id string, off int64, p []byte) error {
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// writebackEvery is how many bytes are written between starts of
+// asynchronous writeback, so the final sync has little left to wait for.
+const writebackEvery = 4 << 20
+
+func (f *FS) appendChunk(id string, off int64, r io.Reader, n int64, want string) error {
 	d, err := os.OpenFile(f.stagingPath(id, dataFile), os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	if _, err := d.WriteAt(p, off); err != nil {
-		d.Close()
-		return err
+	defer d.Close()
+	bp := f.bufs.Get().(*[]byte)
+	defer f.bufs.Put(bp)
+	buf := *bp
+	h := sha256.New()
+	pos, kicked := off, off
+	for left := n; left > 0; {
+		m, err := io.ReadFull(r, buf[:min(int64(len(buf)), left)])
+		if m > 0 {
+			h.Write(buf[:m])
+			if _, werr := d.WriteAt(buf[:m], pos); werr != nil {
+				return werr
+			}
+			pos += int64(m)
+			left -= int64(m)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %d of %d bytes: %w", ErrShortChunk, pos-off, n, err)
+		}
+		if pos-kicked >= writebackEvery {
+			startWriteback(d, kicked, pos-kicked)
+			kicked = pos
+		}
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	if got := hex.EncodeToString(sum[:]); got != want {
+		return fmt.Errorf("%w: chunk hashes to %s, expected %s", ErrChunkSum, got, want)
 	}
 	if err := d.Sync(); err != nil {
-		d.Close()
 		return err
 	}
-	if err := d.Close(); err != nil {
-		return err
-	}
-	sum := sha256.Sum256(p)
-	rec := binary.BigEndian.AppendUint64(make([]byte, 0, chunkRec), uint64(off)+uint64(len(p)))
+	rec := binary.BigEndian.AppendUint64(make([]byte, 0, chunkRec), uint64(off+n))
 	rec = append(rec, sum[:]...)
 	l, err := os.OpenFile(f.stagingPath(id, chunksFile), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {

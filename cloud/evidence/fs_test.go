@@ -41,6 +41,12 @@ func payload(n int, seed uint64) ([]byte, string) {
 	return b, hex.EncodeToString(s[:])
 }
 
+// appendBytes appends p with its correct chunk hash.
+func appendBytes(f *FS, id string, off int64, p []byte) (int64, error) {
+	s := sha256.Sum256(p)
+	return f.Append(ctx, id, off, bytes.NewReader(p), int64(len(p)), hex.EncodeToString(s[:]))
+}
+
 const sid = "00112233445566778899aabbccddeeff"
 
 func stageAll(t *testing.T, f *FS, id string, b []byte, chunk int) {
@@ -55,7 +61,7 @@ func stageSized(t *testing.T, f *FS, id string, size int64, b []byte, chunk int)
 	}
 	for off := 0; off < len(b); off += chunk {
 		end := min(off+chunk, len(b))
-		got, err := f.Append(ctx, id, int64(off), b[off:end])
+		got, err := appendBytes(f, id, int64(off), b[off:end])
 		if err != nil || got != int64(end) {
 			t.Fatalf("Append(%d): %d, %v", off, got, err)
 		}
@@ -103,7 +109,7 @@ func TestAppendRules(t *testing.T) {
 	if _, err := f.Begin(ctx, sid, 1000, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Append(ctx, sid, 0, b[:400]); err != nil {
+	if _, err := appendBytes(f, sid, 0, b[:400]); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -117,7 +123,7 @@ func TestAppendRules(t *testing.T) {
 		{"past size", 400, make([]byte, 601), ErrTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			end, err := f.Append(ctx, sid, tc.off, tc.p)
+			end, err := appendBytes(f, sid, tc.off, tc.p)
 			if !errors.Is(err, tc.want) || end != 400 {
 				t.Fatalf("got %d, %v; want 400, %v", end, err, tc.want)
 			}
@@ -171,7 +177,7 @@ func TestBadIDs(t *testing.T) {
 		if _, err := f.Begin(ctx, id, 1, nil); !errors.Is(err, ErrBadID) {
 			t.Errorf("Begin(%q): %v", id, err)
 		}
-		if _, err := f.Append(ctx, id, 0, []byte{1}); !errors.Is(err, ErrBadID) {
+		if _, err := appendBytes(f, id, 0, []byte{1}); !errors.Is(err, ErrBadID) {
 			t.Errorf("Append(%q): %v", id, err)
 		}
 		if _, err := f.Stat(ctx, id); !errors.Is(err, ErrBadID) {
@@ -267,7 +273,7 @@ func TestRecoverTornTail(t *testing.T) {
 	if err != nil || st.Offset != 6000 || string(st.Meta) != "meta" {
 		t.Fatalf("recovered %+v, %v", st, err)
 	}
-	if _, err := f2.Append(ctx, sid, 6000, b[6000:]); err != nil {
+	if _, err := appendBytes(f2, sid, 6000, b[6000:]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f2.Commit(ctx, sid, sum, 9000); err != nil {
@@ -286,7 +292,7 @@ func TestConcurrentAppendsOneWins(t *testing.T) {
 	wins := 0
 	for range 8 {
 		wg.Go(func() {
-			if _, err := f.Append(ctx, sid, 0, b[:2048]); err == nil {
+			if _, err := appendBytes(f, sid, 0, b[:2048]); err == nil {
 				mu.Lock()
 				wins++
 				mu.Unlock()
@@ -299,10 +305,61 @@ func TestConcurrentAppendsOneWins(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d appends at offset 0 succeeded", wins)
 	}
-	if _, err := f.Append(ctx, sid, 2048, b[2048:]); err != nil {
+	if _, err := appendBytes(f, sid, 2048, b[2048:]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Commit(ctx, sid, sum, 4096); err != nil {
 		t.Fatal(err)
 	}
 }
+
+func TestAppendChunkChecks(t *testing.T) {
+	f, dir := openFS(t)
+	b, sum := payload(10_000, 10)
+	if _, err := f.Begin(ctx, sid, 10_000, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendBytes(f, sid, 0, b[:3000]); err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b[3000:6000])
+	chunkSum := hex.EncodeToString(s[:])
+	data := filepath.Join(dir, "staging", sid, "data")
+	for _, tc := range []struct {
+		name string
+		r    io.Reader
+		n    int64
+		sum  string
+		want error
+	}{
+		{"wrong sum", bytes.NewReader(b[3000:6000]), 3000, sum, ErrChunkSum},
+		{"bad sum", bytes.NewReader(b[3000:6000]), 3000, "../x", ErrChunkSum},
+		{"short", bytes.NewReader(b[3000:5000]), 3000, chunkSum, ErrShortChunk},
+		{"reader fails", io.MultiReader(bytes.NewReader(b[3000:4000]), iotestErr{}), 3000, chunkSum, ErrShortChunk},
+		{"negative", bytes.NewReader(nil), -1, chunkSum, ErrTooLarge},
+		{"empty with a sum", bytes.NewReader(nil), 0, chunkSum, ErrChunkSum},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			end, err := f.Append(ctx, sid, 3000, tc.r, tc.n, tc.sum)
+			if !errors.Is(err, tc.want) || end != 3000 {
+				t.Fatalf("got %d, %v; want 3000, %v", end, err, tc.want)
+			}
+			if fi, err := os.Stat(data); err != nil || fi.Size() != 3000 {
+				t.Fatalf("data file holds %d bytes after a failed append", fi.Size())
+			}
+		})
+	}
+	if _, err := f.Append(ctx, sid, 3000, bytes.NewReader(b[3000:6000]), 3000, chunkSum); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendBytes(f, sid, 6000, b[6000:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Commit(ctx, sid, sum, 10_000); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type iotestErr struct{}
+
+func (iotestErr) Read([]byte) (int, error) { return 0, errors.New("connection reset") }

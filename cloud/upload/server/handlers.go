@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/upload"
@@ -148,7 +147,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, dock, id string)
 }
 
 // chunk answers PATCH (or PUT) /v1/uploads/{id}: one whole chunk at the
-// durable offset, checked against its SHA-256, on disk before the answer.
+// durable offset, checked against its SHA-256 as it streams into the
+// evidence store, on disk before the answer.
 func (s *Server) chunk(w http.ResponseWriter, r *http.Request, dock, id string) {
 	st, _, ok := s.staged(w, r, dock, id)
 	if !ok {
@@ -183,22 +183,20 @@ func (s *Server) chunk(w http.ResponseWriter, r *http.Request, dock, id string) 
 			fmt.Sprintf("%d bytes at %d run past the declared size %d", n, off, st.Size))
 		return
 	}
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
-	buf := (*bp)[:n]
-	if got, err := io.ReadFull(r.Body, buf); err != nil {
-		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonIncompleteChunk, &st.Offset,
-			fmt.Sprintf("chunk body ended after %d of %d bytes: %v", got, n, err))
-		return
+	// The evidence store holds this upload while the body streams in; a
+	// stalled connection must not hold it for long.
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(s.chunkTimeout)); err == nil { // an I/O deadline: wall time
+		defer rc.SetReadDeadline(time.Time{})
 	}
-	sum := sha256.Sum256(buf)
-	if hex.EncodeToString(sum[:]) != want {
-		s.reject(w, r, dock, http.StatusUnprocessableEntity, upload.ReasonChunkChecksum, &st.Offset,
-			fmt.Sprintf("chunk hashes to %x, header says %s", sum, want))
-		return
-	}
-	end, err := s.ev.Append(r.Context(), id, off, buf)
+	end, err := s.ev.Append(r.Context(), id, off, r.Body, n, want)
 	switch {
+	case errors.Is(err, evidence.ErrShortChunk):
+		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonIncompleteChunk, &end, err.Error())
+		return
+	case errors.Is(err, evidence.ErrChunkSum):
+		s.reject(w, r, dock, http.StatusUnprocessableEntity, upload.ReasonChunkChecksum, &end, err.Error())
+		return
 	case errors.Is(err, evidence.ErrOffset): // a concurrent request won the race
 		s.reject(w, r, dock, http.StatusConflict, upload.ReasonOffsetConflict, &end, err.Error())
 		return

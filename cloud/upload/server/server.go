@@ -28,7 +28,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,17 +67,23 @@ type Opts struct {
 	// Registry receives the endpoint's metrics; nil keeps them unexported.
 	Registry prometheus.Registerer
 	Clock    Clock // nil: the system clock
-	// MaxChunk bounds one chunk request's body (default DefaultMaxChunk);
-	// each chunk in flight holds this much memory.
+	// MaxChunk bounds one chunk request's body (default DefaultMaxChunk).
+	// Chunks stream to disk; memory per request is a 1 MiB buffer.
 	MaxChunk int64
+	// ChunkTimeout bounds how long one chunk's body may take to arrive
+	// (default DefaultChunkTimeout); the upload is held meanwhile, so a
+	// stalled connection must not keep a resumed one waiting. Docks with a
+	// bandwidth cap choose their chunk size to fit (cap × timeout).
+	ChunkTimeout time.Duration
 	// MaxSize bounds an upload's declared size (default DefaultMaxSize).
 	MaxSize int64
 }
 
 // Defaults of Opts.
 const (
-	DefaultMaxChunk = 16 << 20
-	DefaultMaxSize  = 64 << 30
+	DefaultMaxChunk     = 16 << 20
+	DefaultMaxSize      = 64 << 30
+	DefaultChunkTimeout = 2 * time.Minute
 )
 
 // Server is the upload endpoint; it is an http.Handler.
@@ -91,9 +96,9 @@ type Server struct {
 	clock Clock
 	m     *metrics
 
-	maxChunk int64
-	maxSize  int64
-	bufs     sync.Pool // *[]byte of cap maxChunk
+	maxChunk     int64
+	maxSize      int64
+	chunkTimeout time.Duration
 
 	logLimit *rate.Limiter // rejection logs
 }
@@ -114,7 +119,7 @@ func New(o Opts) (*Server, error) {
 		return nil, fmt.Errorf("server: signing key of %d bytes", len(o.Key))
 	}
 	s := &Server{store: o.Store, ev: o.Evidence, key: o.Key, keyID: o.KeyID, log: o.Logger, clock: o.Clock,
-		maxChunk: o.MaxChunk, maxSize: o.MaxSize, logLimit: rate.NewLimiter(10, 20)}
+		maxChunk: o.MaxChunk, maxSize: o.MaxSize, chunkTimeout: o.ChunkTimeout, logLimit: rate.NewLimiter(10, 20)}
 	if s.keyID == "" {
 		s.keyID = KeyID(o.Key.Public().(ed25519.PublicKey))
 	}
@@ -127,6 +132,9 @@ func New(o Opts) (*Server, error) {
 	if s.maxChunk <= 0 {
 		s.maxChunk = DefaultMaxChunk
 	}
+	if s.chunkTimeout <= 0 {
+		s.chunkTimeout = DefaultChunkTimeout
+	}
 	if s.maxSize <= 0 {
 		s.maxSize = DefaultMaxSize
 	}
@@ -134,7 +142,6 @@ func New(o Opts) (*Server, error) {
 	if s.m, err = newMetrics(o.Registry); err != nil {
 		return nil, err
 	}
-	s.bufs.New = func() any { b := make([]byte, s.maxChunk); return &b }
 	return s, nil
 }
 
