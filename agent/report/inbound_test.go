@@ -97,3 +97,40 @@ func TestCommandsAndRejects(t *testing.T) {
 		}
 	})
 }
+
+// Run does not return while onCmd is still running: the dock closes the
+// outbox's database after Run, and onCmd writes to it.
+func TestRunWaitsForCommandHandler(t *testing.T) {
+	t.Parallel()
+	b := startMochi(t, "127.0.0.1:0")
+	dock := newDock(t)
+	col := newCollector(t, b.addr, dock, false)
+	entered, release := make(chan struct{}), make(chan struct{})
+	r := startReporter(t, testConfig(dock, b.addr), newBox(t), func(wire.Envelope, *wire.Command) {
+		close(entered)
+		<-release
+	})
+	eventually(t, 5*time.Second, "connected", r.Connected)
+	col.command(wire.Command{Action: wire.CmdRefresh})
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("command not delivered")
+	}
+	r.cancel()
+	select {
+	case err := <-r.done:
+		t.Fatalf("Run returned (%v) while onCmd was running", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		r.once.Do(func() {}) // already stopped
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after onCmd did")
+	}
+}

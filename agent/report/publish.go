@@ -31,7 +31,7 @@ func (r *Reporter) publishPending(ctx context.Context, c paho.Client) {
 	r.mu.Unlock()
 	msgs, err := r.box.Pending(r.cfg.Batch)
 	if err != nil {
-		r.log.Error("outbox read failed", "err", err)
+		r.readLog.Do(func() { r.log.Error("outbox read failed", "err", err) })
 		return
 	}
 	now := r.cfg.Now()

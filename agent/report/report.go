@@ -105,7 +105,7 @@ type Reporter struct {
 	gone     map[string]struct{} // ids acked since publishPending read the outbox
 
 	published, acked, rejected, unknownAcks atomic.Uint64
-	rejectLog                               rate.Sometimes
+	rejectLog, readLog                      rate.Sometimes
 }
 
 // New makes a reporter. onCmd is called, from a goroutine of the MQTT
@@ -138,7 +138,8 @@ func New(cfg Config, box Outbox, onCmd func(wire.Envelope, *wire.Command), log *
 	}
 	return &Reporter{cfg: cfg, box: box, log: log, onCmd: onCmd,
 		kick: make(chan struct{}, 1), inflight: map[string]sent{}, gone: map[string]struct{}{},
-		rejectLog: rate.Sometimes{First: 5, Interval: 10 * time.Second}}
+		rejectLog: rate.Sometimes{First: 5, Interval: 10 * time.Second},
+		readLog:   rate.Sometimes{First: 3, Interval: time.Minute}}
 }
 
 // Kick tells the reporter the outbox has something new.
