@@ -237,7 +237,14 @@ func (r *Recorder) serveLink(ctx context.Context, rw io.ReadWriter, cut func() e
 	l := r.newLink(rw, cut)
 	stop := func() { l.once.Do(func() { close(l.done) }) }
 	defer stop()
-	defer context.AfterFunc(ctx, stop)()
+	defer context.AfterFunc(ctx, func() {
+		stop()
+		// device.Serve interrupts its read; a write blocked on a dock that
+		// stopped reading needs its own deadline.
+		if d, ok := rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
+			_ = d.SetWriteDeadline(time.Unix(1, 0)) // unsupported: Serve's close of the link ends it
+		}
+	})()
 	err := device.Serve(ctx, l, r, &r.devo)
 	if c := l.cause(); c != nil {
 		return c

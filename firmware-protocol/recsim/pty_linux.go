@@ -42,11 +42,16 @@ func newPTY(path string) (*ptyPort, error) {
 // plug makes a new pty in raw mode (§3.1: no echo, no CR/LF translation)
 // and points the symlink at its slave.
 func (p *ptyPort) plug() error {
-	m, s, err := pty.Open()
+	m0, s, err := pty.Open()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNoPTY, err)
 	}
 	dev := s.Name()
+	m, err := pollable(m0)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("recsim: pty %s: %w", dev, err)
+	}
 	err = makeRaw(s)
 	if cerr := s.Close(); err == nil {
 		err = cerr // the dock opens its own descriptor; ours must go for HUP to work
@@ -69,6 +74,27 @@ func (p *ptyPort) plug() error {
 	p.master, p.dev = m, dev
 	p.mu.Unlock()
 	return nil
+}
+
+// pollable returns the master as a non-blocking, poller-managed file.
+// creack/pty's ioctls call Fd(), which puts the descriptor in blocking
+// mode: deadlines then cannot stop a write blocked on a full pty. A dup in
+// non-blocking mode (O_NONBLOCK is shared by both descriptors) makes them
+// work again.
+func pollable(m *os.File) (*os.File, error) {
+	fd, err := unix.Dup(int(m.Fd()))
+	if cerr := m.Close(); err == nil && cerr != nil {
+		unix.Close(fd)
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "/dev/ptmx"), nil
 }
 
 func makeRaw(f *os.File) error {
@@ -152,16 +178,44 @@ func waitOpen(ctx context.Context, m *os.File) error {
 	}
 }
 
-// flush drops what either side wrote and the other did not read, so the
-// next link does not start with the last one's leftovers.
-func flush(m *os.File) {
+// flush runs at link end so the next link does not start with the last
+// one's leftovers: the dock's requests the device never read are drained
+// while the slave is still closed (all of them are old), then what the
+// device wrote and the dock never read is flushed from the slave side.
+func (p *ptyPort) flush(m *os.File) {
+	buf := make([]byte, 32<<10)
 	rc, err := m.SyscallConn()
 	if err != nil {
 		return
 	}
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.IoctlSetInt(int(fd), unix.TCFLSH, unix.TCIOFLUSH) // best effort: stale bytes only cost a BAD_FRAME
-	})
+	for {
+		hup, err := hungUp(m)
+		if err != nil || !hup {
+			break // a new link has started: its bytes are not ours to drop
+		}
+		var n int
+		_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+		if n <= 0 {
+			break
+		}
+		var rerr error
+		_ = rc.Read(func(fd uintptr) bool {
+			_, rerr = unix.Read(int(fd), buf[:min(n, len(buf))])
+			return true
+		})
+		if rerr != nil {
+			break
+		}
+	}
+	p.mu.Lock()
+	dev := p.dev
+	p.mu.Unlock()
+	s, err := os.OpenFile(dev, os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return // unplugged meanwhile: nothing to flush
+	}
+	_ = unix.IoctlSetInt(int(s.Fd()), unix.TCFLSH, unix.TCIFLUSH) // best effort: stale bytes only cost the dock a BAD_FRAME
+	_ = s.Close()
 }
 
 // servePTY serves rec on p: one session per open of the slave, until ctx
@@ -192,7 +246,12 @@ func (s *Server) servePTY(ctx context.Context, p *ptyPort, rec *Recorder) error 
 			}
 			return err
 		}
-		err := rec.serveLink(ctx, m, p.unplug)
+		// A leading delimiter (§3.6: an empty block is padding) ends
+		// whatever partial frame the dock's reader holds from before.
+		if _, err := m.Write([]byte{0}); err != nil {
+			log.Debug("recsim: pty delimiter", "err", err)
+		}
+		err := serveWatched(ctx, m, func() error { return rec.serveLink(ctx, m, p.unplug) })
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -202,11 +261,44 @@ func (s *Server) servePTY(ctx context.Context, p *ptyPort, rec *Recorder) error 
 			if err := p.unplug(); err != nil {
 				log.Debug("recsim: unplug", "err", err)
 			}
-		case err == nil, errors.Is(err, syscall.EIO):
-			flush(m) // the dock closed the port: link end
+		case err == nil, errors.Is(err, syscall.EIO), errors.Is(err, os.ErrDeadlineExceeded):
+			p.flush(m) // the dock closed the port: link end
 		default:
 			log.Info("recsim: pty session ended", "err", err)
-			flush(m)
+			p.flush(m)
 		}
 	}
+}
+
+// serveWatched runs serve while watching for the dock's close of the
+// slave. A master write blocked on a full pty does not fail when the slave
+// closes (Linux lets it carry on into whoever opens the slave next), so a
+// hang-up seen by polling sets a past deadline on the master, which ends
+// the blocked write or read and with it the session.
+func serveWatched(ctx context.Context, m *os.File, serve func() error) error {
+	_ = m.SetDeadline(time.Time{}) // clear the last session's interrupt
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if hup, err := hungUp(m); err != nil || hup {
+				_ = m.SetDeadline(time.Unix(1, 0)) // closed master: serve ends anyway
+				return
+			}
+		}
+	}()
+	err := serve()
+	close(stop)
+	<-done
+	return err
 }
