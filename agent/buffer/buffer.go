@@ -37,14 +37,15 @@ var (
 // Buffer is the dock's evidence buffer. Its methods are safe for concurrent
 // use; each segment has at most one Writer at a time.
 type Buffer struct {
-	db    *badger.DB
-	dir   string
-	opts  Opts
-	log   *slog.Logger
-	clock clockwork.Clock
-	cap   int64 // Opts.Capacity after the 32-bit cap; 0: free space
-	kick  chan struct{}
-	free  func(dir string) (int64, error) // freeSpace; tests replace it
+	db      *badger.DB
+	dir     string
+	opts    Opts
+	log     *slog.Logger
+	clock   clockwork.Clock
+	cap     int64 // Opts.Capacity after the 32-bit cap; 0: free space
+	kick    chan struct{}
+	free    func(dir string) (int64, error) // freeSpace; tests replace it
+	plainGC bool                            // tests: compact without rotating the memtable (badger's GC alone)
 
 	gcMu   sync.Mutex // one reclamation pass at a time; Close waits for it
 	closed bool       // under gcMu and mu

@@ -208,11 +208,13 @@ func (b *Buffer) dropChunks(id segID) error {
 // nothing more to rewrite. It returns the number of value-log files freed.
 func (b *Buffer) compact() (int, error) {
 	before := maxTableID(b.db)
-	if err := b.rotateMemtable(); err != nil {
-		return 0, fmt.Errorf("buffer: compact: %w", err)
+	if !b.plainGC {
+		if err := b.rotateMemtable(); err != nil {
+			return 0, fmt.Errorf("buffer: compact: %w", err)
+		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for maxTableID(b.db) <= before {
+	for !b.plainGC && maxTableID(b.db) <= before {
 		if time.Now().After(deadline) {
 			return 0, errors.New("buffer: compact: memtable not flushed within 10 s")
 		}

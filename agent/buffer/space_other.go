@@ -9,7 +9,9 @@ import (
 )
 
 // freeSpace has no figure here: the capacity alone limits the buffer.
-func freeSpace(string) (int64, error) { return 0, errors.New("buffer: free space unknown on this system") }
+func freeSpace(string) (int64, error) {
+	return 0, errors.New("buffer: free space unknown on this system")
+}
 
 // dirUsage sums the file sizes in dir.
 func dirUsage(dir string) (int64, error) {

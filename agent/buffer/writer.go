@@ -53,7 +53,7 @@ func (b *Buffer) Begin(m slot.Meta) (slot.Writer, error) {
 		e = nil
 	}
 
-	w := &writer{b: b, id: id, size: size, buf: make([]byte, 0, b.opts.ChunkSize)}
+	w := &writer{b: b, id: id, size: size, buf: make([]byte, 0, b.opts.ChunkSize), spare: make([]byte, 0, b.opts.ChunkSize)}
 	copy(w.want[:], m.Seg.SHA256[:])
 	w.h = sha256.New()
 	if e != nil {
@@ -151,7 +151,9 @@ type writer struct {
 	size     int64
 	want     [32]byte
 	h        hash.Hash
-	buf      []byte // bytes hashed but not yet durable
+	buf      []byte // bytes hashed but not yet handed to badger
+	spare    []byte // the other chunk buffer (in flight, or free)
+	flight   *inflight
 	durable  int64
 	chunks   uint32
 	unsynced int
@@ -163,6 +165,15 @@ type writer struct {
 var _ slot.Writer = (*writer)(nil)
 
 func (w *writer) Offset() int64 { return w.durable }
+
+// pos is the count of bytes received: durable, in flight and buffered.
+func (w *writer) pos() int64 {
+	p := w.durable + int64(len(w.buf))
+	if w.flight != nil {
+		p += w.flight.n
+	}
+	return p
+}
 
 func (w *writer) state() ([]byte, error) {
 	st, err := w.h.(encoding.BinaryMarshaler).MarshalBinary()
@@ -180,11 +191,11 @@ func (w *writer) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("buffer: write %s: %w", w.id, ErrClosed)
 	case w.err != nil:
 		return 0, w.err
-	case w.durable+int64(len(w.buf))+int64(len(p)) > w.size:
+	case w.pos()+int64(len(p)) > w.size:
 		return 0, fmt.Errorf("buffer: write %s: %w: %d bytes past the segment's %d", w.id, ErrLength,
-			w.durable+int64(len(w.buf))+int64(len(p))-w.size, w.size)
+			w.pos()+int64(len(p))-w.size, w.size)
 	}
-	start, n := w.durable+int64(len(w.buf)), 0
+	n := 0
 	for len(p) > 0 {
 		k := min(len(p), cap(w.buf)-len(w.buf))
 		w.h.Write(p[:k])
@@ -193,18 +204,20 @@ func (w *writer) Write(p []byte) (int, error) {
 		if len(w.buf) == cap(w.buf) {
 			if err := w.flush(); err != nil {
 				// The chunk's bytes are lost with it; Offset says where to resume.
-				return int(max(0, w.durable-start)), err
+				return n, err
 			}
 		}
 	}
 	return n, nil
 }
 
-// flush writes the buffered bytes as one chunk, with the progress record
-// in the same transaction, and syncs every SyncEvery chunks.
+// flush hands the buffered bytes to badger as one chunk, with the
+// progress record in the same transaction, and goes on (the next chunk is
+// hashed while badger encrypts and writes this one). At most one chunk is
+// in flight; its buffer is not touched until badger is done with it.
 func (w *writer) flush() error {
 	if len(w.buf) == 0 {
-		return nil
+		return w.await()
 	}
 	if free, err := w.b.free(w.b.dir); err == nil && free-int64(len(w.buf)) < w.b.opts.Reserve {
 		w.err = fmt.Errorf("buffer: write %s: %w: %d bytes free on disk, %d reserved", w.id, slot.ErrBufferFull, free, w.b.opts.Reserve)
@@ -216,13 +229,44 @@ func (w *writer) flush() error {
 		w.err = err
 		return err
 	}
+	if err := w.await(); err != nil {
+		return err
+	}
 	next := progress{Durable: w.durable + int64(len(w.buf)), Chunks: w.chunks + 1, State: st}
-	err = w.b.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Set(chunkKey(w.id, w.durable), w.buf); err != nil {
-			return err
-		}
-		return txn.Set(progressKey(w.id), next.encode())
-	})
+	txn := w.b.db.NewTransaction(true)
+	err = txn.Set(chunkKey(w.id, w.durable), w.buf)
+	if err == nil {
+		err = txn.Set(progressKey(w.id), next.encode())
+	}
+	if err != nil {
+		txn.Discard()
+		w.err = fmt.Errorf("buffer: write %s at %d: %w", w.id, w.durable, err)
+		w.buf = w.buf[:0]
+		return w.err
+	}
+	done := make(chan error, 1)
+	txn.CommitWith(func(err error) { done <- err })
+	w.flight = &inflight{done: done, next: next, n: int64(len(w.buf))}
+	w.spare, w.buf = w.buf[:0], w.spare[:0]
+	return nil
+}
+
+// inflight is a chunk badger is writing.
+type inflight struct {
+	done chan error
+	next progress
+	n    int64
+}
+
+// await waits for the chunk in flight and makes its progress the writer's,
+// syncing every SyncEvery chunks.
+func (w *writer) await() error {
+	f := w.flight
+	if f == nil {
+		return nil
+	}
+	w.flight = nil
+	err := <-f.done
 	if err == nil {
 		w.unsynced++
 		if se := w.b.opts.SyncEvery; se > 0 && w.unsynced >= se {
@@ -232,18 +276,15 @@ func (w *writer) flush() error {
 	}
 	if err != nil {
 		w.err = fmt.Errorf("buffer: write %s at %d: %w", w.id, w.durable, err)
-		w.buf = w.buf[:0]
 		return w.err
 	}
-	n := int64(len(w.buf))
-	w.durable, w.chunks = next.Durable, next.Chunks
-	w.buf = w.buf[:0]
+	w.durable, w.chunks = f.next.Durable, f.next.Chunks
 	w.b.mu.Lock()
 	if e := w.b.segs[w.id]; e != nil {
 		e.held = w.durable
 	}
-	w.b.reserved -= n
-	w.reserved -= n
+	w.b.reserved -= f.n
+	w.reserved -= f.n
 	w.b.mu.Unlock()
 	return nil
 }
@@ -271,6 +312,9 @@ func (w *writer) Abort() error {
 	if w.err == nil {
 		err = w.flush()
 	}
+	if aerr := w.await(); err == nil {
+		err = aerr
+	}
 	if serr := w.b.sync(); err == nil {
 		err = serr
 	}
@@ -290,15 +334,20 @@ func (w *writer) Commit() error {
 	}
 	defer w.finish()
 	if w.err != nil {
+		w.await()
 		return w.err
 	}
-	if got := w.durable + int64(len(w.buf)); got != w.size {
-		if err := w.flush(); err != nil {
-			return err
+	if got := w.pos(); got != w.size {
+		if err := w.flush(); err == nil {
+			w.await()
 		}
 		return fmt.Errorf("buffer: commit %s: %w: %d of %d bytes", w.id, ErrLength, got, w.size)
 	}
 	if err := w.flush(); err != nil {
+		w.await()
+		return err
+	}
+	if err := w.await(); err != nil {
 		return err
 	}
 	if err := w.b.sync(); err != nil {
@@ -329,8 +378,8 @@ func (w *writer) Commit() error {
 	}
 	if !ok {
 		w.b.wake() // the faulty copy's chunks are garbage
-		return fmt.Errorf("buffer: commit %s: %w: copied bytes hash to %s, the recorder says %s",
-			w.id, slot.ErrHashMismatch, hexSum(sum), hexSum(w.want[:]))
+		return fmt.Errorf("buffer: commit %s: %w", w.id,
+			&slot.MismatchError{Serial: w.id.serial, Seq: w.id.seq, Computed: hexSum(sum), Want: hexSum(w.want[:])})
 	}
 	return nil
 }

@@ -1,0 +1,253 @@
+package buffer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/agent/slot"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// anonSampler records the peak anonymous resident memory (RssAnon) of the
+// test process while a benchmark runs.
+type anonSampler struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	peak int64
+}
+
+func rssAnon() int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func startSampler() *anonSampler {
+	s := &anonSampler{stop: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			v := rssAnon()
+			s.mu.Lock()
+			s.peak = max(s.peak, v)
+			s.mu.Unlock()
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *anonSampler) report(b *testing.B) {
+	close(s.stop)
+	s.wg.Wait()
+	b.ReportMetric(float64(s.peak)/(1<<20), "peak-anon-MiB")
+}
+
+// benchFixture has the production defaults (encrypted) and a 1 GiB
+// reserve, in BUFFER_BENCH_DIR if set (e.g. /dev/shm for the CPU path
+// alone), else in the test's temporary directory.
+func benchFixture(b *testing.B) *fixture {
+	f := newFixture(b)
+	if d := os.Getenv("BUFFER_BENCH_DIR"); d != "" {
+		dir, err := os.MkdirTemp(d, "buffer-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(dir) })
+		f.dir = dir
+	}
+	f.opts.MemTableSize, f.opts.ValueLogFileSize = 0, 0 // defaults
+	f.opts.Reserve = 1 << 30
+	if v, err := strconv.Atoi(os.Getenv("BUFFER_BENCH_CHUNK")); err == nil {
+		f.opts.ChunkSize = v
+	}
+	return f
+}
+
+// pattern is segSize bytes of footage made of one 4 MiB block repeated,
+// so the benchmark's own memory does not hide the buffer's.
+type pattern struct {
+	block []byte
+	size  int
+	sha   [32]byte
+}
+
+func newPattern(size int) pattern {
+	p := pattern{block: footage(1, 4<<20), size: size}
+	h := sha256.New()
+	for off := 0; off < size; off += len(p.block) {
+		h.Write(p.block[:min(len(p.block), size-off)])
+	}
+	copy(p.sha[:], h.Sum(nil))
+	return p
+}
+
+func (p pattern) meta(serial string, seq uint64) slot.Meta {
+	m := meta(serial, seq, nil, t0, false)
+	m.Seg.Size, m.Seg.SHA256 = uint64(p.size), p.sha
+	m.Manifest.Size, m.Manifest.SHA256 = int64(p.size), hex.EncodeToString(p.sha[:])
+	return m
+}
+
+func (p pattern) receipt(f *fixture, serial string, seq uint64) wire.Receipt {
+	r := wire.Receipt{ObjectID: fmt.Sprintf("obj-%s-%d", serial, seq), Device: serial, Seq: seq,
+		SHA256: hex.EncodeToString(p.sha[:]), Size: int64(p.size), StoredAt: t0}
+	r.Sign("k1", f.priv)
+	return r
+}
+
+// write sends the pattern in 64 KiB windows, as the link delivers it.
+func (p pattern) write(w io.Writer) error {
+	for off := 0; off < p.size; off += 64 << 10 {
+		i := off % len(p.block)
+		n := min(64<<10, p.size-off, len(p.block)-i)
+		if _, err := w.Write(p.block[i : i+n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func offload(b *testing.B, streams int, segSize int, syncEvery int) {
+	f := benchFixture(b)
+	f.opts.SyncEvery = syncEvery
+	buf := f.open(b)
+	defer buf.Close()
+	data := newPattern(segSize)
+	samp := startSampler()
+	b.SetBytes(int64(segSize * streams))
+	b.ResetTimer()
+	for i := range b.N {
+		var wg sync.WaitGroup
+		errs := make(chan error, streams)
+		for s := range streams {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w, err := buf.Begin(data.meta(fmt.Sprintf("S%d", s), uint64(i+1)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := data.write(w); err != nil {
+					errs <- err
+					return
+				}
+				errs <- w.Commit()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		// Keep the disk bounded across iterations: receipt, release, reclaim.
+		b.StopTimer()
+		for s := range streams {
+			serial := fmt.Sprintf("S%d", s)
+			if err := buf.MarkUploaded(serial, uint64(i+1), data.receipt(f, serial, uint64(i+1))); err != nil {
+				b.Fatal(err)
+			}
+			if err := buf.MarkReleased(serial, uint64(i+1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := buf.Reclaim(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	samp.report(b)
+}
+
+// BenchmarkOffload is one uncapped stream into the buffer: hashing,
+// encryption and the default syncing (every DefaultSyncEvery chunks and at
+// Commit).
+func BenchmarkOffload(b *testing.B) { offload(b, 1, 64<<20, 0) }
+
+// BenchmarkOffload4 is four slots copying at once.
+func BenchmarkOffload4(b *testing.B) { offload(b, 4, 32<<20, 0) }
+
+// BenchmarkSyncCost compares syncing after every chunk, every N chunks and
+// only at Commit.
+func BenchmarkSyncCost(b *testing.B) {
+	for _, se := range []int{1, 4, 16, 64, -1} {
+		name := fmt.Sprintf("every=%d", se)
+		if se == -1 {
+			name = "commit-only"
+		}
+		b.Run(name, func(b *testing.B) { offload(b, 1, 64<<20, se) })
+	}
+}
+
+// BenchmarkChurn runs 10x a 256 MiB backlog (2.5 GiB) through the buffer
+// with the production options and reports the peak disk use against the
+// backlog.
+func BenchmarkChurn(b *testing.B) {
+	for range b.N {
+		f := benchFixture(b)
+		buf := f.open(b)
+		samp := startSampler()
+		const backlog = 256 << 20
+		start := time.Now()
+		res := churn(b, buf, f, backlog, 16<<20, 10*backlog, 4)
+		el := time.Since(start)
+		samp.report(b)
+		buf.Close()
+		b.ReportMetric(float64(res.maxDisk)/float64(backlog), "peak-disk/backlog")
+		b.ReportMetric(float64(res.finalDisk)/float64(backlog), "final-disk/backlog")
+		b.ReportMetric(float64(res.maxDisk)/(1<<20), "peak-disk-MiB")
+		b.ReportMetric(float64(res.freed), "vlog-files-freed")
+		b.ReportMetric(float64(res.written)/el.Seconds()/1e6, "churn-MB/s")
+	}
+}
+
+// BenchmarkDiskBaseline writes 64 MiB to a file and fdatasyncs it: what the
+// disk under the benchmarks does without any buffer in the way.
+func BenchmarkDiskBaseline(b *testing.B) {
+	f := benchFixture(b)
+	os.MkdirAll(f.dir, 0o700)
+	block := footage(1, 1<<20)
+	b.SetBytes(64 << 20)
+	for range b.N {
+		fh, err := os.Create(f.dir + "/baseline")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range 64 {
+			fh.Write(block)
+		}
+		if err := fh.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		fh.Close()
+		os.Remove(f.dir + "/baseline")
+	}
+}

@@ -1,0 +1,127 @@
+// Package buffer is the dock's evidence buffer: footage copied off the
+// recorders waits here, encrypted at rest in a badger v4 database, until
+// the collector's receipt says the evidence store holds exactly it; only
+// then may a slot release it on the recorder, and only after that (or a
+// long retention, with a verified receipt) does the buffer delete it.
+//
+// A *Buffer is what a slot writes to (slot.Buffer: Lookup, Begin,
+// MarkReleased), what the uploader reads from (uploader.Buffer:
+// PendingUpload, Open, MarkUploaded), and what the dock reports (Manifest,
+// Stats) and runs (Run, the space-reclaiming loop). The outbox shares its
+// database under its own prefix: outbox.New(b.DB(), outbox.DefaultPrefix).
+//
+// # Footage, hashes and durability
+//
+// A segment's bytes are stored in chunks of ChunkSize (1 MiB) keyed by
+// device serial, sequence number and the offset of the chunk's first byte
+// (see records.go), beside a JSON record of the segment (slot.Meta's
+// manifest, phase, bytes held, the follows-an-interruption flag, the
+// receipt, timestamps). The SHA-256 is computed while streaming; every
+// chunk is written in one transaction with a progress entry holding the
+// bytes durable and the marshalled SHA-256 state over exactly those bytes,
+// so a copy resumed after an Abort or a crash continues the hash without
+// reading anything back, and never rewrites or duplicates a byte. Abort
+// writes the partial chunk too (chunks are keyed by offset, so a short one
+// is fine): a flaky link that drops every 800 KiB still makes progress.
+// The writer hands a chunk to badger asynchronously and hashes the next one
+// meanwhile (one chunk in flight).
+//
+// A segment counts as buffered only after Commit has synced the database
+// (db.Sync: value log and memtable WAL) and the hash over every byte equals
+// the recorder's; a mismatch makes it PhaseFaulty, Commit's error wraps
+// slot.ErrHashMismatch, and nothing about it can be uploaded or released
+// (the faulty copy's chunks are garbage; the original stays on the
+// recorder, and a new Begin starts over). Receipts (MarkUploaded) and
+// releases (MarkReleased) are synced before they return.
+//
+// While streaming, the database is synced every SyncEvery (16) chunks.
+// Footage stays on the recorder until its receipt, so bytes lost to a power
+// cut before a sync only cost a re-copy; the periodic sync bounds that loss
+// and the dirty page cache on a board with little memory, and keeps
+// Commit's final sync short. BenchmarkSyncCost measures the choice (see the
+// figures below).
+//
+// # Badger options for a Raspberry-Pi-class board
+//
+//   - ValueThreshold 16 KiB: footage chunks (1 MiB) go to the value log,
+//     records, progress entries and outbox reports stay in the LSM tree,
+//     which stays a few MiB even for a full buffer (one key per MiB).
+//   - MemTableSize 4 MiB, NumMemtables 2: a memtable's arena is allocated
+//     up front on the Go heap; badger's default (64 MiB × 5) alone would
+//     exceed the whole dockd's memory budget. With footage in the value log
+//     a memtable holds only keys and pointers, so 4 MiB is plenty.
+//   - BlockCacheSize 4 MiB, IndexCacheSize 2 MiB: required with encryption
+//     and compression (badger decrypts blocks and indexes into them); the
+//     LSM tree is small, so small caches hold it.
+//   - ValueLogFileSize 32 MiB (16 MiB on 32-bit): the unit in which disk
+//     space comes back. A value-log file is freed only when badger can
+//     delete or rewrite it; small files become wholly garbage soon after
+//     the segments in them are released. 64 GiB of buffer is 2,048 files,
+//     well within the descriptor limit Go raises at start.
+//   - NumCompactors 2 (badger's minimum short of none), NumLevelZeroTables
+//     2, BaseTableSize 1 MiB, BaseLevelSize 4 MiB: a small LSM compacted
+//     early and cheaply on a two- or four-core board.
+//   - DetectConflicts off (each segment has one writer, the outbox has its
+//     own lock), MetricsEnabled off (Stats measures the directory itself),
+//     NumVersionsToKeep 1, Snappy for the LSM tables, VerifyValueChecksum
+//     on (a corrupt value-log read fails at once, not at the collector).
+//   - EncryptionKey: AES-256 from KeyFile (32 raw bytes, owner-only mode,
+//     checked by ReadKeyFile; WriteKeyFile makes one). Badger encrypts the
+//     value log, the tables and its key registry with data keys rotated
+//     every 10 days under this master key. TestEncryptedAtRest shows no
+//     footage bytes in any file on disk (and finds them when unencrypted).
+//
+// The Go heap still holds badger's per-write copies (encoding and
+// encrypting a 1 MiB value allocates a few MiB that become garbage at
+// once), so the heap's peak depends on the garbage collector's pacing: a
+// dockd that must stay within a memory budget should set GOMEMLIMIT (see
+// the figures below).
+//
+// # Space
+//
+// Capacity bounds the footage held (0: the file system's free space minus
+// Reserve). Begin refuses, with an error wrapping slot.ErrBufferFull, a
+// segment whose remaining bytes would exceed the capacity counting what
+// running copies have been promised, or would leave less than Reserve free
+// on the disk; each chunk checks the free space again, so a disk filled by
+// something else stops the copy cleanly (what is durable stays; the
+// footage stays on the recorder). On 32-bit builds badger memory-maps every
+// value-log file into a 3 GiB address space, so the capacity is capped at
+// Max32BitCapacity (1 GiB; with up to half as much garbage awaiting
+// rewrite, about 1.5 GiB mapped).
+//
+// # Reclamation
+//
+// Deleting a key does not give disk space back: badger frees a value-log
+// file only when its discard statistics say enough of it is garbage, and
+// those statistics are updated only when a compaction drops the old
+// versions of deleted keys. A memtable holding the deletions is compacted
+// only after it fills, which keys-and-pointers-only writes take gigabytes
+// of footage to do; badger's GC alone then reclaims nothing
+// (TestChurnWithoutRotationGrows: the disk grows with everything written,
+// 0 files freed). So a reclamation pass (Run, every GCInterval and soon
+// after a release) deletes the chunks of each segment that is receipted
+// and released (the receipt was made durable first; a faulty copy's chunks
+// too; a receipted but unreleased one after RetainUnreleased, only if its
+// receipt verifies against ReceiptKey), keeps its record (phase, receipt,
+// manifest: the slot must never copy it again), and then compacts: it
+// writes a memtable's worth of zero-filled filler values kept in the LSM
+// (compressed to almost nothing in the table), which rotates the memtable,
+// waits for the flush, flattens the LSM with db.Flatten so every deletion
+// meets the version it deletes (the discard statistics are updated then),
+// and calls RunValueLogGC(DiscardRatio) until badger answers ErrNoRewrite.
+// DropPrefix would do the flush and drop in one call but blocks every
+// write to the database while it runs, failing the outbox's and the other
+// slots' writes with ErrBlockedWrites, so it is not used. Readers hold no
+// transaction between reads, so a long upload never pins old versions.
+//
+// Run's loop is owned by the caller: it stops when ctx ends, and Close
+// waits for a pass in progress, so no pass ever touches a closed database.
+//
+// # Figures (this machine: 2 vCPU AMD EPYC with SHA and AES instructions,
+// virtio disk; the machine was shared with other builds, load 10-15, so
+// throughputs vary by ±50% between runs)
+//
+// See the package's benchmarks; the report of the change that added them
+// lists the figures measured.
+package buffer
