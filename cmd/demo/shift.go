@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -30,7 +31,12 @@ func (w *world) shift(ctx context.Context) (result, error) {
 	ctx, w.cancel = context.WithCancel(ctx)
 	fmt.Fprintf(w.out, "berth demo: collector (embedded MQTT %s, SQLite, evidence directory), dock %s with %d slots, %d recorders\n",
 		w.col.BrokerURL(), demoDock, len(w.plans), len(w.plans))
-	fmt.Fprintf(w.out, "working directory %s; component logs in demo.log\n\n", w.o.dir)
+	fmt.Fprintf(w.out, "working directory %s; component logs in demo.log\n", w.o.dir)
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		fmt.Fprintln(w.out, "NOTE: ffmpeg is not installed, so the collector cannot decode the recorders' AAC audio: interruptions")
+		fmt.Fprintln(w.out, "      are raised as \"unchecked\" instead of judged for a spoken reason (apt-get install ffmpeg).")
+	}
+	fmt.Fprintln(w.out)
 	w.goRun(ctx, "collector", w.col.Run)
 	w.goRun(ctx, "recsim", w.recs.Run)
 	select {
