@@ -109,3 +109,5 @@ func pipe(t testing.TB, r *recsim.Recorder) (dockEnd, devEnd net.Conn) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+func dial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }

@@ -207,7 +207,11 @@ func newRecorder(m *Manifest, segs []segment, cfg *Config) (*Recorder, error) {
 		// Chunks of at most burst bytes, and of 20 ms of the rate on slow
 		// links, so the cap holds over short spans.
 		r.chunk = int(min(burst, max(1, c.Rate/50)))
-		r.lim = rate.NewLimiter(rate.Limit(c.Rate), r.chunk)
+		// The bucket holds 10 ms of the rate (at least a chunk), so the
+		// time the device spends reading and encoding the next frame
+		// between writes is not lost to the link, as a USB endpoint's
+		// buffers hide it; bursts stay within 10 ms of the rate.
+		r.lim = rate.NewLimiter(rate.Limit(c.Rate), int(max(int64(r.chunk), c.Rate/100)))
 	}
 	for _, s := range segs {
 		r.lastSeq = max(r.lastSeq, s.meta.Seq)
@@ -231,9 +235,9 @@ func newRecorder(m *Manifest, segs []segment, cfg *Config) (*Recorder, error) {
 	return r, nil
 }
 
-// burst is the token bucket's depth: one chunk the link writer sends at
-// once (1.9 ms at 35 MB/s), small enough that the cap holds over
-// milliseconds, large enough for few timer waits per DATA frame.
+// burst is the largest chunk the link writer sends per token reservation
+// (1.9 ms at 35 MB/s): few timer waits per DATA frame, and the cap holds
+// over milliseconds.
 const burst = 64 << 10
 
 func (r *Recorder) setHealth(c Config, now time.Time) error {
