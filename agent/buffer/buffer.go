@@ -111,6 +111,9 @@ func Open(dir string, opts *Opts) (*Buffer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("buffer: %w", err)
 	}
+	if err := removeEmptyLogs(dir, o.Logger); err != nil {
+		return nil, err
+	}
 	db, err := badger.Open(o.badgerOptions(dir, key))
 	if err != nil {
 		return nil, fmt.Errorf("buffer: open %s: %w", dir, err)
