@@ -145,15 +145,29 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 	if err != nil {
 		return nil, err
 	}
+	docks, err := e.st.Docks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A recorder's alerts go to the unit it reported, or else to the unit
+	// of the dock that last docked it (its enrolment is the collector's
+	// own record; docks need not repeat it in every snapshot).
+	unitOf := make(map[string]string, len(docks))
+	for _, d := range docks {
+		unitOf[d.ID] = d.Unit
+	}
 	var errs []error
 	for _, d := range devs {
+		if d.Unit == "" {
+			d.Unit = unitOf[d.LastDock]
+		}
 		as, err := e.device(ctx, d)
 		created = append(created, as...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("analysis: device %s: %w", d.Serial, err))
 		}
 	}
-	as, err := e.docks(ctx)
+	as, err := e.docks(ctx, docks)
 	created = append(created, as...)
 	errs = append(errs, err, e.escalate(ctx))
 	return created, errors.Join(errs...)
@@ -215,11 +229,7 @@ func fromStore(s store.Alert) alert.Alert {
 }
 
 // docks raises dock health alerts.
-func (e *Engine) docks(ctx context.Context) ([]alert.Alert, error) {
-	docks, err := e.st.Docks(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (e *Engine) docks(ctx context.Context, docks []store.Dock) ([]alert.Alert, error) {
 	var out []alert.Alert
 	now := e.cfg.Now()
 	for _, d := range docks {

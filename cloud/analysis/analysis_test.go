@@ -147,3 +147,54 @@ func TestInterruptionsHolesAndDelivery(t *testing.T) {
 		t.Fatalf("second pass created %v, %v", again, err)
 	}
 }
+
+// Docks do not repeat their unit in each health snapshot (agent/dock leaves
+// DeviceHealth.Unit empty): a recorder's alerts then go to the unit of the
+// dock that last docked it, not to "unassigned", where the unit's
+// supervisors would never see them.
+func TestUnitFromDock(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: fixedClock(t0.Add(31 * time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	docked := t0.Add(30 * time.Hour)
+	for _, serial := range []string{"R1", "R2"} {
+		unit := ""
+		if serial == "R2" {
+			unit = "unit-9" // a unit the dock reported wins
+		}
+		commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: serial, Firmware: "2.0", Officer: "o-7", Unit: unit,
+			Slot: 0, DockedAt: docked, DockClock: docked, DeviceClock: docked.Add(time.Minute), ClockOffsetMs: 60_000, ClockSet: true,
+			Battery: wire.Battery{Percent: 50, HealthPct: 95}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
+	}
+	var mu sync.Mutex
+	units := map[string]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a alert.Alert
+		json.NewDecoder(r.Body).Decode(&a)
+		mu.Lock()
+		units[a.Serial] = a.Unit
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	e := New(Config{Now: func() time.Time { return docked.Add(time.Hour) }}, st, nil, nil,
+		[]Deliverer{&alert.Webhook{URL: srv.URL, Format: alert.FormatJSON}}, slog.New(slog.DiscardHandler))
+	if _, err := e.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if units["R1"] != "unit-3" || units["R2"] != "unit-9" {
+		t.Fatalf("clock-drift alerts went to units %v, want R1 unit-3 (the dock's), R2 unit-9 (reported)", units)
+	}
+	a, ok, err := st.AlertByKey(ctx, "clock-drift/R1/"+docked.UTC().Format(time.RFC3339))
+	if err != nil || !ok || a.Unit != "unit-3" {
+		t.Fatalf("stored alert %+v %v %v", a, ok, err)
+	}
+}
