@@ -74,14 +74,20 @@ func (in *Ingest) commitBatch(ctx context.Context, batch []pending) {
 		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(batch) {
 			// The store refused one message (nothing was written): drop it
 			// with a reason and commit the others.
-			in.rejected(reject(ReasonStoreRefused, ie.Err), batch[ie.Index].msg.Topic(), batch[ie.Index].msg.Payload())
-			batch[ie.Index].msg.Ack()
+			bad := batch[ie.Index]
+			for _, m := range append(in.release(heldKey{bad.inc.Env.Dock, bad.inc.Env.ID}), bad.msg) {
+				in.rejected(reject(ReasonStoreRefused, ie.Err), m.Topic(), m.Payload())
+				m.Ack()
+			}
 			batch = slices.Delete(batch, ie.Index, ie.Index+1)
 			continue
 		}
 		in.m.commitErrs.Inc()
 		if dc.draining() && cctx.Err() != nil {
 			in.log.Error("ingest: giving up a batch at shutdown; it is delivered again", "messages", len(batch), "err", err)
+			for _, p := range batch {
+				in.release(heldKey{p.inc.Env.Dock, p.inc.Env.ID})
+			}
 			return
 		}
 		if !dc.draining() && ctx.Err() != nil {
@@ -136,6 +142,9 @@ func (in *Ingest) acknowledge(batch []pending, dup []bool) {
 			in.m.committed.Inc()
 		}
 		p.msg.Ack()
+		for _, m := range in.release(heldKey{p.inc.Env.Dock, p.inc.Env.ID}) {
+			m.Ack() // copies that arrived during the commit: acknowledged by the same ack
+		}
 		d := p.inc.Env.Dock
 		if _, ok := byDock[d]; !ok {
 			docks = append(docks, d)

@@ -107,8 +107,14 @@ var (
 	pgErr  error
 )
 
-func pgDB(t testing.TB) db {
-	t.Helper()
+// pgAvailable reports whether PostgreSQL can be used: reachable, or
+// required (then pgDB fails the test).
+func pgAvailable(t testing.TB) bool {
+	pgCheck()
+	return pgErr == nil || os.Getenv("BERTH_REQUIRE_PG") != "" || os.Getenv("BERTH_PG_DSN") != ""
+}
+
+func pgCheck() {
 	pgOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -119,6 +125,11 @@ func pgDB(t testing.TB) db {
 		}
 		pgErr = err
 	})
+}
+
+func pgDB(t testing.TB) db {
+	t.Helper()
+	pgCheck()
 	if pgErr != nil {
 		if os.Getenv("BERTH_REQUIRE_PG") != "" || os.Getenv("BERTH_PG_DSN") != "" {
 			t.Fatalf("PostgreSQL required but unreachable at %s: %v", pgDSN(), pgErr)
@@ -180,7 +191,7 @@ func mosquitto(t testing.TB) mqttEnv {
 func embedded(t testing.TB, tokens broker.TokenChecker) mqttEnv {
 	t.Helper()
 	b, err := broker.New(broker.Opts{Addr: "127.0.0.1:0", CollectorUser: "collector", CollectorPassword: "collector-secret",
-		Docks: tokens, Logger: quiet})
+		Docks: tokens, Logger: brokerLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +211,13 @@ func env(t testing.TB, name string, st *store.Store) mqttEnv {
 // --- collectors -----------------------------------------------------------
 
 var quiet = slog.New(slog.DiscardHandler)
+
+var brokerLog = func() *slog.Logger {
+	if os.Getenv("BERTH_INGEST_DEBUG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return quiet
+}()
 
 // logBuf records log lines (to check for panics and rejections).
 type logBuf struct {
@@ -397,34 +415,36 @@ func (d *simDock) ackedCount() int {
 // send publishes msgs until every one is acknowledged or ctx ends; sent
 // records each first publish time.
 func (d *simDock) send(ctx context.Context, msgs []outMsg, window int, retry time.Duration, sent map[string]time.Time) error {
-	inflight := map[string]time.Time{}
+	type flight struct {
+		i  int
+		at time.Time
+	}
+	inflight := map[string]flight{}
 	next := 0
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		// Forget what was acknowledged.
-		for id := range inflight {
-			if d.isAcked(id) {
-				delete(inflight, id)
-			}
-		}
 		now := time.Now()
-		// Publish again what waited too long.
-		for i := range msgs[:next] {
-			m := msgs[i]
-			if at, ok := inflight[m.id]; ok && now.Sub(at) > retry {
+		d.mu.Lock()
+		for id, f := range inflight {
+			switch {
+			case d.acked[id]:
+				delete(inflight, id)
+			case now.Sub(f.at) > retry: // no ack in time: publish again, same id
+				m := msgs[f.i]
 				d.client.Publish(m.topic, 1, false, m.payload)
-				inflight[m.id] = now
+				inflight[id] = flight{f.i, now}
 			}
 		}
+		d.mu.Unlock()
 		for next < len(msgs) && len(inflight) < window {
 			m := msgs[next]
-			next++
 			if sent != nil {
 				sent[m.id] = now
 			}
 			d.client.Publish(m.topic, 1, false, m.payload)
-			inflight[m.id] = now
+			inflight[m.id] = flight{next, now}
+			next++
 		}
 		if next == len(msgs) && len(inflight) == 0 {
 			return nil
@@ -474,5 +494,8 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+		if os.Getenv("BERTH_INGEST_DEBUG") != "" {
+			time.Sleep(490 * time.Millisecond)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,11 +93,19 @@ type Ingest struct {
 	conns []*conn
 
 	incoming chan pending
+	decoding chan struct{} // bounds concurrent decodes: paho starts a goroutine per message
 	stopping chan struct{} // closed when Run's ctx ends: handlers stop queueing
 	hmu      sync.RWMutex  // handlers hold it for reading while queueing
 
 	emu      sync.Mutex
 	enrolled map[string]enrolment
+
+	// held maps each (dock, id) queued or being committed to the copies
+	// of it that arrived meanwhile (a dock sending again while we are
+	// slow): they are PUBACKed with the first copy's commit instead of
+	// queueing for a second, duplicate commit.
+	pmu  sync.Mutex
+	held map[heldKey][]paho.Message
 
 	bg sync.WaitGroup // subscribe goroutines
 
@@ -109,6 +118,8 @@ type Ingest struct {
 	running  atomic.Bool
 }
 
+type heldKey struct{ dock, id string }
+
 type enrolment struct {
 	ok      bool
 	expires time.Time
@@ -116,8 +127,8 @@ type enrolment struct {
 
 // conn is one MQTT connection of the group.
 type conn struct {
-	id        string
-	client    paho.Client
+	id             string
+	client         paho.Client
 	connected      atomic.Bool
 	everSubscribed atomic.Bool
 }
@@ -177,7 +188,8 @@ func New(cfg Config, st Store, log *slog.Logger, reg prometheus.Registerer) (*In
 	}
 	in := &Ingest{cfg: cfg, st: st, log: log, m: m, dec: dec, clock: cfg.Clock, instance: hex.EncodeToString(rnd[:]),
 		incoming: make(chan pending, cfg.MaxBatch*cfg.Committers), stopping: make(chan struct{}),
-		enrolled: map[string]enrolment{}, ready: make(chan struct{}), logLimit: rate.NewLimiter(rate.Every(time.Second), 20)}
+		enrolled: map[string]enrolment{}, held: map[heldKey][]paho.Message{}, ready: make(chan struct{}),
+		decoding: make(chan struct{}, runtime.GOMAXPROCS(0)), logLimit: rate.NewLimiter(rate.Every(time.Second), 20)}
 	for i := range cfg.Conns {
 		id := cfg.ClientID
 		if cfg.Conns > 1 {
@@ -325,7 +337,16 @@ func (in *Ingest) handle(_ paho.Client, msg paho.Message) {
 		msg.Ack()
 		return
 	}
+	// A broker may push thousands of messages at once (mochi sets no
+	// in-flight limit for MQTT 3.1.1 clients): decoding them all at once
+	// would starve the committers and the network goroutines.
+	select {
+	case in.decoding <- struct{}{}:
+	case <-in.stopping:
+		return
+	}
 	parts, inc, err := in.dec.Decode(topic, msg.Payload())
+	<-in.decoding
 	if err == nil {
 		err = in.checkEnrolled(parts.Dock)
 	}
@@ -338,17 +359,45 @@ func (in *Ingest) handle(_ paho.Client, msg paho.Message) {
 		msg.Ack() // refused for good: do not hold the broker's window
 		return
 	}
+	k := heldKey{inc.Env.Dock, inc.Env.ID}
+	in.pmu.Lock()
+	if copies, ok := in.held[k]; ok {
+		in.held[k] = append(copies, msg)
+		in.pmu.Unlock()
+		in.m.coalesced.Inc()
+		return
+	}
+	in.held[k] = nil
+	in.pmu.Unlock()
+	if !in.enqueue(pending{inc: inc, msg: msg}) {
+		in.release(k) // not queued, not PUBACKed: delivered again
+	}
+}
+
+func (in *Ingest) enqueue(p pending) bool {
 	in.hmu.RLock()
 	defer in.hmu.RUnlock()
 	select {
 	case <-in.stopping:
-		return // not queued, not PUBACKed: delivered again
+		return false
 	default:
 	}
 	select {
-	case in.incoming <- pending{inc: inc, msg: msg}:
+	case in.incoming <- p:
+		return true
 	case <-in.stopping:
+		return false
 	}
+}
+
+// release forgets a held message and returns the copies that arrived
+// while it was held.
+func (in *Ingest) release(k heldKey) []paho.Message {
+	in.pmu.Lock()
+	defer in.pmu.Unlock()
+	copies := in.held[k]
+	delete(in.held, k)
+	return copies
 }
 
 // rejected counts and logs a rejection (logs are rate-limited: hostile

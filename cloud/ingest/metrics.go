@@ -13,6 +13,7 @@ type metrics struct {
 	ignored    prometheus.Counter
 	committed  prometheus.Counter
 	duplicates prometheus.Counter
+	coalesced  prometheus.Counter
 	acks       prometheus.Counter
 	ackErrors  prometheus.Counter
 	commitErrs prometheus.Counter
@@ -32,6 +33,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "committed_total", Help: "Messages committed for the first time."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "berth", Subsystem: "ingest",
 			Name: "duplicates_total", Help: "Redelivered messages acknowledged again without a write."}),
+		coalesced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "berth", Subsystem: "ingest",
+			Name: "coalesced_total", Help: "Copies of a message that arrived while it was being committed, acknowledged with it."}),
 		acks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "berth", Subsystem: "ingest",
 			Name: "acked_ids_total", Help: "Message ids named in acks published to docks."}),
 		ackErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "berth", Subsystem: "ingest",
@@ -49,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.received, m.rejected, m.ignored, m.committed, m.duplicates, m.acks,
+	for _, c := range []prometheus.Collector{m.received, m.rejected, m.ignored, m.committed, m.duplicates, m.coalesced, m.acks,
 		m.ackErrors, m.commitErrs, m.commitSecs, m.batchSize} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("ingest: register metrics: %w", err)
