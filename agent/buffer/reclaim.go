@@ -22,8 +22,9 @@ import (
 func (b *Buffer) Run(ctx context.Context) error {
 	t := b.clock.NewTicker(b.opts.GCInterval)
 	defer t.Stop()
+	full := true
 	for {
-		if _, err := b.Reclaim(); errors.Is(err, ErrClosed) {
+		if _, err := b.reclaim(full); errors.Is(err, ErrClosed) {
 			return err
 		} else if err != nil {
 			b.log.Error("buffer reclamation", "err", err)
@@ -32,7 +33,9 @@ func (b *Buffer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.Chan():
+			full = true
 		case <-b.kick:
+			full = false
 		}
 	}
 }
@@ -45,9 +48,15 @@ type ReclaimStats struct {
 	FilesFreed int   // value-log files rewritten or deleted
 }
 
-// Reclaim runs one reclamation pass now (Run calls it; tests and dockctl
-// may too).
-func (b *Buffer) Reclaim() (ReclaimStats, error) {
+// Reclaim runs one full reclamation pass now (Run calls it every
+// GCInterval; tests and dockctl may too).
+func (b *Buffer) Reclaim() (ReclaimStats, error) { return b.reclaim(true) }
+
+// reclaim deletes what is due, then compacts if anything was deleted since
+// the last compaction (full) or at least a value-log file's worth was
+// (after a release: compacting costs a memtable of filler and a flatten,
+// so it waits for enough garbage to free a file, or for the next tick).
+func (b *Buffer) reclaim(full bool) (ReclaimStats, error) {
 	b.gcMu.Lock()
 	defer b.gcMu.Unlock()
 	var st ReclaimStats
@@ -94,7 +103,7 @@ func (b *Buffer) Reclaim() (ReclaimStats, error) {
 	b.mu.Lock()
 	garbage := b.garbage
 	b.mu.Unlock()
-	if garbage == 0 {
+	if garbage == 0 || !full && garbage < b.opts.ValueLogFileSize {
 		return st, nil
 	}
 	freed, err := b.compact()

@@ -93,6 +93,7 @@ func churn(t testing.TB, b *Buffer, f *fixture, backlog, segSize, total int64, s
 // the disk use stays within 1.5x the backlog (the benchmark runs it at full
 // size).
 func TestChurnDiskStaysBounded(t *testing.T) {
+	skipUnderRace(t)
 	f := newFixture(t)
 	f.opts.ChunkSize, f.opts.ValueLogFileSize = 256<<10, 2<<20
 	b := f.open(t)
@@ -116,6 +117,7 @@ func TestChurnDiskStaysBounded(t *testing.T) {
 // alone (flatten and GC, no memtable rotation), deleted footage is not
 // reclaimed and the disk grows with everything written.
 func TestChurnWithoutRotationGrows(t *testing.T) {
+	skipUnderRace(t)
 	f := newFixture(t)
 	f.opts.ChunkSize, f.opts.ValueLogFileSize = 256<<10, 2<<20
 	b := f.open(t)
@@ -128,5 +130,14 @@ func TestChurnWithoutRotationGrows(t *testing.T) {
 		res.written>>20, backlog>>20, float64(res.maxDisk)/(1<<20), ratio, res.freed)
 	if ratio < 3 {
 		t.Fatalf("plain GC kept the disk at %.2fx the backlog: the rotation would not be needed", ratio)
+	}
+}
+
+// skipUnderRace: the churn tests are one goroutine doing a lot of I/O and
+// hashing; the race detector makes them minutes long and finds nothing
+// TestConcurrentSlotsAndUploader does not.
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("single-goroutine I/O test: run without -race (TestConcurrentSlotsAndUploader covers the races)")
 	}
 }
