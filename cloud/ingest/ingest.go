@@ -300,14 +300,20 @@ func (in *Ingest) subscribe(cl paho.Client, c *conn, filters map[string]byte, lo
 	wait := 100 * time.Millisecond
 	for {
 		tok := cl.SubscribeMultiple(filters, in.handle)
-		if tok.WaitTimeout(in.cfg.ConnectTimeout) && tok.Error() == nil {
+		err := tok.Error()
+		if !tok.WaitTimeout(in.cfg.ConnectTimeout) {
+			err = fmt.Errorf("%w: no SUBACK within %s", ErrNotConnected, in.cfg.ConnectTimeout)
+		} else if err = tok.Error(); err == nil {
+			err = refused(tok.(*paho.SubscribeToken).Result())
+		}
+		if err == nil {
 			log.Info("mqtt subscribed", "broker", in.cfg.Broker, "filters", len(filters), "group", in.cfg.Group)
 			if !c.everSubscribed.Swap(true) && int(in.subscribed.Add(1)) == len(in.conns) {
 				in.readyOnce.Do(func() { close(in.ready) })
 			}
 			return
 		}
-		log.Error("mqtt subscribe failed; retrying", "err", tok.Error(), "in", wait)
+		log.Error("mqtt subscribe failed; retrying", "err", err, "in", wait)
 		select {
 		case <-in.stopping:
 			return
@@ -442,6 +448,23 @@ func (in *Ingest) checkEnrolled(dock string) error {
 	}
 	if !e.ok {
 		return reject(ReasonNotEnrolled, fmt.Errorf("dock %q is not enrolled", dock))
+	}
+	return nil
+}
+
+// ErrRefused reports a subscription the broker refused (SUBACK 0x80):
+// usually the collector's credentials lack the ACL for it.
+var ErrRefused = errors.New("ingest: subscription refused by the broker")
+
+func refused(granted map[string]byte) error {
+	var bad []string
+	for f, q := range granted {
+		if q > 2 {
+			bad = append(bad, f)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %v", ErrRefused, bad)
 	}
 	return nil
 }
