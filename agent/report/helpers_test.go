@@ -26,7 +26,7 @@ import (
 
 // mochiBroker is an in-process mochi-mqtt broker on a TCP port of its own.
 type mochiBroker struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	srv  *mqtt.Server
 	once sync.Once
@@ -34,7 +34,7 @@ type mochiBroker struct {
 
 // startMochi starts a broker on addr ("127.0.0.1:0" for a fresh port) with
 // the allow-all auth hook.
-func startMochi(t *testing.T, addr string) *mochiBroker {
+func startMochi(t testing.TB, addr string) *mochiBroker {
 	t.Helper()
 	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
@@ -71,7 +71,7 @@ func (b *mochiBroker) restart() *mochiBroker {
 
 // mosquittoAddr is the shared Mosquitto, or a skip when it is unreachable
 // and BERTH_REQUIRE_MQTT is unset.
-func mosquittoAddr(t *testing.T) string {
+func mosquittoAddr(t testing.TB) string {
 	t.Helper()
 	addr := os.Getenv("BERTH_MQTT_ADDR")
 	if addr == "" {
@@ -104,7 +104,7 @@ var dockSeq atomic.Uint64
 
 // newDock is a dock id no other test, nor an earlier run against the shared
 // broker, uses.
-func newDock(t *testing.T) string {
+func newDock(t testing.TB) string {
 	d := fmt.Sprintf("rt-%x-%d", time.Now().UnixNano(), dockSeq.Add(1))
 	if err := wire.ValidID(d); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func newDock(t *testing.T) string {
 }
 
 // newBox is a badger-backed outbox in a temporary directory.
-func newBox(t *testing.T) *outbox.Box {
+func newBox(t testing.TB) *outbox.Box {
 	t.Helper()
 	db, err := badger.Open(badger.DefaultOptions(t.TempDir()).WithLogger(nil).WithSyncWrites(true).
 		WithMemTableSize(8 << 20).WithNumMemtables(2).WithValueThreshold(64 << 10).WithBlockCacheSize(1 << 20).WithIndexCacheSize(1 << 20))
@@ -129,7 +129,7 @@ func newBox(t *testing.T) *outbox.Box {
 }
 
 // put queues n dock-state reports and returns their ids.
-func put(t *testing.T, box *outbox.Box, dock string, n int) []string {
+func put(t testing.TB, box *outbox.Box, dock string, n int) []string {
 	t.Helper()
 	var ids []string
 	for range n {
@@ -164,7 +164,7 @@ type running struct {
 	err    error
 }
 
-func startReporter(t *testing.T, cfg Config, box Outbox, onCmd func(wire.Envelope, *wire.Command)) *running {
+func startReporter(t testing.TB, cfg Config, box Outbox, onCmd func(wire.Envelope, *wire.Command)) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{Reporter: New(cfg, box, onCmd, testLog(t)), cancel: cancel, done: make(chan error, 1)}
@@ -173,7 +173,7 @@ func startReporter(t *testing.T, cfg Config, box Outbox, onCmd func(wire.Envelop
 	return r
 }
 
-func (r *running) stop(t *testing.T) error {
+func (r *running) stop(t testing.TB) error {
 	t.Helper()
 	r.once.Do(func() {
 		r.cancel()
@@ -186,7 +186,7 @@ func (r *running) stop(t *testing.T) error {
 	return r.err
 }
 
-func testLog(t *testing.T) *slog.Logger {
+func testLog(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 	}
@@ -196,7 +196,7 @@ func testLog(t *testing.T) *slog.Logger {
 // collector plays the collector: it sees every message under the dock's
 // topics and acknowledges reports in the wire format when told to.
 type collector struct {
-	t    *testing.T
+	t    testing.TB
 	dock string
 	c    paho.Client
 
@@ -207,7 +207,7 @@ type collector struct {
 	autoAck bool
 }
 
-func newCollector(t *testing.T, addr, dock string, autoAck bool) *collector {
+func newCollector(t testing.TB, addr, dock string, autoAck bool) *collector {
 	t.Helper()
 	col := &collector{t: t, dock: dock, seen: map[string][]time.Time{}, autoAck: autoAck}
 	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).
@@ -345,7 +345,7 @@ func (col *collector) lastState() (wire.DockState, bool) {
 
 // retainedState subscribes afresh and returns the retained dock state, as a
 // collector starting now would see it.
-func retainedState(t *testing.T, addr, dock string) (wire.Envelope, wire.DockState, bool) {
+func retainedState(t testing.TB, addr, dock string) (wire.Envelope, wire.DockState, bool) {
 	t.Helper()
 	got := make(chan paho.Message, 1)
 	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).
@@ -384,7 +384,7 @@ func retainedState(t *testing.T, addr, dock string) (wire.Envelope, wire.DockSta
 }
 
 // clearRetained removes what a test left retained on the shared broker.
-func clearRetained(t *testing.T, addr string, topics ...string) {
+func clearRetained(t testing.TB, addr string, topics ...string) {
 	t.Cleanup(func() {
 		c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + addr).
 			SetClientID(fmt.Sprintf("clear-%d", dockSeq.Add(1))).SetCleanSession(true))
@@ -399,7 +399,7 @@ func clearRetained(t *testing.T, addr string, topics ...string) {
 }
 
 // eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -423,7 +423,7 @@ type proxy struct {
 	wg    sync.WaitGroup
 }
 
-func startProxy(t *testing.T, to string) *proxy {
+func startProxy(t testing.TB, to string) *proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
