@@ -54,6 +54,7 @@ type Buffer struct {
 	segs     map[segID]*entry
 	reserved int64 // bytes promised to running writers
 	garbage  int64 // footage deleted since the last compaction (reclaim.go)
+	corrupt  int   // records Open could not read
 }
 
 // entry is the in-memory summary of a record (the database is the truth).
@@ -129,9 +130,12 @@ func Open(dir string, opts *Opts) (*Buffer, error) {
 	return b, nil
 }
 
-// load reads every segment record into memory.
+// load reads every segment record into memory. A record that does not
+// decode is logged, counted (CorruptRecords) and left alone: its segment
+// reads as not buffered, so it is copied again, and the rest of the buffer
+// still works.
 func (b *Buffer) load() error {
-	return b.db.View(func(txn *badger.Txn) error {
+	err := b.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64,
 			Prefix: []byte(Prefix + string(tagRecord) + "/")})
 		defer it.Close()
@@ -141,17 +145,43 @@ func (b *Buffer) load() error {
 				r, err = decodeRecord(v)
 				return err
 			})
+			if err == nil && string(it.Item().Key()) != string(recordKey(segID{r.Serial, r.Seq})) {
+				err = fmt.Errorf("%w: record %s/%d under another key", ErrCorrupt, r.Serial, r.Seq)
+			}
 			if err != nil {
-				return fmt.Errorf("buffer: load %q: %w", it.Item().Key(), err)
+				b.corrupt++
+				b.log.Error("buffer: record skipped", "key", fmt.Sprintf("%q", it.Item().Key()), "err", err)
+				continue
 			}
-			id := segID{r.Serial, r.Seq}
-			if string(it.Item().Key()) != string(recordKey(id)) {
-				return fmt.Errorf("buffer: load: %w: record %s under key %q", ErrCorrupt, id, it.Item().Key())
-			}
-			b.segs[id] = entryOf(r)
+			b.segs[segID{r.Serial, r.Seq}] = entryOf(r)
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("buffer: load: %w", err)
+	}
+	// A partial copy's held bytes are in its progress entry.
+	for id, e := range b.segs {
+		if e.phase != slot.PhasePartial {
+			continue
+		}
+		p, err := b.loadProgress(id)
+		if err != nil {
+			b.corrupt++
+			b.log.Error("buffer: partial copy without progress; it starts over", "segment", id.String(), "err", err)
+			delete(b.segs, id)
+			continue
+		}
+		e.held = p.Durable
+	}
+	return nil
+}
+
+// CorruptRecords counts the records Open could not read (each logged).
+func (b *Buffer) CorruptRecords() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.corrupt
 }
 
 // DB is the badger database, for the outbox that shares it

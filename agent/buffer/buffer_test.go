@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
+
 	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -558,4 +560,72 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+func TestReopenKeepsPartialsAndSkipsCorruptRecords(t *testing.T) {
+	f := newFixture(t)
+	b := f.open(t)
+	data := footage(20, 2<<20+77)
+	w, err := b.Begin(meta("P", 1, data, t0, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, w, data[:1<<20+5])
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	good := footage(21, 1000)
+	put(t, b, meta("P", 2, good, t0, false), good)
+	// A record that no longer decodes (a bad sector, a bug).
+	if err := b.DB().Update(func(txn *badger.Txn) error {
+		return txn.Set(recordKey(segID{"P", 3}), []byte(`{"v":1,"serial":"P","seq":3,"phase":42}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b = f.open(t)
+	defer b.Close()
+	if b.CorruptRecords() != 1 {
+		t.Fatalf("CorruptRecords = %d, want 1", b.CorruptRecords())
+	}
+	if k, _ := b.Lookup("P", 3); k.Phase != slot.PhaseNone {
+		t.Fatalf("corrupt record reads as %v, want not buffered (copied again)", k.Phase)
+	}
+	if got := b.held("P", 1); got != 1<<20+5 {
+		t.Fatalf("partial copy holds %d after reopen, want %d", got, 1<<20+5)
+	}
+	if !bytes.Equal(readBack(t, b, "P", 2), good) {
+		t.Fatal("buffered segment differs after reopen")
+	}
+}
+
+func TestReleasedRecordsArePrunedAfterKeepRecords(t *testing.T) {
+	f := newFixture(t)
+	f.opts.KeepRecords = 48 * time.Hour
+	b := f.open(t)
+	defer b.Close()
+	d := footage(22, 5000)
+	put(t, b, meta("K", 1, d, t0, false), d)
+	if err := b.MarkUploaded("K", 1, f.receipt("K", 1, d)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.MarkReleased("K", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Reclaim(); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(47 * time.Hour)
+	b.Reclaim()
+	if k, _ := b.Lookup("K", 1); k.Phase != slot.PhaseReleased {
+		t.Fatalf("record pruned early: %v", k.Phase)
+	}
+	f.clock.Advance(2 * time.Hour)
+	b.Reclaim()
+	if k, _ := b.Lookup("K", 1); k.Phase != slot.PhaseNone {
+		t.Fatalf("record kept past KeepRecords: %v", k.Phase)
+	}
+	if _, err := b.Manifest("K", 1); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("Manifest of a pruned record: %v", err)
+	}
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/agent/uploader"

@@ -59,6 +59,12 @@ type Opts struct {
 	// receipt. 0 keeps such segments until they are released.
 	RetainUnreleased time.Duration
 	ReceiptKey       ed25519.PublicKey
+	// KeepRecords: the record of a released segment (phase, receipt,
+	// manifest) outlives its footage by this long (30 days), then is
+	// deleted so a dock's memory does not grow with every segment it ever
+	// held. The recorder freed the segment on release, so it will not be
+	// listed again.
+	KeepRecords time.Duration
 
 	Clock  clockwork.Clock
 	Logger *slog.Logger
@@ -123,6 +129,9 @@ func (o *Opts) defaults() {
 	}
 	if o.GCInterval <= 0 {
 		o.GCInterval = time.Minute
+	}
+	if o.KeepRecords <= 0 {
+		o.KeepRecords = 30 * 24 * time.Hour
 	}
 	if o.DiscardRatio == 0 {
 		o.DiscardRatio = 0.5

@@ -100,6 +100,10 @@ func (b *Buffer) reclaim(full bool) (ReclaimStats, error) {
 		}
 	}
 
+	if err := b.pruneRecords(now); err != nil {
+		return st, err
+	}
+
 	b.mu.Lock()
 	garbage := b.garbage
 	b.mu.Unlock()
@@ -168,6 +172,36 @@ func (b *Buffer) reclaimOne(id segID, now time.Time) (int64, error) {
 	}
 	b.log.Debug("footage deleted", "segment", id.String(), "bytes", held, "why", why)
 	return held, nil
+}
+
+// pruneRecords deletes the records of released segments whose footage was
+// deleted more than KeepRecords ago.
+func (b *Buffer) pruneRecords(now time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var old []segID
+	for id, e := range b.segs {
+		if e.phase == slot.PhaseReleased && !e.reclaimed.IsZero() && now.Sub(e.reclaimed) >= b.opts.KeepRecords {
+			old = append(old, id)
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	wb := b.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, id := range old {
+		if err := wb.Delete(recordKey(id)); err != nil {
+			return fmt.Errorf("buffer: prune records: %w", err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("buffer: prune records: %w", err)
+	}
+	for _, id := range old {
+		delete(b.segs, id)
+	}
+	return nil
 }
 
 // dropChunks deletes a segment's chunks and progress. Callers hold b.mu.

@@ -219,6 +219,13 @@ func (w *writer) flush() error {
 	if len(w.buf) == 0 {
 		return w.await()
 	}
+	w.b.mu.Lock()
+	closed := w.b.closed
+	w.b.mu.Unlock()
+	if closed {
+		w.err = fmt.Errorf("buffer: write %s: %w", w.id, ErrClosed)
+		return w.err
+	}
 	if free, err := w.b.free(w.b.dir); err == nil && free-int64(len(w.buf)) < w.b.opts.Reserve {
 		w.err = fmt.Errorf("buffer: write %s: %w: %d bytes free on disk, %d reserved", w.id, slot.ErrBufferFull, free, w.b.opts.Reserve)
 		w.buf = w.buf[:0]
