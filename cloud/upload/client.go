@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/time/rate"
 
@@ -117,33 +118,8 @@ func (c *Client) Upload(ctx context.Context, device string, seq uint64, size int
 		return wire.Receipt{}, err
 	}
 	if st.Receipt == nil {
-		off := st.Offset
-		progress(off)
-		buf := make([]byte, min(int64(c.chunk), size))
-		conflicts := 0
-		for off < size {
-			p := buf[:min(int64(len(buf)), size-off)]
-			if n, err := src.ReadAt(p, off); n < len(p) {
-				return wire.Receipt{}, fmt.Errorf("%w: read source at %d: %d of %d bytes: %w", ErrArgument, off, n, len(p), err)
-			}
-			next, err := c.chunkAt(ctx, st.Upload, off, p)
-			var e *Error
-			if errors.As(err, &e) && e.Reason == ReasonOffsetConflict && e.Offset >= 0 && conflicts < maxConflicts {
-				conflicts++
-				off = e.Offset
-				continue
-			}
-			if err != nil {
-				return wire.Receipt{}, err
-			}
-			off = next
-			progress(off)
-		}
-		if st, err = c.finish(ctx, st.Upload); err != nil {
+		if st, err = c.send(ctx, st, size, src, progress); err != nil {
 			return wire.Receipt{}, err
-		}
-		if st.Receipt == nil {
-			return wire.Receipt{}, fmt.Errorf("%w: finish answered without a receipt", ErrBadReceipt)
 		}
 	}
 	r := *st.Receipt
@@ -154,6 +130,97 @@ func (c *Client) Upload(ctx context.Context, device string, seq uint64, size int
 		return wire.Receipt{}, fmt.Errorf("%w: no object id", ErrBadReceipt)
 	}
 	return r, nil
+}
+
+// chunk is one chunk read from the source and hashed.
+type chunk struct {
+	off int64
+	p   []byte
+	sum string
+	err error
+}
+
+// read fills buf with the source's bytes at off and hashes them.
+func read(src io.ReaderAt, buf []byte, off int64) chunk {
+	n, err := src.ReadAt(buf, off)
+	if n < len(buf) {
+		return chunk{err: fmt.Errorf("%w: read source at %d: %d of %d bytes: %w", ErrArgument, off, n, len(buf), err)}
+	}
+	s := sha256.Sum256(buf)
+	return chunk{off: off, p: buf, sum: hex.EncodeToString(s[:])}
+}
+
+// send uploads the bytes from st.Offset on and finishes the upload. The
+// next chunk is read and hashed while the current one is on the wire; the
+// goroutine doing it is joined before each chunk's answer is acted on.
+func (c *Client) send(ctx context.Context, st Status, size int64, src io.ReaderAt, progress func(int64)) (Status, error) {
+	bufs := [2][]byte{make([]byte, min(int64(c.chunk), size)), make([]byte, min(int64(c.chunk), size))}
+	next := func(i int, off int64) []byte { return bufs[i%2][:min(int64(c.chunk), size-off)] }
+	off := st.Offset
+	progress(off)
+	conflicts := 0
+	for i := 0; ; {
+		var cur chunk
+		if off < size {
+			cur = read(src, next(i, off), off)
+			if cur.err != nil {
+				return Status{}, cur.err
+			}
+		}
+		for off < size {
+			var ahead chunk
+			var wg sync.WaitGroup
+			if end := off + int64(len(cur.p)); end < size {
+				wg.Go(func() { ahead = read(src, next(i+1, end), end) })
+			}
+			done, err := c.chunkAt(ctx, st.Upload, off, cur.p, cur.sum)
+			wg.Wait()
+			if err != nil {
+				at, ok := c.resync(err, &conflicts)
+				if !ok {
+					return Status{}, err
+				}
+				off = at
+				break
+			}
+			off, i = done, i+1
+			progress(off)
+			if off < size {
+				if ahead.err != nil {
+					return Status{}, ahead.err
+				}
+				cur = ahead
+			}
+		}
+		if off < size {
+			continue // re-synchronised: read again at the collector's offset
+		}
+		fin, err := c.finish(ctx, st.Upload)
+		if err == nil {
+			if fin.Receipt == nil {
+				return Status{}, fmt.Errorf("%w: finish answered without a receipt", ErrBadReceipt)
+			}
+			return fin, nil
+		}
+		resumeAt, ok := c.resync(err, &conflicts)
+		if !ok {
+			return Status{}, err
+		}
+		off = resumeAt
+	}
+}
+
+// resync reports whether err is the collector naming another durable
+// offset (an offset conflict, or a finish that finds bytes missing after a
+// collector crash), and that offset; it gives up after maxConflicts.
+func (c *Client) resync(err error, conflicts *int) (int64, bool) {
+	var e *Error
+	if !errors.As(err, &e) || e.Offset < 0 || *conflicts >= maxConflicts ||
+		(e.Reason != ReasonOffsetConflict && e.Reason != ReasonShortUpload) {
+		return 0, false
+	}
+	*conflicts++
+	return e.Offset, true
 }
 
 func (c *Client) create(ctx context.Context, cr CreateRequest) (Status, error) {
@@ -195,25 +262,66 @@ func (c *Client) Offset(ctx context.Context, id string) (int64, error) {
 	return off, nil
 }
 
-func (c *Client) chunkAt(ctx context.Context, id string, off int64, p []byte) (int64, error) {
-	sum := sha256.Sum256(p)
-	var body io.Reader = bytes.NewReader(p)
-	if c.limiter != nil {
-		body = &limitedReader{ctx: ctx, r: body, l: c.limiter}
-	}
+func (c *Client) chunkAt(ctx context.Context, id string, off int64, p []byte, sum string) (int64, error) {
+	body := &chunkBody{ctx: ctx, p: p, limiter: c.limiter}
+	// The transport may still read a body after an early answer; after
+	// this call returns, p is reused for another chunk.
+	defer body.stop()
 	req, err := c.request(ctx, http.MethodPatch, c.base+"/"+url.PathEscape(id), body)
 	if err != nil {
 		return 0, err
 	}
 	req.ContentLength = int64(len(p))
+	req.GetBody = nil
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set(HeaderOffset, strconv.FormatInt(off, 10))
-	req.Header.Set(HeaderChunkSHA256, hex.EncodeToString(sum[:]))
+	req.Header.Set(HeaderChunkSHA256, sum)
 	if err := c.do(req, nil); err != nil {
 		return 0, err
 	}
 	return off + int64(len(p)), nil
 }
+
+// chunkBody is a chunk's request body: paced by the rate limiter, and cut
+// off by stop so the buffer can be reused safely.
+type chunkBody struct {
+	ctx     context.Context // the upload's; only for the limiter's wait
+	limiter *rate.Limiter   // nil: no cap
+
+	mu      sync.Mutex
+	p       []byte
+	stopped bool
+}
+
+func (b *chunkBody) Read(q []byte) (int, error) {
+	if b.limiter != nil {
+		q = q[:min(len(q), rateBurst)]
+		if err := b.limiter.WaitN(b.ctx, len(q)); err != nil {
+			return 0, err
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return 0, errBodyStopped
+	}
+	if len(b.p) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(q, b.p)
+	b.p = b.p[n:]
+	return n, nil
+}
+
+func (b *chunkBody) Close() error { return nil }
+
+func (b *chunkBody) stop() {
+	b.mu.Lock()
+	b.stopped, b.p = true, nil
+	b.mu.Unlock()
+}
+
+var errBodyStopped = errors.New("upload: chunk body read after its request ended")
 
 func (c *Client) finish(ctx context.Context, id string) (Status, error) {
 	req, err := c.request(ctx, http.MethodPost, c.base+"/"+url.PathEscape(id)+"/finish", nil)
@@ -279,21 +387,4 @@ func (c *Client) do(req *http.Request, out any) error {
 		}
 	}
 	return nil
-}
-
-// limitedReader paces reads through a rate limiter.
-type limitedReader struct {
-	ctx context.Context
-	r   io.Reader
-	l   *rate.Limiter
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if len(p) > rateBurst {
-		p = p[:rateBurst]
-	}
-	if err := l.l.WaitN(l.ctx, len(p)); err != nil {
-		return 0, err
-	}
-	return l.r.Read(p)
 }
