@@ -64,6 +64,13 @@ type Dock struct {
 
 	partMu  sync.Mutex
 	stopped map[string]error // parts that returned while the dock ran
+
+	cycles chan powerCycle // collector power-cycle commands, run by Run's commands part
+}
+
+type powerCycle struct {
+	slot int
+	by   string
 }
 
 // New assembles a dock.
@@ -80,10 +87,10 @@ func New(set Settings, p Parts) (*Dock, error) {
 	if set.StateEvery <= 0 {
 		set.StateEvery = time.Minute
 	}
-	d := &Dock{set: set, p: p, started: set.Now(), stopped: map[string]error{}}
+	d := &Dock{set: set, p: p, started: set.Now(), stopped: map[string]error{}, cycles: make(chan powerCycle, 16)}
 	d.hub = newReceiptHub(p.Buffer)
 	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password,
-		AckTimeout: set.AckTimeout}, p.Outbox, d.command, p.Log.With("part", "report"))
+		AckTimeout: set.AckTimeout, OnConnect: d.publishState}, p.Outbox, d.command, p.Log.With("part", "report"))
 	d.up = uploader.New(uploaderBuffer{p.Buffer}, p.Upload, d.receipted, p.Log.With("part", "upload"))
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
@@ -122,6 +129,7 @@ func (d *Dock) Run(ctx context.Context) error {
 	run("upload", d.up.Run)
 	run("buffer", d.p.Buffer.Run)
 	run("state", d.stateLoop)
+	run("commands", d.commandLoop)
 	for i, s := range d.slots {
 		events := d.p.Board.Slots()[i].Presence.Events()
 		run(fmt.Sprintf("slot %d", i), func(ctx context.Context) error { return s.Run(ctx, events) })
@@ -158,13 +166,11 @@ func (d *Dock) command(e wire.Envelope, c *wire.Command) {
 	d.Audit(wire.AuditCommand, c.Slot, "", 0, fmt.Sprintf("%s by %s (message %s)", c.Action, c.By, e.ID))
 	switch c.Action {
 	case wire.CmdPowerCycle:
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := d.PowerCycle(ctx, c.Slot, c.By); err != nil {
-				d.p.Log.Warn("power-cycle command", "slot", c.Slot, "err", err)
-			}
-		}()
+		select {
+		case d.cycles <- powerCycle{slot: c.Slot, by: c.By}:
+		default:
+			d.p.Log.Warn("power-cycle command dropped: too many queued", "slot", c.Slot, "by", c.By)
+		}
 	case wire.CmdRefresh:
 		d.publishState()
 		d.rep.Kick()
@@ -191,6 +197,23 @@ func (d *Dock) receipted(p uploader.Pending, r wire.Receipt) {
 		d.p.Log.Warn("manifest for uploaded segment", "serial", p.Serial, "seq", p.Seq, "err", err)
 	}
 	d.hub.notify()
+}
+
+// commandLoop runs the collector's power-cycle commands one at a time, each
+// bounded to a minute, under Run's context.
+func (d *Dock) commandLoop(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case pc := <-d.cycles:
+			cctx, cancel := context.WithTimeout(ctx, time.Minute)
+			if err := d.PowerCycle(cctx, pc.slot, pc.by); err != nil && ctx.Err() == nil {
+				d.p.Log.Warn("power-cycle command", "slot", pc.slot, "err", err)
+			}
+			cancel()
+		}
+	}
 }
 
 func (d *Dock) stateLoop(ctx context.Context) error {

@@ -51,9 +51,11 @@ var (
 //
 //	p "q" seq(8, big endian)  -> JSON Message   (send order)
 //	p "i" id                   -> seq(8)         (ack by id, idempotent put)
+//	p "x" seq(8)               -> raw bytes      (quarantined: undecodable)
 const (
-	tagQueue = 'q'
-	tagIndex = 'i'
+	tagQueue      = 'q'
+	tagIndex      = 'i'
+	tagQuarantine = 'x'
 )
 
 // Box is a persistent outbox in a badger database. It is safe for
@@ -62,9 +64,10 @@ type Box struct {
 	db     *badger.DB
 	prefix []byte
 
-	mu   sync.Mutex // orders seq allocation with its write
-	next uint64
-	n    int
+	mu          sync.Mutex // orders seq allocation with its write
+	next        uint64
+	n           int
+	quarantined int
 }
 
 // DefaultPrefix is the key prefix of the dock's outbox in the shared database.
@@ -168,12 +171,16 @@ func (b *Box) sync() error {
 	return b.db.Sync()
 }
 
-// Pending returns up to limit queued messages, oldest first.
+// Pending returns up to limit queued messages, oldest first. An entry that
+// no longer decodes (a damaged disk) is moved aside to a quarantine prefix,
+// counted (Quarantined) and skipped, so one bad entry cannot stop every
+// report behind it; its bytes are kept for a custodian to inspect.
 func (b *Box) Pending(limit int) ([]Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var out []Message
+	var bad [][]byte
 	err := b.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = b.key(tagQueue, nil)
@@ -183,8 +190,9 @@ func (b *Box) Pending(limit int) ([]Message, error) {
 		for it.Rewind(); it.Valid() && len(out) < limit; it.Next() {
 			var m Message
 			err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &m) })
-			if err != nil {
-				return fmt.Errorf("%w: %q: %v", ErrCorrupt, it.Item().Key(), err)
+			if err != nil || m.ID == "" {
+				bad = append(bad, it.Item().KeyCopy(nil))
+				continue
 			}
 			out = append(out, m)
 		}
@@ -193,7 +201,54 @@ func (b *Box) Pending(limit int) ([]Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox: pending: %w", err)
 	}
+	for _, k := range bad {
+		if err := b.quarantine(k); err != nil {
+			return out, err
+		}
+	}
 	return out, nil
+}
+
+// quarantine moves an undecodable queue entry aside.
+func (b *Box) quarantine(queueKey []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	moved := false
+	err := b.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(queueKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(b.key(tagQuarantine, queueKey[len(b.prefix)+1:]), v); err != nil {
+			return err
+		}
+		moved = true
+		return txn.Delete(queueKey)
+	})
+	if err == nil {
+		err = b.sync()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: quarantine %q: %w", ErrCorrupt, queueKey, err)
+	}
+	if moved {
+		b.n--
+		b.quarantined++
+	}
+	return nil
+}
+
+// Quarantined is how many undecodable entries this Box moved aside.
+func (b *Box) Quarantined() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.quarantined
 }
 
 // Ack deletes the named messages; ids not queued (acknowledged before, or

@@ -107,3 +107,39 @@ func TestPrefixesAreSeparate(t *testing.T) {
 		t.Fatal("pending leaked across prefixes")
 	}
 }
+
+func TestCorruptEntryIsQuarantinedNotBlocking(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	b, _ := New(db, "")
+	b.Put(Message{ID: "a", Topic: "t"})
+	b.Put(Message{ID: "b", Topic: "t"})
+	// Damage the first entry on disk.
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Set(b.queueKey(0), []byte("{not json")) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Pending(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "b" {
+		t.Fatalf("pending %v, want only b behind the damaged entry", got)
+	}
+	if b.Quarantined() != 1 || b.Len() != 1 {
+		t.Fatalf("quarantined %d, len %d", b.Quarantined(), b.Len())
+	}
+	if got, _ := b.Pending(10); len(got) != 1 {
+		t.Fatalf("second pending %v", got)
+	}
+	var kept []byte
+	db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(b.key(tagQuarantine, b.queueKey(0)[len(b.prefix)+1:]))
+		if err == nil {
+			kept, _ = item.ValueCopy(nil)
+		}
+		return nil
+	})
+	if string(kept) != "{not json" {
+		t.Fatalf("quarantined bytes %q", kept)
+	}
+}
