@@ -50,6 +50,8 @@ import (
 //	MB/cpu-s       bytes per CPU-second of the whole test process (dock, recsim
 //	               sending, collector): what the copy costs, independent of how
 //	               busy the machine is with other work
+//	runq-s/op      seconds the process's threads waited runnable for a CPU
+//	               (summed over threads): the machine taken by other work
 
 const (
 	benchCap        = recsim.DefaultRate // 35 MB/s
@@ -304,19 +306,39 @@ func benchCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// benchRunqWait is how long the process's threads have waited, runnable,
+// for a CPU (the second field of /proc/self/task/*/schedstat): the share of
+// the machine other processes took from the benchmark.
+func benchRunqWait() time.Duration {
+	tasks, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	var sum time.Duration
+	for _, t := range tasks {
+		raw, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		var run, wait int64
+		if _, err := fmt.Sscan(string(raw), &run, &wait); err == nil {
+			sum += time.Duration(wait)
+		}
+	}
+	return sum
+}
+
 func benchOffload(b *testing.B, l benchLoad) {
 	r := benchStart(b, l, b.N)
 	total := l.perSlot() * int64(l.slots)
 	b.SetBytes(total)
-	var copyTime, dockTime, cpu time.Duration
+	var copyTime, dockTime, cpu, runq time.Duration
 	var slotRate float64 // sum over iterations and slots of per-slot MB/s
 	b.ResetTimer()
 	for it := range b.N {
-		c0 := benchCPU()
+		c0, w0 := benchCPU(), benchRunqWait()
 		b.StartTimer()
 		d := r.dock(it, false)
 		b.StopTimer()
 		cpu += benchCPU() - c0
+		runq += benchRunqWait() - w0
 		first, last := d.copyStart[0], d.buffered[0]
 		for s := range l.slots {
 			if d.copyStart[s].Before(first) {
@@ -335,6 +357,7 @@ func benchOffload(b *testing.B, l benchLoad) {
 	b.ReportMetric(float64(total)*n/copyTime.Seconds()/1e6, "copy-MB/s")
 	b.ReportMetric(float64(dockTime.Milliseconds())/n/float64(l.slots), "dock-ms")
 	b.ReportMetric(float64(total)*n/cpu.Seconds()/1e6, "MB/cpu-s")
+	b.ReportMetric(runq.Seconds()/n, "runq-s/op")
 	if l.rate >= 0 {
 		lim := float64(l.rate)
 		if lim == 0 {
