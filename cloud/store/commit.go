@@ -311,8 +311,18 @@ func (w *writer) docks(ctx context.Context) error {
 		r := []any{id, w.now, "", "", 0, int64(0), int64(0), 0, int64(0), nil, nil}
 		if i, ok := states[id]; ok {
 			b := w.msgs[i].Body.(*wire.DockState)
+			at := w.msgs[i].Env.Time.UnixNano()
+			if b.State == wire.DockOffline {
+				// An offline state is usually the dock's MQTT last will,
+				// written when it connected and delivered by the broker
+				// only when the connection died: its envelope time is the
+				// connect time, older than the online reports that followed.
+				// It counts from when it arrived, so it wins over those but
+				// not over the online state the dock sends on reconnecting.
+				at = max(at, w.now)
+			}
 			r = []any{id, w.now, b.State, b.Version, b.Slots, b.BufferBytes, b.BufferCapacity, b.BacklogSegments,
-				b.BacklogBytes, ns(b.OldestBacklog), w.msgs[i].Env.Time.UnixNano()}
+				b.BacklogBytes, ns(b.OldestBacklog), at}
 		}
 		rows = append(rows, r)
 	}

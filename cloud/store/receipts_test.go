@@ -130,3 +130,44 @@ func TestDockEnrolment(t *testing.T) {
 		}
 	})
 }
+
+// A last will is dated when the dock connected, before the online reports
+// that followed; it must still mark the dock offline when it arrives, and
+// the online state sent on reconnecting must win over it.
+func TestLastWillMarksDockOffline(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		connect := b.clock.Now()
+		b.clock.Advance(time.Second)
+		commit(t, s, msg(t, "dock-w", "online-1", connect.Add(time.Second), &wire.DockState{State: wire.DockOnline, Slots: 4}))
+		b.clock.Advance(time.Hour) // the connection dies an hour later
+		commit(t, s, msg(t, "dock-w", "offline-will-1", connect, &wire.DockState{State: wire.DockOffline}))
+		state := func() string {
+			ds, err := s.Docks(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				if d.ID == "dock-w" {
+					return d.State.State
+				}
+			}
+			t.Fatal("dock-w not stored")
+			return ""
+		}
+		if got := state(); got != wire.DockOffline {
+			t.Fatalf("after the will: state %q, want offline", got)
+		}
+		// A stale online report redelivered from the outbox does not undo it.
+		commit(t, s, msg(t, "dock-w", "online-2", connect.Add(2*time.Second), &wire.DockState{State: wire.DockOnline}))
+		if got := state(); got != wire.DockOffline {
+			t.Fatalf("after a stale online report: state %q, want offline", got)
+		}
+		b.clock.Advance(time.Minute)
+		commit(t, s, msg(t, "dock-w", "online-3", b.clock.Now(), &wire.DockState{State: wire.DockOnline}))
+		if got := state(); got != wire.DockOnline {
+			t.Fatalf("after reconnecting: state %q, want online", got)
+		}
+	})
+}
