@@ -113,14 +113,27 @@ func (c *Client) Upload(ctx context.Context, device string, seq uint64, size int
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	st, err := c.create(ctx, CreateRequest{Device: device, Seq: seq, Size: size, SHA256: sha256hex})
-	if err != nil {
-		return wire.Receipt{}, err
-	}
-	if st.Receipt == nil {
-		if st, err = c.send(ctx, st, size, src, progress); err != nil {
+	var st Status
+	for attempt := 0; ; attempt++ {
+		var err error
+		st, err = c.create(ctx, CreateRequest{Device: device, Seq: seq, Size: size, SHA256: sha256hex})
+		if err != nil {
 			return wire.Receipt{}, err
 		}
+		if st.Receipt != nil {
+			break
+		}
+		st, err = c.send(ctx, st, size, src, progress)
+		var e *Error
+		if errors.As(err, &e) && e.Reason == ReasonUnknownUpload && attempt < maxConflicts {
+			// The upload went away under us: finished by a twin (its
+			// receipt is what create answers now) or discarded.
+			continue
+		}
+		if err != nil {
+			return wire.Receipt{}, err
+		}
+		break
 	}
 	r := *st.Receipt
 	if err := r.Verify(c.key, device, seq, sha256hex, size); err != nil {

@@ -42,6 +42,8 @@ func (e *Error) Retryable() bool {
 		return true
 	case e.Reason == ReasonOffsetConflict, e.Reason == ReasonShortUpload, e.Reason == ReasonIncompleteChunk:
 		return true // the upload resumes from the durable offset
+	case e.Reason == ReasonUnknownUpload:
+		return true // creating it again finds its receipt or starts afresh
 	}
 	return false
 }
