@@ -1,0 +1,626 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/agent/buffer"
+	"github.com/berthdock/berth/agent/localapi"
+	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/firmware-protocol/recsim"
+)
+
+// The crash tests run the real dockd binary as a subprocess against an
+// in-process collector (embedded broker, SQLite, directory evidence store)
+// and in-process recsim recorders, kill or disturb it, and check the
+// evidence afterwards. Every identifier here starts with crash: another
+// set of test files shares the package.
+
+// crashFootage sizes the recorders' footage and the links. Segments are
+// small (well under the buffer's 1 MiB chunk and the upload client's 4 MiB
+// request) so that a kill every second still lets copies and uploads make
+// progress: a segment is durable in the buffer only at its commit, and an
+// upload request cut short is discarded whole by the collector.
+type crashFootage struct {
+	Recorders  int
+	Segments   int   // per recorder
+	MinSize    int64 // bytes per segment
+	MaxSize    int64
+	RecRate    int64 // recsim link cap per recorder, bytes/s
+	UploadRate int64 // dock's upload cap, bytes/s
+}
+
+// crashSeg is one segment a recorder held at the start.
+type crashSeg struct {
+	Seq    uint64
+	SHA256 string
+	Size   int64
+}
+
+// crashRig is the collector, the recorders and the dockd configuration of
+// one crash test.
+type crashRig struct {
+	t      *testing.T
+	dir    string
+	bin    string
+	dockID string
+	token  string
+	fp     crashFootage
+	log    *slog.Logger
+
+	colCfg  collector.Config
+	col     *collector.Collector
+	colStop context.CancelFunc
+	colDone chan error
+
+	recs     *recsim.Server
+	recsStop context.CancelFunc
+	recsDone chan error
+	seeds    []uint64
+	genOpts  recsim.GenOpts
+	original map[string][]crashSeg // serial -> segments held at the start
+
+	cfgPath string
+	sock    string
+	logPath string
+	api     *localapi.Client
+
+	dockd     *exec.Cmd
+	dockdDone chan error
+	starts    int
+}
+
+// crashBuildDockd builds this package's binary (plain, without -race: the
+// subprocess is under test for its behaviour, and a fast start keeps the
+// kill cycles short).
+func crashBuildDockd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "dockd")
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goBin); err != nil {
+		goBin = "go"
+	}
+	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build dockd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func crashRandHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type crashTestWriter struct{ t *testing.T }
+
+func (w crashTestWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// crashNewRig starts the collector and the recorders and writes dockd's
+// board file, configuration, key, token and enrolment files.
+func crashNewRig(t *testing.T, fp crashFootage) *crashRig {
+	t.Helper()
+	dir := t.TempDir()
+	r := &crashRig{t: t, dir: dir, bin: crashBuildDockd(t), dockID: "crash-" + crashRandHex(4), token: crashRandHex(16), fp: fp,
+		log:      slog.New(slog.NewTextHandler(crashTestWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
+		original: map[string][]crashSeg{}}
+
+	cc := &r.colCfg
+	cc.DataDir = filepath.Join(dir, "collector")
+	cc.HTTP = "127.0.0.1:0"
+	cc.MQTT.Embedded = "127.0.0.1:0"
+	cc.MQTT.ClientID = "collector-" + r.dockID
+	cc.Analysis.Every = time.Hour // analysis is not what these tests check
+	cc.Docks = []collector.DockEnrolment{{ID: r.dockID, Unit: "unit-crash", Token: r.token}}
+	r.startCollector()
+	// A restarted collector must come back where the dock looks for it.
+	r.colCfg.HTTP = r.col.HTTPAddr()
+	u, err := url.Parse(r.col.BrokerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.colCfg.MQTT.Embedded = u.Host
+
+	// Recorders.
+	r.genOpts = recsim.GenOpts{Segments: fp.Segments, MinSize: fp.MinSize, MaxSize: fp.MaxSize, Start: time.Now().Add(-12 * time.Hour)}
+	stateDir := filepath.Join(dir, "recsim")
+	var recs []*recsim.Recorder
+	enrolled := map[string]string{}
+	for i := range fp.Recorders {
+		seed := uint64(500 + i)
+		rec, err := recsim.Generate(seed, &r.genOpts, &recsim.Config{Serial: r.serial(i), Rate: fp.RecRate, StateDir: stateDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.seeds = append(r.seeds, seed)
+		recs = append(recs, rec)
+		enrolled[rec.Serial()] = rec.PublicKeyBase64()
+		for _, g := range rec.Segments() {
+			r.original[rec.Serial()] = append(r.original[rec.Serial()], crashSeg{Seq: g.Seq, SHA256: hex.EncodeToString(g.SHA256[:]), Size: int64(g.Size)})
+		}
+	}
+	if r.recs, err = recsim.NewServer(recs, &recsim.ServerOpts{TCP: "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.recsStop, r.recsDone = cancel, make(chan error, 1)
+	go func() { r.recsDone <- r.recs.Run(ctx) }()
+
+	// dockd's files.
+	ddir := filepath.Join(dir, "dock")
+	if err := os.MkdirAll(ddir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(ddir, "buffer.key")
+	if err := buffer.WriteKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	enrolledFile := filepath.Join(ddir, "recorders.json")
+	eb, _ := json.Marshal(enrolled)
+	crashWrite(t, enrolledFile, string(eb))
+	tokenFile := filepath.Join(ddir, "token")
+	crashWrite(t, tokenFile, r.token+"\n")
+	boardFile := filepath.Join(ddir, "board.yaml")
+	crashWrite(t, boardFile, r.boardYAML())
+	r.sock = filepath.Join(ddir, "dockd.sock")
+	r.logPath = filepath.Join(dir, "dockd.log")
+	r.cfgPath = filepath.Join(ddir, "dockd.yaml")
+	crashWrite(t, r.cfgPath, fmt.Sprintf(`dock: %s
+unit: unit-crash
+board: %s
+data_dir: %s
+buffer_key_file: %s
+buffer_capacity: 2GiB
+enrolled_devices: %s
+collector:
+  url: %s
+  public_key: %s
+  token_file: %s
+  rate: %d
+mqtt:
+  broker: %s
+  ack_timeout: 3s
+api_socket: %s
+state_every: 2s
+`, r.dockID, boardFile, filepath.Join(ddir, "data"), keyFile, enrolledFile, r.col.UploadURL(),
+		base64.StdEncoding.EncodeToString(r.col.PublicKey()), tokenFile, fp.UploadRate, r.col.BrokerURL(), r.sock))
+	r.api = localapi.NewClient(r.sock)
+
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *crashRig) serial(i int) string { return fmt.Sprintf("CRASH-%s-%d", r.dockID[6:], i) }
+
+// boardYAML is a simulated board whose slots all hold a recorder from the
+// start, as a dock finds them after a reboot: the fake presence pins are
+// pulled up (High) and active high, so each presence driver's first event
+// is "present". (With the shipped file's active: low and the default
+// pull-up, the pins read High and the slots start empty until
+// Sim.Insert, which a subprocess cannot be sent.)
+func (r *crashRig) boardYAML() string {
+	var b strings.Builder
+	b.WriteString("board: crash-sim\nkind: sim\nleds:\n  type: gpio\nslots:\n")
+	for i := range r.fp.Recorders {
+		n := string(rune('A' + i))
+		fmt.Fprintf(&b, `  - name: %s
+    charge: {pin: SIM_CHG_%s}
+    presence: {pin: SIM_PRS_%s, active: high, pull: up}
+    led: {pins: [SIM_LED_%s_R, SIM_LED_%s_G, SIM_LED_%s_B]}
+    current: {address: 0x%02x, limit: 2.5A}
+    serial: {tcp: %q}
+`, n, n, n, n, n, n, 0x40+i, r.recs.Addr(i))
+	}
+	return b.String()
+}
+
+func crashWrite(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startCollector opens the collector on colCfg (the same data dir and,
+// after the first, the same HTTP and broker ports) and runs it.
+func (r *crashRig) startCollector() {
+	r.t.Helper()
+	var col *collector.Collector
+	var err error
+	// The previous collector's ports were just closed; binding them again
+	// may briefly fail while the kernel lets go.
+	for try := 0; ; try++ {
+		col, err = collector.New(context.Background(), r.colCfg, collector.Options{Log: r.log.With("side", "collector")})
+		if err == nil || try == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		r.t.Fatalf("collector: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.col, r.colStop, r.colDone = col, cancel, make(chan error, 1)
+	go func() { r.colDone <- col.Run(ctx) }()
+	select {
+	case <-col.Ingest().Ready():
+	case err := <-r.colDone:
+		r.t.Fatalf("collector stopped at start: %v", err)
+	case <-time.After(30 * time.Second):
+		r.t.Fatal("collector ingest not ready")
+	}
+}
+
+// stopCollector stops the collector and its embedded broker and closes its
+// store.
+func (r *crashRig) stopCollector() {
+	r.t.Helper()
+	if r.col == nil {
+		return
+	}
+	r.colStop()
+	if err := <-r.colDone; err != nil {
+		r.t.Errorf("collector run: %v", err)
+	}
+	if err := r.col.Close(); err != nil {
+		r.t.Errorf("collector close: %v", err)
+	}
+	r.col = nil
+}
+
+func (r *crashRig) close() {
+	if r.dockd != nil {
+		r.dockd.Process.Kill()
+		<-r.dockdDone
+		r.dockd = nil
+	}
+	r.stopCollector()
+	r.recsStop()
+	<-r.recsDone
+	r.recs.Close()
+	if r.t.Failed() {
+		r.dumpLog()
+	}
+}
+
+// dumpLog shows the end of dockd's log (every run appends to it).
+func (r *crashRig) dumpLog() {
+	b, _ := os.ReadFile(r.logPath)
+	if len(b) > 16<<10 {
+		b = b[len(b)-16<<10:]
+	}
+	r.t.Logf("dockd log (tail):\n%s", b)
+}
+
+// startDockd starts dockd and waits until its local API answers.
+func (r *crashRig) startDockd() {
+	r.t.Helper()
+	lf, err := os.OpenFile(r.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.starts++
+	fmt.Fprintf(lf, "=== start %d at %s\n", r.starts, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(r.bin, "--config", r.cfgPath, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = lf, lf
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		r.t.Fatal(err)
+	}
+	lf.Close()
+	r.dockd, r.dockdDone = cmd, make(chan error, 1)
+	go func() { r.dockdDone <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := r.status(); err == nil {
+			return
+		}
+		select {
+		case err := <-r.dockdDone:
+			r.dockd = nil
+			r.t.Fatalf("dockd exited at start: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatal("dockd's local API did not answer within 20s")
+		}
+	}
+}
+
+// killDockd sends SIGKILL and reaps the process.
+func (r *crashRig) killDockd() {
+	r.t.Helper()
+	if err := r.dockd.Process.Signal(syscall.SIGKILL); err != nil {
+		r.t.Fatal(err)
+	}
+	err := <-r.dockdDone
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		r.t.Fatalf("dockd ended with %v before the kill", err)
+	}
+	r.dockd = nil
+}
+
+// stopDockd stops dockd as systemd would (SIGTERM) and wants exit 0.
+func (r *crashRig) stopDockd() {
+	r.t.Helper()
+	if err := r.dockd.Process.Signal(syscall.SIGTERM); err != nil {
+		r.t.Fatal(err)
+	}
+	select {
+	case err := <-r.dockdDone:
+		if err != nil {
+			r.t.Errorf("dockd on SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		r.dockd.Process.Kill()
+		<-r.dockdDone
+		r.t.Error("dockd did not stop within 30s of SIGTERM")
+	}
+	r.dockd = nil
+}
+
+func (r *crashRig) status() (localapi.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var st localapi.Status
+	err := r.api.Get(ctx, "status", &st)
+	return st, err
+}
+
+// crashPhase names what a dock is doing: copying while any slot copies,
+// uploading while the buffer holds footage not yet receipted, else other.
+func crashPhase(st localapi.Status) string {
+	for _, s := range st.Slots {
+		if s.State == wire.SlotCopying {
+			return "copying"
+		}
+	}
+	if st.Backlog.Segments > 0 {
+		return "uploading"
+	}
+	return "other"
+}
+
+// crashProgress summarises a status for the log.
+func crashProgress(st localapi.Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s; backlog %d", crashPhase(st), st.Backlog.Segments)
+	for _, s := range st.Slots {
+		fmt.Fprintf(&b, "; %d %s %d/%d copied %d released", s.Index, s.State, s.Copied, s.Segments, s.Released)
+	}
+	return b.String()
+}
+
+// settled: every slot released (or ready), nothing left to upload, every
+// report acknowledged by the collector.
+func crashSettled(st localapi.Status) bool {
+	if st.OutboxPending != 0 || st.Backlog.Segments != 0 {
+		return false
+	}
+	for _, s := range st.Slots {
+		if s.State != wire.SlotReleased && s.State != wire.SlotReady {
+			return false
+		}
+	}
+	return true
+}
+
+// waitSettled waits for the running dockd to settle.
+func (r *crashRig) waitSettled(within time.Duration) localapi.Status {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	var st localapi.Status
+	var err error
+	for {
+		st, err = r.status()
+		if err == nil && crashSettled(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("dock not settled within %s: %+v (%v)", within, st, err)
+		}
+		select {
+		case err := <-r.dockdDone:
+			r.dockd = nil
+			r.t.Fatalf("dockd exited: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// crashCounts are the evidence checks' findings; all must be zero.
+type crashCounts struct {
+	Lost, Altered, StoredTwice, ReleasedUnreceipted int
+	Segments, Released, Objects                     int
+}
+
+// check compares what every recorder held at the start with what the
+// recorders, the collector's store and its evidence store hold now.
+func (r *crashRig) check() crashCounts {
+	t := r.t
+	t.Helper()
+	ctx := context.Background()
+	cs, ev := r.col.Store(), r.col.Evidence()
+	var c crashCounts
+	hashes := map[string]bool{}
+	for i, rec := range r.recs.Recorders() {
+		serial := rec.Serial()
+		// A twin from the same seed serves the original bytes, released or not.
+		twin, err := recsim.Generate(r.seeds[i], &r.genOpts, &recsim.Config{Serial: serial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := map[uint64]bool{}
+		for _, g := range rec.Segments() {
+			held[g.Seq] = true
+		}
+		released := rec.Released()
+		c.Released += len(released)
+		if n := len(released); n != len(slices.Compact(slices.Sorted(slices.Values(released)))) {
+			t.Errorf("%s: released list has repeats: %v", serial, released)
+		}
+		byseq := map[uint64]crashSeg{}
+		for _, g := range r.original[serial] {
+			c.Segments++
+			byseq[g.Seq] = g
+			rc, ok, err := cs.Receipt(ctx, serial, g.Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				if !held[g.Seq] {
+					c.Lost++
+					t.Errorf("%s/%d: lost: neither on the recorder nor receipted", serial, g.Seq)
+				}
+				continue
+			}
+			if rc.SHA256 != g.SHA256 || rc.Size != g.Size || rc.ObjectID != g.SHA256 {
+				c.Altered++
+				t.Errorf("%s/%d: receipt %s/%s/%d, recorder %s/%d", serial, g.Seq, rc.ObjectID, rc.SHA256, rc.Size, g.SHA256, g.Size)
+				continue
+			}
+			obj, err := ev.Verify(ctx, rc.ObjectID)
+			if err != nil {
+				if held[g.Seq] {
+					c.Altered++
+				} else {
+					c.Lost++
+				}
+				t.Errorf("%s/%d: evidence object %s: %v", serial, g.Seq, rc.ObjectID, err)
+				continue
+			}
+			if obj.SHA256 != g.SHA256 || obj.Size != g.Size {
+				c.Altered++
+				t.Errorf("%s/%d: object %s/%d, recorder %s/%d", serial, g.Seq, obj.SHA256, obj.Size, g.SHA256, g.Size)
+				continue
+			}
+			if !r.sameBytes(twin, g, rc.ObjectID) {
+				c.Altered++
+			}
+			hashes[g.SHA256] = true
+		}
+		for _, seq := range released {
+			rc, ok, err := cs.Receipt(ctx, serial, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, known := byseq[seq]; !ok || !known || rc.SHA256 != g.SHA256 {
+				c.ReleasedUnreceipted++
+				t.Errorf("%s/%d released without a receipt for its hash (receipt %v %+v)", serial, seq, ok, rc)
+			}
+		}
+	}
+	// One object per distinct hash: the objects directory holds exactly
+	// the receipted hashes, each once.
+	objects := map[string]int{}
+	root := filepath.Join(r.colCfg.DataDir, "evidence", "objects")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		objects[d.Name()]++
+		c.Objects++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, n := range objects {
+		if n > 1 || !hashes[name] {
+			c.StoredTwice++
+			t.Errorf("evidence object %s: %d copies, receipted: %v", name, n, hashes[name])
+		}
+	}
+	if c.Objects != len(hashes) {
+		t.Errorf("evidence holds %d objects for %d distinct receipted hashes", c.Objects, len(hashes))
+		c.StoredTwice += max(0, c.Objects-len(hashes))
+	}
+	// One segment row per device/seq at the collector, each with one receipt.
+	for _, rec := range r.recs.Recorders() {
+		segs, err := cs.Segments(ctx, rec.Serial(), time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[uint64]bool{}
+		for _, g := range segs {
+			if seen[g.Seq] {
+				c.StoredTwice++
+				t.Errorf("%s/%d: the collector lists the segment twice", g.Serial, g.Seq)
+			}
+			seen[g.Seq] = true
+		}
+	}
+	return c
+}
+
+// sameBytes compares the evidence object with the twin recorder's bytes.
+func (r *crashRig) sameBytes(twin *recsim.Recorder, g crashSeg, id string) bool {
+	t := r.t
+	src, err := twin.OpenSegment(g.Seq)
+	if err != nil {
+		t.Errorf("twin %d: %v", g.Seq, err)
+		return false
+	}
+	obj, err := r.col.Evidence().Open(context.Background(), id)
+	if err != nil {
+		t.Errorf("open object %s: %v", id, err)
+		return false
+	}
+	defer obj.Close()
+	want := make([]byte, g.Size)
+	if _, err := src.ReadAt(want, 0); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(obj)
+	if err != nil {
+		t.Errorf("read object %s: %v", id, err)
+		return false
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("object %s: %d bytes differ from the recorder's %d", id, len(got), len(want))
+		return false
+	}
+	return true
+}
+
+// report logs and asserts the four zeros, and that every segment ended
+// released (the run went to the end).
+func (r *crashRig) report(c crashCounts) {
+	r.t.Helper()
+	r.t.Logf("segments %d, released %d, evidence objects %d: lost %d, altered %d, stored twice %d, released without receipt %d",
+		c.Segments, c.Released, c.Objects, c.Lost, c.Altered, c.StoredTwice, c.ReleasedUnreceipted)
+	if c.Lost+c.Altered+c.StoredTwice+c.ReleasedUnreceipted != 0 {
+		r.t.Errorf("want 0 lost, 0 altered, 0 stored twice, 0 released without a receipt")
+	}
+	if c.Released != c.Segments {
+		r.t.Errorf("released %d of %d segments at the end of the run", c.Released, c.Segments)
+	}
+	staging, _ := os.ReadDir(filepath.Join(r.colCfg.DataDir, "evidence", "staging"))
+	r.t.Logf("evidence staging areas left: %d", len(staging))
+}
