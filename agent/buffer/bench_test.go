@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ type anonSampler struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	peak int64
+	live uint64 // peak live heap after a GC
 }
 
 func rssAnon() int64 {
@@ -48,8 +50,13 @@ func startSampler() *anonSampler {
 		defer t.Stop()
 		for {
 			v := rssAnon()
+			m := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+			metrics.Read(m)
 			s.mu.Lock()
 			s.peak = max(s.peak, v)
+			if m[0].Value.Kind() == metrics.KindUint64 {
+				s.live = max(s.live, m[0].Value.Uint64())
+			}
 			s.mu.Unlock()
 			select {
 			case <-s.stop:
@@ -65,6 +72,7 @@ func (s *anonSampler) report(b *testing.B) {
 	close(s.stop)
 	s.wg.Wait()
 	b.ReportMetric(float64(s.peak)/(1<<20), "peak-anon-MiB")
+	b.ReportMetric(float64(s.live)/(1<<20), "peak-live-heap-MiB")
 }
 
 // benchFixture has the production defaults (encrypted) and a 1 GiB
