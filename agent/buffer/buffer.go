@@ -103,11 +103,10 @@ func Open(dir string, opts *Opts) (*Buffer, error) {
 	} else {
 		o.Logger.Warn("evidence buffer is NOT encrypted at rest (Plaintext set)", "dir", dir)
 	}
-	capacity := o.Capacity
-	if is32 && (capacity == 0 || capacity > Max32BitCapacity) {
+	capacity := effectiveCapacity(o.Capacity, is32)
+	if capacity != o.Capacity {
 		o.Logger.Warn("32-bit build: the value log is memory-mapped, so the buffer is capped",
-			"asked", capacity, "cap", int64(Max32BitCapacity))
-		capacity = Max32BitCapacity
+			"asked", o.Capacity, "cap", capacity)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("buffer: %w", err)
@@ -128,6 +127,16 @@ func Open(dir string, opts *Opts) (*Buffer, error) {
 	// Whatever was deleted before a restart is still to be compacted away.
 	b.garbage = 1
 	return b, nil
+}
+
+// effectiveCapacity applies the 32-bit cap: there badger memory-maps every
+// value-log file, so the footage must fit the address space whatever the
+// disk could hold.
+func effectiveCapacity(asked int64, bits32 bool) int64 {
+	if bits32 && (asked == 0 || asked > Max32BitCapacity) {
+		return Max32BitCapacity
+	}
+	return asked
 }
 
 // load reads every segment record into memory. A record that does not

@@ -629,3 +629,28 @@ func TestReleasedRecordsArePrunedAfterKeepRecords(t *testing.T) {
 		t.Fatalf("Manifest of a pruned record: %v", err)
 	}
 }
+
+func TestCapacityCappedOn32Bit(t *testing.T) {
+	for _, tc := range []struct {
+		asked  int64
+		bits32 bool
+		want   int64
+	}{
+		{0, false, 0},
+		{64 << 30, false, 64 << 30},
+		{0, true, Max32BitCapacity},
+		{64 << 30, true, Max32BitCapacity},
+		{512 << 20, true, 512 << 20},
+	} {
+		if got := effectiveCapacity(tc.asked, tc.bits32); got != tc.want {
+			t.Errorf("effectiveCapacity(%d, %v) = %d, want %d", tc.asked, tc.bits32, got, tc.want)
+		}
+	}
+	// This build's own figure.
+	f := newFixture(t)
+	b := f.open(t)
+	defer b.Close()
+	if want := effectiveCapacity(0, is32); b.cap != want {
+		t.Fatalf("capacity %d on this build, want %d", b.cap, want)
+	}
+}
