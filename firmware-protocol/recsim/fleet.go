@@ -22,6 +22,9 @@ type FleetOpts struct {
 	SerialPrefix string
 
 	Config Config
+	// Faults adds faults to single recorders, by index from 0 (on top of
+	// Config.Faults, which every recorder gets).
+	Faults map[int][]Fault
 }
 
 // NewFleet makes the recorders a Server serves (recsim's --count).
@@ -50,6 +53,7 @@ func NewFleet(o FleetOpts) ([]*Recorder, error) {
 	for i := range o.Count {
 		cfg := o.Config
 		cfg.Key = nil
+		cfg.Faults = append(append([]Fault(nil), o.Config.Faults...), o.Faults[i]...)
 		var (
 			r   *Recorder
 			err error

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"io"
 	"os"
@@ -583,3 +587,38 @@ type nopConn struct{}
 func (nopConn) Read([]byte) (int, error)    { return 0, io.EOF }
 func (nopConn) Write(p []byte) (int, error) { return len(p), nil }
 func (nopConn) Close() error                { return nil }
+
+func TestLoadKey(t *testing.T) {
+	dir := t.TempDir()
+	want := recsim.DeriveKey("k")
+	seed := want.Seed()
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"raw":  seed,
+		"hex":  []byte(hex.EncodeToString(seed) + "\n"),
+		"b64":  []byte(base64.StdEncoding.EncodeToString(seed)),
+		"pem":  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
+		"junk": []byte("not a key"),
+	}
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o600)
+		k, err := recsim.LoadKey(p)
+		if name == "junk" {
+			if !errors.Is(err, recsim.ErrConfig) {
+				t.Errorf("junk key: %v", err)
+			}
+			continue
+		}
+		if err != nil || !k.Equal(want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	r := load(t, &recsim.Config{Key: want})
+	if !r.PublicKey().Equal(want.Public()) {
+		t.Fatal("Config.Key not used")
+	}
+}
