@@ -310,7 +310,7 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 
 // writebackEvery is how many bytes are written between starts of
 // asynchronous writeback, so the final sync has little left to wait for.
-const writebackEvery = 4 << 20
+const writebackEvery = 1 << 20
 
 func (f *FS) appendChunk(id string, off int64, r io.Reader, n int64, want string) error {
 	d, err := os.OpenFile(f.stagingPath(id, dataFile), os.O_WRONLY, 0)

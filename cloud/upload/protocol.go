@@ -17,7 +17,7 @@
 // segment, the answer carries the receipt and nothing is uploaded.
 //
 //	POST   /v1/uploads              {"device","seq","size","sha256"} -> 201 Status (200 with a receipt)
-//	HEAD   /v1/uploads/{id}         -> 204, Upload-Offset and Upload-Length headers
+//	HEAD   /v1/uploads/{id}         -> 200, Upload-Offset and Upload-Length headers
 //	GET    /v1/uploads/{id}         -> 200 Status
 //	PATCH  /v1/uploads/{id}         chunk (PUT is the same): Upload-Offset, Chunk-SHA256,
 //	                                Content-Length headers -> 204, Upload-Offset
