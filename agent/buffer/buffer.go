@@ -418,7 +418,8 @@ func (b *Buffer) PendingUpload(limit int) ([]uploader.Pending, error) {
 }
 
 // Manifest returns the segment's stored report, brought up to date with
-// its phase, the buffer's hash and the receipt.
+// its phase, the buffer's hash and the receipt (ErrState while the
+// segment is still being copied).
 func (b *Buffer) Manifest(serial string, seq uint64) (wire.SegmentManifest, error) {
 	id := segID{serial, seq}
 	var m wire.SegmentManifest
@@ -426,6 +427,9 @@ func (b *Buffer) Manifest(serial string, seq uint64) (wire.SegmentManifest, erro
 		r, err := b.getRecord(txn, id)
 		if err != nil {
 			return err
+		}
+		if r.Phase == slot.PhasePartial {
+			return fmt.Errorf("%w: still being copied", ErrState)
 		}
 		m = r.Manifest
 		m.Computed, m.Receipt = r.Computed, r.Receipt

@@ -73,6 +73,9 @@ func TestWriteCommitRead(t *testing.T) {
 	if k, _ := b.Lookup("BWC-001", 8); k.Phase != slot.PhasePartial {
 		t.Fatalf("after a short commit the segment is %v, want partial", k.Phase)
 	}
+	if _, err := b.Manifest("BWC-001", 8); !errors.Is(err, ErrState) {
+		t.Fatalf("Manifest of a partial segment: %v, want ErrState", err)
+	}
 }
 
 func TestHashMismatchIsFaulty(t *testing.T) {

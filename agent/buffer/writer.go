@@ -183,8 +183,10 @@ func (w *writer) state() ([]byte, error) {
 	return st, nil
 }
 
-// Write hashes p and stores it in chunks; a full chunk is written (with the
-// hash state over everything up to its end) before Write returns.
+// Write hashes p and stores it in chunks: each full chunk is handed to
+// badger in one transaction with the hash state over everything up to its
+// end, and counts in Offset once badger has written it (by the next
+// chunk's hand-over, Commit or Abort).
 func (w *writer) Write(p []byte) (int, error) {
 	switch {
 	case w.done:
