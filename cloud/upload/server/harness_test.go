@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -16,7 +15,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -266,8 +264,6 @@ func (e *env) object(t testing.TB, id string) []byte {
 	return b
 }
 
-var payloadMu sync.Mutex
-
 func payload(n int, seed uint64) ([]byte, string) {
 	r := mrand.New(mrand.NewPCG(seed, 11))
 	b := make([]byte, n)
@@ -288,8 +284,6 @@ func hexSum(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
-
-var _ = bytes.Equal
 
 // counterValue reads a counter (testutil would need a module not in go.sum).
 func counterValue(c prometheus.Counter) float64 {
