@@ -89,11 +89,11 @@ func (d *Decoder) Decode(topic string, payload []byte) (wire.DockTopicParts, sto
 		return parts, store.Incoming{}, reject(ReasonOversize,
 			fmt.Errorf("%w: %d bytes > %d", wire.ErrTooLarge, len(payload), wire.MaxPayload))
 	}
-	if !json.Valid(payload) {
-		return parts, store.Incoming{}, reject(ReasonMalformedJSON, wire.ErrMalformed)
-	}
 	env, err := wire.DecodeEnvelope(payload)
+	var syntax *json.SyntaxError
 	switch {
+	case errors.As(err, &syntax):
+		return parts, store.Incoming{}, reject(ReasonMalformedJSON, err)
 	case errors.Is(err, wire.ErrVersion):
 		return parts, store.Incoming{}, reject(ReasonVersion, err)
 	case errors.Is(err, wire.ErrUnknownType):

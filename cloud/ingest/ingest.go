@@ -209,7 +209,10 @@ func (in *Ingest) newConn(id string) *conn {
 		SetOrderMatters(false).   // handlers run concurrently; a full queue blocks one, not the client
 		SetAutoReconnect(true).SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(30 * time.Second).
-		SetKeepAlive(30 * time.Second).SetWriteTimeout(10 * time.Second)
+		SetKeepAlive(30 * time.Second).SetWriteTimeout(10 * time.Second).
+		// Every message goes to one handler: subscribing with a nil
+		// callback spares paho matching each message against every filter.
+		SetDefaultPublishHandler(in.handle)
 	if in.cfg.TLS != nil {
 		o.SetTLSConfig(in.cfg.TLS)
 	}
@@ -299,7 +302,7 @@ func (in *Ingest) disconnectAll() {
 func (in *Ingest) subscribe(cl paho.Client, c *conn, filters map[string]byte, log *slog.Logger) {
 	wait := 100 * time.Millisecond
 	for {
-		tok := cl.SubscribeMultiple(filters, in.handle)
+		tok := cl.SubscribeMultiple(filters, nil)
 		err := tok.Error()
 		if !tok.WaitTimeout(in.cfg.ConnectTimeout) {
 			err = fmt.Errorf("%w: no SUBACK within %s", ErrNotConnected, in.cfg.ConnectTimeout)

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -29,8 +30,14 @@ var Files embed.FS
 // BaseURI is the prefix of every schema's $id.
 const BaseURI = "https://github.com/berthdock/berth/cloud/wire/schema/"
 
-// EnvelopeURI is the $id of the envelope schema, the root for validation.
+// EnvelopeURI is the $id of the envelope schema: the whole message, body
+// chosen by type. Validator applies the same rules in two steps (envelope
+// core, then the type's body schema), which is cheaper than the envelope's
+// chain of if/then.
 const EnvelopeURI = BaseURI + "envelope.json"
+
+// coreURI is the envelope's own fields.
+const coreURI = EnvelopeURI + "#/$defs/core"
 
 // Errors of validation.
 var (
@@ -43,7 +50,8 @@ var (
 // Validator checks payloads against the envelope schema. It is safe for
 // concurrent use.
 type Validator struct {
-	envelope *jsonschema.Schema
+	core   *jsonschema.Schema
+	bodies map[string]*jsonschema.Schema // by envelope type
 }
 
 // New compiles the embedded schemas. Formats (date-time) are asserted, not
@@ -69,11 +77,31 @@ func New() (*Validator, error) {
 			return nil, fmt.Errorf("schema: add %s: %w", n, err)
 		}
 	}
-	env, err := c.Compile(EnvelopeURI)
+	core, err := c.Compile(coreURI)
 	if err != nil {
 		return nil, fmt.Errorf("schema: compile: %w", err)
 	}
-	return &Validator{envelope: env}, nil
+	v := &Validator{core: core, bodies: map[string]*jsonschema.Schema{}}
+	for _, n := range names {
+		typ := strings.TrimSuffix(n, ".json")
+		if typ == "envelope" || typ == "common" {
+			continue
+		}
+		if v.bodies[typ], err = c.Compile(BaseURI + n); err != nil {
+			return nil, fmt.Errorf("schema: compile %s: %w", n, err)
+		}
+	}
+	return v, nil
+}
+
+// Types lists the message types the schemas describe.
+func (v *Validator) Types() []string {
+	out := make([]string, 0, len(v.bodies))
+	for t := range v.bodies {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Validate checks one payload (an envelope with its body). The error wraps
@@ -89,14 +117,30 @@ func (v *Validator) Validate(payload []byte) error {
 // ValidateValue checks a document already decoded by
 // jsonschema.UnmarshalJSON (numbers as json.Number).
 func (v *Validator) ValidateValue(doc any) error {
-	if err := v.envelope.Validate(doc); err != nil {
-		var ve *jsonschema.ValidationError
-		if errors.As(err, &ve) {
-			return fmt.Errorf("%w: %s", ErrInvalid, summary(ve))
-		}
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	if err := v.core.Validate(doc); err != nil {
+		return invalid("", err)
+	}
+	env := doc.(map[string]any) // the core schema requires an object
+	typ, _ := env["type"].(string)
+	body, ok := v.bodies[typ]
+	if !ok { // the core's type enum and the files disagree: a packaging bug
+		return fmt.Errorf("%w: no schema for type %q", ErrInvalid, typ)
+	}
+	if err := body.Validate(env["body"]); err != nil {
+		return invalid("body", err)
 	}
 	return nil
+}
+
+func invalid(where string, err error) error {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if where != "" {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, where, summary(ve))
+	}
+	return fmt.Errorf("%w: %s", ErrInvalid, summary(ve))
 }
 
 // summary is the innermost failure's location and message, on one line and

@@ -1,11 +1,15 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -82,6 +86,39 @@ func wireAccepts(p []byte) error {
 	return err
 }
 
+// full compiles envelope.json as a whole, as a validator outside Go would.
+func full(t testing.TB) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	names, _ := fs.Glob(Files, "*.json")
+	for _, n := range names {
+		b, _ := Files.ReadFile(n)
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AddResource(BaseURI+n, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := c.Compile(EnvelopeURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// fullAccepts validates with the whole envelope.json.
+func fullAccepts(t testing.TB, s *jsonschema.Schema, p []byte) error {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(p))
+	if err != nil {
+		return err
+	}
+	return s.Validate(doc)
+}
+
 func newValidator(t testing.TB) *Validator {
 	t.Helper()
 	v, err := New()
@@ -94,6 +131,10 @@ func newValidator(t testing.TB) *Validator {
 // Every body type wire knows has a sample, and every sample validates.
 func TestEveryWireBodyValidates(t *testing.T) {
 	v := newValidator(t)
+	whole := full(t)
+	if got := v.Types(); len(got) != len(samples()) {
+		t.Errorf("validator knows types %v", got)
+	}
 	s := samples()
 	for _, typ := range []string{wire.TypeDockState, wire.TypeSlotState, wire.TypeDeviceHealth, wire.TypeSegmentManifest,
 		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand} {
@@ -110,6 +151,9 @@ func TestEveryWireBodyValidates(t *testing.T) {
 			if err := v.Validate(p); err != nil {
 				t.Errorf("%s #%d: schema rejects what wire produces: %v\n%s", typ, i, err, p)
 			}
+			if err := fullAccepts(t, whole, p); err != nil {
+				t.Errorf("%s #%d: envelope.json rejects what wire produces: %v", typ, i, err)
+			}
 		}
 	}
 	// Every schema file is an envelope or a type the envelope dispatches to.
@@ -118,7 +162,7 @@ func TestEveryWireBodyValidates(t *testing.T) {
 	if err := json.Unmarshal(b, &env); err != nil {
 		t.Fatal(err)
 	}
-	enum := env["properties"].(map[string]any)["type"].(map[string]any)["enum"].([]any)
+	enum := env["$defs"].(map[string]any)["core"].(map[string]any)["properties"].(map[string]any)["type"].(map[string]any)["enum"].([]any)
 	if len(enum) != len(s) {
 		t.Errorf("envelope type enum has %d types, wire has %d", len(enum), len(s))
 	}
@@ -238,6 +282,7 @@ func rejections(t *testing.T) map[string][]byte {
 // The schema refuses everything wire refuses (keep them in sync).
 func TestSchemaRejectsWhatWireRejects(t *testing.T) {
 	v := newValidator(t)
+	whole := full(t)
 	for name, p := range rejections(t) {
 		t.Run(name, func(t *testing.T) {
 			if err := wireAccepts(p); err == nil {
@@ -246,6 +291,9 @@ func TestSchemaRejectsWhatWireRejects(t *testing.T) {
 			err := v.Validate(p)
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("schema accepts what wire rejects (err %v):\n%s", err, p)
+			}
+			if fullAccepts(t, whole, p) == nil {
+				t.Fatalf("envelope.json accepts what wire rejects:\n%s", p)
 			}
 		})
 	}
@@ -266,7 +314,11 @@ func TestCrossFieldRulesOnlyInGo(t *testing.T) {
 			b["receipt"].(map[string]any)["seq"] = 7
 		}),
 	}
+	whole := full(t)
 	for name, p := range cases {
+		if fullAccepts(t, whole, p) != nil {
+			t.Errorf("%s: envelope.json rejects it, Validator does not", name)
+		}
 		if err := wireAccepts(p); err == nil {
 			t.Errorf("%s: wire accepts", name)
 		}
