@@ -110,7 +110,13 @@ func benchStart(b *testing.B, l benchLoad, iters int) *benchRig {
 	cc.Docks = []collector.DockEnrolment{{ID: dockID, Unit: "unit-bench", Token: token}}
 	cc.MQTT.ClientID = "collector-" + dockID
 	cc.MQTT.Embedded = "127.0.0.1:0"
-	col, err := collector.New(ctx, cc, collector.Options{Log: log.With("side", "collector")})
+	// Opened under the labels the profile splits by: the goroutines New and
+	// Open start (badger's writer and compactors) carry them too.
+	var col *collector.Collector
+	var err error
+	pprof.Do(ctx, pprof.Labels("side", "collector"), func(ctx context.Context) {
+		col, err = collector.New(ctx, cc, collector.Options{Log: log.With("side", "collector")})
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -160,7 +166,10 @@ func benchStart(b *testing.B, l benchLoad, iters int) *benchRig {
 	}
 	dc.MQTT.Broker = col.BrokerURL()
 	dc.MQTT.AckTimeout = 3 * time.Second
-	sys, err := dock.Open(dc, dock.OpenOpts{Version: "bench", Log: log.With("side", "dock"), Board: bd, Token: token})
+	var sys *dock.System
+	pprof.Do(ctx, pprof.Labels("side", "dock"), func(context.Context) {
+		sys, err = dock.Open(dc, dock.OpenOpts{Version: "bench", Log: log.With("side", "dock"), Board: bd, Token: token})
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
