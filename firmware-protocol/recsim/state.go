@@ -97,9 +97,6 @@ func (r *Recorder) loadState() error {
 		}
 		next = e.Index + 1
 		r.events = append(r.events, docklink.Event{Index: e.Index, Time: e.Time.UTC(), Kind: k, Seq: e.Seq, Detail: e.Detail})
-		if k == docklink.EventPowerOff && e.Detail == "battery empty" {
-			r.dead = r.battery.dying > 0
-		}
 	}
 	return nil
 }
