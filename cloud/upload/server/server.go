@@ -13,9 +13,12 @@
 //
 // All state of an upload lives in the evidence store's staging area (chunk
 // bytes, the durable offset and the upload's metadata) and in the SQL store
-// (receipts), so a restarted collector, or another instance on the same
-// evidence directory, continues an upload where it stopped. The upload id
-// is derived from the dock and the segment, which makes create idempotent.
+// (receipts), so a restarted collector continues an upload where it
+// stopped. The upload id is derived from the dock and the segment, which
+// makes create idempotent. Several instances may share one evidence
+// directory without ever overwriting an object, but the filesystem
+// backend serialises a staging area's appends only within one process:
+// route a dock to one instance (see package evidence).
 package server
 
 import (
