@@ -46,10 +46,16 @@
 //   - ValueThreshold 16 KiB: footage chunks (1 MiB) go to the value log,
 //     records, progress entries and outbox reports stay in the LSM tree,
 //     which stays a few MiB even for a full buffer (one key per MiB).
-//   - MemTableSize 4 MiB, NumMemtables 2: a memtable's arena is allocated
-//     up front on the Go heap; badger's default (64 MiB × 5) alone would
-//     exceed the whole dockd's memory budget. With footage in the value log
-//     a memtable holds only keys and pointers, so 4 MiB is plenty.
+//   - MemTableSize 2 MiB, NumMemtables 2: a memtable's arena is allocated
+//     up front on the Go heap, and flushing one to a table makes badger's
+//     table builder allocate several times its size; badger's default
+//     (64 MiB × 5) alone would exceed the whole dockd's memory budget. With
+//     footage in the value log a memtable holds only keys and pointers
+//     (about 250 bytes per MiB of footage), so 2 MiB is plenty; it also
+//     bounds a transaction to 300 KiB of keys and small values, far above
+//     what a chunk or an outbox report needs. Measured: 4 MiB memtables
+//     made the churn benchmark's peak live heap 71 MiB, 2 MiB 51 MiB
+//     (the process holding a 16 MiB segment itself).
 //   - BlockCacheSize 4 MiB, IndexCacheSize 2 MiB: required with encryption
 //     and compression (badger decrypts blocks and indexes into them); the
 //     LSM tree is small, so small caches hold it.
@@ -149,10 +155,12 @@
 //     TestChurnDiskStaysBounded (16 MiB backlog, 160 MiB through): 1.28x.
 //     Without the memtable rotation (TestChurnWithoutRotationGrows) the
 //     disk grew with everything written (5-6x) and no file was freed.
-//   - Memory: the buffer's live heap while a copy runs is about 12.5 MiB
-//     (memtable arena 5.3, the writer's two chunk buffers 2.4, badger's
-//     in-flight encoding and encryption copies 3.6, caches 1.3), about
-//     3.5 MiB more per further stream. Badger's per-write copies make the
+//   - Memory: with 4 MiB memtables the buffer's live heap while a copy
+//     ran was about 12.5 MiB (memtable arena 5.3, the writer's two chunk
+//     buffers 2.4, badger's in-flight encoding and encryption copies 3.6,
+//     caches 1.3; 2 MiB memtables take 2.6 MiB off), about 3.5 MiB more
+//     per further stream; a reclamation pass adds badger's table builder
+//     (several times a memtable) while it flushes. Badger's per-write copies make the
 //     peak resident anonymous memory of a benchmark process 110-130 MiB
 //     with the default GC pacing and 77-81 MiB with GOMEMLIMIT=80MiB; a
 //     dockd held to 96 MiB should set GOMEMLIMIT (about 80 MiB).

@@ -74,7 +74,7 @@ type Opts struct {
 const (
 	DefaultChunkSize        = 1 << 20
 	DefaultSyncEvery        = 16
-	DefaultMemTableSize     = 4 << 20
+	DefaultMemTableSize     = 2 << 20
 	DefaultValueLogFileSize = 32 << 20
 	DefaultBlockCacheSize   = 4 << 20
 	DefaultIndexCacheSize   = 2 << 20
