@@ -340,7 +340,7 @@ func (in *Ingest) handle(_ paho.Client, msg paho.Message) {
 	}()
 	in.m.received.Inc()
 	topic := msg.Topic()
-	if p, err := wire.ParseDockTopic(topic); err == nil && Collector(p) {
+	if p, err := wire.ParseDockTopic(topic); err == nil && CollectorTopic(p) {
 		// Our own acks and commands, seen by the dock subscription.
 		in.m.ignored.Inc()
 		msg.Ack()
@@ -420,7 +420,11 @@ func (in *Ingest) rejected(rj *Rejection, topic string, payload []byte) {
 	if len(topic) > 200 {
 		topic = topic[:200] + "…"
 	}
-	in.log.Warn("message rejected", "reason", rj.Reason, "topic", topic, "bytes", len(payload), "err", rj.Err,
+	msg := rj.Err.Error()
+	if len(msg) > 500 { // errors may quote hostile values
+		msg = msg[:500] + "…"
+	}
+	in.log.Warn("message rejected", "reason", rj.Reason, "topic", topic, "bytes", len(payload), "err", msg,
 		"suppressed_since_last", in.dropped.Swap(0))
 }
 

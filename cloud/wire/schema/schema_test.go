@@ -305,7 +305,7 @@ func TestCrossFieldRulesOnlyInGo(t *testing.T) {
 	v := newValidator(t)
 	cases := map[string][]byte{
 		"storage free > total": mutate(t, sample(t, wire.TypeDeviceHealth), func(_, b map[string]any) {
-			b["storage"].(map[string]any)["free_bytes"] = 1 << 40
+			b["storage"].(map[string]any)["free_bytes"] = int64(1 << 40)
 		}),
 		"segment end before start": mutate(t, sample(t, wire.TypeSegmentManifest), func(_, b map[string]any) {
 			b["end"] = "2020-01-01T00:00:00Z"
