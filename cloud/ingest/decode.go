@@ -149,3 +149,18 @@ func matchTopic(p wire.DockTopicParts, typ string, body wire.Body) error {
 	}
 	return nil
 }
+
+// ReportFilters are topic filters for just the topics docks report on, an
+// alternative to the default wire.DockSubscription() for Config.Filters:
+// the collector then does not receive its own acks and commands back, at
+// the price of not seeing (and counting) messages docks publish on topics
+// outside berth v1.
+func ReportFilters() []string {
+	return []string{
+		wire.DockTopic("+", wire.KindState),
+		wire.DockTopic("+", wire.KindSlots, "+"),
+		wire.DockTopic("+", wire.KindDevices, "+"),
+		wire.DockTopic("+", wire.KindSegment),
+		wire.DockTopic("+", wire.KindAudit),
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/berthdock/berth/cloud/ingest"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -177,5 +178,25 @@ func TestPublishCommand(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// With ReportFilters the collector gets reports but not its own acks back.
+func TestReportFilters(t *testing.T) {
+	d := sqliteDB(t)
+	st := d.open(t)
+	e := embedded(t, st)
+	docks := newDocks(t, st, "tr"+randHex(4), 1)
+	c := startCollector(t, e, st, "g-"+randHex(4), ingest.ReportFilters(), nil)
+	dk := docks[0]
+	dk.connect(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := dk.send(ctx, dk.reports(t), 50, 5*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // an echoed ack would have arrived
+	if got := c.metric(t, "berth_ingest_ignored_total", "", ""); got != 0 {
+		t.Fatalf("collector received %v of its own messages", got)
 	}
 }
