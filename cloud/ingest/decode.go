@@ -75,7 +75,9 @@ func NewDecoder() (*Decoder, error) {
 // CollectorTopic reports whether topic is one the collector itself publishes on
 // (ack, cmd): the dock subscription sees them too, and they are skipped,
 // neither committed nor counted as rejections.
-func CollectorTopic(p wire.DockTopicParts) bool { return p.Kind == wire.KindAck || p.Kind == wire.KindCmd }
+func CollectorTopic(p wire.DockTopicParts) bool {
+	return p.Kind == wire.KindAck || p.Kind == wire.KindCmd
+}
 
 // Decode checks a message from a dock topic, in order: topic, size, JSON,
 // version and type, JSON Schema, wire's body checks, then that the envelope
