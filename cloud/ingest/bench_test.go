@@ -58,7 +58,7 @@ func BenchmarkIngest(b *testing.B) {
 			docks := newDocks(b, st, prefix, nDocks)
 			ts := &timedStore{Store: st}
 			startCollector(b, e, ts, "g-"+randHex(4), dockFilters(docks), func(c *ingest.Config) {
-				c.Conns, c.Committers, c.MaxBatch, c.FlushInterval = 8, 2, 500, 10*time.Millisecond
+				c.Conns, c.Committers, c.MaxBatch, c.FlushInterval = 8, 2, 200, 10*time.Millisecond
 			})
 			outboxes := make([][]outMsg, nDocks)
 			for i, dk := range docks {
