@@ -150,8 +150,10 @@
 //     cut costs to 16 MiB of re-copy per stream, hence DefaultSyncEvery.
 //   - BenchmarkChurn (production options, 256 MiB backlog, 2.5 GiB through
 //     it in four interleaved streams of 16 MiB segments, each receipted,
-//     released and reclaimed): peak disk use 321 MiB = 1.26x the backlog,
-//     1.00x at the end, 72 of 80 value-log files freed.
+//     released and reclaimed): peak disk use 321-326 MiB = 1.26-1.27x the
+//     backlog (three runs), 1.00x at the end, 72 of 80 value-log files
+//     freed, 27-37 MB/s end to end including every segment's five synced
+//     steps and the compactions.
 //     TestChurnDiskStaysBounded (16 MiB backlog, 160 MiB through): 1.28x.
 //     Without the memtable rotation (TestChurnWithoutRotationGrows) the
 //     disk grew with everything written (5-6x) and no file was freed.
@@ -160,8 +162,12 @@
 //     buffers 2.4, badger's in-flight encoding and encryption copies 3.6,
 //     caches 1.3; 2 MiB memtables take 2.6 MiB off), about 3.5 MiB more
 //     per further stream; a reclamation pass adds badger's table builder
-//     (several times a memtable) while it flushes. Badger's per-write copies make the
-//     peak resident anonymous memory of a benchmark process 110-130 MiB
-//     with the default GC pacing and 77-81 MiB with GOMEMLIMIT=80MiB; a
-//     dockd held to 96 MiB should set GOMEMLIMIT (about 80 MiB).
+//     (several times a memtable) and value-log rewrites (a few MiB per
+//     moved chunk) while it runs. With 2 MiB memtables, one copy without
+//     reclamation peaked at 19 MiB live heap and 37 MiB resident anonymous
+//     memory (four copies: 27 and 53 MiB); with reclamation passes between
+//     copies, 41-67 MiB live and 84-114 MiB resident with the default GC
+//     pacing, 38-40 MiB live and 77-79 MiB resident with GOMEMLIMIT=80MiB
+//     (the churn benchmark: 66 and 131 MiB by default). A dockd held to
+//     96 MiB should therefore set GOMEMLIMIT (about 80 MiB).
 package buffer
