@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -22,6 +24,7 @@ import (
 	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/drivers/board"
+	"github.com/berthdock/berth/firmware-protocol/docklink"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
 )
 
@@ -476,4 +479,99 @@ func benchDiskUse(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// BenchmarkLinkOnly is the scaffolding's ceiling: recsim sending over TCP
+// and a DockLink client receiving into io.Discard, without a slot, a
+// buffer or a collector, for the same footage as the offload benchmarks.
+// What it reaches on the machine at the time bounds what the offload
+// benchmarks can show (on a board the sending side is the recorder's CPU,
+// not the dock's).
+func BenchmarkLinkOnly(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		l    benchLoad
+	}{
+		{"1slot-capped", benchLoad{slots: 1, segments: 4, segSize: 32 << 20}},
+		{"1slot-uncapped", benchLoad{slots: 1, segments: 4, segSize: 32 << 20, rate: recsim.Unlimited}},
+		{"4slots-capped", benchLoad{slots: 4, segments: 4, segSize: 16 << 20}},
+		{"4slots-uncapped", benchLoad{slots: 4, segments: 4, segSize: 16 << 20, rate: recsim.Unlimited}},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchLinkOnly(b, c.l) })
+	}
+}
+
+func benchLinkOnly(b *testing.B, l benchLoad) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var recs []*recsim.Recorder
+	keys := docklink.Keys{}
+	for i := range b.N * l.slots {
+		r, err := recsim.Generate(uint64(2000+i), &recsim.GenOpts{Segments: l.segments, MinSize: l.segSize},
+			&recsim.Config{Serial: fmt.Sprintf("LINK-%d", i), Rate: l.rate})
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, r)
+		keys[r.Serial()] = r.PublicKey()
+	}
+	srv, err := recsim.NewServer(recs, &recsim.ServerOpts{TCP: "127.0.0.1:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		srv.Close()
+	}()
+	b.SetBytes(l.perSlot() * int64(l.slots))
+	var cpu, runq time.Duration
+	b.ResetTimer()
+	for it := range b.N {
+		c0, w0 := benchCPU(), benchRunqWait()
+		errs := make(chan error, l.slots)
+		for s := range l.slots {
+			go func() { errs <- benchReadAll(ctx, srv.Addr(it*l.slots+s), keys) }()
+		}
+		for range l.slots {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu += benchCPU() - c0
+		runq += benchRunqWait() - w0
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(l.perSlot()*int64(l.slots))*n/cpu.Seconds()/1e6, "MB/cpu-s")
+	b.ReportMetric(runq.Seconds()/n, "runq-s/op")
+}
+
+// benchReadAll authenticates to the recorder at addr and reads every
+// segment it lists into io.Discard.
+func benchReadAll(ctx context.Context, addr string, keys docklink.Keys) error {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	c := docklink.NewClient(conn, &docklink.ClientOpts{DockID: "bench-link"})
+	defer c.Close()
+	if _, err := c.Hello(ctx); err != nil {
+		return err
+	}
+	if _, err := c.Authenticate(ctx, keys); err != nil {
+		return err
+	}
+	segs, err := c.Inventory(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range segs {
+		if _, err := c.ReadSegment(ctx, g, 0, io.Discard); err != nil {
+			return err
+		}
+	}
+	return nil
 }
