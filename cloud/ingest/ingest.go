@@ -95,7 +95,7 @@ type Ingest struct {
 	incoming chan pending
 	decoding chan struct{} // bounds concurrent decodes: paho starts a goroutine per message
 	stopping chan struct{} // closed when Run's ctx ends: handlers stop queueing
-	hmu      sync.RWMutex  // handlers hold it for reading while queueing
+	hmu      sync.RWMutex  // handlers hold it for reading; Run takes it to close the queue
 
 	emu      sync.Mutex
 	enrolled map[string]enrolment
@@ -338,6 +338,15 @@ func (in *Ingest) handle(_ paho.Client, msg paho.Message) {
 			in.log.Error("ingest: panic handling message", "topic", msg.Topic(), "panic", r)
 		}
 	}()
+	// Run waits (hmu.Lock) for every handler past this point before it
+	// drains the queue and returns.
+	in.hmu.RLock()
+	defer in.hmu.RUnlock()
+	select {
+	case <-in.stopping:
+		return // not PUBACKed: delivered again
+	default:
+	}
 	in.m.received.Inc()
 	topic := msg.Topic()
 	if p, err := wire.ParseDockTopic(topic); err == nil && CollectorTopic(p) {
@@ -384,13 +393,6 @@ func (in *Ingest) handle(_ paho.Client, msg paho.Message) {
 }
 
 func (in *Ingest) enqueue(p pending) bool {
-	in.hmu.RLock()
-	defer in.hmu.RUnlock()
-	select {
-	case <-in.stopping:
-		return false
-	default:
-	}
 	select {
 	case in.incoming <- p:
 		return true
