@@ -69,7 +69,7 @@ var (
 // Broker is a running embedded broker.
 type Broker struct {
 	srv       *mqtt.Server
-	lis       *listeners.TCP
+	lis       *servedTCP
 	log       *slog.Logger
 	closeOnce sync.Once
 	closeErr  error
@@ -100,7 +100,8 @@ func New(o Opts) (*Broker, error) {
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}
-	lis := listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "berth-tcp", Address: o.Addr, TLSConfig: o.TLS})
+	lis := &servedTCP{TCP: listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "berth-tcp", Address: o.Addr,
+		TLSConfig: o.TLS}), done: make(chan struct{})}
 	if err := srv.AddListener(lis); err != nil {
 		return nil, fmt.Errorf("broker: listen %s: %w", o.Addr, err)
 	}
@@ -129,10 +130,26 @@ func (b *Broker) Run(ctx context.Context) error {
 }
 
 // Close disconnects every client, closes the listener and waits for the
-// client goroutines. Safe to call more than once.
+// accept loop and the client goroutines (mochi's housekeeping loop ends on
+// its own; mochi offers no way to wait for it). Safe to call more than once.
 func (b *Broker) Close() error {
-	b.closeOnce.Do(func() { b.closeErr = b.srv.Close() })
+	b.closeOnce.Do(func() {
+		b.closeErr = b.srv.Close()
+		<-b.lis.done
+	})
 	return b.closeErr
+}
+
+// servedTCP is mochi's TCP listener, noting when its accept loop ends (mochi
+// runs it in a goroutine of its own and does not wait for it).
+type servedTCP struct {
+	*listeners.TCP
+	done chan struct{}
+}
+
+func (l *servedTCP) Serve(establish listeners.EstablishFn) {
+	defer close(l.done)
+	l.TCP.Serve(establish)
 }
 
 // authHook authenticates the collector and docks and enforces their ACLs.
