@@ -79,6 +79,20 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 		bo = *o.Buffer
 	}
 	bo.KeyFile, bo.Capacity, bo.Logger = cfg.BufferKeyFile, int64(cfg.BufferCapacity), o.Log.With("part", "buffer")
+	collectorKey, err := ParsePublicKey(cfg.Collector.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("dock: collector.public_key: %w", err)
+	}
+	// A segment receipted by the collector but never released on its
+	// recorder (taken out early, or releases withheld for a sequence hole)
+	// is held in the agency's store and on the recorder: the buffer may let
+	// it go after two days, and only if the receipt verifies with this key.
+	if bo.ReceiptKey == nil {
+		bo.ReceiptKey = collectorKey
+		if bo.RetainUnreleased == 0 {
+			bo.RetainUnreleased = 48 * time.Hour
+		}
+	}
 	if s.Buffer, err = buffer.Open(filepath.Join(cfg.DataDir, "buffer"), &bo); err != nil {
 		return nil, err
 	}
@@ -91,10 +105,6 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	keys, err := LoadEnrolled(cfg.EnrolledDevices)
 	if err != nil {
 		return nil, err
-	}
-	collectorKey, err := ParsePublicKey(cfg.Collector.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("dock: collector.public_key: %w", err)
 	}
 	token := o.Token
 	if token == "" && cfg.Collector.TokenFile != "" {

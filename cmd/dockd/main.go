@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -44,6 +45,7 @@ type flags struct {
 	config   string
 	logLevel slog.Level
 	logJSON  bool
+	memLimit string
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) int {
@@ -53,6 +55,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&f.config, "config", "/etc/berth/dockd.yaml", "configuration file (deploy/pi/dockd.yaml)")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.BoolVar(&f.logJSON, "log-json", false, "log JSON lines instead of text (journald reads both)")
+	fs.StringVar(&f.memLimit, "memory-limit", "80MiB", "Go heap soft limit (GOMEMLIMIT, if set, wins); badger's caches and copy buffers fit in it on a 4-slot dock")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -66,6 +69,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	ring := dock.NewLogRing(h, 2000)
 	log := slog.New(ring)
+
+	if os.Getenv("GOMEMLIMIT") == "" && f.memLimit != "" {
+		n, err := dock.ParseSize(f.memLimit)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(stderr, "dockd: --memory-limit %q: want a size such as 80MiB\n", f.memLimit)
+			return 2
+		}
+		debug.SetMemoryLimit(n)
+	}
 
 	cfg, err := dock.LoadConfig(f.config)
 	if err != nil {
