@@ -198,3 +198,76 @@ func TestUnitFromDock(t *testing.T) {
 		t.Fatalf("stored alert %+v %v %v", a, ok, err)
 	}
 }
+
+// An interruption analysed before its resumed segment reached the evidence
+// store is raised as unchecked; once the footage is there and judged, the
+// unchecked alert is closed (superseded by the verdict) instead of staying
+// open, and escalating, beside it.
+func TestUncheckedSupersededByVerdict(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: fixedClock(t0.Add(31 * time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	docked := t0.Add(30 * time.Hour)
+	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7",
+		Slot: 0, DockedAt: docked, DockClock: docked, DeviceClock: docked, ClockSet: true,
+		Battery: wire.Battery{Percent: 50, HealthPct: 95}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
+	clip := footage{}
+	at := func(m int) time.Time { return docked.Add(-3*time.Hour + time.Duration(m)*time.Minute) } // within 24 h: not overdue
+	// seq 1 low battery → seq 2 (no speech); seq 3 fault → seq 4 (speech).
+	segs := []struct {
+		seq        uint64
+		start, end int
+		cause      string
+	}{{1, 0, 10, wire.StopLowBattery}, {2, 12, 20, wire.StopUser}, {3, 100, 110, wire.StopFault}, {4, 112, 120, wire.StopUser}}
+	manifest := func(seq uint64, start, end int, cause string, receipted bool) {
+		data := []byte(fmt.Sprintf("seq %d footage", seq))
+		sha := fmt.Sprintf("%064x", seq)
+		m := &wire.SegmentManifest{Serial: "R1", Seq: seq, Start: at(start), End: at(end), Size: int64(len(data)), SHA256: sha,
+			StopCause: cause, Officer: "o-7", State: wire.SegBuffered, ClockSyncedAt: docked}
+		if receipted {
+			r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(end + 30)}
+			clip[r.ObjectID] = data
+			m.State, m.Receipt = wire.SegUploaded, &r
+		}
+		commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, m)
+	}
+	for _, s := range segs {
+		manifest(s.seq, s.start, s.end, s.cause, s.seq%2 == 1) // the resumed ones are not uploaded yet
+	}
+	e := New(Config{Now: func() time.Time { return docked.Add(time.Hour) }}, st, clip, speechBySeq{2: 0.3, 4: 5},
+		nil, slog.New(slog.DiscardHandler))
+	created, err := e.Pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created) != 2 || created[0].Kind != KindUnchecked || created[1].Kind != KindUnchecked {
+		t.Fatalf("first pass created %+v, want two unchecked interruptions", created)
+	}
+	for _, s := range []int{1, 3} {
+		s := segs[s]
+		manifest(s.seq, s.start, s.end, s.cause, true) // now in the evidence store
+	}
+	created, err = e.Pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created) != 1 || created[0].Key != KindUnexplained+"/R1/2" {
+		t.Fatalf("second pass created %+v, want the unexplained interruption of seq 2", created)
+	}
+	for _, key := range []string{KindUnchecked + "/R1/2", KindUnchecked + "/R1/4", KindExplained + "/R1/4"} {
+		a, ok, err := st.AlertByKey(ctx, key)
+		if err != nil || !ok || a.State != store.AlertClosed || a.ClosedBy != "reason-check" {
+			t.Errorf("%s: %+v %v %v, want closed by the reason check", key, a, ok, err)
+		}
+	}
+	if open, err := st.Alerts(ctx, store.AlertFilter{State: store.AlertOpen}); err != nil || len(open) != 1 || open[0].Key != KindUnexplained+"/R1/2" {
+		t.Fatalf("open alerts %+v (%v), want only the unexplained one", open, err)
+	}
+}

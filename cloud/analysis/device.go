@@ -150,6 +150,12 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 		a.Key = KindUnchecked + keySuffix(a)
 		return a, nil
 	}
+	// Judged now: an earlier "not yet checked" record of this interruption
+	// (raised while the footage was on its way) is superseded, not left
+	// open and escalating beside the verdict.
+	if err := e.supersede(ctx, KindUnchecked+keySuffix(a)); err != nil {
+		return alert.Alert{}, err
+	}
 	spoken := v.Spoken
 	a.Evidence.SpeechSeconds, a.Evidence.SpeechOnset, a.Evidence.ReasonSpoken = v.SpeechSeconds, v.Onset, &spoken
 	if e.cfg.ClipURL != nil {
@@ -175,6 +181,16 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 		return alert.Alert{}, e.st.CloseAlert(ctx, sa.ID, "reason-check")
 	}
 	return a, nil
+}
+
+// supersede closes the alert with key, if there is one still open or
+// acknowledged.
+func (e *Engine) supersede(ctx context.Context, key string) error {
+	sa, ok, err := e.st.AlertByKey(ctx, key)
+	if err != nil || !ok || sa.State == store.AlertClosed {
+		return err
+	}
+	return e.st.CloseAlert(ctx, sa.ID, "reason-check")
 }
 
 func keySuffix(a alert.Alert) string { return fmt.Sprintf("/%s/%d", a.Serial, a.Seq) }
