@@ -73,7 +73,7 @@ type Config struct {
 	Health       health.Thresholds
 	Lookback     time.Duration // how far back timelines are rebuilt (default 7 days)
 	Every        time.Duration // period of Run (default 1 min)
-	Escalate     time.Duration // escalate open alerts after this, doubling (default 1 h; 0 disables)
+	Escalate     time.Duration // escalate open alerts after this, doubling (0: 1 h; negative disables)
 	OfflineAfter time.Duration // dock silence tolerated (default 10 min)
 	OffloadWarn  time.Duration // warn this long before the 24 h deadline (default 4 h)
 	ClipURL      func(objectID string) string
@@ -92,6 +92,9 @@ func (c *Config) defaults() {
 	}
 	if c.Every <= 0 {
 		c.Every = time.Minute
+	}
+	if c.Escalate == 0 {
+		c.Escalate = time.Hour
 	}
 	if c.OfflineAfter <= 0 {
 		c.OfflineAfter = 10 * time.Minute

@@ -271,3 +271,45 @@ func TestUncheckedSupersededByVerdict(t *testing.T) {
 		t.Fatalf("open alerts %+v (%v), want only the unexplained one", open, err)
 	}
 }
+
+// Open alerts escalate after an hour by default (the collector's config
+// documents that default and passes its zero value through); a negative
+// period disables escalation.
+func TestEscalationDefault(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(48 * time.Hour)
+	for _, tc := range []struct {
+		name     string
+		escalate time.Duration
+		want     int
+	}{{"default", 0, 1}, {"disabled", -1, 0}, {"two hours", 2 * time.Hour, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: fixedClock(now)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if _, err := st.UpsertAlert(ctx, store.Alert{Key: "sequence-hole/R1/2-2", Kind: "sequence-hole", Severity: alert.SeverityCritical,
+				Unit: "unit-3", Serial: "R1", Seq: 2, Title: "hole", At: now.Add(-2 * time.Hour), OpenedAt: now.Add(-61 * time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			var got []alert.Alert
+			e := New(Config{Now: func() time.Time { return now }, Escalate: tc.escalate}, st, nil, nil,
+				[]Deliverer{deliverFunc(func(a alert.Alert) { got = append(got, a) })}, slog.New(slog.DiscardHandler))
+			if _, err := e.Pass(ctx); err != nil {
+				t.Fatal(err)
+			}
+			a, _, err := st.AlertByKey(ctx, "sequence-hole/R1/2-2")
+			if err != nil || a.Escalation != tc.want || len(got) != tc.want {
+				t.Fatalf("escalation %d, %d deliveries (%v), want %d", a.Escalation, len(got), err, tc.want)
+			}
+			if tc.want > 0 && got[0].Title != "[escalation 1] hole" {
+				t.Fatalf("escalated delivery %+v", got[0])
+			}
+		})
+	}
+}
+
+type deliverFunc func(alert.Alert)
+
+func (f deliverFunc) Deliver(_ context.Context, a alert.Alert) error { f(a); return nil }
