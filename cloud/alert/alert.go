@@ -7,6 +7,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -56,6 +57,21 @@ type Evidence struct {
 	ReasonSpoken  *bool     `json:"reason_spoken,omitempty"`
 	Transcript    string    `json:"transcript,omitempty"`
 	ClipURL       string    `json:"clip_url,omitempty"`
+}
+
+// MarshalJSON writes speech_seconds whenever the reason check ran
+// (ReasonSpoken set), even when it is zero: "no speech heard" is the
+// evidence of an unexplained interruption, and a missing field would read
+// as "not checked".
+func (e Evidence) MarshalJSON() ([]byte, error) {
+	type plain Evidence // without this method
+	if e.ReasonSpoken == nil {
+		return json.Marshal(plain(e))
+	}
+	return json.Marshal(struct {
+		plain
+		SpeechSeconds float64 `json:"speech_seconds"` // shallower: replaces plain's omitempty field
+	}{plain(e), e.SpeechSeconds})
 }
 
 // ErrInvalid reports an alert missing what every delivery needs.

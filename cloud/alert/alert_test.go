@@ -150,3 +150,31 @@ func TestMQTTDelivery(t *testing.T) {
 		t.Fatal("alert not received on " + topic)
 	}
 }
+
+// A reason check that heard no speech at all says so (speech_seconds: 0);
+// an alert with no reason check carries no speech figures.
+func TestEvidenceSpeechSecondsZero(t *testing.T) {
+	no := false
+	for _, tc := range []struct {
+		ev   Evidence
+		want string
+		has  bool
+	}{
+		{Evidence{StopCause: "fault", ReasonSpoken: &no}, `"speech_seconds":0`, true},
+		{Evidence{StopCause: "fault", ReasonSpoken: &no, SpeechSeconds: 1.25}, `"speech_seconds":1.25`, true},
+		{Evidence{StopCause: "fault"}, `"speech_seconds"`, false},
+	} {
+		b, err := json.Marshal(Alert{Key: "k", Evidence: tc.ev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(b), tc.want); got != tc.has || strings.Count(string(b), "speech_seconds") > 1 {
+			t.Errorf("%+v: %s", tc.ev, b)
+		}
+		var back Alert
+		if err := json.Unmarshal(b, &back); err != nil || back.Evidence.SpeechSeconds != tc.ev.SpeechSeconds ||
+			(back.Evidence.ReasonSpoken == nil) != (tc.ev.ReasonSpoken == nil) || back.Evidence.StopCause != "fault" {
+			t.Errorf("round trip %+v (%v)", back.Evidence, err)
+		}
+	}
+}

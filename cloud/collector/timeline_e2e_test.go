@@ -192,6 +192,22 @@ func tlCheckUnexplained(t *testing.T, c tlSeen) {
 	}
 	id := tlID(kind, 2)
 	a, h := c.delivered[id], c.webhook[id]
+	if c.audio {
+		// The raw JSON a case system or app reads names every figure,
+		// "no speech heard" included.
+		_, mq := c.w.mqtt.snapshot()
+		_, wh := c.w.webhook.snapshot()
+		for _, b := range append(mq, wh...) {
+			if !strings.Contains(string(b), `"key":"`+kind+`/TL-SILENT/2"`) {
+				continue
+			}
+			for _, want := range []string{`"speech_seconds":`, `"reason_spoken":false`, `"stop_cause":"fault"`, `"stopped_at":`, `"resumed_at":`, `"clip_url":`} {
+				if !strings.Contains(string(b), want) {
+					t.Errorf("delivered JSON lacks %s: %s", want, b)
+				}
+			}
+		}
+	}
 	for name, got := range map[string]alert.Alert{"mqtt": a, "webhook": h} {
 		t.Run(name, func(t *testing.T) {
 			if got.Key != kind+"/TL-SILENT/2" || got.Unit != tlUnit || got.Officer != tlOfficer || got.Serial != "TL-SILENT" ||
