@@ -131,8 +131,14 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		}
 		c.brokerU = c.brk.URL()
 	}
+	filters := cfg.MQTT.Filters
+	if len(filters) == 0 {
+		// Only the report topics: the broker's ACLs keep docks off any
+		// other, and the collector need not hear its own acks and commands.
+		filters = ingest.ReportFilters()
+	}
 	if c.in, err = ingest.New(ingest.Config{Broker: c.brokerU, ClientID: cfg.MQTT.ClientID, Username: c.user, Password: c.pass,
-		Group: cfg.MQTT.Group, Filters: cfg.MQTT.Filters}, c.st, c.log.With("part", "ingest"), c.reg); err != nil {
+		Group: cfg.MQTT.Group, Filters: filters}, c.st, c.log.With("part", "ingest"), c.reg); err != nil {
 		return nil, err
 	}
 

@@ -48,7 +48,7 @@ type Config struct {
 		Username string `yaml:"username"`
 		Password string `yaml:"password"`
 		// Filters narrow the subscription to some docks (sharding, tests);
-		// default berth/v1/docks/+/#.
+		// default: the report topics of every dock (ingest.ReportFilters).
 		Filters []string `yaml:"filters"`
 	} `yaml:"mqtt"`
 
