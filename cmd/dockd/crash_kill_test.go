@@ -89,6 +89,9 @@ func TestCrashKillDockd(t *testing.T) {
 	killed := time.Since(began)
 	t.Logf("%d kills in %s (dockd alive %s in all): %d while copying, %d while only uploading",
 		kills, killed.Round(time.Millisecond), alive.Round(time.Millisecond), phases["copying"], phases["uploading"])
+	if phases["copying"] == 0 || phases["uploading"] == 0 {
+		t.Errorf("kills landed %d times in copying and %d times in uploading: want both", phases["copying"], phases["uploading"])
+	}
 
 	r.startDockd()
 	r.waitSettled(2 * time.Minute)
