@@ -313,3 +313,49 @@ func TestEscalationDefault(t *testing.T) {
 type deliverFunc func(alert.Alert)
 
 func (f deliverFunc) Deliver(_ context.Context, a alert.Alert) error { f(a); return nil }
+
+type stepClock struct{ now *time.Time }
+
+func (c stepClock) Now() time.Time { return *c.now }
+
+// A pass rewrites only alerts whose content changed: the hole found again
+// is left alone (no write), the overdue footage's growing age is refreshed.
+func TestPassWritesOnlyChanges(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(30 * time.Hour)
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: stepClock{&now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7",
+		DockedAt: now, DockClock: now, DeviceClock: now, ClockSet: true,
+		Battery: wire.Battery{Percent: 50, HealthPct: 95}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
+	for _, seq := range []uint64{1, 3} { // seq 2 missing; neither in storage, both over 24 h old
+		start := t0.Add(time.Duration(seq) * time.Hour)
+		commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, &wire.SegmentManifest{Serial: "R1", Seq: seq, Start: start, End: start.Add(10 * time.Minute),
+			Size: 10, SHA256: fmt.Sprintf("%064x", seq), StopCause: wire.StopUser, Officer: "o-7", State: wire.SegBuffered, ClockSyncedAt: now})
+	}
+	e := New(Config{Now: func() time.Time { return now }, Escalate: -1, OfflineAfter: 24 * time.Hour}, st, nil, nil, nil, slog.New(slog.DiscardHandler))
+	if _, err := e.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hole0, _, _ := st.AlertByKey(ctx, "sequence-hole/R1/2-2")
+	over0, _, _ := st.AlertByKey(ctx, "upload-overdue/R1/1")
+	now = now.Add(time.Hour)
+	if created, err := e.Pass(ctx); err != nil || len(created) != 0 {
+		t.Fatalf("second pass created %v (%v)", created, err)
+	}
+	hole1, _, _ := st.AlertByKey(ctx, "sequence-hole/R1/2-2")
+	over1, _, _ := st.AlertByKey(ctx, "upload-overdue/R1/1")
+	if hole0.ID == 0 || !hole1.UpdatedAt.Equal(hole0.UpdatedAt) {
+		t.Errorf("unchanged hole alert rewritten: updated %s, then %s", hole0.UpdatedAt, hole1.UpdatedAt)
+	}
+	if over0.ID == 0 || over1.Detail == over0.Detail || !over1.UpdatedAt.Equal(now) {
+		t.Errorf("overdue alert not refreshed: %q at %s, then %q at %s", over0.Detail, over0.UpdatedAt, over1.Detail, over1.UpdatedAt)
+	}
+}

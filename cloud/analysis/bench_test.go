@@ -2,11 +2,16 @@ package analysis
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
@@ -162,4 +167,153 @@ func TestPassOverFleet(t *testing.T) {
 	if err != nil || len(again) != 0 {
 		t.Fatalf("second pass created %d (%v)", len(again), err)
 	}
+}
+
+// BenchmarkPassSQLite100k runs analysis passes over 100,000 segments (100
+// recorders × 1,000, the fleet above) held in a SQLite store: the engine
+// with its SQL reads (and, in the first pass, reported apart, its alert
+// writes), for scaling the in-memory figure of BenchmarkPass1M. Run:
+//
+//	go test -run '^$' -bench PassSQLite100k -benchtime 2x ./cloud/analysis
+func BenchmarkPassSQLite100k(b *testing.B) {
+	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(b.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: fixedClock(now)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	benchPassStore(b, st, now)
+}
+
+// BenchmarkPassPostgres100k is BenchmarkPassSQLite100k on PostgreSQL
+// (BERTH_PG_DSN, default the local test database; a fresh schema, dropped
+// afterwards). It skips when PostgreSQL is unreachable unless
+// BERTH_REQUIRE_PG is set.
+func BenchmarkPassPostgres100k(b *testing.B) {
+	dsn := os.Getenv("BERTH_PG_DSN")
+	if dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err == nil {
+		err = db.Ping()
+	}
+	if err != nil {
+		if os.Getenv("BERTH_REQUIRE_PG") != "" {
+			b.Fatalf("PostgreSQL required (BERTH_REQUIRE_PG): %v", err)
+		}
+		b.Skipf("PostgreSQL unreachable: %v", err)
+	}
+	defer db.Close()
+	schema := fmt.Sprintf("bench_analysis_%d", time.Now().UnixNano())
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		b.Fatal(err)
+	}
+	defer db.Exec("DROP SCHEMA " + schema + " CASCADE")
+	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	st, err := store.Open(context.Background(), dsn, &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: fixedClock(now), Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	benchPassStore(b, st, now)
+}
+
+func benchPassStore(b *testing.B, st *store.Store, now time.Time) {
+	const recorders, per = 100, 1000
+	ctx := context.Background()
+	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
+		b.Fatal(err)
+	}
+	m := fleet(recorders, per, now)
+	n := 0
+	var batch []store.Incoming
+	add := func(typ string, body any) {
+		n++
+		e, err := wire.NewEnvelope(fmt.Sprintf("m%d", n), "dock-1", now.Add(-30*time.Minute), typ, body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := wire.DecodeBody(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch = append(batch, store.Incoming{Env: e, Body: d})
+		if len(batch) == 1000 {
+			if _, err := st.Commit(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	for _, d := range m.devs {
+		h := d.Health
+		add(wire.TypeDeviceHealth, &h)
+		for _, s := range m.segs[d.Serial] {
+			sha := fmt.Sprintf("%064x", uint64(n))
+			r := wire.Receipt{ObjectID: "sha256-" + sha, Device: d.Serial, Seq: s.Seq, SHA256: sha, Size: 1000, StoredAt: s.ReceivedAt}
+			add(wire.TypeSegmentManifest, &wire.SegmentManifest{Serial: d.Serial, Seq: s.Seq, Start: s.Start, End: s.End, Size: 1000,
+				SHA256: sha, StopCause: s.StopCause, Officer: s.Officer, State: wire.SegUploaded, Receipt: &r, ClockSyncedAt: h.DockClock})
+		}
+	}
+	if _, err := st.Commit(ctx, batch); err != nil {
+		b.Fatal(err)
+	}
+	ts := &timedStore{Store: st}
+	e := New(Config{Now: func() time.Time { return now }, Lookback: 14 * 24 * time.Hour}, ts, nil, nil, nil, slog.New(slog.DiscardHandler))
+	// The first pass finds everything new (every alert written); the
+	// timed ones are the steady state: everything read, judged, found
+	// already raised.
+	t0 := time.Now()
+	first, err := e.Pass(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	firstTook := time.Since(t0)
+	if len(first) == 0 {
+		b.Fatal("no alerts")
+	}
+	*ts = timedStore{Store: st}
+	b.ResetTimer()
+	for b.Loop() {
+		as, err := e.Pass(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(as) != 0 {
+			b.Fatalf("steady pass created %d alerts", len(as))
+		}
+	}
+	b.ReportMetric(float64(recorders*per), "segments/op")
+	b.ReportMetric(firstTook.Seconds(), "first-pass-s")
+	b.ReportMetric(float64(len(first)), "first-pass-alerts")
+	// Where a steady pass spends its time in the store.
+	b.ReportMetric(ts.reads.Seconds()/float64(b.N), "segment-reads-s/op")
+	b.ReportMetric(ts.lookups.Seconds()/float64(b.N), "alert-lookups-s/op")
+	b.ReportMetric(ts.upserts.Seconds()/float64(b.N), "alert-upserts-s/op")
+}
+
+// timedStore adds up the time spent in the store's calls the engine makes
+// per finding and per device.
+type timedStore struct {
+	*store.Store
+	reads, lookups, upserts time.Duration
+}
+
+func (t *timedStore) Segments(ctx context.Context, serial string, from, to time.Time) ([]store.Segment, error) {
+	t0 := time.Now()
+	defer func() { t.reads += time.Since(t0) }()
+	return t.Store.Segments(ctx, serial, from, to)
+}
+
+func (t *timedStore) AlertByKey(ctx context.Context, key string) (store.Alert, bool, error) {
+	t0 := time.Now()
+	defer func() { t.lookups += time.Since(t0) }()
+	return t.Store.AlertByKey(ctx, key)
+}
+
+func (t *timedStore) UpsertAlert(ctx context.Context, a store.Alert) (bool, error) {
+	t0 := time.Now()
+	defer func() { t.upserts += time.Since(t0) }()
+	return t.Store.UpsertAlert(ctx, a)
 }
