@@ -169,3 +169,68 @@ func BenchmarkAnalyze1M(b *testing.B) {
 	}
 	b.ReportMetric(float64(recorders*per), "segments/op")
 }
+
+// Correct maps device time to dock time by the offset interpolated between
+// the dockings around it, in both drift directions and outside the known
+// dockings.
+func TestCorrectInterpolation(t *testing.T) {
+	day := 24 * time.Hour
+	set := func(at time.Duration, off time.Duration) Sync { return Sync{At: t0.Add(at), Offset: off, Set: true} }
+	// lin is a clock whose offset goes linearly from o0 at t0 to o1 a day later.
+	lin := func(o0, o1 time.Duration) func(time.Duration) time.Duration {
+		return func(at time.Duration) time.Duration {
+			return o0 + time.Duration(float64(o1-o0)*float64(at)/float64(day))
+		}
+	}
+	fixed := func(o time.Duration) func(time.Duration) time.Duration {
+		return func(time.Duration) time.Duration { return o }
+	}
+	tests := []struct {
+		name  string
+		syncs []Sync
+		at    time.Duration                     // true (dock) time of the segment start, after t0
+		off   func(time.Duration) time.Duration // the device clock's offset at a true time
+	}{
+		{"fast clock, midway between set dockings", []Sync{set(0, 0), set(day, 80*time.Second)}, day / 2, lin(0, 80*time.Second)},
+		{"slow clock, a quarter of the way", []Sync{set(0, 0), set(day, -2*time.Minute)}, day / 4, lin(0, -2*time.Minute)},
+		{"previous docking did not set the clock", []Sync{{At: t0, Offset: 10 * time.Second}, set(day, 30*time.Second)}, day / 2, lin(10*time.Second, 30*time.Second)},
+		{"before the first docking known: its measured offset", []Sync{set(day, 5*time.Minute)}, day / 2, fixed(5 * time.Minute)},
+		{"after a docking that set the clock: none", []Sync{set(0, 3*time.Minute)}, day / 2, fixed(0)},
+		{"after a docking that did not set it: what it measured", []Sync{{At: t0, Offset: 3 * time.Minute}}, day / 2, fixed(3 * time.Minute)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			endAt := tt.at + 10*time.Minute
+			s := Segment{Seq: 1, Start: t0.Add(tt.at + tt.off(tt.at)), End: t0.Add(endAt + tt.off(endAt)), StopCause: StopUser}
+			got := Correct([]Segment{s}, tt.syncs)[0]
+			if d := got.Start.Sub(t0.Add(tt.at)); d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("corrected start off by %s", d)
+			}
+			if d := got.End.Sub(t0.Add(endAt)); d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("corrected end off by %s", d)
+			}
+		})
+	}
+}
+
+// An abnormal stop resumed only after the abnormal resume window is not an
+// interruption but a stop without resume; a user stop resumed after the
+// restart window is a new recording.
+func TestResumeWindows(t *testing.T) {
+	p := DefaultPolicy()
+	now := t0.Add(48 * time.Hour)
+	h := p.AbnormalResumeWindow.Minutes()
+	got := kinds(Analyze(Build("R1", []Segment{seg(1, 0, 10, StopStorageFull), seg(2, 10+h+1, 20+h, StopUser)}, nil, p), p, now))
+	if !slices.Equal(got, []string{KindAbnormalNoResume}) {
+		t.Fatalf("late resume after storage full: %v", got)
+	}
+	got = kinds(Analyze(Build("R1", []Segment{seg(1, 0, 10, StopPowerLoss), seg(2, 10+h-1, 20+h, StopUser)}, nil, p), p, now))
+	if !slices.Equal(got, []string{KindInterruption}) {
+		t.Fatalf("resume within the window after power loss: %v", got)
+	}
+	// Not yet resumed, but the window is still open: nothing due yet.
+	got = kinds(Analyze(Build("R1", []Segment{seg(1, 0, 10, StopFault)}, nil, p), p, t0.Add(2*time.Hour)))
+	if len(got) != 0 {
+		t.Fatalf("fault 1h50m ago, window still open: %v", got)
+	}
+}
