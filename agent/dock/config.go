@@ -105,6 +105,11 @@ func (c *Config) Check() error {
 	if err := wire.ValidID(c.Dock); err != nil {
 		errs = append(errs, fmt.Errorf("dock: %w", err))
 	}
+	if c.Unit != "" {
+		if err := wire.ValidID(c.Unit); err != nil {
+			errs = append(errs, fmt.Errorf("unit: %w", err))
+		}
+	}
 	need := map[string]string{"board": c.Board, "data_dir": c.DataDir, "buffer_key_file": c.BufferKeyFile,
 		"enrolled_devices": c.EnrolledDevices, "collector.url": c.Collector.URL, "collector.public_key": c.Collector.PublicKey,
 		"mqtt.broker": c.MQTT.Broker}

@@ -39,6 +39,7 @@ type Parts struct {
 // Settings tune a Dock; zero values take defaults.
 type Settings struct {
 	Dock       string
+	Unit       string // the unit (科室) the dock serves; recorders docked here report it
 	Version    string
 	Broker     string
 	Username   string

@@ -36,6 +36,9 @@ func (d *Dock) Slot(st wire.SlotState) {
 
 // Device implements slot.Reports.
 func (d *Dock) Device(h wire.DeviceHealth) {
+	if h.Unit == "" {
+		h.Unit = d.set.Unit
+	}
 	d.put(d.id("dev"), wire.TypeDeviceHealth, wire.DeviceTopic(d.set.Dock, h.Serial), false, &h)
 }
 
