@@ -171,3 +171,34 @@ func TestLastWillMarksDockOffline(t *testing.T) {
 		}
 	})
 }
+
+func TestFootageAccessLog(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		obj := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+		for _, a := range []FootageAccess{
+			{Viewer: "chief-li", Role: "supervisor", ObjectID: obj, Action: "view", Granted: true, Remote: "10.0.0.7:5123"},
+			{Viewer: "aux-wang", Role: "auxiliary", ObjectID: obj, Action: "view", Granted: false, Reason: "auxiliary staff may not view footage"},
+			{Viewer: "chief-li", Role: "supervisor", ObjectID: "other", Action: "view", Granted: true},
+		} {
+			if err := s.RecordAccess(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			b.clock.Advance(time.Second)
+		}
+		got, err := s.FootageAccesses(ctx, obj, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Viewer != "chief-li" || !got[0].Granted || got[1].Granted || got[1].Reason == "" || got[0].Remote != "10.0.0.7:5123" {
+			t.Fatalf("accesses %+v", got)
+		}
+		if all, _ := s.FootageAccesses(ctx, "", 0); len(all) != 3 {
+			t.Fatalf("all accesses: %d", len(all))
+		}
+		if err := s.RecordAccess(ctx, FootageAccess{Viewer: "x\x00", ObjectID: obj}); err == nil {
+			t.Fatal("NUL in a viewer name accepted")
+		}
+	})
+}

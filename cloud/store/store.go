@@ -95,7 +95,7 @@ func Open(ctx context.Context, dsn string, opts *Opts) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.db.PingContext(ctx); err != nil {
+	if err := s.ping(ctx, o.BusyTimeout); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", s.d.name, err)
 	}
@@ -104,6 +104,27 @@ func Open(ctx context.Context, dsn string, opts *Opts) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ping opens the first connection. On SQLite that connection switches the
+// file to WAL, which needs the write lock for a moment and is not covered by
+// busy_timeout: collectors starting together retry a busy answer until
+// busyTimeout has passed.
+func (s *Store) ping(ctx context.Context, busyTimeout time.Duration) error {
+	deadline := time.Now().Add(busyTimeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := s.db.PingContext(ctx)
+		if err == nil || !s.d.retryable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 func openPG(trimmed, dsn string, o Opts) (*sql.DB, error) {
