@@ -81,6 +81,7 @@ type crashRig struct {
 	original map[string][]crashSeg // serial -> segments held at the start
 
 	cfgPath string
+	cfgText string // dockd.yaml with the upload rate left as %d
 	sock    string
 	logPath string
 	api     *localapi.Client
@@ -190,7 +191,7 @@ func crashNewRig(t *testing.T, fp crashFootage) *crashRig {
 	r.sock = filepath.Join(ddir, "dockd.sock")
 	r.logPath = filepath.Join(dir, "dockd.log")
 	r.cfgPath = filepath.Join(ddir, "dockd.yaml")
-	crashWrite(t, r.cfgPath, fmt.Sprintf(`dock: %s
+	r.cfgText = fmt.Sprintf(`dock: %s
 unit: unit-crash
 board: %s
 data_dir: %s
@@ -201,18 +202,25 @@ collector:
   url: %s
   public_key: %s
   token_file: %s
-  rate: %d
+  rate: %%d
 mqtt:
   broker: %s
   ack_timeout: 3s
 api_socket: %s
 state_every: 2s
 `, r.dockID, boardFile, filepath.Join(ddir, "data"), keyFile, enrolledFile, r.col.UploadURL(),
-		base64.StdEncoding.EncodeToString(r.col.PublicKey()), tokenFile, fp.UploadRate, r.col.BrokerURL(), r.sock))
+		base64.StdEncoding.EncodeToString(r.col.PublicKey()), tokenFile, r.col.BrokerURL(), r.sock)
+	r.setUploadRate(fp.UploadRate)
 	r.api = localapi.NewClient(r.sock)
 
 	t.Cleanup(r.close)
 	return r
+}
+
+// setUploadRate writes dockd's configuration with an upload cap of rate
+// bytes/s; dockd reads it at its next start.
+func (r *crashRig) setUploadRate(rate int64) {
+	crashWrite(r.t, r.cfgPath, fmt.Sprintf(r.cfgText, rate))
 }
 
 func (r *crashRig) serial(i int) string { return fmt.Sprintf("CRASH-%s-%d", r.dockID[6:], i) }
