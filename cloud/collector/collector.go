@@ -64,6 +64,7 @@ type Collector struct {
 	brk     *broker.Broker // nil with an external broker
 	in      *ingest.Ingest
 	up      *server.Server
+	foot    *footageServer
 	engine  *analysis.Engine
 	alerts  paho.Client
 	httpLn  net.Listener
@@ -142,6 +143,17 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		return nil, err
 	}
 
+	if c.foot, err = newFootageServer(c.ev, c.st, cfg.Viewers, c.reg); err != nil {
+		return nil, err
+	}
+	if c.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
+		return nil, fmt.Errorf("collector: http listen: %w", err)
+	}
+	public := strings.TrimRight(cfg.PublicURL, "/")
+	if public == "" {
+		public = c.UploadURL()
+	}
+
 	var deliver []analysis.Deliverer
 	po := paho.NewClientOptions().AddBroker(c.brokerU).SetClientID(cfg.MQTT.ClientID + "-alerts").
 		SetUsername(c.user).SetPassword(c.pass).SetAutoReconnect(true).SetConnectRetry(true).SetCleanSession(true)
@@ -157,12 +169,8 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	th := health.DefaultThresholds()
 	th.MinFirmware = cfg.Analysis.MinFirmware
 	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Now: o.Now, Health: th,
-		ClipURL: func(id string) string { return "/v1/evidence/" + id }},
+		ClipURL: func(id string) string { return public + FootagePath + "/" + id }},
 		c.st, footage{c.ev}, reasonChecker{reasoncheck.New(nil)}, deliver, c.log.With("part", "analysis"))
-
-	if c.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
-		return nil, fmt.Errorf("collector: http listen: %w", err)
-	}
 	return c, nil
 }
 
@@ -228,6 +236,7 @@ func (c *Collector) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(upload.PathPrefix, c.up)
 	mux.Handle(upload.PathPrefix+"/", c.up)
+	mux.Handle(FootagePath+"/", c.foot)
 	mux.Handle("/metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

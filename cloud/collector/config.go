@@ -60,6 +60,14 @@ type Config struct {
 		MinFirmware string `yaml:"min_firmware"`
 	} `yaml:"analysis"`
 
+	// PublicURL is how people reach this collector (for the clip links in
+	// alerts), e.g. https://collector.example:8443. Default: the bound HTTP
+	// address.
+	PublicURL string `yaml:"public_url"`
+	// Viewers may open footage at /v1/evidence/{object} with a bearer
+	// token; only supervisors are served, and every request is logged.
+	Viewers []Viewer `yaml:"viewers"`
+
 	// Webhooks receive every new or escalated alert.
 	Webhooks []Webhook `yaml:"webhooks"`
 

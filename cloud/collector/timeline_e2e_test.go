@@ -454,7 +454,7 @@ func tlDingTalk(t *testing.T, w *tlWorld) map[string]int {
 			if strings.Contains(m.Markdown.Text, "recorder: "+serial+" (") {
 				out[serial]++
 				if serial == "TL-SILENT" {
-					for _, want := range []string{"unit: " + tlUnit, "officer: " + tlOfficer, "(fault)", "resumed:", "speech heard:", "[片段 clip](/v1/evidence/"} {
+					for _, want := range []string{"unit: " + tlUnit, "officer: " + tlOfficer, "(fault)", "resumed:", "speech heard:", "[片段 clip](" + w.col.UploadURL() + "/v1/evidence/"} {
 						if !strings.Contains(m.Markdown.Text, want) {
 							t.Errorf("DingTalk message lacks %q:\n%s", want, m.Markdown.Text)
 						}
