@@ -102,8 +102,12 @@ func (w *world) summary(ctx context.Context, settled bool) (result, error) {
 		return res, nil
 	}
 	fmt.Fprintf(w.out, "Every released segment has a verified receipt and a byte-exact object in the evidence store; footage not receipted stays on its recorder.\n")
-	fmt.Fprintf(w.out, "Supervisors: `collector alerts --db %s` lists these; `collector alerts ack ID --by NAME --comment TEXT` records the written explanation.\n",
-		w.colDSN())
+	if w.o.keep {
+		fmt.Fprintf(w.out, "Supervisors: `go run ./cmd/collector alerts --db %s` lists these; `... alerts ack ID --by NAME --comment TEXT` records the written explanation.\n",
+			w.colDSN())
+	} else {
+		fmt.Fprintln(w.out, "Run with --keep to look at the store, the evidence and the alerts afterwards (`go run ./cmd/collector alerts --db DIR/collector/collector.db`).")
+	}
 	return res, nil
 }
 
