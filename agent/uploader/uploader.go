@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthdock/berth/cloud/upload"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -59,11 +60,36 @@ type Uploader struct {
 	done     int64
 	failures int
 	lastErr  error
+
+	// parked holds segments the collector refused for reasons of their own
+	// (a receipt conflict, a bad receipt): they wait ParkFor while the
+	// rest of the queue goes on, instead of blocking it.
+	parked map[segKey]time.Time
+}
+
+type segKey struct {
+	serial string
+	seq    uint64
+}
+
+// ParkFor is how long a segment the collector refused waits before it is
+// tried again; the rest of the queue is uploaded meanwhile.
+const ParkFor = time.Hour
+
+// errForeignReceipt: the receipt names another segment.
+var errForeignReceipt = errors.New("uploader: receipt names another segment")
+
+// segmentsFault reports an error that is about this segment, not about the
+// collector being unreachable: retrying the same segment at once cannot help.
+func segmentsFault(err error) bool {
+	return errors.Is(err, upload.ErrRejected) || errors.Is(err, upload.ErrBadReceipt) ||
+		errors.Is(err, upload.ErrArgument) || errors.Is(err, errForeignReceipt)
 }
 
 // New makes an uploader.
 func New(buf Buffer, client Client, onReceipt func(Pending, wire.Receipt), log *slog.Logger) *Uploader {
-	return &Uploader{buf: buf, client: client, onReceipt: onReceipt, log: log, kick: make(chan struct{}, 1)}
+	return &Uploader{buf: buf, client: client, onReceipt: onReceipt, log: log, kick: make(chan struct{}, 1),
+		parked: map[segKey]time.Time{}}
 }
 
 // Kick tells the uploader a segment was buffered.
@@ -123,20 +149,64 @@ func (u *Uploader) Run(ctx context.Context) error {
 }
 
 // pass uploads everything pending, one at a time in priority order; a new
-// follower buffered meanwhile is picked up by the next pass.
+// follower buffered meanwhile is picked up by the next pass. A segment the
+// collector refuses is parked and the pass goes on with the next one; an
+// unreachable collector ends the pass (the caller backs off).
 func (u *Uploader) pass(ctx context.Context) error {
+	var skipped map[segKey]bool
 	for {
-		list, err := u.buf.PendingUpload(1)
+		list, err := u.buf.PendingUpload(len(u.parkedNow()) + len(skipped) + 1)
 		if err != nil {
 			return err
 		}
-		if len(list) == 0 {
+		var next *Pending
+		parked := u.parkedNow()
+		for i := range list {
+			k := segKey{list[i].Serial, list[i].Seq}
+			if !parked[k] && !skipped[k] {
+				next = &list[i]
+				break
+			}
+		}
+		if next == nil {
 			return nil
 		}
-		if err := u.one(ctx, list[0]); err != nil {
+		err = u.one(ctx, *next)
+		if err == nil || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
+		if !segmentsFault(err) {
 			return err
 		}
+		u.log.Error("collector refused a segment; parked, the rest of the queue goes on",
+			"serial", next.Serial, "seq", next.Seq, "err", err, "retry_in", ParkFor)
+		u.mu.Lock()
+		u.parked[segKey{next.Serial, next.Seq}] = time.Now().Add(ParkFor)
+		u.mu.Unlock()
+		if skipped == nil {
+			skipped = map[segKey]bool{}
+		}
+		skipped[segKey{next.Serial, next.Seq}] = true
 	}
+}
+
+// parkedNow returns the segments still parked, dropping expired ones.
+func (u *Uploader) parkedNow() map[segKey]bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	now := time.Now()
+	out := make(map[segKey]bool, len(u.parked))
+	for k, until := range u.parked {
+		if now.Before(until) {
+			out[k] = true
+		} else {
+			delete(u.parked, k)
+		}
+	}
+	return out
 }
 
 func (u *Uploader) one(ctx context.Context, p Pending) error {
@@ -169,7 +239,10 @@ func (u *Uploader) one(ctx context.Context, p Pending) error {
 	// The client verified the signature and that the receipt names exactly
 	// this segment; check again here, where it matters, before recording.
 	if r.Device != p.Serial || r.Seq != p.Seq || r.SHA256 != p.SHA256 || r.Size != p.Size {
-		return errors.New("uploader: receipt names another segment")
+		u.mu.Lock()
+		u.lastErr = errForeignReceipt
+		u.mu.Unlock()
+		return errForeignReceipt
 	}
 	if err := u.buf.MarkUploaded(p.Serial, p.Seq, r); err != nil {
 		return err

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/cloud/upload"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -94,10 +96,65 @@ func TestUploadsInOrderAfterFailures(t *testing.T) {
 func TestReceiptForAnotherSegmentNotRecorded(t *testing.T) {
 	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []Pending{{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}}}
 	u := New(buf, &flakyClient{lie: true}, nil, slog.New(slog.DiscardHandler))
-	if err := u.pass(context.Background()); err == nil {
-		t.Fatal("a receipt naming another hash was accepted")
+	if err := u.pass(context.Background()); err != nil {
+		t.Fatalf("pass: %v (a segment's own fault parks it)", err)
 	}
 	if len(buf.uploaded) != 0 {
-		t.Fatal("recorded as uploaded")
+		t.Fatal("a receipt naming another hash was recorded as uploaded")
+	}
+	if _, _, err := u.Progress(); !errors.Is(err, errForeignReceipt) {
+		t.Fatalf("last error %v, want the foreign receipt", err)
+	}
+	if !u.parkedNow()[segKey{"R1", 1}] {
+		t.Fatal("the segment with the foreign receipt is not parked")
+	}
+}
+
+// refusingClient refuses one segment for reasons of its own (a receipt
+// conflict at the collector) and uploads the others.
+type refusingClient struct {
+	flakyClient
+	refuse uint64
+}
+
+func (c *refusingClient) Upload(ctx context.Context, device string, seq uint64, size int64, sha string, src io.ReaderAt, progress func(int64)) (wire.Receipt, error) {
+	if seq == c.refuse {
+		return wire.Receipt{}, fmt.Errorf("%w: 409 receipt_conflict", upload.ErrRejected)
+	}
+	return c.flakyClient.Upload(ctx, device, seq, size, sha, src, progress)
+}
+
+func TestRefusedSegmentDoesNotBlockTheQueue(t *testing.T) {
+	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []Pending{
+		{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 2, Size: 10, SHA256: "bb"}, {Serial: "R1", Seq: 3, Size: 10, SHA256: "cc"}}}
+	client := &refusingClient{refuse: 1}
+	u := New(buf, client, nil, slog.New(slog.DiscardHandler))
+	if err := u.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := buf.uploaded[1]; ok || len(buf.uploaded) != 2 {
+		t.Fatalf("uploaded %v, want 2 and 3 behind the refused 1", buf.uploaded)
+	}
+	// The next pass leaves the parked segment alone.
+	client.mu.Lock()
+	client.order = nil
+	client.mu.Unlock()
+	if err := u.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(client.order) != 0 {
+		t.Fatalf("second pass tried %v", client.order)
+	}
+}
+
+func TestUnreachableCollectorEndsThePass(t *testing.T) {
+	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []Pending{
+		{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 2, Size: 10, SHA256: "bb"}}}
+	u := New(buf, &flakyClient{fails: 5}, nil, slog.New(slog.DiscardHandler))
+	if err := u.pass(context.Background()); err == nil {
+		t.Fatal("an unreachable collector did not end the pass")
+	}
+	if len(u.parkedNow()) != 0 {
+		t.Fatal("a segment was parked because the collector was unreachable")
 	}
 }
