@@ -161,11 +161,12 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 		unitOf[d.ID] = d.Unit
 	}
 	var errs []error
+	standing := map[string]bool{} // keys of condition findings that still hold
 	for _, d := range devs {
 		if d.Unit == "" {
 			d.Unit = unitOf[d.LastDock]
 		}
-		as, err := e.device(ctx, d)
+		as, err := e.device(ctx, d, standing)
 		created = append(created, as...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("analysis: device %s: %w", d.Serial, err))
@@ -173,8 +174,45 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 	}
 	as, err := e.docks(ctx, docks)
 	created = append(created, as...)
-	errs = append(errs, err, e.escalate(ctx))
+	complete := len(errs) == 0 && err == nil
+	errs = append(errs, err)
+	if complete {
+		// Only after a complete pass: a device that failed to analyse must
+		// not have its conditions closed for want of a finding.
+		errs = append(errs, e.closeLifted(ctx, standing))
+	}
+	errs = append(errs, e.escalate(ctx))
 	return created, errors.Join(errs...)
+}
+
+// conditions are findings about a state of affairs rather than an event:
+// footage not yet in storage, a recorder due back. When the state ends (the
+// footage arrived, the recorder docked) their alert is closed, so the inbox
+// shows what still needs doing; the event findings (late upload, hole,
+// interruption) stay until a person closes them.
+var conditions = []string{timeline.KindUploadOverdue, timeline.KindOffloadDueSoon}
+
+// closeLifted closes open or acknowledged condition alerts whose finding no
+// longer holds.
+func (e *Engine) closeLifted(ctx context.Context, standing map[string]bool) error {
+	for _, kind := range conditions {
+		for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
+			as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Kind: kind, Limit: 100000})
+			if err != nil {
+				return err
+			}
+			for _, a := range as {
+				if standing[a.Key] {
+					continue
+				}
+				if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
+					return err
+				}
+				e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
+			}
+		}
+	}
+	return nil
 }
 
 // raise stores an alert and delivers it if it is new.

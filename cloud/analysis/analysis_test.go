@@ -359,3 +359,48 @@ func TestPassWritesOnlyChanges(t *testing.T) {
 		t.Errorf("overdue alert not refreshed: %q at %s, then %q at %s", over0.Detail, over0.UpdatedAt, over1.Detail, over1.UpdatedAt)
 	}
 }
+
+// A condition alert (footage not in storage after 24 h) closes by itself
+// once the footage is stored; the late upload it became stays open.
+func TestOverdueClosesWhenFootageArrives(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(30 * time.Hour)
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: stepClock{&now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7",
+		DockedAt: now, DockClock: now, DeviceClock: now, ClockSet: true,
+		Battery: wire.Battery{Percent: 50, HealthPct: 95}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
+	sha := fmt.Sprintf("%064x", 1)
+	commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, &wire.SegmentManifest{Serial: "R1", Seq: 1, Start: t0, End: t0.Add(10 * time.Minute),
+		Size: 10, SHA256: sha, StopCause: wire.StopUser, Officer: "o-7", State: wire.SegBuffered, ClockSyncedAt: now})
+	e := New(Config{Now: func() time.Time { return now }, Escalate: -1, OfflineAfter: 24 * time.Hour}, st, nil, nil, nil, slog.New(slog.DiscardHandler))
+	if _, err := e.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok, _ := st.AlertByKey(ctx, "upload-overdue/R1/1"); !ok || a.State != store.AlertOpen {
+		t.Fatalf("no open overdue alert: %+v", a)
+	}
+	// The footage reaches the evidence store an hour later.
+	now = now.Add(time.Hour)
+	if err := st.RecordReceipt(ctx, wire.Receipt{Device: "R1", Seq: 1, ObjectID: sha, SHA256: sha, Size: 10, StoredAt: now, KeyID: "k", Signature: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	over, _, _ := st.AlertByKey(ctx, "upload-overdue/R1/1")
+	if over.State != store.AlertClosed || over.ClosedBy == "" {
+		t.Fatalf("overdue alert after the footage arrived: %+v", over)
+	}
+	late, ok, _ := st.AlertByKey(ctx, "late-upload/R1/1")
+	if !ok || late.State != store.AlertOpen {
+		t.Fatalf("late-upload alert: %+v (found %v)", late, ok)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/berthdock/berth/cloud/alert"
@@ -47,7 +48,7 @@ var titles = map[string]string{
 
 // device analyses one recorder: timeline findings, spoken-reason checks,
 // health of its last docking, and the offload countdown.
-func (e *Engine) device(ctx context.Context, d store.Device) ([]alert.Alert, error) {
+func (e *Engine) device(ctx context.Context, d store.Device, standing map[string]bool) ([]alert.Alert, error) {
 	now := e.cfg.Now()
 	from := now.Add(-e.cfg.Lookback)
 	segs, err := e.st.Segments(ctx, d.Serial, from, now.Add(time.Hour))
@@ -90,6 +91,9 @@ func (e *Engine) device(ctx context.Context, d store.Device) ([]alert.Alert, err
 		if f.Kind == timeline.KindOffloadDueSoon {
 			// One alert per docking that started the countdown.
 			a.Key = fmt.Sprintf("%s/%s/%d", f.Kind, d.Serial, d.LastDockedAt.Unix())
+		}
+		if slices.Contains(conditions, f.Kind) {
+			standing[a.Key] = true
 		}
 		if f.Kind == timeline.KindInterruption {
 			var err error
