@@ -404,3 +404,40 @@ func TestOverdueClosesWhenFootageArrives(t *testing.T) {
 		t.Fatalf("late-upload alert: %+v (found %v)", late, ok)
 	}
 }
+
+// The dock sets a recorder's clock when it measures it; a second session of
+// the same docking (the link dropped) measures almost nothing. The drift of
+// the first measurement must still be raised.
+func TestClockDriftOfAnEarlierSnapshotRaised(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(30 * time.Hour)
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: stepClock{&now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	first, second := now.Add(-time.Minute), now
+	for _, snap := range []struct {
+		at     time.Time
+		offset int64
+	}{{first, 95_000}, {second, 3}} {
+		commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7",
+			DockedAt: snap.at, DockClock: snap.at, DeviceClock: snap.at.Add(time.Duration(snap.offset) * time.Millisecond), ClockOffsetMs: snap.offset, ClockSet: true,
+			Battery: wire.Battery{Percent: 50, HealthPct: 95}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
+	}
+	e := New(Config{Now: func() time.Time { return now }, Escalate: -1, OfflineAfter: 24 * time.Hour}, st, nil, nil, nil, slog.New(slog.DiscardHandler))
+	if _, err := e.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	as, err := st.Alerts(ctx, store.AlertFilter{Kind: "clock-drift"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 1 || !as[0].At.Equal(first) {
+		t.Fatalf("clock-drift alerts %+v, want one for the first snapshot at %s", as, first)
+	}
+}

@@ -108,15 +108,36 @@ func (e *Engine) device(ctx context.Context, d store.Device, standing map[string
 			return out, err
 		}
 	}
-	for _, f := range health.Device(d.Health, e.cfg.Health) {
-		if d.Health.Serial == "" {
-			break
+	// Health of the last docking. The clock is judged at every snapshot in
+	// the lookback, though: the dock sets the clock when it measures it, so
+	// a second session of the same docking (a link that dropped) measures
+	// almost nothing, and the drift it corrected would vanish with it.
+	healthAlert := func(f health.Finding, rec store.HealthRecord) alert.Alert {
+		at := rec.Health.DockedAt
+		return alert.Alert{Key: f.Key() + "/" + at.UTC().Format(time.RFC3339), Kind: f.Kind, Severity: f.Severity,
+			Unit: d.Unit, Officer: d.Officer, Serial: d.Serial, Dock: rec.Dock, Title: "Recorder " + d.Serial + ": " + f.Kind,
+			Detail: f.Detail, At: at}
+	}
+	if d.Health.Serial != "" {
+		last := store.HealthRecord{Dock: d.LastDock, Health: d.Health}
+		last.Health.DockedAt = d.LastDockedAt
+		for _, f := range health.Device(d.Health, e.cfg.Health) {
+			if err := raise(healthAlert(f, last)); err != nil {
+				return out, err
+			}
 		}
-		a := alert.Alert{Key: f.Key() + "/" + d.LastDockedAt.UTC().Format(time.RFC3339), Kind: f.Kind, Severity: f.Severity,
-			Unit: d.Unit, Officer: d.Officer, Serial: d.Serial, Dock: d.LastDock, Title: "Recorder " + d.Serial + ": " + f.Kind,
-			Detail: f.Detail, At: d.LastDockedAt}
-		if err := raise(a); err != nil {
-			return out, err
+	}
+	for _, rec := range hist {
+		if rec.Health.DockedAt.Before(from) || rec.Health.DockedAt.Equal(d.LastDockedAt) {
+			continue
+		}
+		for _, f := range health.Device(rec.Health, e.cfg.Health) {
+			if f.Kind != health.KindClockDrift {
+				continue
+			}
+			if err := raise(healthAlert(f, rec)); err != nil {
+				return out, err
+			}
 		}
 	}
 	return out, nil
