@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -14,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,7 +70,7 @@ const (
 )
 
 func benchDockd(b *testing.B, rate int64, memLimit string) {
-	bin := benchBuild(b)
+	bin := buildDockd(b)
 	total := int64(benchSlots * benchSegments * benchSegSize)
 	b.SetBytes(total)
 	var peakAnon, peakFile, peakDisk, endDisk int64
@@ -100,35 +97,6 @@ func benchDockd(b *testing.B, rate int64, memLimit string) {
 	b.ReportMetric(float64(endDisk)/float64(total), "end-disk/backlog")
 }
 
-// benchBuild builds dockd once per benchmark.
-func benchBuild(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "dockd")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build dockd: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func benchHex(n int) string {
-	p := make([]byte, n)
-	rand.Read(p)
-	return hex.EncodeToString(p)
-}
-
-type benchLogWriter struct{ b *testing.B }
-
-func (w benchLogWriter) Write(p []byte) (int, error) {
-	w.b.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // benchRig is one docking's collector, recorders and dockd files.
 type benchRig struct {
 	b        *testing.B
@@ -147,9 +115,9 @@ type benchRig struct {
 func benchNewRig(b *testing.B, bin string, rate int64) *benchRig {
 	b.Helper()
 	dir := b.TempDir()
-	dockID := "bench-" + benchHex(4)
-	token := benchHex(16)
-	log := slog.New(slog.NewTextHandler(benchLogWriter{b}, &slog.HandlerOptions{Level: slog.LevelError}))
+	dockID := "bench-" + randHex(4)
+	token := randHex(16)
+	log := slog.New(slog.NewTextHandler(tbWriter{b}, &slog.HandlerOptions{Level: slog.LevelError}))
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &benchRig{b: b, bin: bin, dir: dir, stop: cancel, done: make(chan struct{}, 2)}
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -91,44 +89,13 @@ type crashRig struct {
 	starts    int
 }
 
-// crashBuildDockd builds this package's binary (plain, without -race: the
-// subprocess is under test for its behaviour, and a fast start keeps the
-// kill cycles short).
-func crashBuildDockd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "dockd")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build dockd: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func crashRandHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-type crashTestWriter struct{ t *testing.T }
-
-func (w crashTestWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // crashNewRig starts the collector and the recorders and writes dockd's
 // board file, configuration, key, token and enrolment files.
 func crashNewRig(t *testing.T, fp crashFootage) *crashRig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &crashRig{t: t, dir: dir, bin: crashBuildDockd(t), dockID: "crash-" + crashRandHex(4), token: crashRandHex(16), fp: fp,
-		log:      slog.New(slog.NewTextHandler(crashTestWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
+	r := &crashRig{t: t, dir: dir, bin: buildDockd(t), dockID: "crash-" + randHex(4), token: randHex(16), fp: fp,
+		log:      slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
 		original: map[string][]crashSeg{}}
 
 	cc := &r.colCfg
