@@ -2,10 +2,6 @@ package dock_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/wire"
@@ -84,18 +79,12 @@ type benchRig struct {
 	stop func()
 }
 
-func benchHex(n int) string {
-	p := make([]byte, n)
-	rand.Read(p)
-	return hex.EncodeToString(p)
-}
-
 func benchStart(b *testing.B, l benchLoad, iters int) *benchRig {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(benchLogWriter{b}, &slog.HandlerOptions{Level: slog.LevelError}))
-	dockID := "bench-" + benchHex(4)
-	token := benchHex(16)
+	log := slog.New(slog.NewTextHandler(tbWriter{b}, &slog.HandlerOptions{Level: slog.LevelError}))
+	dockID := "bench-" + randHex(4)
+	token := randHex(16)
 	dir := b.TempDir()
 	if d := os.Getenv("BERTH_BENCH_DIR"); d != "" {
 		// e.g. /dev/shm: the same path without the disk, to tell CPU from I/O.
@@ -150,25 +139,10 @@ func benchStart(b *testing.B, l benchLoad, iters int) *benchRig {
 		b.Fatal(err)
 	}
 	ddir := filepath.Join(dir, "dock")
-	os.MkdirAll(ddir, 0o750)
-	keyFile := filepath.Join(ddir, "buffer.key")
-	if err := buffer.WriteKeyFile(keyFile); err != nil {
-		b.Fatal(err)
-	}
-	ef := filepath.Join(ddir, "recorders.json")
-	eb, _ := json.Marshal(enrolled)
-	if err := os.WriteFile(ef, eb, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	dc := &dock.Config{Dock: dockID, Unit: "unit-bench", Board: "(sim)", DataDir: ddir, BufferKeyFile: keyFile,
-		BufferCapacity: 32 << 30, EnrolledDevices: ef, StateEvery: 5 * time.Second}
-	dc.Collector.URL = col.UploadURL()
-	dc.Collector.PublicKey = base64.StdEncoding.EncodeToString(col.PublicKey())
+	dc := dockConfig(b, ddir, dockID, "unit-bench", col, enrolled, 32<<30)
 	if !l.upload {
 		dc.Collector.Rate = benchUploadRate
 	}
-	dc.MQTT.Broker = col.BrokerURL()
-	dc.MQTT.AckTimeout = 3 * time.Second
 	var sys *dock.System
 	pprof.Do(ctx, pprof.Labels("side", "dock"), func(context.Context) {
 		sys, err = dock.Open(dc, dock.OpenOpts{Version: "bench", Log: log.With("side", "dock"), Board: bd, Token: token})
@@ -212,13 +186,6 @@ func benchStart(b *testing.B, l benchLoad, iters int) *benchRig {
 	}
 	b.Cleanup(r.stop)
 	return r
-}
-
-type benchLogWriter struct{ b *testing.B }
-
-func (w benchLogWriter) Write(p []byte) (int, error) {
-	w.b.Log(string(p))
-	return len(p), nil
 }
 
 // benchDocking is one iteration's timings.

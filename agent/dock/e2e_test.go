@@ -92,7 +92,7 @@ type e2e struct {
 func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *e2e {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	dockID := "e2e-" + randHex(4)
 	token := randHex(16)
 	dir := t.TempDir()
@@ -153,21 +153,8 @@ func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *e2e {
 			t.Fatal(err)
 		}
 	}
-	ddir := filepath.Join(dir, "dock")
-	os.MkdirAll(ddir, 0o750)
-	keyFile := filepath.Join(ddir, "buffer.key")
-	if err := buffer.WriteKeyFile(keyFile); err != nil {
-		t.Fatal(err)
-	}
-	ef := filepath.Join(ddir, "recorders.json")
-	eb, _ := json.Marshal(enrolled)
-	os.WriteFile(ef, eb, 0o600)
-	dc := &dock.Config{Dock: dockID, Unit: "unit-e2e", Board: "(sim)", DataDir: ddir, BufferKeyFile: keyFile,
-		BufferCapacity: 1 << 30, EnrolledDevices: ef, StateEvery: 2 * time.Second}
-	dc.Collector.URL = col.UploadURL()
-	dc.Collector.PublicKey = base64.StdEncoding.EncodeToString(col.PublicKey())
-	dc.MQTT.Broker = col.BrokerURL()
-	dc.MQTT.AckTimeout = 3 * time.Second
+	dc := dockConfig(t, filepath.Join(dir, "dock"), dockID, "unit-e2e", col, enrolled, 1<<30)
+	dc.StateEvery = 2 * time.Second
 	sys, err := dock.Open(dc, dock.OpenOpts{Version: "e2e", Log: log.With("side", "dock"), Board: b, Token: token})
 	if err != nil {
 		t.Fatal(err)
@@ -202,11 +189,40 @@ func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *e2e {
 	return e
 }
 
-type testWriter struct{ t *testing.T }
+// tbWriter sends slog lines to the test log.
+type tbWriter struct{ tb testing.TB }
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// dockConfig writes a dock's buffer key and enrolled-recorders file under
+// ddir and returns its configuration, pointed at the collector col.
+func dockConfig(tb testing.TB, ddir, dockID, unit string, col *collector.Collector, enrolled map[string]string, capacity int64) *dock.Config {
+	tb.Helper()
+	if err := os.MkdirAll(ddir, 0o750); err != nil {
+		tb.Fatal(err)
+	}
+	keyFile := filepath.Join(ddir, "buffer.key")
+	if err := buffer.WriteKeyFile(keyFile); err != nil {
+		tb.Fatal(err)
+	}
+	ef := filepath.Join(ddir, "recorders.json")
+	eb, err := json.Marshal(enrolled)
+	if err == nil {
+		err = os.WriteFile(ef, eb, 0o600)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dc := &dock.Config{Dock: dockID, Unit: unit, Board: "(sim)", DataDir: ddir, BufferKeyFile: keyFile,
+		BufferCapacity: dock.Size(capacity), EnrolledDevices: ef, StateEvery: 5 * time.Second}
+	dc.Collector.URL = col.UploadURL()
+	dc.Collector.PublicKey = base64.StdEncoding.EncodeToString(col.PublicKey())
+	dc.MQTT.Broker = col.BrokerURL()
+	dc.MQTT.AckTimeout = 3 * time.Second
+	return dc
 }
 
 func TestEndToEnd(t *testing.T) {
