@@ -98,7 +98,8 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	target := *addr
 	if *port != "" {
 		target = *port
-		dial = func(context.Context) (io.ReadWriteCloser, error) { return seriallink.Open(*port, nil) }
+		dial = conformance.Settled(func(context.Context) (io.ReadWriteCloser, error) { return seriallink.Open(*port, nil) },
+			conformance.LineSettle)
 	} else {
 		dial = func(ctx context.Context) (io.ReadWriteCloser, error) {
 			var d net.Dialer

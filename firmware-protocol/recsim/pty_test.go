@@ -27,7 +27,8 @@ func ptyServer(t *testing.T, recs []*recsim.Recorder) *recsim.Server {
 }
 
 func serialDialer(path string) conformance.Dialer {
-	return func(context.Context) (io.ReadWriteCloser, error) { return seriallink.Open(path, nil) }
+	return conformance.Settled(func(context.Context) (io.ReadWriteCloser, error) { return seriallink.Open(path, nil) },
+		conformance.LineSettle)
 }
 
 // The conformance suite over the dock's own serial code path.
