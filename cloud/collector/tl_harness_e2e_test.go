@@ -364,7 +364,10 @@ func (w *tlWorld) dockAll(t *testing.T, n int) {
 	var stable time.Time
 	for {
 		st := w.sys.Dock.Status()
-		if tlSettled(st, n) {
+		// The collector's view too: the dock's last state report (sent every
+		// StateEvery) must show the backlog gone, or the analysis rightly
+		// raises backlog-old from the stale report.
+		if tlSettled(st, n) && w.collectorSeesNoBacklog(t) {
 			if stable.IsZero() {
 				stable = time.Now()
 			} else if time.Since(stable) > 500*time.Millisecond {
@@ -378,6 +381,19 @@ func (w *tlWorld) dockAll(t *testing.T, n int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func (w *tlWorld) collectorSeesNoBacklog(t *testing.T) bool {
+	docks, err := w.col.Store().Docks(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docks {
+		if d.ID == w.sys.Dock.Status().Dock {
+			return !d.StateAt.IsZero() && d.State.BacklogSegments == 0
+		}
+	}
+	return false
 }
 
 func tlSettled(st localapi.Status, n int) bool {

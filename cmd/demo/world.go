@@ -124,7 +124,7 @@ func newWorld(ctx context.Context, o options, out io.Writer) (_ *world, err erro
 		return nil, err
 	}
 	dcfg := &dock.Config{Dock: demoDock, Unit: demoUnit, Board: "(simulated)", DataDir: ddir, BufferKeyFile: keyFile,
-		BufferCapacity: 4 << 30, EnrolledDevices: enrolledFile, StateEvery: 5 * time.Second}
+		BufferCapacity: 4 << 30, EnrolledDevices: enrolledFile, StateEvery: 2 * time.Second}
 	dcfg.Collector.URL = w.col.UploadURL()
 	dcfg.Collector.PublicKey = base64.StdEncoding.EncodeToString(w.col.PublicKey())
 	dcfg.MQTT.Broker = w.col.BrokerURL()
