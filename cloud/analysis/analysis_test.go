@@ -318,19 +318,28 @@ type stepClock struct{ now *time.Time }
 
 func (c stepClock) Now() time.Time { return *c.now }
 
+// stepStore opens a SQLite store on the clock *now with dock-1 of unit-3
+// enrolled; it is closed at cleanup.
+func stepStore(t *testing.T, now *time.Time) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "c.db"),
+		&store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: stepClock{now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.EnrollDock(context.Background(), "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // A pass rewrites only alerts whose content changed: the hole found again
 // is left alone (no write), the overdue footage's growing age is refreshed.
 func TestPassWritesOnlyChanges(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(30 * time.Hour)
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: stepClock{&now}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
-		t.Fatal(err)
-	}
+	st := stepStore(t, &now)
 	n := 0
 	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7",
 		DockedAt: now, DockClock: now, DeviceClock: now, ClockSet: true,
@@ -365,14 +374,7 @@ func TestPassWritesOnlyChanges(t *testing.T) {
 func TestOverdueClosesWhenFootageArrives(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(30 * time.Hour)
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: stepClock{&now}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
-		t.Fatal(err)
-	}
+	st := stepStore(t, &now)
 	n := 0
 	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7",
 		DockedAt: now, DockClock: now, DeviceClock: now, ClockSet: true,
@@ -411,14 +413,7 @@ func TestOverdueClosesWhenFootageArrives(t *testing.T) {
 func TestClockDriftOfAnEarlierSnapshotRaised(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(30 * time.Hour)
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: stepClock{&now}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
-		t.Fatal(err)
-	}
+	st := stepStore(t, &now)
 	n := 0
 	first, second := now.Add(-time.Minute), now
 	for _, snap := range []struct {
