@@ -462,6 +462,12 @@ type Stats struct {
 	Oldest          time.Time // the oldest backlog recording's start (dock clock)
 }
 
+// DiskUsage is the space the files under dir take on disk (allocated
+// blocks where the system reports them), as the buffer counts its own
+// directory in Stats; files removed while it walks (badger compacting)
+// count nothing.
+func DiskUsage(dir string) (int64, error) { return dirUsage(dir) }
+
 // Stats returns the buffer's figures.
 func (b *Buffer) Stats() Stats {
 	used, _ := dirUsage(b.dir)

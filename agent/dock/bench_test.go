@@ -4,17 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/wire"
@@ -151,39 +150,7 @@ func benchStart(b *testing.B, l benchLoad, iters int) *benchRig {
 		b.Fatal(err)
 	}
 	r := &benchRig{b: b, col: col, srv: srv, sys: sys, load: l, dir: ddir}
-	done := make(chan struct{}, 3)
-	run := func(f func(context.Context) error, name string) {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			// The label follows every goroutine f starts, so a CPU profile
-			// splits by side: go tool pprof -tags, -tagfocus side=dock.
-			pprof.Do(ctx, pprof.Labels("side", name), func(ctx context.Context) {
-				if err := f(ctx); err != nil {
-					b.Errorf("%s: %v", name, err)
-				}
-			})
-		}()
-	}
-	run(col.Run, "collector")
-	run(srv.Run, "recsim")
-	select {
-	case <-col.Ingest().Ready():
-	case <-time.After(30 * time.Second):
-		b.Fatal("ingest not ready")
-	}
-	run(sys.Dock.Run, "dock")
-	var once sync.Once
-	r.stop = func() {
-		once.Do(func() {
-			cancel()
-			for range 3 {
-				<-done
-			}
-			sys.Close()
-			srv.Close()
-			col.Close()
-		})
-	}
+	r.stop = runWorld(b, ctx, cancel, col, srv, sys, true)
 	b.Cleanup(r.stop)
 	return r
 }
@@ -430,21 +397,9 @@ func BenchmarkChurnEndToEnd(b *testing.B) {
 	}
 }
 
-// benchDiskUse is the space the files under dir take (allocated blocks); 0
-// for files that vanish while it walks (badger deleting value-log files).
+// benchDiskUse is the buffer's own measure of the space under dir.
 func benchDiskUse(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
-		}
-		if fi, err := d.Info(); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				n += st.Blocks * 512
-			}
-		}
-		return nil
-	})
+	n, _ := buffer.DiskUsage(dir)
 	return n
 }
 

@@ -12,8 +12,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,33 +162,57 @@ func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *e2e {
 		t.Fatal(err)
 	}
 	e := &e2e{col: col, recs: srv, sys: sys, dock: dockID}
+	t.Cleanup(runWorld(t, ctx, cancel, col, srv, sys, false))
+	return e
+}
+
+// runWorld runs the collector, the recorders and (once ingest is ready)
+// the dock under ctx, and returns the stop that cancels ctx, joins them
+// and closes everything, once. With labels each part runs under a pprof
+// label "side" that follows every goroutine it starts, so a CPU profile
+// splits by side (go tool pprof -tags).
+func runWorld(tb testing.TB, ctx context.Context, cancel context.CancelFunc, col *collector.Collector,
+	srv *recsim.Server, sys *dock.System, labels bool) func() {
+	tb.Helper()
 	done := make(chan struct{}, 3)
 	run := func(f func(context.Context) error, name string) {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			if err := f(ctx); err != nil {
-				t.Errorf("%s: %v", name, err)
+			body := func(ctx context.Context) {
+				if err := f(ctx); err != nil {
+					tb.Errorf("%s: %v", name, err)
+				}
+			}
+			if labels {
+				pprof.Do(ctx, pprof.Labels("side", name), body)
+			} else {
+				body(ctx)
 			}
 		}()
 	}
 	run(col.Run, "collector")
 	run(srv.Run, "recsim")
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			for range 3 {
+				<-done
+			}
+			sys.Close()
+			srv.Close()
+			col.Close()
+		})
+	}
 	select {
 	case <-col.Ingest().Ready():
 	case <-time.After(30 * time.Second):
-		t.Fatal("ingest not ready")
+		done <- struct{}{} // the dock never started
+		stop()
+		tb.Fatal("ingest not ready")
 	}
 	run(sys.Dock.Run, "dock")
-	t.Cleanup(func() {
-		cancel()
-		for range 3 {
-			<-done
-		}
-		sys.Close()
-		srv.Close()
-		col.Close()
-	})
-	return e
+	return stop
 }
 
 // tbWriter sends slog lines to the test log.

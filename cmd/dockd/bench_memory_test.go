@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -373,22 +372,9 @@ func (r *benchRig) settledDisk() int64 {
 	return last
 }
 
-// benchDiskUse is the space the files under dir take (allocated blocks);
-// files that vanish while it walks (badger deleting a value-log file) count
-// 0.
+// benchDiskUse is the buffer's own measure of the space under dir.
 func benchDiskUse(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
-		}
-		if fi, err := d.Info(); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				n += st.Blocks * 512
-			}
-		}
-		return nil
-	})
+	n, _ := buffer.DiskUsage(dir)
 	return n
 }
 
