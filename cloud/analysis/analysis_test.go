@@ -67,14 +67,8 @@ func commit(t *testing.T, st *store.Store, dock string, n *int, typ string, body
 
 func TestInterruptionsHolesAndDelivery(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: fixedClock(t0.Add(31 * time.Hour))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
-		t.Fatal(err)
-	}
+	storeNow := t0.Add(31 * time.Hour)
+	st := stepStore(t, &storeNow)
 	n := 0
 	docked := t0.Add(30 * time.Hour)
 	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7", Unit: "unit-3",
@@ -154,14 +148,8 @@ func TestInterruptionsHolesAndDelivery(t *testing.T) {
 // supervisors would never see them.
 func TestUnitFromDock(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: fixedClock(t0.Add(31 * time.Hour))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
-		t.Fatal(err)
-	}
+	storeNow := t0.Add(31 * time.Hour)
+	st := stepStore(t, &storeNow)
 	n := 0
 	docked := t0.Add(30 * time.Hour)
 	for _, serial := range []string{"R1", "R2"} {
@@ -205,14 +193,8 @@ func TestUnitFromDock(t *testing.T) {
 // open, and escalating, beside it.
 func TestUncheckedSupersededByVerdict(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: fixedClock(t0.Add(31 * time.Hour))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnrollDock(ctx, "dock-1", "unit-3", "token-0123456789abcdef"); err != nil {
-		t.Fatal(err)
-	}
+	storeNow := t0.Add(31 * time.Hour)
+	st := stepStore(t, &storeNow)
 	n := 0
 	docked := t0.Add(30 * time.Hour)
 	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7",
