@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/agent/buffer"
-	"github.com/berthdock/berth/cloud/upload"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 // Buffer is the part of the evidence buffer the uploader uses.

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/agent/buffer"
-	"github.com/berthdock/berth/cloud/upload"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 type fakeBuf struct {
