@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/agent/buffer"
-	"github.com/berthdock/berth/cloud/timeline"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/rules"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
@@ -297,7 +297,7 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 // manifest builds a segment's report.
 func (s *Slot) manifest(d *docking, seg docklink.Segment, state, fault string, r *wire.Receipt) wire.SegmentManifest {
 	return wire.SegmentManifest{Serial: d.info.Serial, Seq: seg.Seq, Start: seg.Start.UTC(), End: seg.End.UTC(), Size: int64(seg.Size),
-		SHA256: hex.EncodeToString(seg.SHA256[:]), StopCause: seg.StopCause.String(), Officer: safeID(seg.Officer),
+		SHA256: hex.EncodeToString(seg.SHA256[:]), StopCause: stopCause(seg.StopCause), Officer: safeID(seg.Officer),
 		CaseTag: seg.CaseTag, Media: mediaString(seg.Media), ClockOffsetMs: d.clock.Offset.Milliseconds(),
 		ClockSyncedAt: d.clock.Received.UTC(), State: state, Fault: fault, Receipt: r, FollowsInterruption: d.follow[seg.Seq]}
 }
@@ -311,23 +311,17 @@ func mediaString(m docklink.Media) string {
 }
 
 // followers marks segments that start a recording resumed after an
-// interruption, by the timeline's own rule (device times; the collector
-// corrects them later, the order here only decides what goes first).
+// interruption, by the recording rules the collector applies (device times
+// here; the collector corrects them later, the order here only decides what
+// goes first).
 func followers(segs []docklink.Segment) map[uint64]bool {
-	p := timeline.DefaultPolicy()
+	p := rules.DefaultPolicy()
 	f := map[uint64]bool{}
 	for i := 1; i < len(segs); i++ {
 		prev, cur := segs[i-1], segs[i]
 		gap := cur.Start.Sub(prev.End)
-		cause := prev.StopCause.String()
-		window := p.RestartWindow
-		if timeline.Abnormal(cause) {
-			window = p.AbnormalResumeWindow
-		}
-		if cause == timeline.StopAutoSplit && gap <= p.SplitTolerance {
-			continue
-		}
-		if gap <= window {
+		cause := stopCause(prev.StopCause)
+		if !p.Joins(cause, gap) && p.Resumes(cause, gap) {
 			f[cur.Seq] = true
 		}
 	}

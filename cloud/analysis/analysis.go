@@ -30,6 +30,7 @@ import (
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
 // Store is the part of the collector's store the engine uses.
@@ -70,7 +71,7 @@ type Deliverer interface {
 
 // Config of the engine.
 type Config struct {
-	Policy       timeline.Policy
+	Policy       rules.Policy
 	Health       health.Thresholds
 	Lookback     time.Duration // how far back timelines are rebuilt (default 7 days)
 	Every        time.Duration // period of Run (default 1 min)
@@ -82,8 +83,8 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.Policy == (timeline.Policy{}) {
-		c.Policy = timeline.DefaultPolicy()
+	if c.Policy == (rules.Policy{}) {
+		c.Policy = rules.DefaultPolicy()
 	}
 	if c.Health == (health.Thresholds{}) {
 		c.Health = health.DefaultThresholds()
@@ -233,7 +234,7 @@ func (e *Engine) raise(ctx context.Context, a alert.Alert) (bool, error) {
 	if err != nil || !created {
 		return false, err
 	}
-	a.State, a.Opened = alert.StateOpen, now
+	a.State, a.Opened = store.AlertOpen, now
 	e.log.Info("alert raised", "key", a.Key, "kind", a.Kind, "unit", a.Unit, "serial", a.Serial)
 	e.send(ctx, a)
 	return true, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
 // memStore is the engine's Store held in memory, so the benchmark measures
@@ -153,7 +154,7 @@ func TestPassOverFleet(t *testing.T) {
 		for _, s := range m.segs[d.Serial] {
 			segs = append(segs, timeline.Segment{Seq: s.Seq, Start: s.Start, End: s.End, StopCause: s.StopCause, SHA256: s.SHA256, ReceivedAt: s.ReceivedAt})
 		}
-		for _, f := range timeline.Analyze(timeline.Build(d.Serial, segs, nil, timeline.DefaultPolicy()), timeline.DefaultPolicy(), now) {
+		for _, f := range timeline.Analyze(timeline.Build(d.Serial, segs, nil, rules.DefaultPolicy()), rules.DefaultPolicy(), now) {
 			if f.Kind == timeline.KindInterruption {
 				f.Kind = KindUnchecked
 			}
