@@ -5,7 +5,6 @@ package dock
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,15 +25,14 @@ import (
 
 // Parts are the pieces a Dock is made of; dockd and the demo build them.
 type Parts struct {
-	Board    *board.Board
-	Buffer   Buffer
-	Outbox   Outbox
-	Audit    *audit.Log
-	Upload   uploader.Client
-	Keys     docklink.KeyStore
-	Receipts ed25519.PublicKey // the collector's receipt key
-	Log      *slog.Logger
-	Logs     *LogRing // for dockctl logs; may be nil
+	Board  *board.Board
+	Buffer Buffer
+	Outbox Outbox
+	Audit  *audit.Log
+	Upload uploader.Client
+	Keys   docklink.KeyStore
+	Log    *slog.Logger
+	Logs   *LogRing // for dockctl logs; may be nil
 }
 
 // Settings tune a Dock; zero values take defaults.
@@ -80,8 +78,8 @@ func New(set Settings, p Parts) (*Dock, error) {
 	if err := wire.ValidID(set.Dock); err != nil {
 		return nil, fmt.Errorf("dock: id: %w", err)
 	}
-	if p.Board == nil || p.Buffer == nil || p.Outbox == nil || p.Audit == nil || p.Upload == nil || p.Keys == nil || len(p.Receipts) != ed25519.PublicKeySize {
-		return nil, errors.New("dock: board, buffer, outbox, audit log, upload client, enrolled keys and the collector key are all required")
+	if p.Board == nil || p.Buffer == nil || p.Outbox == nil || p.Audit == nil || p.Upload == nil || p.Keys == nil {
+		return nil, errors.New("dock: board, buffer, outbox, audit log, upload client and enrolled keys are all required")
 	}
 	if set.Now == nil {
 		set.Now = time.Now
@@ -96,7 +94,7 @@ func New(set Settings, p Parts) (*Dock, error) {
 	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, p.Log.With("part", "upload"))
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
-		cfg.Index, cfg.Dock, cfg.Keys, cfg.CollectorKey, cfg.Now = bs.Index, set.Dock, p.Keys, p.Receipts, set.Now
+		cfg.Index, cfg.Dock, cfg.Keys, cfg.Now = bs.Index, set.Dock, p.Keys, set.Now
 		d.slots = append(d.slots, slot.New(cfg, bs, bs.Power, p.Buffer, d.hub, d, p.Log))
 	}
 	return d, nil
@@ -189,11 +187,11 @@ func (d *Dock) PowerCycle(ctx context.Context, idx int, by string) error {
 }
 
 // receipted is the uploader's callback: wake the slots waiting for it and
-// report the segment as uploaded.
+// report the segment as uploaded (the buffer's manifest, which now holds
+// the receipt).
 func (d *Dock) receipted(p buffer.Pending, r wire.Receipt) {
 	d.Audit(wire.AuditUploaded, -1, p.Serial, p.Seq, "receipt "+r.ObjectID)
 	if m, err := d.p.Buffer.Manifest(p.Serial, p.Seq); err == nil {
-		m.State, m.Receipt = wire.SegUploaded, &r
 		d.Manifest(m)
 	} else {
 		d.p.Log.Warn("manifest for uploaded segment", "serial", p.Serial, "seq", p.Seq, "err", err)

@@ -125,7 +125,7 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	s.Dock, err = New(Settings{Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token,
 		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Now: o.Now},
 		Parts{Board: s.Board, Buffer: s.Buffer, Outbox: s.Outbox, Audit: s.Audit, Upload: client, Keys: keys,
-			Receipts: collectorKey, Log: o.Log, Logs: o.Logs})
+			Log: o.Log, Logs: o.Logs})
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package slot
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -18,11 +17,10 @@ import (
 
 // Config of one slot.
 type Config struct {
-	Index        int
-	Dock         string
-	Keys         docklink.KeyStore // the fleet's enrolled recorder keys
-	CollectorKey ed25519.PublicKey // verifies receipts before any release
-	Link         docklink.ClientOpts
+	Index int
+	Dock  string
+	Keys  docklink.KeyStore // the fleet's enrolled recorder keys
+	Link  docklink.ClientOpts
 	// LinkWait bounds how long a freshly powered recorder may take to
 	// enumerate and answer HELLO.
 	LinkWait time.Duration

@@ -110,6 +110,23 @@ func (m *memBuffer) MarkReleased(serial string, seq uint64) error {
 	return nil
 }
 
+func (m *memBuffer) Manifest(serial string, seq uint64) (wire.SegmentManifest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := k(serial, seq)
+	man := m.meta[key].Manifest
+	switch m.phase[key] {
+	case buffer.PhaseUploaded:
+		man.State = wire.SegUploaded
+	case buffer.PhaseReleased:
+		man.State = wire.SegReleased
+	case buffer.PhaseFaulty:
+		man.State = wire.SegFault
+	}
+	man.Receipt = m.receipts[key]
+	return man, nil
+}
+
 // Wait implements Receipts.
 func (m *memBuffer) Wait(ctx context.Context, serial string, seq uint64) (wire.Receipt, error) {
 	for {
@@ -215,14 +232,14 @@ type rig struct {
 
 func newRig(t *testing.T, enrol bool) *rig {
 	t.Helper()
-	collPub, collKey, _ := ed25519.GenerateKey(nil)
+	_, collKey, _ := ed25519.GenerateKey(nil)
 	rec := devicetest.New("REC-0001", 7, nil)
 	keys := docklink.Keys{}
 	if enrol {
 		keys["REC-0001"] = rec.PublicKey()
 	}
 	r := &rig{rec: rec, buf: newMemBuffer(collKey), rep: &reports{}, hw: &hw{rec: rec}, events: make(chan presence.Event)}
-	r.slot = New(Config{Index: 2, Dock: "dock-1", Keys: keys, CollectorKey: collPub, StatusEvery: 20 * time.Millisecond},
+	r.slot = New(Config{Index: 2, Dock: "dock-1", Keys: keys, StatusEvery: 20 * time.Millisecond},
 		r.hw, &power{}, r.buf, r.buf, r.rep, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)

@@ -31,8 +31,13 @@ type Buffer interface {
 	MarkUploaded(serial string, seq uint64, r wire.Receipt) error
 }
 
-// Client uploads one segment and returns its verified receipt; the
-// collector's upload client implements it.
+// Client uploads one segment and returns its receipt, verified: signed by
+// the collector's key and naming exactly the segment asked for (device,
+// sequence, SHA-256, size). This is the dock's one verification of a
+// receipt, made where the collector's answer arrives (HTTPClient.Upload);
+// the uploader records what its Client returns, and the slots release on
+// what the buffer recorded. A receipt that fails it is an error wrapping
+// upload.ErrBadReceipt.
 type Client interface {
 	Upload(ctx context.Context, device string, seq uint64, size int64, sha256hex string, src io.ReaderAt, progress func(done int64)) (wire.Receipt, error)
 }
@@ -69,14 +74,11 @@ type segKey struct {
 // tried again; the rest of the queue is uploaded meanwhile.
 const ParkFor = time.Hour
 
-// errForeignReceipt: the receipt names another segment.
-var errForeignReceipt = errors.New("uploader: receipt names another segment")
-
 // segmentsFault reports an error that is about this segment, not about the
 // collector being unreachable: retrying the same segment at once cannot help.
 func segmentsFault(err error) bool {
 	return errors.Is(err, upload.ErrRejected) || errors.Is(err, upload.ErrBadReceipt) ||
-		errors.Is(err, upload.ErrArgument) || errors.Is(err, errForeignReceipt)
+		errors.Is(err, upload.ErrArgument)
 }
 
 // New makes an uploader.
@@ -228,14 +230,6 @@ func (u *Uploader) one(ctx context.Context, p buffer.Pending) error {
 		u.lastErr = err
 		u.mu.Unlock()
 		return err
-	}
-	// The client verified the signature and that the receipt names exactly
-	// this segment; check again here, where it matters, before recording.
-	if r.Device != p.Serial || r.Seq != p.Seq || r.SHA256 != p.SHA256 || r.Size != p.Size {
-		u.mu.Lock()
-		u.lastErr = errForeignReceipt
-		u.mu.Unlock()
-		return errForeignReceipt
 	}
 	if err := u.buf.MarkUploaded(p.Serial, p.Seq, r); err != nil {
 		return err

@@ -59,11 +59,12 @@ func (c *flakyClient) Upload(ctx context.Context, device string, seq uint64, siz
 	}
 	c.order = append(c.order, seq)
 	progress(size)
-	r := wire.Receipt{Device: device, Seq: seq, SHA256: sha, Size: size}
 	if c.lie {
-		r.SHA256 = "00"
+		// A receipt naming another hash: the Client's verification
+		// refuses it, as HTTPClient.Upload does.
+		return wire.Receipt{}, fmt.Errorf("%w: %w: names %s/%d 00, not %s", upload.ErrBadReceipt, wire.ErrReceipt, device, seq, sha)
 	}
-	return r, nil
+	return wire.Receipt{Device: device, Seq: seq, SHA256: sha, Size: size}, nil
 }
 
 func TestUploadsInOrderAfterFailures(t *testing.T) {
@@ -103,7 +104,7 @@ func TestReceiptForAnotherSegmentNotRecorded(t *testing.T) {
 	if len(buf.uploaded) != 0 {
 		t.Fatal("a receipt naming another hash was recorded as uploaded")
 	}
-	if _, _, err := u.Progress(); !errors.Is(err, errForeignReceipt) {
+	if _, _, err := u.Progress(); !errors.Is(err, upload.ErrBadReceipt) {
 		t.Fatalf("last error %v, want the foreign receipt", err)
 	}
 	if !u.parkedNow()[segKey{"R1", 1}] {
