@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/berthdock/berth/agent/audit"
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/localapi"
@@ -45,8 +47,8 @@ type Settings struct {
 	Password   string
 	AckTimeout time.Duration
 	StateEvery time.Duration
-	Slot       slot.Config // per-slot settings; Index and Dock are filled in
-	Now        func() time.Time
+	Slot       slot.Config     // per-slot settings; Index, Dock and Clock are filled in
+	Clock      clockwork.Clock // nil: the real clock
 }
 
 // Dock is a running dock agent.
@@ -81,20 +83,20 @@ func New(set Settings, p Parts) (*Dock, error) {
 	if p.Board == nil || p.Buffer == nil || p.Outbox == nil || p.Audit == nil || p.Upload == nil || p.Keys == nil {
 		return nil, errors.New("dock: board, buffer, outbox, audit log, upload client and enrolled keys are all required")
 	}
-	if set.Now == nil {
-		set.Now = time.Now
+	if set.Clock == nil {
+		set.Clock = clockwork.NewRealClock()
 	}
 	if set.StateEvery <= 0 {
 		set.StateEvery = time.Minute
 	}
-	d := &Dock{set: set, p: p, started: set.Now(), stopped: map[string]error{}, cycles: make(chan powerCycle, 16)}
+	d := &Dock{set: set, p: p, started: set.Clock.Now(), stopped: map[string]error{}, cycles: make(chan powerCycle, 16)}
 	d.hub = newReceiptHub(p.Buffer)
-	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password,
+	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password, Clock: set.Clock,
 		AckTimeout: set.AckTimeout, OnConnect: d.publishState}, p.Outbox, d.command, p.Log.With("part", "report"))
-	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, p.Log.With("part", "upload"))
+	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, set.Clock, p.Log.With("part", "upload"))
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
-		cfg.Index, cfg.Dock, cfg.Keys, cfg.Now = bs.Index, set.Dock, p.Keys, set.Now
+		cfg.Index, cfg.Dock, cfg.Keys, cfg.Clock = bs.Index, set.Dock, p.Keys, set.Clock
 		d.slots = append(d.slots, slot.New(cfg, bs, bs.Power, p.Buffer, d.hub, d, p.Log))
 	}
 	return d, nil
@@ -217,14 +219,14 @@ func (d *Dock) commandLoop(ctx context.Context) error {
 }
 
 func (d *Dock) stateLoop(ctx context.Context) error {
-	t := time.NewTicker(d.set.StateEvery)
+	t := d.set.Clock.NewTicker(d.set.StateEvery)
 	defer t.Stop()
 	for {
 		d.publishState()
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }

@@ -112,7 +112,7 @@ func (s *Slot) identify(ctx context.Context, c *docklink.Client) (*docking, bool
 	}
 	s.rep.Audit(wire.AuditClockSet, s.cfg.Index, info.Serial, 0,
 		fmt.Sprintf("device clock %s, offset %s (±%s), set=%v", d.clock.Device.UTC().Format(time.RFC3339Nano), d.clock.Offset, d.clock.RTT/2, set))
-	h := healthOf(s.cfg.Index, info, d.status, d.clock, set, s.cfg.Now())
+	h := healthOf(s.cfg.Index, info, d.status, d.clock, set, s.cfg.Clock.Now())
 	s.mu.Lock()
 	s.health = &h
 	s.mu.Unlock()

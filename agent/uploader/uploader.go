@@ -12,9 +12,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/cloud/wire"
@@ -46,6 +48,7 @@ type Client interface {
 type Uploader struct {
 	buf    Buffer
 	client Client
+	clock  clockwork.Clock
 	log    *slog.Logger
 	// OnReceipt is called after a receipt is durable (the slots wait on it,
 	// the reporter sends the manifest).
@@ -81,10 +84,24 @@ func segmentsFault(err error) bool {
 		errors.Is(err, upload.ErrArgument)
 }
 
-// New makes an uploader.
-func New(buf Buffer, client Client, onReceipt func(buffer.Pending, wire.Receipt), log *slog.Logger) *Uploader {
-	return &Uploader{buf: buf, client: client, onReceipt: onReceipt, log: log, kick: make(chan struct{}, 1),
+// New makes an uploader; a nil clock is the real one.
+func New(buf Buffer, client Client, onReceipt func(buffer.Pending, wire.Receipt), clock clockwork.Clock, log *slog.Logger) *Uploader {
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	return &Uploader{buf: buf, client: client, clock: clock, onReceipt: onReceipt, log: log, kick: make(chan struct{}, 1),
 		parked: map[segKey]time.Time{}}
+}
+
+// IdlePoll is how often the uploader looks at the buffer without a Kick.
+const IdlePoll = 30 * time.Second
+
+// newBackoff is the uploader's retry schedule: exponential from 1 s to
+// 5 min, each wait jittered by ±50 %.
+func newBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{InitialInterval: time.Second, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 5 * time.Minute}
+	b.Reset()
+	return b
 }
 
 // Kick tells the uploader a segment was buffered.
@@ -108,25 +125,25 @@ func (u *Uploader) Progress() (cur *buffer.Pending, done int64, lastErr error) {
 }
 
 // Run uploads until ctx ends. Failures back off exponentially with jitter
-// from 1 s to 5 min; the buffer keeps everything meanwhile.
+// from 1 s to 5 min (newBackoff); the buffer keeps everything meanwhile.
 func (u *Uploader) Run(ctx context.Context) error {
-	const minBackoff, maxBackoff = time.Second, 5 * time.Minute
-	backoff := minBackoff
+	bo := newBackoff()
 	for {
 		err := u.pass(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := 30 * time.Second // idle poll; Kick wakes it sooner
+		wait := IdlePoll // Kick wakes it sooner
 		if err != nil {
-			u.log.Warn("upload failed; will retry", "err", err, "in", backoff)
-			wait = backoff/2 + rand.N(backoff/2+1)
-			backoff = min(backoff*2, maxBackoff)
+			wait = bo.NextBackOff()
+			u.log.Warn("upload failed; will retry", "err", err, "in", wait)
 		} else {
-			backoff = minBackoff
+			bo.Reset()
 		}
+		timer := u.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return nil
 		case <-u.kick:
 			if err != nil {
@@ -134,12 +151,14 @@ func (u *Uploader) Run(ctx context.Context) error {
 				// one failing, not the lack of work.
 				select {
 				case <-ctx.Done():
+					timer.Stop()
 					return nil
-				case <-time.After(wait):
+				case <-timer.Chan():
 				}
 			}
-		case <-time.After(wait):
+		case <-timer.Chan():
 		}
+		timer.Stop()
 	}
 }
 
@@ -179,7 +198,7 @@ func (u *Uploader) pass(ctx context.Context) error {
 		u.log.Error("collector refused a segment; parked, the rest of the queue goes on",
 			"serial", next.Serial, "seq", next.Seq, "err", err, "retry_in", ParkFor)
 		u.mu.Lock()
-		u.parked[segKey{next.Serial, next.Seq}] = time.Now().Add(ParkFor)
+		u.parked[segKey{next.Serial, next.Seq}] = u.clock.Now().Add(ParkFor)
 		u.mu.Unlock()
 		if skipped == nil {
 			skipped = map[segKey]bool{}
@@ -192,7 +211,7 @@ func (u *Uploader) pass(ctx context.Context) error {
 func (u *Uploader) parkedNow() map[segKey]bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	now := time.Now()
+	now := u.clock.Now()
 	out := make(map[segKey]bool, len(u.parked))
 	for k, until := range u.parked {
 		if now.Before(until) {

@@ -72,7 +72,7 @@ func TestUploadsInOrderAfterFailures(t *testing.T) {
 		{Serial: "R1", Seq: 7, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 3, Size: 10, SHA256: "bb"}}}
 	client := &flakyClient{fails: 1}
 	got := make(chan uint64, 2)
-	u := New(buf, client, func(p buffer.Pending, r wire.Receipt) { got <- p.Seq }, slog.New(slog.DiscardHandler))
+	u := New(buf, client, func(p buffer.Pending, r wire.Receipt) { got <- p.Seq }, nil, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- u.Run(ctx) }()
@@ -97,7 +97,7 @@ func TestUploadsInOrderAfterFailures(t *testing.T) {
 
 func TestReceiptForAnotherSegmentNotRecorded(t *testing.T) {
 	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}}}
-	u := New(buf, &flakyClient{lie: true}, nil, slog.New(slog.DiscardHandler))
+	u := New(buf, &flakyClient{lie: true}, nil, nil, slog.New(slog.DiscardHandler))
 	if err := u.pass(context.Background()); err != nil {
 		t.Fatalf("pass: %v (a segment's own fault parks it)", err)
 	}
@@ -130,7 +130,7 @@ func TestRefusedSegmentDoesNotBlockTheQueue(t *testing.T) {
 	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{
 		{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 2, Size: 10, SHA256: "bb"}, {Serial: "R1", Seq: 3, Size: 10, SHA256: "cc"}}}
 	client := &refusingClient{refuse: 1}
-	u := New(buf, client, nil, slog.New(slog.DiscardHandler))
+	u := New(buf, client, nil, nil, slog.New(slog.DiscardHandler))
 	if err := u.pass(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestRefusedSegmentDoesNotBlockTheQueue(t *testing.T) {
 func TestUnreachableCollectorEndsThePass(t *testing.T) {
 	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{
 		{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 2, Size: 10, SHA256: "bb"}}}
-	u := New(buf, &flakyClient{fails: 5}, nil, slog.New(slog.DiscardHandler))
+	u := New(buf, &flakyClient{fails: 5}, nil, nil, slog.New(slog.DiscardHandler))
 	if err := u.pass(context.Background()); err == nil {
 		t.Fatal("an unreachable collector did not end the pass")
 	}

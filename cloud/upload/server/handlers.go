@@ -186,7 +186,7 @@ func (s *Server) chunk(w http.ResponseWriter, r *http.Request, dock, id string) 
 	// The evidence store holds this upload while the body streams in; a
 	// stalled connection must not hold it for long.
 	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Now().Add(s.chunkTimeout)); err == nil { // an I/O deadline: wall time
+	if err := rc.SetReadDeadline(s.wall.Now().Add(s.chunkTimeout)); err == nil { // an I/O deadline: wall time
 		defer rc.SetReadDeadline(time.Time{})
 	}
 	end, err := s.ev.Append(r.Context(), id, off, r.Body, n, want)
