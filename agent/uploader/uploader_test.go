@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/upload"
@@ -72,10 +74,19 @@ func TestUploadsInOrderAfterFailures(t *testing.T) {
 		{Serial: "R1", Seq: 7, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 3, Size: 10, SHA256: "bb"}}}
 	client := &flakyClient{fails: 1}
 	got := make(chan uint64, 2)
-	u := New(buf, client, func(p buffer.Pending, r wire.Receipt) { got <- p.Seq }, nil, slog.New(slog.DiscardHandler))
+	clk := clockwork.NewFakeClock()
+	u := New(buf, client, func(p buffer.Pending, r wire.Receipt) { got <- p.Seq }, clk, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- u.Run(ctx) }()
+	// The first pass fails; the uploader waits out its backoff (at most
+	// 1.5 s for the first retry) on the clock, which the test drives.
+	bctx, bcancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := clk.BlockUntilContext(bctx, 1); err != nil {
+		t.Fatalf("the uploader is not waiting out a backoff: %v", err)
+	}
+	bcancel()
+	clk.Advance(2 * time.Second)
 	for _, want := range []uint64{7, 3} { // the buffer's order, after one failed try and a backoff
 		select {
 		case seq := <-got:
