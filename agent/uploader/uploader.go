@@ -5,6 +5,11 @@
 // picks up each upload where it stopped, and records a segment as uploaded
 // only with the collector's signed receipt for exactly its hash, which is
 // the one thing that lets a slot release it on the recorder.
+//
+// The package holds both the upload loop (Uploader) and the dock's client
+// for the collector's upload protocol (HTTPClient, client.go; the protocol
+// itself is the contract's, package cloud/wire/upload). The client is where
+// a receipt is verified, once, before the uploader records it.
 package uploader
 
 import (

@@ -1,5 +1,5 @@
 // Package server is the collector's side of the resumable upload protocol
-// (package upload): an http.Handler that stages a dock's chunks in the
+// (package cloud/wire/upload): an http.Handler that stages a dock's chunks in the
 // evidence store, verifies and commits the object, records the receipt in
 // the collector's store and answers with the receipt signed by the
 // collector's Ed25519 key.
