@@ -216,6 +216,9 @@ func (in *Ingest) newConn(id string) *conn {
 	if in.cfg.TLS != nil {
 		o.SetTLSConfig(in.cfg.TLS)
 	}
+	if open := bufferedTCP(in.cfg.Broker); open != nil {
+		o.SetCustomOpenConnectionFn(open)
+	}
 	log := in.log.With("mqtt_client", id)
 	o.SetOnConnectHandler(func(cl paho.Client) {
 		c.connected.Store(true)
