@@ -29,14 +29,15 @@ import (
 // about 20 messages per commit and connection). It returns ok false when no
 // mosquitto binary is installed, or BERTH_BENCH_BROKER=shared asks for the
 // shared one.
-func ownMosquitto(t testing.TB) (mqttEnv, bool) {
+// Its pid is returned too, for its CPU time.
+func ownMosquitto(t testing.TB) (mqttEnv, int, bool) {
 	t.Helper()
 	if os.Getenv("BERTH_BENCH_BROKER") == "shared" {
-		return mqttEnv{}, false
+		return mqttEnv{}, 0, false
 	}
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
-		return mqttEnv{}, false
+		return mqttEnv{}, 0, false
 	}
 	deploy, err := os.ReadFile(filepath.Join("..", "..", "deploy", "cloud", "mosquitto.conf"))
 	if err != nil {
@@ -83,7 +84,28 @@ func ownMosquitto(t testing.TB) (mqttEnv, bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return mqttEnv{name: "mosquitto", url: "tcp://" + addr}, true
+	return mqttEnv{name: "mosquitto", url: "tcp://" + addr}, cmd.Process.Pid, true
+}
+
+// procCPU is a process's user+system CPU time from /proc (0 if unknown).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces), from field 3.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 // docksConfig is what BenchmarkIngestMosquittoPostgres passes to its docks
@@ -201,10 +223,10 @@ func TestBenchDocksProcess(t *testing.T) {
 // forward rate in the same run (the same docks publishing the same payloads
 // to a plain topic, received by the same number of connections PUBACKing at
 // once) and ingest's share of it; commit latency p50/p99 (one store.Commit);
-// publish-to-ack p99; CPU per report of the collector process and of the
-// docks process.
+// publish-to-ack p99; CPU per report of the collector process, of the
+// docks process and (its own) of the broker.
 func BenchmarkIngestMosquittoPostgres(b *testing.B) {
-	e, own := ownMosquitto(b)
+	e, brokerPid, own := ownMosquitto(b)
 	if !own {
 		e = mosquitto(b)
 	}
@@ -310,10 +332,10 @@ func BenchmarkIngestMosquittoPostgres(b *testing.B) {
 		c.Conns, c.Committers, c.MaxBatch, c.FlushInterval = conns, 2, 500, 10*time.Millisecond
 	})
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0, bcpu0 := cpuTime(), procCPU(brokerPid)
 	fmt.Fprintln(stdin, "ingest")
 	l := expect("RESULT ")
-	cpu := cpuTime() - cpu0
+	cpu, bcpu := cpuTime()-cpu0, procCPU(brokerPid)-bcpu0
 	b.StopTimer()
 	var res docksResult
 	if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "RESULT ")), &res); err != nil {
@@ -338,6 +360,9 @@ func BenchmarkIngestMosquittoPostgres(b *testing.B) {
 	b.ReportMetric(float64(total)/float64(max(len(durs), 1)), "msgs/commit")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(total), "collector-cpu-us/msg")
 	b.ReportMetric(float64(res.CPU.Microseconds())/float64(total), "docks-cpu-us/msg")
+	if own {
+		b.ReportMetric(float64(bcpu.Microseconds())/float64(total), "broker-cpu-us/msg")
+	}
 	var load []byte
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		load = bytes.TrimSpace(b)
