@@ -94,6 +94,7 @@ type Ingest struct {
 
 	incoming chan pending
 	work     chan paho.Message // handlers hand messages to the decode workers
+	ackq     chan ackJob       // committers hand the docks' acks to ackLoop
 	stopping chan struct{}     // closed when Run's ctx ends: handlers stop queueing
 	hmu      sync.RWMutex      // handlers hold it for reading; Run takes it to close the queue
 
@@ -189,7 +190,7 @@ func New(cfg Config, st Store, log *slog.Logger, reg prometheus.Registerer) (*In
 	in := &Ingest{cfg: cfg, st: st, log: log, m: m, dec: dec, clock: cfg.Clock, instance: hex.EncodeToString(rnd[:]),
 		incoming: make(chan pending, cfg.MaxBatch*cfg.Committers), stopping: make(chan struct{}),
 		enrolled: map[string]enrolment{}, held: map[heldKey][]paho.Message{}, ready: make(chan struct{}),
-		work: make(chan paho.Message, cfg.MaxBatch), logLimit: rate.NewLimiter(rate.Every(time.Second), 20)}
+		work: make(chan paho.Message, cfg.MaxBatch), ackq: make(chan ackJob, 2*cfg.Committers), logLimit: rate.NewLimiter(rate.Every(time.Second), 20)}
 	for i := range cfg.Conns {
 		id := cfg.ClientID
 		if cfg.Conns > 1 {
@@ -268,7 +269,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 	in.log.Info("ingest running", "broker", in.cfg.Broker, "group", in.cfg.Group, "conns", len(in.conns),
 		"committers", in.cfg.Committers, "max_batch", in.cfg.MaxBatch)
 
-	var wg, workers sync.WaitGroup
+	var wg, workers, acker sync.WaitGroup
+	acker.Go(in.ackLoop)
 	for range in.cfg.Committers {
 		wg.Go(func() { in.commitLoop(ctx) })
 	}
@@ -296,6 +298,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 	workers.Wait()
 	close(in.incoming)
 	wg.Wait()
+	close(in.ackq) // the committers have queued their last acks
+	acker.Wait()
 	in.disconnectAll()
 	in.log.Info("ingest stopped")
 	return nil
