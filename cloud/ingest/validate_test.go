@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/schema"
 )
@@ -60,7 +59,7 @@ func (d *refDecoder) decode(payload []byte) (wire.Envelope, wire.Body, string) {
 }
 
 // compare decodes payload both ways and reports any difference.
-func compare(dec *Decoder, ref *refDecoder, payload []byte) error {
+func compare(ref *refDecoder, payload []byte) error {
 	wantEnv, wantBody, wantReason := ref.decode(payload)
 	t := &tree{}
 	var gotEnv wire.Envelope
@@ -93,7 +92,6 @@ func compare(dec *Decoder, ref *refDecoder, payload []byte) error {
 	if !reflect.DeepEqual(gotBody, wantBody) {
 		return fmt.Errorf("body %#v, want %#v", gotBody, wantBody)
 	}
-	_ = dec
 	return nil
 }
 
@@ -180,8 +178,7 @@ var replacements = []any{
 }
 
 func TestDecodeMatchesSchemaAndWire(t *testing.T) {
-	dec, err := NewDecoder()
-	if err != nil {
+	if _, err := NewDecoder(); err != nil { // binds the tables decodeTree uses
 		t.Fatal(err)
 	}
 	ref := newRef(t)
@@ -189,7 +186,7 @@ func TestDecodeMatchesSchemaAndWire(t *testing.T) {
 	check := func(name string, payload []byte) {
 		t.Helper()
 		n++
-		if err := compare(dec, ref, payload); err != nil {
+		if err := compare(ref, payload); err != nil {
 			t.Errorf("%s: %v\n%s", name, err, short(string(payload)))
 		}
 	}
@@ -263,8 +260,7 @@ func maps(m map[string]any) map[string]any {
 // TestDecodeRawCases: what maps cannot express (order, repeated keys,
 // escapes, invalid UTF-8, nesting depth, cross-field rules).
 func TestDecodeRawCases(t *testing.T) {
-	dec, err := NewDecoder()
-	if err != nil {
+	if _, err := NewDecoder(); err != nil { // binds the tables decodeTree uses
 		t.Fatal(err)
 	}
 	ref := newRef(t)
@@ -334,7 +330,7 @@ func TestDecodeRawCases(t *testing.T) {
 		env("ack", `{"ids":[]}`), env("ack", `{"ids":["a",null]}`), env("ack", `{"ids":null}`), env("ack", `{"ids":["a"],"ids":[null]}`),
 	}
 	for i, c := range cases {
-		if err := compare(dec, ref, []byte(c)); err != nil {
+		if err := compare(ref, []byte(c)); err != nil {
 			t.Errorf("case %d: %v\n%s", i, err, short(c))
 		}
 	}
@@ -345,8 +341,7 @@ func TestDecodeRawCases(t *testing.T) {
 // the same reason and the same decoded values. Seeds: the valid bodies, the
 // raw cases' shapes and testdata/fuzz/FuzzDecode.
 func FuzzDecodeSameAsSchema(f *testing.F) {
-	dec, err := NewDecoder()
-	if err != nil {
+	if _, err := NewDecoder(); err != nil { // binds the tables decodeTree uses
 		f.Fatal(err)
 	}
 	ref := newRef(f)
@@ -367,7 +362,7 @@ func FuzzDecodeSameAsSchema(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		if err := compare(dec, ref, payload); err != nil {
+		if err := compare(ref, payload); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -404,7 +399,6 @@ func TestSpecsMatchSchemaFiles(t *testing.T) {
 	if err := json.Unmarshal(b, &common); err != nil {
 		t.Fatal(err)
 	}
-	dh := read("device.health.json")
 	var nested struct {
 		Properties map[string]file `json:"properties"`
 	}
@@ -412,7 +406,6 @@ func TestSpecsMatchSchemaFiles(t *testing.T) {
 	json.Unmarshal(b, &nested)
 	files := map[*objSpec]file{receiptSpec: common.Defs["receipt"], batterySpec: nested.Properties["battery"],
 		storageSpec: nested.Properties["storage"]}
-	_ = dh
 	for typ, spec := range bodySpecs {
 		files[spec] = read(typ + ".json")
 	}
@@ -444,9 +437,6 @@ func TestSpecsMatchSchemaFiles(t *testing.T) {
 		}
 	}
 }
-
-// Decode of the decoder (not decodeTree) keeps its store type.
-var _ = store.Incoming{}
 
 // BenchmarkDecode: one segment manifest (the bulk of ingest), decoded by
 // the one-pass decoder and by the three passes it replaced.
@@ -481,4 +471,43 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDecodeConcurrent: one Decoder (its pooled trees) used from many
+// goroutines at once (run with -race).
+func TestDecodeConcurrent(t *testing.T) {
+	dec, err := NewDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payloads [][]byte
+	for typ, body := range validBodies() {
+		payloads = append(payloads, marshal(t, envelopeOf(t, typ, body)))
+	}
+	want := make([]wire.Body, len(payloads))
+	for i, p := range payloads {
+		_, inc, err := dec.Decode(wire.SegmentsTopic("dock-7"), p)
+		if err == nil {
+			want[i] = inc.Body
+		}
+	}
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			for n := range 200 {
+				i := (g + n) % len(payloads)
+				_, inc, err := dec.Decode(wire.SegmentsTopic("dock-7"), payloads[i])
+				if (err == nil) != (want[i] != nil) || err == nil && !reflect.DeepEqual(inc.Body, want[i]) {
+					done <- fmt.Errorf("payload %d: %v %#v", i, err, inc.Body)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
 }
