@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sync"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
@@ -12,11 +14,14 @@ import (
 // paho reads each packet straight from the connection: the fixed header a
 // byte at a time, then the rest, so a plain TCP connection costs four or
 // five read system calls per message (a quarter of the collector's CPU in
-// BenchmarkIngestMosquittoPostgres's profile). bufferedTCP gives it a
-// connection whose reads go through a buffer: one system call brings in
-// many messages. TLS connections already read whole records, and other
-// schemes (ws, unix) or a proxy from the environment keep paho's own
-// dialling.
+// BenchmarkIngestMosquittoPostgres's profile); and it writes each packet
+// with its own system call, so a committed batch's hundreds of PUBACKs cost
+// as many writes (a fifth of the CPU, and as many segments for the broker
+// to read). bufferedTCP gives it a connection whose reads go through a
+// buffer, and whose writes are queued and written by one flusher goroutine:
+// what paho writes while a write is in the kernel goes out together in the
+// next one. TLS connections already read whole records, and other schemes
+// (ws, unix) or a proxy from the environment keep paho's own dialling.
 
 // readBufSize holds a few dozen typical reports.
 const readBufSize = 32 << 10
@@ -42,15 +47,103 @@ func bufferedTCP(broker string) paho.OpenConnectionFunc {
 		if err != nil {
 			return nil, err
 		}
-		return &readBufConn{Conn: c, r: bufio.NewReaderSize(c, readBufSize)}, nil
+		return newBufConn(c), nil
 	}
 }
 
-// readBufConn is a net.Conn whose reads are buffered; writes, deadlines and
-// Close go to the connection.
-type readBufConn struct {
+// maxQueued bounds the bytes a bufConn holds for its flusher: a writer
+// waits beyond it.
+const maxQueued = 256 << 10
+
+// closeFlushTimeout bounds how long Close waits for queued bytes to be
+// written (a stalled peer must not hold it).
+const closeFlushTimeout = time.Second
+
+// bufConn is a net.Conn whose reads are buffered and whose writes are
+// queued for a flusher goroutine; deadlines and addresses are the
+// connection's. A write error is returned by the next Write (paho then
+// drops the connection, as for an error of its own write). Close writes
+// what is queued (within closeFlushTimeout), stops and joins the flusher,
+// then closes the connection.
+type bufConn struct {
 	net.Conn
 	r *bufio.Reader
+
+	mu     sync.Mutex
+	cond   *sync.Cond // signals queued bytes, room, or closing
+	queued []byte
+	spare  []byte
+	err    error // of the flusher's last write
+	closed bool
+	done   chan struct{} // closed when the flusher returns
+	once   sync.Once
+	cerr   error
 }
 
-func (c *readBufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func newBufConn(c net.Conn) *bufConn {
+	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, readBufSize), done: make(chan struct{})}
+	b.cond = sync.NewCond(&b.mu)
+	go b.flush()
+	return b
+}
+
+func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *bufConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.queued) >= maxQueued && c.err == nil && !c.closed {
+		c.cond.Wait()
+	}
+	switch {
+	case c.err != nil:
+		return 0, c.err
+	case c.closed:
+		return 0, net.ErrClosed
+	}
+	c.queued = append(c.queued, p...)
+	c.cond.Broadcast()
+	return len(p), nil
+}
+
+// flush writes what is queued, in order, until Close.
+func (c *bufConn) flush() {
+	defer close(c.done)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		for len(c.queued) == 0 && !c.closed {
+			c.cond.Wait()
+		}
+		if len(c.queued) == 0 || c.err != nil {
+			if c.closed {
+				return
+			}
+			c.queued = c.queued[:0] // after an error nothing more is written
+			continue
+		}
+		buf := c.queued
+		c.queued = c.spare[:0]
+		c.mu.Unlock()
+		_, err := c.Conn.Write(buf)
+		c.mu.Lock()
+		c.spare = buf[:0]
+		if err != nil {
+			c.err = err
+		}
+		c.cond.Broadcast() // room for waiting writers
+	}
+}
+
+func (c *bufConn) Close() error {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		<-c.done
+		c.cerr = c.Conn.Close()
+	})
+	return c.cerr
+}

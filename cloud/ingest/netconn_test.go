@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/url"
 	"testing"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
@@ -66,5 +68,72 @@ func TestBufferedTCPConn(t *testing.T) {
 	got = append(got, rest...)
 	if string(got) != string(want) {
 		t.Fatalf("read %d bytes, not the %d written", len(got), len(want))
+	}
+}
+
+// TestBufferedTCPWrites: many small writes (as paho's PUBACKs) reach the
+// peer whole and in order, Close writes what is still queued, and after the
+// peer is gone a write fails (paho then drops the connection).
+func TestBufferedTCPWrites(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		got <- b
+	}()
+	u, _ := url.Parse("tcp://" + ln.Addr().String())
+	c, err := bufferedTCP(u.String())(u, *paho.NewClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for i := range 100000 { // 400 kB in 4-byte writes: beyond maxQueued, so writers wait for room too
+		p := []byte{0x40, 0x02, byte(i >> 8), byte(i)}
+		want = append(want, p...)
+		if n, err := c.Write(p); n != 4 || err != nil {
+			t.Fatalf("write %d: %d %v", i, n, err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; string(b) != string(want) {
+		t.Fatalf("peer read %d bytes, want the %d written", len(b), len(want))
+	}
+	if _, err := c.Write([]byte{1}); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write after Close: %v", err)
+	}
+
+	// A peer that goes away: writes fail soon after.
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			c.Close()
+		}
+	}()
+	c, err = bufferedTCP(u.String())(u, *paho.NewClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := c.Write(make([]byte, 1024)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writes to a closed peer never failed")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
