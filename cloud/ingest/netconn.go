@@ -47,7 +47,7 @@ func bufferedTCP(broker string) paho.OpenConnectionFunc {
 		if err != nil {
 			return nil, err
 		}
-		return newBufConn(c), nil
+		return newBufConn(c, o.WriteTimeout), nil
 	}
 }
 
@@ -60,14 +60,17 @@ const maxQueued = 256 << 10
 const closeFlushTimeout = time.Second
 
 // bufConn is a net.Conn whose reads are buffered and whose writes are
-// queued for a flusher goroutine; deadlines and addresses are the
-// connection's. A write error is returned by the next Write (paho then
-// drops the connection, as for an error of its own write). Close writes
-// what is queued (within closeFlushTimeout), stops and joins the flusher,
-// then closes the connection.
+// queued for a flusher goroutine. A write error is returned by the next
+// Write (paho then drops the connection, as for an error of its own write).
+// Write deadlines are the flusher's: each write it makes must finish within
+// writeTimeout (paho's WriteTimeout; paho's own SetWriteDeadline calls,
+// made around each of its writes, would otherwise race with them). Close
+// writes what is queued (within closeFlushTimeout), stops and joins the
+// flusher, then closes the connection.
 type bufConn struct {
 	net.Conn
-	r *bufio.Reader
+	r            *bufio.Reader
+	writeTimeout time.Duration
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signals queued bytes, room, or closing
@@ -80,14 +83,20 @@ type bufConn struct {
 	cerr   error
 }
 
-func newBufConn(c net.Conn) *bufConn {
-	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, readBufSize), done: make(chan struct{})}
+func newBufConn(c net.Conn, writeTimeout time.Duration) *bufConn {
+	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, readBufSize), writeTimeout: writeTimeout, done: make(chan struct{})}
 	b.cond = sync.NewCond(&b.mu)
 	go b.flush()
 	return b
 }
 
 func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// SetWriteDeadline is ignored: the flusher bounds each write it makes.
+func (c *bufConn) SetWriteDeadline(time.Time) error { return nil }
+
+// SetDeadline sets the read deadline (see SetWriteDeadline).
+func (c *bufConn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t) }
 
 func (c *bufConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
@@ -124,8 +133,18 @@ func (c *bufConn) flush() {
 		}
 		buf := c.queued
 		c.queued = c.spare[:0]
+		limit := c.writeTimeout
+		if c.closed {
+			limit = closeFlushTimeout
+		}
 		c.mu.Unlock()
-		_, err := c.Conn.Write(buf)
+		var err error
+		if limit > 0 {
+			err = c.Conn.SetWriteDeadline(time.Now().Add(limit))
+		}
+		if err == nil {
+			_, err = c.Conn.Write(buf)
+		}
 		c.mu.Lock()
 		c.spare = buf[:0]
 		if err != nil {

@@ -137,3 +137,48 @@ func TestBufferedTCPWrites(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestBufferedTCPWriteTimeout: a peer that stops reading makes writes fail
+// after the write timeout, as paho's own writes would.
+func TestBufferedTCPWriteTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			held <- c // never read
+		}
+	}()
+	u, _ := url.Parse("tcp://" + ln.Addr().String())
+	o := paho.NewClientOptions().SetWriteTimeout(200 * time.Millisecond)
+	c, err := bufferedTCP(u.String())(u, *o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		start := time.Now()
+		c.Close()
+		if d := time.Since(start); d > 3*closeFlushTimeout {
+			t.Errorf("Close took %s", d)
+		}
+		(<-held).Close()
+	}()
+	chunk := make([]byte, 64<<10)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := c.Write(chunk); err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				t.Fatalf("write failed with %v, want a timeout", err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writes to a peer that does not read never timed out")
+		}
+	}
+}
