@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -82,5 +83,20 @@ func TestOverSocket(t *testing.T) {
 	defer dock.mu.Unlock()
 	if len(dock.cycled) != 1 || dock.cycled[0] != "custodian-7" {
 		t.Fatalf("power cycles %v", dock.cycled)
+	}
+}
+
+// TestJSONNamesSnakeCase: every field dockctl --json prints (the local API's
+// bodies) has an explicit snake_case JSON name, never a Go field name.
+func TestJSONNamesSnakeCase(t *testing.T) {
+	for _, v := range []any{Status{}, Slot{}, Device{}, Backlog{}, LogLine{}, errorBody{}} {
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" || strings.ToLower(name) != name || strings.ContainsAny(name, " -") {
+				t.Errorf("%s.%s: json name %q is not snake_case", typ.Name(), f.Name, name)
+			}
+		}
 	}
 }

@@ -1,14 +1,13 @@
 package ingest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
-	"github.com/berthdock/berth/cloud/wire/schema"
 )
 
 // Reasons of a rejection, the label of berth_ingest_rejected_total.
@@ -59,17 +58,23 @@ var topicTypes = map[string]string{
 
 // Decoder turns one MQTT message into a store.Incoming, or a *Rejection. It
 // does not check enrolment (that needs the store). Safe for concurrent use.
+//
+// Each payload is parsed once (jsontree.go) and checked once against the
+// rules of the JSON Schemas of cloud/wire/schema and of wire's decoder,
+// while wire's types are filled (validate.go).
 type Decoder struct {
-	schema *schema.Validator
+	trees sync.Pool // *tree, reused: parsing allocates nothing per node
 }
 
-// NewDecoder compiles the embedded JSON Schemas.
+var bindOnce = sync.OnceValue(bindSpecs)
+
+// NewDecoder prepares the checks (it binds the schema tables to wire's Go
+// types, and fails if they no longer match).
 func NewDecoder() (*Decoder, error) {
-	v, err := schema.New()
-	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
+	if err := bindOnce(); err != nil {
+		return nil, err
 	}
-	return &Decoder{schema: v}, nil
+	return &Decoder{trees: sync.Pool{New: func() any { return &tree{nodes: make([]node, 0, 64)} }}}, nil
 }
 
 // CollectorTopic reports whether topic is one the collector itself publishes on
@@ -82,6 +87,7 @@ func CollectorTopic(p wire.DockTopicParts) bool {
 // Decode checks a message from a dock topic, in order: topic, size, JSON,
 // version and type, JSON Schema, wire's body checks, then that the envelope
 // belongs on that topic. Every failure is a *Rejection with its reason.
+// The envelope's Body is a slice of payload.
 func (d *Decoder) Decode(topic string, payload []byte) (wire.DockTopicParts, store.Incoming, error) {
 	parts, err := wire.ParseDockTopic(topic)
 	if err != nil {
@@ -91,31 +97,19 @@ func (d *Decoder) Decode(topic string, payload []byte) (wire.DockTopicParts, sto
 		return parts, store.Incoming{}, reject(ReasonOversize,
 			fmt.Errorf("%w: %d bytes > %d", wire.ErrTooLarge, len(payload), wire.MaxPayload))
 	}
-	env, err := wire.DecodeEnvelope(payload)
-	var syntax *json.SyntaxError
-	switch {
-	case errors.As(err, &syntax):
-		return parts, store.Incoming{}, reject(ReasonMalformedJSON, err)
-	case errors.Is(err, wire.ErrVersion):
-		return parts, store.Incoming{}, reject(ReasonVersion, err)
-	case errors.Is(err, wire.ErrUnknownType):
-		return parts, store.Incoming{}, reject(ReasonUnknownType, err)
-	case errors.Is(err, wire.ErrTooLarge):
-		return parts, store.Incoming{}, reject(ReasonOversize, err)
-	case err != nil:
-		// Valid JSON with envelope fields of the wrong shape: the schema
-		// says why in more detail when it can.
-		if serr := d.schema.Validate(payload); serr != nil {
-			return parts, store.Incoming{}, reject(ReasonSchema, serr)
+	t := d.trees.Get().(*tree)
+	defer func() {
+		t.reset(nil)
+		if cap(t.nodes) <= 4096 { // do not keep what a huge payload made
+			d.trees.Put(t)
 		}
-		return parts, store.Incoming{}, reject(ReasonSchema, err)
+	}()
+	if err := t.parse(payload); err != nil {
+		return parts, store.Incoming{}, reject(ReasonMalformedJSON, fmt.Errorf("%w: %w", wire.ErrMalformed, err))
 	}
-	if err := d.schema.Validate(payload); err != nil {
-		return parts, store.Incoming{}, reject(ReasonSchema, err)
-	}
-	body, err := wire.DecodeBody(env)
-	if err != nil {
-		return parts, store.Incoming{}, reject(ReasonInvalid, err)
+	env, body, rj := decodeTree(t)
+	if rj != nil {
+		return parts, store.Incoming{}, rj
 	}
 	if env.Dock != parts.Dock {
 		return parts, store.Incoming{}, reject(ReasonDockMismatch,

@@ -1,7 +1,9 @@
 // Package ingest is the collector's MQTT intake: it subscribes to every dock
 // topic of berth v1 on a shared subscription (several collectors split the
-// load), checks each message (size, JSON, JSON Schema, wire's decoder, topic
-// against envelope, dock enrolment), commits batches to the store, and only
+// load), checks each message (size; then, parsing it once, the JSON
+// Schemas' rules and wire's decoder's, checked once on the parsed tree while
+// wire's types are filled; topic against envelope; dock enrolment), commits
+// batches to the store, and only
 // then acknowledges: the broker with a manual PUBACK, the dock with an
 // application-level ack on berth/v1/docks/{dock}/ack naming the committed
 // ids. A redelivered id is acknowledged again without a second write (the

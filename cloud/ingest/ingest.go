@@ -88,9 +88,10 @@ type Ingest struct {
 	conns []*conn
 
 	incoming chan pending
-	decoding chan struct{} // bounds concurrent decodes: paho starts a goroutine per message
-	stopping chan struct{} // closed when Run's ctx ends: handlers stop queueing
-	hmu      sync.RWMutex  // handlers hold it for reading; Run takes it to close the queue
+	work     chan paho.Message // handlers hand messages to the decode workers
+	ackq     chan ackJob       // committers hand the docks' acks to ackLoop
+	stopping chan struct{}     // closed when Run's ctx ends: handlers stop queueing
+	hmu      sync.RWMutex      // handlers hold it for reading; Run takes it to close the queue
 
 	emu      sync.Mutex
 	enrolled map[string]enrolment
@@ -184,7 +185,7 @@ func New(cfg Config, st Store, log *slog.Logger, reg prometheus.Registerer) (*In
 	in := &Ingest{cfg: cfg, st: st, log: log, m: m, dec: dec, clock: cfg.Clock, instance: hex.EncodeToString(rnd[:]),
 		incoming: make(chan pending, cfg.MaxBatch*cfg.Committers), stopping: make(chan struct{}),
 		enrolled: map[string]enrolment{}, held: map[heldKey][]paho.Message{}, ready: make(chan struct{}),
-		decoding: make(chan struct{}, runtime.GOMAXPROCS(0)), logLimit: rate.NewLimiter(rate.Every(time.Second), 20)}
+		work: make(chan paho.Message, cfg.MaxBatch), ackq: make(chan ackJob, 2*cfg.Committers), logLimit: rate.NewLimiter(rate.Every(time.Second), 20)}
 	for i := range cfg.Conns {
 		id := cfg.ClientID
 		if cfg.Conns > 1 {
@@ -210,6 +211,9 @@ func (in *Ingest) newConn(id string) *conn {
 		SetDefaultPublishHandler(in.handle)
 	if in.cfg.TLS != nil {
 		o.SetTLSConfig(in.cfg.TLS)
+	}
+	if open := bufferedTCP(in.cfg.Broker); open != nil {
+		o.SetCustomOpenConnectionFn(open)
 	}
 	log := in.log.With("mqtt_client", id)
 	o.SetOnConnectHandler(func(cl paho.Client) {
@@ -260,19 +264,37 @@ func (in *Ingest) Run(ctx context.Context) error {
 	in.log.Info("ingest running", "broker", in.cfg.Broker, "group", in.cfg.Group, "conns", len(in.conns),
 		"committers", in.cfg.Committers, "max_batch", in.cfg.MaxBatch)
 
-	var wg sync.WaitGroup
+	var wg, workers, acker sync.WaitGroup
+	acker.Go(in.ackLoop)
 	for range in.cfg.Committers {
 		wg.Go(func() { in.commitLoop(ctx) })
 	}
+	// Decoding runs on GOMAXPROCS long-lived workers rather than on
+	// paho's goroutine per message: a broker may push thousands of
+	// messages at once (mochi sets no in-flight limit for MQTT 3.1.1
+	// clients), and decoding them all at once would starve the committers
+	// and the network goroutines; and a fresh goroutine grows its stack
+	// for every decode (runtime.copystack was 8 % of the collector's CPU).
+	for range runtime.GOMAXPROCS(0) {
+		workers.Go(func() {
+			for msg := range in.work {
+				in.process(msg)
+			}
+		})
+	}
 	<-ctx.Done()
-	// Stop queueing: handlers that have not queued return without a
-	// PUBACK (the broker or the dock delivers those again). Then close the
-	// queue so committers drain it and exit.
+	// Stop queueing: messages not yet queued for commit are dropped
+	// without a PUBACK (the broker or the dock delivers those again).
+	// Then close the queues so workers and committers drain them and exit.
 	close(in.stopping)
 	in.hmu.Lock()
-	close(in.incoming)
+	close(in.work)
 	in.hmu.Unlock()
+	workers.Wait()
+	close(in.incoming)
 	wg.Wait()
+	close(in.ackq) // the committers have queued their last acks
+	acker.Wait()
 	in.disconnectAll()
 	in.log.Info("ingest stopped")
 	return nil
@@ -326,8 +348,27 @@ func (in *Ingest) subscribe(cl paho.Client, c *conn, filters map[string]byte, lo
 	}
 }
 
-// handle runs in its own goroutine per message (paho, OrderMatters false).
+// handle runs in its own goroutine per message (paho, OrderMatters false):
+// it hands the message to the decode workers.
 func (in *Ingest) handle(_ paho.Client, msg paho.Message) {
+	// Run waits (hmu.Lock) for every handler past this point before it
+	// closes the workers' queue.
+	in.hmu.RLock()
+	defer in.hmu.RUnlock()
+	select {
+	case <-in.stopping:
+		return // not PUBACKed: delivered again
+	default:
+	}
+	select {
+	case in.work <- msg:
+	case <-in.stopping:
+	}
+}
+
+// process decodes, checks and queues one message for commit; it runs on a
+// decode worker.
+func (in *Ingest) process(msg paho.Message) {
 	defer func() {
 		// Nothing a dock sends may stop the collector; a bug here is
 		// logged, the message kept unacknowledged (redelivered).
@@ -335,10 +376,6 @@ func (in *Ingest) handle(_ paho.Client, msg paho.Message) {
 			in.log.Error("ingest: panic handling message", "topic", msg.Topic(), "panic", r)
 		}
 	}()
-	// Run waits (hmu.Lock) for every handler past this point before it
-	// drains the queue and returns.
-	in.hmu.RLock()
-	defer in.hmu.RUnlock()
 	select {
 	case <-in.stopping:
 		return // not PUBACKed: delivered again
@@ -352,16 +389,7 @@ func (in *Ingest) handle(_ paho.Client, msg paho.Message) {
 		msg.Ack()
 		return
 	}
-	// A broker may push thousands of messages at once (mochi sets no
-	// in-flight limit for MQTT 3.1.1 clients): decoding them all at once
-	// would starve the committers and the network goroutines.
-	select {
-	case in.decoding <- struct{}{}:
-	case <-in.stopping:
-		return
-	}
 	parts, inc, err := in.dec.Decode(topic, msg.Payload())
-	<-in.decoding
 	if err == nil {
 		err = in.checkEnrolled(parts.Dock)
 	}

@@ -20,30 +20,32 @@ const (
 	AlertClosed       = "closed"
 )
 
-// Alert is a stored alert. Key deduplicates: one finding, one alert.
+// Alert is a stored alert. Key deduplicates: one finding, one alert. Its
+// JSON names are package alert's (the wire's snake_case), plus the store's
+// own: id, updated_at and the acknowledgement and closing fields.
 type Alert struct {
-	ID             int64 // assigned by the store
-	Key            string
-	Kind           string
-	Severity       string
-	Unit           string
-	Officer        string
-	Serial         string
-	Seq            uint64
-	Dock           string
-	Title          string
-	Detail         string
-	At             time.Time // when the event happened
-	State          string
-	OpenedAt       time.Time
-	UpdatedAt      time.Time
-	AcknowledgedBy string
-	AcknowledgedAt time.Time
-	Comment        string // the acknowledgement's comment or written explanation
-	ClosedBy       string
-	ClosedAt       time.Time
-	Escalation     int
-	Evidence       json.RawMessage // a JSON object; nil stores {}
+	ID             int64           `json:"id"` // assigned by the store
+	Key            string          `json:"key"`
+	Kind           string          `json:"kind"`
+	Severity       string          `json:"severity"`
+	Unit           string          `json:"unit"`
+	Officer        string          `json:"officer,omitempty"`
+	Serial         string          `json:"serial,omitempty"`
+	Seq            uint64          `json:"seq,omitempty"`
+	Dock           string          `json:"dock,omitempty"`
+	Title          string          `json:"title"`
+	Detail         string          `json:"detail"`
+	At             time.Time       `json:"at"` // when the event happened
+	State          string          `json:"state"`
+	OpenedAt       time.Time       `json:"opened"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	AcknowledgedBy string          `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt time.Time       `json:"acknowledged_at,omitzero"`
+	Comment        string          `json:"comment,omitempty"` // the acknowledgement's comment or written explanation
+	ClosedBy       string          `json:"closed_by,omitempty"`
+	ClosedAt       time.Time       `json:"closed_at,omitzero"`
+	Escalation     int             `json:"escalation"`
+	Evidence       json.RawMessage `json:"evidence,omitempty"` // a JSON object; nil stores {}
 }
 
 // AlertFilter selects alerts; empty fields match everything.

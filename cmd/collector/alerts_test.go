@@ -66,3 +66,63 @@ func TestAlertsListAckClose(t *testing.T) {
 }
 
 func strconvI(v int64) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestAlertsJSONSnakeCase: `collector alerts --json` prints the wire's
+// snake_case names (package alert's), never Go field names.
+func TestAlertsJSONSnakeCase(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "c.db")
+	st, err := store.Open(ctx, db, &store.Opts{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 30, 22, 14, 0, 0, time.UTC)
+	const key = "interruption/R1/7"
+	if _, err := st.UpsertAlert(ctx, store.Alert{Key: key, Kind: "interruption-unexplained", Severity: "warning",
+		Unit: "unit-3", Officer: "o-1001", Serial: "R1", Seq: 7, Dock: "dock-1", Title: "resumed without a spoken reason", At: at,
+		Evidence: json.RawMessage(`{"stop_cause":"low-battery"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := st.AlertByKey(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AckAlert(ctx, a.ID, "chief-li", "explained in writing"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"alerts", "--db", db, "--json"}, &out, &errb); code != 0 {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &m); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	for k := range m {
+		if !snakeCase(k) {
+			t.Errorf("key %q is not snake_case", k)
+		}
+	}
+	for _, k := range []string{"id", "key", "kind", "severity", "unit", "officer", "serial", "seq", "dock", "title", "at",
+		"state", "opened", "updated_at", "acknowledged_by", "acknowledged_at", "comment", "escalation", "evidence"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("key %q missing: %s", k, out.String())
+		}
+	}
+	if string(m["state"]) != `"acknowledged"` || string(m["acknowledged_by"]) != `"chief-li"` {
+		t.Errorf("state %s by %s", m["state"], m["acknowledged_by"])
+	}
+}
+
+func snakeCase(k string) bool {
+	if k == "" || k[0] < 'a' || k[0] > 'z' {
+		return false
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

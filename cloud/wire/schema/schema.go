@@ -1,8 +1,12 @@
 // Package schema holds the JSON Schemas (draft 2020-12) of berth v1's MQTT
 // payloads: the envelope and every body type of package wire. They are the
 // contract for readers outside Go (a vendor's dock firmware, an agency's
-// integration) and the collector's ingest validates every message against
-// them before wire's Go decoder sees it.
+// integration). The collector's ingest enforces them without this
+// validator: it parses each payload once and checks these schemas' rules and
+// wire's on the parsed value (cloud/ingest/validate.go), and its tests hold
+// that decoder to this validator and wire's decoder (same verdict, same
+// reason, same values, by table over every constraint and by differential
+// fuzzing).
 //
 // The schemas and wire's decoder are kept in sync by this package's tests:
 // every body wire produces validates, and every single-field rule wire
