@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
@@ -71,6 +73,7 @@ type bufConn struct {
 	net.Conn
 	r            *bufio.Reader
 	writeTimeout time.Duration
+	wall         clockwork.Clock // deadlines on the socket are wall-clock times
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signals queued bytes, room, or closing
@@ -84,7 +87,7 @@ type bufConn struct {
 }
 
 func newBufConn(c net.Conn, writeTimeout time.Duration) *bufConn {
-	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, readBufSize), writeTimeout: writeTimeout, done: make(chan struct{})}
+	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, readBufSize), writeTimeout: writeTimeout, wall: clockwork.NewRealClock(), done: make(chan struct{})}
 	b.cond = sync.NewCond(&b.mu)
 	go b.flush()
 	return b
@@ -140,7 +143,7 @@ func (c *bufConn) flush() {
 		c.mu.Unlock()
 		var err error
 		if limit > 0 {
-			err = c.Conn.SetWriteDeadline(time.Now().Add(limit))
+			err = c.Conn.SetWriteDeadline(c.wall.Now().Add(limit))
 		}
 		if err == nil {
 			_, err = c.Conn.Write(buf)
@@ -160,7 +163,7 @@ func (c *bufConn) Close() error {
 		c.closed = true
 		c.cond.Broadcast()
 		c.mu.Unlock()
-		c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		c.Conn.SetWriteDeadline(c.wall.Now().Add(closeFlushTimeout))
 		<-c.done
 		c.cerr = c.Conn.Close()
 	})
