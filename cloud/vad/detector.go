@@ -161,6 +161,36 @@ func (d *Detector) Detect(x []float32, rate int) (Activity, error) {
 	return d.decide(fr), nil
 }
 
+// voiced is the frame rule: periodic at a voice's pitch (not a tone over
+// 400 Hz), and far enough over the noise floor.
+func (o Opts) voiced(f Frame) bool {
+	return f.Harm >= o.MinHarm && !f.HighF0 && f.LevelDB-f.NoiseDB >= o.MinSNR
+}
+
+// classify judges a region on its own measures (the rules that compare
+// regions, BelowPeak and MinRun, are applied after): it sets Source, Why
+// and Wearer.
+func (o Opts) classify(r *Region) {
+	r.Source, r.Wearer = SourceWearer, false
+	switch {
+	case r.Voiced < o.MinVoiced:
+		r.Source, r.Why = SourceNoise, fmt.Sprintf("voiced %.2f < %.2f: noise, wind", r.Voiced, o.MinVoiced)
+	case r.Mod < o.MinMod:
+		r.Source, r.Why = SourceNoise, fmt.Sprintf("syllabic modulation %.1f dB < %.1f: a steady tone or engine", r.Mod, o.MinMod)
+	case r.LowDB < o.PromptLow:
+		r.Source, r.Why = SourcePrompt, fmt.Sprintf("nothing under 300 Hz (%.1f dB < %.0f): a tiny loudspeaker, the recorder's prompt", r.LowDB, o.PromptLow)
+	case r.LowDB+r.Fric < o.BandLimit:
+		r.Source, r.Why = SourceLoudspeaker, fmt.Sprintf("band-limited: under 300 Hz %.1f dB, fricatives %.1f dB (sum < %.0f): radio, TV or a phone", r.LowDB, r.Fric, o.BandLimit)
+	case r.Glide != NoGlide && r.Glide < o.HeldPitch:
+		r.Source, r.Why = SourceMusic, fmt.Sprintf("held pitch (%.2f semitones a frame < %.2f): notes, not intonation", r.Glide, o.HeldPitch)
+	case r.LevelDBFS < o.NearField:
+		r.Source, r.Why = SourceBystander, fmt.Sprintf("level %.1f dBFS < %.0f: too far from the microphone for the wearer", r.LevelDBFS, o.NearField)
+	default:
+		r.Wearer = true
+		r.Why = fmt.Sprintf("near-field voice: level %.1f dBFS, under 300 Hz %.1f dB, fricatives %.1f dB, gliding pitch %.2f", r.LevelDBFS, r.LowDB, r.Fric, r.Glide)
+	}
+}
+
 func frames(t time.Duration) int { return int(math.Round(t.Seconds() / HopSeconds)) }
 
 func (d *Detector) decide(fr []Frame) Activity {
@@ -174,7 +204,7 @@ func (d *Detector) decide(fr []Frame) Activity {
 	voiced := make([]bool, n)
 	for i, f := range fr {
 		nf[i] = f.NoiseDB
-		voiced[i] = f.Harm >= o.MinHarm && !f.HighF0 && f.LevelDB-f.NoiseDB >= o.MinSNR
+		voiced[i] = o.voiced(f)
 	}
 	act.NoiseDBFS = round1(median(nf))
 
@@ -213,23 +243,8 @@ func (d *Detector) decide(fr []Frame) Activity {
 	regs := make([]Region, len(spans))
 	for k, s := range spans {
 		r := regionStats(fr, voiced, s.a, s.b)
-		r.Source = SourceWearer
-		switch {
-		case r.Voiced < o.MinVoiced:
-			r.Source, r.Why = SourceNoise, fmt.Sprintf("voiced %.2f < %.2f: noise, wind", r.Voiced, o.MinVoiced)
-		case r.Mod < o.MinMod:
-			r.Source, r.Why = SourceNoise, fmt.Sprintf("syllabic modulation %.1f dB < %.1f: a steady tone or engine", r.Mod, o.MinMod)
-		case r.LowDB < o.PromptLow:
-			r.Source, r.Why = SourcePrompt, fmt.Sprintf("nothing under 300 Hz (%.1f dB < %.0f): a tiny loudspeaker, the recorder's prompt", r.LowDB, o.PromptLow)
-		case r.LowDB+r.Fric < o.BandLimit:
-			r.Source, r.Why = SourceLoudspeaker, fmt.Sprintf("band-limited: under 300 Hz %.1f dB, fricatives %.1f dB (sum < %.0f): radio, TV or a phone", r.LowDB, r.Fric, o.BandLimit)
-		case r.Glide != NoGlide && r.Glide < o.HeldPitch:
-			r.Source, r.Why = SourceMusic, fmt.Sprintf("held pitch (%.2f semitones a frame < %.2f): notes, not intonation", r.Glide, o.HeldPitch)
-		case r.LevelDBFS < o.NearField:
-			r.Source, r.Why = SourceBystander, fmt.Sprintf("level %.1f dBFS < %.0f: too far from the microphone for the wearer", r.LevelDBFS, o.NearField)
-		default:
-			r.Wearer = true
-			r.Why = fmt.Sprintf("near-field voice: level %.1f dBFS, under 300 Hz %.1f dB, fricatives %.1f dB, gliding pitch %.2f", r.LevelDBFS, r.LowDB, r.Fric, r.Glide)
+		o.classify(&r)
+		if r.Wearer {
 			peak = max(peak, r.LevelDBFS)
 		}
 		regs[k] = r
