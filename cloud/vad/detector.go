@@ -59,7 +59,8 @@ type Opts struct {
 	// notes: music (or a siren). Speech intonation glides.
 	HeldPitch float64
 	// BridgeGap is the longest pause bridged when a wearer region's
-	// speech time is counted (Region.SpeechSeconds).
+	// speech time is counted (Region.SpeechSeconds). A region holds no
+	// pause longer than MaxGap, so a BridgeGap over MaxGap acts as MaxGap.
 	BridgeGap time.Duration
 }
 
@@ -281,47 +282,48 @@ func (d *Detector) decide(fr []Frame) Activity {
 		}
 		k = j + 1
 	}
-	// Speech time: each counted region's span less its pauses longer
-	// than BridgeGap, a pause being a run of frames that are not voiced
-	// and either stand less than activeDB over the floor or are a tone
-	// (a beep: periodic above 400 Hz). A prompt's beeps, the silence
-	// between sentences and the span of a region's edges are not speech.
-	// The local floor climbs into a long utterance (its minimum window is
-	// ±1.25 s), so pauses are judged against the lower of it and the
-	// clip's median floor.
+	// Speech time: in each counted region, its voiced frames and the
+	// frames activeDB over the floor (unvoiced consonants), with quiet
+	// pauses up to BridgeGap between them bridged; tones (a prompt's
+	// beeps: periodic over 400 Hz and holding most of the spectrum) and
+	// longer pauses are not speech. The local floor climbs into a long
+	// utterance (its minimum window is ±1.25 s), so levels are judged
+	// against the lower of it and the clip's median floor.
 	var sp []float64
 	bridge := frames(o.BridgeGap)
 	clipFloor := median(nf)
-	quiet := func(f *Frame) bool {
-		return (f.HighF0 && f.Tonal >= 0.5) || f.LevelDB-min(f.NoiseDB, clipFloor) < activeDB
-	}
 	for k, s := range spans {
 		if !regs[k].Wearer {
 			continue
 		}
-		cnt := 0
-		for i := s.a; i < s.b; {
+		cnt, last := 0, -1
+		for i := s.a; i < s.b; i++ {
 			f := &fr[i]
 			if voiced[i] {
 				sp = append(sp, f.LevelDB)
 			}
-			if voiced[i] || !quiet(f) {
-				act.Speech[i] = true
-				cnt++
-				i++
+			tone := f.HighF0 && f.Tonal >= 0.5
+			if !voiced[i] && (tone || f.LevelDB-min(f.NoiseDB, clipFloor) < activeDB) {
 				continue
 			}
-			j := i
-			for j < s.b && !voiced[j] && quiet(&fr[j]) {
-				j++
-			}
-			if j-i <= bridge && i > s.a && j < s.b {
-				for m := i; m < j; m++ {
-					act.Speech[m] = true
+			if last >= 0 && i-last-1 <= bridge {
+				quiet := true
+				for m := last + 1; m < i; m++ {
+					if fr[m].HighF0 && fr[m].Tonal >= 0.5 {
+						quiet = false // a beep between words is not a pause
+						break
+					}
 				}
-				cnt += j - i
+				if quiet {
+					for m := last + 1; m < i; m++ {
+						act.Speech[m] = true
+					}
+					cnt += i - last - 1
+				}
 			}
-			i = j
+			act.Speech[i] = true
+			cnt++
+			last = i
 		}
 		regs[k].SpeechSeconds = round2(float64(cnt) * HopSeconds)
 	}
