@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/cloud/reasoncheck"
+	"github.com/berthdock/berth/cloud/transcribe"
 )
 
 // runReasonCheck is `collector reason-check [--json] [--window 30s]
@@ -25,8 +26,11 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	asJSON := fs.Bool("json", false, "print one JSON object per file")
 	window := fs.Duration("window", reasoncheck.DefaultPolicy().Window, "opening window analysed")
 	minSpeech := fs.Duration("min-speech", reasoncheck.DefaultPolicy().MinSpeech, "wearer speech needed for a spoken reason")
+	asrURL := fs.String("asr-url", "", "OpenAI-compatible transcription endpoint (off when empty): the wearer's speech is transcribed and classified")
+	asrModel := fs.String("asr-model", "whisper-1", "model name for --asr-url")
+	asrKeyEnv := fs.String("asr-key-env", "", "name of the environment variable holding the --asr-url API key")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: collector reason-check [--json] [--window 30s] [--min-speech 2s] FILE...")
+		fmt.Fprintln(stderr, "usage: collector reason-check [--json] [--window 30s] [--min-speech 2s] [--asr-url URL [--asr-model M] [--asr-key-env VAR]] FILE...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -41,7 +45,20 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "collector reason-check: bad policy: window %s, min-speech %s\n", *window, *minSpeech)
 		return 2
 	}
-	chk := reasoncheck.New(nil)
+	opts := reasoncheck.Opts{}
+	if *asrURL != "" {
+		key := ""
+		if *asrKeyEnv != "" {
+			key = os.Getenv(*asrKeyEnv)
+		}
+		tr, err := transcribe.New(transcribe.Opts{Endpoint: *asrURL, Model: *asrModel, APIKey: key})
+		if err != nil {
+			fmt.Fprintf(stderr, "collector reason-check: %v\n", err)
+			return 2
+		}
+		opts.Transcriber = tr
+	}
+	chk := reasoncheck.NewWithOpts(opts)
 	enc := json.NewEncoder(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	if !*asJSON {

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path"
@@ -64,5 +67,24 @@ func TestReasonCheckJSON(t *testing.T) {
 		if !bytes.Contains(out.Bytes(), []byte(key)) {
 			t.Errorf("JSON lacks %s: %s", key, out.String())
 		}
+	}
+
+	// With a transcription endpoint (a local stand-in), the transcript of
+	// the wearer's speech and the reason it states join the verdict.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, err := r.FormFile("file"); err != nil || r.URL.Path != "/v1/audio/transcriptions" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, `{"text":"The battery is low, recording resumed"}`)
+	}))
+	t.Cleanup(srv.Close)
+	out.Reset()
+	if code := runReasonCheck(context.Background(), []string{"--json", "--asr-url", srv.URL, p}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !bytes.Contains(out.Bytes(), []byte(`"transcript":"The battery is low, recording resumed"`)) ||
+		!bytes.Contains(out.Bytes(), []byte(`"stated_reasons":["low battery"]`)) {
+		t.Errorf("JSON lacks the transcript or the stated reason: %s", out.String())
 	}
 }
