@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -62,7 +63,7 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	enc := json.NewEncoder(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	if !*asJSON {
-		fmt.Fprintln(tw, "FILE\tSPEECH\tONSET\tNOISE\tSPEECH LEVEL\tVERDICT")
+		fmt.Fprintln(tw, "FILE\tSPEECH\tONSET\tNOISE\tSPEECH LEVEL\tVERDICT\tHEARD")
 	}
 	failed := 0
 	for _, name := range fs.Args() {
@@ -100,7 +101,7 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		if res.SpeechSeconds > 0 {
 			speechLvl = fmt.Sprintf("%.1f dBFS", res.SpeechDBFS)
 		}
-		fmt.Fprintf(tw, "%s\t%.2fs\t%s\t%.1f dBFS\t%s\t%s\n", name, res.SpeechSeconds, onset, res.NoiseDBFS, speechLvl, verdict)
+		fmt.Fprintf(tw, "%s\t%.2fs\t%s\t%.1f dBFS\t%s\t%s\t%s\n", name, res.SpeechSeconds, onset, res.NoiseDBFS, speechLvl, verdict, heard(res))
 	}
 	tw.Flush()
 	if ctx.Err() != nil {
@@ -130,4 +131,31 @@ func checkFile(ctx context.Context, chk *reasoncheck.Checker, name string, pol r
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	return chk.Check(ctx, f, st.Size(), pol)
+}
+
+// heard sums the regions by judged source: "wearer 3.2s, prompt 1.1s".
+func heard(res reasoncheck.Result) string {
+	var order []string
+	secs := map[string]float64{}
+	for _, r := range res.Regions {
+		if r.Source == "noise" {
+			continue
+		}
+		if _, ok := secs[r.Source]; !ok {
+			order = append(order, r.Source)
+		}
+		if r.Wearer {
+			secs[r.Source] += r.SpeechSeconds
+		} else {
+			secs[r.Source] += r.End - r.Start
+		}
+	}
+	if len(order) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(order))
+	for i, s := range order {
+		parts[i] = fmt.Sprintf("%s %.1fs", s, secs[s])
+	}
+	return strings.Join(parts, ", ")
 }

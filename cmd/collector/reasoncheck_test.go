@@ -69,6 +69,15 @@ func TestReasonCheckJSON(t *testing.T) {
 		}
 	}
 
+	// The table names what was heard.
+	out.Reset()
+	if code := runReasonCheck(context.Background(), []string{p}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !bytes.Contains(out.Bytes(), []byte("HEARD")) || !bytes.Contains(out.Bytes(), []byte("wearer ")) {
+		t.Errorf("table lacks what was heard: %s", out.String())
+	}
+
 	// With a transcription endpoint (a local stand-in), the transcript of
 	// the wearer's speech and the reason it states join the verdict.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
