@@ -182,6 +182,19 @@ func TestDetectSignals(t *testing.T) {
 			pink(x, -50, 14)
 			return x
 		}, nil, SourcePrompt, 0, 0},
+		{"talker over a wailing siren (tone notched out)", func() []float32 {
+			x := make([]float32, secs*Rate)
+			pink(x, -50, 23)
+			siren(x, 650, 1400, 4, -22)
+			talker(x, 1, 5, 140, -8, 24)
+			return x
+		}, nil, SourceWearer, 2.5, 5.5},
+		{"a wailing siren alone stays a tone", func() []float32 {
+			x := make([]float32, secs*Rate)
+			pink(x, -50, 25)
+			siren(x, 650, 1400, 4, -16)
+			return x
+		}, nil, "", 0, 0},
 		{"one short word (MinRun)", func() []float32 {
 			x := make([]float32, secs*Rate)
 			pink(x, -50, 15)

@@ -43,6 +43,9 @@ type Frame struct {
 	// talker's fricatives, above a loudspeaker's band) relative to the
 	// 300–3400 Hz band.
 	LowDB, HighDB float64
+	// Notched: the frame was periodic over 400 Hz (a tone) and its pitch
+	// was looked for again with the tone removed.
+	Notched bool
 }
 
 // Tilt bands, in bins.
@@ -204,8 +207,44 @@ func analyse(x []float32) []Frame {
 		if tot <= 0 {
 			continue
 		}
-		fr.Tonal = peakShare(spec, tot)
+		var kp int
+		fr.Tonal, kp = peakShare(spec, tot)
 		fr.Harm, fr.Pitch, fr.HighF0 = pitch(f, spec)
+		if fr.HighF0 && fr.Tonal >= notchShare {
+			// A tone over 400 Hz holds much of the frame (a siren, a
+			// beep): notch it and its harmonics out and, if enough is
+			// left to be something else (a voice under the siren), look
+			// again. The frame keeps Tonal and is marked.
+			var left float64
+			notched := make([]int, 0, 16)
+			for h := 1; h*kp-notchHalf < lastBin; h++ {
+				for k := max(0, h*kp-notchHalf); k <= min(lastBin-1, h*kp+notchHalf); k++ {
+					if spec[k] > 0 {
+						notched = append(notched, k)
+					}
+				}
+			}
+			for _, k := range notched {
+				left -= spec[k]
+			}
+			left += tot
+			if left >= notchLeft*tot {
+				for _, k := range notched {
+					spec[k] = 0
+					switch {
+					case k >= midHiBin:
+						tilt[t][2] -= float64(p[k])
+					case k >= midLoBin:
+						tilt[t][1] -= float64(p[k])
+					}
+				}
+				tilt[t][1], tilt[t][2] = max(tilt[t][1], 1e-12), max(tilt[t][2], 1e-12)
+				fr.LowDB = 10 * math.Log10(tilt[t][0]/tilt[t][1])
+				fr.HighDB = 10 * math.Log10(tilt[t][2]/tilt[t][1])
+				fr.Harm, fr.Pitch, fr.HighF0 = pitch(f, spec)
+				fr.Notched = true
+			}
+		}
 	}
 	modulation(frames, lvl)
 	return frames
@@ -253,10 +292,22 @@ func floorTrack(e []float64) []float64 {
 	return out
 }
 
+// Notching of tones: a frame periodic over 400 Hz whose strongest peak
+// holds at least notchShare of its excess spectrum has that peak and its
+// harmonics, ±notchHalf bins, removed and its pitch analysed again.
+// Only when at least notchLeft of the excess lies outside the notches:
+// a tone alone stays a tone.
+const (
+	notchShare = 0.3
+	notchHalf  = 3
+	notchLeft  = 0.25
+)
+
 // peakShare is the share of the excess spectrum within ±3 bins (±47 Hz) of
-// its strongest bin: near 1 for a single tone (a siren's sweep), low for
-// speech, whose energy spreads over many harmonics and formants.
-func peakShare(spec []float64, tot float64) float64 {
+// its strongest bin, and that bin: near 1 for a single tone (a siren's
+// sweep), low for speech, whose energy spreads over many harmonics and
+// formants.
+func peakShare(spec []float64, tot float64) (float64, int) {
 	best := 0
 	for k := range spec {
 		if spec[k] > spec[best] {
@@ -267,7 +318,7 @@ func peakShare(spec []float64, tot float64) float64 {
 	for k := max(0, best-3); k <= min(len(spec)-1, best+3); k++ {
 		s += spec[k]
 	}
-	return s / tot
+	return s / tot, best
 }
 
 // pitch autocorrelates the whitened excess spectrum (the inverse FFT of a

@@ -252,3 +252,17 @@ func dft(c []complex128, inv bool) {
 		}
 	}
 }
+
+// siren adds a wailing siren: a tone sweeping lo–hi–lo Hz every period
+// seconds, with odd harmonics (a horn driver), at an RMS of db dBFS.
+func siren(x []float32, lo, hi, period, db float64) {
+	a := amp(db) * math.Sqrt2 / math.Sqrt(1+1.0/9+1.0/25)
+	ph := 0.0
+	for i := range x {
+		t := float64(i) / Rate
+		u := math.Mod(t, period) / period
+		f := lo + (hi-lo)*(1-math.Abs(2*u-1))
+		ph += 2 * math.Pi * f / Rate
+		x[i] += float32(a * (math.Sin(ph) + math.Sin(3*ph)/3 + math.Sin(5*ph)/5))
+	}
+}
