@@ -52,6 +52,22 @@ type Evidence struct {
 	ReasonSpoken  *bool     `json:"reason_spoken,omitempty"`
 	Transcript    string    `json:"transcript,omitempty"`
 	ClipURL       string    `json:"clip_url,omitempty"`
+	// Regions are the sounds the reason check heard in the opening
+	// window, each with the source it was judged to be and why.
+	Regions []SpeechRegion `json:"regions,omitempty"`
+}
+
+// SpeechRegion is one sound the reason check heard: its place in the
+// opening window, what it was judged to be (wearer, bystander,
+// loudspeaker, music, prompt, noise), why, and the wearer's speech time in
+// it (0 unless counted as the wearer).
+type SpeechRegion struct {
+	Start         float64 `json:"start_s"`
+	End           float64 `json:"end_s"`
+	Source        string  `json:"source"`
+	Counted       bool    `json:"counted"`
+	SpeechSeconds float64 `json:"speech_s"`
+	Why           string  `json:"why"`
 }
 
 // MarshalJSON writes speech_seconds whenever the reason check ran

@@ -54,6 +54,9 @@ type Verdict struct {
 	SpeechSeconds float64
 	Onset         float64 // seconds into the window of the first wearer speech; -1 if none
 	Detail        string
+	// Regions are the sounds heard, each with its judged source and why
+	// (they go into the alert's evidence).
+	Regions []alert.SpeechRegion
 }
 
 // ReasonChecker judges the opening window of a segment's footage.

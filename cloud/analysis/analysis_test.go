@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,7 +35,9 @@ func (s speechBySeq) Check(ctx context.Context, r io.ReaderAt, size int64, windo
 	var seq uint64
 	fmt.Sscanf(string(b), "seq %d", &seq)
 	sec := s[seq]
-	return Verdict{Spoken: sec >= min.Seconds(), SpeechSeconds: sec}, nil
+	regs := []alert.SpeechRegion{{Start: 0.5, End: 0.5 + sec, Source: "wearer", Counted: true, SpeechSeconds: sec, Why: "near-field voice"},
+		{Start: 9, End: 12, Source: "loudspeaker", Why: "band-limited"}}
+	return Verdict{Spoken: sec >= min.Seconds(), SpeechSeconds: sec, Regions: regs}, nil
 }
 
 type footage map[string][]byte
@@ -130,6 +133,13 @@ func TestInterruptionsHolesAndDelivery(t *testing.T) {
 	json.Unmarshal(un.Evidence, &ev)
 	if ev.ReasonSpoken == nil || *ev.ReasonSpoken || ev.SpeechSeconds != 0.6 || ev.StopCause != wire.StopLowBattery {
 		t.Fatalf("evidence %+v", ev)
+	}
+	if len(ev.Regions) != 2 || ev.Regions[0].Source != "wearer" || !ev.Regions[0].Counted || ev.Regions[0].SpeechSeconds != 0.6 ||
+		ev.Regions[1].Source != "loudspeaker" || ev.Regions[1].Why != "band-limited" {
+		t.Errorf("evidence regions %+v, want the verdict's two regions with their sources", ev.Regions)
+	}
+	if !strings.Contains(string(un.Evidence), `"source":"loudspeaker"`) {
+		t.Errorf("stored evidence JSON lacks the region's source: %s", un.Evidence)
 	}
 	ex, ok, err := st.AlertByKey(ctx, KindExplained+"/R1/3")
 	if err != nil || !ok || ex.State != store.AlertClosed {

@@ -183,6 +183,7 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 	}
 	spoken := v.Spoken
 	a.Evidence.SpeechSeconds, a.Evidence.SpeechOnset, a.Evidence.ReasonSpoken = v.SpeechSeconds, v.Onset, &spoken
+	a.Evidence.Regions = v.Regions
 	if e.cfg.ClipURL != nil {
 		a.Evidence.ClipURL = e.cfg.ClipURL(resumed.Receipt.ObjectID)
 	}

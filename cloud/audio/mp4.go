@@ -116,6 +116,31 @@ type pcmFormat struct {
 // description version 0; versions 1 and 2 (QuickTime File Format, "Sound
 // Sample Descriptions") extend it. ipcm/fpcm carry a pcmC box (ISO/IEC
 // 23003-5) with the endianness and sample size.
+// endaLittle reports whether the extensions after a QuickTime sound
+// description hold an 'enda' atom (directly or inside 'wave') saying the
+// samples are little-endian: in24, in32, fl32 and fl64 are big-endian
+// unless it does (QuickTime File Format, "Sound Sample Description
+// Extensions").
+func endaLittle(b []byte, depth int) bool {
+	be := binary.BigEndian
+	for len(b) >= 8 && depth < 3 {
+		sz := int(be.Uint32(b))
+		if sz < 8 || sz > len(b) {
+			return false
+		}
+		switch string(b[4:8]) {
+		case "enda":
+			return sz >= 10 && be.Uint16(b[8:]) != 0
+		case "wave":
+			if endaLittle(b[8:sz], depth+1) {
+				return true
+			}
+		}
+		b = b[sz:]
+	}
+	return false
+}
+
 func parsePCMEntry(name string, p []byte) (pcmFormat, error) {
 	f := pcmFormat{name: name}
 	switch name {
@@ -160,6 +185,9 @@ func parsePCMEntry(name string, p []byte) (pcmFormat, error) {
 		} else if name == "in32" {
 			f.bits = 32
 		}
+		if name != "twos" && endaLittle(rest, 0) {
+			f.bigEnd = false
+		}
 	case "raw ":
 		f.bits = 8 // unsigned 8-bit
 	case "fl32", "fl64":
@@ -167,6 +195,9 @@ func parsePCMEntry(name string, p []byte) (pcmFormat, error) {
 		f.bits = 32
 		if name == "fl64" {
 			f.bits = 64
+		}
+		if endaLittle(rest, 0) {
+			f.bigEnd = false
 		}
 	case "alaw", "ulaw":
 		f.law, f.bits = name[0], 8

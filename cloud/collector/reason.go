@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/analysis"
 	"github.com/berthdock/berth/cloud/reasoncheck"
 )
@@ -18,6 +19,10 @@ func (r reasonChecker) Check(ctx context.Context, footage io.ReaderAt, size int6
 	if err != nil {
 		return analysis.Verdict{}, err
 	}
-	return analysis.Verdict{Spoken: res.ReasonSpoken, SpeechSeconds: res.SpeechSeconds, Onset: res.OnsetSeconds,
+	regs := make([]alert.SpeechRegion, len(res.Regions))
+	for i, g := range res.Regions {
+		regs[i] = alert.SpeechRegion{Start: g.Start, End: g.End, Source: g.Source, Counted: g.Wearer, SpeechSeconds: g.SpeechSeconds, Why: g.Why}
+	}
+	return analysis.Verdict{Spoken: res.ReasonSpoken, SpeechSeconds: res.SpeechSeconds, Onset: res.OnsetSeconds, Regions: regs,
 		Detail: fmt.Sprintf("%s %d Hz, noise %.1f dBFS, speech %.1f dBFS, detector %s", res.Codec, res.Rate, res.NoiseDBFS, res.SpeechDBFS, res.Detector)}, nil
 }

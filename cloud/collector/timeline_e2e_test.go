@@ -106,6 +106,20 @@ func tlCases() []tlCase {
 				if a.ClosedBy != "reason-check" || ev.ReasonSpoken == nil || !*ev.ReasonSpoken || ev.SpeechSeconds < 2 || ev.StopCause != "low-battery" {
 					t.Errorf("explained interruption: closed by %q, evidence %+v", a.ClosedBy, ev)
 				}
+				// The evidence lists what was heard: the wearer's regions
+				// carry the speech time counted.
+				var counted float64
+				for _, r := range ev.Regions {
+					if r.Counted {
+						counted += r.SpeechSeconds
+						if r.Source != "wearer" || r.Why == "" {
+							t.Errorf("counted region %+v is not the wearer's or has no reason", r)
+						}
+					}
+				}
+				if math.Abs(counted-ev.SpeechSeconds) > 0.02 {
+					t.Errorf("evidence regions count %.2f s of wearer speech, the verdict %.2f s: %+v", counted, ev.SpeechSeconds, ev.Regions)
+				}
 				tlNear(t, "stopped_at", ev.StoppedAt, c.spans[1].end)
 				tlNear(t, "resumed_at", ev.ResumedAt, c.spans[2].start)
 			}},

@@ -16,6 +16,7 @@ func BenchmarkReasonCheck30s(b *testing.B) {
 	noise(x, 1, -40, 1)
 	voice(x, 2, 6, 140, -14, 2)
 	voice(x, 15, 4, 210, -16, 3)
+	gain(x, scene)
 	clip := &audio.Clip{Rate: sr, Samples: x, Channels: 1, Codec: "pcm_s16le"}
 	c := New(nil)
 	ctx := context.Background()

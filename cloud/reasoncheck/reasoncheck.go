@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/cloud/audio"
+	"github.com/berthdock/berth/cloud/transcribe"
 	"github.com/berthdock/berth/cloud/vad"
 )
 
@@ -35,6 +36,12 @@ var ErrBadPolicy = errors.New("reasoncheck: bad policy")
 // default; another (a neural VAD over a service) can be put in its place.
 type Detector interface {
 	Detect(samples []float32, rate int) (vad.Activity, error)
+}
+
+// Transcriber turns the wearer's speech into text (package transcribe's
+// Client, over an OpenAI-compatible transcription endpoint).
+type Transcriber interface {
+	Transcribe(ctx context.Context, samples []float32, rate int) (string, error)
 }
 
 // Policy of the check. Zero fields take the defaults.
@@ -79,20 +86,41 @@ type Result struct {
 	Codec    string       `json:"codec"`
 	Rate     int          `json:"source_rate"`
 	Detector string       `json:"detector"`
+	// Transcript is what the transcription service heard in the wearer's
+	// regions (only them: bystanders, radios and prompts are not sent),
+	// and StatedReasons the rule's reasons it names; empty unless a
+	// Transcriber is configured. TranscriptError says why there is none
+	// when the service failed (the verdict stands without it).
+	Transcript      string   `json:"transcript,omitempty"`
+	StatedReasons   []string `json:"stated_reasons,omitempty"`
+	TranscriptError string   `json:"transcript_error,omitempty"`
 }
 
 // Checker runs the check. It holds no per-call state; one Checker may be
 // used from several goroutines if its Detector may (vad.Detector may).
 type Checker struct {
 	det Detector
+	tr  Transcriber
 }
 
 // New returns a checker using det; nil means vad.New(nil).
-func New(det Detector) *Checker {
-	if det == nil {
-		det = vad.New(nil)
+func New(det Detector) *Checker { return NewWithOpts(Opts{Detector: det}) }
+
+// Opts configure a Checker.
+type Opts struct {
+	Detector Detector // nil: vad.New(nil)
+	// Transcriber, when set, transcribes the wearer's speech and the
+	// transcript is classified into the rule's reasons; nil (the default)
+	// sends nothing anywhere.
+	Transcriber Transcriber
+}
+
+// NewWithOpts returns a checker configured by o.
+func NewWithOpts(o Opts) *Checker {
+	if o.Detector == nil {
+		o.Detector = vad.New(nil)
 	}
-	return &Checker{det: det}
+	return &Checker{det: o.Detector, tr: o.Transcriber}
 }
 
 // Check decodes the opening window of a WAV or MP4 file (r, size) and
@@ -170,7 +198,30 @@ func (c *Checker) CheckClip(ctx context.Context, clip *audio.Clip, p Policy) (Re
 	}
 	res.SpeechSeconds = round2(float64(n) * hop)
 	res.ReasonSpoken = res.SpeechSeconds >= p.MinSpeech.Seconds()
+	if c.tr != nil && n > 0 {
+		c.transcribe(ctx, &res, clip, act)
+	}
 	return res, nil
+}
+
+// transcribe sends the wearer's frames only (each frame's hop of samples)
+// and classifies what comes back.
+func (c *Checker) transcribe(ctx context.Context, res *Result, clip *audio.Clip, act vad.Activity) {
+	step := int(act.Hop.Seconds()*float64(clip.Rate) + 0.5)
+	var wearer []float32
+	for i, s := range act.Speech {
+		if s {
+			a := min(i*step, len(clip.Samples))
+			wearer = append(wearer, clip.Samples[a:min(a+step, len(clip.Samples))]...)
+		}
+	}
+	text, err := c.tr.Transcribe(ctx, wearer, clip.Rate)
+	if err != nil {
+		res.TranscriptError = err.Error()
+		return
+	}
+	res.Transcript = text
+	res.StatedReasons = transcribe.Classify(text)
 }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }

@@ -48,6 +48,7 @@ func TestSynthetic(t *testing.T) {
 			t.Parallel()
 			x := make([]float32, secs*sr)
 			tc.make(x)
+			gain(x, scene)
 			res, err := c.CheckClip(context.Background(), &audio.Clip{Rate: sr, Samples: x, Channels: 1}, Policy{})
 			if err != nil {
 				t.Fatal(err)
@@ -67,6 +68,7 @@ func TestEvidence(t *testing.T) {
 	x := make([]float32, 10*sr)
 	noise(x, 1, -45, 1)
 	voice(x, 2, 4, 150, -14, 2)
+	gain(x, scene)
 	res, err := New(nil).CheckClip(context.Background(), &audio.Clip{Rate: sr, Samples: x, Channels: 1, Codec: "test"}, Policy{})
 	if err != nil {
 		t.Fatal(err)

@@ -13,8 +13,9 @@ func dbToAmp(db float64) float64 { return math.Pow(10, db/20) }
 
 // voice is a crude near-field talker: a glottal-like harmonic source (F0
 // gliding around f0, 1/h harmonic roll-off), two formant-like emphases,
-// words of 250–450 ms at ~3 per second with pauses, for dur seconds from
-// start, at peak level db dBFS.
+// words of 250–450 ms at ~3 per second with pauses, each opening with a
+// 50 ms fricative (high-passed noise), for dur seconds from start, at peak
+// level db dBFS.
 func voice(x []float32, start, dur, f0, db float64, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	amp := dbToAmp(db)
@@ -22,9 +23,11 @@ func voice(x []float32, start, dur, f0, db float64, seed uint64) {
 	end := min(len(x), int((start+dur)*sr))
 	phase := 0.0
 	wordEnd, word := 0, false
+	fricEnd, last := 0, 0.0
 	for i := t0; i < end; i++ {
 		if i >= wordEnd { // next word or pause
 			word = !word
+			fricEnd = i + int(0.05*sr)
 			l := 0.25 + 0.2*rng.Float64()
 			if !word {
 				l = 0.08 + 0.15*rng.Float64()
@@ -48,6 +51,23 @@ func voice(x []float32, start, dur, f0, db float64, seed uint64) {
 			env = math.Max(env, 0.3)
 		}
 		x[i] += float32(amp * 0.25 * env * s)
+		if word && i < fricEnd { // a fricative at the word's start: high-passed noise
+			w := rng.NormFloat64()
+			x[i] += float32(amp * 0.1 * (w - last))
+			last = w
+		}
+	}
+}
+
+// scene is the gain (dB) at which the test scenes are recorded: a
+// recorder's gain puts the wearer's voice about 6–8 dB under full scale.
+const scene = 8
+
+// gain scales x by db.
+func gain(x []float32, db float64) {
+	g := float32(dbToAmp(db))
+	for i := range x {
+		x[i] *= g
 	}
 }
 

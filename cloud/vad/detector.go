@@ -43,13 +43,32 @@ type Opts struct {
 	// MinMod is the 2–8 Hz level modulation (dB RMS) a region needs:
 	// syllables; steady tones and engines have none.
 	MinMod float64
+	// PromptLow is the low-band level (Region.LowDB, dB re 300–3400 Hz)
+	// under which a voice comes from a tiny loudspeaker (the recorder's
+	// own prompt): a mouth puts its fundamental and body under 300 Hz, a
+	// speaker of a few centimetres radiates almost nothing there.
+	PromptLow float64
+	// BandLimit is the sum of the low-band level and the fricative level
+	// (Region.LowDB + Region.Fric) under which a voice is judged to come
+	// through a loudspeaker (radio, TV, a phone): cut at both ends of the
+	// telephone band, where a talker in the room has a body under 300 Hz
+	// or fricatives over 3.4 kHz.
+	BandLimit float64
+	// HeldPitch is the median pitch change between consecutive voiced
+	// frames (semitones per 16 ms frame) under which a region holds its
+	// notes: music (or a siren). Speech intonation glides.
+	HeldPitch float64
+	// BridgeGap is the longest pause bridged when a wearer region's
+	// speech time is counted (Region.SpeechSeconds). A region holds no
+	// pause longer than MaxGap, so a BridgeGap over MaxGap acts as MaxGap.
+	BridgeGap time.Duration
 }
 
 // DefaultOpts are the documented defaults.
 var DefaultOpts = Opts{
 	MinHarm:   0.6,
 	MinSNR:    6,
-	NearField: -35,
+	NearField: -22,
 	BelowPeak: 20,
 	MaxGap:    500 * time.Millisecond,
 	Hangover:  100 * time.Millisecond,
@@ -57,7 +76,21 @@ var DefaultOpts = Opts{
 	MaxPause:  time.Second,
 	MinVoiced: 0.2,
 	MinMod:    1.5,
+	PromptLow: -18,
+	BandLimit: -23,
+	HeldPitch: 0.05,
+	BridgeGap: 500 * time.Millisecond,
 }
+
+// The sources a region can be judged to be.
+const (
+	SourceWearer      = "wearer"
+	SourceBystander   = "bystander"
+	SourceLoudspeaker = "loudspeaker"
+	SourceMusic       = "music"
+	SourcePrompt      = "prompt"
+	SourceNoise       = "noise"
+)
 
 // Region is a stretch of speech-like sound and the judgement on it.
 type Region struct {
@@ -67,8 +100,24 @@ type Region struct {
 	LevelDBFS float64 `json:"level_dbfs"` // 80th percentile level of its voiced frames
 	SNR       float64 `json:"snr_db"`     // that level over the noise floor
 	Mod       float64 `json:"mod_db"`     // mean 2–8 Hz modulation
-	Wearer    bool    `json:"wearer"`     // counted as the wearer's speech
-	Why       string  `json:"why,omitempty"`
+	// LowDB is the median over the voiced frames of the 62–300 Hz level
+	// relative to 300–3400 Hz; Fric the 90th percentile, over the frames
+	// 6 dB above the floor, of the 3.4–7.5 kHz level relative to
+	// 300–3400 Hz (see Frame.LowDB).
+	LowDB float64 `json:"low_db"`
+	Fric  float64 `json:"fric_db"`
+	// Glide is the median pitch change between consecutive voiced frames,
+	// in semitones per 16 ms frame; NoGlide when fewer than 3 pairs.
+	Glide float64 `json:"glide_st"`
+	// Source is what the region was judged to be (Source*), Why on which
+	// evidence.
+	Source string `json:"source"`
+	Why    string `json:"why"`
+	Wearer bool   `json:"wearer"` // counted as the wearer's speech
+	// SpeechSeconds is the wearer's speech time in the region when it is
+	// counted: its active frames, with pauses under Opts.BridgeGap
+	// bridged (not the span with its beeps and pauses); 0 otherwise.
+	SpeechSeconds float64 `json:"speech_s"`
 }
 
 // Activity is the detector's answer for one clip.
@@ -81,6 +130,9 @@ type Activity struct {
 	// frames; NoSpeech when there are none.
 	SpeechDBFS float64
 }
+
+// NoGlide is Region.Glide when too few voiced frames follow each other.
+const NoGlide = -1.0
 
 // NoSpeech is SpeechDBFS when no speech was counted (JSON has no -Inf).
 const NoSpeech = -120.0
@@ -98,7 +150,7 @@ func New(o *Opts) *Detector {
 
 // String describes the detector.
 func (d *Detector) String() string {
-	return fmt.Sprintf("vad.Detector(harm≥%.2f snr≥%.0fdB near≥%.0fdBFS)", d.o.MinHarm, d.o.MinSNR, d.o.NearField)
+	return fmt.Sprintf("vad.Detector(harm≥%.2f snr≥%.0fdB near≥%.0fdBFS band>%.0fdB)", d.o.MinHarm, d.o.MinSNR, d.o.NearField, d.o.BandLimit)
 }
 
 // Detect finds the wearer's speech in 16 kHz mono samples.
@@ -108,6 +160,36 @@ func (d *Detector) Detect(x []float32, rate int) (Activity, error) {
 	}
 	fr := analyse(x)
 	return d.decide(fr), nil
+}
+
+// voiced is the frame rule: periodic at a voice's pitch (not a tone over
+// 400 Hz), and far enough over the noise floor.
+func (o Opts) voiced(f Frame) bool {
+	return f.Harm >= o.MinHarm && !f.HighF0 && f.LevelDB-f.NoiseDB >= o.MinSNR
+}
+
+// classify judges a region on its own measures (the rules that compare
+// regions, BelowPeak and MinRun, are applied after): it sets Source, Why
+// and Wearer.
+func (o Opts) classify(r *Region) {
+	r.Source, r.Wearer = SourceWearer, false
+	switch {
+	case r.Voiced < o.MinVoiced:
+		r.Source, r.Why = SourceNoise, fmt.Sprintf("voiced %.2f < %.2f: noise, wind", r.Voiced, o.MinVoiced)
+	case r.Mod < o.MinMod:
+		r.Source, r.Why = SourceNoise, fmt.Sprintf("syllabic modulation %.1f dB < %.1f: a steady tone or engine", r.Mod, o.MinMod)
+	case r.LowDB < o.PromptLow:
+		r.Source, r.Why = SourcePrompt, fmt.Sprintf("nothing under 300 Hz (%.1f dB < %.0f): a tiny loudspeaker, the recorder's prompt", r.LowDB, o.PromptLow)
+	case r.LowDB+r.Fric < o.BandLimit:
+		r.Source, r.Why = SourceLoudspeaker, fmt.Sprintf("band-limited: under 300 Hz %.1f dB, fricatives %.1f dB (sum < %.0f): radio, TV or a phone", r.LowDB, r.Fric, o.BandLimit)
+	case r.Glide != NoGlide && r.Glide < o.HeldPitch:
+		r.Source, r.Why = SourceMusic, fmt.Sprintf("held pitch (%.2f semitones a frame < %.2f): notes, not intonation", r.Glide, o.HeldPitch)
+	case r.LevelDBFS < o.NearField:
+		r.Source, r.Why = SourceBystander, fmt.Sprintf("level %.1f dBFS < %.0f: too far from the microphone for the wearer", r.LevelDBFS, o.NearField)
+	default:
+		r.Wearer = true
+		r.Why = fmt.Sprintf("near-field voice: level %.1f dBFS, under 300 Hz %.1f dB, fricatives %.1f dB, gliding pitch %.2f", r.LevelDBFS, r.LowDB, r.Fric, r.Glide)
+	}
 }
 
 func frames(t time.Duration) int { return int(math.Round(t.Seconds() / HopSeconds)) }
@@ -123,7 +205,7 @@ func (d *Detector) decide(fr []Frame) Activity {
 	voiced := make([]bool, n)
 	for i, f := range fr {
 		nf[i] = f.NoiseDB
-		voiced[i] = f.Harm >= o.MinHarm && !f.HighF0 && f.LevelDB-f.NoiseDB >= o.MinSNR
+		voiced[i] = o.voiced(f)
 	}
 	act.NoiseDBFS = round1(median(nf))
 
@@ -161,32 +243,9 @@ func (d *Detector) decide(fr []Frame) Activity {
 	peak := math.Inf(-1)
 	regs := make([]Region, len(spans))
 	for k, s := range spans {
-		var lv []float64
-		var mod, snr float64
-		for i := s.a; i < s.b; i++ {
-			mod += fr[i].Mod
-			if voiced[i] {
-				lv = append(lv, fr[i].LevelDB)
-				snr += fr[i].LevelDB - fr[i].NoiseDB
-			}
-		}
-		r := Region{
-			Start:     round2(float64(s.a) * HopSeconds),
-			End:       round2(float64(s.b) * HopSeconds),
-			Voiced:    round2(float64(len(lv)) / float64(s.b-s.a)),
-			LevelDBFS: round1(percentile(lv, 0.8)),
-			SNR:       round1(snr / float64(len(lv))),
-			Mod:       round1(mod / float64(s.b-s.a)),
-		}
-		switch {
-		case r.Voiced < o.MinVoiced:
-			r.Why = "too few voiced frames (noise, wind)"
-		case r.Mod < o.MinMod:
-			r.Why = "no syllabic modulation (steady tone or engine)"
-		case r.LevelDBFS < o.NearField:
-			r.Why = "too quiet for the wearer (distant talk)"
-		default:
-			r.Wearer = true
+		r := regionStats(fr, voiced, s.a, s.b)
+		o.classify(&r)
+		if r.Wearer {
 			peak = max(peak, r.LevelDBFS)
 		}
 		regs[k] = r
@@ -194,7 +253,8 @@ func (d *Detector) decide(fr []Frame) Activity {
 	for k := range regs {
 		r := &regs[k]
 		if r.Wearer && r.LevelDBFS < peak-o.BelowPeak {
-			r.Wearer, r.Why = false, "far below the wearer's level (background talk)"
+			r.Wearer, r.Source = false, SourceBystander
+			r.Why = fmt.Sprintf("level %.1f dBFS, more than %.0f dB under the wearer's %.1f: background talk", r.LevelDBFS, o.BelowPeak, peak)
 		}
 	}
 	// Minimum run: a short region counts only as part of an utterance, a
@@ -222,23 +282,96 @@ func (d *Detector) decide(fr []Frame) Activity {
 		}
 		k = j + 1
 	}
+	// Speech time: in each counted region, its voiced frames and the
+	// frames activeDB over the floor (unvoiced consonants), with quiet
+	// pauses up to BridgeGap between them bridged; tones (a prompt's
+	// beeps: periodic over 400 Hz and holding most of the spectrum) and
+	// longer pauses are not speech. The local floor climbs into a long
+	// utterance (its minimum window is ±1.25 s), so levels are judged
+	// against the lower of it and the clip's median floor.
 	var sp []float64
+	bridge := frames(o.BridgeGap)
+	clipFloor := median(nf)
 	for k, s := range spans {
 		if !regs[k].Wearer {
 			continue
 		}
+		cnt, last := 0, -1
 		for i := s.a; i < s.b; i++ {
-			act.Speech[i] = true
+			f := &fr[i]
 			if voiced[i] {
-				sp = append(sp, fr[i].LevelDB)
+				sp = append(sp, f.LevelDB)
 			}
+			tone := f.HighF0 && f.Tonal >= 0.5
+			if !voiced[i] && (tone || f.LevelDB-min(f.NoiseDB, clipFloor) < activeDB) {
+				continue
+			}
+			if last >= 0 && i-last-1 <= bridge {
+				quiet := true
+				for m := last + 1; m < i; m++ {
+					if fr[m].HighF0 && fr[m].Tonal >= 0.5 {
+						quiet = false // a beep between words is not a pause
+						break
+					}
+				}
+				if quiet {
+					for m := last + 1; m < i; m++ {
+						act.Speech[m] = true
+					}
+					cnt += i - last - 1
+				}
+			}
+			act.Speech[i] = true
+			cnt++
+			last = i
 		}
+		regs[k].SpeechSeconds = round2(float64(cnt) * HopSeconds)
 	}
 	act.Regions = regs
 	if len(sp) > 0 {
 		act.SpeechDBFS = round1(median(sp))
 	}
 	return act
+}
+
+// regionStats measures the frames [a, b) of a candidate region.
+func regionStats(fr []Frame, voiced []bool, a, b int) Region {
+	var lv, lo, fric, gl []float64
+	var mod, snr float64
+	prev := -1
+	for i := a; i < b; i++ {
+		f := &fr[i]
+		mod += f.Mod
+		if f.LevelDB-f.NoiseDB >= 6 {
+			fric = append(fric, f.HighDB)
+		}
+		if !voiced[i] {
+			prev = -1
+			continue
+		}
+		lv = append(lv, f.LevelDB)
+		snr += f.LevelDB - f.NoiseDB
+		lo = append(lo, f.LowDB)
+		if prev >= 0 && fr[prev].Pitch > 0 && f.Pitch > 0 {
+			gl = append(gl, math.Abs(12*math.Log2(f.Pitch/fr[prev].Pitch)))
+		}
+		prev = i
+	}
+	r := Region{
+		Start:     round2(float64(a) * HopSeconds),
+		End:       round2(float64(b) * HopSeconds),
+		Voiced:    round2(float64(len(lv)) / float64(b-a)),
+		LevelDBFS: round1(percentile(lv, 0.8)),
+		SNR:       round1(snr / float64(max(1, len(lv)))),
+		Mod:       round1(mod / float64(b-a)),
+		LowDB:     round1(median(lo)),
+		Fric:      round1(percentile(fric, 0.9)),
+		Glide:     round2(median(gl)),
+	}
+	if len(gl) < 3 {
+		r.Glide = NoGlide
+	}
+	return r
 }
 
 func median(v []float64) float64 { return percentile(v, 0.5) }
@@ -254,3 +387,7 @@ func percentile(v []float64, p float64) float64 {
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// activeDB is how far over the floor an unvoiced frame of a wearer region
+// must stand to count as speech time.
+const activeDB = 3

@@ -37,7 +37,24 @@ type Frame struct {
 	HighF0  bool    // periodic with a fundamental above 400 Hz (whistle, beep, siren)
 	Tonal   float64 // share of the excess spectrum in its strongest peak (0..1)
 	Mod     float64 // 2–8 Hz (syllabic) modulation of the band level, dB RMS over ±0.5 s
+	// LowDB and HighDB are the levels (dB) of the low band (62–300 Hz:
+	// a talker's fundamental and the body of a voice, which a small
+	// loudspeaker cannot give) and of the high band (3.4–7.5 kHz: a
+	// talker's fricatives, above a loudspeaker's band) relative to the
+	// 300–3400 Hz band.
+	LowDB, HighDB float64
+	// Notched: the frame was periodic over 400 Hz (a tone) and its pitch
+	// was looked for again with the tone removed.
+	Notched bool
 }
+
+// Tilt bands, in bins.
+const (
+	lowLoBin  = 4   // 62.5 Hz
+	midLoBin  = 19  // 297 Hz
+	midHiBin  = 218 // 3406 Hz
+	highHiBin = 480 // 7500 Hz
+)
 
 // bands: log-spaced edges between loHz and hiHz, in bins.
 var bandEdges = func() []int {
@@ -105,6 +122,7 @@ func analyse(x []float32) []Frame {
 	lastBin := bandEdges[nBands]
 	f := newFFT(nfft)
 	pow := make([]float32, nf*lastBin) // power spectrum to hiHz per frame
+	tilt := make([][3]float64, nf)
 	band := make([][]float64, nBands)
 	for b := range band {
 		band[b] = make([]float64, nf)
@@ -124,6 +142,19 @@ func analyse(x []float32) []Frame {
 		for k := range lastBin {
 			p[k] = float32(f.re[k]*f.re[k] + f.im[k]*f.im[k])
 		}
+		var lo, mid, hi float64
+		for k := lowLoBin; k < highHiBin; k++ {
+			v := f.re[k]*f.re[k] + f.im[k]*f.im[k]
+			switch {
+			case k < midLoBin:
+				lo += v
+			case k < midHiBin:
+				mid += v
+			default:
+				hi += v
+			}
+		}
+		tilt[t] = [3]float64{lo + 1e-12, mid + 1e-12, hi + 1e-12}
 		for b := range nBands {
 			var s float64
 			for k := bandEdges[b]; k < bandEdges[b+1]; k++ {
@@ -153,6 +184,8 @@ func analyse(x []float32) []Frame {
 		fr.LevelDB = 10 * math.Log10(sig/fullScale)
 		fr.NoiseDB = 10 * math.Log10(nse/fullScale)
 		fr.SNR = snr / nBands
+		fr.LowDB = 10 * math.Log10(tilt[t][0]/tilt[t][1])
+		fr.HighDB = 10 * math.Log10(tilt[t][2]/tilt[t][1])
 		lvl[t] = fr.LevelDB
 		// Noise-whitened excess spectrum: what stands above the floor.
 		p := pow[t*lastBin : (t+1)*lastBin]
@@ -174,8 +207,44 @@ func analyse(x []float32) []Frame {
 		if tot <= 0 {
 			continue
 		}
-		fr.Tonal = peakShare(spec, tot)
+		var kp int
+		fr.Tonal, kp = peakShare(spec, tot)
 		fr.Harm, fr.Pitch, fr.HighF0 = pitch(f, spec)
+		if fr.HighF0 && fr.Tonal >= notchShare {
+			// A tone over 400 Hz holds much of the frame (a siren, a
+			// beep): notch it and its harmonics out and, if enough is
+			// left to be something else (a voice under the siren), look
+			// again. The frame keeps Tonal and is marked.
+			var left float64
+			notched := make([]int, 0, 16)
+			for h := 1; h*kp-notchHalf < lastBin; h++ {
+				for k := max(0, h*kp-notchHalf); k <= min(lastBin-1, h*kp+notchHalf); k++ {
+					if spec[k] > 0 {
+						notched = append(notched, k)
+					}
+				}
+			}
+			for _, k := range notched {
+				left -= spec[k]
+			}
+			left += tot
+			if left >= notchLeft*tot {
+				for _, k := range notched {
+					spec[k] = 0
+					switch {
+					case k >= midHiBin:
+						tilt[t][2] -= float64(p[k])
+					case k >= midLoBin:
+						tilt[t][1] -= float64(p[k])
+					}
+				}
+				tilt[t][1], tilt[t][2] = max(tilt[t][1], 1e-12), max(tilt[t][2], 1e-12)
+				fr.LowDB = 10 * math.Log10(tilt[t][0]/tilt[t][1])
+				fr.HighDB = 10 * math.Log10(tilt[t][2]/tilt[t][1])
+				fr.Harm, fr.Pitch, fr.HighF0 = pitch(f, spec)
+				fr.Notched = true
+			}
+		}
 	}
 	modulation(frames, lvl)
 	return frames
@@ -223,10 +292,22 @@ func floorTrack(e []float64) []float64 {
 	return out
 }
 
+// Notching of tones: a frame periodic over 400 Hz whose strongest peak
+// holds at least notchShare of its excess spectrum has that peak and its
+// harmonics, ±notchHalf bins, removed and its pitch analysed again.
+// Only when at least notchLeft of the excess lies outside the notches:
+// a tone alone stays a tone.
+const (
+	notchShare = 0.3
+	notchHalf  = 3
+	notchLeft  = 0.25
+)
+
 // peakShare is the share of the excess spectrum within ±3 bins (±47 Hz) of
-// its strongest bin: near 1 for a single tone (a siren's sweep), low for
-// speech, whose energy spreads over many harmonics and formants.
-func peakShare(spec []float64, tot float64) float64 {
+// its strongest bin, and that bin: near 1 for a single tone (a siren's
+// sweep), low for speech, whose energy spreads over many harmonics and
+// formants.
+func peakShare(spec []float64, tot float64) (float64, int) {
 	best := 0
 	for k := range spec {
 		if spec[k] > spec[best] {
@@ -237,7 +318,7 @@ func peakShare(spec []float64, tot float64) float64 {
 	for k := max(0, best-3); k <= min(len(spec)-1, best+3); k++ {
 		s += spec[k]
 	}
-	return s / tot
+	return s / tot, best
 }
 
 // pitch autocorrelates the whitened excess spectrum (the inverse FFT of a
@@ -281,7 +362,13 @@ func pitch(f *fft, spec []float64) (harm, hz float64, highF0 bool) {
 	if bestLag == 0 {
 		return 0, 0, hi > 0.5
 	}
-	return best, float64(Rate) / float64(bestLag), hi > 0.5 && hi >= 0.9*best
+	// Parabolic interpolation of the peak: a lag step is 1–5 % of the
+	// pitch, too coarse to tell a held note from a gliding voice.
+	lag := float64(bestLag)
+	if a, b, c := norm(bestLag-1), norm(bestLag), norm(bestLag+1); a-2*b+c < 0 {
+		lag += 0.5 * (a - c) / (a - 2*b + c)
+	}
+	return best, float64(Rate) / lag, hi > 0.5 && hi >= 0.9*best
 }
 
 // modulation fills Frame.Mod: the band level (dB, floored 20 dB under the

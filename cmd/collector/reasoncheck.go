@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/berthdock/berth/cloud/reasoncheck"
+	"github.com/berthdock/berth/cloud/transcribe"
 )
 
 // runReasonCheck is `collector reason-check [--json] [--window 30s]
@@ -25,8 +27,11 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	asJSON := fs.Bool("json", false, "print one JSON object per file")
 	window := fs.Duration("window", reasoncheck.DefaultPolicy().Window, "opening window analysed")
 	minSpeech := fs.Duration("min-speech", reasoncheck.DefaultPolicy().MinSpeech, "wearer speech needed for a spoken reason")
+	asrURL := fs.String("asr-url", "", "OpenAI-compatible transcription endpoint (off when empty): the wearer's speech is transcribed and classified")
+	asrModel := fs.String("asr-model", "whisper-1", "model name for --asr-url")
+	asrKeyEnv := fs.String("asr-key-env", "", "name of the environment variable holding the --asr-url API key")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: collector reason-check [--json] [--window 30s] [--min-speech 2s] FILE...")
+		fmt.Fprintln(stderr, "usage: collector reason-check [--json] [--window 30s] [--min-speech 2s] [--asr-url URL [--asr-model M] [--asr-key-env VAR]] FILE...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -41,11 +46,24 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "collector reason-check: bad policy: window %s, min-speech %s\n", *window, *minSpeech)
 		return 2
 	}
-	chk := reasoncheck.New(nil)
+	opts := reasoncheck.Opts{}
+	if *asrURL != "" {
+		key := ""
+		if *asrKeyEnv != "" {
+			key = os.Getenv(*asrKeyEnv)
+		}
+		tr, err := transcribe.New(transcribe.Opts{Endpoint: *asrURL, Model: *asrModel, APIKey: key})
+		if err != nil {
+			fmt.Fprintf(stderr, "collector reason-check: %v\n", err)
+			return 2
+		}
+		opts.Transcriber = tr
+	}
+	chk := reasoncheck.NewWithOpts(opts)
 	enc := json.NewEncoder(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	if !*asJSON {
-		fmt.Fprintln(tw, "FILE\tSPEECH\tONSET\tNOISE\tSPEECH LEVEL\tVERDICT")
+		fmt.Fprintln(tw, "FILE\tSPEECH\tONSET\tNOISE\tSPEECH LEVEL\tVERDICT\tHEARD")
 	}
 	failed := 0
 	for _, name := range fs.Args() {
@@ -83,7 +101,7 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		if res.SpeechSeconds > 0 {
 			speechLvl = fmt.Sprintf("%.1f dBFS", res.SpeechDBFS)
 		}
-		fmt.Fprintf(tw, "%s\t%.2fs\t%s\t%.1f dBFS\t%s\t%s\n", name, res.SpeechSeconds, onset, res.NoiseDBFS, speechLvl, verdict)
+		fmt.Fprintf(tw, "%s\t%.2fs\t%s\t%.1f dBFS\t%s\t%s\t%s\n", name, res.SpeechSeconds, onset, res.NoiseDBFS, speechLvl, verdict, heard(res))
 	}
 	tw.Flush()
 	if ctx.Err() != nil {
@@ -113,4 +131,31 @@ func checkFile(ctx context.Context, chk *reasoncheck.Checker, name string, pol r
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	return chk.Check(ctx, f, st.Size(), pol)
+}
+
+// heard sums the regions by judged source: "wearer 3.2s, prompt 1.1s".
+func heard(res reasoncheck.Result) string {
+	var order []string
+	secs := map[string]float64{}
+	for _, r := range res.Regions {
+		if r.Source == "noise" {
+			continue
+		}
+		if _, ok := secs[r.Source]; !ok {
+			order = append(order, r.Source)
+		}
+		if r.Wearer {
+			secs[r.Source] += r.SpeechSeconds
+		} else {
+			secs[r.Source] += r.End - r.Start
+		}
+	}
+	if len(order) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(order))
+	for i, s := range order {
+		parts[i] = fmt.Sprintf("%s %.1fs", s, secs[s])
+	}
+	return strings.Join(parts, ", ")
 }
