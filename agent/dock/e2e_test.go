@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/berthdock/berth/agent/buffer"
@@ -55,6 +57,16 @@ func needService(t *testing.T, name, addr, demand string) {
 		t.Fatalf("%s at %s is required (%s is set) but not reachable", name, addr, demand)
 	}
 	t.Skipf("%s at %s not reachable (set %s to require it)", name, addr, demand)
+}
+
+// pgAddr is the host:port a PostgreSQL DSN (URL or key=value) names.
+func pgAddr(t *testing.T, dsn string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatalf("BERTH_PG_DSN %q: %v", dsn, err)
+	}
+	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
 }
 
 func randHex(n int) string {
@@ -119,7 +131,7 @@ func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *e2e {
 	}
 	if dbKind == "postgres" {
 		dsn := envOr("BERTH_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-		needService(t, "PostgreSQL", "127.0.0.1:5432", "BERTH_REQUIRE_PG")
+		needService(t, "PostgreSQL", pgAddr(t, dsn), "BERTH_REQUIRE_PG")
 		cc.Store, cc.Schema = dsn, pgSchema(t, dsn)
 	}
 	col, err := collector.New(ctx, cc, collector.Options{Log: log.With("side", "collector")})
