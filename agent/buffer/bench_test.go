@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -114,7 +113,7 @@ func newPattern(size int) pattern {
 	return p
 }
 
-func (p pattern) meta(serial string, seq uint64) slot.Meta {
+func (p pattern) meta(serial string, seq uint64) Meta {
 	m := meta(serial, seq, nil, t0, false)
 	m.Seg.Size, m.Seg.SHA256 = uint64(p.size), p.sha
 	m.Manifest.Size, m.Manifest.SHA256 = int64(p.size), hex.EncodeToString(p.sha[:])

@@ -15,13 +15,11 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/jonboulle/clockwork"
 
-	"github.com/berthdock/berth/agent/slot"
-	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
-// Errors. Besides these, Begin and Write return errors wrapping
-// slot.ErrBufferFull, and Commit errors wrapping slot.ErrHashMismatch.
+// Errors. Besides these, Begin and Write return errors wrapping ErrFull,
+// and Commit errors wrapping ErrHashMismatch (segment.go).
 var (
 	ErrOptions  = errors.New("buffer: bad options")
 	ErrKeyFile  = errors.New("buffer: key file")
@@ -59,7 +57,7 @@ type Buffer struct {
 
 // entry is the in-memory summary of a record (the database is the truth).
 type entry struct {
-	phase     slot.Phase
+	phase     Phase
 	size      int64
 	held      int64 // footage bytes durable here
 	sha       string
@@ -75,11 +73,6 @@ func entryOf(r *record) *entry {
 	return &entry{phase: r.Phase, size: r.Size, held: r.HeldBytes, sha: r.SHA256, follows: r.Follows,
 		recorded: r.Recorded, uploaded: r.Uploaded, released: !r.Released.IsZero(), reclaimed: r.Reclaimed}
 }
-
-var (
-	_ slot.Buffer     = (*Buffer)(nil)
-	_ uploader.Buffer = (*Buffer)(nil)
-)
 
 // Open opens (creating if needed) the buffer's badger database in dir.
 // The caller closes it with Close after the last use of the buffer and of
@@ -171,7 +164,7 @@ func (b *Buffer) load() error {
 	}
 	// A partial copy's held bytes are in its progress entry.
 	for id, e := range b.segs {
-		if e.phase != slot.PhasePartial {
+		if e.phase != PhasePartial {
 			continue
 		}
 		p, err := b.loadProgress(id)
@@ -289,19 +282,19 @@ func (b *Buffer) change(id segID, durable bool, f func(txn *badger.Txn, r *recor
 }
 
 // Lookup implements slot.Buffer.
-func (b *Buffer) Lookup(serial string, seq uint64) (slot.Known, error) {
+func (b *Buffer) Lookup(serial string, seq uint64) (Known, error) {
 	id := segID{serial, seq}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return slot.Known{}, ErrClosed
+		return Known{}, ErrClosed
 	}
 	e := b.segs[id]
 	if e == nil {
-		return slot.Known{Phase: slot.PhaseNone}, nil
+		return Known{Phase: PhaseNone}, nil
 	}
-	k := slot.Known{Phase: e.phase}
-	if e.phase >= slot.PhaseUploaded && e.phase != slot.PhaseFaulty {
+	k := Known{Phase: e.phase}
+	if e.phase >= PhaseUploaded && e.phase != PhaseFaulty {
 		err := b.db.View(func(txn *badger.Txn) error {
 			r, err := b.getRecord(txn, id)
 			if err == nil {
@@ -310,7 +303,7 @@ func (b *Buffer) Lookup(serial string, seq uint64) (slot.Known, error) {
 			return err
 		})
 		if err != nil {
-			return slot.Known{}, fmt.Errorf("buffer: lookup %s: %w", id, err)
+			return Known{}, fmt.Errorf("buffer: lookup %s: %w", id, err)
 		}
 	}
 	return k, nil
@@ -327,14 +320,14 @@ func (b *Buffer) MarkUploaded(serial string, seq uint64, rc wire.Receipt) error 
 			return fmt.Errorf("%w: receipt names %s/%d %s (%d bytes)", wire.ErrReceipt, rc.Device, rc.Seq, rc.SHA256, rc.Size)
 		}
 		switch r.Phase {
-		case slot.PhaseBuffered:
-		case slot.PhaseUploaded, slot.PhaseReleased:
+		case PhaseBuffered:
+		case PhaseUploaded, PhaseReleased:
 			return nil // a redelivered receipt: keep the first
 		default:
 			return fmt.Errorf("%w: %s is %s, not buffered", ErrState, id, phaseName(r.Phase))
 		}
 		c := rc
-		r.Phase, r.Receipt, r.Uploaded = slot.PhaseUploaded, &c, b.clock.Now().UTC()
+		r.Phase, r.Receipt, r.Uploaded = PhaseUploaded, &c, b.clock.Now().UTC()
 		r.Manifest.State, r.Manifest.Receipt = wire.SegUploaded, &c
 		return nil
 	})
@@ -354,13 +347,13 @@ func (b *Buffer) MarkReleased(serial string, seq uint64) error {
 	defer b.mu.Unlock()
 	_, err := b.change(id, true, func(_ *badger.Txn, r *record) error {
 		switch r.Phase {
-		case slot.PhaseUploaded:
-		case slot.PhaseReleased:
+		case PhaseUploaded:
+		case PhaseReleased:
 			return nil
 		default:
 			return fmt.Errorf("%w: %s is %s; a release needs the receipt first", ErrState, id, phaseName(r.Phase))
 		}
-		r.Phase, r.Released = slot.PhaseReleased, b.clock.Now().UTC()
+		r.Phase, r.Released = PhaseReleased, b.clock.Now().UTC()
 		r.Manifest.State = wire.SegReleased
 		return nil
 	})
@@ -382,7 +375,7 @@ func (b *Buffer) wake() {
 // PendingUpload implements uploader.Buffer: buffered segments without a
 // receipt, those that follow an interruption first, then the oldest
 // recording first.
-func (b *Buffer) PendingUpload(limit int) ([]uploader.Pending, error) {
+func (b *Buffer) PendingUpload(limit int) ([]Pending, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -397,7 +390,7 @@ func (b *Buffer) PendingUpload(limit int) ([]uploader.Pending, error) {
 	}
 	var list []cand
 	for id, e := range b.segs {
-		if e.phase == slot.PhaseBuffered {
+		if e.phase == PhaseBuffered {
 			list = append(list, cand{id, e})
 		}
 	}
@@ -410,9 +403,9 @@ func (b *Buffer) PendingUpload(limit int) ([]uploader.Pending, error) {
 		}
 		return cmp.Or(a.e.recorded.Compare(c.e.recorded), cmp.Compare(a.id.serial, c.id.serial), cmp.Compare(a.id.seq, c.id.seq))
 	})
-	out := make([]uploader.Pending, 0, min(limit, len(list)))
+	out := make([]Pending, 0, min(limit, len(list)))
 	for _, c := range list[:min(limit, len(list))] {
-		out = append(out, uploader.Pending{Serial: c.id.serial, Seq: c.id.seq, Size: c.e.size, SHA256: c.e.sha})
+		out = append(out, Pending{Serial: c.id.serial, Seq: c.id.seq, Size: c.e.size, SHA256: c.e.sha})
 	}
 	return out, nil
 }
@@ -428,19 +421,19 @@ func (b *Buffer) Manifest(serial string, seq uint64) (wire.SegmentManifest, erro
 		if err != nil {
 			return err
 		}
-		if r.Phase == slot.PhasePartial {
+		if r.Phase == PhasePartial {
 			return fmt.Errorf("%w: still being copied", ErrState)
 		}
 		m = r.Manifest
 		m.Computed, m.Receipt = r.Computed, r.Receipt
 		switch r.Phase {
-		case slot.PhaseBuffered:
+		case PhaseBuffered:
 			m.State = wire.SegBuffered
-		case slot.PhaseUploaded:
+		case PhaseUploaded:
 			m.State = wire.SegUploaded
-		case slot.PhaseReleased:
+		case PhaseReleased:
 			m.State = wire.SegReleased
-		case slot.PhaseFaulty:
+		case PhaseFaulty:
 			m.State, m.Fault = wire.SegFault, r.Fault
 		}
 		return nil
@@ -477,7 +470,7 @@ func (b *Buffer) Stats() Stats {
 	var held int64
 	for _, e := range b.segs {
 		held += e.held
-		if e.phase != slot.PhaseBuffered {
+		if e.phase != PhaseBuffered {
 			continue
 		}
 		s.BacklogSegments++
@@ -509,25 +502,25 @@ func (b *Buffer) Open(serial string, seq uint64) (io.ReaderAt, error) {
 		return nil, ErrClosed
 	case e == nil:
 		return nil, fmt.Errorf("buffer: open: %w: %s", ErrUnknown, id)
-	case e.phase < slot.PhaseBuffered || e.phase == slot.PhaseFaulty || !e.reclaimed.IsZero():
+	case e.phase < PhaseBuffered || e.phase == PhaseFaulty || !e.reclaimed.IsZero():
 		return nil, fmt.Errorf("buffer: open %s: %w: %s", id, ErrState, phaseName(e.phase))
 	}
 	return b.newReader(id, e.size)
 }
 
-func phaseName(p slot.Phase) string {
+func phaseName(p Phase) string {
 	switch p {
-	case slot.PhaseNone:
+	case PhaseNone:
 		return "not buffered"
-	case slot.PhasePartial:
+	case PhasePartial:
 		return "partial"
-	case slot.PhaseBuffered:
+	case PhaseBuffered:
 		return "buffered"
-	case slot.PhaseUploaded:
+	case PhaseUploaded:
 		return "uploaded"
-	case slot.PhaseReleased:
+	case PhaseReleased:
 		return "released"
-	case slot.PhaseFaulty:
+	case PhaseFaulty:
 		return "faulty"
 	}
 	return fmt.Sprintf("phase %d", int(p))

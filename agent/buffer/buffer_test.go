@@ -17,7 +17,6 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
-	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -27,12 +26,12 @@ func TestWriteCommitRead(t *testing.T) {
 	defer b.Close()
 	data := footage(1, 3<<20+12345)
 	m := meta("BWC-001", 7, data, t0, false)
-	if k, err := b.Lookup("BWC-001", 7); err != nil || k.Phase != slot.PhaseNone {
+	if k, err := b.Lookup("BWC-001", 7); err != nil || k.Phase != PhaseNone {
 		t.Fatalf("Lookup before = %+v, %v", k, err)
 	}
 	put(t, b, m, data)
 	k, err := b.Lookup("BWC-001", 7)
-	if err != nil || k.Phase != slot.PhaseBuffered || k.Receipt != nil {
+	if err != nil || k.Phase != PhaseBuffered || k.Receipt != nil {
 		t.Fatalf("Lookup = %+v, %v; want buffered", k, err)
 	}
 	if got := readBack(t, b, "BWC-001", 7); !bytes.Equal(got, data) {
@@ -70,7 +69,7 @@ func TestWriteCommitRead(t *testing.T) {
 	if err := w.Commit(); !errors.Is(err, ErrLength) {
 		t.Fatalf("short commit: %v, want ErrLength", err)
 	}
-	if k, _ := b.Lookup("BWC-001", 8); k.Phase != slot.PhasePartial {
+	if k, _ := b.Lookup("BWC-001", 8); k.Phase != PhasePartial {
 		t.Fatalf("after a short commit the segment is %v, want partial", k.Phase)
 	}
 	if _, err := b.Manifest("BWC-001", 8); !errors.Is(err, ErrState) {
@@ -92,10 +91,10 @@ func TestHashMismatchIsFaulty(t *testing.T) {
 	}
 	writeAll(t, w, bad)
 	err = w.Commit()
-	if !errors.Is(err, slot.ErrHashMismatch) {
+	if !errors.Is(err, ErrHashMismatch) {
 		t.Fatalf("Commit = %v, want ErrHashMismatch", err)
 	}
-	if k, _ := b.Lookup("BWC-002", 1); k.Phase != slot.PhaseFaulty {
+	if k, _ := b.Lookup("BWC-002", 1); k.Phase != PhaseFaulty {
 		t.Fatalf("phase %v, want faulty", k.Phase)
 	}
 	if p, _ := b.PendingUpload(10); len(p) != 0 {
@@ -116,7 +115,7 @@ func TestHashMismatchIsFaulty(t *testing.T) {
 	}
 	// A new attempt starts over and can succeed.
 	put(t, b, m, data)
-	if k, _ := b.Lookup("BWC-002", 1); k.Phase != slot.PhaseBuffered {
+	if k, _ := b.Lookup("BWC-002", 1); k.Phase != PhaseBuffered {
 		t.Fatalf("retry phase %v", k.Phase)
 	}
 	if !bytes.Equal(readBack(t, b, "BWC-002", 1), data) {
@@ -144,7 +143,7 @@ func TestResumeAfterAbort(t *testing.T) {
 		if err := w.Abort(); err != nil {
 			t.Fatal(err)
 		}
-		if k, _ := b.Lookup("BWC-003", 2); k.Phase != slot.PhasePartial {
+		if k, _ := b.Lookup("BWC-003", 2); k.Phase != PhasePartial {
 			t.Fatalf("phase %v after abort", k.Phase)
 		}
 	}
@@ -181,7 +180,7 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 	b := f.open(t)
 	defer b.Close()
-	if k, _ := b.Lookup("BWC-004", 9); k.Phase != slot.PhasePartial {
+	if k, _ := b.Lookup("BWC-004", 9); k.Phase != PhasePartial {
 		t.Fatalf("after the crash: %v, want partial", k.Phase)
 	}
 	w, err := b.Begin(meta("BWC-004", 9, data, t0, false))
@@ -291,7 +290,7 @@ func TestReceiptSurvivesReopen(t *testing.T) {
 	}
 	b = f.open(t)
 	k, err := b.Lookup("BWC-005", 3)
-	if err != nil || k.Phase != slot.PhaseUploaded || k.Receipt == nil || *k.Receipt != rc {
+	if err != nil || k.Phase != PhaseUploaded || k.Receipt == nil || *k.Receipt != rc {
 		t.Fatalf("after reopen: %+v, %v", k, err)
 	}
 	if err := k.Receipt.Verify(f.pub, "BWC-005", 3, rc.SHA256, rc.Size); err != nil {
@@ -303,7 +302,7 @@ func TestReceiptSurvivesReopen(t *testing.T) {
 	b.Close()
 	b = f.open(t)
 	defer b.Close()
-	if k, _ := b.Lookup("BWC-005", 3); k.Phase != slot.PhaseReleased || k.Receipt == nil {
+	if k, _ := b.Lookup("BWC-005", 3); k.Phase != PhaseReleased || k.Receipt == nil {
 		t.Fatalf("release after reopen: %+v", k)
 	}
 	if man, _ := b.Manifest("BWC-005", 3); man.State != wire.SegReleased || man.Receipt == nil || man.Receipt.ObjectID != rc.ObjectID {
@@ -322,14 +321,14 @@ func TestBufferFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The running copy's remaining bytes are promised: a second one would overfill.
-	if _, err := b.Begin(meta("F", 2, d2, t0, false)); !errors.Is(err, slot.ErrBufferFull) {
+	if _, err := b.Begin(meta("F", 2, d2, t0, false)); !errors.Is(err, ErrFull) {
 		t.Fatalf("second Begin: %v, want ErrBufferFull", err)
 	}
 	writeAll(t, w1, d1)
 	if err := w1.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Begin(meta("F", 2, d2, t0, false)); !errors.Is(err, slot.ErrBufferFull) {
+	if _, err := b.Begin(meta("F", 2, d2, t0, false)); !errors.Is(err, ErrFull) {
 		t.Fatalf("Begin past capacity: %v, want ErrBufferFull", err)
 	}
 	// Once receipted, released and reclaimed, there is room again.
@@ -350,7 +349,7 @@ func TestBufferFull(t *testing.T) {
 	b.free = func(string) (int64, error) { return free, nil }
 	d3 := footage(8, 1<<20+10)
 	w3, err := b.Begin(meta("G", 1, d3, t0, false))
-	if !errors.Is(err, slot.ErrBufferFull) {
+	if !errors.Is(err, ErrFull) {
 		// capacity: 2 MiB held + 1 MiB+10 > 3 MiB
 		t.Fatalf("Begin over capacity: %v", err)
 	}
@@ -361,13 +360,13 @@ func TestBufferFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	free = 1<<30 + 100 // someone else filled the disk
-	if _, err := w3.Write(d3); !errors.Is(err, slot.ErrBufferFull) {
+	if _, err := w3.Write(d3); !errors.Is(err, ErrFull) {
 		t.Fatalf("Write on a full disk: %v, want ErrBufferFull", err)
 	}
 	if err := w3.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Begin(meta("G", 1, d3, t0, false)); !errors.Is(err, slot.ErrBufferFull) {
+	if _, err := b.Begin(meta("G", 1, d3, t0, false)); !errors.Is(err, ErrFull) {
 		t.Fatalf("Begin on a full disk: %v, want ErrBufferFull", err)
 	}
 	if st := b.Stats(); st.Capacity != 2<<20+free-b.opts.Reserve {
@@ -515,7 +514,7 @@ func TestRunStopsAndNeverTouchesAClosedDB(t *testing.T) {
 	// Released and reclaimed: the record stays, so the slot never copies it again.
 	b = f.open(t)
 	defer b.Close()
-	if k, _ := b.Lookup("R", 1); k.Phase != slot.PhaseReleased || k.Receipt == nil {
+	if k, _ := b.Lookup("R", 1); k.Phase != PhaseReleased || k.Receipt == nil {
 		t.Fatalf("reclaimed segment after reopen: %+v", k)
 	}
 	if _, err := b.Open("R", 1); !errors.Is(err, ErrState) {
@@ -591,7 +590,7 @@ func TestReopenKeepsPartialsAndSkipsCorruptRecords(t *testing.T) {
 	if b.CorruptRecords() != 1 {
 		t.Fatalf("CorruptRecords = %d, want 1", b.CorruptRecords())
 	}
-	if k, _ := b.Lookup("P", 3); k.Phase != slot.PhaseNone {
+	if k, _ := b.Lookup("P", 3); k.Phase != PhaseNone {
 		t.Fatalf("corrupt record reads as %v, want not buffered (copied again)", k.Phase)
 	}
 	if got := b.held("P", 1); got != 1<<20+5 {
@@ -620,12 +619,12 @@ func TestReleasedRecordsArePrunedAfterKeepRecords(t *testing.T) {
 	}
 	f.clock.Advance(47 * time.Hour)
 	b.Reclaim()
-	if k, _ := b.Lookup("K", 1); k.Phase != slot.PhaseReleased {
+	if k, _ := b.Lookup("K", 1); k.Phase != PhaseReleased {
 		t.Fatalf("record pruned early: %v", k.Phase)
 	}
 	f.clock.Advance(2 * time.Hour)
 	b.Reclaim()
-	if k, _ := b.Lookup("K", 1); k.Phase != slot.PhaseNone {
+	if k, _ := b.Lookup("K", 1); k.Phase != PhaseNone {
 		t.Fatalf("record kept past KeepRecords: %v", k.Phase)
 	}
 	if _, err := b.Manifest("K", 1); !errors.Is(err, ErrUnknown) {

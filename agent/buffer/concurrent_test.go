@@ -9,16 +9,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/agent/slot"
-	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
 // dockBuffer mirrors dock.Buffer (with dock.BufferStats as an alias of
-// Stats), which the buffer cannot import.
+// Stats), which the buffer cannot import: what a slot, the uploader and
+// the dock use.
 type dockBuffer interface {
-	slot.Buffer
-	uploader.Buffer
+	Lookup(serial string, seq uint64) (Known, error)
+	Begin(m Meta) (Writer, error)
+	MarkReleased(serial string, seq uint64) error
+	PendingUpload(limit int) ([]Pending, error)
+	Open(serial string, seq uint64) (io.ReaderAt, error)
+	MarkUploaded(serial string, seq uint64, r wire.Receipt) error
 	Manifest(serial string, seq uint64) (wire.SegmentManifest, error)
 	Stats() Stats
 	Run(ctx context.Context) error
@@ -113,7 +116,7 @@ func TestConcurrentSlotsAndUploader(t *testing.T) {
 	}
 	for s := range 4 {
 		for q := range perSlot {
-			if k, _ := b.Lookup(fmt.Sprintf("S%d", s), uint64(q+1)); k.Phase != slot.PhaseReleased {
+			if k, _ := b.Lookup(fmt.Sprintf("S%d", s), uint64(q+1)); k.Phase != PhaseReleased {
 				t.Fatalf("S%d/%d is %v", s, q+1, k.Phase)
 			}
 			if h := b.held(fmt.Sprintf("S%d", s), uint64(q+1)); h != 0 {

@@ -4,17 +4,20 @@
 // then may a slot release it on the recorder, and only after that (or a
 // long retention, with a verified receipt) does the buffer delete it.
 //
-// A *Buffer is what a slot writes to (slot.Buffer: Lookup, Begin,
-// MarkReleased), what the uploader reads from (uploader.Buffer:
-// PendingUpload, Open, MarkUploaded), and what the dock reports (Manifest,
-// Stats) and runs (Run, the space-reclaiming loop). The outbox shares its
+// A *Buffer is what a slot writes to (Lookup, Begin, MarkReleased), what
+// the uploader reads from (PendingUpload, Open, MarkUploaded), and what the
+// dock reports (Manifest, Stats) and runs (Run, the space-reclaiming loop).
+// The buffer owns the words those users speak to it in (segment.go: Phase,
+// Known, Meta, Writer, Pending, ErrFull, ErrHashMismatch): it imports no
+// other agent/ package, and the slot and uploader declare their narrow
+// interfaces over these types. The outbox shares its
 // database under its own prefix: outbox.New(b.DB(), outbox.DefaultPrefix).
 //
 // # Footage, hashes and durability
 //
 // A segment's bytes are stored in chunks of ChunkSize (1 MiB) keyed by
 // device serial, sequence number and the offset of the chunk's first byte
-// (see records.go), beside a JSON record of the segment (slot.Meta's
+// (see records.go), beside a JSON record of the segment (Meta's
 // manifest, phase, bytes held, the follows-an-interruption flag, the
 // receipt, timestamps). The SHA-256 is computed while streaming; every
 // chunk is written in one transaction with a progress entry holding the
@@ -29,7 +32,7 @@
 // A segment counts as buffered only after Commit has synced the database
 // (db.Sync: value log and memtable WAL) and the hash over every byte equals
 // the recorder's; a mismatch makes it PhaseFaulty, Commit's error wraps
-// slot.ErrHashMismatch, and nothing about it can be uploaded or released
+// ErrHashMismatch, and nothing about it can be uploaded or released
 // (the faulty copy's chunks are garbage; the original stays on the
 // recorder, and a new Begin starts over). Receipts (MarkUploaded) and
 // releases (MarkReleased) are synced before they return.
@@ -86,7 +89,7 @@
 // # Space
 //
 // Capacity bounds the footage held (0: the file system's free space minus
-// Reserve). Begin refuses, with an error wrapping slot.ErrBufferFull, a
+// Reserve). Begin refuses, with an error wrapping ErrFull, a
 // segment whose remaining bytes would exceed the capacity counting what
 // running copies have been promised, or would leave less than Reserve free
 // on the disk; each chunk checks the free space again, so a disk filled by

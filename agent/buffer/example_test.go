@@ -11,7 +11,6 @@ import (
 
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/outbox"
-	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
@@ -47,7 +46,7 @@ func Example() {
 	// A slot copies a segment (resuming at Offset after a disconnect).
 	footage := []byte("h264 and aac, as the recorder holds them")
 	seg := docklink.Segment{Seq: 1, Size: uint64(len(footage)), SHA256: sha256.Sum256(footage)}
-	w, err := b.Begin(slot.Meta{Serial: "BWC-0001", Seg: seg})
+	w, err := b.Begin(buffer.Meta{Serial: "BWC-0001", Seg: seg})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -59,7 +58,7 @@ func Example() {
 	}
 	k, _ := b.Lookup("BWC-0001", 1)
 	p, _ := b.PendingUpload(10)
-	fmt.Println(k.Phase == slot.PhaseBuffered, len(p), p[0].Serial, p[0].Seq)
+	fmt.Println(k.Phase == buffer.PhaseBuffered, len(p), p[0].Serial, p[0].Seq)
 
 	cancel()
 	wg.Wait() // Run has returned: now the database may close

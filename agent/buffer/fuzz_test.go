@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -38,7 +37,7 @@ func FuzzDecodeProgress(f *testing.F) {
 
 // FuzzDecodeRecord: no panic, and an accepted record round-trips.
 func FuzzDecodeRecord(f *testing.F) {
-	r := &record{Serial: "BWC-1", Seq: 4, Size: 10, SHA256: string(bytes.Repeat([]byte("a"), 64)), Phase: slot.PhaseUploaded,
+	r := &record{Serial: "BWC-1", Seq: 4, Size: 10, SHA256: string(bytes.Repeat([]byte("a"), 64)), Phase: PhaseUploaded,
 		Recorded: time.Unix(1, 0).UTC(), Receipt: &wire.Receipt{ObjectID: "o", Device: "BWC-1", Seq: 4}, HeldBytes: 10}
 	good, _ := r.encode()
 	f.Add(good)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
-	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
@@ -35,10 +34,10 @@ func footage(seed uint64, n int) []byte {
 
 var t0 = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 
-func meta(serial string, seq uint64, data []byte, start time.Time, follows bool) slot.Meta {
+func meta(serial string, seq uint64, data []byte, start time.Time, follows bool) Meta {
 	seg := docklink.Segment{Seq: seq, Start: start, End: start.Add(time.Minute), Size: uint64(len(data)),
 		SHA256: sha256.Sum256(data), StopCause: docklink.StopCause(0)}
-	return slot.Meta{Serial: serial, Seg: seg, FollowsInterruption: follows,
+	return Meta{Serial: serial, Seg: seg, FollowsInterruption: follows,
 		Manifest: wire.SegmentManifest{Serial: serial, Seq: seq, Start: start, End: seg.End, Size: int64(len(data)),
 			SHA256: hex.EncodeToString(seg.SHA256[:]), State: wire.SegBuffered}}
 }
@@ -84,7 +83,7 @@ func (f *fixture) receipt(serial string, seq uint64, data []byte) wire.Receipt {
 }
 
 // put writes data as segment seq in writes of varied sizes and commits it.
-func put(t testing.TB, b *Buffer, m slot.Meta, data []byte) {
+func put(t testing.TB, b *Buffer, m Meta, data []byte) {
 	t.Helper()
 	w, err := b.Begin(m)
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
-
-	"github.com/berthdock/berth/agent/slot"
 )
 
 // Run reclaims space until ctx ends: every GCInterval, and soon after a
@@ -68,13 +66,13 @@ func (b *Buffer) reclaim(full bool) (ReclaimStats, error) {
 	now := b.clock.Now()
 	var due []segID
 	for id, e := range b.segs {
-		if !e.reclaimed.IsZero() || e.writing || e.held == 0 && e.phase != slot.PhaseFaulty {
+		if !e.reclaimed.IsZero() || e.writing || e.held == 0 && e.phase != PhaseFaulty {
 			continue
 		}
 		switch {
-		case e.phase == slot.PhaseReleased, e.phase == slot.PhaseFaulty:
+		case e.phase == PhaseReleased, e.phase == PhaseFaulty:
 			due = append(due, id)
-		case e.phase == slot.PhaseUploaded && b.opts.RetainUnreleased > 0 && now.Sub(e.uploaded) >= b.opts.RetainUnreleased:
+		case e.phase == PhaseUploaded && b.opts.RetainUnreleased > 0 && now.Sub(e.uploaded) >= b.opts.RetainUnreleased:
 			due = append(due, id)
 		}
 	}
@@ -133,11 +131,11 @@ func (b *Buffer) reclaimOne(id segID, now time.Time) (int64, error) {
 	}
 	why := ""
 	switch {
-	case e.phase == slot.PhaseReleased:
+	case e.phase == PhaseReleased:
 		why = "receipted and released"
-	case e.phase == slot.PhaseFaulty:
+	case e.phase == PhaseFaulty:
 		why = "faulty copy (the recorder keeps the original)"
-	case e.phase == slot.PhaseUploaded:
+	case e.phase == PhaseUploaded:
 		// Deleting without the recorder's release: only with a receipt
 		// that verifies against the collector's key.
 		var verr error
@@ -181,7 +179,7 @@ func (b *Buffer) pruneRecords(now time.Time) error {
 	defer b.mu.Unlock()
 	var old []segID
 	for id, e := range b.segs {
-		if e.phase == slot.PhaseReleased && !e.reclaimed.IsZero() && now.Sub(e.reclaimed) >= b.opts.KeepRecords {
+		if e.phase == PhaseReleased && !e.reclaimed.IsZero() && now.Sub(e.reclaimed) >= b.opts.KeepRecords {
 			old = append(old, id)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -78,8 +77,8 @@ type record struct {
 	SHA256   string `json:"sha256"`             // the recorder's, hex
 	Computed string `json:"computed,omitempty"` // the buffer's, hex, at commit
 
-	Phase   slot.Phase `json:"phase"`
-	Follows bool       `json:"follows_interruption,omitempty"`
+	Phase   Phase `json:"phase"`
+	Follows bool  `json:"follows_interruption,omitempty"`
 	// Recorded is the recording's start on the dock's clock (the device
 	// clock corrected by the offset measured at docking): "oldest first".
 	Recorded time.Time            `json:"recorded"`
@@ -116,11 +115,11 @@ func decodeRecord(b []byte) (*record, error) {
 		return nil, fmt.Errorf("%w: record serial %q", ErrCorrupt, r.Serial)
 	case r.Size < 0 || r.HeldBytes < 0 || r.HeldBytes > r.Size:
 		return nil, fmt.Errorf("%w: record %s/%d sizes %d/%d", ErrCorrupt, r.Serial, r.Seq, r.HeldBytes, r.Size)
-	case r.Phase < slot.PhasePartial || r.Phase > slot.PhaseFaulty:
+	case r.Phase < PhasePartial || r.Phase > PhaseFaulty:
 		return nil, fmt.Errorf("%w: record %s/%d phase %d", ErrCorrupt, r.Serial, r.Seq, r.Phase)
 	case len(r.SHA256) != 64:
 		return nil, fmt.Errorf("%w: record %s/%d hash %q", ErrCorrupt, r.Serial, r.Seq, r.SHA256)
-	case r.Phase >= slot.PhaseUploaded && r.Phase != slot.PhaseFaulty && r.Receipt == nil:
+	case r.Phase >= PhaseUploaded && r.Phase != PhaseFaulty && r.Receipt == nil:
 		return nil, fmt.Errorf("%w: record %s/%d uploaded without a receipt", ErrCorrupt, r.Serial, r.Seq)
 	}
 	return &r, nil

@@ -5,8 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/berthdock/berth/agent/slot"
 )
 
 // TestOpenAfterTornLogFiles reopens a buffer in which a killed dockd left
@@ -36,7 +34,7 @@ func TestOpenAfterTornLogFiles(t *testing.T) {
 			if st, err := os.Stat(torn); err == nil && st.Size() == 0 {
 				t.Errorf("%s still empty after Open", name)
 			}
-			if k, err := b.Lookup("BWC-001", 1); err != nil || k.Phase != slot.PhaseBuffered {
+			if k, err := b.Lookup("BWC-001", 1); err != nil || k.Phase != PhaseBuffered {
 				t.Fatalf("Lookup = %+v, %v; want buffered", k, err)
 			}
 			if got := readBack(t, b, "BWC-001", 1); !bytes.Equal(got, data) {

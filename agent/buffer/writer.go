@@ -12,7 +12,6 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
-	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -21,8 +20,8 @@ import (
 // last durable chunk; a faulty one starts over; a segment already buffered
 // is refused (ErrState), as is one whose size or hash differs from what was
 // buffered under its sequence number (ErrConflict: sequence numbers are
-// never reused). The footage still to copy must fit (slot.ErrBufferFull).
-func (b *Buffer) Begin(m slot.Meta) (slot.Writer, error) {
+// never reused). The footage still to copy must fit (ErrFull).
+func (b *Buffer) Begin(m Meta) (Writer, error) {
 	if err := wire.ValidID(m.Serial); err != nil {
 		return nil, fmt.Errorf("buffer: begin: serial: %w", err)
 	}
@@ -43,10 +42,10 @@ func (b *Buffer) Begin(m slot.Meta) (slot.Writer, error) {
 	if e != nil && (e.size != size || e.sha != sha) {
 		return nil, fmt.Errorf("buffer: begin %s: %w: %d bytes %s, buffered as %d bytes %s", id, ErrConflict, size, sha, e.size, e.sha)
 	}
-	if e != nil && e.phase != slot.PhasePartial && e.phase != slot.PhaseFaulty {
+	if e != nil && e.phase != PhasePartial && e.phase != PhaseFaulty {
 		return nil, fmt.Errorf("buffer: begin %s: %w: already %s", id, ErrState, phaseName(e.phase))
 	}
-	if e != nil && e.phase == slot.PhaseFaulty {
+	if e != nil && e.phase == PhaseFaulty {
 		if err := b.dropChunks(id); err != nil {
 			return nil, fmt.Errorf("buffer: begin %s: drop the faulty copy: %w", id, err)
 		}
@@ -82,7 +81,7 @@ func (b *Buffer) Begin(m slot.Meta) (slot.Writer, error) {
 		}
 		man := m.Manifest
 		man.Serial, man.Seq, man.Size, man.SHA256, man.FollowsInterruption = m.Serial, m.Seg.Seq, size, sha, m.FollowsInterruption
-		r := &record{Serial: m.Serial, Seq: m.Seg.Seq, Size: size, SHA256: sha, Phase: slot.PhasePartial,
+		r := &record{Serial: m.Serial, Seq: m.Seg.Seq, Size: size, SHA256: sha, Phase: PhasePartial,
 			Follows: m.FollowsInterruption, Recorded: recorded, Manifest: man, Began: now}
 		st, err := w.state()
 		if err != nil {
@@ -113,14 +112,14 @@ func (b *Buffer) roomFor(n int64) error {
 		held += e.held
 	}
 	if b.cap > 0 && held+b.reserved+n > b.cap {
-		return fmt.Errorf("%w: %d bytes held and %d promised to running copies, capacity %d", slot.ErrBufferFull, held, b.reserved, b.cap)
+		return fmt.Errorf("%w: %d bytes held and %d promised to running copies, capacity %d", ErrFull, held, b.reserved, b.cap)
 	}
 	free, err := b.free(b.dir)
 	if err != nil {
 		return nil // no figure on this system: the capacity alone decides
 	}
 	if free-b.reserved-n < b.opts.Reserve {
-		return fmt.Errorf("%w: %d bytes free on disk, %d promised to running copies, %d reserved", slot.ErrBufferFull, free, b.reserved, b.opts.Reserve)
+		return fmt.Errorf("%w: %d bytes free on disk, %d promised to running copies, %d reserved", ErrFull, free, b.reserved, b.opts.Reserve)
 	}
 	return nil
 }
@@ -162,7 +161,7 @@ type writer struct {
 	err      error // sticky: a failed chunk ends the copy
 }
 
-var _ slot.Writer = (*writer)(nil)
+var _ Writer = (*writer)(nil)
 
 func (w *writer) Offset() int64 { return w.durable }
 
@@ -229,7 +228,7 @@ func (w *writer) flush() error {
 		return w.err
 	}
 	if free, err := w.b.free(w.b.dir); err == nil && free-int64(len(w.buf)) < w.b.opts.Reserve {
-		w.err = fmt.Errorf("buffer: write %s: %w: %d bytes free on disk, %d reserved", w.id, slot.ErrBufferFull, free, w.b.opts.Reserve)
+		w.err = fmt.Errorf("buffer: write %s: %w: %d bytes free on disk, %d reserved", w.id, ErrFull, free, w.b.opts.Reserve)
 		w.buf = w.buf[:0]
 		return w.err
 	}
@@ -310,7 +309,7 @@ func (w *writer) finish() {
 	w.b.mu.Unlock()
 }
 
-// Abort implements slot.Writer: the bytes received so far are kept (the
+// Abort implements Writer: the bytes received so far are kept (the
 // partial chunk is written and synced) for a resumed copy.
 func (w *writer) Abort() error {
 	if w.done {
@@ -333,10 +332,10 @@ func (w *writer) Abort() error {
 	return nil
 }
 
-// Commit implements slot.Writer. It writes the last chunk, syncs, and only
+// Commit implements Writer. It writes the last chunk, syncs, and only
 // then compares the SHA-256 over every byte with the recorder's: equal, the
 // segment is buffered (recorded and synced); different, it is faulty and
-// the error wraps slot.ErrHashMismatch. Commit always ends the writer.
+// the error wraps ErrHashMismatch. Commit always ends the writer.
 func (w *writer) Commit() error {
 	if w.done {
 		return fmt.Errorf("buffer: commit %s: %w", w.id, ErrClosed)
@@ -367,16 +366,16 @@ func (w *writer) Commit() error {
 	w.b.mu.Lock()
 	defer w.b.mu.Unlock()
 	_, err := w.b.change(w.id, true, func(txn *badger.Txn, r *record) error {
-		if r.Phase != slot.PhasePartial {
+		if r.Phase != PhasePartial {
 			return fmt.Errorf("%w: %s is %s", ErrState, w.id, phaseName(r.Phase))
 		}
 		r.Computed, r.HeldBytes = hexSum(sum), w.durable
 		r.Manifest.Computed = r.Computed
 		if ok {
-			r.Phase, r.Buffered = slot.PhaseBuffered, w.b.clock.Now().UTC()
+			r.Phase, r.Buffered = PhaseBuffered, w.b.clock.Now().UTC()
 			r.Manifest.State = wire.SegBuffered
 		} else {
-			r.Phase = slot.PhaseFaulty
+			r.Phase = PhaseFaulty
 			r.Fault = fmt.Sprintf("copied bytes hash to %s, the recorder says %s", r.Computed, r.SHA256)
 			r.Manifest.State, r.Manifest.Fault = wire.SegFault, r.Fault
 		}
@@ -388,7 +387,7 @@ func (w *writer) Commit() error {
 	if !ok {
 		w.b.wake() // the faulty copy's chunks are garbage
 		return fmt.Errorf("buffer: commit %s: %w", w.id,
-			&slot.MismatchError{Serial: w.id.serial, Seq: w.id.seq, Computed: hexSum(sum), Want: hexSum(w.want[:])})
+			&MismatchError{Serial: w.id.serial, Seq: w.id.seq, Computed: hexSum(sum), Want: hexSum(w.want[:])})
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/agent/audit"
+	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/localapi"
 	"github.com/berthdock/berth/agent/report"
 	"github.com/berthdock/berth/agent/slot"
@@ -92,11 +93,11 @@ func New(set Settings, p Parts) (*Dock, error) {
 	d.hub = newReceiptHub(p.Buffer)
 	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password,
 		AckTimeout: set.AckTimeout, OnConnect: d.publishState}, p.Outbox, d.command, p.Log.With("part", "report"))
-	d.up = uploader.New(uploaderBuffer{p.Buffer}, p.Upload, d.receipted, p.Log.With("part", "upload"))
+	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, p.Log.With("part", "upload"))
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
 		cfg.Index, cfg.Dock, cfg.Keys, cfg.CollectorKey, cfg.Now = bs.Index, set.Dock, p.Keys, p.Receipts, set.Now
-		d.slots = append(d.slots, slot.New(cfg, bs, bs.Power, slotBuffer{b: p.Buffer, kick: d.up.Kick}, d.hub, d, p.Log))
+		d.slots = append(d.slots, slot.New(cfg, bs, bs.Power, p.Buffer, d.hub, d, p.Log))
 	}
 	return d, nil
 }
@@ -189,7 +190,7 @@ func (d *Dock) PowerCycle(ctx context.Context, idx int, by string) error {
 
 // receipted is the uploader's callback: wake the slots waiting for it and
 // report the segment as uploaded.
-func (d *Dock) receipted(p uploader.Pending, r wire.Receipt) {
+func (d *Dock) receipted(p buffer.Pending, r wire.Receipt) {
 	d.Audit(wire.AuditUploaded, -1, p.Serial, p.Seq, "receipt "+r.ObjectID)
 	if m, err := d.p.Buffer.Manifest(p.Serial, p.Seq); err == nil {
 		m.State, m.Receipt = wire.SegUploaded, &r

@@ -14,7 +14,7 @@ import (
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/outbox"
 	"github.com/berthdock/berth/agent/slot"
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/drivers/board"
 )
 
@@ -117,7 +117,7 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	if token == "" {
 		return nil, errors.New("dock: no collector token (collector.token_file)")
 	}
-	client, err := upload.NewClient(upload.ClientOpts{BaseURL: cfg.Collector.URL, Dock: cfg.Dock, Token: token,
+	client, err := uploader.NewClient(uploader.ClientOpts{BaseURL: cfg.Collector.URL, Dock: cfg.Dock, Token: token,
 		CollectorKey: collectorKey, RateBytes: int64(cfg.Collector.Rate)})
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package dock
 
 import (
 	"context"
-	"io"
 
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/outbox"
@@ -23,6 +22,11 @@ type Buffer interface {
 	Run(ctx context.Context) error
 }
 
+// *buffer.Buffer is the dock's Buffer, and it speaks the slot's and the
+// uploader's interfaces directly (they are declared over the buffer's
+// own types), so no adapter stands between them.
+var _ Buffer = (*buffer.Buffer)(nil)
+
 // BufferStats are the buffer's figures for reports and dockctl.
 type BufferStats = buffer.Stats
 
@@ -31,50 +35,4 @@ type Outbox interface {
 	report.Outbox
 	Put(m outbox.Message) error
 	Len() int
-}
-
-// slotBuffer kicks the uploader when a segment becomes durable.
-type slotBuffer struct {
-	b    Buffer
-	kick func()
-}
-
-func (s slotBuffer) Lookup(serial string, seq uint64) (slot.Known, error) {
-	return s.b.Lookup(serial, seq)
-}
-func (s slotBuffer) MarkReleased(serial string, seq uint64) error {
-	return s.b.MarkReleased(serial, seq)
-}
-func (s slotBuffer) Begin(m slot.Meta) (slot.Writer, error) {
-	w, err := s.b.Begin(m)
-	if err != nil {
-		return nil, err
-	}
-	return kickingWriter{Writer: w, kick: s.kick}, nil
-}
-
-type kickingWriter struct {
-	slot.Writer
-	kick func()
-}
-
-func (w kickingWriter) Commit() error {
-	err := w.Writer.Commit()
-	if err == nil {
-		w.kick()
-	}
-	return err
-}
-
-// uploaderBuffer narrows Buffer for the uploader.
-type uploaderBuffer struct{ b Buffer }
-
-func (u uploaderBuffer) PendingUpload(limit int) ([]uploader.Pending, error) {
-	return u.b.PendingUpload(limit)
-}
-func (u uploaderBuffer) Open(serial string, seq uint64) (io.ReaderAt, error) {
-	return u.b.Open(serial, seq)
-}
-func (u uploaderBuffer) MarkUploaded(serial string, seq uint64, r wire.Receipt) error {
-	return u.b.MarkUploaded(serial, seq, r)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -36,7 +37,7 @@ func (h *receiptHub) Wait(ctx context.Context, serial string, seq uint64) (wire.
 		if err != nil {
 			return wire.Receipt{}, err
 		}
-		if k.Phase >= slot.PhaseUploaded && k.Phase != slot.PhaseFaulty {
+		if k.Phase >= buffer.PhaseUploaded && k.Phase != buffer.PhaseFaulty {
 			if k.Receipt == nil {
 				return wire.Receipt{}, fmt.Errorf("dock: %s/%d uploaded without a receipt", serial, seq)
 			}

@@ -42,9 +42,13 @@ func (d *Dock) Device(h wire.DeviceHealth) {
 	d.put(d.id("dev"), wire.TypeDeviceHealth, wire.DeviceTopic(d.set.Dock, h.Serial), false, &h)
 }
 
-// Manifest implements slot.Reports.
+// Manifest implements slot.Reports. A segment newly buffered (durable and
+// hash-verified) also wakes the uploader.
 func (d *Dock) Manifest(m wire.SegmentManifest) {
 	d.put(d.id("seg"), wire.TypeSegmentManifest, wire.SegmentsTopic(d.set.Dock), false, &m)
+	if m.State == wire.SegBuffered {
+		d.up.Kick()
+	}
 }
 
 // Audit implements slot.Reports: append to the hash-chained log, then ship.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/cloud/timeline"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
@@ -166,10 +167,10 @@ func (s *Slot) copyAll(ctx context.Context, c *docklink.Client, d *docking) {
 			return
 		}
 		switch k.Phase {
-		case PhaseBuffered, PhaseUploaded, PhaseReleased:
+		case buffer.PhaseBuffered, buffer.PhaseUploaded, buffer.PhaseReleased:
 			s.update(false, func(st *wire.SlotState) { st.Copied++; st.BytesCopied += int64(seg.Size) })
 			continue
-		case PhaseFaulty:
+		case buffer.PhaseFaulty:
 			continue
 		}
 		s.update(false, func(st *wire.SlotState) {
@@ -181,14 +182,14 @@ func (s *Slot) copyAll(ctx context.Context, c *docklink.Client, d *docking) {
 			switch {
 			case ctx.Err() != nil:
 				return
-			case errors.Is(err, ErrHashMismatch):
+			case errors.Is(err, buffer.ErrHashMismatch):
 				s.fault(FaultHashMismatch, err.Error())
 				m := s.manifest(d, seg, wire.SegFault, err.Error(), nil)
-				if me := (*MismatchError)(nil); errors.As(err, &me) {
+				if me := (*buffer.MismatchError)(nil); errors.As(err, &me) {
 					m.Computed = me.Computed
 				}
 				s.rep.Manifest(m)
-			case errors.Is(err, ErrBufferFull):
+			case errors.Is(err, buffer.ErrFull):
 				s.fault(FaultBufferFull, err.Error())
 				return
 			default:
@@ -204,7 +205,7 @@ func (s *Slot) copyAll(ctx context.Context, c *docklink.Client, d *docking) {
 
 // copyOne streams one segment into the buffer, resuming at what is durable.
 func (s *Slot) copyOne(ctx context.Context, c *docklink.Client, d *docking, seg docklink.Segment) error {
-	m := Meta{Serial: d.info.Serial, Seg: seg, FollowsInterruption: d.follow[seg.Seq],
+	m := buffer.Meta{Serial: d.info.Serial, Seg: seg, FollowsInterruption: d.follow[seg.Seq],
 		Manifest: s.manifest(d, seg, wire.SegBuffered, "", nil)}
 	w, err := s.buf.Begin(m)
 	if err != nil {
@@ -231,7 +232,7 @@ func (s *Slot) copyOne(ctx context.Context, c *docklink.Client, d *docking, seg 
 }
 
 type progressWriter struct {
-	w   Writer
+	w   buffer.Writer
 	add func(int)
 }
 
@@ -252,12 +253,12 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 			s.fault(FaultBuffer, err.Error())
 			return
 		}
-		if k.Phase < PhaseBuffered || k.Phase == PhaseFaulty {
+		if k.Phase < buffer.PhaseBuffered || k.Phase == buffer.PhaseFaulty {
 			allUploaded = false
 			continue // not here: stays on the recorder
 		}
 		rcpt := k.Receipt
-		if k.Phase == PhaseBuffered {
+		if k.Phase == buffer.PhaseBuffered {
 			r, err := s.rc.Wait(ctx, serial, seg.Seq)
 			if err != nil {
 				return // removed, or shutting down: it stays on the recorder
@@ -265,7 +266,7 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 			rcpt = &r
 		}
 		s.update(true, func(st *wire.SlotState) { st.Uploaded++ })
-		if d.hole != "" || k.Phase == PhaseReleased {
+		if d.hole != "" || k.Phase == buffer.PhaseReleased {
 			continue
 		}
 		sha := hex.EncodeToString(seg.SHA256[:])

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/drivers/chargesense"
 	"github.com/berthdock/berth/drivers/led"
@@ -67,8 +68,8 @@ type memBuffer struct {
 	mu       sync.Mutex
 	key      ed25519.PrivateKey
 	data     map[string]*bytes.Buffer
-	meta     map[string]Meta
-	phase    map[string]Phase
+	meta     map[string]buffer.Meta
+	phase    map[string]buffer.Phase
 	receipts map[string]*wire.Receipt
 	changed  chan struct{}
 	// failAfter cuts a copy after this many bytes (simulating removal).
@@ -76,19 +77,19 @@ type memBuffer struct {
 }
 
 func newMemBuffer(key ed25519.PrivateKey) *memBuffer {
-	return &memBuffer{key: key, data: map[string]*bytes.Buffer{}, meta: map[string]Meta{}, phase: map[string]Phase{},
+	return &memBuffer{key: key, data: map[string]*bytes.Buffer{}, meta: map[string]buffer.Meta{}, phase: map[string]buffer.Phase{},
 		receipts: map[string]*wire.Receipt{}, changed: make(chan struct{})}
 }
 
 func k(serial string, seq uint64) string { return fmt.Sprintf("%s/%d", serial, seq) }
 
-func (m *memBuffer) Lookup(serial string, seq uint64) (Known, error) {
+func (m *memBuffer) Lookup(serial string, seq uint64) (buffer.Known, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Known{Phase: m.phase[k(serial, seq)], Receipt: m.receipts[k(serial, seq)]}, nil
+	return buffer.Known{Phase: m.phase[k(serial, seq)], Receipt: m.receipts[k(serial, seq)]}, nil
 }
 
-func (m *memBuffer) Begin(meta Meta) (Writer, error) {
+func (m *memBuffer) Begin(meta buffer.Meta) (buffer.Writer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := k(meta.Serial, meta.Seg.Seq)
@@ -102,10 +103,10 @@ func (m *memBuffer) Begin(meta Meta) (Writer, error) {
 func (m *memBuffer) MarkReleased(serial string, seq uint64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.phase[k(serial, seq)] != PhaseUploaded {
+	if m.phase[k(serial, seq)] != buffer.PhaseUploaded {
 		return fmt.Errorf("release of %s/%d in phase %d", serial, seq, m.phase[k(serial, seq)])
 	}
-	m.phase[k(serial, seq)] = PhaseReleased
+	m.phase[k(serial, seq)] = buffer.PhaseReleased
 	return nil
 }
 
@@ -154,14 +155,14 @@ func (w *memWriter) Commit() error {
 	meta := w.m.meta[w.key]
 	sum := sha256.Sum256(w.m.data[w.key].Bytes())
 	if sum != meta.Seg.SHA256 {
-		w.m.phase[w.key] = PhaseFaulty
-		return fmt.Errorf("%w: %x", ErrHashMismatch, sum)
+		w.m.phase[w.key] = buffer.PhaseFaulty
+		return fmt.Errorf("%w: %x", buffer.ErrHashMismatch, sum)
 	}
 	r := &wire.Receipt{ObjectID: "sha256-" + hex.EncodeToString(sum[:]), Device: meta.Serial, Seq: meta.Seg.Seq,
 		SHA256: hex.EncodeToString(sum[:]), Size: int64(meta.Seg.Size), StoredAt: time.Now()}
 	r.Sign("test", w.m.key)
 	w.m.receipts[w.key] = r
-	w.m.phase[w.key] = PhaseUploaded
+	w.m.phase[w.key] = buffer.PhaseUploaded
 	close(w.m.changed)
 	w.m.changed = make(chan struct{})
 	return nil

@@ -16,22 +16,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
-
-// Pending is one buffered segment waiting for its receipt.
-type Pending struct {
-	Serial string
-	Seq    uint64
-	Size   int64
-	SHA256 string // hex, the verified hash
-}
 
 // Buffer is the part of the evidence buffer the uploader uses.
 type Buffer interface {
 	// PendingUpload lists buffered, unreceipted segments in upload order.
-	PendingUpload(limit int) ([]Pending, error)
+	PendingUpload(limit int) ([]buffer.Pending, error)
 	// Open returns the segment's bytes.
 	Open(serial string, seq uint64) (io.ReaderAt, error)
 	// MarkUploaded durably records the receipt.
@@ -51,12 +44,12 @@ type Uploader struct {
 	log    *slog.Logger
 	// OnReceipt is called after a receipt is durable (the slots wait on it,
 	// the reporter sends the manifest).
-	onReceipt func(p Pending, r wire.Receipt)
+	onReceipt func(p buffer.Pending, r wire.Receipt)
 
 	kick chan struct{}
 
 	mu       sync.Mutex
-	current  *Pending
+	current  *buffer.Pending
 	done     int64
 	failures int
 	lastErr  error
@@ -87,7 +80,7 @@ func segmentsFault(err error) bool {
 }
 
 // New makes an uploader.
-func New(buf Buffer, client Client, onReceipt func(Pending, wire.Receipt), log *slog.Logger) *Uploader {
+func New(buf Buffer, client Client, onReceipt func(buffer.Pending, wire.Receipt), log *slog.Logger) *Uploader {
 	return &Uploader{buf: buf, client: client, onReceipt: onReceipt, log: log, kick: make(chan struct{}, 1),
 		parked: map[segKey]time.Time{}}
 }
@@ -102,7 +95,7 @@ func (u *Uploader) Kick() {
 
 // Progress reports the segment being uploaded, the bytes done, and the last
 // error (nil once an upload succeeded again).
-func (u *Uploader) Progress() (cur *Pending, done int64, lastErr error) {
+func (u *Uploader) Progress() (cur *buffer.Pending, done int64, lastErr error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.current != nil {
@@ -159,7 +152,7 @@ func (u *Uploader) pass(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var next *Pending
+		var next *buffer.Pending
 		parked := u.parkedNow()
 		for i := range list {
 			k := segKey{list[i].Serial, list[i].Seq}
@@ -209,7 +202,7 @@ func (u *Uploader) parkedNow() map[segKey]bool {
 	return out
 }
 
-func (u *Uploader) one(ctx context.Context, p Pending) error {
+func (u *Uploader) one(ctx context.Context, p buffer.Pending) error {
 	src, err := u.buf.Open(p.Serial, p.Seq)
 	if err != nil {
 		return err

@@ -11,20 +11,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 type fakeBuf struct {
 	mu       sync.Mutex
-	pending  []Pending
+	pending  []buffer.Pending
 	uploaded map[uint64]wire.Receipt
 }
 
-func (b *fakeBuf) PendingUpload(limit int) ([]Pending, error) {
+func (b *fakeBuf) PendingUpload(limit int) ([]buffer.Pending, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []Pending
+	var out []buffer.Pending
 	for _, p := range b.pending {
 		if _, ok := b.uploaded[p.Seq]; !ok && len(out) < limit {
 			out = append(out, p)
@@ -66,11 +67,11 @@ func (c *flakyClient) Upload(ctx context.Context, device string, seq uint64, siz
 }
 
 func TestUploadsInOrderAfterFailures(t *testing.T) {
-	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []Pending{
+	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{
 		{Serial: "R1", Seq: 7, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 3, Size: 10, SHA256: "bb"}}}
 	client := &flakyClient{fails: 1}
 	got := make(chan uint64, 2)
-	u := New(buf, client, func(p Pending, r wire.Receipt) { got <- p.Seq }, slog.New(slog.DiscardHandler))
+	u := New(buf, client, func(p buffer.Pending, r wire.Receipt) { got <- p.Seq }, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- u.Run(ctx) }()
@@ -94,7 +95,7 @@ func TestUploadsInOrderAfterFailures(t *testing.T) {
 }
 
 func TestReceiptForAnotherSegmentNotRecorded(t *testing.T) {
-	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []Pending{{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}}}
+	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}}}
 	u := New(buf, &flakyClient{lie: true}, nil, slog.New(slog.DiscardHandler))
 	if err := u.pass(context.Background()); err != nil {
 		t.Fatalf("pass: %v (a segment's own fault parks it)", err)
@@ -125,7 +126,7 @@ func (c *refusingClient) Upload(ctx context.Context, device string, seq uint64, 
 }
 
 func TestRefusedSegmentDoesNotBlockTheQueue(t *testing.T) {
-	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []Pending{
+	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{
 		{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 2, Size: 10, SHA256: "bb"}, {Serial: "R1", Seq: 3, Size: 10, SHA256: "cc"}}}
 	client := &refusingClient{refuse: 1}
 	u := New(buf, client, nil, slog.New(slog.DiscardHandler))
@@ -148,7 +149,7 @@ func TestRefusedSegmentDoesNotBlockTheQueue(t *testing.T) {
 }
 
 func TestUnreachableCollectorEndsThePass(t *testing.T) {
-	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []Pending{
+	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{
 		{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 2, Size: 10, SHA256: "bb"}}}
 	u := New(buf, &flakyClient{fails: 5}, nil, slog.New(slog.DiscardHandler))
 	if err := u.pass(context.Background()); err == nil {

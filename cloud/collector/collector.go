@@ -37,9 +37,9 @@ import (
 	"github.com/berthdock/berth/cloud/ingest"
 	"github.com/berthdock/berth/cloud/reasoncheck"
 	"github.com/berthdock/berth/cloud/store"
-	"github.com/berthdock/berth/cloud/upload"
 	"github.com/berthdock/berth/cloud/upload/server"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 // Options are what a program hands the collector besides its Config.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/agent/uploader"
 )
 
 // BenchmarkUpload measures end-to-end throughput of one segment through the
@@ -28,7 +28,7 @@ func BenchmarkUpload(b *testing.B) {
 	}{{64 << 20, 4 << 20}, {64 << 20, 8 << 20}, {64 << 20, 16 << 20}} {
 		b.Run(fmt.Sprintf("%dMiB/chunk%dMiB", tc.size>>20, tc.chunk>>20), func(b *testing.B) {
 			e := newEnv(b, sqliteBackend(b), int64(tc.chunk))
-			c := e.client(b, upload.ClientOpts{ChunkSize: tc.chunk})
+			c := e.client(b, uploader.ClientOpts{ChunkSize: tc.chunk})
 			data, _ := payload(tc.size, 1)
 			ctx := context.Background()
 			b.SetBytes(int64(tc.size))

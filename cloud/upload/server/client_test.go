@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/agent/uploader"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 // The bandwidth cap holds the upload back: 192 KiB at 256 KiB/s cannot
@@ -15,7 +16,7 @@ import (
 func TestClientRateLimit(t *testing.T) {
 	e := newEnv(t, sqliteBackend(t), 0)
 	data, sum := payload(192<<10, 21)
-	c := e.client(t, upload.ClientOpts{RateBytes: 256 << 10, ChunkSize: 64 << 10})
+	c := e.client(t, uploader.ClientOpts{RateBytes: 256 << 10, ChunkSize: 64 << 10})
 	start := time.Now()
 	if _, err := c.Upload(context.Background(), "R1", 1, int64(len(data)), sum, bytes.NewReader(data), nil); err != nil {
 		t.Fatal(err)
@@ -30,7 +31,7 @@ func TestClientRateLimit(t *testing.T) {
 func TestClientCancel(t *testing.T) {
 	e := newEnv(t, sqliteBackend(t), 0)
 	data, sum := payload(1<<20, 22)
-	c := e.client(t, upload.ClientOpts{RateBytes: 512 << 10, ChunkSize: 128 << 10})
+	c := e.client(t, uploader.ClientOpts{RateBytes: 512 << 10, ChunkSize: 128 << 10})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(600*time.Millisecond, cancel)
 	var done int64
@@ -42,7 +43,7 @@ func TestClientCancel(t *testing.T) {
 		t.Fatalf("cancelled at %d", done)
 	}
 	var resumed int64 = -1
-	fast := e.client(t, upload.ClientOpts{ChunkSize: 128 << 10})
+	fast := e.client(t, uploader.ClientOpts{ChunkSize: 128 << 10})
 	r, err := fast.Upload(context.Background(), "R1", 1, int64(len(data)), sum, bytes.NewReader(data), func(n int64) {
 		if resumed < 0 {
 			resumed = n
@@ -60,7 +61,7 @@ func TestClientCancel(t *testing.T) {
 func TestClientShortSource(t *testing.T) {
 	e := newEnv(t, sqliteBackend(t), 0)
 	data, sum := payload(1000, 23)
-	_, err := e.client(t, upload.ClientOpts{}).Upload(context.Background(), "R1", 1, 2000, sum, bytes.NewReader(data), nil)
+	_, err := e.client(t, uploader.ClientOpts{}).Upload(context.Background(), "R1", 1, 2000, sum, bytes.NewReader(data), nil)
 	if !errors.Is(err, upload.ErrArgument) {
 		t.Fatalf("short source: %v", err)
 	}

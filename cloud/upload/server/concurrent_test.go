@@ -12,8 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 // Two docks holding the same recorder's segment (it was moved before its
@@ -22,10 +23,10 @@ import (
 func TestConcurrentSameSegment(t *testing.T) {
 	e := newEnv(t, sqliteBackend(t), 0)
 	data, sum := payload(2<<20+3, 31)
-	clients := []*upload.Client{
-		e.client(t, upload.ClientOpts{ChunkSize: 128 << 10}),
-		e.client(t, upload.ClientOpts{ChunkSize: 192 << 10}),
-		e.client(t, upload.ClientOpts{Dock: otherDock, Token: otherTok, ChunkSize: 256 << 10}),
+	clients := []*uploader.HTTPClient{
+		e.client(t, uploader.ClientOpts{ChunkSize: 128 << 10}),
+		e.client(t, uploader.ClientOpts{ChunkSize: 192 << 10}),
+		e.client(t, uploader.ClientOpts{Dock: otherDock, Token: otherTok, ChunkSize: 256 << 10}),
 	}
 	var wg sync.WaitGroup
 	got := make([]wire.Receipt, len(clients))
@@ -77,7 +78,7 @@ func TestStalledChunkReleasesUpload(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 
 	start := time.Now()
-	r, err := e.client(t, upload.ClientOpts{}).Upload(context.Background(), "R1", 1, int64(len(data)), sum, bytes.NewReader(data), nil)
+	r, err := e.client(t, uploader.ClientOpts{}).Upload(context.Background(), "R1", 1, int64(len(data)), sum, bytes.NewReader(data), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 type fuzzSeed struct {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/cloud/evidence"
-	"github.com/berthdock/berth/cloud/upload"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 // meta is what the staging area keeps about its upload.

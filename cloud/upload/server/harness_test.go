@@ -23,9 +23,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/store"
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 const (
@@ -166,7 +167,7 @@ func (e *env) restart() {
 	e.start()
 }
 
-func (e *env) client(t testing.TB, o upload.ClientOpts) *upload.Client {
+func (e *env) client(t testing.TB, o uploader.ClientOpts) *uploader.HTTPClient {
 	t.Helper()
 	if o.BaseURL == "" {
 		o.BaseURL = e.http.URL
@@ -177,7 +178,7 @@ func (e *env) client(t testing.TB, o upload.ClientOpts) *upload.Client {
 	if o.CollectorKey == nil {
 		o.CollectorKey = e.pub
 	}
-	c, err := upload.NewClient(o)
+	c, err := uploader.NewClient(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 type metrics struct {

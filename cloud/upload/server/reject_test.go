@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/agent/uploader"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 type req struct {
@@ -190,7 +191,7 @@ func TestRejections(t *testing.T) {
 		})
 	}
 	// The upload still completes after all that.
-	r, err := e.client(t, upload.ClientOpts{ChunkSize: 32 << 10}).Upload(context.Background(), "R1", 1, int64(len(data)), sum,
+	r, err := e.client(t, uploader.ClientOpts{ChunkSize: 32 << 10}).Upload(context.Background(), "R1", 1, int64(len(data)), sum,
 		bytes.NewReader(data), nil)
 	if err != nil || !bytes.Equal(e.object(t, r.ObjectID), data) {
 		t.Fatalf("after rejections: %v", err)
@@ -228,12 +229,12 @@ func TestRejectReceiptConflictAndSizeMismatch(t *testing.T) {
 	e := newEnv(t, sqliteBackend(t), 0)
 	data, sum := payload(30_000, 11)
 	ctx := context.Background()
-	if _, err := e.client(t, upload.ClientOpts{}).Upload(ctx, "R1", 1, 30_000, sum, bytes.NewReader(data), nil); err != nil {
+	if _, err := e.client(t, uploader.ClientOpts{}).Upload(ctx, "R1", 1, 30_000, sum, bytes.NewReader(data), nil); err != nil {
 		t.Fatal(err)
 	}
 	other, osum := payload(30_000, 12)
 	// R1/1 again with other footage: the recorder reused a sequence number.
-	_, err := e.client(t, upload.ClientOpts{}).Upload(ctx, "R1", 1, 30_000, osum, bytes.NewReader(other), nil)
+	_, err := e.client(t, uploader.ClientOpts{}).Upload(ctx, "R1", 1, 30_000, osum, bytes.NewReader(other), nil)
 	var ue *upload.Error
 	if !asErr(err, &ue) || ue.Status != 409 || ue.Reason != upload.ReasonReceiptConflict {
 		t.Fatalf("reused seq: %v", err)

@@ -11,7 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/agent/uploader"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 // killer is a dialer whose connections die (closed, or the upload's ctx
@@ -56,10 +57,10 @@ func (c *killConn) Write(p []byte) (int, error) {
 	return n, net.ErrClosed
 }
 
-func (e *env) killingClient(t *testing.T, k *killer, chunk int) *upload.Client {
+func (e *env) killingClient(t *testing.T, k *killer, chunk int) *uploader.HTTPClient {
 	tr := &http.Transport{DialContext: k.dial}
 	t.Cleanup(tr.CloseIdleConnections)
-	return e.client(t, upload.ClientOpts{ChunkSize: chunk, HTTPClient: &http.Client{Transport: tr}})
+	return e.client(t, uploader.ClientOpts{ChunkSize: chunk, HTTPClient: &http.Client{Transport: tr}})
 }
 
 func TestResumeAfterKills(t *testing.T) {
@@ -150,7 +151,7 @@ func TestCollectorRestartMidUpload(t *testing.T) {
 		e.restart() // new process: new store handle, evidence store, endpoint and port
 
 		var first int64 = -1
-		r, err := e.client(t, upload.ClientOpts{ChunkSize: 256 << 10}).Upload(context.Background(), "R5", 11, size, sum,
+		r, err := e.client(t, uploader.ClientOpts{ChunkSize: 256 << 10}).Upload(context.Background(), "R5", 11, size, sum,
 			bytes.NewReader(data), func(done int64) {
 				if first < 0 {
 					first = done
@@ -176,12 +177,12 @@ func TestCollectorRestartMidUpload(t *testing.T) {
 func TestLostReceiptAnsweredAgain(t *testing.T) {
 	e := newEnv(t, sqliteBackend(t), 0)
 	data, sum := payload(200_000, 5)
-	r1, err := e.client(t, upload.ClientOpts{}).Upload(context.Background(), "R1", 1, 200_000, sum, bytes.NewReader(data), nil)
+	r1, err := e.client(t, uploader.ClientOpts{}).Upload(context.Background(), "R1", 1, 200_000, sum, bytes.NewReader(data), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.restart()
-	r2, err := e.client(t, upload.ClientOpts{}).Upload(context.Background(), "R1", 1, 200_000, sum, bytes.NewReader(data), nil)
+	r2, err := e.client(t, uploader.ClientOpts{}).Upload(context.Background(), "R1", 1, 200_000, sum, bytes.NewReader(data), nil)
 	if err != nil || r1 != r2 {
 		t.Fatalf("%+v %v, want %+v", r2, err, r1)
 	}

@@ -37,8 +37,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/berthdock/berth/cloud/evidence"
-	"github.com/berthdock/berth/cloud/upload"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 // Store is the part of the collector's store (cloud/store.Store) the

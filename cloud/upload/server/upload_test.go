@@ -7,8 +7,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/berthdock/berth/cloud/upload"
+	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
 // both runs fn against the SQLite store and the PostgreSQL store.
@@ -20,7 +21,7 @@ func both(t *testing.T, fn func(t *testing.T, b backend)) {
 func TestHappyPath(t *testing.T) {
 	both(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, 0)
-		c := e.client(t, upload.ClientOpts{ChunkSize: 1 << 20})
+		c := e.client(t, uploader.ClientOpts{ChunkSize: 1 << 20})
 		data, sum := payload(5<<20+12345, 1)
 		ctx := context.Background()
 		var last int64
@@ -88,13 +89,13 @@ func TestClientRejectsForeignReceipt(t *testing.T) {
 	e := newEnv(t, sqliteBackend(t), 0)
 	data, sum := payload(1000, 2)
 	ctx := context.Background()
-	if _, err := e.client(t, upload.ClientOpts{}).Upload(ctx, "R1", 1, 1000, sum, bytes.NewReader(data), nil); err != nil {
+	if _, err := e.client(t, uploader.ClientOpts{}).Upload(ctx, "R1", 1, 1000, sum, bytes.NewReader(data), nil); err != nil {
 		t.Fatal(err)
 	}
 	// A client that trusts another collector key refuses the receipt.
 	other := make([]byte, 32)
 	other[0] = 1
-	bad, err := upload.NewClient(upload.ClientOpts{BaseURL: e.http.URL, Dock: testDock, Token: testToken,
+	bad, err := uploader.NewClient(uploader.ClientOpts{BaseURL: e.http.URL, Dock: testDock, Token: testToken,
 		CollectorKey: other})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func TestClientErrorsAreTyped(t *testing.T) {
 	e := newEnv(t, sqliteBackend(t), 0)
 	data, sum := payload(1000, 3)
 	ctx := context.Background()
-	wrong := e.client(t, upload.ClientOpts{Dock: testDock, Token: "not-the-token-at-all"})
+	wrong := e.client(t, uploader.ClientOpts{Dock: testDock, Token: "not-the-token-at-all"})
 	_, err := wrong.Upload(ctx, "R1", 1, 1000, sum, bytes.NewReader(data), nil)
 	var ue *upload.Error
 	if !errors.As(err, &ue) || ue.Status != 401 || ue.Reason != upload.ReasonUnauthorized ||
@@ -117,7 +118,7 @@ func TestClientErrorsAreTyped(t *testing.T) {
 		t.Fatalf("wrong token: %v", err)
 	}
 	// A hash the bytes do not have: permanent, and nothing stored.
-	_, err = e.client(t, upload.ClientOpts{}).Upload(ctx, "R1", 1, 1000, hexSum([]byte("x")), bytes.NewReader(data), nil)
+	_, err = e.client(t, uploader.ClientOpts{}).Upload(ctx, "R1", 1, 1000, hexSum([]byte("x")), bytes.NewReader(data), nil)
 	if !errors.As(err, &ue) || ue.Reason != upload.ReasonHashMismatch || upload.Retryable(err) {
 		t.Fatalf("wrong hash: %v", err)
 	}
@@ -127,7 +128,7 @@ func TestClientErrorsAreTyped(t *testing.T) {
 	// A collector that is gone: retryable.
 	url := e.http.URL
 	e.stop()
-	gone, _ := upload.NewClient(upload.ClientOpts{BaseURL: url, Dock: testDock, Token: testToken, CollectorKey: e.pub})
+	gone, _ := uploader.NewClient(uploader.ClientOpts{BaseURL: url, Dock: testDock, Token: testToken, CollectorKey: e.pub})
 	_, err = gone.Upload(ctx, "R1", 1, 1000, sum, bytes.NewReader(data), nil)
 	if !upload.Retryable(err) || !errors.Is(err, upload.ErrUnavailable) {
 		t.Fatalf("collector down: %v", err)

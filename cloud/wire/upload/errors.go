@@ -6,7 +6,8 @@ import (
 	"net/http"
 )
 
-// Classes of upload errors; every error of Client.Upload wraps exactly one.
+// Classes of upload errors; every error of the dock's client (agent/uploader)
+// wraps exactly one.
 var (
 	// ErrRejected is a permanent refusal: retrying the same request will
 	// not help (wrong hash, bad ids, wrong token, conflicting receipt).

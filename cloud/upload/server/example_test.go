@@ -1,4 +1,4 @@
-package upload_test
+package server_test
 
 import (
 	"bytes"
@@ -20,12 +20,9 @@ import (
 	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/store"
-	"github.com/berthdock/berth/cloud/upload"
 	"github.com/berthdock/berth/cloud/upload/server"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
-
-// The dock's upload client is the uploader's Client.
-var _ uploader.Client = (*upload.Client)(nil)
 
 // A collector endpoint and a dock uploading one segment to it.
 func Example() {
@@ -59,7 +56,7 @@ func Example() {
 	defer hs.Close()
 
 	// Dock side (dockd): the client the uploader drives.
-	c, err := upload.NewClient(upload.ClientOpts{BaseURL: hs.URL, Dock: "dock-7", Token: "dock-7-secret-token",
+	c, err := uploader.NewClient(uploader.ClientOpts{BaseURL: hs.URL, Dock: "dock-7", Token: "dock-7-secret-token",
 		CollectorKey: pub, RateBytes: 0})
 	if err != nil {
 		panic(err)

@@ -1,6 +1,8 @@
 // Package upload is the resumable upload protocol between a dock and the
-// collector's evidence endpoint, and the dock's client for it. The
-// collector's side is in package upload/server.
+// collector's evidence endpoint: its paths, headers, bodies, rejection
+// reasons and error classes. It is part of the contract (package wire and
+// its sub-packages), imported by both sides: the dock's client is in
+// agent/uploader, the collector's endpoint in cloud/upload/server.
 //
 // # Protocol (v1)
 //

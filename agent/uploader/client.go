@@ -1,4 +1,4 @@
-package upload
+package uploader
 
 import (
 	"bytes"
@@ -20,12 +20,13 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
-// ClientOpts configures a Client.
+// ClientOpts configures an HTTPClient.
 type ClientOpts struct {
 	// BaseURL is the collector's upload endpoint root, e.g.
-	// "https://collector.example:8443"; PathPrefix is appended.
+	// "https://collector.example:8443"; upload.PathPrefix is appended.
 	BaseURL string
 	// Dock and Token are the dock's id and enrolment token.
 	Dock, Token string
@@ -41,6 +42,8 @@ type ClientOpts struct {
 	HTTPClient *http.Client
 }
 
+var _ Client = (*HTTPClient)(nil)
+
 // DefaultChunkSize is the default bytes per chunk request.
 const DefaultChunkSize = 4 << 20
 
@@ -48,9 +51,10 @@ const DefaultChunkSize = 4 << 20
 // after an offset conflict before giving up (another uploader is racing it).
 const maxConflicts = 4
 
-// Client uploads segments to the collector; it implements
-// agent/uploader.Client and is safe for concurrent use.
-type Client struct {
+// HTTPClient uploads segments to the collector's evidence endpoint over
+// the resumable upload protocol (cloud/wire/upload); it is the uploader's
+// Client in production and is safe for concurrent use.
+type HTTPClient struct {
 	base    string
 	dock    string
 	token   string
@@ -63,25 +67,25 @@ type Client struct {
 // rateBurst is the limiter's bucket: small, so the cap is smooth.
 const rateBurst = 64 << 10
 
-// NewClient makes a client.
-func NewClient(o ClientOpts) (*Client, error) {
+// NewClient makes the HTTP upload client.
+func NewClient(o ClientOpts) (*HTTPClient, error) {
 	u, err := url.Parse(o.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: base url %q", ErrArgument, o.BaseURL)
+		return nil, fmt.Errorf("%w: base url %q", upload.ErrArgument, o.BaseURL)
 	}
 	if err := wire.ValidID(o.Dock); err != nil {
-		return nil, fmt.Errorf("%w: dock: %w", ErrArgument, err)
+		return nil, fmt.Errorf("%w: dock: %w", upload.ErrArgument, err)
 	}
 	if o.Token == "" || strings.ContainsAny(o.Token, "\r\n") {
-		return nil, fmt.Errorf("%w: empty or multi-line token", ErrArgument)
+		return nil, fmt.Errorf("%w: empty or multi-line token", upload.ErrArgument)
 	}
 	if len(o.CollectorKey) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("%w: collector key of %d bytes", ErrArgument, len(o.CollectorKey))
+		return nil, fmt.Errorf("%w: collector key of %d bytes", upload.ErrArgument, len(o.CollectorKey))
 	}
 	if o.RateBytes < 0 {
-		return nil, fmt.Errorf("%w: negative rate %d", ErrArgument, o.RateBytes)
+		return nil, fmt.Errorf("%w: negative rate %d", upload.ErrArgument, o.RateBytes)
 	}
-	c := &Client{base: strings.TrimRight(o.BaseURL, "/") + PathPrefix, dock: o.Dock, token: o.Token,
+	c := &HTTPClient{base: strings.TrimRight(o.BaseURL, "/") + upload.PathPrefix, dock: o.Dock, token: o.Token,
 		key: o.CollectorKey, chunk: o.ChunkSize, http: o.HTTPClient}
 	if c.chunk <= 0 {
 		c.chunk = DefaultChunkSize
@@ -99,24 +103,25 @@ func NewClient(o ClientOpts) (*Client, error) {
 // seq, resuming a previous attempt at its durable offset, and returns the
 // collector's receipt once it verifies against the collector's key and
 // names exactly this segment. progress, if not nil, is called with the
-// collector's durable offset as it advances. Errors wrap ErrRejected,
-// ErrUnavailable, ErrBadReceipt or ErrArgument; ctx cancellation returns
-// ctx's error wrapped in ErrUnavailable.
-func (c *Client) Upload(ctx context.Context, device string, seq uint64, size int64, sha256hex string, src io.ReaderAt,
+// collector's durable offset as it advances. Errors wrap
+// upload.ErrRejected, upload.ErrUnavailable, upload.ErrBadReceipt or
+// upload.ErrArgument; ctx cancellation returns ctx's error wrapped in
+// upload.ErrUnavailable.
+func (c *HTTPClient) Upload(ctx context.Context, device string, seq uint64, size int64, sha256hex string, src io.ReaderAt,
 	progress func(done int64)) (wire.Receipt, error) {
 	if err := wire.ValidID(device); err != nil {
-		return wire.Receipt{}, fmt.Errorf("%w: device: %w", ErrArgument, err)
+		return wire.Receipt{}, fmt.Errorf("%w: device: %w", upload.ErrArgument, err)
 	}
-	if !ValidSHA256(sha256hex) || size < 0 || seq > math.MaxInt64 {
-		return wire.Receipt{}, fmt.Errorf("%w: sha256 %q size %d seq %d", ErrArgument, sha256hex, size, seq)
+	if !upload.ValidSHA256(sha256hex) || size < 0 || seq > math.MaxInt64 {
+		return wire.Receipt{}, fmt.Errorf("%w: sha256 %q size %d seq %d", upload.ErrArgument, sha256hex, size, seq)
 	}
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	var st Status
+	var st upload.Status
 	for attempt := 0; ; attempt++ {
 		var err error
-		st, err = c.create(ctx, CreateRequest{Device: device, Seq: seq, Size: size, SHA256: sha256hex})
+		st, err = c.create(ctx, upload.CreateRequest{Device: device, Seq: seq, Size: size, SHA256: sha256hex})
 		if err != nil {
 			return wire.Receipt{}, err
 		}
@@ -124,8 +129,8 @@ func (c *Client) Upload(ctx context.Context, device string, seq uint64, size int
 			break
 		}
 		st, err = c.send(ctx, st, size, src, progress)
-		var e *Error
-		if errors.As(err, &e) && e.Reason == ReasonUnknownUpload && attempt < maxConflicts {
+		var e *upload.Error
+		if errors.As(err, &e) && e.Reason == upload.ReasonUnknownUpload && attempt < maxConflicts {
 			// The upload went away under us: finished by a twin (its
 			// receipt is what create answers now) or discarded.
 			continue
@@ -137,10 +142,10 @@ func (c *Client) Upload(ctx context.Context, device string, seq uint64, size int
 	}
 	r := *st.Receipt
 	if err := r.Verify(c.key, device, seq, sha256hex, size); err != nil {
-		return wire.Receipt{}, fmt.Errorf("%w: %w", ErrBadReceipt, err)
+		return wire.Receipt{}, fmt.Errorf("%w: %w", upload.ErrBadReceipt, err)
 	}
 	if r.ObjectID == "" {
-		return wire.Receipt{}, fmt.Errorf("%w: no object id", ErrBadReceipt)
+		return wire.Receipt{}, fmt.Errorf("%w: no object id", upload.ErrBadReceipt)
 	}
 	return r, nil
 }
@@ -157,7 +162,7 @@ type chunk struct {
 func read(src io.ReaderAt, buf []byte, off int64) chunk {
 	n, err := src.ReadAt(buf, off)
 	if n < len(buf) {
-		return chunk{err: fmt.Errorf("%w: read source at %d: %d of %d bytes: %w", ErrArgument, off, n, len(buf), err)}
+		return chunk{err: fmt.Errorf("%w: read source at %d: %d of %d bytes: %w", upload.ErrArgument, off, n, len(buf), err)}
 	}
 	s := sha256.Sum256(buf)
 	return chunk{off: off, p: buf, sum: hex.EncodeToString(s[:])}
@@ -166,7 +171,7 @@ func read(src io.ReaderAt, buf []byte, off int64) chunk {
 // send uploads the bytes from st.Offset on and finishes the upload. The
 // next chunk is read and hashed while the current one is on the wire; the
 // goroutine doing it is joined before each chunk's answer is acted on.
-func (c *Client) send(ctx context.Context, st Status, size int64, src io.ReaderAt, progress func(int64)) (Status, error) {
+func (c *HTTPClient) send(ctx context.Context, st upload.Status, size int64, src io.ReaderAt, progress func(int64)) (upload.Status, error) {
 	bufs := [2][]byte{make([]byte, min(int64(c.chunk), size)), make([]byte, min(int64(c.chunk), size))}
 	next := func(i int, off int64) []byte { return bufs[i%2][:min(int64(c.chunk), size-off)] }
 	off := st.Offset
@@ -177,7 +182,7 @@ func (c *Client) send(ctx context.Context, st Status, size int64, src io.ReaderA
 		if off < size {
 			cur = read(src, next(i, off), off)
 			if cur.err != nil {
-				return Status{}, cur.err
+				return upload.Status{}, cur.err
 			}
 		}
 		for off < size {
@@ -191,7 +196,7 @@ func (c *Client) send(ctx context.Context, st Status, size int64, src io.ReaderA
 			if err != nil {
 				at, ok := c.resync(err, &conflicts)
 				if !ok {
-					return Status{}, err
+					return upload.Status{}, err
 				}
 				off = at
 				break
@@ -200,7 +205,7 @@ func (c *Client) send(ctx context.Context, st Status, size int64, src io.ReaderA
 			progress(off)
 			if off < size {
 				if ahead.err != nil {
-					return Status{}, ahead.err
+					return upload.Status{}, ahead.err
 				}
 				cur = ahead
 			}
@@ -211,13 +216,13 @@ func (c *Client) send(ctx context.Context, st Status, size int64, src io.ReaderA
 		fin, err := c.finish(ctx, st.Upload)
 		if err == nil {
 			if fin.Receipt == nil {
-				return Status{}, fmt.Errorf("%w: finish answered without a receipt", ErrBadReceipt)
+				return upload.Status{}, fmt.Errorf("%w: finish answered without a receipt", upload.ErrBadReceipt)
 			}
 			return fin, nil
 		}
 		resumeAt, ok := c.resync(err, &conflicts)
 		if !ok {
-			return Status{}, err
+			return upload.Status{}, err
 		}
 		off = resumeAt
 	}
@@ -226,35 +231,35 @@ func (c *Client) send(ctx context.Context, st Status, size int64, src io.ReaderA
 // resync reports whether err is the collector naming another durable
 // offset (an offset conflict, or a finish that finds bytes missing after a
 // collector crash), and that offset; it gives up after maxConflicts.
-func (c *Client) resync(err error, conflicts *int) (int64, bool) {
-	var e *Error
+func (c *HTTPClient) resync(err error, conflicts *int) (int64, bool) {
+	var e *upload.Error
 	if !errors.As(err, &e) || e.Offset < 0 || *conflicts >= maxConflicts ||
-		(e.Reason != ReasonOffsetConflict && e.Reason != ReasonShortUpload) {
+		(e.Reason != upload.ReasonOffsetConflict && e.Reason != upload.ReasonShortUpload) {
 		return 0, false
 	}
 	*conflicts++
 	return e.Offset, true
 }
 
-func (c *Client) create(ctx context.Context, cr CreateRequest) (Status, error) {
+func (c *HTTPClient) create(ctx context.Context, cr upload.CreateRequest) (upload.Status, error) {
 	body, _ := json.Marshal(cr)
 	req, err := c.request(ctx, http.MethodPost, c.base, bytes.NewReader(body))
 	if err != nil {
-		return Status{}, err
+		return upload.Status{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	var st Status
+	var st upload.Status
 	if err := c.do(req, &st); err != nil {
-		return Status{}, err
+		return upload.Status{}, err
 	}
 	if st.Receipt == nil && (st.Upload == "" || st.Offset < 0 || st.Offset > cr.Size || st.Size != cr.Size) {
-		return Status{}, fmt.Errorf("%w: create answered upload %q offset %d size %d", ErrUnavailable, st.Upload, st.Offset, st.Size)
+		return upload.Status{}, fmt.Errorf("%w: create answered upload %q offset %d size %d", upload.ErrUnavailable, st.Upload, st.Offset, st.Size)
 	}
 	return st, nil
 }
 
 // Offset asks the collector for upload id's durable offset.
-func (c *Client) Offset(ctx context.Context, id string) (int64, error) {
+func (c *HTTPClient) Offset(ctx context.Context, id string) (int64, error) {
 	req, err := c.request(ctx, http.MethodHead, c.base+"/"+url.PathEscape(id), nil)
 	if err != nil {
 		return 0, err
@@ -265,17 +270,17 @@ func (c *Client) Offset(ctx context.Context, id string) (int64, error) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return 0, &Error{Status: resp.StatusCode, Reason: Reason(http.StatusText(resp.StatusCode)),
+		return 0, &upload.Error{Status: resp.StatusCode, Reason: upload.Reason(http.StatusText(resp.StatusCode)),
 			Message: "offset query refused", Offset: -1}
 	}
-	off, err := strconv.ParseInt(resp.Header.Get(HeaderOffset), 10, 64)
+	off, err := strconv.ParseInt(resp.Header.Get(upload.HeaderOffset), 10, 64)
 	if err != nil || off < 0 {
-		return 0, fmt.Errorf("%w: bad %s %q", ErrUnavailable, HeaderOffset, resp.Header.Get(HeaderOffset))
+		return 0, fmt.Errorf("%w: bad %s %q", upload.ErrUnavailable, upload.HeaderOffset, resp.Header.Get(upload.HeaderOffset))
 	}
 	return off, nil
 }
 
-func (c *Client) chunkAt(ctx context.Context, id string, off int64, p []byte, sum string) (int64, error) {
+func (c *HTTPClient) chunkAt(ctx context.Context, id string, off int64, p []byte, sum string) (int64, error) {
 	body := &chunkBody{ctx: ctx, p: p, limiter: c.limiter}
 	// The transport may still read a body after an early answer; after
 	// this call returns, p is reused for another chunk.
@@ -287,8 +292,8 @@ func (c *Client) chunkAt(ctx context.Context, id string, off int64, p []byte, su
 	req.ContentLength = int64(len(p))
 	req.GetBody = nil
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set(HeaderOffset, strconv.FormatInt(off, 10))
-	req.Header.Set(HeaderChunkSHA256, sum)
+	req.Header.Set(upload.HeaderOffset, strconv.FormatInt(off, 10))
+	req.Header.Set(upload.HeaderChunkSHA256, sum)
 	if err := c.do(req, nil); err != nil {
 		return 0, err
 	}
@@ -334,34 +339,34 @@ func (b *chunkBody) stop() {
 	b.mu.Unlock()
 }
 
-var errBodyStopped = errors.New("upload: chunk body read after its request ended")
+var errBodyStopped = errors.New("uploader: chunk body read after its request ended")
 
-func (c *Client) finish(ctx context.Context, id string) (Status, error) {
+func (c *HTTPClient) finish(ctx context.Context, id string) (upload.Status, error) {
 	req, err := c.request(ctx, http.MethodPost, c.base+"/"+url.PathEscape(id)+"/finish", nil)
 	if err != nil {
-		return Status{}, err
+		return upload.Status{}, err
 	}
-	var st Status
+	var st upload.Status
 	return st, c.do(req, &st)
 }
 
-func (c *Client) request(ctx context.Context, method, u string, body io.Reader) (*http.Request, error) {
+func (c *HTTPClient) request(ctx context.Context, method, u string, body io.Reader) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrArgument, err)
+		return nil, fmt.Errorf("%w: %w", upload.ErrArgument, err)
 	}
-	req.Header.Set(HeaderDock, c.dock)
+	req.Header.Set(upload.HeaderDock, c.dock)
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	return req, nil
 }
 
-func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+func (c *HTTPClient) roundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if cerr := req.Context().Err(); cerr != nil {
-			return nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, req.Method, req.URL.Path, cerr)
+			return nil, fmt.Errorf("%w: %s %s: %w", upload.ErrUnavailable, req.Method, req.URL.Path, cerr)
 		}
-		return nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, req.Method, req.URL.Path, err)
+		return nil, fmt.Errorf("%w: %s %s: %w", upload.ErrUnavailable, req.Method, req.URL.Path, err)
 	}
 	return resp, nil
 }
@@ -370,8 +375,8 @@ func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 const maxAnswer = 64 << 10
 
 // do sends req and decodes a 2xx answer into out (if not nil), or an error
-// answer into *Error.
-func (c *Client) do(req *http.Request, out any) error {
+// answer into *upload.Error.
+func (c *HTTPClient) do(req *http.Request, out any) error {
 	resp, err := c.roundTrip(req)
 	if err != nil {
 		return err
@@ -379,24 +384,24 @@ func (c *Client) do(req *http.Request, out any) error {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: reading answer: %w", ErrUnavailable, req.Method, req.URL.Path, err)
+		return fmt.Errorf("%w: %s %s: reading answer: %w", upload.ErrUnavailable, req.Method, req.URL.Path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		e := &Error{Status: resp.StatusCode, Offset: -1}
-		var eb ErrorBody
+		e := &upload.Error{Status: resp.StatusCode, Offset: -1}
+		var eb upload.ErrorBody
 		if json.Unmarshal(b, &eb) == nil && eb.Reason != "" {
 			e.Reason, e.Message = eb.Reason, eb.Error
 			if eb.Offset != nil {
 				e.Offset = *eb.Offset
 			}
 		} else {
-			e.Reason, e.Message = Reason(strings.ToLower(http.StatusText(resp.StatusCode))), string(bytes.TrimSpace(b[:min(len(b), 200)]))
+			e.Reason, e.Message = upload.Reason(strings.ToLower(http.StatusText(resp.StatusCode))), string(bytes.TrimSpace(b[:min(len(b), 200)]))
 		}
 		return e
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%w: %s %s: bad answer: %w", ErrUnavailable, req.Method, req.URL.Path, err)
+			return fmt.Errorf("%w: %s %s: bad answer: %w", upload.ErrUnavailable, req.Method, req.URL.Path, err)
 		}
 	}
 	return nil
