@@ -271,7 +271,7 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 		}
 		sha := hex.EncodeToString(seg.SHA256[:])
 		if err := rcpt.Verify(s.cfg.CollectorKey, serial, seg.Seq, sha, int64(seg.Size)); err != nil {
-			s.fault(FaultReleaseRefuse, fmt.Sprintf("seq %d: %v", seg.Seq, err))
+			s.fault(FaultBadReceipt, fmt.Sprintf("seq %d: %v", seg.Seq, err))
 			continue
 		}
 		if err := c.Release(ctx, seg.Seq, seg.SHA256); err != nil {
