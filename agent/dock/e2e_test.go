@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +25,7 @@ import (
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/drivers/board"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
@@ -97,10 +97,12 @@ func pgSchema(t *testing.T, dsn string) string {
 
 // e2e is one collector, a fleet of recsim recorders and a dock.
 type e2e struct {
-	col  *collector.Collector
-	recs *recsim.Server
-	sys  *dock.System
-	dock string
+	col     *collector.Collector
+	recs    *recsim.Server
+	sys     *dock.System
+	dock    string
+	objects string              // the evidence store's objects directory
+	orig    testworld.Originals // what the recorders held before docking, from their bytes
 }
 
 func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *e2e {
@@ -150,6 +152,10 @@ func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *e2e {
 		recs = append(recs, r)
 		enrolled[r.Serial()] = r.PublicKeyBase64()
 	}
+	orig, err := testworld.Capture(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := recsim.NewServer(recs, &recsim.ServerOpts{TCP: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +179,7 @@ func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &e2e{col: col, recs: srv, sys: sys, dock: dockID}
+	e := &e2e{col: col, recs: srv, sys: sys, dock: dockID, orig: orig, objects: filepath.Join(cc.DataDir, "evidence", "objects")}
 	t.Cleanup(runWorld(t, ctx, cancel, col, srv, sys, false))
 	return e
 }
@@ -281,17 +287,7 @@ func endToEnd(t *testing.T, brokerKind, dbKind string) {
 	}
 	// Wait for every slot to be safe and every report acknowledged.
 	deadline := time.Now().Add(90 * time.Second)
-	for {
-		st := e.sys.Dock.Status()
-		done := st.OutboxPending == 0 && st.Backlog.Segments == 0
-		for _, s := range st.Slots {
-			if s.State != wire.SlotReleased && s.State != wire.SlotReady {
-				done = false
-			}
-		}
-		if done {
-			break
-		}
+	for st := e.sys.Dock.Status(); !testworld.Settled(st); st = e.sys.Dock.Status() {
 		if time.Now().After(deadline) {
 			t.Fatalf("not settled: %+v", st)
 		}
@@ -299,47 +295,35 @@ func endToEnd(t *testing.T, brokerKind, dbKind string) {
 	}
 	ctx := context.Background()
 	cs := e.col.Store()
-	// The last manifests may still be in ingest's commit when the outbox
-	// empties? No: the dock deletes an entry only on the collector's ack,
-	// which follows the commit. So the store holds everything now.
+	// The dock deletes an outbox entry only on the collector's ack, which
+	// follows the commit: the store holds everything now. The evidence
+	// store holds each recorder's original bytes, every receipt verifies,
+	// and every release came after its receipt.
+	tally, err := testworld.Check(ctx, e.col, e.objects, e.recs.Recorders(), e.orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tally.Problems {
+		t.Error(p)
+	}
+	t.Log(tally)
+	if !tally.Zero() || tally.Segments != 4*nrec || tally.Released != tally.Segments || tally.Objects != tally.Segments {
+		t.Errorf("%v; want %d segments, each stored and released", tally, 4*nrec)
+	}
 	for _, rec := range e.recs.Recorders() {
-		want := rec.Segments() // what the recorder still lists (released ones are gone)
-		if len(want) != 0 {
-			t.Errorf("%s still holds %d segments after a clean docking", rec.Serial(), len(want))
-		}
-		released := rec.Released()
-		if len(released) != 4 {
-			t.Errorf("%s released %v, want 4 segments", rec.Serial(), released)
+		if held := rec.Segments(); len(held) != 0 {
+			t.Errorf("%s still holds %d segments after a clean docking", rec.Serial(), len(held))
 		}
 		segs, err := cs.Segments(ctx, rec.Serial(), time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(segs) != 4 {
-			t.Fatalf("%s: collector holds %d segment manifests, want 4", rec.Serial(), len(segs))
+		if len(segs) != len(e.orig[rec.Serial()]) {
+			t.Fatalf("%s: collector holds %d segment manifests, want %d", rec.Serial(), len(segs), len(e.orig[rec.Serial()]))
 		}
 		for _, g := range segs {
-			r, ok, err := cs.Receipt(ctx, g.Serial, g.Seq)
-			if err != nil || !ok {
-				t.Fatalf("%s/%d: no receipt in the store (%v)", g.Serial, g.Seq, err)
-			}
-			if !slices.Contains(released, g.Seq) {
-				t.Errorf("%s/%d receipted but not released", g.Serial, g.Seq)
-			}
-			obj, err := e.col.Evidence().Verify(ctx, r.ObjectID)
-			if err != nil {
-				t.Fatalf("%s/%d: evidence object %s: %v", g.Serial, g.Seq, r.ObjectID, err)
-			}
-			if obj.SHA256 != g.SHA256 || obj.Size != g.Size || r.SHA256 != g.SHA256 {
-				t.Errorf("%s/%d: object %s/%d, receipt %s, recorder %s/%d", g.Serial, g.Seq, obj.SHA256, obj.Size, r.SHA256, g.SHA256, g.Size)
-			}
 			if g.State != wire.SegReleased {
 				t.Errorf("%s/%d: collector has state %q, want %q", g.Serial, g.Seq, g.State, wire.SegReleased)
-			}
-		}
-		for _, seq := range released {
-			if _, ok, _ := cs.Receipt(ctx, rec.Serial(), seq); !ok {
-				t.Errorf("%s/%d released without a receipt", rec.Serial(), seq)
 			}
 		}
 	}

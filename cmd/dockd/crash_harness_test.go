@@ -1,21 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +19,7 @@ import (
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/localapi"
 	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
 )
@@ -48,13 +44,6 @@ type crashFootage struct {
 	UploadRate int64 // dock's upload cap, bytes/s
 }
 
-// crashSeg is one segment a recorder held at the start.
-type crashSeg struct {
-	Seq    uint64
-	SHA256 string
-	Size   int64
-}
-
 // crashRig is the collector, the recorders and the dockd configuration of
 // one crash test.
 type crashRig struct {
@@ -74,9 +63,7 @@ type crashRig struct {
 	recs     *recsim.Server
 	recsStop context.CancelFunc
 	recsDone chan error
-	seeds    []uint64
-	genOpts  recsim.GenOpts
-	original map[string][]crashSeg // serial -> segments held at the start
+	orig     testworld.Originals // what each recorder held at the start, read from its bytes
 
 	cfgPath string
 	cfgText string // dockd.yaml with the upload rate left as %d
@@ -95,8 +82,7 @@ func crashNewRig(t *testing.T, fp crashFootage) *crashRig {
 	t.Helper()
 	dir := t.TempDir()
 	r := &crashRig{t: t, dir: dir, bin: buildDockd(t), dockID: "crash-" + randHex(4), token: randHex(16), fp: fp,
-		log:      slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
-		original: map[string][]crashSeg{}}
+		log: slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))}
 
 	cc := &r.colCfg
 	cc.DataDir = filepath.Join(dir, "collector")
@@ -115,22 +101,20 @@ func crashNewRig(t *testing.T, fp crashFootage) *crashRig {
 	r.colCfg.MQTT.Embedded = u.Host
 
 	// Recorders.
-	r.genOpts = recsim.GenOpts{Segments: fp.Segments, MinSize: fp.MinSize, MaxSize: fp.MaxSize, Start: time.Now().Add(-12 * time.Hour)}
+	genOpts := recsim.GenOpts{Segments: fp.Segments, MinSize: fp.MinSize, MaxSize: fp.MaxSize, Start: time.Now().Add(-12 * time.Hour)}
 	stateDir := filepath.Join(dir, "recsim")
 	var recs []*recsim.Recorder
 	enrolled := map[string]string{}
 	for i := range fp.Recorders {
-		seed := uint64(500 + i)
-		rec, err := recsim.Generate(seed, &r.genOpts, &recsim.Config{Serial: r.serial(i), Rate: fp.RecRate, StateDir: stateDir})
+		rec, err := recsim.Generate(uint64(500+i), &genOpts, &recsim.Config{Serial: r.serial(i), Rate: fp.RecRate, StateDir: stateDir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.seeds = append(r.seeds, seed)
 		recs = append(recs, rec)
 		enrolled[rec.Serial()] = rec.PublicKeyBase64()
-		for _, g := range rec.Segments() {
-			r.original[rec.Serial()] = append(r.original[rec.Serial()], crashSeg{Seq: g.Seq, SHA256: hex.EncodeToString(g.SHA256[:]), Size: int64(g.Size)})
-		}
+	}
+	if r.orig, err = testworld.Capture(recs); err != nil {
+		t.Fatal(err)
 	}
 	if r.recs, err = recsim.NewServer(recs, &recsim.ServerOpts{TCP: "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
@@ -392,20 +376,6 @@ func crashProgress(st localapi.Status) string {
 	return b.String()
 }
 
-// settled: every slot released (or ready), nothing left to upload, every
-// report acknowledged by the collector.
-func crashSettled(st localapi.Status) bool {
-	if st.OutboxPending != 0 || st.Backlog.Segments != 0 {
-		return false
-	}
-	for _, s := range st.Slots {
-		if s.State != wire.SlotReleased && s.State != wire.SlotReady {
-			return false
-		}
-	}
-	return true
-}
-
 // waitSettled waits for the running dockd to settle.
 func (r *crashRig) waitSettled(within time.Duration) localapi.Status {
 	r.t.Helper()
@@ -414,7 +384,7 @@ func (r *crashRig) waitSettled(within time.Duration) localapi.Status {
 	var err error
 	for {
 		st, err = r.status()
-		if err == nil && crashSettled(st) {
+		if err == nil && testworld.Settled(st) {
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -429,169 +399,29 @@ func (r *crashRig) waitSettled(within time.Duration) localapi.Status {
 	}
 }
 
-// crashCounts are the evidence checks' findings; all must be zero.
-type crashCounts struct {
-	Lost, Altered, StoredTwice, ReleasedUnreceipted int
-	Segments, Released, Objects                     int
-}
-
 // check compares what every recorder held at the start with what the
-// recorders, the collector's store and its evidence store hold now.
-func (r *crashRig) check() crashCounts {
-	t := r.t
-	t.Helper()
-	ctx := context.Background()
-	cs, ev := r.col.Store(), r.col.Evidence()
-	var c crashCounts
-	hashes := map[string]bool{}
-	for i, rec := range r.recs.Recorders() {
-		serial := rec.Serial()
-		// A twin from the same seed serves the original bytes, released or not.
-		twin, err := recsim.Generate(r.seeds[i], &r.genOpts, &recsim.Config{Serial: serial})
-		if err != nil {
-			t.Fatal(err)
-		}
-		held := map[uint64]bool{}
-		for _, g := range rec.Segments() {
-			held[g.Seq] = true
-		}
-		released := rec.Released()
-		c.Released += len(released)
-		if n := len(released); n != len(slices.Compact(slices.Sorted(slices.Values(released)))) {
-			t.Errorf("%s: released list has repeats: %v", serial, released)
-		}
-		byseq := map[uint64]crashSeg{}
-		for _, g := range r.original[serial] {
-			c.Segments++
-			byseq[g.Seq] = g
-			rc, ok, err := cs.Receipt(ctx, serial, g.Seq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				if !held[g.Seq] {
-					c.Lost++
-					t.Errorf("%s/%d: lost: neither on the recorder nor receipted", serial, g.Seq)
-				}
-				continue
-			}
-			if rc.SHA256 != g.SHA256 || rc.Size != g.Size || rc.ObjectID != g.SHA256 {
-				c.Altered++
-				t.Errorf("%s/%d: receipt %s/%s/%d, recorder %s/%d", serial, g.Seq, rc.ObjectID, rc.SHA256, rc.Size, g.SHA256, g.Size)
-				continue
-			}
-			obj, err := ev.Verify(ctx, rc.ObjectID)
-			if err != nil {
-				if held[g.Seq] {
-					c.Altered++
-				} else {
-					c.Lost++
-				}
-				t.Errorf("%s/%d: evidence object %s: %v", serial, g.Seq, rc.ObjectID, err)
-				continue
-			}
-			if obj.SHA256 != g.SHA256 || obj.Size != g.Size {
-				c.Altered++
-				t.Errorf("%s/%d: object %s/%d, recorder %s/%d", serial, g.Seq, obj.SHA256, obj.Size, g.SHA256, g.Size)
-				continue
-			}
-			if !r.sameBytes(twin, g, rc.ObjectID) {
-				c.Altered++
-			}
-			hashes[g.SHA256] = true
-		}
-		for _, seq := range released {
-			rc, ok, err := cs.Receipt(ctx, serial, seq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g, known := byseq[seq]; !ok || !known || rc.SHA256 != g.SHA256 {
-				c.ReleasedUnreceipted++
-				t.Errorf("%s/%d released without a receipt for its hash (receipt %v %+v)", serial, seq, ok, rc)
-			}
-		}
-	}
-	// One object per distinct hash: the objects directory holds exactly
-	// the receipted hashes, each once.
-	objects := map[string]int{}
-	root := filepath.Join(r.colCfg.DataDir, "evidence", "objects")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		objects[d.Name()]++
-		c.Objects++
-		return nil
-	})
+// recorders, the collector's store and its evidence store hold now
+// (testworld.Check: bytes, receipts and their signatures, and the
+// recorders' release logs against the receipts on one clock).
+func (r *crashRig) check() testworld.Tally {
+	r.t.Helper()
+	c, err := testworld.Check(context.Background(), r.col, filepath.Join(r.colCfg.DataDir, "evidence", "objects"), r.recs.Recorders(), r.orig)
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	for name, n := range objects {
-		if n > 1 || !hashes[name] {
-			c.StoredTwice++
-			t.Errorf("evidence object %s: %d copies, receipted: %v", name, n, hashes[name])
-		}
-	}
-	if c.Objects != len(hashes) {
-		t.Errorf("evidence holds %d objects for %d distinct receipted hashes", c.Objects, len(hashes))
-		c.StoredTwice += max(0, c.Objects-len(hashes))
-	}
-	// One segment row per device/seq at the collector, each with one receipt.
-	for _, rec := range r.recs.Recorders() {
-		segs, err := cs.Segments(ctx, rec.Serial(), time.Time{}, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen := map[uint64]bool{}
-		for _, g := range segs {
-			if seen[g.Seq] {
-				c.StoredTwice++
-				t.Errorf("%s/%d: the collector lists the segment twice", g.Serial, g.Seq)
-			}
-			seen[g.Seq] = true
-		}
+	for _, p := range c.Problems {
+		r.t.Error(p)
 	}
 	return c
 }
 
-// sameBytes compares the evidence object with the twin recorder's bytes.
-func (r *crashRig) sameBytes(twin *recsim.Recorder, g crashSeg, id string) bool {
-	t := r.t
-	src, err := twin.OpenSegment(g.Seq)
-	if err != nil {
-		t.Errorf("twin %d: %v", g.Seq, err)
-		return false
-	}
-	obj, err := r.col.Evidence().Open(context.Background(), id)
-	if err != nil {
-		t.Errorf("open object %s: %v", id, err)
-		return false
-	}
-	defer obj.Close()
-	want := make([]byte, g.Size)
-	if _, err := src.ReadAt(want, 0); err != nil && !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(obj)
-	if err != nil {
-		t.Errorf("read object %s: %v", id, err)
-		return false
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("object %s: %d bytes differ from the recorder's %d", id, len(got), len(want))
-		return false
-	}
-	return true
-}
-
-// report logs and asserts the four zeros, and that every segment ended
+// report logs and asserts the zeros, and that every segment ended
 // released (the run went to the end).
-func (r *crashRig) report(c crashCounts) {
+func (r *crashRig) report(c testworld.Tally) {
 	r.t.Helper()
-	r.t.Logf("segments %d, released %d, evidence objects %d: lost %d, altered %d, stored twice %d, released without receipt %d",
-		c.Segments, c.Released, c.Objects, c.Lost, c.Altered, c.StoredTwice, c.ReleasedUnreceipted)
-	if c.Lost+c.Altered+c.StoredTwice+c.ReleasedUnreceipted != 0 {
-		r.t.Errorf("want 0 lost, 0 altered, 0 stored twice, 0 released without a receipt")
+	r.t.Log(c)
+	if !c.Zero() {
+		r.t.Errorf("want 0 lost, 0 altered, 0 stored twice, 0 bad receipts, 0 released without or before a receipt")
 	}
 	if c.Released != c.Segments {
 		r.t.Errorf("released %d of %d segments at the end of the run", c.Released, c.Segments)

@@ -4,6 +4,7 @@ import (
 	"flag"
 
 	"github.com/berthdock/berth/agent/localapi"
+	"github.com/berthdock/berth/cloud/testworld"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func TestCrashKillDockd(t *testing.T) {
 			if err == nil && (ph == "uploading" || ph == "copying" && phases["copying"] < maxCopying) {
 				break
 			}
-			if err == nil && ph == "other" && crashSettled(st) || time.Now().After(wait) {
+			if err == nil && ph == "other" && testworld.Settled(st) || time.Now().After(wait) {
 				r.killDockd()
 				t.Fatalf("kill %d: nothing left to copy or upload (%s, %v): the footage is too small for %d kills", i+1, crashProgress(st), err, kills)
 			}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -43,7 +44,7 @@ func TestCrashRestartBrokerAndCollector(t *testing.T) {
 				t.Logf("restart %d at %s: %s", i+1, time.Since(began).Round(time.Millisecond), crashProgress(st))
 				break
 			}
-			if err == nil && want == "uploading" && crashSettled(st) || time.Now().After(deadline) {
+			if err == nil && want == "uploading" && testworld.Settled(st) || time.Now().After(deadline) {
 				t.Fatalf("restart %d: no %s to interrupt (%s, %v): the footage is too small", i+1, want, crashProgress(st), err)
 			}
 		}
@@ -74,8 +75,8 @@ func TestCrashRestartBrokerAndCollector(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(segs) != len(r.original[rec.Serial()]) {
-			t.Errorf("%s: collector holds %d manifests, want %d", rec.Serial(), len(segs), len(r.original[rec.Serial()]))
+		if len(segs) != len(r.orig[rec.Serial()]) {
+			t.Errorf("%s: collector holds %d manifests, want %d", rec.Serial(), len(segs), len(r.orig[rec.Serial()]))
 		}
 		for _, g := range segs {
 			if g.State != wire.SegReleased {
