@@ -58,14 +58,16 @@ type World struct {
 	// bytes at Start.
 	Orig Originals
 
-	log     *slog.Logger
-	colStop context.CancelFunc
-	colDone chan error
-	stop    context.CancelFunc // recorders and dock
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	errs    []error
-	closed  bool
+	log      *slog.Logger
+	colStop  context.CancelFunc
+	colDone  chan error
+	stop     context.CancelFunc // the recorders
+	wg       sync.WaitGroup
+	dockStop context.CancelFunc
+	dockWG   sync.WaitGroup
+	mu       sync.Mutex
+	errs     []error
+	closed   bool
 }
 
 func randHex(n int) string {
@@ -151,7 +153,17 @@ func Start(ctx context.Context, cfg Config) (_ *World, err error) {
 	if w.Sys, err = dock.Open(w.DockCfg, dock.OpenOpts{Version: cfg.Version, Log: cfg.Log.With("side", "dock"), Board: b, Token: w.Token}); err != nil {
 		return nil, err
 	}
-	w.run(runCtx, "dock", w.Sys.Dock.Run)
+	dockCtx, dockStop := context.WithCancel(runCtx)
+	w.dockStop = dockStop
+	w.dockWG.Add(1)
+	go func() {
+		defer w.dockWG.Done()
+		if err := w.Sys.Dock.Run(dockCtx); err != nil && !errors.Is(err, context.Canceled) {
+			w.mu.Lock()
+			w.errs = append(w.errs, fmt.Errorf("dock: %w", err))
+			w.mu.Unlock()
+		}
+	}()
 	return w, nil
 }
 
@@ -315,6 +327,10 @@ func (w *World) Close() error {
 	}
 	w.closed = true
 	w.mu.Unlock()
+	if w.dockStop != nil {
+		w.dockStop()
+	}
+	w.dockWG.Wait()
 	if w.stop != nil {
 		w.stop()
 	}
