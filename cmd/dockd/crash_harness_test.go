@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/localapi"
-	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
@@ -44,27 +39,15 @@ type crashFootage struct {
 	UploadRate int64 // dock's upload cap, bytes/s
 }
 
-// crashRig is the collector, the recorders and the dockd configuration of
-// one crash test.
+// crashRig is the test world (collector, broker and recorders in process;
+// no dock: dockd runs as a subprocess on the files the world wrote) and
+// the dockd configuration of one crash test.
 type crashRig struct {
-	t      *testing.T
-	dir    string
-	bin    string
-	dockID string
-	token  string
-	fp     crashFootage
-	log    *slog.Logger
+	t  *testing.T
+	w  *testworld.World
+	fp crashFootage
 
-	colCfg  collector.Config
-	col     *collector.Collector
-	colStop context.CancelFunc
-	colDone chan error
-
-	recs     *recsim.Server
-	recsStop context.CancelFunc
-	recsDone chan error
-	orig     testworld.Originals // what each recorder held at the start, read from its bytes
-
+	bin     string
 	cfgPath string
 	cfgText string // dockd.yaml with the upload rate left as %d
 	sock    string
@@ -76,74 +59,42 @@ type crashRig struct {
 	starts    int
 }
 
-// crashNewRig starts the collector and the recorders and writes dockd's
-// board file, configuration, key, token and enrolment files.
+// crashNewRig starts the world and writes dockd's board file and
+// configuration (its key, token and enrolment files are the world's).
 func crashNewRig(t *testing.T, fp crashFootage) *crashRig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &crashRig{t: t, dir: dir, bin: buildDockd(t), dockID: "crash-" + randHex(4), token: randHex(16), fp: fp,
-		log: slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))}
+	dockID := "crash-" + randHex(4)
+	r := &crashRig{t: t, bin: buildDockd(t), fp: fp}
+	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 
-	cc := &r.colCfg
-	cc.DataDir = filepath.Join(dir, "collector")
-	cc.HTTP = "127.0.0.1:0"
-	cc.MQTT.Embedded = "127.0.0.1:0"
-	cc.MQTT.ClientID = "collector-" + r.dockID
-	cc.Analysis.Every = time.Hour // analysis is not what these tests check
-	cc.Docks = []collector.DockEnrolment{{ID: r.dockID, Unit: "unit-crash", Token: r.token}}
-	r.startCollector()
-	// A restarted collector must come back where the dock looks for it.
-	r.colCfg.HTTP = r.col.HTTPAddr()
-	u, err := url.Parse(r.col.BrokerURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.colCfg.MQTT.Embedded = u.Host
-
-	// Recorders.
 	genOpts := recsim.GenOpts{Segments: fp.Segments, MinSize: fp.MinSize, MaxSize: fp.MaxSize, Start: time.Now().Add(-12 * time.Hour)}
 	stateDir := filepath.Join(dir, "recsim")
 	var recs []*recsim.Recorder
-	enrolled := map[string]string{}
 	for i := range fp.Recorders {
-		rec, err := recsim.Generate(uint64(500+i), &genOpts, &recsim.Config{Serial: r.serial(i), Rate: fp.RecRate, StateDir: stateDir})
+		rec, err := recsim.Generate(uint64(500+i), &genOpts, &recsim.Config{Serial: fmt.Sprintf("CRASH-%s-%d", dockID[6:], i),
+			Rate: fp.RecRate, StateDir: stateDir})
 		if err != nil {
 			t.Fatal(err)
 		}
 		recs = append(recs, rec)
-		enrolled[rec.Serial()] = rec.PublicKeyBase64()
 	}
-	if r.orig, err = testworld.Capture(recs); err != nil {
+	var err error
+	if r.w, err = testworld.Start(context.Background(), testworld.Config{Dir: dir, Log: log, DockID: dockID, Unit: "unit-crash",
+		Recorders: recs, NoDock: true}); err != nil {
 		t.Fatal(err)
 	}
-	if r.recs, err = recsim.NewServer(recs, &recsim.ServerOpts{TCP: "127.0.0.1:0"}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.recsStop, r.recsDone = cancel, make(chan error, 1)
-	go func() { r.recsDone <- r.recs.Run(ctx) }()
+	t.Cleanup(r.close)
 
-	// dockd's files.
-	ddir := filepath.Join(dir, "dock")
-	if err := os.MkdirAll(ddir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(ddir, "buffer.key")
-	if err := buffer.WriteKeyFile(keyFile); err != nil {
-		t.Fatal(err)
-	}
-	enrolledFile := filepath.Join(ddir, "recorders.json")
-	eb, _ := json.Marshal(enrolled)
-	crashWrite(t, enrolledFile, string(eb))
-	tokenFile := filepath.Join(ddir, "token")
-	crashWrite(t, tokenFile, r.token+"\n")
+	dc := r.w.DockCfg
+	ddir := filepath.Dir(dc.BufferKeyFile)
 	boardFile := filepath.Join(ddir, "board.yaml")
 	crashWrite(t, boardFile, r.boardYAML())
 	r.sock = filepath.Join(ddir, "dockd.sock")
 	r.logPath = filepath.Join(dir, "dockd.log")
 	r.cfgPath = filepath.Join(ddir, "dockd.yaml")
 	r.cfgText = fmt.Sprintf(`dock: %s
-unit: unit-crash
+unit: %s
 board: %s
 data_dir: %s
 buffer_key_file: %s
@@ -159,12 +110,10 @@ mqtt:
   ack_timeout: 3s
 api_socket: %s
 state_every: 2s
-`, r.dockID, boardFile, filepath.Join(ddir, "data"), keyFile, enrolledFile, r.col.UploadURL(),
-		base64.StdEncoding.EncodeToString(r.col.PublicKey()), tokenFile, r.col.BrokerURL(), r.sock)
+`, dc.Dock, dc.Unit, boardFile, dc.DataDir, dc.BufferKeyFile, dc.EnrolledDevices, dc.Collector.URL,
+		dc.Collector.PublicKey, dc.Collector.TokenFile, dc.MQTT.Broker, r.sock)
 	r.setUploadRate(fp.UploadRate)
 	r.api = localapi.NewClient(r.sock)
-
-	t.Cleanup(r.close)
 	return r
 }
 
@@ -173,8 +122,6 @@ state_every: 2s
 func (r *crashRig) setUploadRate(rate int64) {
 	crashWrite(r.t, r.cfgPath, fmt.Sprintf(r.cfgText, rate))
 }
-
-func (r *crashRig) serial(i int) string { return fmt.Sprintf("CRASH-%s-%d", r.dockID[6:], i) }
 
 // boardYAML is a simulated board whose slots all hold a recorder from the
 // start, as a dock finds them after a reboot: the fake presence pins are
@@ -193,7 +140,7 @@ func (r *crashRig) boardYAML() string {
     led: {pins: [SIM_LED_%s_R, SIM_LED_%s_G, SIM_LED_%s_B]}
     current: {address: 0x%02x, limit: 2.5A}
     serial: {tcp: %q}
-`, n, n, n, n, n, n, 0x40+i, r.recs.Addr(i))
+`, n, n, n, n, n, n, 0x40+i, r.w.Recs.Addr(i))
 	}
 	return b.String()
 }
@@ -205,33 +152,12 @@ func crashWrite(t *testing.T, path, s string) {
 	}
 }
 
-// startCollector opens the collector on colCfg (the same data dir and,
-// after the first, the same HTTP and broker ports) and runs it.
+// startCollector starts the collector again on the same data directory
+// and ports.
 func (r *crashRig) startCollector() {
 	r.t.Helper()
-	var col *collector.Collector
-	var err error
-	// The previous collector's ports were just closed; binding them again
-	// may briefly fail while the kernel lets go.
-	for try := 0; ; try++ {
-		col, err = collector.New(context.Background(), r.colCfg, collector.Options{Log: r.log.With("side", "collector")})
-		if err == nil || try == 50 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		r.t.Fatalf("collector: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.col, r.colStop, r.colDone = col, cancel, make(chan error, 1)
-	go func() { r.colDone <- col.Run(ctx) }()
-	select {
-	case <-col.Ingest().Ready():
-	case err := <-r.colDone:
-		r.t.Fatalf("collector stopped at start: %v", err)
-	case <-time.After(30 * time.Second):
-		r.t.Fatal("collector ingest not ready")
+	if err := r.w.StartCollector(context.Background()); err != nil {
+		r.t.Fatal(err)
 	}
 }
 
@@ -239,17 +165,9 @@ func (r *crashRig) startCollector() {
 // store.
 func (r *crashRig) stopCollector() {
 	r.t.Helper()
-	if r.col == nil {
-		return
+	if err := r.w.StopCollector(); err != nil {
+		r.t.Errorf("collector: %v", err)
 	}
-	r.colStop()
-	if err := <-r.colDone; err != nil {
-		r.t.Errorf("collector run: %v", err)
-	}
-	if err := r.col.Close(); err != nil {
-		r.t.Errorf("collector close: %v", err)
-	}
-	r.col = nil
 }
 
 func (r *crashRig) close() {
@@ -258,10 +176,9 @@ func (r *crashRig) close() {
 		<-r.dockdDone
 		r.dockd = nil
 	}
-	r.stopCollector()
-	r.recsStop()
-	<-r.recsDone
-	r.recs.Close()
+	if err := r.w.Close(); err != nil {
+		r.t.Errorf("world: %v", err)
+	}
 	if r.t.Failed() {
 		r.dumpLog()
 	}
@@ -376,6 +293,11 @@ func crashProgress(st localapi.Status) string {
 	return b.String()
 }
 
+// settled is testworld.Settled on dockd's status and the collector's store.
+func (r *crashRig) settled(st localapi.Status) bool {
+	return testworld.Settled(context.Background(), st, r.w.Col.Store())
+}
+
 // waitSettled waits for the running dockd to settle.
 func (r *crashRig) waitSettled(within time.Duration) localapi.Status {
 	r.t.Helper()
@@ -384,7 +306,7 @@ func (r *crashRig) waitSettled(within time.Duration) localapi.Status {
 	var err error
 	for {
 		st, err = r.status()
-		if err == nil && testworld.Settled(st) {
+		if err == nil && r.settled(st) {
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -405,7 +327,7 @@ func (r *crashRig) waitSettled(within time.Duration) localapi.Status {
 // recorders' release logs against the receipts on one clock).
 func (r *crashRig) check() testworld.Tally {
 	r.t.Helper()
-	c, err := testworld.Check(context.Background(), r.col, filepath.Join(r.colCfg.DataDir, "evidence", "objects"), r.recs.Recorders(), r.orig)
+	c, err := r.w.Check(context.Background())
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -426,6 +348,6 @@ func (r *crashRig) report(c testworld.Tally) {
 	if c.Released != c.Segments {
 		r.t.Errorf("released %d of %d segments at the end of the run", c.Released, c.Segments)
 	}
-	staging, _ := os.ReadDir(filepath.Join(r.colCfg.DataDir, "evidence", "staging"))
+	staging, _ := os.ReadDir(filepath.Join(r.w.ColCfg.DataDir, "evidence", "staging"))
 	r.t.Logf("evidence staging areas left: %d", len(staging))
 }
