@@ -49,17 +49,20 @@ import (
 // The collector, recsim and the sampler run in the benchmark's process,
 // on the same cores as dockd.
 //
-// The "limit" variants run dockd with GOMEMLIMIT=benchMemLimit (the Go
-// runtime's soft memory limit: the collector runs sooner instead of letting
-// the heap grow to twice the live data), the setting the budget needs.
+// The "limit" variants run dockd as shipped, with its --memory-limit of
+// benchMemLimit (the Go runtime's soft memory limit: the collector runs
+// sooner instead of letting the heap grow to twice the live data), the
+// setting the budget needs; the "nolimit" variants run it with
+// --memory-limit= (none) and no GOMEMLIMIT, to show what the limit buys.
 func BenchmarkDockdFourSlots(b *testing.B) {
-	b.Run("capped", func(b *testing.B) { benchDockd(b, 0, "") })
-	b.Run("uncapped", func(b *testing.B) { benchDockd(b, recsim.Unlimited, "") })
+	b.Run("capped-nolimit", func(b *testing.B) { benchDockd(b, 0, "") })
+	b.Run("uncapped-nolimit", func(b *testing.B) { benchDockd(b, recsim.Unlimited, "") })
 	b.Run("capped-limit", func(b *testing.B) { benchDockd(b, 0, benchMemLimit) })
 	b.Run("uncapped-limit", func(b *testing.B) { benchDockd(b, recsim.Unlimited, benchMemLimit) })
 }
 
-// benchMemLimit is the GOMEMLIMIT of the "limit" variants.
+// benchMemLimit is the --memory-limit of the "limit" variants (dockd's
+// default).
 const benchMemLimit = "80MiB"
 
 const (
@@ -103,7 +106,7 @@ type benchRig struct {
 	cfgPath  string
 	logPath  string
 	dataDir  string
-	memLimit string // dockd's GOMEMLIMIT, "" for none
+	memLimit string // dockd's --memory-limit, "" for none
 	api      *localapi.Client
 	col      *collector.Collector
 	recs     *recsim.Server
@@ -248,11 +251,14 @@ func (r *benchRig) run() benchResult {
 		b.Fatal(err)
 	}
 	defer lf.Close()
-	cmd := exec.Command(r.bin, "--config", r.cfgPath, "--log-level", "warn")
+	cmd := exec.Command(r.bin, "--config", r.cfgPath, "--log-level", "warn", "--memory-limit="+r.memLimit)
 	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.Env = os.Environ()
-	if r.memLimit != "" {
-		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+r.memLimit)
+	// Only the flag sets the limit: a GOMEMLIMIT inherited from the
+	// environment would win over it.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
