@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/Eyevinn/mp4ff v0.50.0
+	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/creack/pty v1.1.24
 	github.com/dgraph-io/badger/v4 v4.9.6

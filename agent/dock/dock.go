@@ -5,13 +5,14 @@ package dock
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/berthdock/berth/agent/audit"
 	"github.com/berthdock/berth/agent/buffer"
@@ -26,15 +27,14 @@ import (
 
 // Parts are the pieces a Dock is made of; dockd and the demo build them.
 type Parts struct {
-	Board    *board.Board
-	Buffer   Buffer
-	Outbox   Outbox
-	Audit    *audit.Log
-	Upload   uploader.Client
-	Keys     docklink.KeyStore
-	Receipts ed25519.PublicKey // the collector's receipt key
-	Log      *slog.Logger
-	Logs     *LogRing // for dockctl logs; may be nil
+	Board  *board.Board
+	Buffer Buffer
+	Outbox Outbox
+	Audit  *audit.Log
+	Upload uploader.Client
+	Keys   docklink.KeyStore
+	Log    *slog.Logger
+	Logs   *LogRing // for dockctl logs; may be nil
 }
 
 // Settings tune a Dock; zero values take defaults.
@@ -47,8 +47,8 @@ type Settings struct {
 	Password   string
 	AckTimeout time.Duration
 	StateEvery time.Duration
-	Slot       slot.Config // per-slot settings; Index and Dock are filled in
-	Now        func() time.Time
+	Slot       slot.Config     // per-slot settings; Index, Dock and Clock are filled in
+	Clock      clockwork.Clock // nil: the real clock
 }
 
 // Dock is a running dock agent.
@@ -80,23 +80,23 @@ func New(set Settings, p Parts) (*Dock, error) {
 	if err := wire.ValidID(set.Dock); err != nil {
 		return nil, fmt.Errorf("dock: id: %w", err)
 	}
-	if p.Board == nil || p.Buffer == nil || p.Outbox == nil || p.Audit == nil || p.Upload == nil || p.Keys == nil || len(p.Receipts) != ed25519.PublicKeySize {
-		return nil, errors.New("dock: board, buffer, outbox, audit log, upload client, enrolled keys and the collector key are all required")
+	if p.Board == nil || p.Buffer == nil || p.Outbox == nil || p.Audit == nil || p.Upload == nil || p.Keys == nil {
+		return nil, errors.New("dock: board, buffer, outbox, audit log, upload client and enrolled keys are all required")
 	}
-	if set.Now == nil {
-		set.Now = time.Now
+	if set.Clock == nil {
+		set.Clock = clockwork.NewRealClock()
 	}
 	if set.StateEvery <= 0 {
 		set.StateEvery = time.Minute
 	}
-	d := &Dock{set: set, p: p, started: set.Now(), stopped: map[string]error{}, cycles: make(chan powerCycle, 16)}
+	d := &Dock{set: set, p: p, started: set.Clock.Now(), stopped: map[string]error{}, cycles: make(chan powerCycle, 16)}
 	d.hub = newReceiptHub(p.Buffer)
-	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password,
+	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password, Clock: set.Clock,
 		AckTimeout: set.AckTimeout, OnConnect: d.publishState}, p.Outbox, d.command, p.Log.With("part", "report"))
-	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, p.Log.With("part", "upload"))
+	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, set.Clock, p.Log.With("part", "upload"))
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
-		cfg.Index, cfg.Dock, cfg.Keys, cfg.CollectorKey, cfg.Now = bs.Index, set.Dock, p.Keys, p.Receipts, set.Now
+		cfg.Index, cfg.Dock, cfg.Keys, cfg.Clock = bs.Index, set.Dock, p.Keys, set.Clock
 		d.slots = append(d.slots, slot.New(cfg, bs, bs.Power, p.Buffer, d.hub, d, p.Log))
 	}
 	return d, nil
@@ -189,11 +189,11 @@ func (d *Dock) PowerCycle(ctx context.Context, idx int, by string) error {
 }
 
 // receipted is the uploader's callback: wake the slots waiting for it and
-// report the segment as uploaded.
+// report the segment as uploaded (the buffer's manifest, which now holds
+// the receipt).
 func (d *Dock) receipted(p buffer.Pending, r wire.Receipt) {
 	d.Audit(wire.AuditUploaded, -1, p.Serial, p.Seq, "receipt "+r.ObjectID)
 	if m, err := d.p.Buffer.Manifest(p.Serial, p.Seq); err == nil {
-		m.State, m.Receipt = wire.SegUploaded, &r
 		d.Manifest(m)
 	} else {
 		d.p.Log.Warn("manifest for uploaded segment", "serial", p.Serial, "seq", p.Seq, "err", err)
@@ -219,14 +219,14 @@ func (d *Dock) commandLoop(ctx context.Context) error {
 }
 
 func (d *Dock) stateLoop(ctx context.Context) error {
-	t := time.NewTicker(d.set.StateEvery)
+	t := d.set.Clock.NewTicker(d.set.StateEvery)
 	defer t.Stop()
 	for {
 		d.publishState()
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }

@@ -62,7 +62,7 @@ func (c Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBacklogB, prometheus.GaugeValue, float64(b.Bytes))
 	age := 0.0
 	if !b.Oldest.IsZero() {
-		age = c.d.set.Now().Sub(b.Oldest).Seconds()
+		age = c.d.set.Clock.Now().Sub(b.Oldest).Seconds()
 	}
 	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, age)
 	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(st.OutboxPending))

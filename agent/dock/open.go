@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/berthdock/berth/agent/audit"
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/outbox"
@@ -33,7 +35,7 @@ type OpenOpts struct {
 	// Capacity still come from cfg.
 	Buffer *buffer.Opts
 	Slot   slot.Config
-	Now    func() time.Time
+	Clock  clockwork.Clock // nil: the real clock
 }
 
 // System is a dock with everything it owns, opened from a configuration.
@@ -53,8 +55,8 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 	s := &System{Board: o.Board}
 	defer func() {
@@ -99,7 +101,7 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	if s.Outbox, err = outbox.New(s.Buffer.DB(), outbox.DefaultPrefix); err != nil {
 		return nil, err
 	}
-	if s.Audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.log"), cfg.Dock, o.Now); err != nil {
+	if s.Audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.log"), cfg.Dock, o.Clock.Now); err != nil {
 		return nil, err
 	}
 	keys, err := LoadEnrolled(cfg.EnrolledDevices)
@@ -123,9 +125,9 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 		return nil, err
 	}
 	s.Dock, err = New(Settings{Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token,
-		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Now: o.Now},
+		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Clock: o.Clock},
 		Parts{Board: s.Board, Buffer: s.Buffer, Outbox: s.Outbox, Audit: s.Audit, Upload: client, Keys: keys,
-			Receipts: collectorKey, Log: o.Log, Logs: o.Logs})
+			Log: o.Log, Logs: o.Logs})
 	if err != nil {
 		return nil, err
 	}

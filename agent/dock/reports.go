@@ -16,7 +16,7 @@ func (d *Dock) id(kind string) string {
 
 // put makes a report durable in the outbox and wakes the reporter.
 func (d *Dock) put(id, typ, topic string, retained bool, body any) {
-	m, err := report.Encode(id, d.set.Dock, d.set.Now(), typ, topic, retained, body)
+	m, err := report.Encode(id, d.set.Dock, d.set.Clock.Now(), typ, topic, retained, body)
 	if err == nil {
 		err = d.p.Outbox.Put(m)
 	}

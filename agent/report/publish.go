@@ -34,7 +34,7 @@ func (r *Reporter) publishPending(ctx context.Context, c paho.Client) {
 		r.readLog.Do(func() { r.log.Error("outbox read failed", "err", err) })
 		return
 	}
-	now := r.cfg.Now()
+	now := r.cfg.Clock.Now()
 	r.mu.Lock()
 	if len(r.inflight) > 0 {
 		keep := make(map[string]struct{}, len(msgs))

@@ -34,10 +34,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jonboulle/clockwork"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"golang.org/x/time/rate"
@@ -73,8 +75,9 @@ type Config struct {
 	KeepAlive time.Duration
 	// ConnectTimeout bounds one connection attempt (10 s).
 	ConnectTimeout time.Duration
-	// Now is the clock for message times and ack timeouts (time.Now).
-	Now func() time.Time
+	// Clock stamps message times, times acks out and waits (nil: the real
+	// clock).
+	Clock clockwork.Clock
 	// OnConnect, if set, is called after every connection once the
 	// subscriptions are renewed, before the outbox is published again. The
 	// broker may hold the retained offline will by then, so the dock queues
@@ -130,8 +133,8 @@ func New(cfg Config, box Outbox, onCmd func(wire.Envelope, *wire.Command), log *
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -167,7 +170,7 @@ func (r *Reporter) UnknownAcks() uint64 { return r.unknownAcks.Load() }
 // offline is the retained offline state: the last will, and what Run
 // publishes on a clean stop.
 func (r *Reporter) offline() ([]byte, error) {
-	now := r.cfg.Now()
+	now := r.cfg.Clock.Now()
 	e, err := wire.NewEnvelope(fmt.Sprintf("offline-%d", now.UnixNano()), r.cfg.Dock, now, wire.TypeDockState,
 		&wire.DockState{State: wire.DockOffline})
 	if err != nil {
@@ -267,7 +270,7 @@ func (r *Reporter) Run(ctx context.Context) error {
 		return nil
 	}
 
-	tick := time.NewTicker(r.cfg.Poll)
+	tick := r.cfg.Clock.NewTicker(r.cfg.Poll)
 	defer tick.Stop()
 	for {
 		if r.connected.Load() {
@@ -277,7 +280,7 @@ func (r *Reporter) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.kick:
-		case <-tick.C:
+		case <-tick.Chan():
 		}
 	}
 }
@@ -285,7 +288,9 @@ func (r *Reporter) Run(ctx context.Context) error {
 // connect makes the first connection, retrying with jittered backoff; paho's
 // auto-reconnect takes over after that. It returns false if ctx ended first.
 func (r *Reporter) connect(ctx context.Context, c paho.Client) bool {
-	wait := 100 * time.Millisecond
+	bo := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: r.cfg.ReconnectMax}
+	bo.Reset()
 	for attempt := 1; ; attempt++ {
 		t := c.Connect()
 		select {
@@ -299,10 +304,8 @@ func (r *Reporter) connect(ctx context.Context, c paho.Client) bool {
 		if attempt <= 3 || attempt%20 == 0 {
 			r.log.Warn("mqtt connect failed", "broker", r.cfg.Broker, "attempt", attempt, "err", t.Error())
 		}
-		d := wait/2 + rand.N(wait/2+1)
-		wait = min(2*wait, r.cfg.ReconnectMax)
 		select {
-		case <-time.After(d):
+		case <-r.cfg.Clock.After(bo.NextBackOff()):
 		case <-ctx.Done():
 			return false
 		}

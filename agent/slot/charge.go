@@ -14,7 +14,7 @@ import (
 // recorder's battery), reports a battery that does not take charge, and
 // marks the slot ready once the work is done and the battery is charged.
 func (s *Slot) monitorCharge(ctx context.Context, c *docklink.Client) {
-	t := time.NewTicker(s.cfg.StatusEvery)
+	t := s.cfg.Clock.NewTicker(s.cfg.StatusEvery)
 	defer t.Stop()
 	var notChargingSince time.Time
 	reported := false
@@ -48,8 +48,8 @@ func (s *Slot) monitorCharge(ctx context.Context, c *docklink.Client) {
 			case charged || charging:
 				notChargingSince = time.Time{}
 			case notChargingSince.IsZero():
-				notChargingSince = s.cfg.Now()
-			case !reported && s.cfg.Now().Sub(notChargingSince) >= s.cfg.NotChargingAfter:
+				notChargingSince = s.cfg.Clock.Now()
+			case !reported && s.cfg.Clock.Now().Sub(notChargingSince) >= s.cfg.NotChargingAfter:
 				reported = true
 				s.fault(FaultNotCharging, fmt.Sprintf("battery at %d%% has not taken charge for %s", st.Battery.Percent, s.cfg.NotChargingAfter))
 			}
@@ -64,7 +64,7 @@ func (s *Slot) monitorCharge(ctx context.Context, c *docklink.Client) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }

@@ -48,6 +48,5 @@ const (
 	FaultOverTemp      = "over-temperature" // charge cut
 	FaultNotCharging   = "not-charging"     // battery does not take charge
 	FaultReleaseRefuse = "release-refused"  // the recorder refused a release
-	FaultBadReceipt    = "receipt-invalid"  // a receipt does not verify (signature, hash, size): not released
 	FaultOffline       = "receipt-timeout"  // no receipt yet: footage stays on the recorder
 )

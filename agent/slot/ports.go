@@ -30,11 +30,17 @@ type Buffer interface {
 	Lookup(serial string, seq uint64) (buffer.Known, error)
 	Begin(m buffer.Meta) (buffer.Writer, error)
 	MarkReleased(serial string, seq uint64) error
+	// Manifest is the segment's report as the buffer holds it, brought up
+	// to date with each change (buffered, fault, uploaded, released): the
+	// one place a manifest is built after the copy began.
+	Manifest(serial string, seq uint64) (wire.SegmentManifest, error)
 }
 
 // Receipts waits for the uploader.
 type Receipts interface {
-	// Wait returns once the segment's receipt is held, or ctx ends.
+	// Wait returns once the segment's receipt is held, or ctx ends. A
+	// receipt is held only once the uploader verified it (the collector's
+	// signature, and that it names exactly the buffered segment).
 	Wait(ctx context.Context, serial string, seq uint64) (wire.Receipt, error)
 }
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/agent/buffer"
-	"github.com/berthdock/berth/cloud/timeline"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/rules"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
@@ -112,7 +112,7 @@ func (s *Slot) identify(ctx context.Context, c *docklink.Client) (*docking, bool
 	}
 	s.rep.Audit(wire.AuditClockSet, s.cfg.Index, info.Serial, 0,
 		fmt.Sprintf("device clock %s, offset %s (±%s), set=%v", d.clock.Device.UTC().Format(time.RFC3339Nano), d.clock.Offset, d.clock.RTT/2, set))
-	h := healthOf(s.cfg.Index, info, d.status, d.clock, set, s.cfg.Now())
+	h := healthOf(s.cfg.Index, info, d.status, d.clock, set, s.cfg.Clock.Now())
 	s.mu.Lock()
 	s.health = &h
 	s.mu.Unlock()
@@ -184,11 +184,7 @@ func (s *Slot) copyAll(ctx context.Context, c *docklink.Client, d *docking) {
 				return
 			case errors.Is(err, buffer.ErrHashMismatch):
 				s.fault(FaultHashMismatch, err.Error())
-				m := s.manifest(d, seg, wire.SegFault, err.Error(), nil)
-				if me := (*buffer.MismatchError)(nil); errors.As(err, &me) {
-					m.Computed = me.Computed
-				}
-				s.rep.Manifest(m)
+				s.publishManifest(serial, seg.Seq) // the buffer's: state fault, with the dock's hash
 			case errors.Is(err, buffer.ErrFull):
 				s.fault(FaultBufferFull, err.Error())
 				return
@@ -205,8 +201,7 @@ func (s *Slot) copyAll(ctx context.Context, c *docklink.Client, d *docking) {
 
 // copyOne streams one segment into the buffer, resuming at what is durable.
 func (s *Slot) copyOne(ctx context.Context, c *docklink.Client, d *docking, seg docklink.Segment) error {
-	m := buffer.Meta{Serial: d.info.Serial, Seg: seg, FollowsInterruption: d.follow[seg.Seq],
-		Manifest: s.manifest(d, seg, wire.SegBuffered, "", nil)}
+	m := buffer.Meta{Serial: d.info.Serial, Seg: seg, FollowsInterruption: d.follow[seg.Seq], Manifest: s.manifest(d, seg)}
 	w, err := s.buf.Begin(m)
 	if err != nil {
 		return err
@@ -227,7 +222,7 @@ func (s *Slot) copyOne(ctx context.Context, c *docklink.Client, d *docking, seg 
 	}
 	s.update(true, func(st *wire.SlotState) { st.Copied++ })
 	s.rep.Audit(wire.AuditVerified, s.cfg.Index, d.info.Serial, seg.Seq, "sha256 "+hex.EncodeToString(seg.SHA256[:]))
-	s.rep.Manifest(m.Manifest)
+	s.publishManifest(d.info.Serial, seg.Seq)
 	return nil
 }
 
@@ -269,9 +264,13 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 		if d.hole != "" || k.Phase == buffer.PhaseReleased {
 			continue
 		}
-		sha := hex.EncodeToString(seg.SHA256[:])
-		if err := rcpt.Verify(s.cfg.CollectorKey, serial, seg.Seq, sha, int64(seg.Size)); err != nil {
-			s.fault(FaultBadReceipt, fmt.Sprintf("seq %d: %v", seg.Seq, err))
+		// The receipt was verified once, by the uploader, for the segment
+		// in the buffer. Release frees what the recorder holds now under
+		// this number, so it must be that very segment: a recorder that
+		// reused a sequence number for other footage keeps it.
+		if sha := hex.EncodeToString(seg.SHA256[:]); rcpt.SHA256 != sha || rcpt.Size != int64(seg.Size) {
+			s.fault(FaultReleaseRefuse, fmt.Sprintf("seq %d: the recorder lists %s (%d bytes), the receipt is for %s (%d bytes)",
+				seg.Seq, sha, seg.Size, rcpt.SHA256, rcpt.Size))
 			continue
 		}
 		if err := c.Release(ctx, seg.Seq, seg.SHA256); err != nil {
@@ -287,19 +286,32 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 		}
 		s.update(true, func(st *wire.SlotState) { st.Released++ })
 		s.rep.Audit(wire.AuditReleased, s.cfg.Index, serial, seg.Seq, "receipt "+rcpt.ObjectID)
-		s.rep.Manifest(s.manifest(d, seg, wire.SegReleased, "", rcpt))
+		s.publishManifest(serial, seg.Seq)
 	}
 	if allUploaded && !s.faulted() {
 		s.setState(wire.SlotUploaded)
 	}
 }
 
-// manifest builds a segment's report.
-func (s *Slot) manifest(d *docking, seg docklink.Segment, state, fault string, r *wire.Receipt) wire.SegmentManifest {
+// manifest describes a segment for the buffer, which keeps it with the
+// footage and brings it up to date at each change; what is reported is
+// always the buffer's (publishManifest).
+func (s *Slot) manifest(d *docking, seg docklink.Segment) wire.SegmentManifest {
 	return wire.SegmentManifest{Serial: d.info.Serial, Seq: seg.Seq, Start: seg.Start.UTC(), End: seg.End.UTC(), Size: int64(seg.Size),
-		SHA256: hex.EncodeToString(seg.SHA256[:]), StopCause: seg.StopCause.String(), Officer: safeID(seg.Officer),
+		SHA256: hex.EncodeToString(seg.SHA256[:]), StopCause: stopCause(seg.StopCause), Officer: safeID(seg.Officer),
 		CaseTag: seg.CaseTag, Media: mediaString(seg.Media), ClockOffsetMs: d.clock.Offset.Milliseconds(),
-		ClockSyncedAt: d.clock.Received.UTC(), State: state, Fault: fault, Receipt: r, FollowsInterruption: d.follow[seg.Seq]}
+		ClockSyncedAt: d.clock.Received.UTC(), State: wire.SegBuffered, FollowsInterruption: d.follow[seg.Seq]}
+}
+
+// publishManifest reports the segment as the buffer now holds it, once
+// for the change the slot just made.
+func (s *Slot) publishManifest(serial string, seq uint64) {
+	m, err := s.buf.Manifest(serial, seq)
+	if err != nil {
+		s.log.Error("manifest not reported", "serial", serial, "seq", seq, "err", err)
+		return
+	}
+	s.rep.Manifest(m)
 }
 
 func mediaString(m docklink.Media) string {
@@ -311,23 +323,17 @@ func mediaString(m docklink.Media) string {
 }
 
 // followers marks segments that start a recording resumed after an
-// interruption, by the timeline's own rule (device times; the collector
-// corrects them later, the order here only decides what goes first).
+// interruption, by the recording rules the collector applies (device times
+// here; the collector corrects them later, the order here only decides what
+// goes first).
 func followers(segs []docklink.Segment) map[uint64]bool {
-	p := timeline.DefaultPolicy()
+	p := rules.DefaultPolicy()
 	f := map[uint64]bool{}
 	for i := 1; i < len(segs); i++ {
 		prev, cur := segs[i-1], segs[i]
 		gap := cur.Start.Sub(prev.End)
-		cause := prev.StopCause.String()
-		window := p.RestartWindow
-		if timeline.Abnormal(cause) {
-			window = p.AbnormalResumeWindow
-		}
-		if cause == timeline.StopAutoSplit && gap <= p.SplitTolerance {
-			continue
-		}
-		if gap <= window {
+		cause := stopCause(prev.StopCause)
+		if !p.Joins(cause, gap) && p.Resumes(cause, gap) {
 			f[cur.Seq] = true
 		}
 	}

@@ -2,14 +2,15 @@ package slot
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/drivers/presence"
@@ -18,11 +19,10 @@ import (
 
 // Config of one slot.
 type Config struct {
-	Index        int
-	Dock         string
-	Keys         docklink.KeyStore // the fleet's enrolled recorder keys
-	CollectorKey ed25519.PublicKey // verifies receipts before any release
-	Link         docklink.ClientOpts
+	Index int
+	Dock  string
+	Keys  docklink.KeyStore // the fleet's enrolled recorder keys
+	Link  docklink.ClientOpts
 	// LinkWait bounds how long a freshly powered recorder may take to
 	// enumerate and answer HELLO.
 	LinkWait time.Duration
@@ -36,7 +36,8 @@ type Config struct {
 	ChargedPct       int
 	// ProgressEvery rate-limits progress reports while copying.
 	ProgressEvery time.Duration
-	Now           func() time.Time
+	// Clock waits and stamps (nil: the real clock).
+	Clock clockwork.Clock
 }
 
 func (c *Config) defaults() {
@@ -58,8 +59,8 @@ func (c *Config) defaults() {
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = time.Second
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
 	}
 }
 
@@ -88,7 +89,7 @@ func New(cfg Config, hw Hardware, pw Power, buf Buffer, rc Receipts, rep Reports
 	s := &Slot{cfg: cfg, hw: hw, pw: pw, buf: buf, rc: rc, rep: rep, log: log.With("slot", cfg.Index),
 		cycle: make(chan chan error)}
 	s.st = wire.SlotState{Slot: cfg.Index, State: wire.SlotEmpty}
-	s.since = cfg.Now()
+	s.since = cfg.Clock.Now()
 	return s
 }
 
@@ -116,7 +117,7 @@ func (s *Slot) update(force bool, f func(st *wire.SlotState)) {
 	old := s.st
 	f(&s.st)
 	st := s.st
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	changed := old.State != st.State || old.Fault != st.Fault || old.Serial != st.Serial
 	if changed {
 		s.since = now
@@ -205,16 +206,16 @@ func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
 		done = make(chan struct{})
 		go func() {
 			defer close(done)
+			bo := relinkBackoff()
 			for attempt := 0; s.session(sctx); attempt++ {
 				// The link broke with the recorder still docked: start
 				// over (the copy resumes at what the buffer holds).
-				delay := min(time.Second<<min(attempt, 5), 30*time.Second)
-				delay += time.Duration(rand.Int64N(int64(delay) / 2))
+				delay := bo.NextBackOff()
 				s.log.Warn("link lost with the recorder docked; new session", "in", delay, "attempt", attempt+1)
 				select {
 				case <-sctx.Done():
 					return
-				case <-time.After(delay):
+				case <-s.cfg.Clock.After(delay):
 				}
 				s.update(true, func(st *wire.SlotState) { *st = wire.SlotState{Slot: s.cfg.Index, State: wire.SlotPresent} })
 			}
@@ -270,7 +271,7 @@ func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
 // connect opens the link and the DockLink session, retrying while a freshly
 // powered recorder boots.
 func (s *Slot) connect(ctx context.Context) (*docklink.Client, error) {
-	deadline := s.cfg.Now().Add(s.cfg.LinkWait)
+	deadline := s.cfg.Clock.Now().Add(s.cfg.LinkWait)
 	var last error
 	for {
 		rw, err := s.hw.OpenLink(ctx)
@@ -284,13 +285,13 @@ func (s *Slot) connect(ctx context.Context) (*docklink.Client, error) {
 			c.Close()
 		}
 		last = err
-		if ctx.Err() != nil || s.cfg.Now().After(deadline) {
+		if ctx.Err() != nil || s.cfg.Clock.Now().After(deadline) {
 			return nil, fmt.Errorf("slot %d: no DockLink session within %s: %w", s.cfg.Index, s.cfg.LinkWait, last)
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-s.cfg.Clock.After(500 * time.Millisecond):
 		}
 	}
 }
@@ -302,4 +303,12 @@ func closeQuietly(c io.Closer, log *slog.Logger) {
 	if err := c.Close(); err != nil {
 		log.Debug("close link", "err", err)
 	}
+}
+
+// relinkBackoff spaces the new sessions after a link lost with the
+// recorder still docked: from 1 s, doubling to 30 s, jittered by ±50 %.
+func relinkBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{InitialInterval: time.Second, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 30 * time.Second}
+	b.Reset()
+	return b
 }

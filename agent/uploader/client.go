@@ -112,7 +112,7 @@ func (c *HTTPClient) Upload(ctx context.Context, device string, seq uint64, size
 	if err := wire.ValidID(device); err != nil {
 		return wire.Receipt{}, fmt.Errorf("%w: device: %w", upload.ErrArgument, err)
 	}
-	if !upload.ValidSHA256(sha256hex) || size < 0 || seq > math.MaxInt64 {
+	if !wire.ValidSHA256(sha256hex) || size < 0 || seq > math.MaxInt64 {
 		return wire.Receipt{}, fmt.Errorf("%w: sha256 %q size %d seq %d", upload.ErrArgument, sha256hex, size, seq)
 	}
 	if progress == nil {

@@ -5,6 +5,11 @@
 // picks up each upload where it stopped, and records a segment as uploaded
 // only with the collector's signed receipt for exactly its hash, which is
 // the one thing that lets a slot release it on the recorder.
+//
+// The package holds both the upload loop (Uploader) and the dock's client
+// for the collector's upload protocol (HTTPClient, client.go; the protocol
+// itself is the contract's, package cloud/wire/upload). The client is where
+// a receipt is verified, once, before the uploader records it.
 package uploader
 
 import (
@@ -12,9 +17,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/cloud/wire"
@@ -31,8 +38,13 @@ type Buffer interface {
 	MarkUploaded(serial string, seq uint64, r wire.Receipt) error
 }
 
-// Client uploads one segment and returns its verified receipt; the
-// collector's upload client implements it.
+// Client uploads one segment and returns its receipt, verified: signed by
+// the collector's key and naming exactly the segment asked for (device,
+// sequence, SHA-256, size). This is the dock's one verification of a
+// receipt, made where the collector's answer arrives (HTTPClient.Upload);
+// the uploader records what its Client returns, and the slots release on
+// what the buffer recorded. A receipt that fails it is an error wrapping
+// upload.ErrBadReceipt.
 type Client interface {
 	Upload(ctx context.Context, device string, seq uint64, size int64, sha256hex string, src io.ReaderAt, progress func(done int64)) (wire.Receipt, error)
 }
@@ -41,6 +53,7 @@ type Client interface {
 type Uploader struct {
 	buf    Buffer
 	client Client
+	clock  clockwork.Clock
 	log    *slog.Logger
 	// OnReceipt is called after a receipt is durable (the slots wait on it,
 	// the reporter sends the manifest).
@@ -69,20 +82,31 @@ type segKey struct {
 // tried again; the rest of the queue is uploaded meanwhile.
 const ParkFor = time.Hour
 
-// errForeignReceipt: the receipt names another segment.
-var errForeignReceipt = errors.New("uploader: receipt names another segment")
-
 // segmentsFault reports an error that is about this segment, not about the
 // collector being unreachable: retrying the same segment at once cannot help.
 func segmentsFault(err error) bool {
 	return errors.Is(err, upload.ErrRejected) || errors.Is(err, upload.ErrBadReceipt) ||
-		errors.Is(err, upload.ErrArgument) || errors.Is(err, errForeignReceipt)
+		errors.Is(err, upload.ErrArgument)
 }
 
-// New makes an uploader.
-func New(buf Buffer, client Client, onReceipt func(buffer.Pending, wire.Receipt), log *slog.Logger) *Uploader {
-	return &Uploader{buf: buf, client: client, onReceipt: onReceipt, log: log, kick: make(chan struct{}, 1),
+// New makes an uploader; a nil clock is the real one.
+func New(buf Buffer, client Client, onReceipt func(buffer.Pending, wire.Receipt), clock clockwork.Clock, log *slog.Logger) *Uploader {
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	return &Uploader{buf: buf, client: client, clock: clock, onReceipt: onReceipt, log: log, kick: make(chan struct{}, 1),
 		parked: map[segKey]time.Time{}}
+}
+
+// IdlePoll is how often the uploader looks at the buffer without a Kick.
+const IdlePoll = 30 * time.Second
+
+// newBackoff is the uploader's retry schedule: exponential from 1 s to
+// 5 min, each wait jittered by ±50 %.
+func newBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{InitialInterval: time.Second, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 5 * time.Minute}
+	b.Reset()
+	return b
 }
 
 // Kick tells the uploader a segment was buffered.
@@ -106,25 +130,25 @@ func (u *Uploader) Progress() (cur *buffer.Pending, done int64, lastErr error) {
 }
 
 // Run uploads until ctx ends. Failures back off exponentially with jitter
-// from 1 s to 5 min; the buffer keeps everything meanwhile.
+// from 1 s to 5 min (newBackoff); the buffer keeps everything meanwhile.
 func (u *Uploader) Run(ctx context.Context) error {
-	const minBackoff, maxBackoff = time.Second, 5 * time.Minute
-	backoff := minBackoff
+	bo := newBackoff()
 	for {
 		err := u.pass(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := 30 * time.Second // idle poll; Kick wakes it sooner
+		wait := IdlePoll // Kick wakes it sooner
 		if err != nil {
-			u.log.Warn("upload failed; will retry", "err", err, "in", backoff)
-			wait = backoff/2 + rand.N(backoff/2+1)
-			backoff = min(backoff*2, maxBackoff)
+			wait = bo.NextBackOff()
+			u.log.Warn("upload failed; will retry", "err", err, "in", wait)
 		} else {
-			backoff = minBackoff
+			bo.Reset()
 		}
+		timer := u.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return nil
 		case <-u.kick:
 			if err != nil {
@@ -132,12 +156,14 @@ func (u *Uploader) Run(ctx context.Context) error {
 				// one failing, not the lack of work.
 				select {
 				case <-ctx.Done():
+					timer.Stop()
 					return nil
-				case <-time.After(wait):
+				case <-timer.Chan():
 				}
 			}
-		case <-time.After(wait):
+		case <-timer.Chan():
 		}
+		timer.Stop()
 	}
 }
 
@@ -177,7 +203,7 @@ func (u *Uploader) pass(ctx context.Context) error {
 		u.log.Error("collector refused a segment; parked, the rest of the queue goes on",
 			"serial", next.Serial, "seq", next.Seq, "err", err, "retry_in", ParkFor)
 		u.mu.Lock()
-		u.parked[segKey{next.Serial, next.Seq}] = time.Now().Add(ParkFor)
+		u.parked[segKey{next.Serial, next.Seq}] = u.clock.Now().Add(ParkFor)
 		u.mu.Unlock()
 		if skipped == nil {
 			skipped = map[segKey]bool{}
@@ -190,7 +216,7 @@ func (u *Uploader) pass(ctx context.Context) error {
 func (u *Uploader) parkedNow() map[segKey]bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	now := time.Now()
+	now := u.clock.Now()
 	out := make(map[segKey]bool, len(u.parked))
 	for k, until := range u.parked {
 		if now.Before(until) {
@@ -228,14 +254,6 @@ func (u *Uploader) one(ctx context.Context, p buffer.Pending) error {
 		u.lastErr = err
 		u.mu.Unlock()
 		return err
-	}
-	// The client verified the signature and that the receipt names exactly
-	// this segment; check again here, where it matters, before recording.
-	if r.Device != p.Serial || r.Seq != p.Seq || r.SHA256 != p.SHA256 || r.Size != p.Size {
-		u.mu.Lock()
-		u.lastErr = errForeignReceipt
-		u.mu.Unlock()
-		return errForeignReceipt
 	}
 	if err := u.buf.MarkUploaded(p.Serial, p.Seq, r); err != nil {
 		return err

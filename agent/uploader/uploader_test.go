@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/upload"
@@ -59,11 +61,12 @@ func (c *flakyClient) Upload(ctx context.Context, device string, seq uint64, siz
 	}
 	c.order = append(c.order, seq)
 	progress(size)
-	r := wire.Receipt{Device: device, Seq: seq, SHA256: sha, Size: size}
 	if c.lie {
-		r.SHA256 = "00"
+		// A receipt naming another hash: the Client's verification
+		// refuses it, as HTTPClient.Upload does.
+		return wire.Receipt{}, fmt.Errorf("%w: %w: names %s/%d 00, not %s", upload.ErrBadReceipt, wire.ErrReceipt, device, seq, sha)
 	}
-	return r, nil
+	return wire.Receipt{Device: device, Seq: seq, SHA256: sha, Size: size}, nil
 }
 
 func TestUploadsInOrderAfterFailures(t *testing.T) {
@@ -71,10 +74,19 @@ func TestUploadsInOrderAfterFailures(t *testing.T) {
 		{Serial: "R1", Seq: 7, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 3, Size: 10, SHA256: "bb"}}}
 	client := &flakyClient{fails: 1}
 	got := make(chan uint64, 2)
-	u := New(buf, client, func(p buffer.Pending, r wire.Receipt) { got <- p.Seq }, slog.New(slog.DiscardHandler))
+	clk := clockwork.NewFakeClock()
+	u := New(buf, client, func(p buffer.Pending, r wire.Receipt) { got <- p.Seq }, clk, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- u.Run(ctx) }()
+	// The first pass fails; the uploader waits out its backoff (at most
+	// 1.5 s for the first retry) on the clock, which the test drives.
+	bctx, bcancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := clk.BlockUntilContext(bctx, 1); err != nil {
+		t.Fatalf("the uploader is not waiting out a backoff: %v", err)
+	}
+	bcancel()
+	clk.Advance(2 * time.Second)
 	for _, want := range []uint64{7, 3} { // the buffer's order, after one failed try and a backoff
 		select {
 		case seq := <-got:
@@ -96,14 +108,14 @@ func TestUploadsInOrderAfterFailures(t *testing.T) {
 
 func TestReceiptForAnotherSegmentNotRecorded(t *testing.T) {
 	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}}}
-	u := New(buf, &flakyClient{lie: true}, nil, slog.New(slog.DiscardHandler))
+	u := New(buf, &flakyClient{lie: true}, nil, nil, slog.New(slog.DiscardHandler))
 	if err := u.pass(context.Background()); err != nil {
 		t.Fatalf("pass: %v (a segment's own fault parks it)", err)
 	}
 	if len(buf.uploaded) != 0 {
 		t.Fatal("a receipt naming another hash was recorded as uploaded")
 	}
-	if _, _, err := u.Progress(); !errors.Is(err, errForeignReceipt) {
+	if _, _, err := u.Progress(); !errors.Is(err, upload.ErrBadReceipt) {
 		t.Fatalf("last error %v, want the foreign receipt", err)
 	}
 	if !u.parkedNow()[segKey{"R1", 1}] {
@@ -129,7 +141,7 @@ func TestRefusedSegmentDoesNotBlockTheQueue(t *testing.T) {
 	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{
 		{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 2, Size: 10, SHA256: "bb"}, {Serial: "R1", Seq: 3, Size: 10, SHA256: "cc"}}}
 	client := &refusingClient{refuse: 1}
-	u := New(buf, client, nil, slog.New(slog.DiscardHandler))
+	u := New(buf, client, nil, nil, slog.New(slog.DiscardHandler))
 	if err := u.pass(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +163,7 @@ func TestRefusedSegmentDoesNotBlockTheQueue(t *testing.T) {
 func TestUnreachableCollectorEndsThePass(t *testing.T) {
 	buf := &fakeBuf{uploaded: map[uint64]wire.Receipt{}, pending: []buffer.Pending{
 		{Serial: "R1", Seq: 1, Size: 10, SHA256: "aa"}, {Serial: "R1", Seq: 2, Size: 10, SHA256: "bb"}}}
-	u := New(buf, &flakyClient{fails: 5}, nil, slog.New(slog.DiscardHandler))
+	u := New(buf, &flakyClient{fails: 5}, nil, nil, slog.New(slog.DiscardHandler))
 	if err := u.pass(context.Background()); err == nil {
 		t.Fatal("an unreachable collector did not end the pass")
 	}

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/berthdock/berth/cloud/store"
 )
 
 // Severities.
@@ -18,13 +20,6 @@ const (
 	SeverityInfo     = "info"
 	SeverityWarning  = "warning"
 	SeverityCritical = "critical"
-)
-
-// States.
-const (
-	StateOpen         = "open"
-	StateAcknowledged = "acknowledged"
-	StateClosed       = "closed"
 )
 
 // Alert is one thing a supervisor or custodian must see.
@@ -94,7 +89,7 @@ func (a *Alert) Validate() error {
 // escalated a.Escalation times, is due for its next escalation at now: after
 // every, 2×every, 4×every … left open.
 func (a *Alert) EscalationDue(now time.Time, every time.Duration) bool {
-	if a.State != StateOpen || every <= 0 {
+	if a.State != store.AlertOpen || every <= 0 {
 		return false
 	}
 	return now.Sub(a.Opened) >= every<<a.Escalation

@@ -16,6 +16,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -25,7 +26,7 @@ func sample() Alert {
 	no := false
 	return Alert{Key: "interruption/R1/8", Kind: "interruption-unexplained", Severity: SeverityWarning, Unit: "unit-3",
 		Officer: "o-1001", Serial: "R1", Seq: 8, Title: "录制中断后恢复未口头说明 interrupted, no spoken reason",
-		Detail: "stopped (low-battery) after seq 7, resumed 3m later with seq 8", At: t0, State: StateOpen, Opened: t0,
+		Detail: "stopped (low-battery) after seq 7, resumed 3m later with seq 8", At: t0, State: store.AlertOpen, Opened: t0,
 		Evidence: Evidence{StoppedAt: t0.Add(-3 * time.Minute), ResumedAt: t0, StopCause: "low-battery",
 			SpeechSeconds: 0.4, ReasonSpoken: &no, ClipURL: "https://collector.example/clips/R1/8"}}
 }
@@ -97,7 +98,7 @@ func TestEscalationAndValidate(t *testing.T) {
 	if a.EscalationDue(t0.Add(90*time.Minute), time.Hour) || !a.EscalationDue(t0.Add(2*time.Hour), time.Hour) {
 		t.Fatal("second escalation after two periods")
 	}
-	a.State = StateAcknowledged
+	a.State = store.AlertAcknowledged
 	if a.EscalationDue(t0.Add(48*time.Hour), time.Hour) {
 		t.Fatal("acknowledged alerts do not escalate")
 	}

@@ -26,10 +26,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
 // Store is the part of the collector's store the engine uses.
@@ -70,7 +73,7 @@ type Deliverer interface {
 
 // Config of the engine.
 type Config struct {
-	Policy       timeline.Policy
+	Policy       rules.Policy
 	Health       health.Thresholds
 	Lookback     time.Duration // how far back timelines are rebuilt (default 7 days)
 	Every        time.Duration // period of Run (default 1 min)
@@ -78,12 +81,12 @@ type Config struct {
 	OfflineAfter time.Duration // dock silence tolerated (default 10 min)
 	OffloadWarn  time.Duration // warn this long before the 24 h deadline (default 4 h)
 	ClipURL      func(objectID string) string
-	Now          func() time.Time
+	Clock        clockwork.Clock // stamps, judges deadlines and paces Run (nil: the real clock)
 }
 
 func (c *Config) defaults() {
-	if c.Policy == (timeline.Policy{}) {
-		c.Policy = timeline.DefaultPolicy()
+	if c.Policy == (rules.Policy{}) {
+		c.Policy = rules.DefaultPolicy()
 	}
 	if c.Health == (health.Thresholds{}) {
 		c.Health = health.DefaultThresholds()
@@ -103,8 +106,8 @@ func (c *Config) defaults() {
 	if c.OffloadWarn <= 0 {
 		c.OffloadWarn = 4 * time.Hour
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
 	}
 }
 
@@ -127,7 +130,7 @@ func New(cfg Config, st Store, footage Footage, check ReasonChecker, deliver []D
 
 // Run analyses everything every cfg.Every until ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
-	t := time.NewTicker(e.cfg.Every)
+	t := e.cfg.Clock.NewTicker(e.cfg.Every)
 	defer t.Stop()
 	for {
 		if _, err := e.Pass(ctx); err != nil && ctx.Err() == nil {
@@ -136,7 +139,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }
@@ -218,7 +221,7 @@ func (e *Engine) closeLifted(ctx context.Context, standing map[string]bool) erro
 // raise stores an alert and delivers it if it is new.
 func (e *Engine) raise(ctx context.Context, a alert.Alert) (bool, error) {
 	a.Unit = orUnassigned(a.Unit)
-	now := e.cfg.Now()
+	now := e.cfg.Clock.Now()
 	// Every pass finds every finding again: write only what is new or
 	// changed. A read by the unique key costs far less than the refresh
 	// transaction (on PostgreSQL it was most of a steady pass).
@@ -233,7 +236,7 @@ func (e *Engine) raise(ctx context.Context, a alert.Alert) (bool, error) {
 	if err != nil || !created {
 		return false, err
 	}
-	a.State, a.Opened = alert.StateOpen, now
+	a.State, a.Opened = store.AlertOpen, now
 	e.log.Info("alert raised", "key", a.Key, "kind", a.Kind, "unit", a.Unit, "serial", a.Serial)
 	e.send(ctx, a)
 	return true, nil
@@ -272,7 +275,7 @@ func (e *Engine) escalate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	now := e.cfg.Now()
+	now := e.cfg.Clock.Now()
 	for _, sa := range open {
 		a := fromStore(sa)
 		if !a.EscalationDue(now, e.cfg.Escalate) {
@@ -299,7 +302,7 @@ func fromStore(s store.Alert) alert.Alert {
 // docks raises dock health alerts.
 func (e *Engine) docks(ctx context.Context, docks []store.Dock) ([]alert.Alert, error) {
 	var out []alert.Alert
-	now := e.cfg.Now()
+	now := e.cfg.Clock.Now()
 	for _, d := range docks {
 		if !d.Enrolled || d.LastSeen.IsZero() {
 			continue

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
@@ -45,9 +47,7 @@ func (f footage) Open(ctx context.Context, id string) (io.ReaderAt, int64, error
 	return bytes.NewReader(b), int64(len(b)), nil
 }
 
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
+func fixedClock(t time.Time) clockwork.Clock { return clockwork.NewFakeClockAt(t) }
 
 func commit(t *testing.T, st *store.Store, dock string, n *int, typ string, body any) {
 	t.Helper()
@@ -102,7 +102,7 @@ func TestInterruptionsHolesAndDelivery(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	e := New(Config{Now: func() time.Time { return docked.Add(time.Hour) }}, st, clip, speechBySeq{2: 0.6, 3: 4.5},
+	e := New(Config{Clock: clockwork.NewFakeClockAt(docked.Add(time.Hour))}, st, clip, speechBySeq{2: 0.6, 3: 4.5},
 		[]Deliverer{&alert.Webhook{URL: srv.URL, Format: alert.FormatJSON}}, slog.New(slog.DiscardHandler))
 	created, err := e.Pass(ctx)
 	if err != nil {
@@ -171,7 +171,7 @@ func TestUnitFromDock(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	e := New(Config{Now: func() time.Time { return docked.Add(time.Hour) }}, st, nil, nil,
+	e := New(Config{Clock: clockwork.NewFakeClockAt(docked.Add(time.Hour))}, st, nil, nil,
 		[]Deliverer{&alert.Webhook{URL: srv.URL, Format: alert.FormatJSON}}, slog.New(slog.DiscardHandler))
 	if _, err := e.Pass(ctx); err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestUncheckedSupersededByVerdict(t *testing.T) {
 	for _, s := range segs {
 		manifest(s.seq, s.start, s.end, s.cause, s.seq%2 == 1) // the resumed ones are not uploaded yet
 	}
-	e := New(Config{Now: func() time.Time { return docked.Add(time.Hour) }}, st, clip, speechBySeq{2: 0.3, 4: 5},
+	e := New(Config{Clock: clockwork.NewFakeClockAt(docked.Add(time.Hour))}, st, clip, speechBySeq{2: 0.3, 4: 5},
 		nil, slog.New(slog.DiscardHandler))
 	created, err := e.Pass(ctx)
 	if err != nil {
@@ -276,7 +276,7 @@ func TestEscalationDefault(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []alert.Alert
-			e := New(Config{Now: func() time.Time { return now }, Escalate: tc.escalate}, st, nil, nil,
+			e := New(Config{Clock: stepClock{clockwork.NewRealClock(), &now}, Escalate: tc.escalate}, st, nil, nil,
 				[]Deliverer{deliverFunc(func(a alert.Alert) { got = append(got, a) })}, slog.New(slog.DiscardHandler))
 			if _, err := e.Pass(ctx); err != nil {
 				t.Fatal(err)
@@ -296,7 +296,12 @@ type deliverFunc func(alert.Alert)
 
 func (f deliverFunc) Deliver(_ context.Context, a alert.Alert) error { f(a); return nil }
 
-type stepClock struct{ now *time.Time }
+// stepClock reads the time from *now, which the test sets; anything else
+// it is asked (the store only stamps) is the real clock's.
+type stepClock struct {
+	clockwork.Clock
+	now *time.Time
+}
 
 func (c stepClock) Now() time.Time { return *c.now }
 
@@ -305,7 +310,7 @@ func (c stepClock) Now() time.Time { return *c.now }
 func stepStore(t *testing.T, now *time.Time) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "c.db"),
-		&store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: stepClock{now}})
+		&store.Opts{Logger: slog.New(slog.DiscardHandler), Clock: stepClock{clockwork.NewRealClock(), now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +336,7 @@ func TestPassWritesOnlyChanges(t *testing.T) {
 		commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, &wire.SegmentManifest{Serial: "R1", Seq: seq, Start: start, End: start.Add(10 * time.Minute),
 			Size: 10, SHA256: fmt.Sprintf("%064x", seq), StopCause: wire.StopUser, Officer: "o-7", State: wire.SegBuffered, ClockSyncedAt: now})
 	}
-	e := New(Config{Now: func() time.Time { return now }, Escalate: -1, OfflineAfter: 24 * time.Hour}, st, nil, nil, nil, slog.New(slog.DiscardHandler))
+	e := New(Config{Clock: stepClock{clockwork.NewRealClock(), &now}, Escalate: -1, OfflineAfter: 24 * time.Hour}, st, nil, nil, nil, slog.New(slog.DiscardHandler))
 	if _, err := e.Pass(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +369,7 @@ func TestOverdueClosesWhenFootageArrives(t *testing.T) {
 	sha := fmt.Sprintf("%064x", 1)
 	commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, &wire.SegmentManifest{Serial: "R1", Seq: 1, Start: t0, End: t0.Add(10 * time.Minute),
 		Size: 10, SHA256: sha, StopCause: wire.StopUser, Officer: "o-7", State: wire.SegBuffered, ClockSyncedAt: now})
-	e := New(Config{Now: func() time.Time { return now }, Escalate: -1, OfflineAfter: 24 * time.Hour}, st, nil, nil, nil, slog.New(slog.DiscardHandler))
+	e := New(Config{Clock: stepClock{clockwork.NewRealClock(), &now}, Escalate: -1, OfflineAfter: 24 * time.Hour}, st, nil, nil, nil, slog.New(slog.DiscardHandler))
 	if _, err := e.Pass(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +411,7 @@ func TestClockDriftOfAnEarlierSnapshotRaised(t *testing.T) {
 			DockedAt: snap.at, DockClock: snap.at, DeviceClock: snap.at.Add(time.Duration(snap.offset) * time.Millisecond), ClockOffsetMs: snap.offset, ClockSet: true,
 			Battery: wire.Battery{Percent: 50, HealthPct: 95}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
 	}
-	e := New(Config{Now: func() time.Time { return now }, Escalate: -1, OfflineAfter: 24 * time.Hour}, st, nil, nil, nil, slog.New(slog.DiscardHandler))
+	e := New(Config{Clock: stepClock{clockwork.NewRealClock(), &now}, Escalate: -1, OfflineAfter: 24 * time.Hour}, st, nil, nil, nil, slog.New(slog.DiscardHandler))
 	if _, err := e.Pass(ctx); err != nil {
 		t.Fatal(err)
 	}

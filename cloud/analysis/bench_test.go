@@ -12,10 +12,12 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
 // memStore is the engine's Store held in memory, so the benchmark measures
@@ -107,7 +109,7 @@ func BenchmarkPass1M(b *testing.B) {
 	const recorders, per = 1000, 1000
 	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	m := fleet(recorders, per, now)
-	e := New(Config{Now: func() time.Time { return now }, Lookback: 14 * 24 * time.Hour}, m, nil, nil, nil, slog.New(slog.DiscardHandler))
+	e := New(Config{Clock: stepClock{clockwork.NewRealClock(), &now}, Lookback: 14 * 24 * time.Hour}, m, nil, nil, nil, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	var created int
 	b.ResetTimer()
@@ -133,7 +135,7 @@ func BenchmarkPass1M(b *testing.B) {
 func TestPassOverFleet(t *testing.T) {
 	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	m := fleet(3, 110, now)
-	e := New(Config{Now: func() time.Time { return now }}, m, nil, nil, nil, slog.New(slog.DiscardHandler))
+	e := New(Config{Clock: stepClock{clockwork.NewRealClock(), &now}}, m, nil, nil, nil, slog.New(slog.DiscardHandler))
 	as, err := e.Pass(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +155,7 @@ func TestPassOverFleet(t *testing.T) {
 		for _, s := range m.segs[d.Serial] {
 			segs = append(segs, timeline.Segment{Seq: s.Seq, Start: s.Start, End: s.End, StopCause: s.StopCause, SHA256: s.SHA256, ReceivedAt: s.ReceivedAt})
 		}
-		for _, f := range timeline.Analyze(timeline.Build(d.Serial, segs, nil, timeline.DefaultPolicy()), timeline.DefaultPolicy(), now) {
+		for _, f := range timeline.Analyze(timeline.Build(d.Serial, segs, nil, rules.DefaultPolicy()), rules.DefaultPolicy(), now) {
 			if f.Kind == timeline.KindInterruption {
 				f.Kind = KindUnchecked
 			}
@@ -260,7 +262,7 @@ func benchPassStore(b *testing.B, st *store.Store, now time.Time) {
 		b.Fatal(err)
 	}
 	ts := &timedStore{Store: st}
-	e := New(Config{Now: func() time.Time { return now }, Lookback: 14 * 24 * time.Hour}, ts, nil, nil, nil, slog.New(slog.DiscardHandler))
+	e := New(Config{Clock: stepClock{clockwork.NewRealClock(), &now}, Lookback: 14 * 24 * time.Hour}, ts, nil, nil, nil, slog.New(slog.DiscardHandler))
 	// The first pass finds everything new (every alert written); the
 	// timed ones are the steady state: everything read, judged, found
 	// already raised.

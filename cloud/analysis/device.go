@@ -49,7 +49,7 @@ var titles = map[string]string{
 // device analyses one recorder: timeline findings, spoken-reason checks,
 // health of its last docking, and the offload countdown.
 func (e *Engine) device(ctx context.Context, d store.Device, standing map[string]bool) ([]alert.Alert, error) {
-	now := e.cfg.Now()
+	now := e.cfg.Clock.Now()
 	from := now.Add(-e.cfg.Lookback)
 	segs, err := e.st.Segments(ctx, d.Serial, from, now.Add(time.Hour))
 	if err != nil {
@@ -196,7 +196,7 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 	a.Key = a.Kind + keySuffix(a)
 	if spoken {
 		// Recorded for the audit trail, closed at once: nobody needs to act.
-		if _, err := e.st.UpsertAlert(ctx, toStore(a, e.cfg.Now())); err != nil {
+		if _, err := e.st.UpsertAlert(ctx, toStore(a, e.cfg.Clock.Now())); err != nil {
 			return alert.Alert{}, err
 		}
 		sa, ok, err := e.st.AlertByKey(ctx, a.Key)

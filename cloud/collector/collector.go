@@ -25,6 +25,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -47,9 +48,9 @@ type Options struct {
 	Log *slog.Logger
 	// Registry receives every metric; nil makes a fresh one (Registry()).
 	Registry *prometheus.Registry
-	// Now is the analysis clock (default time.Now); the store, upload and
-	// ingest keep the real clock.
-	Now func() time.Time
+	// Clock is the analysis clock (nil: the real clock); the store, upload
+	// and ingest keep the real clock.
+	Clock clockwork.Clock
 }
 
 // Collector is a configured collector; Run starts it.
@@ -168,7 +169,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	}
 	th := health.DefaultThresholds()
 	th.MinFirmware = cfg.Analysis.MinFirmware
-	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Now: o.Now, Health: th,
+	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Clock: o.Clock, Health: th,
 		ClipURL: func(id string) string { return public + FootagePath + "/" + id }},
 		c.st, footage{c.ev}, reasonChecker{reasoncheck.New(nil)}, deliver, c.log.With("part", "analysis"))
 	return c, nil

@@ -211,7 +211,7 @@ func tlCheckUnexplained(t *testing.T, c tlSeen) {
 	for name, got := range map[string]alert.Alert{"mqtt": a, "webhook": h} {
 		t.Run(name, func(t *testing.T) {
 			if got.Key != kind+"/TL-SILENT/2" || got.Unit != tlUnit || got.Officer != tlOfficer || got.Serial != "TL-SILENT" ||
-				got.Seq != 2 || got.State != alert.StateOpen || got.Severity != alert.SeverityWarning || got.Dock == "" {
+				got.Seq != 2 || got.State != store.AlertOpen || got.Severity != alert.SeverityWarning || got.Dock == "" {
 				t.Errorf("alert %+v", got)
 			}
 			ev := got.Evidence

@@ -45,7 +45,7 @@ func (in *Ingest) PublishCommand(ctx context.Context, dock string, cmd wire.Comm
 		}
 	case <-ctx.Done():
 		return "", fmt.Errorf("ingest: publish command: %w", ctx.Err())
-	case <-time.After(30 * time.Second):
+	case <-in.clock.After(30 * time.Second):
 		return "", fmt.Errorf("ingest: publish command: %w: no PUBACK", ErrNotConnected)
 	}
 	return id, nil

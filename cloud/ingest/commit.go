@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
@@ -17,7 +18,7 @@ import (
 // committed under a fresh deadline of ShutdownTimeout.
 func (in *Ingest) commitLoop(ctx context.Context) {
 	batch := make([]pending, 0, in.cfg.MaxBatch)
-	timer := time.NewTimer(time.Hour)
+	timer := in.clock.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
@@ -37,7 +38,7 @@ func (in *Ingest) commitLoop(ctx context.Context) {
 					break fill
 				}
 				batch = append(batch, p)
-			case <-timer.C:
+			case <-timer.Chan():
 				break fill
 			}
 		}
@@ -55,17 +56,19 @@ func (in *Ingest) commitLoop(ctx context.Context) {
 func (in *Ingest) commitBatch(ctx context.Context, batch []pending) {
 	dc := drainCtx{parent: ctx, timeout: in.cfg.ShutdownTimeout}
 	defer dc.close()
-	wait := 50 * time.Millisecond
+	bo := &backoff.ExponentialBackOff{InitialInterval: 50 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: 5 * time.Second}
+	bo.Reset()
 	for len(batch) > 0 {
 		cctx := dc.get()
 		incs := make([]store.Incoming, len(batch))
 		for i, p := range batch {
 			incs[i] = p.inc
 		}
-		start := time.Now()
+		start := in.clock.Now()
 		dup, err := in.st.Commit(cctx, incs)
 		if err == nil {
-			in.m.commitSecs.Observe(time.Since(start).Seconds())
+			in.m.commitSecs.Observe(in.clock.Since(start).Seconds())
 			in.m.batchSize.Observe(float64(len(batch)))
 			in.acknowledge(batch, dup)
 			return
@@ -93,12 +96,12 @@ func (in *Ingest) commitBatch(ctx context.Context, batch []pending) {
 		if !dc.draining() && ctx.Err() != nil {
 			continue // cut by the shutdown: commit again under the drain deadline
 		}
+		wait := bo.NextBackOff()
 		in.log.Error("ingest: commit failed; retrying", "messages", len(batch), "err", err, "in", wait)
 		select {
 		case <-cctx.Done():
-		case <-time.After(wait + rand.N(wait/2)):
+		case <-in.clock.After(wait):
 		}
-		wait = min(2*wait, 5*time.Second)
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
@@ -26,13 +28,6 @@ type Store interface {
 	Commit(ctx context.Context, msgs []store.Incoming) (dup []bool, err error)
 	DockEnrolled(ctx context.Context, id string) (bool, error)
 }
-
-// Clock is the time source of the enrolment cache; tests inject a fake.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // Config of an Ingest. Broker, ClientID and Group are required; zero values
 // of the others mean the defaults documented on each.
@@ -68,7 +63,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// ConnectTimeout bounds the first connection (default 30s).
 	ConnectTimeout time.Duration
-	Clock          Clock // default: the system clock
+	Clock          clockwork.Clock // the enrolment cache's time and every wait; default: the real clock
 }
 
 // Errors of an Ingest.
@@ -85,7 +80,7 @@ type Ingest struct {
 	log   *slog.Logger
 	m     *metrics
 	dec   *Decoder
-	clock Clock
+	clock clockwork.Clock
 
 	instance string        // random, names ack envelopes
 	ackSeq   atomic.Uint64 // ack envelope counter
@@ -172,7 +167,7 @@ func New(cfg Config, st Store, log *slog.Logger, reg prometheus.Registerer) (*In
 	def(&cfg.ShutdownTimeout, 10*time.Second)
 	def(&cfg.ConnectTimeout, 30*time.Second)
 	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	dec, err := NewDecoder()
 	if err != nil {
@@ -254,7 +249,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 				in.disconnectAll()
 				return fmt.Errorf("ingest: connect %s: %w", in.cfg.Broker, err)
 			}
-		case <-time.After(in.cfg.ConnectTimeout):
+		case <-in.clock.After(in.cfg.ConnectTimeout):
 			in.disconnectAll()
 			return fmt.Errorf("ingest: connect %s: %w: no connection within %s", in.cfg.Broker, ErrNotConnected, in.cfg.ConnectTimeout)
 		case <-ctx.Done():
@@ -300,7 +295,9 @@ func (in *Ingest) disconnectAll() {
 // subscribe makes the subscription of a fresh connection, retrying while
 // the connection is up and Run is not stopping.
 func (in *Ingest) subscribe(cl paho.Client, c *conn, filters map[string]byte, log *slog.Logger) {
-	wait := 100 * time.Millisecond
+	bo := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: 10 * time.Second}
+	bo.Reset()
 	for {
 		tok := cl.SubscribeMultiple(filters, nil)
 		err := tok.Error()
@@ -316,16 +313,16 @@ func (in *Ingest) subscribe(cl paho.Client, c *conn, filters map[string]byte, lo
 			}
 			return
 		}
+		wait := bo.NextBackOff()
 		log.Error("mqtt subscribe failed; retrying", "err", err, "in", wait)
 		select {
 		case <-in.stopping:
 			return
-		case <-time.After(wait):
+		case <-in.clock.After(wait):
 		}
 		if !c.connected.Load() {
 			return // the next connect subscribes again
 		}
-		wait = min(2*wait, 10*time.Second)
 	}
 }
 

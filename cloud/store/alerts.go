@@ -11,7 +11,9 @@ import (
 	"time"
 )
 
-// Alert states (the same words as package alert).
+// Alert states, defined here once: the store keeps each alert's state and
+// enforces its transitions (open -> acknowledged -> closed); package alert
+// and every reader of alerts use these words.
 const (
 	AlertOpen         = "open"
 	AlertAcknowledged = "acknowledged"

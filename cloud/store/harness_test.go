@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -27,24 +28,6 @@ func pgDSN() string {
 	return defaultPGDSN
 }
 
-// fakeClock is a settable Clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 var t0 = time.Date(2026, 11, 24, 22, 5, 0, 123456789, time.UTC)
 
 // backend opens stores on one fresh database: a temp SQLite file, or a
@@ -53,7 +36,7 @@ type backend struct {
 	name   string
 	dsn    string
 	schema string
-	clock  *fakeClock
+	clock  *clockwork.FakeClock
 }
 
 func (b *backend) opts() *Opts {
@@ -104,7 +87,7 @@ func pgReachable() error {
 
 func newSQLite(t testing.TB) *backend {
 	return &backend{name: "sqlite", dsn: "sqlite://" + filepath.Join(t.TempDir(), "berth.db"),
-		clock: &fakeClock{t: t0.Add(time.Hour)}}
+		clock: clockwork.NewFakeClockAt(t0.Add(time.Hour))}
 }
 
 func newPG(t testing.TB) *backend {
@@ -134,7 +117,7 @@ func newPG(t testing.TB) *backend {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	return &backend{name: "postgres", dsn: pgDSN(), schema: schema, clock: &fakeClock{t: t0.Add(time.Hour)}}
+	return &backend{name: "postgres", dsn: pgDSN(), schema: schema, clock: clockwork.NewFakeClockAt(t0.Add(time.Hour))}
 }
 
 // both runs fn against SQLite and PostgreSQL, each on its own fresh database.

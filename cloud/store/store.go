@@ -6,14 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jonboulle/clockwork"
 	_ "modernc.org/sqlite" // registers database/sql driver "sqlite"
 )
 
@@ -28,17 +29,10 @@ var (
 	ErrMigration = errors.New("store: migration failed")
 )
 
-// Clock is the time source; tests inject a fake.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // Opts tunes Open; a nil *Opts means DefaultOpts.
 type Opts struct {
-	Logger *slog.Logger // nil: slog.Default()
-	Clock  Clock        // nil: the system clock
+	Logger *slog.Logger    // nil: slog.Default()
+	Clock  clockwork.Clock // stamps records; nil: the real clock
 	// MaxConns bounds the connection pool (PostgreSQL default 8; SQLite
 	// default 4 readers, writes are serialised in-process anyway).
 	MaxConns int
@@ -57,7 +51,8 @@ type Store struct {
 	db    *sql.DB
 	d     dialect
 	log   *slog.Logger
-	clock Clock
+	clock clockwork.Clock // stamps records (tests inject a fake)
+	wall  clockwork.Clock // paces retries of real I/O: always the real clock
 	// wmu serialises this process's SQLite write transactions, so they queue
 	// in Go instead of spinning in SQLite's busy handler. Unused on
 	// PostgreSQL, where row locks order concurrent writers.
@@ -76,12 +71,12 @@ func Open(ctx context.Context, dsn string, opts *Opts) (*Store, error) {
 			o.BusyTimeout = DefaultOpts.BusyTimeout
 		}
 	}
-	s := &Store{log: o.Logger, clock: o.Clock}
+	s := &Store{log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.clock == nil {
-		s.clock = systemClock{}
+		s.clock = s.wall
 	}
 	var err error
 	switch {
@@ -111,19 +106,20 @@ func Open(ctx context.Context, dsn string, opts *Opts) (*Store, error) {
 // busy_timeout: collectors starting together retry a busy answer until
 // busyTimeout has passed.
 func (s *Store) ping(ctx context.Context, busyTimeout time.Duration) error {
-	deadline := time.Now().Add(busyTimeout)
-	wait := 5 * time.Millisecond
+	deadline := s.wall.Now().Add(busyTimeout)
+	bo := &backoff.ExponentialBackOff{InitialInterval: 5 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: 200 * time.Millisecond}
+	bo.Reset()
 	for {
 		err := s.db.PingContext(ctx)
-		if err == nil || !s.d.retryable(err) || time.Now().After(deadline) {
+		if err == nil || !s.d.retryable(err) || s.wall.Now().After(deadline) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(wait):
+		case <-s.wall.After(bo.NextBackOff()):
 		}
-		wait = min(2*wait, 200*time.Millisecond)
 	}
 }
 
@@ -232,21 +228,21 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
 	}
-	backoff := 5 * time.Millisecond
+	bo := &backoff.ExponentialBackOff{InitialInterval: 5 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: 500 * time.Millisecond}
+	bo.Reset()
 	for attempt := 1; ; attempt++ {
 		err := s.txOnce(ctx, fn)
 		if err == nil || attempt >= 8 || !s.d.retryable(err) {
 			return err
 		}
 		s.log.Debug("store: transaction conflict, retrying", "attempt", attempt, "err", err)
-		wait := backoff/2 + rand.N(backoff)
-		backoff = min(backoff*2, 500*time.Millisecond)
-		t := time.NewTimer(wait)
+		t := s.wall.NewTimer(bo.NextBackOff())
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("store: %w (after %w)", ctx.Err(), err)
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
 // Kinds of finding.
@@ -51,7 +53,7 @@ func (f Finding) Key() string {
 // Analyze returns the findings of a built timeline at time now (which
 // decides whether an abnormal stop may still be resumed and whether footage
 // not yet in storage is overdue), in time order.
-func Analyze(tl Timeline, p Policy, now time.Time) []Finding {
+func Analyze(tl Timeline, p rules.Policy, now time.Time) []Finding {
 	var out []Finding
 	segs := tl.Segments
 	add := func(f Finding) { f.Serial = tl.Serial; out = append(out, f) }
@@ -63,21 +65,17 @@ func Analyze(tl Timeline, p Policy, now time.Time) []Finding {
 			next := tl.Recordings[i+1]
 			first := segs[next.First]
 			gap := next.Start.Sub(r.End)
-			window := p.RestartWindow
-			if Abnormal(r.StopCause) {
-				window = p.AbnormalResumeWindow
-			}
 			// Recordings are split only where the gap exceeds the split
 			// tolerance, so an automatic split here left footage missing
 			// too; like a user stop it counts within the restart window.
-			if gap <= window {
+			if p.Resumes(r.StopCause, gap) {
 				add(Finding{Kind: KindInterruption, Seq: first.Seq, Officer: first.Officer, At: next.Start,
 					StoppedAt: r.End, ResumedAt: next.Start, StopCause: r.StopCause, Gap: gap,
 					Detail: fmt.Sprintf("stopped (%s) after seq %d, resumed %s later with seq %d", r.StopCause, last.Seq, gap.Round(time.Second), first.Seq)})
 				continue
 			}
 		}
-		if Abnormal(r.StopCause) {
+		if rules.Abnormal(r.StopCause) {
 			resumed := i+1 < len(tl.Recordings) && tl.Recordings[i+1].Start.Sub(r.End) <= p.AbnormalResumeWindow
 			if !resumed && now.Sub(r.End) > p.AbnormalResumeWindow {
 				add(Finding{Kind: KindAbnormalNoResume, Seq: last.Seq, Officer: last.Officer, At: r.End, StoppedAt: r.End,
@@ -140,7 +138,7 @@ func sequenceFindings(serial string, segs []Segment) []Finding {
 // OffloadDue returns a finding when a recorder last docked at lastDocked
 // (and possibly recording since) will reach the upload deadline within warn
 // of now; nothing otherwise.
-func OffloadDue(serial, officer string, lastDocked, now time.Time, p Policy, warn time.Duration) (Finding, bool) {
+func OffloadDue(serial, officer string, lastDocked, now time.Time, p rules.Policy, warn time.Duration) (Finding, bool) {
 	due := lastDocked.Add(p.UploadDeadline)
 	if now.Before(due.Add(-warn)) {
 		return Finding{}, false

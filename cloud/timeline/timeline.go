@@ -4,28 +4,9 @@ import (
 	"cmp"
 	"slices"
 	"time"
-)
 
-// Stop causes, as DockLink and the wire contract name them.
-const (
-	StopAutoSplit   = "auto-split"
-	StopUser        = "user"
-	StopLowBattery  = "low-battery"
-	StopStorageFull = "storage-full"
-	StopFault       = "fault"
-	StopPowerLoss   = "power-loss"
-	StopUnknown     = "unknown"
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
-
-// Abnormal reports whether a stop cause is one the rules treat as an
-// interruption of duty recording rather than the officer ending it.
-func Abnormal(cause string) bool {
-	switch cause {
-	case StopAutoSplit, StopUser:
-		return false
-	}
-	return true
-}
 
 // Segment is one recorder segment as the collector knows it.
 type Segment struct {
@@ -128,13 +109,12 @@ func after(s Sync) time.Duration {
 }
 
 // Build corrects and groups one recorder's segments into recordings.
-func Build(serial string, segs []Segment, syncs []Sync, p Policy) Timeline {
+func Build(serial string, segs []Segment, syncs []Sync, p rules.Policy) Timeline {
 	tl := Timeline{Serial: serial, Segments: Correct(segs, syncs)}
 	for i, s := range tl.Segments {
 		if n := len(tl.Recordings); n > 0 {
 			r := &tl.Recordings[n-1]
-			gap := s.Start.Sub(r.End)
-			if r.StopCause == StopAutoSplit && gap <= p.SplitTolerance && gap >= -p.OverlapTolerance {
+			if p.Joins(r.StopCause, s.Start.Sub(r.End)) {
 				r.Last, r.End, r.StopCause = i, maxTime(r.End, s.End), s.StopCause
 				continue
 			}

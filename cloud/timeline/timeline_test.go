@@ -5,6 +5,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
 var t0 = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
@@ -32,26 +35,26 @@ func TestAnalyze(t *testing.T) {
 		want []string
 	}{
 		{"auto splits are one recording", []Segment{
-			seg(1, 0, 10, StopAutoSplit), seg(2, 10, 20, StopAutoSplit), seg(3, 20, 25, StopUser)}, nil},
+			seg(1, 0, 10, wire.StopAutoSplit), seg(2, 10, 20, wire.StopAutoSplit), seg(3, 20, 25, wire.StopUser)}, nil},
 		{"low battery then resume", []Segment{
-			seg(1, 0, 10, StopLowBattery), seg(2, 15, 20, StopUser)}, []string{KindInterruption}},
+			seg(1, 0, 10, wire.StopLowBattery), seg(2, 15, 20, wire.StopUser)}, []string{KindInterruption}},
 		{"user stop and quick restart", []Segment{
-			seg(1, 0, 10, StopUser), seg(2, 12, 20, StopUser)}, []string{KindInterruption}},
+			seg(1, 0, 10, wire.StopUser), seg(2, 12, 20, wire.StopUser)}, []string{KindInterruption}},
 		{"user stop, restart much later is a new recording", []Segment{
-			seg(1, 0, 10, StopUser), seg(2, 120, 130, StopUser)}, nil},
+			seg(1, 0, 10, wire.StopUser), seg(2, 120, 130, wire.StopUser)}, nil},
 		{"split with a gap lost footage", []Segment{
-			seg(1, 0, 10, StopAutoSplit), seg(2, 11, 20, StopUser)}, []string{KindInterruption}},
+			seg(1, 0, 10, wire.StopAutoSplit), seg(2, 11, 20, wire.StopUser)}, []string{KindInterruption}},
 		{"fault never resumed", []Segment{
-			seg(1, 0, 10, StopFault)}, []string{KindAbnormalNoResume}},
+			seg(1, 0, 10, wire.StopFault)}, []string{KindAbnormalNoResume}},
 		{"hole", []Segment{
-			seg(1, 0, 10, StopUser), seg(4, 300, 310, StopUser)}, []string{KindSequenceHole}},
+			seg(1, 0, 10, wire.StopUser), seg(4, 300, 310, wire.StopUser)}, []string{KindSequenceHole}},
 		{"overlap", []Segment{
-			seg(1, 0, 10, StopUser), seg(2, 8, 30, StopUser)}, []string{KindInterruption, KindOverlap}},
+			seg(1, 0, 10, wire.StopUser), seg(2, 8, 30, wire.StopUser)}, []string{KindInterruption, KindOverlap}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tl := Build("R1", tt.segs, nil, DefaultPolicy())
-			got := kinds(Analyze(tl, DefaultPolicy(), now))
+			tl := Build("R1", tt.segs, nil, rules.DefaultPolicy())
+			got := kinds(Analyze(tl, rules.DefaultPolicy(), now))
 			if !slices.Equal(got, tt.want) {
 				t.Fatalf("findings %v, want %v", got, tt.want)
 			}
@@ -60,20 +63,20 @@ func TestAnalyze(t *testing.T) {
 }
 
 func TestHoleRangeAndKey(t *testing.T) {
-	tl := Build("R1", []Segment{seg(7, 0, 1, StopUser), seg(10, 100, 101, StopUser)}, nil, DefaultPolicy())
-	fs := Analyze(tl, DefaultPolicy(), t0.Add(3*time.Hour))
+	tl := Build("R1", []Segment{seg(7, 0, 1, wire.StopUser), seg(10, 100, 101, wire.StopUser)}, nil, rules.DefaultPolicy())
+	fs := Analyze(tl, rules.DefaultPolicy(), t0.Add(3*time.Hour))
 	if len(fs) != 1 || fs[0].MissingFrom != 8 || fs[0].MissingTo != 9 || fs[0].Key() != "sequence-hole/R1/8-9" {
 		t.Fatalf("got %+v", fs)
 	}
 }
 
 func TestHashAndDeadlines(t *testing.T) {
-	p := DefaultPolicy()
-	bad := seg(1, 0, 10, StopUser)
+	p := rules.DefaultPolicy()
+	bad := seg(1, 0, 10, wire.StopUser)
 	bad.Computed = fmt.Sprintf("%064x", 99)
-	late := seg(2, 200, 210, StopUser)
+	late := seg(2, 200, 210, wire.StopUser)
 	late.ReceivedAt = late.End.Add(25 * time.Hour)
-	pending := seg(3, 400, 410, StopUser)
+	pending := seg(3, 400, 410, wire.StopUser)
 	pending.ReceivedAt = time.Time{}
 	tl := Build("R1", []Segment{bad, late, pending}, nil, p)
 	got := kinds(Analyze(tl, p, pending.End.Add(p.UploadDeadline+time.Minute)))
@@ -86,9 +89,9 @@ func TestHashAndDeadlines(t *testing.T) {
 }
 
 func TestReusedSequence(t *testing.T) {
-	a, b := seg(5, 0, 1, StopUser), seg(5, 100, 101, StopUser)
+	a, b := seg(5, 0, 1, wire.StopUser), seg(5, 100, 101, wire.StopUser)
 	b.SHA256 = fmt.Sprintf("%064x", 77)
-	got := kinds(Analyze(Build("R1", []Segment{a, b}, nil, DefaultPolicy()), DefaultPolicy(), t0.Add(3*time.Hour)))
+	got := kinds(Analyze(Build("R1", []Segment{a, b}, nil, rules.DefaultPolicy()), rules.DefaultPolicy(), t0.Add(3*time.Hour)))
 	if !slices.Equal(got, []string{KindSequenceReused}) {
 		t.Fatalf("got %v", got)
 	}
@@ -103,9 +106,9 @@ func TestDriftCorrection(t *testing.T) {
 	// True times: 12:00 to 12:10 and 12:10 to 12:20, half a day after t0.
 	half := t0.Add(day / 2)
 	devOff := 30 * time.Second // drift at half the day
-	a := Segment{Seq: 1, Start: half.Add(devOff), End: half.Add(10*time.Minute + devOff), StopCause: StopAutoSplit, SHA256: "a"}
-	b := Segment{Seq: 2, Start: half.Add(10*time.Minute + devOff), End: half.Add(20*time.Minute + devOff), StopCause: StopUser, SHA256: "b"}
-	tl := Build("R1", []Segment{b, a}, syncs, DefaultPolicy())
+	a := Segment{Seq: 1, Start: half.Add(devOff), End: half.Add(10*time.Minute + devOff), StopCause: wire.StopAutoSplit, SHA256: "a"}
+	b := Segment{Seq: 2, Start: half.Add(10*time.Minute + devOff), End: half.Add(20*time.Minute + devOff), StopCause: wire.StopUser, SHA256: "b"}
+	tl := Build("R1", []Segment{b, a}, syncs, rules.DefaultPolicy())
 	if len(tl.Recordings) != 1 {
 		t.Fatalf("recordings %d, want 1", len(tl.Recordings))
 	}
@@ -118,7 +121,7 @@ func TestDriftCorrection(t *testing.T) {
 }
 
 func TestOffloadDue(t *testing.T) {
-	p := DefaultPolicy()
+	p := rules.DefaultPolicy()
 	if _, ok := OffloadDue("R1", "o1", t0, t0.Add(10*time.Hour), p, 4*time.Hour); ok {
 		t.Fatal("due too early")
 	}
@@ -129,10 +132,10 @@ func TestOffloadDue(t *testing.T) {
 }
 
 func TestPolicyValidate(t *testing.T) {
-	if err := DefaultPolicy().Validate(); err != nil {
+	if err := rules.DefaultPolicy().Validate(); err != nil {
 		t.Fatal(err)
 	}
-	p := DefaultPolicy()
+	p := rules.DefaultPolicy()
 	p.MinSpeech = time.Minute
 	if p.Validate() == nil {
 		t.Fatal("min speech longer than the window accepted")
@@ -148,7 +151,7 @@ func BenchmarkAnalyze1M(b *testing.B) {
 		segs := make([]Segment, per)
 		at := t0
 		for i := range segs {
-			cause := []string{StopAutoSplit, StopAutoSplit, StopUser, StopLowBattery}[i%4]
+			cause := []string{wire.StopAutoSplit, wire.StopAutoSplit, wire.StopUser, wire.StopLowBattery}[i%4]
 			segs[i] = Segment{Seq: uint64(i + 1), Start: at, End: at.Add(10 * time.Minute), StopCause: cause,
 				SHA256: "h", ReceivedAt: at.Add(time.Hour)}
 			at = at.Add(10*time.Minute + time.Duration(i%3)*time.Minute)
@@ -156,7 +159,7 @@ func BenchmarkAnalyze1M(b *testing.B) {
 		all[r] = segs
 	}
 	syncs := []Sync{{At: t0.Add(-time.Hour), Set: true}, {At: t0.Add(30 * 24 * time.Hour), Offset: 90 * time.Second, Set: true}}
-	p := DefaultPolicy()
+	p := rules.DefaultPolicy()
 	b.ResetTimer()
 	for b.Loop() {
 		n := 0
@@ -201,7 +204,7 @@ func TestCorrectInterpolation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			endAt := tt.at + 10*time.Minute
-			s := Segment{Seq: 1, Start: t0.Add(tt.at + tt.off(tt.at)), End: t0.Add(endAt + tt.off(endAt)), StopCause: StopUser}
+			s := Segment{Seq: 1, Start: t0.Add(tt.at + tt.off(tt.at)), End: t0.Add(endAt + tt.off(endAt)), StopCause: wire.StopUser}
 			got := Correct([]Segment{s}, tt.syncs)[0]
 			if d := got.Start.Sub(t0.Add(tt.at)); d < -time.Millisecond || d > time.Millisecond {
 				t.Errorf("corrected start off by %s", d)
@@ -217,19 +220,19 @@ func TestCorrectInterpolation(t *testing.T) {
 // interruption but a stop without resume; a user stop resumed after the
 // restart window is a new recording.
 func TestResumeWindows(t *testing.T) {
-	p := DefaultPolicy()
+	p := rules.DefaultPolicy()
 	now := t0.Add(48 * time.Hour)
 	h := p.AbnormalResumeWindow.Minutes()
-	got := kinds(Analyze(Build("R1", []Segment{seg(1, 0, 10, StopStorageFull), seg(2, 10+h+1, 20+h, StopUser)}, nil, p), p, now))
+	got := kinds(Analyze(Build("R1", []Segment{seg(1, 0, 10, wire.StopStorageFull), seg(2, 10+h+1, 20+h, wire.StopUser)}, nil, p), p, now))
 	if !slices.Equal(got, []string{KindAbnormalNoResume}) {
 		t.Fatalf("late resume after storage full: %v", got)
 	}
-	got = kinds(Analyze(Build("R1", []Segment{seg(1, 0, 10, StopPowerLoss), seg(2, 10+h-1, 20+h, StopUser)}, nil, p), p, now))
+	got = kinds(Analyze(Build("R1", []Segment{seg(1, 0, 10, wire.StopPowerLoss), seg(2, 10+h-1, 20+h, wire.StopUser)}, nil, p), p, now))
 	if !slices.Equal(got, []string{KindInterruption}) {
 		t.Fatalf("resume within the window after power loss: %v", got)
 	}
 	// Not yet resumed, but the window is still open: nothing due yet.
-	got = kinds(Analyze(Build("R1", []Segment{seg(1, 0, 10, StopFault)}, nil, p), p, t0.Add(2*time.Hour)))
+	got = kinds(Analyze(Build("R1", []Segment{seg(1, 0, 10, wire.StopFault)}, nil, p), p, t0.Add(2*time.Hour)))
 	if len(got) != 0 {
 		t.Fatalf("fault 1h50m ago, window still open: %v", got)
 	}

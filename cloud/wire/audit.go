@@ -109,7 +109,7 @@ func (r *AuditRecord) Validate() error {
 			return err
 		}
 	}
-	if !validHexHash(r.Prev) || !validHexHash(r.Hash) {
+	if !ValidSHA256(r.Prev) || !ValidSHA256(r.Hash) {
 		return invalid("audit prev or hash")
 	}
 	return nil

@@ -158,7 +158,9 @@ func (b *DeviceHealth) Validate() error {
 	return nil
 }
 
-// Stop causes of a segment, as the recorder reports them (PROTOCOL.md).
+// Stop causes of a segment: the contract's words, defined here once. The
+// dock maps the recorder's DockLink codes (PROTOCOL.md §9.3) to them;
+// package wire/rules says which are abnormal.
 const (
 	StopAutoSplit   = "auto-split"
 	StopUser        = "user"
@@ -171,6 +173,9 @@ const (
 
 var stopCauses = map[string]bool{StopAutoSplit: true, StopUser: true, StopLowBattery: true,
 	StopStorageFull: true, StopFault: true, StopPowerLoss: true, StopUnknown: true}
+
+// ValidStopCause reports whether s is one of the stop causes above.
+func ValidStopCause(s string) bool { return stopCauses[s] }
 
 // Segment manifest states: how far the dock has carried the segment.
 const (
@@ -214,10 +219,10 @@ func (b *SegmentManifest) Validate() error {
 			return err
 		}
 	}
-	if !validHexHash(b.SHA256) {
+	if !ValidSHA256(b.SHA256) {
 		return invalid("sha256 %q", b.SHA256)
 	}
-	if b.Computed != "" && !validHexHash(b.Computed) {
+	if b.Computed != "" && !ValidSHA256(b.Computed) {
 		return invalid("computed %q", b.Computed)
 	}
 	if b.Size < 0 {
@@ -283,7 +288,9 @@ func (b *Command) Validate() error {
 	return nil
 }
 
-func validHexHash(s string) bool {
+// ValidSHA256 reports whether s is 64 lowercase hex digits, the form every
+// SHA-256 takes on the wire.
+func ValidSHA256(s string) bool {
 	if len(s) != 64 {
 		return false
 	}

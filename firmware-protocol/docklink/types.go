@@ -78,7 +78,8 @@ func (c Capability) Has(c2 Capability) bool { return c&c2 == c2 }
 // StopCause says why the recorder closed a segment (§9.3).
 type StopCause uint8
 
-// Stop causes (§9.3). The String forms match the cloud's timeline vocabulary.
+// Stop causes (§9.3). The String forms are the names PROTOCOL.md gives
+// them; the dock maps each code to the collector contract's word.
 const (
 	StopUnknown     StopCause = 0
 	StopAutoSplit   StopCause = 1 // the recorder split a long recording at its size/time limit

@@ -46,7 +46,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, dock string) {
 	case wire.ValidID(cr.Device) != nil:
 		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadID, nil, wire.ValidID(cr.Device).Error())
 		return
-	case !upload.ValidSHA256(cr.SHA256):
+	case !wire.ValidSHA256(cr.SHA256):
 		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadHash, nil, fmt.Sprintf("sha256 %.80q is not 64 lowercase hex digits", cr.SHA256))
 		return
 	case cr.Size < 0 || cr.Seq > math.MaxInt64:
@@ -160,7 +160,7 @@ func (s *Server) chunk(w http.ResponseWriter, r *http.Request, dock, id string) 
 		return
 	}
 	want := r.Header.Get(upload.HeaderChunkSHA256)
-	if !upload.ValidSHA256(want) {
+	if !wire.ValidSHA256(want) {
 		s.reject(w, r, dock, http.StatusBadRequest, upload.ReasonBadHash, nil,
 			fmt.Sprintf("%s %.80q is not 64 lowercase hex digits", upload.HeaderChunkSHA256, want))
 		return
@@ -186,7 +186,7 @@ func (s *Server) chunk(w http.ResponseWriter, r *http.Request, dock, id string) 
 	// The evidence store holds this upload while the body streams in; a
 	// stalled connection must not hold it for long.
 	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Now().Add(s.chunkTimeout)); err == nil { // an I/O deadline: wall time
+	if err := rc.SetReadDeadline(s.wall.Now().Add(s.chunkTimeout)); err == nil { // an I/O deadline: wall time
 		defer rc.SetReadDeadline(time.Time{})
 	}
 	end, err := s.ev.Append(r.Context(), id, off, r.Body, n, want)

@@ -1,5 +1,5 @@
 // Package server is the collector's side of the resumable upload protocol
-// (package upload): an http.Handler that stages a dock's chunks in the
+// (package cloud/wire/upload): an http.Handler that stages a dock's chunks in the
 // evidence store, verifies and commits the object, records the receipt in
 // the collector's store and answers with the receipt signed by the
 // collector's Ed25519 key.
@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
@@ -53,13 +54,6 @@ type Store interface {
 	Receipt(ctx context.Context, device string, seq uint64) (wire.Receipt, bool, error)
 }
 
-// Clock is the time source; tests inject a fake.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // Opts configures a Server.
 type Opts struct {
 	Store    Store          // required
@@ -69,7 +63,7 @@ type Opts struct {
 	Logger   *slog.Logger
 	// Registry receives the endpoint's metrics; nil keeps them unexported.
 	Registry prometheus.Registerer
-	Clock    Clock // nil: the system clock
+	Clock    clockwork.Clock // stamps receipts; nil: the real clock
 	// MaxChunk bounds one chunk request's body (default DefaultMaxChunk).
 	// Chunks stream to disk; memory per request is a 1 MiB buffer.
 	MaxChunk int64
@@ -96,7 +90,8 @@ type Server struct {
 	key   ed25519.PrivateKey
 	keyID string
 	log   *slog.Logger
-	clock Clock
+	clock clockwork.Clock
+	wall  clockwork.Clock // I/O deadlines: always the real clock
 	m     *metrics
 
 	maxChunk     int64
@@ -121,7 +116,7 @@ func New(o Opts) (*Server, error) {
 	if len(o.Key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("server: signing key of %d bytes", len(o.Key))
 	}
-	s := &Server{store: o.Store, ev: o.Evidence, key: o.Key, keyID: o.KeyID, log: o.Logger, clock: o.Clock,
+	s := &Server{store: o.Store, ev: o.Evidence, key: o.Key, keyID: o.KeyID, log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock(),
 		maxChunk: o.MaxChunk, maxSize: o.MaxSize, chunkTimeout: o.ChunkTimeout, logLimit: rate.NewLimiter(10, 20)}
 	if s.keyID == "" {
 		s.keyID = KeyID(o.Key.Public().(ed25519.PublicKey))
@@ -130,7 +125,7 @@ func New(o Opts) (*Server, error) {
 		s.log = slog.Default()
 	}
 	if s.clock == nil {
-		s.clock = systemClock{}
+		s.clock = s.wall
 	}
 	if s.maxChunk <= 0 {
 		s.maxChunk = DefaultMaxChunk

@@ -57,7 +57,8 @@ func (e *Error) Unwrap() error {
 	return ErrRejected
 }
 
-// Retryable reports whether err, from Client.Upload, is worth retrying.
+// Retryable reports whether err, from the dock client's Upload, is worth
+// retrying.
 func Retryable(err error) bool {
 	return errors.Is(err, ErrUnavailable)
 }
