@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/agent/localapi"
 	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
@@ -49,7 +50,7 @@ type crashRig struct {
 
 	bin     string
 	cfgPath string
-	cfgText string // dockd.yaml with the upload rate left as %d
+	board   string
 	sock    string
 	logPath string
 	api     *localapi.Client
@@ -81,37 +82,17 @@ func crashNewRig(t *testing.T, fp crashFootage) *crashRig {
 	}
 	var err error
 	if r.w, err = testworld.Start(context.Background(), testworld.Config{Dir: dir, Log: log, DockID: dockID, Unit: "unit-crash",
-		Recorders: recs, NoDock: true}); err != nil {
+		Recorders: recs, NoDock: true, Dock: func(dc *dock.Config) { dc.BufferCapacity = 2 << 30 }}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.close)
 
-	dc := r.w.DockCfg
-	ddir := filepath.Dir(dc.BufferKeyFile)
-	boardFile := filepath.Join(ddir, "board.yaml")
-	crashWrite(t, boardFile, r.boardYAML())
+	ddir := filepath.Dir(r.w.DockCfg.BufferKeyFile)
+	r.board = filepath.Join(ddir, "board.yaml")
+	crashWrite(t, r.board, r.w.SimBoardYAML())
 	r.sock = filepath.Join(ddir, "dockd.sock")
 	r.logPath = filepath.Join(dir, "dockd.log")
 	r.cfgPath = filepath.Join(ddir, "dockd.yaml")
-	r.cfgText = fmt.Sprintf(`dock: %s
-unit: %s
-board: %s
-data_dir: %s
-buffer_key_file: %s
-buffer_capacity: 2GiB
-enrolled_devices: %s
-collector:
-  url: %s
-  public_key: %s
-  token_file: %s
-  rate: %%d
-mqtt:
-  broker: %s
-  ack_timeout: 3s
-api_socket: %s
-state_every: 2s
-`, dc.Dock, dc.Unit, boardFile, dc.DataDir, dc.BufferKeyFile, dc.EnrolledDevices, dc.Collector.URL,
-		dc.Collector.PublicKey, dc.Collector.TokenFile, dc.MQTT.Broker, r.sock)
 	r.setUploadRate(fp.UploadRate)
 	r.api = localapi.NewClient(r.sock)
 	return r
@@ -120,29 +101,7 @@ state_every: 2s
 // setUploadRate writes dockd's configuration with an upload cap of rate
 // bytes/s; dockd reads it at its next start.
 func (r *crashRig) setUploadRate(rate int64) {
-	crashWrite(r.t, r.cfgPath, fmt.Sprintf(r.cfgText, rate))
-}
-
-// boardYAML is a simulated board whose slots all hold a recorder from the
-// start, as a dock finds them after a reboot: the fake presence pins are
-// pulled up (High) and active high, so each presence driver's first event
-// is "present". (With the shipped file's active: low and the default
-// pull-up, the pins read High and the slots start empty until
-// Sim.Insert, which a subprocess cannot be sent.)
-func (r *crashRig) boardYAML() string {
-	var b strings.Builder
-	b.WriteString("board: crash-sim\nkind: sim\nleds:\n  type: gpio\nslots:\n")
-	for i := range r.fp.Recorders {
-		n := string(rune('A' + i))
-		fmt.Fprintf(&b, `  - name: %s
-    charge: {pin: SIM_CHG_%s}
-    presence: {pin: SIM_PRS_%s, active: high, pull: up}
-    led: {pins: [SIM_LED_%s_R, SIM_LED_%s_G, SIM_LED_%s_B]}
-    current: {address: 0x%02x, limit: 2.5A}
-    serial: {tcp: %q}
-`, n, n, n, n, n, n, 0x40+i, r.w.Recs.Addr(i))
-	}
-	return b.String()
+	crashWrite(r.t, r.cfgPath, r.w.DockdYAML(r.board, r.sock, rate))
 }
 
 func crashWrite(t *testing.T, path, s string) {
