@@ -2,6 +2,8 @@ package dock_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -496,4 +500,89 @@ func benchReadAll(ctx context.Context, addr string, keys docklink.Keys) error {
 		}
 	}
 	return nil
+}
+
+// runWorld runs the collector, the recorders and (once ingest is ready)
+// the dock under ctx, and returns the stop that cancels ctx, joins them
+// and closes everything, once. With labels each part runs under a pprof
+// label "side" that follows every goroutine it starts, so a CPU profile
+// splits by side (go tool pprof -tags).
+func runWorld(tb testing.TB, ctx context.Context, cancel context.CancelFunc, col *collector.Collector,
+	srv *recsim.Server, sys *dock.System, labels bool) func() {
+	tb.Helper()
+	done := make(chan struct{}, 3)
+	run := func(f func(context.Context) error, name string) {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			body := func(ctx context.Context) {
+				if err := f(ctx); err != nil {
+					tb.Errorf("%s: %v", name, err)
+				}
+			}
+			if labels {
+				pprof.Do(ctx, pprof.Labels("side", name), body)
+			} else {
+				body(ctx)
+			}
+		}()
+	}
+	run(col.Run, "collector")
+	run(srv.Run, "recsim")
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			for range 3 {
+				<-done
+			}
+			sys.Close()
+			srv.Close()
+			col.Close()
+		})
+	}
+	select {
+	case <-col.Ingest().Ready():
+	case <-time.After(30 * time.Second):
+		done <- struct{}{} // the dock never started
+		stop()
+		tb.Fatal("ingest not ready")
+	}
+	run(sys.Dock.Run, "dock")
+	return stop
+}
+
+// tbWriter sends slog lines to the test log.
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// dockConfig writes a dock's buffer key and enrolled-recorders file under
+// ddir and returns its configuration, pointed at the collector col.
+func dockConfig(tb testing.TB, ddir, dockID, unit string, col *collector.Collector, enrolled map[string]string, capacity int64) *dock.Config {
+	tb.Helper()
+	if err := os.MkdirAll(ddir, 0o750); err != nil {
+		tb.Fatal(err)
+	}
+	keyFile := filepath.Join(ddir, "buffer.key")
+	if err := buffer.WriteKeyFile(keyFile); err != nil {
+		tb.Fatal(err)
+	}
+	ef := filepath.Join(ddir, "recorders.json")
+	eb, err := json.Marshal(enrolled)
+	if err == nil {
+		err = os.WriteFile(ef, eb, 0o600)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dc := &dock.Config{Dock: dockID, Unit: unit, Board: "(sim)", DataDir: ddir, BufferKeyFile: keyFile,
+		BufferCapacity: dock.Size(capacity), EnrolledDevices: ef, StateEvery: 5 * time.Second}
+	dc.Collector.URL = col.UploadURL()
+	dc.Collector.PublicKey = base64.StdEncoding.EncodeToString(col.PublicKey())
+	dc.MQTT.Broker = col.BrokerURL()
+	dc.MQTT.AckTimeout = 3 * time.Second
+	return dc
 }

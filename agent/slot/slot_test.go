@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,7 +64,9 @@ func (p *power) PowerCycle(ctx context.Context) error { return nil }
 
 // memBuffer is an in-memory Buffer that hashes what it is given, like the
 // real one, and hands out signed receipts as soon as a segment is buffered
-// (the collector answering at once), unless holdReceipts is set.
+// (the collector answering at once), unless holdReceipts is set: then a
+// receipt exists only once the test grants it. bad makes the receipts it
+// issues ones the slot must refuse.
 type memBuffer struct {
 	mu       sync.Mutex
 	key      ed25519.PrivateKey
@@ -71,14 +74,27 @@ type memBuffer struct {
 	meta     map[string]buffer.Meta
 	phase    map[string]buffer.Phase
 	receipts map[string]*wire.Receipt
+	waiting  map[string]bool // Wait was called for the segment
 	changed  chan struct{}
 	// failAfter cuts a copy after this many bytes (simulating removal).
 	failAfter int
+	// holdReceipts keeps buffered segments without a receipt until grant.
+	holdReceipts bool
+	bad          badReceipt
 }
+
+// badReceipt is what is wrong with the receipts a memBuffer issues.
+type badReceipt int
+
+const (
+	receiptGood      badReceipt = iota
+	receiptWrongHash            // signed by the collector, naming another hash
+	receiptWrongSize            // signed by the collector, naming another size
+)
 
 func newMemBuffer(key ed25519.PrivateKey) *memBuffer {
 	return &memBuffer{key: key, data: map[string]*bytes.Buffer{}, meta: map[string]buffer.Meta{}, phase: map[string]buffer.Phase{},
-		receipts: map[string]*wire.Receipt{}, changed: make(chan struct{})}
+		receipts: map[string]*wire.Receipt{}, waiting: map[string]bool{}, changed: make(chan struct{})}
 }
 
 func k(serial string, seq uint64) string { return fmt.Sprintf("%s/%d", serial, seq) }
@@ -129,6 +145,12 @@ func (m *memBuffer) Manifest(serial string, seq uint64) (wire.SegmentManifest, e
 
 // Wait implements Receipts.
 func (m *memBuffer) Wait(ctx context.Context, serial string, seq uint64) (wire.Receipt, error) {
+	m.mu.Lock()
+	if !m.waiting[k(serial, seq)] {
+		m.waiting[k(serial, seq)] = true
+		m.signal()
+	}
+	m.mu.Unlock()
 	for {
 		m.mu.Lock()
 		r, ch := m.receipts[k(serial, seq)], m.changed
@@ -140,6 +162,63 @@ func (m *memBuffer) Wait(ctx context.Context, serial string, seq uint64) (wire.R
 		case <-ch:
 		case <-ctx.Done():
 			return wire.Receipt{}, ctx.Err()
+		}
+	}
+}
+
+// signal wakes everything waiting on a change; m.mu is held.
+func (m *memBuffer) signal() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// issue stores the receipt for a buffered segment, as the uploader does
+// once the collector answers; m.mu is held.
+func (m *memBuffer) issue(key string) {
+	meta := m.meta[key]
+	sum := sha256.Sum256(m.data[key].Bytes())
+	signer, size := m.key, int64(meta.Seg.Size)
+	switch m.bad {
+	case receiptWrongHash:
+		sum = sha256.Sum256(sum[:])
+	case receiptWrongSize:
+		size++
+	}
+	r := &wire.Receipt{ObjectID: "sha256-" + hex.EncodeToString(sum[:]), Device: meta.Serial, Seq: meta.Seg.Seq,
+		SHA256: hex.EncodeToString(sum[:]), Size: size, StoredAt: time.Now()}
+	r.Sign("test", signer)
+	m.receipts[key] = r
+	m.phase[key] = buffer.PhaseUploaded
+	m.signal()
+}
+
+// grant issues a held receipt.
+func (m *memBuffer) grant(t *testing.T, serial string, seq uint64) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := k(serial, seq)
+	if m.phase[key] != buffer.PhaseBuffered {
+		t.Fatalf("grant %s: phase %d, want buffered", key, m.phase[key])
+	}
+	m.issue(key)
+}
+
+// awaitWaiting returns once the slot waits for the segment's receipt.
+func (m *memBuffer) awaitWaiting(t *testing.T, serial string, seq uint64) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		m.mu.Lock()
+		w, ch := m.waiting[k(serial, seq)], m.changed
+		m.mu.Unlock()
+		if w {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("the slot never waited for the receipt of %s/%d", serial, seq)
 		}
 	}
 }
@@ -175,13 +254,12 @@ func (w *memWriter) Commit() error {
 		w.m.phase[w.key] = buffer.PhaseFaulty
 		return fmt.Errorf("%w: %x", buffer.ErrHashMismatch, sum)
 	}
-	r := &wire.Receipt{ObjectID: "sha256-" + hex.EncodeToString(sum[:]), Device: meta.Serial, Seq: meta.Seg.Seq,
-		SHA256: hex.EncodeToString(sum[:]), Size: int64(meta.Seg.Size), StoredAt: time.Now()}
-	r.Sign("test", w.m.key)
-	w.m.receipts[w.key] = r
-	w.m.phase[w.key] = buffer.PhaseUploaded
-	close(w.m.changed)
-	w.m.changed = make(chan struct{})
+	w.m.phase[w.key] = buffer.PhaseBuffered
+	if w.m.holdReceipts {
+		w.m.signal()
+		return nil
+	}
+	w.m.issue(w.key)
 	return nil
 }
 
@@ -401,6 +479,130 @@ func TestLinkLostWhileDockedStartsNewSession(t *testing.T) {
 	for seq := uint64(1); seq <= 2; seq++ {
 		if got := r.buf.data[k("REC-0001", seq)].Len(); got != 1<<20 {
 			t.Fatalf("seq %d: buffered %d bytes, want %d (resume must not duplicate)", seq, got, 1<<20)
+		}
+	}
+}
+
+// waitFor waits until the slot's state satisfies ok (or fails the test).
+func (r *rig) waitFor(t *testing.T, what string, ok func(wire.SlotState) bool) wire.SlotState {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, _ := r.slot.State(); ok(st) {
+			return st
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st, _ := r.slot.State()
+	t.Fatalf("slot never reached %s: %+v", what, st)
+	return st
+}
+
+// waitReleased waits until the recorder has freed seq.
+func (r *rig) waitReleased(t *testing.T, seq uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(r.rec.Released(), seq) {
+		if time.Now().After(deadline) {
+			st, _ := r.slot.State()
+			t.Fatalf("seq %d never released (released %v, state %+v)", seq, r.rec.Released(), st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestReleaseWaitsForReceipt: with the collector's receipts held back the
+// recorder frees nothing; each segment is freed only after its own receipt
+// is held, never before.
+func TestReleaseWaitsForReceipt(t *testing.T) {
+	r := newRig(t, true)
+	r.rec.AddRandom(3, 10<<10, 1, t0)
+	r.buf.holdReceipts = true
+	r.dock(true)
+	for seq := uint64(1); seq <= 3; seq++ {
+		// The slot is blocked on this receipt: whatever it was going to do
+		// before waiting is done.
+		r.buf.awaitWaiting(t, "REC-0001", seq)
+		if got := r.rec.Released(); slices.Contains(got, seq) || len(got) != int(seq-1) {
+			t.Fatalf("before the receipt of seq %d the recorder had freed %v, want %d segments, not this one", seq, got, seq-1)
+		}
+		if st, _ := r.slot.State(); st.Released != int(seq-1) || st.Copied != 3 {
+			t.Fatalf("waiting for the receipt of seq %d: state %+v", seq, st)
+		}
+		r.buf.grant(t, "REC-0001", seq)
+		r.waitReleased(t, seq)
+	}
+	st := r.waitState(t, wire.SlotReleased)
+	if st.Released != 3 || st.Uploaded != 3 {
+		t.Fatalf("final state %+v", st)
+	}
+	if got := r.rec.Released(); !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Fatalf("released %v", got)
+	}
+}
+
+// TestReceiptRemovedWhileWaitingKeepsFootage: a recorder taken out while
+// its receipts are held back keeps every segment.
+func TestReceiptRemovedWhileWaitingKeepsFootage(t *testing.T) {
+	r := newRig(t, true)
+	r.rec.AddRandom(2, 10<<10, 1, t0)
+	r.buf.holdReceipts = true
+	r.dock(true)
+	r.buf.awaitWaiting(t, "REC-0001", 1)
+	r.dock(false)
+	r.waitState(t, wire.SlotEmpty)
+	if got := r.rec.Released(); len(got) != 0 {
+		t.Fatalf("released %v without a receipt", got)
+	}
+}
+
+// TestBadReceiptNotReleased: a receipt that names another hash or size
+// than the segment the recorder lists frees nothing and shows the
+// release-refused fault, whether it was already held when the slot looked
+// (Lookup) or arrived while it waited (Wait). (A receipt's signature is
+// verified once, by the uploader's client, before the buffer holds it:
+// cloud/upload/server's TestClientRejectsForeignReceipt pins that, and the
+// CI mutation check removes it.)
+func TestBadReceiptNotReleased(t *testing.T) {
+	for _, bad := range []struct {
+		name string
+		kind badReceipt
+	}{{"wrong-hash", receiptWrongHash}, {"wrong-size", receiptWrongSize}} {
+		for _, held := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/held=%v", bad.name, held), func(t *testing.T) {
+				r := newRig(t, true)
+				r.rec.AddRandom(3, 10<<10, 1, t0)
+				r.buf.bad, r.buf.holdReceipts = bad.kind, held
+				r.dock(true)
+				if held {
+					for seq := uint64(1); seq <= 3; seq++ {
+						r.buf.awaitWaiting(t, "REC-0001", seq)
+						r.buf.grant(t, "REC-0001", seq)
+					}
+				}
+				// Every segment's receipt was looked at (Uploaded counts
+				// receipts held) and the last one refused.
+				st := r.waitFor(t, "the last receipt refused", func(st wire.SlotState) bool {
+					return st.Released > 0 || st.State == wire.SlotReleased ||
+						st.Uploaded == 3 && st.State == wire.SlotFault && strings.HasPrefix(st.Detail, "seq 3:")
+				})
+				if st.Fault != FaultReleaseRefuse || st.Released != 0 {
+					t.Fatalf("state %+v, want fault %q and nothing released", st, FaultReleaseRefuse)
+				}
+				if got := r.rec.Released(); len(got) != 0 {
+					t.Fatalf("released %v on a bad receipt", got)
+				}
+				r.rep.mu.Lock()
+				defer r.rep.mu.Unlock()
+				for _, m := range r.rep.manifests {
+					if m.State == wire.SegReleased {
+						t.Fatalf("manifest reports seq %d released", m.Seq)
+					}
+				}
+				if slices.Contains(r.rep.audits, wire.AuditReleased) {
+					t.Fatal("audit log says released")
+				}
+			})
 		}
 	}
 }

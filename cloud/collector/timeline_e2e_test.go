@@ -72,8 +72,8 @@ func tlCases() []tlCase {
 			check: func(t *testing.T, c tlSeen) {
 				tlCheckDrift(t, c, drift)
 				a := c.delivered[tlID(analysis.KindUnexplained, 2)]
-				tlNear(t, "stopped_at", a.Evidence.StoppedAt, c.spans[1].end)
-				tlNear(t, "resumed_at", a.Evidence.ResumedAt, c.spans[2].start)
+				tlNear(t, "stopped_at", a.Evidence.StoppedAt, c.spans[1].End)
+				tlNear(t, "resumed_at", a.Evidence.ResumedAt, c.spans[2].Start)
 				if gap := a.Evidence.ResumedAt.Sub(a.Evidence.StoppedAt); gap < 39*time.Second || gap > 41*time.Second {
 					t.Errorf("gap %s, want 40s", gap)
 				}
@@ -120,8 +120,8 @@ func tlCases() []tlCase {
 				if math.Abs(counted-ev.SpeechSeconds) > 0.02 {
 					t.Errorf("evidence regions count %.2f s of wearer speech, the verdict %.2f s: %+v", counted, ev.SpeechSeconds, ev.Regions)
 				}
-				tlNear(t, "stopped_at", ev.StoppedAt, c.spans[1].end)
-				tlNear(t, "resumed_at", ev.ResumedAt, c.spans[2].start)
+				tlNear(t, "stopped_at", ev.StoppedAt, c.spans[1].End)
+				tlNear(t, "resumed_at", ev.ResumedAt, c.spans[2].Start)
 			}},
 		{
 			name: "interruption resumed without a spoken reason is alerted with its evidence",
@@ -174,7 +174,7 @@ func tlCases() []tlCase {
 				if a.Evidence.StopCause != "fault" {
 					t.Errorf("stop cause %q", a.Evidence.StopCause)
 				}
-				tlNear(t, "stopped_at", a.Evidence.StoppedAt, c.spans[2].end)
+				tlNear(t, "stopped_at", a.Evidence.StoppedAt, c.spans[2].End)
 			}},
 	}
 }
@@ -183,7 +183,7 @@ func tlCases() []tlCase {
 // it as evidence), and the custodian is told.
 func tlCheckDrift(t *testing.T, c tlSeen, off time.Duration) {
 	t.Helper()
-	hs, err := c.w.col.Store().DeviceHealth(context.Background(), c.serial, time.Time{}, time.Time{})
+	hs, err := c.w.Col.Store().DeviceHealth(context.Background(), c.serial, time.Time{}, time.Time{})
 	if err != nil || len(hs) == 0 {
 		t.Fatalf("health of %s: %d records (%v)", c.serial, len(hs), err)
 	}
@@ -232,15 +232,15 @@ func tlCheckUnexplained(t *testing.T, c tlSeen) {
 			if ev.StopCause != "fault" {
 				t.Errorf("stop cause %q", ev.StopCause)
 			}
-			tlNear(t, "stopped_at", ev.StoppedAt, c.spans[1].end)
-			tlNear(t, "resumed_at", ev.ResumedAt, c.spans[2].start)
+			tlNear(t, "stopped_at", ev.StoppedAt, c.spans[1].End)
+			tlNear(t, "resumed_at", ev.ResumedAt, c.spans[2].Start)
 			if !c.audio {
 				return
 			}
 			if ev.ReasonSpoken == nil || *ev.ReasonSpoken || ev.SpeechSeconds >= 2 || math.IsNaN(ev.SpeechSeconds) {
 				t.Errorf("speech evidence %+v", ev)
 			}
-			segs, err := c.w.col.Store().Segments(context.Background(), "TL-SILENT", time.Time{}, time.Time{})
+			segs, err := c.w.Col.Store().Segments(context.Background(), "TL-SILENT", time.Time{}, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -309,13 +309,24 @@ func TestTimelineEndToEnd(t *testing.T) {
 	}
 	now := time.Now()
 	w := tlStart(t, plans, now)
-	w.dockAll(t, len(plans))
+	w.dockAll(t)
 	t.Logf("docked and settled after %s", time.Since(now).Round(time.Millisecond))
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// The footage the timeline is built from is the recorders' own.
+	tally, err := w.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tally.Problems {
+		t.Error(p)
+	}
+	if !tally.Zero() || tally.Objects == 0 {
+		t.Errorf("evidence checks: %v", tally)
+	}
 	passStart := time.Now()
-	created, err := w.col.Engine().Pass(ctx)
+	created, err := w.Col.Engine().Pass(ctx)
 	t.Logf("first analysis pass: %s", time.Since(passStart).Round(time.Millisecond))
 	if err != nil {
 		t.Fatalf("analysis pass: %v", err)
@@ -335,7 +346,7 @@ func TestTimelineEndToEnd(t *testing.T) {
 
 	// Dedup: a second pass over the same data raises and delivers nothing.
 	passStart = time.Now()
-	again, err := w.col.Engine().Pass(ctx)
+	again, err := w.Col.Engine().Pass(ctx)
 	t.Logf("second analysis pass: %s", time.Since(passStart).Round(time.Millisecond))
 	if err != nil {
 		t.Fatalf("second analysis pass: %v", err)
@@ -380,7 +391,7 @@ func TestTimelineEndToEnd(t *testing.T) {
 	}
 	dingtalk := tlDingTalk(t, w)
 
-	all, err := w.col.Store().Alerts(ctx, store.AlertFilter{})
+	all, err := w.Col.Store().Alerts(ctx, store.AlertFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +479,7 @@ func tlDingTalk(t *testing.T, w *tlWorld) map[string]int {
 			if strings.Contains(m.Markdown.Text, "recorder: "+serial+" (") {
 				out[serial]++
 				if serial == "TL-SILENT" {
-					for _, want := range []string{"unit: " + tlUnit, "officer: " + tlOfficer, "(fault)", "resumed:", "speech heard:", "[片段 clip](" + w.col.UploadURL() + "/v1/evidence/"} {
+					for _, want := range []string{"unit: " + tlUnit, "officer: " + tlOfficer, "(fault)", "resumed:", "speech heard:", "[片段 clip](" + w.Col.UploadURL() + "/v1/evidence/"} {
 						if !strings.Contains(m.Markdown.Text, want) {
 							t.Errorf("DingTalk message lacks %q:\n%s", want, m.Markdown.Text)
 						}

@@ -4,25 +4,17 @@ package collector_test
 // collector on its embedded broker and SQLite, recsim recorders built from
 // the committed fixture clips with chosen times, stop causes and faults, a
 // dock on a simulated board, an MQTT subscriber on the alert topics and two
-// webhook receivers (plain JSON and DingTalk). The wiring follows
-// agent/dock/e2e_test.go; the recorder directories follow cmd/demo/fleet.go.
+// webhook receivers (plain JSON and DingTalk). The world is the shared
+// test world (cloud/testworld); the recorders are its fixture-clip plans.
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,14 +23,10 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/berthdock/berth/agent/buffer"
-	"github.com/berthdock/berth/agent/dock"
-	"github.com/berthdock/berth/agent/localapi"
 	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
-	"github.com/berthdock/berth/drivers/board"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
-	"github.com/berthdock/berth/firmware-protocol/recsim/fixtures"
 )
 
 // tlTake is one recording of a test recorder: a fixture clip (1..6: 1
@@ -63,84 +51,20 @@ type tlRecorder struct {
 
 // tlSpan is a segment's true (dock-clock) start and end, as the plan laid
 // it out; the recorder reports them shifted by its clock offset.
-type tlSpan struct{ start, end time.Time }
+type tlSpan = testworld.Span
 
 const (
 	tlOfficer = "010777"
 	tlUnit    = "unit-tl"
 )
 
-// tlBuild writes the recorder directory for p under dir and loads it. Each
-// copy of a clip gets a trailing MP4 'free' box naming the recorder and
-// sequence number, so every segment has its own hash. It returns the true
-// span of each segment by sequence number (1-based, as laid out; a
-// FaultMissingSeq fault then hides one from the inventory).
-func tlBuild(dir string, p tlRecorder, now time.Time) (*recsim.Recorder, map[uint64]tlSpan, error) {
-	raw, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, recsim.ManifestFile))
-	if err != nil {
-		return nil, nil, err
-	}
-	fx, err := recsim.ParseManifest(raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	clips := map[int]recsim.ManifestSegment{}
-	for _, s := range fx.Segments {
-		clips[int(s.Seq)] = s
-	}
-	rdir := filepath.Join(dir, p.serial)
-	if err := os.MkdirAll(rdir, 0o750); err != nil {
-		return nil, nil, err
-	}
-	m := recsim.Manifest{Serial: p.serial, Model: "BWC-7 (recsim)", Firmware: "2.4.1", HWRevision: "C", Officer: tlOfficer}
-	var total time.Duration
+// plan is the recorder's plan for the test world's builder.
+func (p tlRecorder) plan() testworld.Plan {
+	tp := testworld.Plan{Serial: p.serial, Officer: tlOfficer, CaseTag: "TL-" + p.serial, Ago: p.ago, Config: p.cfg}
 	for _, t := range p.takes {
-		c, ok := clips[t.clip]
-		if !ok {
-			return nil, nil, fmt.Errorf("no fixture clip %d", t.clip)
-		}
-		total += t.after + c.End.Sub(c.Start)
+		tp.Takes = append(tp.Takes, testworld.Take{Clip: t.clip, After: t.after, Stop: t.stop})
 	}
-	spans := map[uint64]tlSpan{}
-	at := now.Add(-p.ago).Add(-total).Truncate(time.Second)
-	for i, t := range p.takes {
-		c := clips[t.clip]
-		body, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, c.File))
-		if err != nil {
-			return nil, nil, err
-		}
-		seq := uint64(i + 1)
-		tag := fmt.Sprintf("berth timeline e2e: %s seq %d", p.serial, seq)
-		free := make([]byte, 8, 8+len(tag))
-		binary.BigEndian.PutUint32(free, uint32(8+len(tag)))
-		copy(free[4:], "free")
-		body = append(append(body, free...), tag...)
-		name := fmt.Sprintf("%04d.mp4", seq)
-		if err := os.WriteFile(filepath.Join(rdir, name), body, 0o640); err != nil {
-			return nil, nil, err
-		}
-		at = at.Add(t.after)
-		end := at.Add(c.End.Sub(c.Start))
-		spans[seq] = tlSpan{at, end}
-		size := uint64(len(body))
-		sum := sha256.Sum256(body)
-		// The recorder stamps its footage with its own clock.
-		off := p.cfg.ClockOffset
-		m.Segments = append(m.Segments, recsim.ManifestSegment{Seq: seq, File: name, Start: at.Add(off), End: end.Add(off),
-			StopCause: t.stop, Officer: tlOfficer, CaseTag: "TL-" + p.serial, Media: c.Media, Size: &size,
-			SHA256: hex.EncodeToString(sum[:])})
-		at = end
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := os.WriteFile(filepath.Join(rdir, recsim.ManifestFile), b, 0o640); err != nil {
-		return nil, nil, err
-	}
-	cfg := p.cfg
-	r, err := recsim.Load(rdir, &cfg)
-	return r, spans, err
+	return tp
 }
 
 // tlInbox collects what arrives on one delivery channel.
@@ -172,9 +96,7 @@ func (b *tlInbox) len() int {
 
 // tlWorld is the running system of one suite run.
 type tlWorld struct {
-	col      *collector.Collector
-	sys      *dock.System
-	recs     *recsim.Server
+	*testworld.World
 	spans    map[string]map[uint64]tlSpan // serial -> seq -> true span
 	mqtt     *tlInbox                     // berth/v1/alerts/unit-tl/#
 	webhook  *tlInbox                     // plain JSON webhook
@@ -216,126 +138,45 @@ func tlRandHex(n int) string {
 // yet; analysis runs only when the test calls Engine().Pass.
 func tlStart(t *testing.T, plans []tlRecorder, now time.Time) *tlWorld {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(tlLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	dir := t.TempDir()
 	dockID := "tl-" + tlRandHex(4)
-	token := tlRandHex(16)
 	w := &tlWorld{spans: map[string]map[uint64]tlSpan{}, mqtt: &tlInbox{}, webhook: &tlInbox{}, dingtalk: &tlInbox{}}
 	jsonSrv, dtSrv := tlReceiver(t, w.webhook), tlReceiver(t, w.dingtalk)
-
-	var cc collector.Config
-	cc.DataDir = filepath.Join(dir, "collector")
-	cc.HTTP = "127.0.0.1:0"
-	cc.MQTT.Embedded = "127.0.0.1:0"
-	cc.MQTT.ClientID = "collector-" + dockID
-	cc.Analysis.Every = time.Hour // the test runs Pass itself
-	cc.Docks = []collector.DockEnrolment{{ID: dockID, Unit: tlUnit, Token: token}}
-	cc.Webhooks = []collector.Webhook{{URL: jsonSrv.URL + "/json", Format: "json"}, {URL: dtSrv.URL + "/robot/send", Format: "dingtalk"}}
-	col, err := collector.New(ctx, cc, collector.Options{Log: log.With("side", "collector")})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	w.col = col
-
 	var recs []*recsim.Recorder
-	enrolled := map[string]string{}
 	for _, p := range plans {
 		p.cfg.Logger = log.With("side", "recorder", "serial", p.serial)
-		r, spans, err := tlBuild(filepath.Join(dir, "recorders"), p, now)
+		r, spans, err := p.plan().Build(filepath.Join(dir, "recorders"), now)
 		if err != nil {
-			cancel()
-			col.Close()
 			t.Fatalf("recorder %s: %v", p.serial, err)
 		}
 		recs = append(recs, r)
 		w.spans[p.serial] = spans
-		enrolled[r.Serial()] = r.PublicKeyBase64()
 	}
-	if w.recs, err = recsim.NewServer(recs, &recsim.ServerOpts{TCP: "127.0.0.1:0"}); err != nil {
-		cancel()
-		col.Close()
-		t.Fatal(err)
-	}
-	spec, err := board.NewSimSpec("tl", len(recs))
+	var err error
+	w.World, err = testworld.Start(context.Background(), testworld.Config{Dir: dir, Log: log, DockID: dockID, Unit: tlUnit,
+		Version: "tl-e2e", Recorders: recs,
+		Collector: func(cc *collector.Config) {
+			cc.Webhooks = []collector.Webhook{{URL: jsonSrv.URL + "/json", Format: "json"}, {URL: dtSrv.URL + "/robot/send", Format: "dingtalk"}}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := board.Open(spec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range recs {
-		if err := b.Sim().SetLink(i, w.recs.Addr(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ddir := filepath.Join(dir, "dock")
-	if err := os.MkdirAll(ddir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(ddir, "buffer.key")
-	if err := buffer.WriteKeyFile(keyFile); err != nil {
-		t.Fatal(err)
-	}
-	ef := filepath.Join(ddir, "recorders.json")
-	eb, _ := json.Marshal(enrolled)
-	if err := os.WriteFile(ef, eb, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	dc := &dock.Config{Dock: dockID, Unit: tlUnit, Board: "(sim)", DataDir: ddir, BufferKeyFile: keyFile,
-		BufferCapacity: 1 << 30, EnrolledDevices: ef, StateEvery: 2 * time.Second}
-	dc.Collector.URL = col.UploadURL()
-	dc.Collector.PublicKey = base64.StdEncoding.EncodeToString(col.PublicKey())
-	dc.MQTT.Broker = col.BrokerURL()
-	dc.MQTT.AckTimeout = 3 * time.Second
-	if w.sys, err = dock.Open(dc, dock.OpenOpts{Version: "tl-e2e", Log: log.With("side", "dock"), Board: b, Token: token}); err != nil {
-		t.Fatal(err)
-	}
-
-	// The dock stops first (its offline state reaches the broker), then
-	// the recorders and the collector.
-	dockCtx, stopDock := context.WithCancel(ctx)
-	done, dockDone := make(chan struct{}, 2), make(chan struct{})
-	run := func(ctx context.Context, name string, f func(context.Context) error, done chan<- struct{}) {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			if err := f(ctx); err != nil {
-				t.Errorf("%s: %v", name, err)
-			}
-		}()
-	}
-	run(ctx, "collector", col.Run, done)
-	run(ctx, "recsim", w.recs.Run, done)
-	dockStarted := false
 	var sub paho.Client
 	t.Cleanup(func() {
 		if sub != nil {
 			sub.Disconnect(100)
 		}
-		stopDock()
-		if dockStarted {
-			<-dockDone
+		if err := w.Close(); err != nil {
+			t.Error(err)
 		}
-		cancel()
-		<-done
-		<-done
-		w.sys.Close()
-		w.recs.Close()
-		col.Close()
 	})
-	select {
-	case <-col.Ingest().Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("collector ingest not ready")
-	}
 
 	// The supervisors' app: the collector's broker admits only the
 	// collector and enrolled docks, and docks may read only their own
 	// subtree, so it uses the collector's credentials.
-	user, pass := col.BrokerCredentials()
-	sub = paho.NewClient(paho.NewClientOptions().AddBroker(col.BrokerURL()).SetClientID("tl-supervisor-" + dockID).
+	user, pass := w.Col.BrokerCredentials()
+	sub = paho.NewClient(paho.NewClientOptions().AddBroker(w.Col.BrokerURL()).SetClientID("tl-supervisor-" + dockID).
 		SetUsername(user).SetPassword(pass).SetCleanSession(true).SetOrderMatters(false))
 	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("supervisor connect: %v", tok.Error())
@@ -344,72 +185,17 @@ func tlStart(t *testing.T, plans []tlRecorder, now time.Time) *tlWorld {
 	if tok := sub.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) { w.mqtt.add(m.Topic(), m.Payload()) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe %s: %v", filter, tok.Error())
 	}
-	dockStarted = true
-	run(dockCtx, "dock", w.sys.Dock.Run, dockDone)
 	return w
 }
 
-// dockAll drops every recorder in and waits until the docking settled:
-// every slot safe (or in a fault that needs a person, such as a sequence
-// hole, whose footage is still copied and uploaded), nothing waiting for
-// upload, every report acknowledged by the collector (so committed).
-func (w *tlWorld) dockAll(t *testing.T, n int) {
+// dockAll drops every recorder in and waits until the world settled
+// (testworld.Settled) and stayed so for half a second.
+func (w *tlWorld) dockAll(t *testing.T) {
 	t.Helper()
-	for i := range n {
-		if err := w.sys.Board.Sim().Insert(i); err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.Now().Add(45 * time.Second)
-	var stable time.Time
-	for {
-		st := w.sys.Dock.Status()
-		// The collector's view too: the dock's last state report (sent every
-		// StateEvery) must show the backlog gone, or the analysis rightly
-		// raises backlog-old from the stale report.
-		if tlSettled(st, n) && w.collectorSeesNoBacklog(t) {
-			if stable.IsZero() {
-				stable = time.Now()
-			} else if time.Since(stable) > 500*time.Millisecond {
-				return
-			}
-		} else {
-			stable = time.Time{}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("docking not settled: %+v", st)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (w *tlWorld) collectorSeesNoBacklog(t *testing.T) bool {
-	docks, err := w.col.Store().Docks(context.Background())
-	if err != nil {
+	if err := w.DockAll(); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range docks {
-		if d.ID == w.sys.Dock.Status().Dock {
-			return !d.StateAt.IsZero() && d.State.BacklogSegments == 0
-		}
+	if err := w.WaitSettled(context.Background(), 45*time.Second, 500*time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
-	return false
-}
-
-func tlSettled(st localapi.Status, n int) bool {
-	if st.Backlog.Segments > 0 || st.OutboxPending > 0 || len(st.Slots) != n {
-		return false
-	}
-	for _, s := range st.Slots {
-		switch s.State {
-		case wire.SlotReleased, wire.SlotReady:
-		case wire.SlotFault:
-			if s.Fault == "link" || s.Uploaded < s.Copied || s.Copied < s.Segments {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
 }

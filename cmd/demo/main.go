@@ -37,6 +37,12 @@ type options struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	_, code := runShift(ctx, args, stdout, stderr)
+	return code
+}
+
+// runShift is run, returning also what the shift achieved (for the test).
+func runShift(ctx context.Context, args []string, stdout, stderr io.Writer) (result, int) {
 	var o options
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -45,17 +51,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up if the shift-end docking has not settled by then")
 	fs.Int64Var(&o.rate, "rate", 35_000_000, "recorder link speed cap in bytes/s (USB 2.0 CDC reality)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return result{}, 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "demo: unexpected argument %q\n", fs.Arg(0))
-		return 2
+		return result{}, 2
 	}
 	if o.dir == "" {
 		d, err := os.MkdirTemp("", "berth-demo-")
 		if err != nil {
 			fmt.Fprintf(stderr, "demo: %v\n", err)
-			return 1
+			return result{}, 1
 		}
 		o.dir = d
 		if !o.keep {
@@ -63,12 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	} else if err := os.MkdirAll(o.dir, 0o750); err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
-		return 1
+		return result{}, 1
 	}
 	w, err := newWorld(ctx, o, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
-		return 1
+		return result{}, 1
 	}
 	res, err := w.shift(ctx)
 	if cerr := w.close(); err == nil {
@@ -79,13 +85,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if o.keep {
 			fmt.Fprintf(stderr, "demo: everything is in %s (logs in demo.log)\n", o.dir)
 		}
-		return 1
+		return res, 1
 	}
 	if o.keep {
 		fmt.Fprintf(stdout, "\nEverything is in %s (logs: demo.log, store: collector/collector.db, evidence: collector/evidence).\n", o.dir)
 	}
 	if !res.ok() {
-		return 1
+		return res, 1
 	}
-	return 0
+	return res, 0
 }

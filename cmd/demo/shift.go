@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/agent/localapi"
-	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -18,43 +18,32 @@ type result struct {
 	settled bool
 	slots   []localapi.Slot
 	alerts  []store.Alert
+	tally   testworld.Tally // the evidence checks against the recorders' bytes
 }
 
 // ok is the demo's verdict: the docking settled, and every footage rule
 // held (checked in summary).
-func (r result) ok() bool { return r.settled }
+func (r result) ok() bool { return r.settled && r.tally.Zero() }
 
-// shift runs the shift-end docking: start everything, drop the recorders
-// in one by one, show progress until the dock has settled, analyse, and
+// shift runs the shift-end docking: drop the recorders in one by one, show
+// progress until the world has settled (testworld.Settled), analyse, and
 // print the summary.
 func (w *world) shift(ctx context.Context) (result, error) {
-	ctx, w.cancel = context.WithCancel(ctx)
 	fmt.Fprintf(w.out, "berth demo: collector (embedded MQTT %s, SQLite, evidence directory), dock %s with %d slots, %d recorders\n",
-		w.col.BrokerURL(), demoDock, len(w.plans), len(w.plans))
+		w.Col.BrokerURL(), demoDock, len(w.plans), len(w.plans))
 	fmt.Fprintf(w.out, "working directory %s; component logs in demo.log\n", w.o.dir)
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		fmt.Fprintln(w.out, "NOTE: ffmpeg is not installed, so the collector cannot decode the recorders' AAC audio: interruptions")
 		fmt.Fprintln(w.out, "      are raised as \"unchecked\" instead of judged for a spoken reason (apt-get install ffmpeg).")
 	}
 	fmt.Fprintln(w.out)
-	w.goRun(ctx, "collector", w.col.Run)
-	w.goRun(ctx, "recsim", w.recs.Run)
-	select {
-	case <-w.col.Ingest().Ready():
-	case <-ctx.Done():
-		return result{}, ctx.Err()
-	case <-time.After(30 * time.Second):
-		return result{}, fmt.Errorf("collector ingest not ready after 30 s")
-	}
-	w.goRun(ctx, "dock", w.sys.Dock.Run)
-
 	fmt.Fprintln(w.out, "Recorders coming back from the shift:")
 	for i, p := range w.plans {
-		fmt.Fprintf(w.out, "  slot %d  %s  officer %s  %s\n", i+1, p.serial, p.officer, p.shows)
+		fmt.Fprintf(w.out, "  slot %d  %s  officer %s  %s\n", i+1, p.Serial, p.Officer, p.shows)
 	}
 	fmt.Fprintln(w.out)
 
-	sim := w.sys.Board.Sim()
+	sim := w.Sys.Board.Sim()
 	deadline := time.Now().Add(w.o.timeout)
 	next := 0
 	nextDrop := time.Now()
@@ -72,14 +61,14 @@ func (w *world) shift(ctx context.Context) (result, error) {
 			if err := sim.Insert(next); err != nil {
 				return result{}, err
 			}
-			fmt.Fprintf(w.out, "%6s  slot %d  %s dropped in by officer %s\n", w.elapsed(), next+1, w.plans[next].serial, w.plans[next].officer)
+			fmt.Fprintf(w.out, "%6s  slot %d  %s dropped in by officer %s\n", w.elapsed(), next+1, w.plans[next].Serial, w.plans[next].Officer)
 			next++
 			nextDrop = now.Add(700 * time.Millisecond)
 		}
-		st := w.sys.Dock.Status()
+		st := w.Sys.Dock.Status()
 		changed := false
 		for i, s := range st.Slots {
-			line := slotLine(s, w.sys.Board.Slots()[i].Pattern().String())
+			line := slotLine(s, w.Sys.Board.Slots()[i].Pattern().String())
 			key := fmt.Sprint(s.State, s.Fault, s.Copied, s.Uploaded, s.Released)
 			if key != last[i] || (s.State == "copying" && now.Sub(lastPrint[i]) > 2*time.Second && !strings.HasPrefix(last[i], key)) {
 				fmt.Fprintf(w.out, "%6s  %s\n", w.elapsed(), line)
@@ -87,7 +76,7 @@ func (w *world) shift(ctx context.Context) (result, error) {
 				last[i], lastPrint[i] = key, now
 			}
 		}
-		if next == len(w.plans) && !changed && settled(st) && w.sys.Outbox.Len() == 0 && w.collectorSeesNoBacklog(ctx) {
+		if next == len(w.plans) && !changed && testworld.Settled(ctx, st, w.Col.Store()) {
 			if stableSince.IsZero() {
 				stableSince = now
 			} else if now.Sub(stableSince) > 2*time.Second {
@@ -107,42 +96,6 @@ func (w *world) shift(ctx context.Context) (result, error) {
 		}
 	}
 	return w.summary(ctx, true)
-}
-
-// collectorSeesNoBacklog: the dock's last state report at the collector
-// shows nothing waiting for upload (it reports every few seconds; judging
-// from an older one would raise a backlog alert that no longer holds).
-func (w *world) collectorSeesNoBacklog(ctx context.Context) bool {
-	docks, err := w.col.Store().Docks(ctx)
-	if err != nil {
-		return false
-	}
-	for _, d := range docks {
-		if d.ID == demoDock {
-			return !d.StateAt.IsZero() && d.State.BacklogSegments == 0
-		}
-	}
-	return false
-}
-
-// settled: every slot has finished its docking (safe, or a fault that
-// needs a person) and nothing waits for upload.
-func settled(st localapi.Status) bool {
-	if st.Backlog.Segments > 0 || st.OutboxPending > 0 {
-		return false
-	}
-	for _, s := range st.Slots {
-		switch s.State {
-		case wire.SlotReleased, wire.SlotReady:
-		case wire.SlotFault:
-			if s.Fault == slot.FaultLink { // a new session is coming
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func slotLine(s localapi.Slot, led string) string {

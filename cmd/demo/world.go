@@ -2,22 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/drivers/board"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
 )
@@ -27,21 +22,15 @@ const (
 	demoUnit = "unit-3"
 )
 
-// world is everything the demo runs: collector, recorders, dock.
+// world is the demo's narration around the test world (collector,
+// recorders, dock).
 type world struct {
-	o      options
-	out    io.Writer
-	log    *slog.Logger
-	logF   *os.File
-	plans  []officerPlan
-	col    *collector.Collector
-	recs   *recsim.Server
-	sys    *dock.System
-	start  time.Time
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errMu  sync.Mutex
-	errs   []error
+	*testworld.World
+	o     options
+	out   io.Writer
+	logF  *os.File
+	plans []officerPlan
+	start time.Time
 }
 
 func newWorld(ctx context.Context, o options, out io.Writer) (_ *world, err error) {
@@ -49,126 +38,56 @@ func newWorld(ctx context.Context, o options, out io.Writer) (_ *world, err erro
 	if w.logF, err = os.Create(filepath.Join(o.dir, "demo.log")); err != nil {
 		return nil, err
 	}
-	w.log = slog.New(slog.NewTextHandler(w.logF, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(w.logF, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	defer func() {
 		if err != nil {
-			w.close()
+			w.logF.Close()
 		}
 	}()
 	now := time.Now()
 	w.plans = demoPlans(now)
-
-	tok := make([]byte, 16)
-	rand.Read(tok)
-	token := hex.EncodeToString(tok)
-	var ccfg collector.Config
-	ccfg.DataDir = filepath.Join(o.dir, "collector")
-	ccfg.HTTP = "127.0.0.1:0"
-	ccfg.MQTT.Embedded = "127.0.0.1:0"
-	ccfg.MQTT.ClientID = "collector-demo"
-	ccfg.Analysis.Every = 2 * time.Second
-	ccfg.Analysis.MinFirmware = "2.4.0"
-	ccfg.Docks = []collector.DockEnrolment{{ID: demoDock, Unit: demoUnit, Token: token}}
-	if w.col, err = collector.New(ctx, ccfg, collector.Options{Log: w.log.With("side", "collector")}); err != nil {
-		return nil, err
-	}
-
-	// The recorders, and the dock's list of enrolled ones.
 	var recs []*recsim.Recorder
-	enrolled := map[string]string{}
+	unknown := map[string]bool{}
 	for _, p := range w.plans {
-		p.cfg.Rate = o.rate
-		p.cfg.Logger = w.log.With("side", "recorder", "serial", p.serial)
-		r, err := buildRecorder(filepath.Join(o.dir, "recorders"), p, now)
+		p.Config.Rate = o.rate
+		p.Config.Logger = log.With("side", "recorder", "serial", p.Serial)
+		p.Config.StateDir = filepath.Join(o.dir, "recorders", "state")
+		r, _, err := p.Build(filepath.Join(o.dir, "recorders"), now)
 		if err != nil {
-			return nil, fmt.Errorf("recorder %s: %w", p.serial, err)
+			return nil, fmt.Errorf("recorder %s: %w", p.Serial, err)
 		}
 		recs = append(recs, r)
-		if p.enrolled {
-			enrolled[r.Serial()] = r.PublicKeyBase64()
+		if !p.enrolled {
+			unknown[p.Serial] = true
 		}
 	}
-	if w.recs, err = recsim.NewServer(recs, &recsim.ServerOpts{TCP: "127.0.0.1:0", Logger: w.log.With("side", "recsim")}); err != nil {
-		return nil, err
-	}
-
-	// The dock on a simulated board whose slot links reach the recorders.
-	spec, err := board.NewSimSpec("demo-5slot", len(recs))
+	w.World, err = testworld.Start(ctx, testworld.Config{Dir: o.dir, Log: log, DockID: demoDock, Unit: demoUnit, Version: "demo",
+		Recorders: recs, Unknown: unknown,
+		Board: &board.Opts{Logger: log.With("side", "board"), Link: board.DefaultOpts.Link},
+		Collector: func(cc *collector.Config) {
+			cc.MQTT.ClientID = "collector-demo"
+			// The summary runs the analysis once the world has settled. A
+			// timed pass during the docking would judge the dock's backlog
+			// of 30-hour-old footage (BWC-0104) in the seconds before its
+			// upload and raise a backlog-old alert at random.
+			cc.Analysis.Every = time.Hour
+			cc.Analysis.MinFirmware = "2.4.0"
+		},
+		Dock: func(dc *dock.Config) {
+			dc.BufferCapacity = 4 << 30
+			dc.MQTT.AckTimeout = 5 * time.Second
+		}})
 	if err != nil {
-		return nil, err
-	}
-	b, err := board.Open(spec, &board.Opts{Logger: w.log.With("side", "board"), Link: board.DefaultOpts.Link})
-	if err != nil {
-		return nil, err
-	}
-	for i := range recs {
-		if err := b.Sim().SetLink(i, w.recs.Addr(i)); err != nil {
-			b.Halt()
-			return nil, err
-		}
-	}
-	ddir := filepath.Join(o.dir, "dock")
-	if err := os.MkdirAll(ddir, 0o750); err != nil {
-		b.Halt()
-		return nil, err
-	}
-	keyFile := filepath.Join(ddir, "buffer.key")
-	if err := buffer.WriteKeyFile(keyFile); err != nil {
-		b.Halt()
-		return nil, err
-	}
-	enrolledFile := filepath.Join(ddir, "recorders.json")
-	eb, _ := json.Marshal(enrolled)
-	if err := os.WriteFile(enrolledFile, eb, 0o640); err != nil {
-		b.Halt()
-		return nil, err
-	}
-	dcfg := &dock.Config{Dock: demoDock, Unit: demoUnit, Board: "(simulated)", DataDir: ddir, BufferKeyFile: keyFile,
-		BufferCapacity: 4 << 30, EnrolledDevices: enrolledFile, StateEvery: 2 * time.Second}
-	dcfg.Collector.URL = w.col.UploadURL()
-	dcfg.Collector.PublicKey = base64.StdEncoding.EncodeToString(w.col.PublicKey())
-	dcfg.MQTT.Broker = w.col.BrokerURL()
-	dcfg.MQTT.AckTimeout = 5 * time.Second
-	if w.sys, err = dock.Open(dcfg, dock.OpenOpts{Version: "demo", Log: w.log.With("side", "dock"), Board: b, Token: token}); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
-// goRun runs a part until the world closes, keeping its error.
-func (w *world) goRun(ctx context.Context, name string, f func(context.Context) error) {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			w.errMu.Lock()
-			w.errs = append(w.errs, fmt.Errorf("%s: %w", name, err))
-			w.errMu.Unlock()
-		}
-	}()
-}
-
 // close stops every part, in order, and joins them.
 func (w *world) close() error {
-	if w.cancel != nil {
-		w.cancel()
-	}
-	w.wg.Wait()
 	var errs []error
-	if w.sys != nil {
-		errs = append(errs, w.sys.Close())
+	if w.World != nil {
+		errs = append(errs, w.World.Close())
 	}
-	if w.recs != nil {
-		errs = append(errs, w.recs.Close())
-	}
-	if w.col != nil {
-		errs = append(errs, w.col.Close())
-	}
-	if w.logF != nil {
-		errs = append(errs, w.logF.Close())
-	}
-	w.errMu.Lock()
-	errs = append(errs, w.errs...)
-	w.errMu.Unlock()
-	return errors.Join(errs...)
+	return errors.Join(append(errs, w.logF.Close())...)
 }

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,8 +17,9 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/agent/buffer"
+	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/agent/localapi"
-	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
 )
@@ -49,17 +48,20 @@ import (
 // The collector, recsim and the sampler run in the benchmark's process,
 // on the same cores as dockd.
 //
-// The "limit" variants run dockd with GOMEMLIMIT=benchMemLimit (the Go
-// runtime's soft memory limit: the collector runs sooner instead of letting
-// the heap grow to twice the live data), the setting the budget needs.
+// The "limit" variants run dockd as shipped, with its --memory-limit of
+// benchMemLimit (the Go runtime's soft memory limit: the collector runs
+// sooner instead of letting the heap grow to twice the live data), the
+// setting the budget needs; the "nolimit" variants run it with
+// --memory-limit= (none) and no GOMEMLIMIT, to show what the limit buys.
 func BenchmarkDockdFourSlots(b *testing.B) {
-	b.Run("capped", func(b *testing.B) { benchDockd(b, 0, "") })
-	b.Run("uncapped", func(b *testing.B) { benchDockd(b, recsim.Unlimited, "") })
+	b.Run("capped-nolimit", func(b *testing.B) { benchDockd(b, 0, "") })
+	b.Run("uncapped-nolimit", func(b *testing.B) { benchDockd(b, recsim.Unlimited, "") })
 	b.Run("capped-limit", func(b *testing.B) { benchDockd(b, 0, benchMemLimit) })
 	b.Run("uncapped-limit", func(b *testing.B) { benchDockd(b, recsim.Unlimited, benchMemLimit) })
 }
 
-// benchMemLimit is the GOMEMLIMIT of the "limit" variants.
+// benchMemLimit is the --memory-limit of the "limit" variants (dockd's
+// default).
 const benchMemLimit = "80MiB"
 
 const (
@@ -96,45 +98,25 @@ func benchDockd(b *testing.B, rate int64, memLimit string) {
 	b.ReportMetric(float64(endDisk)/float64(total), "end-disk/backlog")
 }
 
-// benchRig is one docking's collector, recorders and dockd files.
+// benchRig is one docking's world (collector, broker and recorders in
+// process; dockd a subprocess on the world's files).
 type benchRig struct {
 	b        *testing.B
-	bin, dir string
+	w        *testworld.World
+	bin      string
 	cfgPath  string
 	logPath  string
 	dataDir  string
-	memLimit string // dockd's GOMEMLIMIT, "" for none
+	memLimit string // dockd's --memory-limit, "" for none
 	api      *localapi.Client
-	col      *collector.Collector
-	recs     *recsim.Server
-	stop     context.CancelFunc
-	done     chan struct{}
 }
 
 func benchNewRig(b *testing.B, bin string, rate int64) *benchRig {
 	b.Helper()
 	dir := b.TempDir()
 	dockID := "bench-" + randHex(4)
-	token := randHex(16)
 	log := slog.New(slog.NewTextHandler(tbWriter{b}, &slog.HandlerOptions{Level: slog.LevelError}))
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &benchRig{b: b, bin: bin, dir: dir, stop: cancel, done: make(chan struct{}, 2)}
-
-	var cc collector.Config
-	cc.DataDir = filepath.Join(dir, "collector")
-	cc.HTTP = "127.0.0.1:0"
-	cc.MQTT.Embedded = "127.0.0.1:0"
-	cc.MQTT.ClientID = "collector-" + dockID
-	cc.Analysis.Every = time.Hour
-	cc.Docks = []collector.DockEnrolment{{ID: dockID, Unit: "unit-bench", Token: token}}
-	col, err := collector.New(ctx, cc, collector.Options{Log: log.With("side", "collector")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	r.col = col
-
 	var recs []*recsim.Recorder
-	enrolled := map[string]string{}
 	for i := range benchSlots {
 		rec, err := recsim.Generate(uint64(700+i), &recsim.GenOpts{Segments: benchSegments, MinSize: benchSegSize,
 			Start: time.Now().Add(-9 * time.Hour)}, &recsim.Config{Serial: fmt.Sprintf("BENCH-%s-%d", dockID[6:], i), Rate: rate})
@@ -142,78 +124,19 @@ func benchNewRig(b *testing.B, bin string, rate int64) *benchRig {
 			b.Fatal(err)
 		}
 		recs = append(recs, rec)
-		enrolled[rec.Serial()] = rec.PublicKeyBase64()
 	}
-	if r.recs, err = recsim.NewServer(recs, &recsim.ServerOpts{TCP: "127.0.0.1:0"}); err != nil {
+	w, err := testworld.Start(context.Background(), testworld.Config{Dir: dir, Log: log, DockID: dockID, Unit: "unit-bench",
+		Recorders: recs, NoDock: true, Dock: func(dc *dock.Config) { dc.BufferCapacity, dc.StateEvery = 8<<30, 5*time.Second }})
+	if err != nil {
 		b.Fatal(err)
 	}
-	go func() {
-		defer func() { r.done <- struct{}{} }()
-		if err := r.recs.Run(ctx); err != nil {
-			b.Errorf("recsim: %v", err)
-		}
-	}()
-	go func() {
-		defer func() { r.done <- struct{}{} }()
-		if err := col.Run(ctx); err != nil {
-			b.Errorf("collector: %v", err)
-		}
-	}()
-	select {
-	case <-col.Ingest().Ready():
-	case <-time.After(30 * time.Second):
-		b.Fatal("ingest not ready")
-	}
-
-	ddir := filepath.Join(dir, "dock")
-	r.dataDir = filepath.Join(ddir, "data")
-	if err := os.MkdirAll(ddir, 0o750); err != nil {
-		b.Fatal(err)
-	}
-	keyFile := filepath.Join(ddir, "buffer.key")
-	if err := buffer.WriteKeyFile(keyFile); err != nil {
-		b.Fatal(err)
-	}
-	eb, _ := json.Marshal(enrolled)
-	benchWrite(b, filepath.Join(ddir, "recorders.json"), string(eb))
-	benchWrite(b, filepath.Join(ddir, "token"), token+"\n")
-	// Every slot holds a recorder from the start: the fake presence pins
-	// are pulled up (read High), and active high makes High "present".
-	var bf strings.Builder
-	bf.WriteString("board: bench-sim\nkind: sim\nleds:\n  type: gpio\nslots:\n")
-	for i := range benchSlots {
-		n := string(rune('A' + i))
-		fmt.Fprintf(&bf, `  - name: %s
-    charge: {pin: SIM_CHG_%s}
-    presence: {pin: SIM_PRS_%s, active: high, pull: up}
-    led: {pins: [SIM_LED_%s_R, SIM_LED_%s_G, SIM_LED_%s_B]}
-    current: {address: 0x%02x, limit: 2.5A}
-    serial: {tcp: %q}
-`, n, n, n, n, n, n, 0x40+i, r.recs.Addr(i))
-	}
-	benchWrite(b, filepath.Join(ddir, "board.yaml"), bf.String())
-	sock := filepath.Join(ddir, "dockd.sock")
-	r.api = localapi.NewClient(sock)
-	r.logPath = filepath.Join(dir, "dockd.log")
+	r := &benchRig{b: b, w: w, bin: bin, dataDir: w.DockCfg.DataDir, logPath: filepath.Join(dir, "dockd.log")}
+	ddir := filepath.Dir(w.DockCfg.BufferKeyFile)
+	board, sock := filepath.Join(ddir, "board.yaml"), filepath.Join(ddir, "dockd.sock")
 	r.cfgPath = filepath.Join(ddir, "dockd.yaml")
-	benchWrite(b, r.cfgPath, fmt.Sprintf(`dock: %s
-unit: unit-bench
-board: %s
-data_dir: %s
-buffer_key_file: %s
-buffer_capacity: 8GiB
-enrolled_devices: %s
-collector:
-  url: %s
-  public_key: %s
-  token_file: %s
-mqtt:
-  broker: %s
-  ack_timeout: 3s
-api_socket: %s
-state_every: 5s
-`, dockID, filepath.Join(ddir, "board.yaml"), r.dataDir, keyFile, filepath.Join(ddir, "recorders.json"), col.UploadURL(),
-		base64.StdEncoding.EncodeToString(col.PublicKey()), filepath.Join(ddir, "token"), col.BrokerURL(), sock))
+	benchWrite(b, board, w.SimBoardYAML())
+	benchWrite(b, r.cfgPath, w.DockdYAML(board, sock, 0))
+	r.api = localapi.NewClient(sock)
 	return r
 }
 
@@ -225,11 +148,9 @@ func benchWrite(b *testing.B, path, s string) {
 }
 
 func (r *benchRig) close() {
-	r.stop()
-	<-r.done
-	<-r.done
-	r.recs.Close()
-	r.col.Close()
+	if err := r.w.Close(); err != nil {
+		r.b.Error(err)
+	}
 }
 
 // benchResult is one docking's figures.
@@ -248,11 +169,14 @@ func (r *benchRig) run() benchResult {
 		b.Fatal(err)
 	}
 	defer lf.Close()
-	cmd := exec.Command(r.bin, "--config", r.cfgPath, "--log-level", "warn")
+	cmd := exec.Command(r.bin, "--config", r.cfgPath, "--log-level", "warn", "--memory-limit="+r.memLimit)
 	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.Env = os.Environ()
-	if r.memLimit != "" {
-		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+r.memLimit)
+	// Only the flag sets the limit: a GOMEMLIMIT inherited from the
+	// environment would win over it.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -346,7 +270,7 @@ func (r *benchRig) allBuffered() bool {
 }
 
 func (r *benchRig) allReleased() bool {
-	for _, rec := range r.recs.Recorders() {
+	for _, rec := range r.w.Recs.Recorders() {
 		if len(rec.Released()) != benchSegments {
 			return false
 		}

@@ -1,29 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/berthdock/berth/agent/buffer"
+	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/agent/localapi"
-	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
 )
@@ -48,38 +40,17 @@ type crashFootage struct {
 	UploadRate int64 // dock's upload cap, bytes/s
 }
 
-// crashSeg is one segment a recorder held at the start.
-type crashSeg struct {
-	Seq    uint64
-	SHA256 string
-	Size   int64
-}
-
-// crashRig is the collector, the recorders and the dockd configuration of
-// one crash test.
+// crashRig is the test world (collector, broker and recorders in process;
+// no dock: dockd runs as a subprocess on the files the world wrote) and
+// the dockd configuration of one crash test.
 type crashRig struct {
-	t      *testing.T
-	dir    string
-	bin    string
-	dockID string
-	token  string
-	fp     crashFootage
-	log    *slog.Logger
+	t  *testing.T
+	w  *testworld.World
+	fp crashFootage
 
-	colCfg  collector.Config
-	col     *collector.Collector
-	colStop context.CancelFunc
-	colDone chan error
-
-	recs     *recsim.Server
-	recsStop context.CancelFunc
-	recsDone chan error
-	seeds    []uint64
-	genOpts  recsim.GenOpts
-	original map[string][]crashSeg // serial -> segments held at the start
-
+	bin     string
 	cfgPath string
-	cfgText string // dockd.yaml with the upload rate left as %d
+	board   string
 	sock    string
 	logPath string
 	api     *localapi.Client
@@ -89,129 +60,48 @@ type crashRig struct {
 	starts    int
 }
 
-// crashNewRig starts the collector and the recorders and writes dockd's
-// board file, configuration, key, token and enrolment files.
+// crashNewRig starts the world and writes dockd's board file and
+// configuration (its key, token and enrolment files are the world's).
 func crashNewRig(t *testing.T, fp crashFootage) *crashRig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &crashRig{t: t, dir: dir, bin: buildDockd(t), dockID: "crash-" + randHex(4), token: randHex(16), fp: fp,
-		log:      slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
-		original: map[string][]crashSeg{}}
+	dockID := "crash-" + randHex(4)
+	r := &crashRig{t: t, bin: buildDockd(t), fp: fp}
+	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 
-	cc := &r.colCfg
-	cc.DataDir = filepath.Join(dir, "collector")
-	cc.HTTP = "127.0.0.1:0"
-	cc.MQTT.Embedded = "127.0.0.1:0"
-	cc.MQTT.ClientID = "collector-" + r.dockID
-	cc.Analysis.Every = time.Hour // analysis is not what these tests check
-	cc.Docks = []collector.DockEnrolment{{ID: r.dockID, Unit: "unit-crash", Token: r.token}}
-	r.startCollector()
-	// A restarted collector must come back where the dock looks for it.
-	r.colCfg.HTTP = r.col.HTTPAddr()
-	u, err := url.Parse(r.col.BrokerURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.colCfg.MQTT.Embedded = u.Host
-
-	// Recorders.
-	r.genOpts = recsim.GenOpts{Segments: fp.Segments, MinSize: fp.MinSize, MaxSize: fp.MaxSize, Start: time.Now().Add(-12 * time.Hour)}
+	genOpts := recsim.GenOpts{Segments: fp.Segments, MinSize: fp.MinSize, MaxSize: fp.MaxSize, Start: time.Now().Add(-12 * time.Hour)}
 	stateDir := filepath.Join(dir, "recsim")
 	var recs []*recsim.Recorder
-	enrolled := map[string]string{}
 	for i := range fp.Recorders {
-		seed := uint64(500 + i)
-		rec, err := recsim.Generate(seed, &r.genOpts, &recsim.Config{Serial: r.serial(i), Rate: fp.RecRate, StateDir: stateDir})
+		rec, err := recsim.Generate(uint64(500+i), &genOpts, &recsim.Config{Serial: fmt.Sprintf("CRASH-%s-%d", dockID[6:], i),
+			Rate: fp.RecRate, StateDir: stateDir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.seeds = append(r.seeds, seed)
 		recs = append(recs, rec)
-		enrolled[rec.Serial()] = rec.PublicKeyBase64()
-		for _, g := range rec.Segments() {
-			r.original[rec.Serial()] = append(r.original[rec.Serial()], crashSeg{Seq: g.Seq, SHA256: hex.EncodeToString(g.SHA256[:]), Size: int64(g.Size)})
-		}
 	}
-	if r.recs, err = recsim.NewServer(recs, &recsim.ServerOpts{TCP: "127.0.0.1:0"}); err != nil {
+	var err error
+	if r.w, err = testworld.Start(context.Background(), testworld.Config{Dir: dir, Log: log, DockID: dockID, Unit: "unit-crash",
+		Recorders: recs, NoDock: true, Dock: func(dc *dock.Config) { dc.BufferCapacity = 2 << 30 }}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.recsStop, r.recsDone = cancel, make(chan error, 1)
-	go func() { r.recsDone <- r.recs.Run(ctx) }()
+	t.Cleanup(r.close)
 
-	// dockd's files.
-	ddir := filepath.Join(dir, "dock")
-	if err := os.MkdirAll(ddir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(ddir, "buffer.key")
-	if err := buffer.WriteKeyFile(keyFile); err != nil {
-		t.Fatal(err)
-	}
-	enrolledFile := filepath.Join(ddir, "recorders.json")
-	eb, _ := json.Marshal(enrolled)
-	crashWrite(t, enrolledFile, string(eb))
-	tokenFile := filepath.Join(ddir, "token")
-	crashWrite(t, tokenFile, r.token+"\n")
-	boardFile := filepath.Join(ddir, "board.yaml")
-	crashWrite(t, boardFile, r.boardYAML())
+	ddir := filepath.Dir(r.w.DockCfg.BufferKeyFile)
+	r.board = filepath.Join(ddir, "board.yaml")
+	crashWrite(t, r.board, r.w.SimBoardYAML())
 	r.sock = filepath.Join(ddir, "dockd.sock")
 	r.logPath = filepath.Join(dir, "dockd.log")
 	r.cfgPath = filepath.Join(ddir, "dockd.yaml")
-	r.cfgText = fmt.Sprintf(`dock: %s
-unit: unit-crash
-board: %s
-data_dir: %s
-buffer_key_file: %s
-buffer_capacity: 2GiB
-enrolled_devices: %s
-collector:
-  url: %s
-  public_key: %s
-  token_file: %s
-  rate: %%d
-mqtt:
-  broker: %s
-  ack_timeout: 3s
-api_socket: %s
-state_every: 2s
-`, r.dockID, boardFile, filepath.Join(ddir, "data"), keyFile, enrolledFile, r.col.UploadURL(),
-		base64.StdEncoding.EncodeToString(r.col.PublicKey()), tokenFile, r.col.BrokerURL(), r.sock)
 	r.setUploadRate(fp.UploadRate)
 	r.api = localapi.NewClient(r.sock)
-
-	t.Cleanup(r.close)
 	return r
 }
 
 // setUploadRate writes dockd's configuration with an upload cap of rate
 // bytes/s; dockd reads it at its next start.
 func (r *crashRig) setUploadRate(rate int64) {
-	crashWrite(r.t, r.cfgPath, fmt.Sprintf(r.cfgText, rate))
-}
-
-func (r *crashRig) serial(i int) string { return fmt.Sprintf("CRASH-%s-%d", r.dockID[6:], i) }
-
-// boardYAML is a simulated board whose slots all hold a recorder from the
-// start, as a dock finds them after a reboot: the fake presence pins are
-// pulled up (High) and active high, so each presence driver's first event
-// is "present". (With the shipped file's active: low and the default
-// pull-up, the pins read High and the slots start empty until
-// Sim.Insert, which a subprocess cannot be sent.)
-func (r *crashRig) boardYAML() string {
-	var b strings.Builder
-	b.WriteString("board: crash-sim\nkind: sim\nleds:\n  type: gpio\nslots:\n")
-	for i := range r.fp.Recorders {
-		n := string(rune('A' + i))
-		fmt.Fprintf(&b, `  - name: %s
-    charge: {pin: SIM_CHG_%s}
-    presence: {pin: SIM_PRS_%s, active: high, pull: up}
-    led: {pins: [SIM_LED_%s_R, SIM_LED_%s_G, SIM_LED_%s_B]}
-    current: {address: 0x%02x, limit: 2.5A}
-    serial: {tcp: %q}
-`, n, n, n, n, n, n, 0x40+i, r.recs.Addr(i))
-	}
-	return b.String()
+	crashWrite(r.t, r.cfgPath, r.w.DockdYAML(r.board, r.sock, rate))
 }
 
 func crashWrite(t *testing.T, path, s string) {
@@ -221,33 +111,12 @@ func crashWrite(t *testing.T, path, s string) {
 	}
 }
 
-// startCollector opens the collector on colCfg (the same data dir and,
-// after the first, the same HTTP and broker ports) and runs it.
+// startCollector starts the collector again on the same data directory
+// and ports.
 func (r *crashRig) startCollector() {
 	r.t.Helper()
-	var col *collector.Collector
-	var err error
-	// The previous collector's ports were just closed; binding them again
-	// may briefly fail while the kernel lets go.
-	for try := 0; ; try++ {
-		col, err = collector.New(context.Background(), r.colCfg, collector.Options{Log: r.log.With("side", "collector")})
-		if err == nil || try == 50 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		r.t.Fatalf("collector: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.col, r.colStop, r.colDone = col, cancel, make(chan error, 1)
-	go func() { r.colDone <- col.Run(ctx) }()
-	select {
-	case <-col.Ingest().Ready():
-	case err := <-r.colDone:
-		r.t.Fatalf("collector stopped at start: %v", err)
-	case <-time.After(30 * time.Second):
-		r.t.Fatal("collector ingest not ready")
+	if err := r.w.StartCollector(context.Background()); err != nil {
+		r.t.Fatal(err)
 	}
 }
 
@@ -255,17 +124,9 @@ func (r *crashRig) startCollector() {
 // store.
 func (r *crashRig) stopCollector() {
 	r.t.Helper()
-	if r.col == nil {
-		return
+	if err := r.w.StopCollector(); err != nil {
+		r.t.Errorf("collector: %v", err)
 	}
-	r.colStop()
-	if err := <-r.colDone; err != nil {
-		r.t.Errorf("collector run: %v", err)
-	}
-	if err := r.col.Close(); err != nil {
-		r.t.Errorf("collector close: %v", err)
-	}
-	r.col = nil
 }
 
 func (r *crashRig) close() {
@@ -274,10 +135,9 @@ func (r *crashRig) close() {
 		<-r.dockdDone
 		r.dockd = nil
 	}
-	r.stopCollector()
-	r.recsStop()
-	<-r.recsDone
-	r.recs.Close()
+	if err := r.w.Close(); err != nil {
+		r.t.Errorf("world: %v", err)
+	}
 	if r.t.Failed() {
 		r.dumpLog()
 	}
@@ -392,18 +252,9 @@ func crashProgress(st localapi.Status) string {
 	return b.String()
 }
 
-// settled: every slot released (or ready), nothing left to upload, every
-// report acknowledged by the collector.
-func crashSettled(st localapi.Status) bool {
-	if st.OutboxPending != 0 || st.Backlog.Segments != 0 {
-		return false
-	}
-	for _, s := range st.Slots {
-		if s.State != wire.SlotReleased && s.State != wire.SlotReady {
-			return false
-		}
-	}
-	return true
+// settled is testworld.Settled on dockd's status and the collector's store.
+func (r *crashRig) settled(st localapi.Status) bool {
+	return testworld.Settled(context.Background(), st, r.w.Col.Store())
 }
 
 // waitSettled waits for the running dockd to settle.
@@ -414,7 +265,7 @@ func (r *crashRig) waitSettled(within time.Duration) localapi.Status {
 	var err error
 	for {
 		st, err = r.status()
-		if err == nil && crashSettled(st) {
+		if err == nil && r.settled(st) {
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -429,173 +280,33 @@ func (r *crashRig) waitSettled(within time.Duration) localapi.Status {
 	}
 }
 
-// crashCounts are the evidence checks' findings; all must be zero.
-type crashCounts struct {
-	Lost, Altered, StoredTwice, ReleasedUnreceipted int
-	Segments, Released, Objects                     int
-}
-
 // check compares what every recorder held at the start with what the
-// recorders, the collector's store and its evidence store hold now.
-func (r *crashRig) check() crashCounts {
-	t := r.t
-	t.Helper()
-	ctx := context.Background()
-	cs, ev := r.col.Store(), r.col.Evidence()
-	var c crashCounts
-	hashes := map[string]bool{}
-	for i, rec := range r.recs.Recorders() {
-		serial := rec.Serial()
-		// A twin from the same seed serves the original bytes, released or not.
-		twin, err := recsim.Generate(r.seeds[i], &r.genOpts, &recsim.Config{Serial: serial})
-		if err != nil {
-			t.Fatal(err)
-		}
-		held := map[uint64]bool{}
-		for _, g := range rec.Segments() {
-			held[g.Seq] = true
-		}
-		released := rec.Released()
-		c.Released += len(released)
-		if n := len(released); n != len(slices.Compact(slices.Sorted(slices.Values(released)))) {
-			t.Errorf("%s: released list has repeats: %v", serial, released)
-		}
-		byseq := map[uint64]crashSeg{}
-		for _, g := range r.original[serial] {
-			c.Segments++
-			byseq[g.Seq] = g
-			rc, ok, err := cs.Receipt(ctx, serial, g.Seq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				if !held[g.Seq] {
-					c.Lost++
-					t.Errorf("%s/%d: lost: neither on the recorder nor receipted", serial, g.Seq)
-				}
-				continue
-			}
-			if rc.SHA256 != g.SHA256 || rc.Size != g.Size || rc.ObjectID != g.SHA256 {
-				c.Altered++
-				t.Errorf("%s/%d: receipt %s/%s/%d, recorder %s/%d", serial, g.Seq, rc.ObjectID, rc.SHA256, rc.Size, g.SHA256, g.Size)
-				continue
-			}
-			obj, err := ev.Verify(ctx, rc.ObjectID)
-			if err != nil {
-				if held[g.Seq] {
-					c.Altered++
-				} else {
-					c.Lost++
-				}
-				t.Errorf("%s/%d: evidence object %s: %v", serial, g.Seq, rc.ObjectID, err)
-				continue
-			}
-			if obj.SHA256 != g.SHA256 || obj.Size != g.Size {
-				c.Altered++
-				t.Errorf("%s/%d: object %s/%d, recorder %s/%d", serial, g.Seq, obj.SHA256, obj.Size, g.SHA256, g.Size)
-				continue
-			}
-			if !r.sameBytes(twin, g, rc.ObjectID) {
-				c.Altered++
-			}
-			hashes[g.SHA256] = true
-		}
-		for _, seq := range released {
-			rc, ok, err := cs.Receipt(ctx, serial, seq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g, known := byseq[seq]; !ok || !known || rc.SHA256 != g.SHA256 {
-				c.ReleasedUnreceipted++
-				t.Errorf("%s/%d released without a receipt for its hash (receipt %v %+v)", serial, seq, ok, rc)
-			}
-		}
-	}
-	// One object per distinct hash: the objects directory holds exactly
-	// the receipted hashes, each once.
-	objects := map[string]int{}
-	root := filepath.Join(r.colCfg.DataDir, "evidence", "objects")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		objects[d.Name()]++
-		c.Objects++
-		return nil
-	})
+// recorders, the collector's store and its evidence store hold now
+// (testworld.Check: bytes, receipts and their signatures, and the
+// recorders' release logs against the receipts on one clock).
+func (r *crashRig) check() testworld.Tally {
+	r.t.Helper()
+	c, err := r.w.Check(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	for name, n := range objects {
-		if n > 1 || !hashes[name] {
-			c.StoredTwice++
-			t.Errorf("evidence object %s: %d copies, receipted: %v", name, n, hashes[name])
-		}
-	}
-	if c.Objects != len(hashes) {
-		t.Errorf("evidence holds %d objects for %d distinct receipted hashes", c.Objects, len(hashes))
-		c.StoredTwice += max(0, c.Objects-len(hashes))
-	}
-	// One segment row per device/seq at the collector, each with one receipt.
-	for _, rec := range r.recs.Recorders() {
-		segs, err := cs.Segments(ctx, rec.Serial(), time.Time{}, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen := map[uint64]bool{}
-		for _, g := range segs {
-			if seen[g.Seq] {
-				c.StoredTwice++
-				t.Errorf("%s/%d: the collector lists the segment twice", g.Serial, g.Seq)
-			}
-			seen[g.Seq] = true
-		}
+	for _, p := range c.Problems {
+		r.t.Error(p)
 	}
 	return c
 }
 
-// sameBytes compares the evidence object with the twin recorder's bytes.
-func (r *crashRig) sameBytes(twin *recsim.Recorder, g crashSeg, id string) bool {
-	t := r.t
-	src, err := twin.OpenSegment(g.Seq)
-	if err != nil {
-		t.Errorf("twin %d: %v", g.Seq, err)
-		return false
-	}
-	obj, err := r.col.Evidence().Open(context.Background(), id)
-	if err != nil {
-		t.Errorf("open object %s: %v", id, err)
-		return false
-	}
-	defer obj.Close()
-	want := make([]byte, g.Size)
-	if _, err := src.ReadAt(want, 0); err != nil && !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(obj)
-	if err != nil {
-		t.Errorf("read object %s: %v", id, err)
-		return false
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("object %s: %d bytes differ from the recorder's %d", id, len(got), len(want))
-		return false
-	}
-	return true
-}
-
-// report logs and asserts the four zeros, and that every segment ended
+// report logs and asserts the zeros, and that every segment ended
 // released (the run went to the end).
-func (r *crashRig) report(c crashCounts) {
+func (r *crashRig) report(c testworld.Tally) {
 	r.t.Helper()
-	r.t.Logf("segments %d, released %d, evidence objects %d: lost %d, altered %d, stored twice %d, released without receipt %d",
-		c.Segments, c.Released, c.Objects, c.Lost, c.Altered, c.StoredTwice, c.ReleasedUnreceipted)
-	if c.Lost+c.Altered+c.StoredTwice+c.ReleasedUnreceipted != 0 {
-		r.t.Errorf("want 0 lost, 0 altered, 0 stored twice, 0 released without a receipt")
+	r.t.Log(c)
+	if !c.Zero() {
+		r.t.Errorf("want 0 lost, 0 altered, 0 stored twice, 0 bad receipts, 0 released without or before a receipt")
 	}
 	if c.Released != c.Segments {
 		r.t.Errorf("released %d of %d segments at the end of the run", c.Released, c.Segments)
 	}
-	staging, _ := os.ReadDir(filepath.Join(r.colCfg.DataDir, "evidence", "staging"))
+	staging, _ := os.ReadDir(filepath.Join(r.w.ColCfg.DataDir, "evidence", "staging"))
 	r.t.Logf("evidence staging areas left: %d", len(staging))
 }

@@ -3,10 +3,11 @@ package main
 import (
 	"flag"
 
-	"github.com/berthdock/berth/agent/localapi"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/berthdock/berth/agent/localapi"
 )
 
 var crashSeedFlag = flag.Uint64("crash.seed", 0, "seed of the crash tests' random moments (0: from the clock)")
@@ -79,7 +80,7 @@ func TestCrashKillDockd(t *testing.T) {
 			if err == nil && (ph == "uploading" || ph == "copying" && phases["copying"] < maxCopying) {
 				break
 			}
-			if err == nil && ph == "other" && crashSettled(st) || time.Now().After(wait) {
+			if err == nil && ph == "other" && r.settled(st) || time.Now().After(wait) {
 				r.killDockd()
 				t.Fatalf("kill %d: nothing left to copy or upload (%s, %v): the footage is too small for %d kills", i+1, crashProgress(st), err, kills)
 			}

@@ -43,7 +43,7 @@ func TestCrashRestartBrokerAndCollector(t *testing.T) {
 				t.Logf("restart %d at %s: %s", i+1, time.Since(began).Round(time.Millisecond), crashProgress(st))
 				break
 			}
-			if err == nil && want == "uploading" && crashSettled(st) || time.Now().After(deadline) {
+			if err == nil && want == "uploading" && r.settled(st) || time.Now().After(deadline) {
 				t.Fatalf("restart %d: no %s to interrupt (%s, %v): the footage is too small", i+1, want, crashProgress(st), err)
 			}
 		}
@@ -69,13 +69,13 @@ func TestCrashRestartBrokerAndCollector(t *testing.T) {
 	// The reports went through the restarts: the collector holds every
 	// segment's manifest, released.
 	ctx := context.Background()
-	for _, rec := range r.recs.Recorders() {
-		segs, err := r.col.Store().Segments(ctx, rec.Serial(), time.Time{}, time.Time{})
+	for _, rec := range r.w.Recs.Recorders() {
+		segs, err := r.w.Col.Store().Segments(ctx, rec.Serial(), time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(segs) != len(r.original[rec.Serial()]) {
-			t.Errorf("%s: collector holds %d manifests, want %d", rec.Serial(), len(segs), len(r.original[rec.Serial()]))
+		if len(segs) != len(r.w.Orig[rec.Serial()]) {
+			t.Errorf("%s: collector holds %d manifests, want %d", rec.Serial(), len(segs), len(r.w.Orig[rec.Serial()]))
 		}
 		for _, g := range segs {
 			if g.State != wire.SegReleased {

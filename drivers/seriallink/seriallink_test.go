@@ -26,7 +26,10 @@ func plug(t *testing.T, link string) *recorder {
 	t.Helper()
 	m, s, err := pty.Open()
 	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
+		if os.Getenv("BERTH_REQUIRE_PTY") != "" {
+			t.Fatalf("pseudo-terminals are required (BERTH_REQUIRE_PTY is set): %v", err)
+		}
+		t.Skipf("no pseudo-terminals here (set BERTH_REQUIRE_PTY to require them): %v", err)
 	}
 	name := s.Name()
 	_ = s.Close() // the Dev opens its own descriptor

@@ -21,9 +21,19 @@ import (
 func ptyServer(t *testing.T, recs []*recsim.Recorder) *recsim.Server {
 	t.Helper()
 	if _, err := os.Stat("/dev/ptmx"); err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
+		noPTY(t, err)
 	}
 	return serve(t, recs, &recsim.ServerOpts{PTY: true, PTYDir: t.TempDir(), ReplugDelay: 50 * time.Millisecond})
+}
+
+// noPTY skips a test that needs pseudo-terminals where there are none,
+// unless BERTH_REQUIRE_PTY demands them (CI sets it): then it fails.
+func noPTY(t *testing.T, err error) {
+	t.Helper()
+	if os.Getenv("BERTH_REQUIRE_PTY") != "" {
+		t.Fatalf("pseudo-terminals are required (BERTH_REQUIRE_PTY is set): %v", err)
+	}
+	t.Skipf("no pseudo-terminals here (set BERTH_REQUIRE_PTY to require them): %v", err)
 }
 
 func serialDialer(path string) conformance.Dialer {

@@ -124,7 +124,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	segs     []segment // held, ascending seq
 	lastSeq  uint64
-	released []releasedSeg
+	released []Release
 	events   []docklink.Event
 	runtime  int // events[runtime:] were added while running (persisted)
 	battery  batteryModel
@@ -139,11 +139,19 @@ type Recorder struct {
 
 var _ device.Backend = (*Recorder)(nil)
 
-type releasedSeg struct {
+// Release is one entry of a recorder's release log: a segment it freed on
+// the dock's RELEASE.
+type Release struct {
 	Seq    uint64    `json:"seq"`
-	SHA256 string    `json:"sha256"`
+	SHA256 string    `json:"sha256"` // hex, of the bytes freed
 	Size   uint64    `json:"size"`
-	Time   time.Time `json:"time"` // device clock at release
+	Time   time.Time `json:"time"` // the device clock at the release (it drifts, and the dock sets it)
+	// At is the true time of the release on Config.Clock, the clock a
+	// test shares with the other parts it runs (the collector's receipts
+	// are stamped from the process's real clock, the default here), so
+	// releases and receipts can be put on one ordering. Zero in state
+	// files written before it was recorded.
+	At time.Time `json:"at,omitzero"`
 }
 
 // DeriveKey is the key a recorder with this serial gets when Config.Key
@@ -355,6 +363,14 @@ func (r *Recorder) Released() []uint64 {
 	return out
 }
 
+// ReleaseLog is the recorder's release log, in the order of the releases
+// (including those restored from the state file).
+func (r *Recorder) ReleaseLog() []Release {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.released)
+}
+
 // PoweredOff reports whether a dying battery has run out.
 func (r *Recorder) PoweredOff() bool {
 	r.mu.Lock()
@@ -448,8 +464,8 @@ func (r *Recorder) Release(seq uint64, sha [32]byte) error {
 	if s.sha != sha || s.meta.SHA256 != sha {
 		return fmt.Errorf("%w: seq %d", device.ErrHashMismatch, seq)
 	}
-	now := r.devClock.at(r.clock.Now())
-	r.released = append(r.released, releasedSeg{Seq: seq, SHA256: fmt.Sprintf("%x", sha), Size: s.meta.Size, Time: now})
+	at := r.clock.Now()
+	r.released = append(r.released, Release{Seq: seq, SHA256: fmt.Sprintf("%x", sha), Size: s.meta.Size, Time: r.devClock.at(at), At: at})
 	r.segs = slices.Delete(r.segs, i, i+1)
 	r.relBytes += s.meta.Size
 	r.addEventLocked(docklink.EventReleased, seq, "")

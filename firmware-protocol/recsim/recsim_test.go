@@ -622,3 +622,39 @@ func TestLoadKey(t *testing.T) {
 		t.Fatal("Config.Key not used")
 	}
 }
+
+// The release log records each release in order with the true time on the
+// recorder's clock (the one a test shares with the collector) beside the
+// device's own, and survives a reload from the state file.
+func TestReleaseLog(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)
+	clk := clockwork.NewFakeClockAt(t0)
+	state := t.TempDir()
+	r := load(t, &recsim.Config{Clock: clk, ClockOffset: 5 * time.Second, StateDir: state})
+	segs := r.Segments()
+	var want []recsim.Release
+	for i, g := range []docklink.Segment{segs[2], segs[0]} {
+		clk.Advance(time.Minute)
+		if err := r.Release(g.Seq, g.SHA256); err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(time.Duration(i+1) * time.Minute)
+		want = append(want, recsim.Release{Seq: g.Seq, SHA256: hex.EncodeToString(g.SHA256[:]), Size: g.Size, Time: at.Add(5 * time.Second), At: at})
+	}
+	// A refused release is not logged.
+	if err := r.Release(segs[1].Seq, [32]byte{1}); err == nil {
+		t.Fatal("a release naming the wrong hash was accepted")
+	}
+	same := func(got []recsim.Release) bool {
+		return slices.EqualFunc(got, want, func(a, b recsim.Release) bool {
+			return a.Seq == b.Seq && a.SHA256 == b.SHA256 && a.Size == b.Size && a.Time.Equal(b.Time) && a.At.Equal(b.At)
+		})
+	}
+	if got := r.ReleaseLog(); !same(got) {
+		t.Fatalf("release log %+v, want %+v", got, want)
+	}
+	again := load(t, &recsim.Config{Clock: clk, StateDir: state})
+	if got := again.ReleaseLog(); !same(got) {
+		t.Fatalf("reloaded release log %+v, want %+v", got, want)
+	}
+}

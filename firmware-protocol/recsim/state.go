@@ -26,9 +26,9 @@ const maxStateSize = 64 << 20
 
 // stateDoc is the state file: what changed since the footage was loaded.
 type stateDoc struct {
-	Serial   string        `json:"serial"`
-	Released []releasedSeg `json:"released"`
-	Events   []stateEvent  `json:"events"` // added at run time (release, clock set, alarms)
+	Serial   string       `json:"serial"`
+	Released []Release    `json:"released"`
+	Events   []stateEvent `json:"events"` // added at run time (release, clock set, alarms)
 }
 
 type stateEvent struct {
