@@ -296,8 +296,16 @@ func (d *Detector) decide(fr []Frame) Activity {
 		if !regs[k].Wearer {
 			continue
 		}
+		// The stretch up to the next region, when that one is the
+		// wearer's too and less than MaxPause away, belongs to the same
+		// utterance: its syllables too weak or too noisy to be voiced
+		// (low SNR) are speech time by the same level rule.
+		end := s.b
+		if k+1 < len(spans) && regs[k+1].Wearer && spans[k+1].a-s.b <= pause {
+			end = spans[k+1].a
+		}
 		cnt, last := 0, -1
-		for i := s.a; i < s.b; i++ {
+		for i := s.a; i < end; i++ {
 			f := &fr[i]
 			if voiced[i] {
 				sp = append(sp, f.LevelDB)

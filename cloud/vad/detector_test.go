@@ -281,3 +281,46 @@ func TestDetectRate(t *testing.T) {
 		t.Errorf("a clip shorter than a frame: %v, %d regions", err, len(a.Regions))
 	}
 }
+
+// TestUtteranceSpeechTime pins the speech time of an utterance split into
+// two regions by syllables too weak to be voiced (low SNR): the stretch
+// between two wearer regions less than MaxPause apart counts where it
+// stands activeDB over the floor, and not where it is at the floor.
+func TestUtteranceSpeechTime(t *testing.T) {
+	voicedF := func(i int) Frame {
+		return Frame{LevelDB: -15, NoiseDB: -40, Harm: 0.8, Pitch: 140 + 10*float64(i%2), Mod: 4, HighDB: -8}
+	}
+	build := func(gapDB float64) []Frame {
+		var fr []Frame
+		for i := range 62 {
+			fr = append(fr, voicedF(i))
+		}
+		for range 44 { // 0.7 s: over MaxGap, under MaxPause
+			fr = append(fr, Frame{LevelDB: -40 + gapDB, NoiseDB: -40, Harm: 0.3, Mod: 4, HighDB: -8})
+		}
+		for i := range 62 {
+			fr = append(fr, voicedF(i))
+		}
+		return fr
+	}
+	for _, tc := range []struct {
+		gapDB    float64
+		min, max float64
+	}{
+		{6, 2.6, 2.8},  // weak syllables: the whole utterance
+		{0, 1.9, 2.25}, // a pause at the floor: the two regions only
+	} {
+		a := New(nil).decide(build(tc.gapDB))
+		var sum float64
+		n := 0
+		for _, r := range a.Regions {
+			if r.Wearer {
+				sum += r.SpeechSeconds
+				n++
+			}
+		}
+		if n != 2 || sum < tc.min || sum > tc.max {
+			t.Errorf("gap %.0f dB over the floor: %d wearer regions, %.2f s of speech, want 2 and %.2f–%.2f s; regions %s", tc.gapDB, n, sum, tc.min, tc.max, sources(a))
+		}
+	}
+}
