@@ -189,6 +189,20 @@ func TestDetectSignals(t *testing.T) {
 			talker(x, 1, 5, 140, -8, 24)
 			return x
 		}, nil, SourceWearer, 2.5, 5.5},
+		{"talker under a siren 6 dB louder (modulation of what the tone leaves)", func() []float32 {
+			x := make([]float32, secs*Rate)
+			pink(x, -50, 23)
+			siren(x, 650, 1400, 4, -14)
+			talker(x, 1, 5, 140, -8, 24)
+			return x
+		}, nil, SourceWearer, 2.5, 5.5},
+		{"talker under a hi-lo horn whose 2nd harmonic is strongest (the tone's fundamental notched too)", func() []float32 {
+			x := make([]float32, secs*Rate)
+			pink(x, -50, 26)
+			horn(x, 450, 600, 1, -14)
+			talker(x, 1, 5, 140, -8, 27)
+			return x
+		}, nil, SourceWearer, 2.5, 5.5},
 		{"a wailing siren alone stays a tone", func() []float32 {
 			x := make([]float32, secs*Rate)
 			pink(x, -50, 25)
@@ -321,6 +335,37 @@ func TestUtteranceSpeechTime(t *testing.T) {
 		}
 		if n != 2 || sum < tc.min || sum > tc.max {
 			t.Errorf("gap %.0f dB over the floor: %d wearer regions, %.2f s of speech, want 2 and %.2f–%.2f s; regions %s", tc.gapDB, n, sum, tc.min, tc.max, sources(a))
+		}
+	}
+}
+
+// TestSirenMasksWords pins maskShare: in a wearer region where a tone holds
+// most frames (a siren), the words it hides between voiced frames are
+// bridged like a pause; where tones are fewer (a prompt's beeps between
+// words), they are not speech time.
+func TestSirenMasksWords(t *testing.T) {
+	build := func(tone int) []Frame {
+		var fr []Frame
+		for range 8 {
+			for i := range 10 {
+				fr = append(fr, Frame{LevelDB: -15, NoiseDB: -40, Harm: 0.8, Pitch: 140 + 10*float64(i%2), Mod: 4, HighDB: -8})
+			}
+			for range tone {
+				fr = append(fr, Frame{LevelDB: -15, NoiseDB: -40, Harm: 0.9, HighF0: true, Tonal: 0.8, Mod: 4, HighDB: -8})
+			}
+		}
+		return fr
+	}
+	for _, tc := range []struct {
+		tone     int
+		min, max float64
+	}{
+		{14, 2.7, 3.1}, // 58 % tone: a siren, all of it speech time
+		{6, 1.1, 1.5},  // 38 % tone: beeps, the voiced frames only
+	} {
+		a := New(nil).decide(build(tc.tone))
+		if got := speechSeconds(a); got < tc.min || got > tc.max {
+			t.Errorf("tone frames %d in 10+%d: wearer speech %.2f s, want %.2f–%.2f; regions %s", tc.tone, tc.tone, got, tc.min, tc.max, sources(a))
 		}
 	}
 }
