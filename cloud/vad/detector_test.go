@@ -3,6 +3,7 @@ package vad
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -367,5 +368,36 @@ func TestSirenMasksWords(t *testing.T) {
 		if got := speechSeconds(a); got < tc.min || got > tc.max {
 			t.Errorf("tone frames %d in 10+%d: wearer speech %.2f s, want %.2f–%.2f; regions %s", tc.tone, tc.tone, got, tc.min, tc.max, sources(a))
 		}
+	}
+}
+
+// TestTiltUnderTone pins that a region's band levels are of what a tone
+// leaves: a talker's fricative level (Region.Fric, relative to the
+// telephone band) under a hi-lo horn stays within 3 dB of the talker's
+// alone, where the horn filling the telephone band would push it 13 dB
+// down, towards the loudspeaker rule.
+func TestTiltUnderTone(t *testing.T) {
+	fric := func(hornDB float64) float64 {
+		x := make([]float32, 8*Rate)
+		pink(x, -50, 23)
+		if hornDB > -100 {
+			horn(x, 450, 600, 1, hornDB)
+		}
+		talker(x, 1, 5, 140, -8, 24)
+		a := detect(t, nil, x)
+		best := Region{}
+		for _, r := range a.Regions {
+			if r.End-r.Start > best.End-best.Start {
+				best = r
+			}
+		}
+		if best.Source != SourceWearer {
+			t.Errorf("horn at %.0f dBFS: the longest region is %s; regions %s", hornDB, best.Source, sources(a))
+		}
+		return best.Fric
+	}
+	alone, under := fric(-200), fric(-14)
+	if math.Abs(under-alone) > 3 {
+		t.Errorf("fricative level %.1f dB under the horn, %.1f dB alone: more than 3 dB apart", under, alone)
 	}
 }

@@ -41,7 +41,9 @@ type Frame struct {
 	// a talker's fundamental and the body of a voice, which a small
 	// loudspeaker cannot give) and of the high band (3.4–7.5 kHz: a
 	// talker's fricatives, above a loudspeaker's band) relative to the
-	// 300–3400 Hz band.
+	// 300–3400 Hz band. In a frame with a tone over 400 Hz holding much
+	// of it (a siren, a beep) they are of what the tone and its harmonics
+	// leave.
 	LowDB, HighDB float64
 	// Notched: the frame was periodic over 400 Hz (a tone) and its pitch
 	// was looked for again with the tone removed.
@@ -121,7 +123,7 @@ func analyse(x []float32) []Frame {
 	nf := 1 + (len(x)-frameLen)/hop
 	lastBin := bandEdges[nBands]
 	f := newFFT(nfft)
-	pow := make([]float32, nf*lastBin) // power spectrum to hiHz per frame
+	pow := make([]float32, nf*highHiBin) // power spectrum to 7.5 kHz per frame
 	tilt := make([][3]float64, nf)
 	band := make([][]float64, nBands)
 	for b := range band {
@@ -138,8 +140,8 @@ func analyse(x []float32) []Frame {
 			}
 		}
 		f.transform(false)
-		p := pow[t*lastBin : (t+1)*lastBin]
-		for k := range lastBin {
+		p := pow[t*highHiBin : (t+1)*highHiBin]
+		for k := range highHiBin {
 			p[k] = float32(f.re[k]*f.re[k] + f.im[k]*f.im[k])
 		}
 		var lo, mid, hi float64
@@ -188,7 +190,7 @@ func analyse(x []float32) []Frame {
 		fr.HighDB = 10 * math.Log10(tilt[t][2]/tilt[t][1])
 		lvl[t] = fr.LevelDB
 		// Noise-whitened excess spectrum: what stands above the floor.
-		p := pow[t*lastBin : (t+1)*lastBin]
+		p := pow[t*highHiBin : (t+1)*highHiBin]
 		var tot float64
 		for b := range nBands {
 			nb := noise[b][t] / float64(bandEdges[b+1]-bandEdges[b])
@@ -246,19 +248,26 @@ func analyse(x []float32) []Frame {
 			// The syllabic modulation is measured on what the tone
 			// leaves: a siren's steady level would flatten it.
 			lvl[t] = 10 * math.Log10(max(sig-tone, 1e-12)/fullScale)
-			if left >= notchLeft*tot {
-				for _, k := range notched {
-					spec[k] = 0
-					switch {
-					case k >= midHiBin:
+			// The band levels too are of what the tone leaves: a
+			// siren fills the telephone band and would make any voice
+			// under it look band-limited.
+			for h := 1; float64(h)*f0-notchHalf < highHiBin; h++ {
+				c := int(math.Round(float64(h) * f0))
+				for k := max(midLoBin, c-notchHalf); k <= min(highHiBin-1, c+notchHalf); k++ {
+					if k >= midHiBin {
 						tilt[t][2] -= float64(p[k])
-					case k >= midLoBin:
+					} else {
 						tilt[t][1] -= float64(p[k])
 					}
 				}
-				tilt[t][1], tilt[t][2] = max(tilt[t][1], 1e-12), max(tilt[t][2], 1e-12)
-				fr.LowDB = 10 * math.Log10(tilt[t][0]/tilt[t][1])
-				fr.HighDB = 10 * math.Log10(tilt[t][2]/tilt[t][1])
+			}
+			tilt[t][1], tilt[t][2] = max(tilt[t][1], 1e-12), max(tilt[t][2], 1e-12)
+			fr.LowDB = 10 * math.Log10(tilt[t][0]/tilt[t][1])
+			fr.HighDB = 10 * math.Log10(tilt[t][2]/tilt[t][1])
+			if left >= notchLeft*tot {
+				for _, k := range notched {
+					spec[k] = 0
+				}
 				fr.Harm, fr.Pitch, fr.HighF0, _ = pitch(f, spec)
 				fr.Notched = true
 			}
