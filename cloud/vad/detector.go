@@ -296,8 +296,25 @@ func (d *Detector) decide(fr []Frame) Activity {
 		if !regs[k].Wearer {
 			continue
 		}
+		// The stretch up to the next region, when that one is the
+		// wearer's too and less than MaxPause away, belongs to the same
+		// utterance: its syllables too weak or too noisy to be voiced
+		// (low SNR) are speech time by the same level rule.
+		end := s.b
+		if k+1 < len(spans) && regs[k+1].Wearer && spans[k+1].a-s.b <= pause {
+			end = spans[k+1].a
+		}
+		// A tone over most of the region is a background (a siren), not
+		// a beep: the words it hides are bridged like a pause.
+		tones := 0
+		for i := s.a; i < end; i++ {
+			if fr[i].HighF0 && fr[i].Tonal >= 0.5 {
+				tones++
+			}
+		}
+		masking := float64(tones) >= maskShare*float64(end-s.a)
 		cnt, last := 0, -1
-		for i := s.a; i < s.b; i++ {
+		for i := s.a; i < end; i++ {
 			f := &fr[i]
 			if voiced[i] {
 				sp = append(sp, f.LevelDB)
@@ -308,7 +325,7 @@ func (d *Detector) decide(fr []Frame) Activity {
 			}
 			if last >= 0 && i-last-1 <= bridge {
 				quiet := true
-				for m := last + 1; m < i; m++ {
+				for m := last + 1; m < i && !masking; m++ {
 					if fr[m].HighF0 && fr[m].Tonal >= 0.5 {
 						quiet = false // a beep between words is not a pause
 						break
@@ -387,6 +404,11 @@ func percentile(v []float64, p float64) float64 {
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// maskShare is the share of a wearer region's frames holding a tone over
+// which the tone is taken for a background (a siren) that hides words, not
+// for a prompt's beeps between them.
+const maskShare = 0.5
 
 // activeDB is how far over the floor an unvoiced frame of a wearer region
 // must stand to count as speech time.

@@ -3,6 +3,7 @@ package vad
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,20 @@ func TestDetectSignals(t *testing.T) {
 			talker(x, 1, 5, 140, -8, 24)
 			return x
 		}, nil, SourceWearer, 2.5, 5.5},
+		{"talker under a siren 6 dB louder (modulation of what the tone leaves)", func() []float32 {
+			x := make([]float32, secs*Rate)
+			pink(x, -50, 23)
+			siren(x, 650, 1400, 4, -14)
+			talker(x, 1, 5, 140, -8, 24)
+			return x
+		}, nil, SourceWearer, 2.5, 5.5},
+		{"talker under a hi-lo horn whose 2nd harmonic is strongest (the tone's fundamental notched too)", func() []float32 {
+			x := make([]float32, secs*Rate)
+			pink(x, -50, 26)
+			horn(x, 450, 600, 1, -14)
+			talker(x, 1, 5, 140, -8, 27)
+			return x
+		}, nil, SourceWearer, 2.5, 5.5},
 		{"a wailing siren alone stays a tone", func() []float32 {
 			x := make([]float32, secs*Rate)
 			pink(x, -50, 25)
@@ -279,5 +294,110 @@ func TestDetectRate(t *testing.T) {
 	a, err := New(nil).Detect(make([]float32, 100), Rate)
 	if err != nil || len(a.Regions) != 0 {
 		t.Errorf("a clip shorter than a frame: %v, %d regions", err, len(a.Regions))
+	}
+}
+
+// TestUtteranceSpeechTime pins the speech time of an utterance split into
+// two regions by syllables too weak to be voiced (low SNR): the stretch
+// between two wearer regions less than MaxPause apart counts where it
+// stands activeDB over the floor, and not where it is at the floor.
+func TestUtteranceSpeechTime(t *testing.T) {
+	voicedF := func(i int) Frame {
+		return Frame{LevelDB: -15, NoiseDB: -40, Harm: 0.8, Pitch: 140 + 10*float64(i%2), Mod: 4, HighDB: -8}
+	}
+	build := func(gapDB float64) []Frame {
+		var fr []Frame
+		for i := range 62 {
+			fr = append(fr, voicedF(i))
+		}
+		for range 44 { // 0.7 s: over MaxGap, under MaxPause
+			fr = append(fr, Frame{LevelDB: -40 + gapDB, NoiseDB: -40, Harm: 0.3, Mod: 4, HighDB: -8})
+		}
+		for i := range 62 {
+			fr = append(fr, voicedF(i))
+		}
+		return fr
+	}
+	for _, tc := range []struct {
+		gapDB    float64
+		min, max float64
+	}{
+		{6, 2.6, 2.8},  // weak syllables: the whole utterance
+		{0, 1.9, 2.25}, // a pause at the floor: the two regions only
+	} {
+		a := New(nil).decide(build(tc.gapDB))
+		var sum float64
+		n := 0
+		for _, r := range a.Regions {
+			if r.Wearer {
+				sum += r.SpeechSeconds
+				n++
+			}
+		}
+		if n != 2 || sum < tc.min || sum > tc.max {
+			t.Errorf("gap %.0f dB over the floor: %d wearer regions, %.2f s of speech, want 2 and %.2f–%.2f s; regions %s", tc.gapDB, n, sum, tc.min, tc.max, sources(a))
+		}
+	}
+}
+
+// TestSirenMasksWords pins maskShare: in a wearer region where a tone holds
+// most frames (a siren), the words it hides between voiced frames are
+// bridged like a pause; where tones are fewer (a prompt's beeps between
+// words), they are not speech time.
+func TestSirenMasksWords(t *testing.T) {
+	build := func(tone int) []Frame {
+		var fr []Frame
+		for range 8 {
+			for i := range 10 {
+				fr = append(fr, Frame{LevelDB: -15, NoiseDB: -40, Harm: 0.8, Pitch: 140 + 10*float64(i%2), Mod: 4, HighDB: -8})
+			}
+			for range tone {
+				fr = append(fr, Frame{LevelDB: -15, NoiseDB: -40, Harm: 0.9, HighF0: true, Tonal: 0.8, Mod: 4, HighDB: -8})
+			}
+		}
+		return fr
+	}
+	for _, tc := range []struct {
+		tone     int
+		min, max float64
+	}{
+		{14, 2.7, 3.1}, // 58 % tone: a siren, all of it speech time
+		{6, 1.1, 1.5},  // 38 % tone: beeps, the voiced frames only
+	} {
+		a := New(nil).decide(build(tc.tone))
+		if got := speechSeconds(a); got < tc.min || got > tc.max {
+			t.Errorf("tone frames %d in 10+%d: wearer speech %.2f s, want %.2f–%.2f; regions %s", tc.tone, tc.tone, got, tc.min, tc.max, sources(a))
+		}
+	}
+}
+
+// TestTiltUnderTone pins that a region's band levels are of what a tone
+// leaves: a talker's fricative level (Region.Fric, relative to the
+// telephone band) under a hi-lo horn stays within 3 dB of the talker's
+// alone, where the horn filling the telephone band would push it 13 dB
+// down, towards the loudspeaker rule.
+func TestTiltUnderTone(t *testing.T) {
+	fric := func(hornDB float64) float64 {
+		x := make([]float32, 8*Rate)
+		pink(x, -50, 23)
+		if hornDB > -100 {
+			horn(x, 450, 600, 1, hornDB)
+		}
+		talker(x, 1, 5, 140, -8, 24)
+		a := detect(t, nil, x)
+		best := Region{}
+		for _, r := range a.Regions {
+			if r.End-r.Start > best.End-best.Start {
+				best = r
+			}
+		}
+		if best.Source != SourceWearer {
+			t.Errorf("horn at %.0f dBFS: the longest region is %s; regions %s", hornDB, best.Source, sources(a))
+		}
+		return best.Fric
+	}
+	alone, under := fric(-200), fric(-14)
+	if math.Abs(under-alone) > 3 {
+		t.Errorf("fricative level %.1f dB under the horn, %.1f dB alone: more than 3 dB apart", under, alone)
 	}
 }

@@ -41,7 +41,9 @@ type Frame struct {
 	// a talker's fundamental and the body of a voice, which a small
 	// loudspeaker cannot give) and of the high band (3.4–7.5 kHz: a
 	// talker's fricatives, above a loudspeaker's band) relative to the
-	// 300–3400 Hz band.
+	// 300–3400 Hz band. In a frame with a tone over 400 Hz holding much
+	// of it (a siren, a beep) they are of what the tone and its harmonics
+	// leave.
 	LowDB, HighDB float64
 	// Notched: the frame was periodic over 400 Hz (a tone) and its pitch
 	// was looked for again with the tone removed.
@@ -121,7 +123,7 @@ func analyse(x []float32) []Frame {
 	nf := 1 + (len(x)-frameLen)/hop
 	lastBin := bandEdges[nBands]
 	f := newFFT(nfft)
-	pow := make([]float32, nf*lastBin) // power spectrum to hiHz per frame
+	pow := make([]float32, nf*highHiBin) // power spectrum to 7.5 kHz per frame
 	tilt := make([][3]float64, nf)
 	band := make([][]float64, nBands)
 	for b := range band {
@@ -138,8 +140,8 @@ func analyse(x []float32) []Frame {
 			}
 		}
 		f.transform(false)
-		p := pow[t*lastBin : (t+1)*lastBin]
-		for k := range lastBin {
+		p := pow[t*highHiBin : (t+1)*highHiBin]
+		for k := range highHiBin {
 			p[k] = float32(f.re[k]*f.re[k] + f.im[k]*f.im[k])
 		}
 		var lo, mid, hi float64
@@ -188,7 +190,7 @@ func analyse(x []float32) []Frame {
 		fr.HighDB = 10 * math.Log10(tilt[t][2]/tilt[t][1])
 		lvl[t] = fr.LevelDB
 		// Noise-whitened excess spectrum: what stands above the floor.
-		p := pow[t*lastBin : (t+1)*lastBin]
+		p := pow[t*highHiBin : (t+1)*highHiBin]
 		var tot float64
 		for b := range nBands {
 			nb := noise[b][t] / float64(bandEdges[b+1]-bandEdges[b])
@@ -209,7 +211,8 @@ func analyse(x []float32) []Frame {
 		}
 		var kp int
 		fr.Tonal, kp = peakShare(spec, tot)
-		fr.Harm, fr.Pitch, fr.HighF0 = pitch(f, spec)
+		var hiLag int
+		fr.Harm, fr.Pitch, fr.HighF0, hiLag = pitch(f, spec)
 		if fr.HighF0 && fr.Tonal >= notchShare {
 			// A tone over 400 Hz holds much of the frame (a siren, a
 			// beep): notch it and its harmonics out and, if enough is
@@ -217,31 +220,55 @@ func analyse(x []float32) []Frame {
 			// again. The frame keeps Tonal and is marked.
 			var left float64
 			notched := make([]int, 0, 16)
-			for h := 1; h*kp-notchHalf < lastBin; h++ {
-				for k := max(0, h*kp-notchHalf); k <= min(lastBin-1, h*kp+notchHalf); k++ {
+			// The strongest peak may be a harmonic of the tone: its
+			// fundamental is the periodicity over 400 Hz, refined by
+			// the peak's own bin.
+			f0 := float64(kp)
+			if hiLag > 0 {
+				if m := math.Round(float64(kp) * float64(hiLag) / nfft); m >= 1 {
+					f0 = float64(kp) / m
+				}
+			}
+			for h := 1; float64(h)*f0-notchHalf < float64(lastBin); h++ {
+				c := int(math.Round(float64(h) * f0))
+				for k := max(0, c-notchHalf); k <= min(lastBin-1, c+notchHalf); k++ {
 					if spec[k] > 0 {
 						notched = append(notched, k)
 					}
 				}
 			}
+			var tone float64
 			for _, k := range notched {
 				left -= spec[k]
+				if k >= bandEdges[0] {
+					tone += float64(p[k])
+				}
 			}
 			left += tot
-			if left >= notchLeft*tot {
-				for _, k := range notched {
-					spec[k] = 0
-					switch {
-					case k >= midHiBin:
+			// The syllabic modulation is measured on what the tone
+			// leaves: a siren's steady level would flatten it.
+			lvl[t] = 10 * math.Log10(max(sig-tone, 1e-12)/fullScale)
+			// The band levels too are of what the tone leaves: a
+			// siren fills the telephone band and would make any voice
+			// under it look band-limited.
+			for h := 1; float64(h)*f0-notchHalf < highHiBin; h++ {
+				c := int(math.Round(float64(h) * f0))
+				for k := max(midLoBin, c-notchHalf); k <= min(highHiBin-1, c+notchHalf); k++ {
+					if k >= midHiBin {
 						tilt[t][2] -= float64(p[k])
-					case k >= midLoBin:
+					} else {
 						tilt[t][1] -= float64(p[k])
 					}
 				}
-				tilt[t][1], tilt[t][2] = max(tilt[t][1], 1e-12), max(tilt[t][2], 1e-12)
-				fr.LowDB = 10 * math.Log10(tilt[t][0]/tilt[t][1])
-				fr.HighDB = 10 * math.Log10(tilt[t][2]/tilt[t][1])
-				fr.Harm, fr.Pitch, fr.HighF0 = pitch(f, spec)
+			}
+			tilt[t][1], tilt[t][2] = max(tilt[t][1], 1e-12), max(tilt[t][2], 1e-12)
+			fr.LowDB = 10 * math.Log10(tilt[t][0]/tilt[t][1])
+			fr.HighDB = 10 * math.Log10(tilt[t][2]/tilt[t][1])
+			if left >= notchLeft*tot {
+				for _, k := range notched {
+					spec[k] = 0
+				}
+				fr.Harm, fr.Pitch, fr.HighF0, _ = pitch(f, spec)
 				fr.Notched = true
 			}
 		}
@@ -300,7 +327,7 @@ func floorTrack(e []float64) []float64 {
 const (
 	notchShare = 0.3
 	notchHalf  = 3
-	notchLeft  = 0.25
+	notchLeft  = 0.1
 )
 
 // peakShare is the share of the excess spectrum within ±3 bins (±47 Hz) of
@@ -326,7 +353,7 @@ func peakShare(spec []float64, tot float64) (float64, int) {
 // returns the highest peak at a 75–400 Hz lag. highF0 reports a stronger
 // periodicity at a shorter lag (fundamental above 400 Hz): a tone, not a
 // voice.
-func pitch(f *fft, spec []float64) (harm, hz float64, highF0 bool) {
+func pitch(f *fft, spec []float64) (harm, hz float64, highF0 bool, hiLag int) {
 	for i := range nfft {
 		f.re[i], f.im[i] = 0, 0
 	}
@@ -339,7 +366,7 @@ func pitch(f *fft, spec []float64) (harm, hz float64, highF0 bool) {
 	f.transform(true)
 	r0 := f.re[0]
 	if r0 <= 0 {
-		return 0, 0, false
+		return 0, 0, false, 0
 	}
 	norm := func(l int) float64 { return f.re[l] / r0 / hannACF[l] }
 	bestLag, best := 0, 0.0
@@ -353,14 +380,14 @@ func pitch(f *fft, spec []float64) (harm, hz float64, highF0 bool) {
 	for l := toneLag; l < minLag; l++ {
 		v := norm(l)
 		if v > hi && v >= norm(l-1) && v >= norm(l+1) {
-			hi = v
+			hi, hiLag = v, l
 		}
 	}
 	if best > 1 {
 		best = 1
 	}
 	if bestLag == 0 {
-		return 0, 0, hi > 0.5
+		return 0, 0, hi > 0.5, hiLag
 	}
 	// Parabolic interpolation of the peak: a lag step is 1–5 % of the
 	// pitch, too coarse to tell a held note from a gliding voice.
@@ -368,10 +395,12 @@ func pitch(f *fft, spec []float64) (harm, hz float64, highF0 bool) {
 	if a, b, c := norm(bestLag-1), norm(bestLag), norm(bestLag+1); a-2*b+c < 0 {
 		lag += 0.5 * (a - c) / (a - 2*b + c)
 	}
-	return best, float64(Rate) / lag, hi > 0.5 && hi >= 0.9*best
+	return best, float64(Rate) / lag, hi > 0.5 && hi >= 0.9*best, hiLag
 }
 
-// modulation fills Frame.Mod: the band level (dB, floored 20 dB under the
+// modulation fills Frame.Mod: the band level (in a frame with a tone over
+// 400 Hz holding much of it, the level of what the tone and its harmonics
+// leave, so a siren's steady level does not hide a voice's syllables) (dB, floored 20 dB under the
 // clip's median so silence does not add digital noise) band-passed to
 // 2–8 Hz as the difference of a 48 ms and a 320 ms moving average, then its
 // RMS over ±0.5 s. Syllables modulate speech at 2–8 Hz by 10 dB and more;

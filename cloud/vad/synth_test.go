@@ -266,3 +266,20 @@ func siren(x []float32, lo, hi, period, db float64) {
 		x[i] += float32(a * (math.Sin(ph) + math.Sin(3*ph)/3 + math.Sin(5*ph)/5))
 	}
 }
+
+// horn adds a two-tone (hi-lo) siren whose second harmonic is its
+// strongest partial (a horn driver's resonance): lo and hi Hz alternating
+// every half period, at an RMS of db dBFS.
+func horn(x []float32, lo, hi, period, db float64) {
+	a := amp(db) * math.Sqrt2 / math.Sqrt(0.25+1+0.09)
+	ph := 0.0
+	for i := range x {
+		t := float64(i) / Rate
+		f := lo
+		if math.Mod(t, period) >= period/2 {
+			f = hi
+		}
+		ph += 2 * math.Pi * f / Rate
+		x[i] += float32(a * (0.5*math.Sin(ph) + math.Sin(2*ph) + 0.3*math.Sin(3*ph)))
+	}
+}
