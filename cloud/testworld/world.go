@@ -20,6 +20,8 @@ import (
 	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/drivers/board"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jonboulle/clockwork"
 )
 
 // Config says what differs between worlds; everything else is wired the
@@ -221,6 +223,10 @@ func (w *World) run(ctx context.Context, name string, f func(context.Context) er
 	}()
 }
 
+// wall is the real clock the world waits on: it drives real processes,
+// brokers and sockets, so its waits are wall-clock time.
+var wall = clockwork.NewRealClock()
+
 // StartCollector opens the collector on ColCfg (after the first start, on
 // the same data directory and ports), runs it, and returns once its ingest
 // is ready.
@@ -229,12 +235,20 @@ func (w *World) StartCollector(ctx context.Context) error {
 	var err error
 	// A previous collector's ports were just closed; binding them again
 	// may briefly fail while the kernel lets go.
-	for try := 0; ; try++ {
+	bo := &backoff.ExponentialBackOff{InitialInterval: 50 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 1.5,
+		MaxInterval: 500 * time.Millisecond}
+	bo.Reset()
+	deadline := wall.Now().Add(10 * time.Second)
+	for {
 		col, err = collector.New(ctx, w.ColCfg, collector.Options{Log: w.log.With("side", "collector")})
-		if err == nil || try == 50 || w.Col == nil && w.colStop == nil {
+		if err == nil || wall.Now().After(deadline) || w.Col == nil && w.colStop == nil {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wall.After(bo.NextBackOff()):
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("testworld: collector: %w", err)
@@ -248,7 +262,7 @@ func (w *World) StartCollector(ctx context.Context) error {
 	case err := <-w.colDone:
 		w.colDone <- err
 		return fmt.Errorf("testworld: collector stopped at start: %w", err)
-	case <-time.After(30 * time.Second):
+	case <-wall.After(30 * time.Second):
 		return errors.New("testworld: collector ingest not ready after 30 s")
 	}
 }
@@ -287,26 +301,26 @@ func (w *World) Settled(ctx context.Context) bool {
 // WaitSettled waits until Settled has held for stable (the collector's
 // analysis then judges a world that no longer moves), or within ends.
 func (w *World) WaitSettled(ctx context.Context, within, stable time.Duration) error {
-	deadline := time.Now().Add(within)
+	deadline := wall.Now().Add(within)
 	var since time.Time
 	for {
 		if w.Settled(ctx) {
 			if since.IsZero() {
-				since = time.Now()
+				since = wall.Now()
 			}
-			if time.Since(since) >= stable {
+			if wall.Since(since) >= stable {
 				return nil
 			}
 		} else {
 			since = time.Time{}
 		}
-		if time.Now().After(deadline) {
+		if wall.Now().After(deadline) {
 			return fmt.Errorf("testworld: not settled within %s: %+v", within, w.Sys.Dock.Status())
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-wall.After(100 * time.Millisecond):
 		}
 	}
 }
