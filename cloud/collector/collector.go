@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -96,7 +95,12 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 			c.Close()
 		}
 	}()
-	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema}); err != nil {
+	policy, err := store.ParseRecorderPolicy(cfg.Enrolment.Recorders)
+	if err != nil {
+		return nil, fmt.Errorf("collector: enrolment.recorders: %w", err)
+	}
+	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema,
+		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew}); err != nil {
 		return nil, err
 	}
 	if c.ev, err = evidence.OpenFS(cfg.Evidence, c.log.With("part", "evidence")); err != nil {
@@ -108,15 +112,19 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	for _, d := range cfg.Docks {
 		tok := d.Token
 		if tok == "" && d.TokenFile != "" {
-			b, err := os.ReadFile(d.TokenFile)
-			if err != nil {
+			if tok, err = ReadSecretFile(d.TokenFile); err != nil {
 				return nil, fmt.Errorf("collector: dock %s token: %w", d.ID, err)
 			}
-			tok = strings.TrimSpace(string(b))
 		}
 		if err := c.st.EnrollDock(ctx, d.ID, d.Unit, tok); err != nil {
 			return nil, fmt.Errorf("collector: enrol dock %s: %w", d.ID, err)
 		}
+	}
+	if err := c.enrolConfigured(ctx); err != nil {
+		return nil, err
+	}
+	if policy == store.RecordersProtected {
+		c.log.Info("enrolment: enrolled recorders are bound to their unit's docks; recorders not enrolled are accepted from any enrolled dock (enrolment.recorders: enrolled-only refuses them)")
 	}
 	if c.up, err = server.New(server.Opts{Store: c.st, Evidence: c.ev, Key: c.key, Logger: c.log.With("part", "upload"), Registry: c.reg}); err != nil {
 		return nil, err
