@@ -38,6 +38,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/upload"
 )
@@ -52,6 +53,11 @@ type Store interface {
 	RecordReceipt(ctx context.Context, r wire.Receipt) error
 	// Receipt returns the recorded receipt of device's segment seq.
 	Receipt(ctx context.Context, device string, seq uint64) (wire.Receipt, bool, error)
+	// RecorderAccess judges, from enrolment, whether dock may upload for
+	// the recorder serial.
+	RecorderAccess(ctx context.Context, dock, serial string) (store.Access, error)
+	// UpsertAlert raises an alert (refusals, receipt conflicts).
+	UpsertAlert(ctx context.Context, a store.Alert) (bool, error)
 }
 
 // Opts configures a Server.
