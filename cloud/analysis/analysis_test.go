@@ -86,8 +86,13 @@ func TestInterruptionsHolesAndDelivery(t *testing.T) {
 	for _, s := range segs {
 		data := []byte(fmt.Sprintf("seq %d footage", s.seq))
 		sha := fmt.Sprintf("%064x", s.seq)
-		r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: s.seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(s.end + 30)}
+		r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: s.seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(s.end + 30),
+			KeyID: "k", Signature: "s"}
 		clip[r.ObjectID] = data
+		// The collector issued it (only its own receipts count).
+		if err := st.RecordReceipt(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
 		commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, &wire.SegmentManifest{Serial: "R1", Seq: s.seq, Start: at(s.start), End: at(s.end),
 			Size: r.Size, SHA256: sha, StopCause: s.cause, Officer: "o-7", State: wire.SegUploaded, Receipt: &r, ClockSyncedAt: docked})
 	}
@@ -214,8 +219,12 @@ func TestUncheckedSupersededByVerdict(t *testing.T) {
 		m := &wire.SegmentManifest{Serial: "R1", Seq: seq, Start: at(start), End: at(end), Size: int64(len(data)), SHA256: sha,
 			StopCause: cause, Officer: "o-7", State: wire.SegBuffered, ClockSyncedAt: docked}
 		if receipted {
-			r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(end + 30)}
+			r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(end + 30),
+				KeyID: "k", Signature: "s"}
 			clip[r.ObjectID] = data
+			if err := st.RecordReceipt(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
 			m.State, m.Receipt = wire.SegUploaded, &r
 		}
 		commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, m)

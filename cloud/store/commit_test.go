@@ -109,6 +109,10 @@ func TestSegmentUpdates(t *testing.T) {
 		up.FollowsInterruption = true
 		up.Receipt = &wire.Receipt{ObjectID: "obj-1", Device: "R1", Seq: 1, SHA256: up.SHA256, Size: up.Size,
 			StoredAt: t0.Add(9 * time.Hour), KeyID: "k1", Signature: "c2ln"}
+		// The collector issued it (the upload endpoint records it first).
+		if err := s.RecordReceipt(ctx, *up.Receipt); err != nil {
+			t.Fatal(err)
+		}
 		commit(t, s, msg(t, "dock-2", "s2", t0.Add(30*time.Hour), &up))
 
 		// A stale redelivery (older envelope time) of the buffered state, and
