@@ -17,13 +17,13 @@ func TestEchoedReceiptNeverTrusted(t *testing.T) {
 		s := b.open(t)
 		enrolTwoUnits(t, s)
 
-		// dock-a claims REC-B/1 released with a forged receipt for an object
-		// that is not in the store.
+		// dock-b claims its REC-B/1 released with a forged receipt for an
+		// object that is not in the store.
 		forged := manifest("REC-B", 1, t0, 0)
 		forged.State = wire.SegReleased
 		forged.Receipt = &wire.Receipt{ObjectID: "sha256-" + forged.SHA256, Device: "REC-B", Seq: 1, SHA256: forged.SHA256,
 			Size: forged.Size, StoredAt: t0.Add(time.Hour), KeyID: "k0", Signature: "Ym9ndXM="}
-		commit(t, s, msg(t, "dock-a", "m1", t0.Add(time.Hour), forged))
+		commit(t, s, msg(t, "dock-b", "m1", t0.Add(time.Hour), forged))
 		segs, err := s.Segments(ctx, "REC-B", time.Time{}, time.Time{})
 		if err != nil || len(segs) != 1 {
 			t.Fatalf("segments %+v %v", segs, err)
@@ -32,7 +32,7 @@ func TestEchoedReceiptNeverTrusted(t *testing.T) {
 			t.Fatalf("an echoed receipt counts as delivered: %+v", segs[0].Receipt)
 		}
 		as, err := s.Alerts(ctx, AlertFilter{Kind: KindEchoedReceipt})
-		if err != nil || len(as) != 1 || as[0].Unit != "u-b" || as[0].Dock != "dock-a" || as[0].Serial != "REC-B" || as[0].Seq != 1 {
+		if err != nil || len(as) != 1 || as[0].Unit != "u-b" || as[0].Dock != "dock-b" || as[0].Serial != "REC-B" || as[0].Seq != 1 {
 			t.Fatalf("alerts %+v %v", as, err)
 		}
 

@@ -144,10 +144,12 @@ type Device struct {
 	Health       wire.DeviceHealth // the snapshot of the last docking
 }
 
-// Devices lists every recorder seen, by serial.
+// Devices lists every recorder seen, by serial. Unit is the recorder's
+// enrolled unit when it is enrolled (never what a report says), else the
+// reported one.
 func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	rs, err := s.db.QueryContext(ctx, `SELECT serial, model, firmware, officer, unit, last_dock, last_docked_ns, health
-		FROM devices ORDER BY serial`)
+	rs, err := s.db.QueryContext(ctx, `SELECT d.serial, d.model, d.firmware, d.officer, COALESCE(r.unit, d.unit), d.last_dock,
+		d.last_docked_ns, d.health FROM devices d LEFT JOIN recorders r ON r.serial = d.serial ORDER BY d.serial`)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
 	}
