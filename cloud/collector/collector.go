@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		// Embedded broker: the collector's own credentials are made per run.
 		c.user, c.pass = "collector", randomToken()
 		c.brk, err = broker.New(broker.Opts{Addr: cfg.MQTT.Embedded, CollectorUser: c.user, CollectorPassword: c.pass,
-			Docks: c.st, Logger: c.log.With("part", "broker")})
+			Docks: c.st, Logger: c.log.With("part", "broker"), CollectorClientID: cfg.MQTT.ClientID, Registry: c.reg})
 		if err != nil {
 			return nil, err
 		}
@@ -291,7 +291,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		go func() { defer brokerWG.Done(); fail("broker", c.brk.Run(brokerCtx)) }()
 	}
 
-	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(c.Handler())
 	httpDone := make(chan error, 1)
 	go func() {
 		var err error
@@ -377,4 +377,21 @@ func (c *Collector) Close() error {
 // SendCommand publishes a command to a dock (power-cycle, refresh).
 func (c *Collector) SendCommand(ctx context.Context, dock string, cmd wire.Command) (string, error) {
 	return c.in.PublishCommand(ctx, dock, cmd)
+}
+
+// HTTP bounds of the collector's server: a client that sends its headers
+// slowly, its body slowly or holds an idle connection is cut off. Upload
+// chunks get their own read deadline (server.Opts.ChunkTimeout, 2m), set
+// by the upload handler; there is no write timeout, so a supervisor's
+// footage download is not cut short.
+const (
+	HTTPReadHeaderTimeout = 10 * time.Second
+	HTTPReadTimeout       = time.Minute
+	HTTPIdleTimeout       = 2 * time.Minute
+	HTTPMaxHeaderBytes    = 64 << 10
+)
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: HTTPReadHeaderTimeout, ReadTimeout: HTTPReadTimeout,
+		IdleTimeout: HTTPIdleTimeout, MaxHeaderBytes: HTTPMaxHeaderBytes}
 }
