@@ -56,3 +56,14 @@ func TestHTTPServerBounded(t *testing.T) {
 		t.Fatalf("unbounded server: header %s read %s idle %s max header %d", s.ReadHeaderTimeout, s.ReadTimeout, s.IdleTimeout, s.MaxHeaderBytes)
 	}
 }
+
+// The shipped configuration parses, enrolment included.
+func TestDeployConfigLoads(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("..", "..", "deploy", "cloud", "collector.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Units) == 0 || len(c.Recorders) == 0 || c.Enrolment.Recorders != "enrolled-only" {
+		t.Fatalf("enrolment not read: %+v %+v %+v", c.Units, c.Recorders, c.Enrolment)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +23,11 @@ const enrollUsage = `usage: collector enroll unit     --db DSN --id UNIT [--name
        collector enroll dock     --db DSN --id DOCK --unit UNIT --token-file FILE --by NAME
        collector enroll recorder --db DSN --serial SERIAL --unit UNIT (--key BASE64 | --key-file FILE) --by NAME
        collector enroll list     --db DSN [--unit UNIT]
+       collector enroll export   --db DSN --unit UNIT [--out FILE]
+
+export writes the unit's recorder keys as the dock's enrolled_devices file
+({"serial": "base64 Ed25519 public key"}), so a dock authenticates exactly
+the recorders the registry binds to its unit.
 
 A dock's token file is created (mode 0600, a random token) when it does not
 exist; an existing one readable by group or others is refused. The dock is
@@ -49,8 +55,9 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	serial := fs.String("serial", "", "recorder's serial")
 	key := fs.String("key", "", "recorder's Ed25519 public key, base64")
 	keyFile := fs.String("key-file", "", "file holding the recorder's Ed25519 public key, base64")
+	out := fs.String("out", "", "export: write to this file (mode 0640) instead of standard output")
 	switch sub {
-	case "unit", "dock", "recorder", "list":
+	case "unit", "dock", "recorder", "list", "export":
 	default:
 		fmt.Fprintf(stderr, "collector enroll: unknown subcommand %q\n%s", sub, enrollUsage)
 		return 2
@@ -62,7 +69,7 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "collector enroll %s: unexpected argument %q\n", sub, fs.Arg(0))
 		return 2
 	}
-	if sub != "list" && *by == "" {
+	if sub != "list" && sub != "export" && *by == "" {
 		fmt.Fprintf(stderr, "collector enroll %s: --by is required: every enrolment records who made it\n", sub)
 		return 2
 	}
@@ -119,6 +126,34 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "recorder %s enrolled in unit %s by %s\n", *serial, *unit, *by)
 	case "list":
 		return listEnrolment(ctx, st, *unit, stdout, stderr)
+	case "export":
+		if *unit == "" {
+			return fail(fmt.Errorf("%w: --unit is required: a dock takes its own unit's recorders", store.ErrArgument))
+		}
+		recs, err := st.Recorders(ctx, *unit)
+		if err != nil {
+			return fail(err)
+		}
+		keys := make(map[string]string, len(recs))
+		for _, r := range recs {
+			keys[r.Serial] = base64.StdEncoding.EncodeToString(r.PublicKey)
+		}
+		b, err := json.MarshalIndent(keys, "", "  ")
+		if err != nil {
+			return fail(err)
+		}
+		b = append(b, '\n')
+		if *out == "" {
+			_, err = stdout.Write(b)
+		} else {
+			err = os.WriteFile(*out, b, 0o640)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if *out != "" {
+			fmt.Fprintf(stderr, "%d recorders of unit %s written to %s (dockd: enrolled_devices)\n", len(keys), *unit, *out)
+		}
 	}
 	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/cloud/store"
 )
 
@@ -43,6 +44,16 @@ func TestEnroll(t *testing.T) {
 		if code != tc.code || !strings.Contains(out+errs, tc.want) {
 			t.Errorf("enroll %v = %d, out %q err %q; want %d and %q", tc.args, code, out, errs, tc.code, tc.want)
 		}
+	}
+	// The dock's recorder key list, provisioned from the registry, in the
+	// format dockd loads.
+	keys := filepath.Join(dir, "recorders.json")
+	if code, _, errs := runIt("export", "--db", db, "--unit", "u-a", "--out", keys); code != 0 {
+		t.Fatalf("export: %d %s", code, errs)
+	}
+	got, err := dock.LoadEnrolled(keys)
+	if err != nil || len(got) != 1 || !got["REC-A"].Equal(pub) {
+		t.Fatalf("exported keys %v %v", got, err)
 	}
 	fi, err := os.Stat(tokFile)
 	if err != nil || fi.Mode().Perm() != 0o600 {
