@@ -160,7 +160,7 @@ func TestUnitFromDock(t *testing.T) {
 	for _, serial := range []string{"R1", "R2"} {
 		unit := ""
 		if serial == "R2" {
-			unit = "unit-9" // a unit the dock reported wins
+			unit = "unit-9" // a unit a report names never wins over enrolment
 		}
 		commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: serial, Firmware: "2.0", Officer: "o-7", Unit: unit,
 			Slot: 0, DockedAt: docked, DockClock: docked, DeviceClock: docked.Add(time.Minute), ClockOffsetMs: 60_000, ClockSet: true,
@@ -183,8 +183,8 @@ func TestUnitFromDock(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if units["R1"] != "unit-3" || units["R2"] != "unit-9" {
-		t.Fatalf("clock-drift alerts went to units %v, want R1 unit-3 (the dock's), R2 unit-9 (reported)", units)
+	if units["R1"] != "unit-3" || units["R2"] != "unit-3" {
+		t.Fatalf("clock-drift alerts went to units %v, want both unit-3 (the docking dock's enrolment, not the report)", units)
 	}
 	a, ok, err := st.AlertByKey(ctx, "clock-drift/R1/"+docked.UTC().Format(time.RFC3339))
 	if err != nil || !ok || a.Unit != "unit-3" {

@@ -144,12 +144,15 @@ type Device struct {
 	Health       wire.DeviceHealth // the snapshot of the last docking
 }
 
-// Devices lists every recorder seen, by serial. Unit is the recorder's
-// enrolled unit when it is enrolled (never what a report says), else the
-// reported one.
+// Devices lists every recorder seen, by serial. Unit comes from enrolment
+// (DESIGN.md: the unit of a finding never comes from a report): the
+// recorder's enrolled unit, else that of the dock that last docked it;
+// the unit a report named only when neither is enrolled with a unit.
 func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	rs, err := s.db.QueryContext(ctx, `SELECT d.serial, d.model, d.firmware, d.officer, COALESCE(r.unit, d.unit), d.last_dock,
-		d.last_docked_ns, d.health FROM devices d LEFT JOIN recorders r ON r.serial = d.serial ORDER BY d.serial`)
+	rs, err := s.db.QueryContext(ctx, `SELECT d.serial, d.model, d.firmware, d.officer,
+		COALESCE(r.unit, NULLIF(k.unit, ''), d.unit), d.last_dock, d.last_docked_ns, d.health
+		FROM devices d LEFT JOIN recorders r ON r.serial = d.serial LEFT JOIN docks k ON k.id = d.last_dock
+		ORDER BY d.serial`)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
 	}

@@ -76,8 +76,9 @@ func TestReportScreening(t *testing.T) {
 		}
 		s.policy = RecordersProtected
 		commit(t, s, msg(t, "dock-a", "a6", now, health("REC-Y", now.Add(-time.Minute))))
-		if devs, _ := s.Devices(ctx); len(devs) != 3 {
-			t.Errorf("devices %+v: REC-Y not enrolled is accepted under protected", devs)
+		devs, _ = s.Devices(ctx)
+		if len(devs) != 3 || devs[2].Serial != "REC-Y" || devs[2].Unit != "u-a" {
+			t.Errorf("devices %+v: REC-Y not enrolled is accepted under protected, in its dock's unit (not the reported unit-3)", devs)
 		}
 	})
 }
