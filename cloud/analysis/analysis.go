@@ -266,6 +266,15 @@ func (e *Engine) send(ctx context.Context, a alert.Alert) {
 	}
 }
 
+// Announce delivers an alert another part of the collector raised in the
+// store (the upload endpoint's refusals and receipt conflicts) through the
+// engine's deliveries, as the engine does its own new alerts.
+func (e *Engine) Announce(ctx context.Context, a store.Alert) {
+	a.Unit = orUnassigned(a.Unit)
+	e.log.Info("alert raised", "key", a.Key, "kind", a.Kind, "unit", a.Unit, "serial", a.Serial)
+	e.send(ctx, fromStore(a))
+}
+
 // escalate raises the level of alerts left open and delivers them again.
 func (e *Engine) escalate(ctx context.Context) error {
 	if e.cfg.Escalate <= 0 {

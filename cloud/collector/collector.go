@@ -126,7 +126,9 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if policy == store.RecordersProtected {
 		c.log.Info("enrolment: enrolled recorders are bound to their unit's docks; recorders not enrolled are accepted from any enrolled dock (enrolment.recorders: enrolled-only refuses them)")
 	}
-	if c.up, err = server.New(server.Opts{Store: c.st, Evidence: c.ev, Key: c.key, Logger: c.log.With("part", "upload"), Registry: c.reg}); err != nil {
+	announce := func(ctx context.Context, a store.Alert) { c.engine.Announce(ctx, a) } // c.engine is set below, before Run serves
+	if c.up, err = server.New(server.Opts{Store: c.st, Evidence: c.ev, Key: c.key, Logger: c.log.With("part", "upload"), Registry: c.reg,
+		Announce: announce}); err != nil {
 		return nil, err
 	}
 

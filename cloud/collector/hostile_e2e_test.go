@@ -257,6 +257,19 @@ func hostileDock(t *testing.T, dsn, schema string) {
 		t.Errorf("client-id takeovers counted %v, want 3", got)
 	}
 
+	// The custodians of unit-b hear of attacks on their recorders over MQTT.
+	user, pass := col.BrokerCredentials()
+	alertsSeen := make(chan string, 16)
+	sup := paho.NewClient(paho.NewClientOptions().AddBroker(col.BrokerURL()).SetClientID("supervisor-unit-b-" + randHex(3)).
+		SetUsername(user).SetPassword(pass).SetCleanSession(true).SetProtocolVersion(4))
+	if tok := sup.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("supervisor connect: %v", tok.Error())
+	}
+	defer sup.Disconnect(50)
+	if tok := sup.Subscribe(wire.Root+"/alerts/unit-b/#", 1, func(_ paho.Client, m paho.Message) { alertsSeen <- m.Topic() }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("supervisor subscribe: %v", tok.Error())
+	}
+
 	// Attack: dock-a uploads junk as REC-B/7, then claims REC-B/8 by naming
 	// the hash of footage already held.
 	upA := func() *uploader.HTTPClient {
@@ -382,6 +395,14 @@ func hostileDock(t *testing.T, dsn, schema string) {
 				t.Errorf("%s alert %+v: want unit %s, dock dock-a", w.kind, al, w.unit)
 			}
 		}
+	}
+	select {
+	case topic := <-alertsSeen:
+		if topic != wire.AlertTopic("unit-b", store.KindRecorderRefused) {
+			t.Errorf("unit-b's supervisors got an alert on %s", topic)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the refused upload's alert never reached unit-b over MQTT")
 	}
 	if got := metricValue(t, col, "berth_upload_rejections_total", "reason", string(upload.ReasonRecorderRefused)); got < 2 {
 		t.Errorf("recorder_refused rejections counted %v, want at least 2", got)

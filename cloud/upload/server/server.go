@@ -80,6 +80,10 @@ type Opts struct {
 	ChunkTimeout time.Duration
 	// MaxSize bounds an upload's declared size (default DefaultMaxSize).
 	MaxSize int64
+	// Announce, if set, delivers each new alert the endpoint raised (to
+	// the unit's custodians and supervisors); it is called on the
+	// request's goroutine with a bounded context.
+	Announce func(context.Context, store.Alert)
 }
 
 // Defaults of Opts.
@@ -105,6 +109,7 @@ type Server struct {
 	chunkTimeout time.Duration
 
 	logLimit *rate.Limiter // rejection logs
+	announce func(context.Context, store.Alert)
 }
 
 // KeyID names a collector public key in receipts: the first 8 bytes of its
@@ -123,7 +128,8 @@ func New(o Opts) (*Server, error) {
 		return nil, fmt.Errorf("server: signing key of %d bytes", len(o.Key))
 	}
 	s := &Server{store: o.Store, ev: o.Evidence, key: o.Key, keyID: o.KeyID, log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock(),
-		maxChunk: o.MaxChunk, maxSize: o.MaxSize, chunkTimeout: o.ChunkTimeout, logLimit: rate.NewLimiter(10, 20)}
+		maxChunk: o.MaxChunk, maxSize: o.MaxSize, chunkTimeout: o.ChunkTimeout, logLimit: rate.NewLimiter(10, 20),
+		announce: o.Announce}
 	if s.keyID == "" {
 		s.keyID = KeyID(o.Key.Public().(ed25519.PublicKey))
 	}

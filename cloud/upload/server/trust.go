@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire/upload"
@@ -42,13 +43,24 @@ func (s *Server) alert(ctx context.Context, a store.Alert) {
 	if a.Unit == "" {
 		a.Unit = "unassigned"
 	}
-	if _, err := s.store.UpsertAlert(context.WithoutCancel(ctx), a); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	created, err := s.store.UpsertAlert(ctx, a)
+	if err != nil {
 		s.log.Error("upload: raise alert failed", "kind", a.Kind, "key", a.Key, "err", err)
 		return
 	}
 	s.m.alerts.WithLabelValues(a.Kind).Inc()
 	s.log.Warn("upload: alert raised", "kind", a.Kind, "dock", a.Dock, "device", a.Serial, "seq", a.Seq, "detail", a.Detail)
+	if created && s.announce != nil {
+		actx, cancel := context.WithTimeout(ctx, announceTimeout)
+		defer cancel()
+		a.State, a.OpenedAt = store.AlertOpen, s.clock.Now()
+		s.announce(actx, a)
+	}
 }
+
+// announceTimeout bounds the delivery of one new alert.
+const announceTimeout = 5 * time.Second
 
 // rehash reads the held object id back and checks that it is size bytes
 // hashing to id: a receipt for bytes not received in this upload is

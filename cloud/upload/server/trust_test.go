@@ -55,6 +55,8 @@ func TestRecorderOfAnotherUnitRefused(t *testing.T) {
 	bothBackends(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, 0)
 		e.enrol(t)
+		var announced []store.Alert
+		e.srv.announce = func(_ context.Context, a store.Alert) { announced = append(announced, a) }
 		data, sum := payload(20_000, 21)
 		resp, eb, _ := e.send(t, req{method: "POST", path: upload.PathPrefix, body: createBody("REC-B", 7, 20_000, sum)})
 		if resp.StatusCode != http.StatusForbidden || eb.Reason != upload.ReasonRecorderRefused || eb.Error == "" {
@@ -75,6 +77,9 @@ func TestRecorderOfAnotherUnitRefused(t *testing.T) {
 		var ue *upload.Error
 		if !asErr(err, &ue) || ue.Status != http.StatusForbidden || upload.Retryable(err) {
 			t.Fatalf("client: %v", err)
+		}
+		if len(announced) != 1 || announced[0].Unit != "unit-2" || announced[0].Kind != store.KindRecorderRefused {
+			t.Errorf("announced %+v: want the one new alert, once", announced)
 		}
 		if _, err := e.client(t, uploader.ClientOpts{}).Upload(context.Background(), "REC-A", 7, 20_000, sum, bytes.NewReader(data), nil); err != nil {
 			t.Fatalf("own unit's recorder: %v", err)
