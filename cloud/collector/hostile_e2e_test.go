@@ -269,6 +269,15 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	if tok := sup.Subscribe(wire.Root+"/alerts/unit-b/#", 1, func(_ paho.Client, m paho.Message) { alertsSeen <- m.Topic() }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("supervisor subscribe: %v", tok.Error())
 	}
+	var seenMu sync.Mutex
+	seenA := map[string]int{}
+	if tok := sup.Subscribe(wire.Root+"/alerts/unit-a/#", 1, func(_ paho.Client, m paho.Message) {
+		seenMu.Lock()
+		seenA[m.Topic()]++
+		seenMu.Unlock()
+	}); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("supervisor subscribe: %v", tok.Error())
+	}
 
 	// Attack: dock-a uploads junk as REC-B/7, then claims REC-B/8 by naming
 	// the hash of footage already held.
@@ -404,6 +413,25 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	case <-time.After(10 * time.Second):
 		t.Error("the refused upload's alert never reached unit-b over MQTT")
 	}
+	// Alerts raised while ingesting are delivered by the next analysis
+	// pass, once each, to the unit enrolment names.
+	for range 2 {
+		if _, err := col.Engine().Pass(ctx); err != nil {
+			t.Fatalf("analysis pass: %v", err)
+		}
+	}
+	for _, kind := range []string{store.KindReportTime, store.KindEchoedReceipt} {
+		topic := wire.AlertTopic("unit-a", kind)
+		waitFor(t, topic, func() bool { seenMu.Lock(); defer seenMu.Unlock(); return seenA[topic] > 0 })
+	}
+	time.Sleep(200 * time.Millisecond)
+	seenMu.Lock()
+	for topic, n := range seenA {
+		if n != 1 && (topic == wire.AlertTopic("unit-a", store.KindReportTime) || topic == wire.AlertTopic("unit-a", store.KindEchoedReceipt)) {
+			t.Errorf("%s delivered %d times, want once", topic, n)
+		}
+	}
+	seenMu.Unlock()
 	if got := metricValue(t, col, "berth_upload_rejections_total", "reason", string(upload.ReasonRecorderRefused)); got < 2 {
 		t.Errorf("recorder_refused rejections counted %v, want at least 2", got)
 	}

@@ -21,3 +21,10 @@ CREATE TABLE recorders (
 CREATE INDEX recorders_by_unit ON recorders (unit, serial);
 
 ALTER TABLE docks ADD COLUMN enrolled_by TEXT NOT NULL DEFAULT '';
+
+-- Alerts raised outside the analysis engine (the trust kinds: refusals,
+-- receipt conflicts, echoed receipts, report times) are delivered once by
+-- whichever collector claims them first; announced_ns records the claim.
+-- Alerts that exist already were delivered by whoever raised them.
+ALTER TABLE alerts ADD COLUMN announced_ns BIGINT;
+UPDATE alerts SET announced_ns = opened_ns;
