@@ -309,7 +309,11 @@ func (c *Collector) Run(ctx context.Context) error {
 	}()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		c.sweepStaging(runCtx)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := c.in.Run(runCtx); err != nil {
@@ -396,4 +400,26 @@ const (
 func newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: HTTPReadHeaderTimeout, ReadTimeout: HTTPReadTimeout,
 		IdleTimeout: HTTPIdleTimeout, MaxHeaderBytes: HTTPMaxHeaderBytes}
+}
+
+// sweepEvery is how often abandoned uploads are looked for.
+const sweepEvery = 10 * time.Minute
+
+// sweepStaging discards abandoned uploads (server.Opts.StagingTTL) now and
+// every sweepEvery until ctx ends.
+func (c *Collector) sweepStaging(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		if n, err := c.up.Sweep(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("upload: staging sweep failed", "err", err)
+		} else if n > 0 {
+			c.log.Info("upload: abandoned uploads discarded", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -106,6 +106,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, dock string) {
 		s.fail(w, r, dock, "stat object", err)
 		return
 	}
+	if !s.withinQuota(w, r, dock, id, cr.Size) {
+		return
+	}
 	mb, _ := json.Marshal(m)
 	st, err := s.ev.Begin(ctx, id, cr.Size, mb)
 	if err != nil {

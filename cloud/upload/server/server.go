@@ -80,6 +80,14 @@ type Opts struct {
 	ChunkTimeout time.Duration
 	// MaxSize bounds an upload's declared size (default DefaultMaxSize).
 	MaxSize int64
+	// StagingQuota bounds the declared bytes of one dock's unfinished
+	// uploads (default DefaultStagingQuota); a create beyond it is 429
+	// staging_quota, which the dock retries after finishing others.
+	StagingQuota int64
+	// StagingTTL is how long an upload may sit untouched before Sweep
+	// discards it (default DefaultStagingTTL); the dock, still holding the
+	// footage, uploads it again from the start.
+	StagingTTL time.Duration
 	// Announce, if set, delivers each new alert the endpoint raised (to
 	// the unit's custodians and supervisors); it is called on the
 	// request's goroutine with a bounded context.
@@ -91,6 +99,8 @@ const (
 	DefaultMaxChunk     = 16 << 20
 	DefaultMaxSize      = 64 << 30
 	DefaultChunkTimeout = 2 * time.Minute
+	DefaultStagingQuota = 64 << 30
+	DefaultStagingTTL   = 7 * 24 * time.Hour
 )
 
 // Server is the upload endpoint; it is an http.Handler.
@@ -110,6 +120,15 @@ type Server struct {
 
 	logLimit *rate.Limiter // rejection logs
 	announce func(context.Context, store.Alert)
+
+	areas        stagingLister // nil: the evidence store cannot list staging (no quota, no sweep)
+	stagingQuota int64
+	stagingTTL   time.Duration
+}
+
+// stagingLister lists staging areas (*evidence.FS does).
+type stagingLister interface {
+	StagingAreas(ctx context.Context) ([]evidence.StagingArea, error)
 }
 
 // KeyID names a collector public key in receipts: the first 8 bytes of its
@@ -147,6 +166,13 @@ func New(o Opts) (*Server, error) {
 	}
 	if s.maxSize <= 0 {
 		s.maxSize = DefaultMaxSize
+	}
+	s.areas, _ = o.Evidence.(stagingLister)
+	if s.stagingQuota = o.StagingQuota; s.stagingQuota <= 0 {
+		s.stagingQuota = DefaultStagingQuota
+	}
+	if s.stagingTTL = o.StagingTTL; s.stagingTTL <= 0 {
+		s.stagingTTL = DefaultStagingTTL
 	}
 	var err error
 	if s.m, err = newMetrics(o.Registry); err != nil {
