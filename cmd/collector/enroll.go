@@ -20,7 +20,7 @@ import (
 )
 
 const enrollUsage = `usage: collector enroll unit     --db DSN --id UNIT [--name TEXT] [--custodian PERSON] --by NAME
-       collector enroll dock     --db DSN --id DOCK --unit UNIT --token-file FILE --by NAME
+       collector enroll dock     --db DSN --id DOCK --unit UNIT --token-file FILE [--receipt-key FILE] --by NAME
        collector enroll recorder --db DSN --serial SERIAL --unit UNIT (--key BASE64 | --key-file FILE) --by NAME
        collector enroll list     --db DSN [--unit UNIT]
        collector enroll export   --db DSN --unit UNIT [--out FILE]
@@ -56,6 +56,7 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	key := fs.String("key", "", "recorder's Ed25519 public key, base64")
 	keyFile := fs.String("key-file", "", "file holding the recorder's Ed25519 public key, base64")
 	out := fs.String("out", "", "export: write to this file (mode 0640) instead of standard output")
+	receiptKey := fs.String("receipt-key", "", "dock: the collector's receipt signing key file, to print the public key docks trust")
 	switch sub {
 	case "unit", "dock", "recorder", "list", "export":
 	default:
@@ -103,7 +104,11 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err := st.EnrollDockBy(ctx, *id, *unit, tok, *by); err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(stdout, "dock %s enrolled in unit %s by %s\n# dockd configuration:\ndock: %s\ntoken_file: %s\n", *id, *unit, *by, *id, *tokenFile)
+		frag, err := dockFragment(*id, *unit, *tokenFile, *receiptKey)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "# dock %s enrolled in unit %s by %s; its dockd.yaml fragment:\n%s", *id, *unit, *by, frag)
 	case "recorder":
 		b64 := *key
 		if *keyFile != "" {
@@ -215,4 +220,24 @@ func listEnrolment(ctx context.Context, st *store.Store, unit string, stdout, st
 		return 1
 	}
 	return 0
+}
+
+// dockFragment is the part of dockd.yaml that enrolment decides.
+func dockFragment(dock, unit, tokenFile, receiptKeyFile string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dock: %s\nunit: %s\nenrolled_devices: recorders.json  # collector enroll export --unit %s --out recorders.json\ncollector:\n  token_file: %s\n",
+		dock, unit, unit, tokenFile)
+	if receiptKeyFile != "" {
+		seed, err := collector.ReadSecretFile(receiptKeyFile)
+		if err != nil {
+			return "", err
+		}
+		raw, err := base64.StdEncoding.DecodeString(seed)
+		if err != nil || len(raw) != ed25519.SeedSize {
+			return "", fmt.Errorf("%w: %s is not a receipt signing key (base64 Ed25519 seed)", store.ErrArgument, receiptKeyFile)
+		}
+		pub := ed25519.NewKeyFromSeed(raw).Public().(ed25519.PublicKey)
+		fmt.Fprintf(&b, "  public_key: %s\n", base64.StdEncoding.EncodeToString(pub))
+	}
+	return b.String(), nil
 }

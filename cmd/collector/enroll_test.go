@@ -10,7 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/berthdock/berth/agent/dock"
+	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/store"
 )
 
@@ -35,7 +38,7 @@ func TestEnroll(t *testing.T) {
 		{[]string{"unit", "--db", db, "--id", "u-a", "--custodian", "cust-1"}, 2, "--by is required"},
 		{[]string{"recorder", "--db", db, "--serial", "REC-A", "--unit", "u-a", "--key", key, "--by", "admin-1"}, 2, "not enrolled"},
 		{[]string{"unit", "--db", db, "--id", "u-a", "--custodian", "cust-1", "--by", "admin-1"}, 0, "unit u-a enrolled"},
-		{[]string{"dock", "--db", db, "--id", "dock-a", "--unit", "u-a", "--token-file", tokFile, "--by", "admin-1"}, 0, "token_file: " + tokFile},
+		{[]string{"dock", "--db", db, "--id", "dock-a", "--unit", "u-a", "--token-file", tokFile, "--by", "admin-1"}, 0, "  token_file: " + tokFile},
 		{[]string{"recorder", "--db", db, "--serial", "REC-A", "--unit", "u-a", "--key", "bm90IGEga2V5", "--by", "admin-1"}, 2, "Ed25519"},
 		{[]string{"recorder", "--db", db, "--serial", "REC-A", "--unit", "u-a", "--key", key, "--by", "admin-1"}, 0, "recorder REC-A enrolled"},
 		{[]string{"list", "--db", db}, 0, "recorder  REC-A"},
@@ -71,6 +74,27 @@ func TestEnroll(t *testing.T) {
 	a, err := st.RecorderAccess(ctx, "dock-a", "REC-A")
 	if err != nil || !a.Allowed {
 		t.Errorf("dock-a may not handle its unit's REC-A: %+v %v", a, err)
+	}
+
+	// The printed fragment is dockd configuration, with the key docks trust.
+	keyFile := filepath.Join(dir, "receipt.key")
+	signer, err := collector.LoadOrCreateKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runIt("dock", "--db", db, "--id", "dock-a", "--unit", "u-a", "--token-file", tokFile, "--receipt-key", keyFile, "--by", "admin-1")
+	if code != 0 {
+		t.Fatalf("re-enrol with key: %d %s", code, errs)
+	}
+	var dc dock.Config
+	dec := yaml.NewDecoder(strings.NewReader(out))
+	dec.KnownFields(true)
+	if err := dec.Decode(&dc); err != nil {
+		t.Fatalf("fragment is not dockd configuration: %v\n%s", err, out)
+	}
+	if dc.Dock != "dock-a" || dc.Unit != "u-a" || dc.Collector.TokenFile != tokFile ||
+		dc.Collector.PublicKey != base64.StdEncoding.EncodeToString(signer.Public().(ed25519.PublicKey)) {
+		t.Fatalf("fragment %+v", dc)
 	}
 
 	// A world-readable token file is refused.
