@@ -413,6 +413,45 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	case <-time.After(10 * time.Second):
 		t.Error("the refused upload's alert never reached unit-b over MQTT")
 	}
+	// Attacks that already held stay refused: dock-a publishing on
+	// dock-b's topics (as dock-b, and a forged ack to dock-b), an envelope
+	// naming dock-b on dock-a's own topic, and an oversized publish.
+	x, err := dockConnect(t, col.BrokerURL(), "dock-a-x-"+randHex(3), "dock-a", tokA)
+	if err != nil {
+		t.Fatalf("dock-a's second client: %v", err)
+	}
+	spoof := &wire.DeviceHealth{Serial: "REC-B", Firmware: "9.9.9", DockedAt: now, DockClock: now,
+		Battery: wire.Battery{Percent: 1, HealthPct: 1}, Storage: wire.Storage{TotalBytes: 1, HealthPct: 1}}
+	for _, pub := range []struct{ topic, dock string }{
+		{wire.DeviceTopic("dock-b", "REC-B"), "dock-b"},
+		{wire.DeviceTopic("dock-a", "REC-B"), "dock-b"},
+	} {
+		env, _ := wire.NewEnvelope("spoof-"+randHex(3), pub.dock, now, wire.TypeDeviceHealth, spoof)
+		p, _ := env.Marshal()
+		x.c.Publish(pub.topic, 1, false, p).WaitTimeout(2 * time.Second)
+	}
+	forged, _ := wire.NewEnvelope("forged-ack-"+randHex(3), "dock-b", now, wire.TypeAck, &wire.Ack{IDs: []string{"never-sent"}})
+	fp, _ := forged.Marshal()
+	x.c.Publish(wire.AckTopic("dock-b"), 1, false, fp).WaitTimeout(2 * time.Second)
+	x.c.Publish(wire.DeviceTopic("dock-a", "REC-A"), 0, false, bytes.Repeat([]byte("x"), 2<<20)).WaitTimeout(2 * time.Second)
+	// dock-b is still served: a further report is committed.
+	b.waitAcked(t, b.publish(t, wire.StateTopic("dock-b"), wire.TypeDockState, time.Now().UTC(),
+		&wire.DockState{State: wire.DockOnline, Version: "1.0.0", Slots: 4}))
+	b.mu.Lock()
+	if b.acked["never-sent"] {
+		t.Error("dock-b received an ack forged by dock-a")
+	}
+	b.mu.Unlock()
+	if devs, err := st.Devices(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, d := range devs {
+			if d.Serial == "REC-B" && d.Firmware != "2.1.0" {
+				t.Errorf("REC-B = %+v: dock-a's spoofed report landed", d)
+			}
+		}
+	}
+
 	// Alerts raised while ingesting are delivered by the next analysis
 	// pass, once each, to the unit enrolment names.
 	for range 2 {
