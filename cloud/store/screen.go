@@ -3,9 +3,10 @@ package store
 import (
 	"cmp"
 	"context"
-	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
@@ -50,26 +51,36 @@ func (w *writer) screen(ctx context.Context) error {
 		}
 		return cmp.Compare(a.serial, b.serial)
 	})
+	// Two lookups per batch, not one per message.
+	var dockIDs, serials []string
 	for _, p := range pairs {
-		var dockUnit string
-		var recUnit sql.NullString
-		if err := w.tx.QueryRowContext(ctx, w.s.d.q(`SELECT COALESCE((SELECT unit FROM docks WHERE id = ?), ''),
-			(SELECT unit FROM recorders WHERE serial = ?)`), p.dock, p.serial).Scan(&dockUnit, &recUnit); err != nil {
-			return err
-		}
+		dockIDs = append(dockIDs, p.dock)
+		serials = append(serials, p.serial)
+	}
+	dockUnits, err := w.unitsOf(ctx, "docks", "id", dockIDs)
+	if err != nil {
+		return err
+	}
+	recUnits, err := w.unitsOf(ctx, "recorders", "serial", serials)
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		dockUnit := dockUnits[p.dock]
+		recUnit, enrolled := recUnits[p.serial]
 		v := verdict{ok: true, unit: dockUnit}
 		switch {
-		case recUnit.Valid && recUnit.String != dockUnit:
-			v = verdict{unit: recUnit.String,
-				why: fmt.Sprintf("recorder %s is enrolled to unit %s; dock %s serves unit %q", p.serial, recUnit.String, p.dock, dockUnit)}
-		case !recUnit.Valid && w.s.policy == RecordersEnrolledOnly:
+		case enrolled && recUnit != dockUnit:
+			v = verdict{unit: recUnit,
+				why: fmt.Sprintf("recorder %s is enrolled to unit %s; dock %s serves unit %q", p.serial, recUnit, p.dock, dockUnit)}
+		case !enrolled && w.s.policy == RecordersEnrolledOnly:
 			v = verdict{unit: dockUnit, why: fmt.Sprintf("recorder %s is not enrolled", p.serial)}
-		case recUnit.Valid:
-			v.unit = recUnit.String
+		case enrolled:
+			v.unit = recUnit
 			if w.enrolledUnit == nil {
 				w.enrolledUnit = map[string]string{}
 			}
-			w.enrolledUnit[p.serial] = recUnit.String
+			w.enrolledUnit[p.serial] = recUnit
 		}
 		verdicts[p] = v
 	}
@@ -117,4 +128,37 @@ func (w *writer) screen(ctx context.Context) error {
 	}
 	w.fresh = kept
 	return nil
+}
+
+// unitsOf returns the unit column of table's rows whose key column is one
+// of keys (absent keys are absent from the map).
+func (w *writer) unitsOf(ctx context.Context, table, key string, keys []string) (map[string]string, error) {
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	out := make(map[string]string, len(keys))
+	const chunk = 500
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(len(keys), start+chunk)]
+		args := make([]any, len(part))
+		marks := make([]string, len(part))
+		for i, k := range part {
+			args[i], marks[i] = k, "?"
+		}
+		rs, err := w.tx.QueryContext(ctx, w.s.d.q(`SELECT `+key+`, unit FROM `+table+` WHERE `+key+` IN (`+strings.Join(marks, ", ")+`)`), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rs.Next() {
+			var k, u string
+			if err := rs.Scan(&k, &u); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			out[k] = u
+		}
+		if err := errors.Join(rs.Close(), rs.Err()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
