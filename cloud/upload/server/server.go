@@ -131,12 +131,8 @@ type stagingLister interface {
 	StagingAreas(ctx context.Context) ([]evidence.StagingArea, error)
 }
 
-// KeyID names a collector public key in receipts: the first 8 bytes of its
-// SHA-256, hex.
-func KeyID(pub ed25519.PublicKey) string {
-	s := sha256.Sum256(pub)
-	return hex.EncodeToString(s[:8])
-}
+// KeyID names a collector public key in receipts (wire.KeyID).
+func KeyID(pub ed25519.PublicKey) string { return wire.KeyID(pub) }
 
 // New makes the endpoint.
 func New(o Opts) (*Server, error) {
