@@ -59,6 +59,9 @@ type Opts struct {
 	// receipt. 0 keeps such segments until they are released.
 	RetainUnreleased time.Duration
 	ReceiptKey       ed25519.PublicKey
+	// PreviousReceiptKeys are collector keys still trusted after a
+	// rotation, for receipts issued before it.
+	PreviousReceiptKeys []ed25519.PublicKey
 	// KeepRecords: the record of a released segment (phase, receipt,
 	// manifest) outlives its footage by this long (30 days), then is
 	// deleted so a dock's memory does not grow with every segment it ever

@@ -9,6 +9,8 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/jonboulle/clockwork"
+
+	"github.com/berthdock/berth/cloud/wire"
 )
 
 // Run reclaims space until ctx ends: every GCInterval, and soon after a
@@ -145,7 +147,8 @@ func (b *Buffer) reclaimOne(id segID, now time.Time) (int64, error) {
 			if err != nil {
 				return err
 			}
-			verr = r.Receipt.Verify(b.opts.ReceiptKey, r.Serial, r.Seq, r.Computed, r.Size)
+			keys := append(wire.ReceiptKeys{b.opts.ReceiptKey}, b.opts.PreviousReceiptKeys...)
+			verr = keys.Verify(r.Receipt, r.Serial, r.Seq, r.Computed, r.Size)
 			return nil
 		}); err != nil {
 			return 0, fmt.Errorf("buffer: reclaim %s: %w", id, err)

@@ -33,8 +33,11 @@ type Config struct {
 	Collector struct {
 		URL       string `yaml:"url"`        // evidence upload endpoint base, https://...
 		PublicKey string `yaml:"public_key"` // base64 Ed25519 key that signs receipts
-		TokenFile string `yaml:"token_file"` // this dock's token
-		Rate      Size   `yaml:"rate"`       // upload bandwidth limit per second; 0: none
+		// PreviousKeys are the collector's earlier receipt keys, trusted
+		// while a key rotation settles (receipts issued before it).
+		PreviousKeys []string `yaml:"previous_public_keys"`
+		TokenFile    string   `yaml:"token_file"` // this dock's token
+		Rate         Size     `yaml:"rate"`       // upload bandwidth limit per second; 0: none
 	} `yaml:"collector"`
 
 	MQTT struct {
@@ -123,6 +126,9 @@ func (c *Config) Check() error {
 			errs = append(errs, fmt.Errorf("collector.public_key: %w", err))
 		}
 	}
+	if _, err := c.previousKeys(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -154,4 +160,17 @@ func LoadEnrolled(path string) (docklink.Keys, error) {
 		keys[serial] = pub
 	}
 	return keys, nil
+}
+
+// previousKeys parses collector.previous_public_keys.
+func (c *Config) previousKeys() ([]ed25519.PublicKey, error) {
+	var out []ed25519.PublicKey
+	for i, k := range c.Collector.PreviousKeys {
+		pub, err := ParsePublicKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("collector.previous_public_keys[%d]: %w", i, err)
+		}
+		out = append(out, pub)
+	}
+	return out, nil
 }

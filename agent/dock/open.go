@@ -89,8 +89,12 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	// recorder (taken out early, or releases withheld for a sequence hole)
 	// is held in the agency's store and on the recorder: the buffer may let
 	// it go after two days, and only if the receipt verifies with this key.
+	previous, err := cfg.previousKeys()
+	if err != nil {
+		return nil, fmt.Errorf("dock: %w", err)
+	}
 	if bo.ReceiptKey == nil {
-		bo.ReceiptKey = collectorKey
+		bo.ReceiptKey, bo.PreviousReceiptKeys = collectorKey, previous
 		if bo.RetainUnreleased == 0 {
 			bo.RetainUnreleased = 48 * time.Hour
 		}
@@ -120,7 +124,7 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 		return nil, errors.New("dock: no collector token (collector.token_file)")
 	}
 	client, err := uploader.NewClient(uploader.ClientOpts{BaseURL: cfg.Collector.URL, Dock: cfg.Dock, Token: token,
-		CollectorKey: collectorKey, RateBytes: int64(cfg.Collector.Rate)})
+		CollectorKey: collectorKey, PreviousKeys: previous, RateBytes: int64(cfg.Collector.Rate)})
 	if err != nil {
 		return nil, err
 	}

@@ -186,7 +186,7 @@ func (r *Reporter) options() (*paho.ClientOptions, error) {
 	}
 	opts := paho.NewClientOptions().
 		AddBroker(r.cfg.Broker).
-		SetClientID("berth-dock-"+r.cfg.Dock).
+		SetClientID(wire.DockClientID(r.cfg.Dock)).
 		SetUsername(r.cfg.Username).SetPassword(r.cfg.Password).
 		SetCleanSession(false).
 		SetAutoReconnect(true).SetMaxReconnectInterval(r.cfg.ReconnectMax).

@@ -32,6 +32,9 @@ type ClientOpts struct {
 	Dock, Token string
 	// CollectorKey verifies receipts.
 	CollectorKey ed25519.PublicKey
+	// PreviousKeys are collector keys still trusted after a rotation:
+	// receipts the collector issued before it keep their signature.
+	PreviousKeys []ed25519.PublicKey
 	// RateBytes caps the upload bandwidth in bytes per second; 0 is no cap.
 	RateBytes int64
 	// ChunkSize is the bytes per request (default DefaultChunkSize); it
@@ -58,7 +61,7 @@ type HTTPClient struct {
 	base    string
 	dock    string
 	token   string
-	key     ed25519.PublicKey
+	keys    wire.ReceiptKeys
 	chunk   int
 	http    *http.Client
 	limiter *rate.Limiter // nil: no cap
@@ -85,8 +88,13 @@ func NewClient(o ClientOpts) (*HTTPClient, error) {
 	if o.RateBytes < 0 {
 		return nil, fmt.Errorf("%w: negative rate %d", upload.ErrArgument, o.RateBytes)
 	}
+	for i, k := range o.PreviousKeys {
+		if len(k) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("%w: previous collector key %d of %d bytes", upload.ErrArgument, i, len(k))
+		}
+	}
 	c := &HTTPClient{base: strings.TrimRight(o.BaseURL, "/") + upload.PathPrefix, dock: o.Dock, token: o.Token,
-		key: o.CollectorKey, chunk: o.ChunkSize, http: o.HTTPClient}
+		keys: append(wire.ReceiptKeys{o.CollectorKey}, o.PreviousKeys...), chunk: o.ChunkSize, http: o.HTTPClient}
 	if c.chunk <= 0 {
 		c.chunk = DefaultChunkSize
 	}
@@ -141,7 +149,7 @@ func (c *HTTPClient) Upload(ctx context.Context, device string, seq uint64, size
 		break
 	}
 	r := *st.Receipt
-	if err := r.Verify(c.key, device, seq, sha256hex, size); err != nil {
+	if err := c.keys.Verify(&r, device, seq, sha256hex, size); err != nil {
 		return wire.Receipt{}, fmt.Errorf("%w: %w", upload.ErrBadReceipt, err)
 	}
 	if r.ObjectID == "" {

@@ -46,6 +46,10 @@ type Store interface {
 	Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error)
 	CloseAlert(ctx context.Context, id int64, by string) error
 	EscalateAlert(ctx context.Context, id int64, level int) error
+	// ClaimAnnouncement and Unannounced deliver the alerts other parts
+	// raised (store.TrustKinds) exactly once.
+	ClaimAnnouncement(ctx context.Context, key string) (bool, error)
+	Unannounced(ctx context.Context, limit int) ([]store.Alert, error)
 }
 
 // Verdict is the spoken-reason check of one opening window.
@@ -187,7 +191,7 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 		// not have its conditions closed for want of a finding.
 		errs = append(errs, e.closeLifted(ctx, standing))
 	}
-	errs = append(errs, e.escalate(ctx))
+	errs = append(errs, e.announcePending(ctx), e.escalate(ctx))
 	return created, errors.Join(errs...)
 }
 
@@ -267,6 +271,38 @@ func (e *Engine) send(ctx context.Context, a alert.Alert) {
 			e.log.Warn("alert delivery failed", "key", a.Key, "err", err)
 		}
 	}
+}
+
+// Announce delivers an alert another part of the collector raised in the
+// store (the upload endpoint's refusals and receipt conflicts) through the
+// engine's deliveries, as the engine does its own new alerts, unless
+// another delivery claimed it first.
+func (e *Engine) Announce(ctx context.Context, a store.Alert) {
+	ok, err := e.st.ClaimAnnouncement(ctx, a.Key)
+	if err != nil {
+		e.log.Warn("alert announcement failed; the next pass retries", "key", a.Key, "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	a.Unit = orUnassigned(a.Unit)
+	e.log.Info("alert raised", "key", a.Key, "kind", a.Kind, "unit", a.Unit, "serial", a.Serial)
+	e.send(ctx, fromStore(a))
+}
+
+// announcePending delivers the alerts of store.TrustKinds that nobody has
+// delivered yet: those Commit's screening raised while ingesting, and any
+// whose announcement failed.
+func (e *Engine) announcePending(ctx context.Context) error {
+	as, err := e.st.Unannounced(ctx, 0)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		e.Announce(ctx, a)
+	}
+	return nil
 }
 
 // escalate raises the level of alerts left open and delivers them again.

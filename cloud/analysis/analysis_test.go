@@ -89,8 +89,13 @@ func TestInterruptionsHolesAndDelivery(t *testing.T) {
 	for _, s := range segs {
 		data := []byte(fmt.Sprintf("seq %d footage", s.seq))
 		sha := fmt.Sprintf("%064x", s.seq)
-		r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: s.seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(s.end + 30)}
+		r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: s.seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(s.end + 30),
+			KeyID: "k", Signature: "s"}
 		clip[r.ObjectID] = data
+		// The collector issued it (only its own receipts count).
+		if err := st.RecordReceipt(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
 		commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, &wire.SegmentManifest{Serial: "R1", Seq: s.seq, Start: at(s.start), End: at(s.end),
 			Size: r.Size, SHA256: sha, StopCause: s.cause, Officer: "o-7", State: wire.SegUploaded, Receipt: &r, ClockSyncedAt: docked})
 	}
@@ -165,7 +170,7 @@ func TestUnitFromDock(t *testing.T) {
 	for _, serial := range []string{"R1", "R2"} {
 		unit := ""
 		if serial == "R2" {
-			unit = "unit-9" // a unit the dock reported wins
+			unit = "unit-9" // a unit a report names never wins over enrolment
 		}
 		commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: serial, Firmware: "2.0", Officer: "o-7", Unit: unit,
 			Slot: 0, DockedAt: docked, DockClock: docked, DeviceClock: docked.Add(time.Minute), ClockOffsetMs: 60_000, ClockSet: true,
@@ -188,8 +193,8 @@ func TestUnitFromDock(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if units["R1"] != "unit-3" || units["R2"] != "unit-9" {
-		t.Fatalf("clock-drift alerts went to units %v, want R1 unit-3 (the dock's), R2 unit-9 (reported)", units)
+	if units["R1"] != "unit-3" || units["R2"] != "unit-3" {
+		t.Fatalf("clock-drift alerts went to units %v, want both unit-3 (the docking dock's enrolment, not the report)", units)
 	}
 	a, ok, err := st.AlertByKey(ctx, "clock-drift/R1/"+docked.UTC().Format(time.RFC3339))
 	if err != nil || !ok || a.Unit != "unit-3" {
@@ -224,8 +229,12 @@ func TestUncheckedSupersededByVerdict(t *testing.T) {
 		m := &wire.SegmentManifest{Serial: "R1", Seq: seq, Start: at(start), End: at(end), Size: int64(len(data)), SHA256: sha,
 			StopCause: cause, Officer: "o-7", State: wire.SegBuffered, ClockSyncedAt: docked}
 		if receipted {
-			r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(end + 30)}
+			r := wire.Receipt{ObjectID: "sha256-" + sha, Device: "R1", Seq: seq, SHA256: sha, Size: int64(len(data)), StoredAt: at(end + 30),
+				KeyID: "k", Signature: "s"}
 			clip[r.ObjectID] = data
+			if err := st.RecordReceipt(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
 			m.State, m.Receipt = wire.SegUploaded, &r
 		}
 		commit(t, st, "dock-1", &n, wire.TypeSegmentManifest, m)

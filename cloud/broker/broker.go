@@ -13,6 +13,15 @@
 //     segments, audit): ack and cmd are the collector's to write.
 //   - Everything else, anonymous clients included, is refused.
 //
+// Client ids belong to identities (DESIGN.md, "Trust and judgement"), so no
+// client can take over another's session: an id the broker holds for one
+// identity (connected, or a persistent session) is refused to every other;
+// ids of the form wire.DockClientID(dock) (and that followed by "-...")
+// belong to that dock alone; ids starting with Opts.CollectorClientID belong
+// to the collector's account. Refused connections are counted by reason
+// (berth_broker_connect_refused_total). Logs never carry a packet's
+// payload: mochi's packet attributes are reduced to type, topic and size.
+//
 // Production deployments use Mosquitto or EMQX with the same rules in their
 // own ACL configuration (deploy/cloud).
 package broker
@@ -31,6 +40,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -59,6 +69,12 @@ type Opts struct {
 	// and logs oversize reports instead of the broker cutting them.
 	MaxPacket uint32
 	Logger    *slog.Logger
+	// CollectorClientID is the prefix of the collector's client ids
+	// (reserved for CollectorUser); empty reserves none beyond the ids the
+	// collector holds.
+	CollectorClientID string
+	// Registry receives the broker's metrics; nil keeps them unexported.
+	Registry prometheus.Registerer
 }
 
 // Errors of the broker.
@@ -95,8 +111,19 @@ func New(o Opts) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = o.MaxPacket
 	caps.SharedSubAvailable = 1
-	srv := mqtt.New(&mqtt.Options{Capabilities: caps, Logger: o.Logger, InlineClient: false})
-	h := &authHook{opts: o, log: o.Logger}
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "berth_broker_connect_refused_total",
+		Help: "Connections the embedded broker refused, by reason (credentials, client_id: an id belonging to another identity)."},
+		[]string{"reason"})
+	for _, r := range []string{refusedCredentials, refusedClientID} {
+		refused.WithLabelValues(r)
+	}
+	if o.Registry != nil {
+		if err := o.Registry.Register(refused); err != nil {
+			return nil, fmt.Errorf("broker: register metrics: %w", err)
+		}
+	}
+	srv := mqtt.New(&mqtt.Options{Capabilities: caps, Logger: slog.New(payloadFree{o.Logger.Handler()}), InlineClient: false})
+	h := &authHook{opts: o, log: o.Logger, srv: srv, refused: refused}
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}
@@ -155,9 +182,17 @@ func (l *servedTCP) Serve(establish listeners.EstablishFn) {
 // authHook authenticates the collector and docks and enforces their ACLs.
 type authHook struct {
 	mqtt.HookBase
-	opts Opts
-	log  *slog.Logger
+	opts    Opts
+	log     *slog.Logger
+	srv     *mqtt.Server
+	refused *prometheus.CounterVec
 }
+
+// Reasons a connection is refused (metric labels).
+const (
+	refusedCredentials = "credentials"
+	refusedClientID    = "client_id"
+)
 
 func (h *authHook) ID() string { return "berth-auth" }
 
@@ -174,13 +209,16 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 	if user == h.opts.CollectorUser {
 		ok := equal(pass, h.opts.CollectorPassword)
 		if !ok {
+			h.refused.WithLabelValues(refusedCredentials).Inc()
 			h.log.Warn("broker: collector authentication failed", "remote", cl.Net.Remote)
+			return false
 		}
-		return ok
+		return h.idAllowed(cl, user)
 	}
 	if err := wire.ValidID(user); err != nil || pass == "" {
+		h.refused.WithLabelValues(refusedCredentials).Inc()
 		h.log.Warn("broker: refused client without valid dock credentials", "remote", cl.Net.Remote,
-			"client", cl.ID)
+			"client", truncate(cl.ID, 80))
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.opts.AuthTimeout) // mochi's hook has no ctx
@@ -191,9 +229,50 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		return false
 	}
 	if !ok {
+		h.refused.WithLabelValues(refusedCredentials).Inc()
 		h.log.Warn("broker: dock authentication failed", "dock", user, "remote", cl.Net.Remote)
+		return false
 	}
-	return ok
+	return h.idAllowed(cl, user)
+}
+
+// idAllowed refuses a client id that belongs to another identity than
+// user: a takeover of its session (see the package comment).
+func (h *authHook) idAllowed(cl *mqtt.Client, user string) bool {
+	id := cl.ID
+	owner := ""
+	switch {
+	case strings.HasPrefix(id, wire.DockClientIDPrefix):
+		rest := strings.TrimPrefix(id, wire.DockClientIDPrefix)
+		// berth-dock-{dock} or berth-dock-{dock}-...: a dock id may itself
+		// contain '-', so the id belongs to user if it names user so.
+		if rest != user && !strings.HasPrefix(rest, user+"-") {
+			owner = "another dock"
+		}
+		if user == h.opts.CollectorUser {
+			owner = ""
+		}
+	case h.opts.CollectorClientID != "" && strings.HasPrefix(id, h.opts.CollectorClientID) && user != h.opts.CollectorUser:
+		owner = "the collector"
+	}
+	if owner == "" {
+		if held, ok := h.srv.Clients.Get(id); ok && string(held.Properties.Username) != user {
+			owner = "another identity"
+		}
+	}
+	if owner == "" {
+		return true
+	}
+	h.refused.WithLabelValues(refusedClientID).Inc()
+	h.log.Warn("broker: refused a client id that belongs to "+owner, "user", user, "client", truncate(id, 80), "remote", cl.Net.Remote)
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // OnACLCheck: write is a publish on topic; read is a subscription filter

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -96,7 +95,12 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 			c.Close()
 		}
 	}()
-	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema}); err != nil {
+	policy, err := store.ParseRecorderPolicy(cfg.Enrolment.Recorders)
+	if err != nil {
+		return nil, fmt.Errorf("collector: enrolment.recorders: %w", err)
+	}
+	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema,
+		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew}); err != nil {
 		return nil, err
 	}
 	if c.ev, err = evidence.OpenFS(cfg.Evidence, c.log.With("part", "evidence")); err != nil {
@@ -108,17 +112,23 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	for _, d := range cfg.Docks {
 		tok := d.Token
 		if tok == "" && d.TokenFile != "" {
-			b, err := os.ReadFile(d.TokenFile)
-			if err != nil {
+			if tok, err = ReadSecretFile(d.TokenFile); err != nil {
 				return nil, fmt.Errorf("collector: dock %s token: %w", d.ID, err)
 			}
-			tok = strings.TrimSpace(string(b))
 		}
 		if err := c.st.EnrollDock(ctx, d.ID, d.Unit, tok); err != nil {
 			return nil, fmt.Errorf("collector: enrol dock %s: %w", d.ID, err)
 		}
 	}
-	if c.up, err = server.New(server.Opts{Store: c.st, Evidence: c.ev, Key: c.key, Logger: c.log.With("part", "upload"), Registry: c.reg}); err != nil {
+	if err := c.enrolConfigured(ctx); err != nil {
+		return nil, err
+	}
+	if policy == store.RecordersProtected {
+		c.log.Info("enrolment: enrolled recorders are bound to their unit's docks; recorders not enrolled are accepted from any enrolled dock (enrolment.recorders: enrolled-only refuses them)")
+	}
+	announce := func(ctx context.Context, a store.Alert) { c.engine.Announce(ctx, a) } // c.engine is set below, before Run serves
+	if c.up, err = server.New(server.Opts{Store: c.st, Evidence: c.ev, Key: c.key, Logger: c.log.With("part", "upload"), Registry: c.reg,
+		Announce: announce}); err != nil {
 		return nil, err
 	}
 
@@ -127,7 +137,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		// Embedded broker: the collector's own credentials are made per run.
 		c.user, c.pass = "collector", randomToken()
 		c.brk, err = broker.New(broker.Opts{Addr: cfg.MQTT.Embedded, CollectorUser: c.user, CollectorPassword: c.pass,
-			Docks: c.st, Logger: c.log.With("part", "broker")})
+			Docks: c.st, Logger: c.log.With("part", "broker"), CollectorClientID: cfg.MQTT.ClientID, Registry: c.reg})
 		if err != nil {
 			return nil, err
 		}
@@ -283,7 +293,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		go func() { defer brokerWG.Done(); fail("broker", c.brk.Run(brokerCtx)) }()
 	}
 
-	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(c.Handler())
 	httpDone := make(chan error, 1)
 	go func() {
 		var err error
@@ -299,7 +309,11 @@ func (c *Collector) Run(ctx context.Context) error {
 	}()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		c.sweepStaging(runCtx)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := c.in.Run(runCtx); err != nil {
@@ -369,4 +383,43 @@ func (c *Collector) Close() error {
 // SendCommand publishes a command to a dock (power-cycle, refresh).
 func (c *Collector) SendCommand(ctx context.Context, dock string, cmd wire.Command) (string, error) {
 	return c.in.PublishCommand(ctx, dock, cmd)
+}
+
+// HTTP bounds of the collector's server: a client that sends its headers
+// slowly, its body slowly or holds an idle connection is cut off. Upload
+// chunks get their own read deadline (server.Opts.ChunkTimeout, 2m), set
+// by the upload handler; there is no write timeout, so a supervisor's
+// footage download is not cut short.
+const (
+	HTTPReadHeaderTimeout = 10 * time.Second
+	HTTPReadTimeout       = time.Minute
+	HTTPIdleTimeout       = 2 * time.Minute
+	HTTPMaxHeaderBytes    = 64 << 10
+)
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: HTTPReadHeaderTimeout, ReadTimeout: HTTPReadTimeout,
+		IdleTimeout: HTTPIdleTimeout, MaxHeaderBytes: HTTPMaxHeaderBytes}
+}
+
+// sweepEvery is how often abandoned uploads are looked for.
+const sweepEvery = 10 * time.Minute
+
+// sweepStaging discards abandoned uploads (server.Opts.StagingTTL) now and
+// every sweepEvery until ctx ends.
+func (c *Collector) sweepStaging(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		if n, err := c.up.Sweep(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("upload: staging sweep failed", "err", err)
+		} else if n > 0 {
+			c.log.Info("upload: abandoned uploads discarded", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

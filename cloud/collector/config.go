@@ -1,17 +1,21 @@
 package collector
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/berthdock/berth/cloud/store"
 )
 
 // Config is the collector's configuration file (deploy/cloud/collector.yaml);
@@ -72,8 +76,39 @@ type Config struct {
 	Webhooks []Webhook `yaml:"webhooks"`
 
 	// Docks are enrolled at start (id, unit, token); docks may also be
-	// enrolled in the store by other means.
+	// enrolled in the store by other means (collector enroll dock).
 	Docks []DockEnrolment `yaml:"docks"`
+	// Units and Recorders are enrolled at start (by "config"), like Docks;
+	// collector enroll does the same on a running collector's store.
+	Units     []UnitEnrolment     `yaml:"units"`
+	Recorders []RecorderEnrolment `yaml:"recorders"`
+
+	Enrolment struct {
+		// Recorders is which recorders a dock may upload and report for:
+		// "protected" (the default) refuses an enrolled recorder to every
+		// dock outside its unit and accepts recorders not enrolled (a
+		// registry without recorders, the demo, keeps working; each such
+		// upload is counted); "enrolled-only" refuses those too.
+		Recorders string `yaml:"recorders"`
+		// ReportSkew is how far ahead of the collector's clock a report
+		// may be dated (default 5m); later ones change nothing.
+		ReportSkew time.Duration `yaml:"report_skew"`
+	} `yaml:"enrolment"`
+}
+
+// UnitEnrolment names a unit and its equipment custodian.
+type UnitEnrolment struct {
+	ID        string `yaml:"id"`
+	Name      string `yaml:"name"`
+	Custodian string `yaml:"custodian"`
+}
+
+// RecorderEnrolment binds a recorder and its Ed25519 public key (base64) to
+// an enrolled unit.
+type RecorderEnrolment struct {
+	Serial    string `yaml:"serial"`
+	Unit      string `yaml:"unit"`
+	PublicKey string `yaml:"public_key"`
 }
 
 // Webhook is one alert delivery endpoint.
@@ -133,6 +168,11 @@ func (c *Config) defaults() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("collector: tls_cert and tls_key go together")
+	}
+	if c.TLSKey != "" {
+		if _, err := ReadSecretFile(c.TLSKey); err != nil {
+			return fmt.Errorf("collector: tls_key: %w", err)
+		}
 	}
 	for i, w := range c.Webhooks {
 		switch w.Format {
@@ -195,11 +235,57 @@ func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("collector: signing key: %w", err)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("collector: signing key %s is readable by group or others (mode %o): chmod 600 it", path, st.Mode().Perm())
+		return nil, fmt.Errorf("%w: signing key %s has mode %o: chmod 600 it", ErrSecretMode, path, st.Mode().Perm())
 	}
 	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(seed) != ed25519.SeedSize {
 		return nil, fmt.Errorf("collector: signing key %s: want base64 of a %d-byte Ed25519 seed", path, ed25519.SeedSize)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// ErrSecretMode reports a secret file (a token or a key) that group or
+// others may read or write.
+var ErrSecretMode = errors.New("collector: secret file readable by group or others")
+
+// ReadSecretFile reads a token or key file, refusing one whose mode gives
+// group or others any access: whoever reads a dock's token acts as that
+// dock. The content is trimmed of surrounding white space.
+func ReadSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("collector: secret: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("collector: secret: %w", err)
+	}
+	if m := st.Mode().Perm(); m&0o077 != 0 {
+		return "", fmt.Errorf("%w: %s has mode %o: chmod 600 it", ErrSecretMode, path, m)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return "", fmt.Errorf("collector: secret %s: %w", path, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// enrolConfigured enrols the configuration's units and recorders.
+func (c *Collector) enrolConfigured(ctx context.Context) error {
+	for _, u := range c.cfg.Units {
+		if err := c.st.EnrollUnit(ctx, store.Unit{ID: u.ID, Name: u.Name, Custodian: u.Custodian}, "config"); err != nil {
+			return fmt.Errorf("collector: enrol unit %s: %w", u.ID, err)
+		}
+	}
+	for _, r := range c.cfg.Recorders {
+		key, err := base64.StdEncoding.DecodeString(r.PublicKey)
+		if err != nil {
+			return fmt.Errorf("collector: recorder %s public_key: %w", r.Serial, err)
+		}
+		if err := c.st.EnrollRecorder(ctx, store.Recorder{Serial: r.Serial, Unit: r.Unit, PublicKey: key}, "config"); err != nil {
+			return fmt.Errorf("collector: enrol recorder %s: %w", r.Serial, err)
+		}
+	}
+	return nil
 }

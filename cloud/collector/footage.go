@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/store"
@@ -53,19 +54,32 @@ type footageServer struct {
 	st      *store.Store
 	viewers []Viewer
 	served  *prometheus.CounterVec
+	// anon paces the access records of anonymous refusals; the ones over
+	// the pace are counted in suppressed and folded into the next record.
+	anon       *rate.Limiter
+	suppressed atomic.Int64
+}
+
+// loggable bounds s to n bytes of valid UTF-8 without NULs, so any request
+// can be written to the access log.
+func loggable(s string, n int) string {
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "?"), "\x00", "?")
 }
 
 func newFootageServer(ev *evidence.FS, st *store.Store, viewers []Viewer, reg prometheus.Registerer) (*footageServer, error) {
-	f := &footageServer{ev: ev, st: st, served: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := &footageServer{ev: ev, st: st, anon: rate.NewLimiter(5, 20), served: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "berth_footage_access_total", Help: "Footage link requests by outcome (every one is in the footage access log).",
 	}, []string{"outcome"})}
 	for i, v := range viewers {
 		if v.Token == "" && v.TokenFile != "" {
-			b, err := os.ReadFile(v.TokenFile)
+			tok, err := ReadSecretFile(v.TokenFile)
 			if err != nil {
 				return nil, fmt.Errorf("collector: viewers[%d] token: %w", i, err)
 			}
-			v.Token = strings.TrimSpace(string(b))
+			v.Token = tok
 		}
 		if v.Name == "" || !knownRoles[v.Role] || len(v.Token) < 16 {
 			return nil, fmt.Errorf("collector: viewers[%d]: want a name, a role (officer, auxiliary, custodian, supervisor, admin) and a token of 16+ characters", i)
@@ -94,31 +108,44 @@ func (f *footageServer) viewer(r *http.Request) (Viewer, bool) {
 }
 
 func (f *footageServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "footage is read-only", http.StatusMethodNotAllowed)
-		return
-	}
-	id := strings.TrimPrefix(r.URL.Path, FootagePath+"/")
-	if evidence.ValidObjectID(id) != nil {
-		f.served.WithLabelValues("bad_id").Inc()
-		http.Error(w, "not an evidence object id", http.StatusBadRequest)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
+	id := strings.TrimPrefix(r.URL.Path, FootagePath+"/")
 	v, ok := f.viewer(r)
-	rec := store.FootageAccess{Viewer: v.Name, Role: v.Role, ObjectID: id, Action: "view", Remote: r.RemoteAddr}
+	// Every request is on record, whatever its outcome (rule 5), with
+	// what the client sent bounded and made storable.
+	rec := store.FootageAccess{Viewer: v.Name, Role: v.Role, ObjectID: loggable(id, 80), Action: "view", Remote: loggable(r.RemoteAddr, 64)}
+	if !ok {
+		rec.Viewer = "anonymous"
+	}
 	refuse := func(code int, outcome, reason string) {
 		rec.Reason = reason
+		if !ok && !f.anon.Allow() {
+			// An anonymous flood: one record stands for the many.
+			f.suppressed.Add(1)
+			f.served.WithLabelValues(outcome).Inc()
+			http.Error(w, reason, code)
+			return
+		}
+		if n := f.suppressed.Swap(0); n > 0 {
+			rec.Reason += fmt.Sprintf(" (and %d more anonymous requests refused since the last record)", n)
+		}
 		if err := f.st.RecordAccess(ctx, rec); err != nil {
 			code, reason = http.StatusInternalServerError, "access log unavailable"
 		}
 		f.served.WithLabelValues(outcome).Inc()
 		http.Error(w, reason, code)
 	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		refuse(http.StatusMethodNotAllowed, "bad_method", "footage is read-only: "+loggable(r.Method, 16)+" refused")
+		return
+	}
+	if evidence.ValidObjectID(id) != nil {
+		refuse(http.StatusBadRequest, "bad_id", "not an evidence object id")
+		return
+	}
 	if !ok {
-		rec.Viewer = "anonymous"
 		w.Header().Set("WWW-Authenticate", `Bearer realm="berth footage"`)
 		refuse(http.StatusUnauthorized, "unauthenticated", "a viewer's token is required")
 		return

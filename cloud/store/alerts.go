@@ -82,32 +82,9 @@ func (s *Store) UpsertAlert(ctx context.Context, a Alert) (created bool, err err
 	} else if !json.Valid(a.Evidence) {
 		return false, fmt.Errorf("%w: alert %q evidence is not JSON", ErrArgument, a.Key)
 	}
-	now := s.clock.Now().UnixNano()
-	opened := now
-	if !a.OpenedAt.IsZero() {
-		opened = a.OpenedAt.UnixNano()
-	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		created = false
-		rs, err := tx.QueryContext(ctx, s.d.q(`INSERT INTO alerts (dedup_key, kind, severity, unit, officer, serial, seq, dock,
-			title, detail, at_ns, state, opened_ns, updated_ns, escalation, evidence)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id`),
-			a.Key, a.Kind, a.Severity, a.Unit, a.Officer, a.Serial, int64(a.Seq), a.Dock, a.Title, a.Detail, ns(a.At),
-			AlertOpen, opened, now, a.Escalation, ev)
-		if err != nil {
-			return err
-		}
-		created = rs.Next()
-		if err := errors.Join(rs.Close(), rs.Err()); err != nil {
-			return err
-		}
-		if created {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, s.d.q(`UPDATE alerts SET severity = ?, title = ?, detail = ?, at_ns = ?, evidence = ?,
-			escalation = CASE WHEN ? > escalation THEN ? ELSE escalation END, updated_ns = ?
-			WHERE dedup_key = ? AND state <> ?`),
-			a.Severity, a.Title, a.Detail, ns(a.At), ev, a.Escalation, a.Escalation, now, a.Key, AlertClosed)
+		var err error
+		created, err = s.upsertAlertTx(ctx, tx, a, ev)
 		return err
 	})
 	if err != nil {
@@ -240,4 +217,36 @@ func (s *Store) Alerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}
 	return out, nil
+}
+
+// upsertAlertTx is UpsertAlert's write inside tx; a is validated and ev is
+// its evidence JSON.
+func (s *Store) upsertAlertTx(ctx context.Context, tx *sql.Tx, a Alert, ev string) (created bool, err error) {
+	now := s.clock.Now().UnixNano()
+	opened := now
+	if !a.OpenedAt.IsZero() {
+		opened = a.OpenedAt.UnixNano()
+	}
+
+	created = false
+	rs, err := tx.QueryContext(ctx, s.d.q(`INSERT INTO alerts (dedup_key, kind, severity, unit, officer, serial, seq, dock,
+			title, detail, at_ns, state, opened_ns, updated_ns, escalation, evidence)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id`),
+		a.Key, a.Kind, a.Severity, a.Unit, a.Officer, a.Serial, int64(a.Seq), a.Dock, a.Title, a.Detail, ns(a.At),
+		AlertOpen, opened, now, a.Escalation, ev)
+	if err != nil {
+		return created, err
+	}
+	created = rs.Next()
+	if err := errors.Join(rs.Close(), rs.Err()); err != nil {
+		return created, err
+	}
+	if created {
+		return created, nil
+	}
+	_, err = tx.ExecContext(ctx, s.d.q(`UPDATE alerts SET severity = ?, title = ?, detail = ?, at_ns = ?, evidence = ?,
+			escalation = CASE WHEN ? > escalation THEN ? ELSE escalation END, updated_ns = ?
+			WHERE dedup_key = ? AND state <> ?`),
+		a.Severity, a.Title, a.Detail, ns(a.At), ev, a.Escalation, a.Escalation, now, a.Key, AlertClosed)
+	return created, err
 }

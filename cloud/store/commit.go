@@ -220,6 +220,9 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		return dup, nil
 	}
 	w := writer{s: s, tx: tx, msgs: msgs, fresh: fresh, now: now}
+	if err := w.screen(ctx); err != nil {
+		return nil, fmt.Errorf("screen: %w", err)
+	}
 	for _, step := range []struct {
 		name string
 		fn   func(context.Context) error
@@ -239,8 +242,12 @@ type writer struct {
 	s     *Store
 	tx    *sql.Tx
 	msgs  []Incoming
-	fresh []int // indexes of messages not committed before, in batch order
+	fresh []int // indexes of messages not committed before and allowed (screen), in batch order
 	now   int64
+	// enrolledUnit is the enrolled unit of the batch's enrolled recorders
+	// (set by screen): a recorder's unit comes from enrolment, never from
+	// a report.
+	enrolledUnit map[string]string
 }
 
 // newer reports whether message a supersedes b: later envelope time, then
@@ -429,7 +436,11 @@ func (w *writer) devices(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		rows = append(rows, []any{b.Serial, b.Model, b.Firmware, b.Officer, b.Unit, w.msgs[i].Env.Dock,
+		unit := b.Unit
+		if u, ok := w.enrolledUnit[b.Serial]; ok {
+			unit = u
+		}
+		rows = append(rows, []any{b.Serial, b.Model, b.Firmware, b.Officer, unit, w.msgs[i].Env.Dock,
 			b.DockedAt.UnixNano(), string(body)})
 	}
 	return w.s.multi(ctx, w.tx, "devices", `serial TEXT, model TEXT, firmware TEXT, officer TEXT, unit TEXT,

@@ -34,16 +34,21 @@ type Slot struct {
 // MinTokenLen is the shortest dock token EnrollDock accepts.
 const MinTokenLen = 16
 
-// EnrollDock enrols (or re-enrols, rotating its token) a dock for unit. Only
-// the token's SHA-256 is stored.
+// EnrollDock enrols (or re-enrols, rotating its token) a dock for unit, as
+// the collector's configuration lists it (enrolled by "config"; the unit
+// need not be enrolled). Only the token's SHA-256 is stored.
 func (s *Store) EnrollDock(ctx context.Context, id, unit, token string) error {
-	if err := wire.ValidID(id); err != nil {
-		return fmt.Errorf("%w: dock: %w", ErrArgument, err)
-	}
 	if unit != "" {
 		if err := wire.ValidID(unit); err != nil {
 			return fmt.Errorf("%w: unit: %w", ErrArgument, err)
 		}
+	}
+	return s.enrollDock(ctx, id, unit, token, "config", false)
+}
+
+func (s *Store) enrollDock(ctx context.Context, id, unit, token, by string, needUnit bool) error {
+	if err := wire.ValidID(id); err != nil {
+		return fmt.Errorf("%w: dock: %w", ErrArgument, err)
 	}
 	if len(token) < MinTokenLen {
 		return fmt.Errorf("%w: token shorter than %d bytes", ErrArgument, MinTokenLen)
@@ -51,11 +56,16 @@ func (s *Store) EnrollDock(ctx context.Context, id, unit, token string) error {
 	sum := sha256.Sum256([]byte(token))
 	now := s.clock.Now().UnixNano()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO docks (id, unit, enrolled, token_sha256, enrolled_ns)
-			VALUES (?, ?, TRUE, ?, ?)
+		if needUnit {
+			if err := unitExists(ctx, s, tx, unit); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO docks (id, unit, enrolled, token_sha256, enrolled_ns, enrolled_by)
+			VALUES (?, ?, TRUE, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET unit = excluded.unit, enrolled = TRUE,
-				token_sha256 = excluded.token_sha256, enrolled_ns = excluded.enrolled_ns`),
-			id, unit, hex.EncodeToString(sum[:]), now)
+				token_sha256 = excluded.token_sha256, enrolled_ns = excluded.enrolled_ns, enrolled_by = excluded.enrolled_by`),
+			id, unit, hex.EncodeToString(sum[:]), now, by)
 		return err
 	})
 	if err != nil {

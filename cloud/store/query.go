@@ -38,8 +38,9 @@ type Segment struct {
 	Fault          string
 	// FollowsInterruption is sticky: once reported, kept.
 	FollowsInterruption bool
-	// Receipt is the collector's recorded receipt, else the one the dock
-	// echoed in a manifest; nil while not in the evidence store.
+	// Receipt is the collector's recorded receipt (its receipts table is the
+	// only source of truth: a receipt a dock echoes in a manifest never
+	// counts); nil while not in the evidence store.
 	Receipt *wire.Receipt
 	// ReceivedAt is the receipt's StoredAt (zero without a receipt).
 	ReceivedAt time.Time
@@ -64,9 +65,8 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT g.serial, g.seq, g.dock, g.start_ns, g.end_ns, g.clock_offset_ms,
 		g.clock_synced_ns, g.corr_start_ns, g.corr_end_ns, g.size, g.sha256, g.computed, g.hash_mismatch, g.stop_cause,
 		g.officer, g.case_tag, g.media, g.state, g.fault, g.follows_interruption,
-		COALESCE(r.object_id, g.receipt_object), COALESCE(r.sha256, g.receipt_sha256), COALESCE(r.size, g.receipt_size),
-		COALESCE(r.stored_ns, g.receipt_stored_ns), COALESCE(r.key_id, g.receipt_key_id),
-		COALESCE(r.signature, g.receipt_sig), g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns
+		r.object_id, r.sha256, r.size, r.stored_ns, r.key_id, r.signature,
+		g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns
 		FROM segments g LEFT JOIN receipts r ON r.device = g.serial AND r.seq = g.seq
 		WHERE g.serial = ? AND g.corr_start_ns < ? AND g.corr_end_ns >= ?
 		ORDER BY g.corr_start_ns, g.seq`), serial, hi, lo)
@@ -144,10 +144,15 @@ type Device struct {
 	Health       wire.DeviceHealth // the snapshot of the last docking
 }
 
-// Devices lists every recorder seen, by serial.
+// Devices lists every recorder seen, by serial. Unit comes from enrolment
+// (DESIGN.md: the unit of a finding never comes from a report): the
+// recorder's enrolled unit, else that of the dock that last docked it;
+// the unit a report named only when neither is enrolled with a unit.
 func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	rs, err := s.db.QueryContext(ctx, `SELECT serial, model, firmware, officer, unit, last_dock, last_docked_ns, health
-		FROM devices ORDER BY serial`)
+	rs, err := s.db.QueryContext(ctx, `SELECT d.serial, d.model, d.firmware, d.officer,
+		COALESCE(r.unit, NULLIF(k.unit, ''), d.unit), d.last_dock, d.last_docked_ns, d.health
+		FROM devices d LEFT JOIN recorders r ON r.serial = d.serial LEFT JOIN docks k ON k.id = d.last_dock
+		ORDER BY d.serial`)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
 	}

@@ -149,7 +149,63 @@ func (w *writer) segments(ctx context.Context) error {
 		row = append(row, claim(base), conflict, w.now, last.Env.Time.UnixNano(), w.now)
 		rows = append(rows, row)
 	}
-	return w.s.multi(ctx, w.tx, "segments", segmentCols, segmentSet+
+	if err := w.s.multi(ctx, w.tx, "segments", segmentCols, segmentSet+
 		newerSetIf("segments", "reported_ns", "excluded.claim = segments.claim", "dock", "msg_id", "stop_cause", "officer", "case_tag", "media", "state", "fault"),
-		rows, nil)
+		rows, nil); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		for _, i := range groups[k] {
+			if err := w.checkEcho(ctx, i); err != nil {
+				return fmt.Errorf("echoed receipt: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkEcho compares the receipt a dock echoed in manifest i with the
+// collector's own receipts table, the only source of truth (DESIGN.md,
+// "The collector believes its own records"). The echo is kept as the
+// dock's claim and never counts; one the collector did not issue raises an
+// echoed-receipt alert to the recorder's unit.
+func (w *writer) checkEcho(ctx context.Context, i int) error {
+	m := w.msgs[i]
+	b := m.Body.(*wire.SegmentManifest)
+	e := b.Receipt
+	if e == nil {
+		return nil
+	}
+	have, ok, err := w.s.receipt(ctx, w.tx, b.Serial, b.Seq)
+	if err != nil {
+		return err
+	}
+	var why string
+	switch {
+	case e.Device != b.Serial || e.Seq != b.Seq:
+		why = fmt.Sprintf("the echoed receipt names %s/%d", e.Device, e.Seq)
+	case !ok:
+		why = "the collector issued no receipt for it"
+	case have.ObjectID != e.ObjectID || have.SHA256 != e.SHA256 || have.Size != e.Size || have.Signature != e.Signature:
+		why = fmt.Sprintf("the collector's receipt is object %s sha256 %s size %d", have.ObjectID, have.SHA256, have.Size)
+	default:
+		return nil
+	}
+	var unit string
+	if err := w.tx.QueryRowContext(ctx, w.s.d.q(`SELECT COALESCE((SELECT unit FROM recorders WHERE serial = ?),
+		(SELECT unit FROM docks WHERE id = ?), '')`), b.Serial, m.Env.Dock).Scan(&unit); err != nil {
+		return err
+	}
+	if unit == "" {
+		unit = "unassigned"
+	}
+	// Every text here passed check (clean UTF-8); %.80s bounds the dock's.
+	detail := fmt.Sprintf("dock %s (message %.80s) echoed a receipt for %s/%d: object %.80s sha256 %.80s size %d; %s",
+		m.Env.Dock, m.Env.ID, b.Serial, b.Seq, e.ObjectID, e.SHA256, e.Size, why)
+	w.s.log.Warn("store: echoed receipt not issued by the collector", "dock", m.Env.Dock, "serial", b.Serial, "seq", b.Seq, "why", why)
+	_, err = w.s.upsertAlertTx(ctx, w.tx, Alert{Key: fmt.Sprintf("%s/%s/%d/%s", KindEchoedReceipt, b.Serial, b.Seq, m.Env.Dock),
+		Kind: KindEchoedReceipt, Severity: "critical", Unit: unit, Serial: b.Serial, Seq: b.Seq, Dock: m.Env.Dock,
+		Title:  fmt.Sprintf("Recorder %s segment %d: dock %s reports a receipt the collector did not issue", b.Serial, b.Seq, m.Env.Dock),
+		Detail: detail, At: time.Unix(0, w.now).UTC()}, "{}")
+	return err
 }

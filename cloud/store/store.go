@@ -41,7 +41,18 @@ type Opts struct {
 	Schema string
 	// BusyTimeout is how long SQLite waits for another process's write lock.
 	BusyTimeout time.Duration
+	// Recorders is which recorders a dock may upload and report for
+	// (RecordersProtected by default; see RecorderPolicy).
+	Recorders RecorderPolicy
+	// ReportSkew is how far ahead of the collector's clock a report's
+	// times may be (docking time of a health report); default
+	// DefaultReportSkew. Later reports are kept as history but change
+	// nothing, and raise an alert.
+	ReportSkew time.Duration
 }
+
+// DefaultReportSkew is the default Opts.ReportSkew.
+const DefaultReportSkew = 5 * time.Minute
 
 // DefaultOpts are the options a nil *Opts stands for.
 var DefaultOpts = Opts{BusyTimeout: 10 * time.Second}
@@ -57,6 +68,9 @@ type Store struct {
 	// in Go instead of spinning in SQLite's busy handler. Unused on
 	// PostgreSQL, where row locks order concurrent writers.
 	wmu sync.Mutex
+
+	policy RecorderPolicy
+	skew   time.Duration
 }
 
 // Open connects to dsn and applies any pending migrations. dsn is
@@ -71,7 +85,13 @@ func Open(ctx context.Context, dsn string, opts *Opts) (*Store, error) {
 			o.BusyTimeout = DefaultOpts.BusyTimeout
 		}
 	}
-	s := &Store{log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock()}
+	if _, err := ParseRecorderPolicy(string(o.Recorders)); err != nil {
+		return nil, err
+	}
+	if o.ReportSkew <= 0 {
+		o.ReportSkew = DefaultReportSkew
+	}
+	s := &Store{log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock(), policy: o.Recorders, skew: o.ReportSkew}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

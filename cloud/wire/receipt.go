@@ -2,7 +2,9 @@ package wire
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -57,4 +59,37 @@ func (r *Receipt) Verify(pub ed25519.PublicKey, device string, seq uint64, sha25
 			r.Device, r.Seq, r.SHA256, r.Size, device, seq, sha256hex, size)
 	}
 	return nil
+}
+
+// KeyID names a collector public key in receipts: the first 8 bytes of its
+// SHA-256, hex.
+func KeyID(pub ed25519.PublicKey) string {
+	s := sha256.Sum256(pub)
+	return hex.EncodeToString(s[:8])
+}
+
+// ReceiptKeys are the collector keys a dock trusts: the current one and,
+// while a rotation settles, the previous ones (receipts already issued keep
+// the key that signed them).
+type ReceiptKeys []ed25519.PublicKey
+
+// Verify checks r against the key its KeyID names, else against each key
+// (a key id is a hint; the signature is the proof), and that it names
+// exactly device, seq, sha256 (hex) and size.
+func (ks ReceiptKeys) Verify(r *Receipt, device string, seq uint64, sha256hex string, size int64) error {
+	if len(ks) == 0 {
+		return fmt.Errorf("%w: no trusted collector key", ErrReceipt)
+	}
+	for _, k := range ks {
+		if KeyID(k) == r.KeyID {
+			return r.Verify(k, device, seq, sha256hex, size)
+		}
+	}
+	var err error
+	for _, k := range ks {
+		if err = r.Verify(k, device, seq, sha256hex, size); err == nil {
+			return nil
+		}
+	}
+	return err
 }

@@ -110,3 +110,10 @@ func ValidID(s string) error {
 	}
 	return nil
 }
+
+// DockClientIDPrefix starts every dock's MQTT client id.
+const DockClientIDPrefix = "berth-dock-"
+
+// DockClientID is dock's MQTT client id; the embedded broker keeps ids of
+// this form for that dock alone.
+func DockClientID(dock string) string { return DockClientIDPrefix + dock }

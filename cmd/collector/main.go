@@ -18,6 +18,7 @@ commands:
   serve          run the collector (default when no command is given)
   reason-check   check WAV or MP4 files for a spoken reason in the opening window
   alerts         list, acknowledge (with the written explanation) and close alerts
+  enroll         enrol units, docks and recorders (the registry of who may report and upload)
 `
 
 func main() {
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runReasonCheck(ctx, args, stdout, stderr)
 	case "alerts":
 		return runAlerts(ctx, args, stdout, stderr)
+	case "enroll":
+		return runEnroll(ctx, args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/upload"
 )
@@ -56,6 +57,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, dock string) {
 		s.reject(w, r, dock, http.StatusRequestEntityTooLarge, upload.ReasonTooLarge, nil, fmt.Sprintf("size %d over the limit %d", cr.Size, s.maxSize))
 		return
 	}
+	if !s.may(w, r, dock, cr.Device) {
+		return
+	}
 	ctx := r.Context()
 	m := meta{Dock: dock, CreateRequest: cr}
 	rec, ok, err := s.store.Receipt(ctx, cr.Device, cr.Seq)
@@ -65,8 +69,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, dock string) {
 	}
 	if ok {
 		if rec.SHA256 != cr.SHA256 || rec.Size != cr.Size {
-			s.reject(w, r, dock, http.StatusConflict, upload.ReasonReceiptConflict, nil,
-				fmt.Sprintf("%s/%d is receipted as sha256 %s size %d", cr.Device, cr.Seq, rec.SHA256, rec.Size))
+			s.conflict(w, r, m, rec)
 			return
 		}
 		s.m.receipts.WithLabelValues(outcomeExisting).Inc()
@@ -83,6 +86,17 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, dock string) {
 				fmt.Sprintf("object %s holds %d bytes, not %d", obj.ID, obj.Size, cr.Size))
 			return
 		}
+		// No bytes came in this upload: the receipt stands on the held
+		// object only after it is read back and hashes to its id.
+		if err := s.rehash(ctx, obj.ID, cr.Size); err != nil {
+			if ctx.Err() == nil {
+				s.alert(ctx, store.Alert{Key: "evidence-corrupt/" + obj.ID, Kind: store.KindEvidenceCorrupt, Severity: "critical",
+					Unit: "unassigned", Serial: cr.Device, Seq: cr.Seq, Dock: dock,
+					Title: "Evidence object " + obj.ID + " does not verify", Detail: err.Error(), At: s.clock.Now()})
+			}
+			s.fail(w, r, dock, "verify held object", err)
+			return
+		}
 		if err := s.ev.Discard(ctx, id); err != nil { // a staged copy of what is held; not evidence
 			s.log.Warn("upload: discarding redundant staging", "upload", id, "err", err)
 		}
@@ -90,6 +104,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, dock string) {
 		return
 	case !errors.Is(err, evidence.ErrNotFound):
 		s.fail(w, r, dock, "stat object", err)
+		return
+	}
+	if !s.withinQuota(w, r, dock, id, cr.Size) {
 		return
 	}
 	mb, _ := json.Marshal(m)
@@ -235,6 +252,9 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, dock, id string)
 	if !ok {
 		return
 	}
+	if !s.may(w, r, dock, m.Device) { // enrolment may have changed since create
+		return
+	}
 	if st.Offset != st.Size {
 		s.reject(w, r, dock, http.StatusConflict, upload.ReasonShortUpload, &st.Offset,
 			fmt.Sprintf("%d of %d bytes received", st.Offset, st.Size))
@@ -279,8 +299,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, m meta, obj evide
 		s.fail(w, r, m.Dock, "record receipt", fmt.Errorf("not recorded: %v", rerr))
 		return
 	case stored.SHA256 != m.SHA256 || stored.Size != m.Size || stored.ObjectID != obj.ID:
-		s.reject(w, r, m.Dock, http.StatusConflict, upload.ReasonReceiptConflict, nil,
-			fmt.Sprintf("%s/%d is receipted as object %s sha256 %s size %d", m.Device, m.Seq, stored.ObjectID, stored.SHA256, stored.Size))
+		s.conflict(w, r, m, stored)
 		return
 	}
 	if rerr != nil {
@@ -294,4 +313,25 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, m meta, obj evide
 
 func (s *Server) recorded(ctx context.Context, m meta) (wire.Receipt, bool, error) {
 	return s.store.Receipt(ctx, m.Device, m.Seq)
+}
+
+// conflict answers an upload of a segment already receipted with another
+// hash or size: 409, and an alert, since one of the two claims is false
+// (junk receipted first, or a recorder reusing a sequence number).
+func (s *Server) conflict(w http.ResponseWriter, r *http.Request, m meta, have wire.Receipt) {
+	unit := ""
+	if a, err := s.store.RecorderAccess(r.Context(), m.Dock, m.Device); err == nil {
+		unit = a.RecorderUnit
+		if unit == "" {
+			unit = a.DockUnit
+		}
+	}
+	detail := fmt.Sprintf("dock %s uploads %s/%d as sha256 %s size %d; the collector's receipt says object %s sha256 %s size %d",
+		m.Dock, m.Device, m.Seq, m.SHA256, m.Size, have.ObjectID, have.SHA256, have.Size)
+	s.alert(r.Context(), store.Alert{Key: fmt.Sprintf("receipt-conflict/%s/%d/%s", m.Device, m.Seq, m.SHA256),
+		Kind: store.KindReceiptConflict, Severity: "critical", Unit: unit, Serial: m.Device, Seq: m.Seq, Dock: m.Dock,
+		Title:  fmt.Sprintf("Recorder %s segment %d: two different recordings claim one sequence number", m.Device, m.Seq),
+		Detail: detail, At: s.clock.Now()})
+	s.reject(w, r, m.Dock, http.StatusConflict, upload.ReasonReceiptConflict, nil,
+		fmt.Sprintf("%s/%d is receipted as sha256 %s size %d", m.Device, m.Seq, have.SHA256, have.Size))
 }

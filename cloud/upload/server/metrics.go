@@ -17,6 +17,9 @@ type metrics struct {
 	failures   prometheus.Counter     // 5xx: the collector's own failures
 	bytes      prometheus.Counter     // chunk bytes made durable
 	receipts   *prometheus.CounterVec // by outcome: issued (new object), dedup (object existed), existing (receipt existed)
+	unenrolled prometheus.Counter     // uploads accepted for recorders not enrolled (policy "protected")
+	alerts     *prometheus.CounterVec // alerts raised, by kind
+	swept      prometheus.Counter     // abandoned staging areas discarded
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -29,6 +32,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Chunk bytes durably staged."}),
 		receipts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "berth_upload_receipts_total",
 			Help: "Receipts answered, by outcome (issued, dedup, existing)."}, []string{"outcome"}),
+		unenrolled: prometheus.NewCounter(prometheus.CounterOpts{Name: "berth_upload_unenrolled_recorder_total",
+			Help: "Upload requests accepted for recorders not enrolled (enrolment policy protected)."}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "berth_upload_alerts_total",
+			Help: "Alerts the upload endpoint raised, by kind."}, []string{"kind"}),
+		swept: prometheus.NewCounter(prometheus.CounterOpts{Name: "berth_upload_staging_swept_total",
+			Help: "Abandoned uploads (staging areas untouched beyond the TTL) discarded."}),
 	}
 	for _, r := range upload.Reasons {
 		m.rejections.WithLabelValues(string(r))
@@ -37,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.receipts.WithLabelValues(o)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.rejections, m.failures, m.bytes, m.receipts} {
+		for _, c := range []prometheus.Collector{m.rejections, m.failures, m.bytes, m.receipts, m.unenrolled, m.alerts, m.swept} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("server: register metrics: %w", err)
 			}

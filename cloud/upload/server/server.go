@@ -38,6 +38,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/upload"
 )
@@ -52,6 +53,11 @@ type Store interface {
 	RecordReceipt(ctx context.Context, r wire.Receipt) error
 	// Receipt returns the recorded receipt of device's segment seq.
 	Receipt(ctx context.Context, device string, seq uint64) (wire.Receipt, bool, error)
+	// RecorderAccess judges, from enrolment, whether dock may upload for
+	// the recorder serial.
+	RecorderAccess(ctx context.Context, dock, serial string) (store.Access, error)
+	// UpsertAlert raises an alert (refusals, receipt conflicts).
+	UpsertAlert(ctx context.Context, a store.Alert) (bool, error)
 }
 
 // Opts configures a Server.
@@ -74,6 +80,18 @@ type Opts struct {
 	ChunkTimeout time.Duration
 	// MaxSize bounds an upload's declared size (default DefaultMaxSize).
 	MaxSize int64
+	// StagingQuota bounds the declared bytes of one dock's unfinished
+	// uploads (default DefaultStagingQuota); a create beyond it is 429
+	// staging_quota, which the dock retries after finishing others.
+	StagingQuota int64
+	// StagingTTL is how long an upload may sit untouched before Sweep
+	// discards it (default DefaultStagingTTL); the dock, still holding the
+	// footage, uploads it again from the start.
+	StagingTTL time.Duration
+	// Announce, if set, delivers each new alert the endpoint raised (to
+	// the unit's custodians and supervisors); it is called on the
+	// request's goroutine with a bounded context.
+	Announce func(context.Context, store.Alert)
 }
 
 // Defaults of Opts.
@@ -81,6 +99,8 @@ const (
 	DefaultMaxChunk     = 16 << 20
 	DefaultMaxSize      = 64 << 30
 	DefaultChunkTimeout = 2 * time.Minute
+	DefaultStagingQuota = 64 << 30
+	DefaultStagingTTL   = 7 * 24 * time.Hour
 )
 
 // Server is the upload endpoint; it is an http.Handler.
@@ -99,14 +119,20 @@ type Server struct {
 	chunkTimeout time.Duration
 
 	logLimit *rate.Limiter // rejection logs
+	announce func(context.Context, store.Alert)
+
+	areas        stagingLister // nil: the evidence store cannot list staging (no quota, no sweep)
+	stagingQuota int64
+	stagingTTL   time.Duration
 }
 
-// KeyID names a collector public key in receipts: the first 8 bytes of its
-// SHA-256, hex.
-func KeyID(pub ed25519.PublicKey) string {
-	s := sha256.Sum256(pub)
-	return hex.EncodeToString(s[:8])
+// stagingLister lists staging areas (*evidence.FS does).
+type stagingLister interface {
+	StagingAreas(ctx context.Context) ([]evidence.StagingArea, error)
 }
+
+// KeyID names a collector public key in receipts (wire.KeyID).
+func KeyID(pub ed25519.PublicKey) string { return wire.KeyID(pub) }
 
 // New makes the endpoint.
 func New(o Opts) (*Server, error) {
@@ -117,7 +143,8 @@ func New(o Opts) (*Server, error) {
 		return nil, fmt.Errorf("server: signing key of %d bytes", len(o.Key))
 	}
 	s := &Server{store: o.Store, ev: o.Evidence, key: o.Key, keyID: o.KeyID, log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock(),
-		maxChunk: o.MaxChunk, maxSize: o.MaxSize, chunkTimeout: o.ChunkTimeout, logLimit: rate.NewLimiter(10, 20)}
+		maxChunk: o.MaxChunk, maxSize: o.MaxSize, chunkTimeout: o.ChunkTimeout, logLimit: rate.NewLimiter(10, 20),
+		announce: o.Announce}
 	if s.keyID == "" {
 		s.keyID = KeyID(o.Key.Public().(ed25519.PublicKey))
 	}
@@ -135,6 +162,13 @@ func New(o Opts) (*Server, error) {
 	}
 	if s.maxSize <= 0 {
 		s.maxSize = DefaultMaxSize
+	}
+	s.areas, _ = o.Evidence.(stagingLister)
+	if s.stagingQuota = o.StagingQuota; s.stagingQuota <= 0 {
+		s.stagingQuota = DefaultStagingQuota
+	}
+	if s.stagingTTL = o.StagingTTL; s.stagingTTL <= 0 {
+		s.stagingTTL = DefaultStagingTTL
 	}
 	var err error
 	if s.m, err = newMetrics(o.Registry); err != nil {

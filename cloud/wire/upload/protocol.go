@@ -98,10 +98,12 @@ const (
 	ReasonShortUpload     Reason = "short_upload"       // 409: finish before every byte arrived
 	ReasonHashMismatch    Reason = "hash_mismatch"      // 422: whole upload does not hash to sha256 (staging discarded)
 	ReasonReceiptConflict Reason = "receipt_conflict"   // 409: device/seq already receipted with another hash or size
+	ReasonRecorderRefused Reason = "recorder_refused"   // 403: the dock may not upload for this recorder (enrolment)
+	ReasonStagingQuota    Reason = "staging_quota"      // 429: the dock's unfinished uploads hold its staging quota; finish them first
 )
 
 // Reasons lists every Reason.
 var Reasons = []Reason{ReasonUnauthorized, ReasonBadRequest, ReasonBadID, ReasonBadHash, ReasonNotFound, ReasonMethod,
 	ReasonUnknownUpload, ReasonLengthRequired, ReasonOffsetConflict, ReasonChunkTooLarge, ReasonTooLarge,
 	ReasonSizeMismatch, ReasonIncompleteChunk, ReasonChunkChecksum, ReasonShortUpload, ReasonHashMismatch,
-	ReasonReceiptConflict}
+	ReasonReceiptConflict, ReasonRecorderRefused, ReasonStagingQuota}

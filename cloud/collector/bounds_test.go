@@ -1,0 +1,69 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Token and key files that group or others may read are refused at start
+// with ErrSecretMode; 0600 ones are accepted.
+func TestSecretFilesRefused(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("0123456789abcdef0123456789\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	loose, tight := write("loose.token", 0o644), write("tight.token", 0o600)
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+		bad  bool
+	}{
+		{"token 0644", func(c *Config) { c.Docks = []DockEnrolment{{ID: "dock-1", Unit: "u", TokenFile: loose}} }, true},
+		{"tls key 0644", func(c *Config) { c.TLSCert, c.TLSKey = tight, loose }, true},
+		{"token 0600", func(c *Config) { c.Docks = []DockEnrolment{{ID: "dock-1", Unit: "u", TokenFile: tight}} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0"}
+			cfg.MQTT.Embedded = "127.0.0.1:0"
+			tc.cfg(&cfg)
+			c, err := New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler)})
+			if c != nil {
+				c.Close()
+			}
+			if got := errors.Is(err, ErrSecretMode); got != tc.bad {
+				t.Fatalf("New: %v; want ErrSecretMode %v", err, tc.bad)
+			}
+		})
+	}
+}
+
+// The collector's HTTP server cuts slow and idle clients off.
+func TestHTTPServerBounded(t *testing.T) {
+	s := newHTTPServer(http.NotFoundHandler())
+	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.IdleTimeout <= 0 || s.MaxHeaderBytes <= 0 {
+		t.Fatalf("unbounded server: header %s read %s idle %s max header %d", s.ReadHeaderTimeout, s.ReadTimeout, s.IdleTimeout, s.MaxHeaderBytes)
+	}
+}
+
+// The shipped configuration parses, enrolment included.
+func TestDeployConfigLoads(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("..", "..", "deploy", "cloud", "collector.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Units) == 0 || len(c.Recorders) == 0 || c.Enrolment.Recorders != "enrolled-only" {
+		t.Fatalf("enrolment not read: %+v %+v %+v", c.Units, c.Recorders, c.Enrolment)
+	}
+}

@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// TrustKinds are the alert kinds raised outside the analysis engine (by
+// the upload endpoint and by Commit's screening). They are delivered once
+// each: the deliverer claims an alert (ClaimAnnouncement) before sending
+// it, and the engine's pass sweeps those nobody claimed yet (Unannounced).
+var TrustKinds = []string{KindRecorderRefused, KindReceiptConflict, KindEchoedReceipt, KindEvidenceCorrupt, KindReportTime}
+
+// ClaimAnnouncement marks the alert key as delivered and reports whether
+// this call made the claim: exactly one caller, across collectors, gets
+// true for an alert.
+func (s *Store) ClaimAnnouncement(ctx context.Context, key string) (bool, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, s.d.q(`UPDATE alerts SET announced_ns = ? WHERE dedup_key = ? AND announced_ns IS NULL`),
+			s.clock.Now().UnixNano(), key)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: claim announcement %q: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// Unannounced lists open alerts of the trust kinds that nobody has claimed
+// for delivery yet, oldest first, at most limit (<= 0: 1000).
+func (s *Store) Unannounced(ctx context.Context, limit int) ([]Alert, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	args := []any{AlertOpen}
+	q := `SELECT ` + alertCols + ` FROM alerts WHERE announced_ns IS NULL AND state = ? AND kind IN (`
+	for i, k := range TrustKinds {
+		if i > 0 {
+			q += ", "
+		}
+		q += "?"
+		args = append(args, k)
+	}
+	q += `) ORDER BY id LIMIT ?`
+	args = append(args, limit)
+	rs, err := s.db.QueryContext(ctx, s.d.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: unannounced alerts: %w", err)
+	}
+	defer rs.Close()
+	var out []Alert
+	for rs.Next() {
+		a, err := scanAlert(rs)
+		if err != nil {
+			return nil, fmt.Errorf("store: unannounced alerts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: unannounced alerts: %w", err)
+	}
+	return out, nil
+}
