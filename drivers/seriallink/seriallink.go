@@ -19,12 +19,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jonboulle/clockwork"
 	"go.bug.st/serial"
 	"periph.io/x/conn/v3"
@@ -247,7 +247,17 @@ func (d *Dev) Write(b []byte) (int, error) {
 // a jittered exponential backoff until it succeeds or ctx ends. It returns
 // at once when the port is connected.
 func (d *Dev) Reconnect(ctx context.Context) error {
-	wait := d.opts.MinBackoff
+	// The tree's one backoff (cenkalti/backoff), shaped so each wait falls
+	// between half and all of an exponentially growing step that starts at
+	// MinBackoff and stops at MaxBackoff: the interval is the step's 3/4,
+	// randomised by a third either way.
+	bo := &backoff.ExponentialBackOff{
+		InitialInterval:     d.opts.MinBackoff * 3 / 4,
+		RandomizationFactor: 1.0 / 3,
+		Multiplier:          2,
+		MaxInterval:         d.opts.MaxBackoff * 3 / 4,
+	}
+	bo.Reset()
 	for attempt := 1; ; attempt++ {
 		d.mu.Lock()
 		if d.closed {
@@ -276,16 +286,13 @@ func (d *Dev) Reconnect(ctx context.Context) error {
 		if !errors.Is(err, ErrUnplugged) && !errors.Is(err, ErrPort) {
 			return err
 		}
-		// Jitter: wait between half and all of the current backoff.
-		sleep := wait/2 + rand.N(wait/2+1)
-		t := d.clock.NewTimer(sleep)
+		t := d.clock.NewTimer(bo.NextBackOff())
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
 		case <-t.Chan():
 		}
-		wait = min(2*wait, d.opts.MaxBackoff)
 	}
 }
 
