@@ -634,3 +634,13 @@ func TestTrailingHoleWithholdsRelease(t *testing.T) {
 		t.Fatalf("released %v", got)
 	}
 }
+
+// TestEmptyRecorderDocks: a recorder holding no footage docks without a
+// fault (holes() looks at the last listed segment only if there is one).
+func TestEmptyRecorderDocks(t *testing.T) {
+	r := newRig(t, true)
+	r.dock(true)
+	if st := r.waitState(t, wire.SlotReleased); st.Fault != "" {
+		t.Fatalf("fault %q", st.Fault)
+	}
+}
