@@ -656,3 +656,44 @@ func TestCapacityCappedOn32Bit(t *testing.T) {
 		t.Fatalf("capacity %d on this build, want %d", b.cap, want)
 	}
 }
+
+// TestRetainUnreleasedEdges pins the two edges of deleting receipted
+// footage the recorder never released: with RetainUnreleased 0 (the
+// default) it is kept however long it waits, and with a retention it goes
+// exactly when the retention has passed, not a moment before.
+func TestRetainUnreleasedEdges(t *testing.T) {
+	t.Run("zero keeps", func(t *testing.T) {
+		f := newFixture(t)
+		f.opts.RetainUnreleased = 0
+		b := f.open(t)
+		defer b.Close()
+		d := footage(15, 1<<20)
+		put(t, b, meta("Z", 1, d, t0, false), d)
+		if err := b.MarkUploaded("Z", 1, f.receipt("Z", 1, d)); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(10 * 365 * 24 * time.Hour)
+		if st, err := b.Reclaim(); err != nil || st.Segments != 0 || b.held("Z", 1) != 1<<20 {
+			t.Fatalf("Reclaim = %+v, %v; held %d: unreleased footage deleted with RetainUnreleased 0", st, err, b.held("Z", 1))
+		}
+	})
+	t.Run("at the retention", func(t *testing.T) {
+		f := newFixture(t)
+		f.opts.RetainUnreleased = 24 * time.Hour
+		b := f.open(t)
+		defer b.Close()
+		d := footage(16, 1<<20)
+		put(t, b, meta("E", 1, d, t0, false), d)
+		if err := b.MarkUploaded("E", 1, f.receipt("E", 1, d)); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(24*time.Hour - time.Nanosecond)
+		if st, err := b.Reclaim(); err != nil || st.Segments != 0 {
+			t.Fatalf("Reclaim 1 ns before the retention = %+v, %v", st, err)
+		}
+		f.clock.Advance(time.Nanosecond)
+		if st, err := b.Reclaim(); err != nil || st.Segments != 1 || b.held("E", 1) != 0 {
+			t.Fatalf("Reclaim at the retention = %+v, %v; held %d", st, err, b.held("E", 1))
+		}
+	})
+}

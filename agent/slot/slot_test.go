@@ -606,3 +606,41 @@ func TestBadReceiptNotReleased(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailingHoleWithholdsRelease: a recorder that is not recording and
+// reports a last sequence number beyond its last listed segment lost
+// footage at the end; nothing is released.
+func TestTrailingHoleWithholdsRelease(t *testing.T) {
+	r := newRig(t, true)
+	segs := r.rec.AddRandom(3, 1000, 1, t0)
+	// Free the last segment behind the dock's back: footage lost at the end.
+	if err := r.rec.Release(3, segs[2].SHA256); err != nil {
+		t.Fatal(err)
+	}
+	r.dock(true)
+	st := r.waitState(t, wire.SlotFault)
+	if st.Fault != FaultSequenceHole {
+		t.Fatalf("fault %q", st.Fault)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, _ := r.slot.State(); st.Uploaded == 2 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := r.rec.Released(); !slices.Equal(got, []uint64{3}) { // only our own tampering
+		t.Fatalf("released %v", got)
+	}
+}
+
+// TestEmptyRecorderDocks: a recorder holding no footage docks without a
+// fault (holes() looks at the last listed segment only if there is one).
+func TestEmptyRecorderDocks(t *testing.T) {
+	r := newRig(t, true)
+	r.dock(true)
+	if st := r.waitState(t, wire.SlotReleased); st.Fault != "" {
+		t.Fatalf("fault %q", st.Fault)
+	}
+}

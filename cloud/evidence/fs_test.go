@@ -363,3 +363,29 @@ func TestAppendChunkChecks(t *testing.T) {
 type iotestErr struct{}
 
 func (iotestErr) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// TestCommitHashesBeyondOneRead commits and verifies an object longer than
+// the 1 MiB read of the commit's re-hash, and finds a flipped byte past the
+// first read: a re-hash that stopped after its first read would refuse the
+// good object (and check only the first MiB of a stored one).
+func TestCommitHashesBeyondOneRead(t *testing.T) {
+	f, dir := openFS(t)
+	b, sum := payload(5<<19+3, 11) // 2.5 MiB and 3 bytes
+	stageAll(t, f, sid, b, 1<<20)
+	if _, err := f.Commit(ctx, sid, sum, int64(len(b))); err != nil {
+		t.Fatalf("commit of %d bytes: %v", len(b), err)
+	}
+	if _, err := f.Verify(ctx, sum); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "objects", sum[:2], sum)
+	bad := bytes.Clone(b)
+	bad[len(b)-2] ^= 1
+	os.Chmod(p, 0o644)
+	if err := os.WriteFile(p, bad, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Verify(ctx, sum); !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("Verify of an object changed past its first MiB: %v", err)
+	}
+}
