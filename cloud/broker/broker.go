@@ -49,6 +49,9 @@ import (
 // TokenChecker checks a dock's credentials (*store.Store satisfies it).
 type TokenChecker interface {
 	CheckDockToken(ctx context.Context, id, token string) (bool, error)
+	// DockEnrolled reports whether id is an enrolled dock (a certificate
+	// names a dock; enrolment must still hold it).
+	DockEnrolled(ctx context.Context, id string) (bool, error)
 }
 
 // Opts configures a Broker.
@@ -293,12 +296,18 @@ func (h *authHook) certAuthenticate(cl *mqtt.Client, pk packets.Packet, id pki.I
 	}
 	sent, pass := string(pk.Connect.Username), string(pk.Connect.Password)
 	agree := sent == "" || sent == user || (id.Kind == pki.KindCollector && sent == pki.CollectorCN)
-	if agree && pass != "" && id.Kind == pki.KindDock {
+	if agree && id.Kind == pki.KindDock {
 		ctx, cancel := context.WithTimeout(context.Background(), h.opts.AuthTimeout) // mochi's hook has no ctx
-		ok, err := h.opts.Docks.CheckDockToken(ctx, user, pass)
+		var ok bool
+		var err error
+		if pass != "" {
+			ok, err = h.opts.Docks.CheckDockToken(ctx, user, pass)
+		} else {
+			ok, err = h.opts.Docks.DockEnrolled(ctx, user)
+		}
 		cancel()
 		if err != nil {
-			h.log.Error("broker: dock token check failed", "dock", user, "err", err)
+			h.log.Error("broker: dock check failed", "dock", user, "err", err)
 			return false
 		}
 		agree = ok
