@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/pki"
 	"github.com/berthdock/berth/cloud/store"
 )
 
@@ -137,6 +138,9 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case "dock":
 		if *tokenFile == "" {
 			return fail(fmt.Errorf("%w: --token-file is required", store.ErrArgument))
+		}
+		if *id == pki.CollectorCN {
+			return fail(fmt.Errorf("%w: dock id %q is reserved: it is the collectors' user name on a broker that takes certificates' CN as user names", store.ErrArgument, *id))
 		}
 		tok, err := dockToken(*tokenFile)
 		if err != nil {

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/cloud/pki"
 )
 
@@ -41,6 +44,21 @@ func TestEnrollCA(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "cert_file: "+filepath.Join(certs, "dock-dock-a.crt")) ||
 		!strings.Contains(out, "key_file: "+filepath.Join(certs, "dock-dock-a.key")) {
 		t.Fatalf("enroll dock with --ca: %d %s", code, out)
+	}
+	// The fragment is dockd configuration, and dockd's TLS settings load.
+	var dc dock.Config
+	dec := yaml.NewDecoder(strings.NewReader(out[strings.Index(out, "\n")+1:]))
+	dec.KnownFields(true)
+	if err := dec.Decode(&dc); err != nil {
+		t.Fatalf("fragment is not dockd configuration: %v\n%s", err, out)
+	}
+	if _, err := pki.ClientTLS(dc.TLS.CAFile, dc.TLS.CertFile, dc.TLS.KeyFile); err != nil || dc.TLS.CAFile != filepath.Join(ca, "ca.crt") {
+		t.Errorf("fragment's tls %+v: %v", dc.TLS, err)
+	}
+	// A dock may not be named for the collectors' certificates.
+	if code, out := runIt("dock", "--db", db, "--id", "collector", "--unit", "u-a", "--token-file", filepath.Join(dir, "c.token"),
+		"--ca", ca, "--out-dir", certs, "--by", "admin"); code != 2 || !strings.Contains(out, "reserved") {
+		t.Errorf("enroll dock collector: %d %s", code, out)
 	}
 	b, err := os.ReadFile(filepath.Join(certs, "dock-dock-a.crt"))
 	if err != nil {
