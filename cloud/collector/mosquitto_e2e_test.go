@@ -173,7 +173,11 @@ func TestMosquittoMutualTLS(t *testing.T) {
 		}
 		col.Close()
 	})
-	waitFor(t, "ingest connected to mosquitto", col.Ingest().Connected)
+	select { // subscribed: a report published before would find no subscriber
+	case <-col.Ingest().Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("ingest not ready")
+	}
 
 	clientTLS := func(p pkitest.Pair, caFile string) *tls.Config {
 		cfg, err := pki.ClientTLS(caFile, p.Cert, p.Key)

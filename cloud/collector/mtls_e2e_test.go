@@ -54,7 +54,11 @@ func TestMutualTLS(t *testing.T) {
 		}
 		col.Close()
 	})
-	waitFor(t, "ingest connected", col.Ingest().Connected)
+	select { // subscribed: a report published before would find no subscriber
+	case <-col.Ingest().Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("ingest not ready")
+	}
 	mtlsURL := col.BrokerMTLSURL()
 	if mtlsURL == "" {
 		t.Fatal("no mutual-TLS listener")
