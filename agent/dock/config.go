@@ -40,6 +40,17 @@ type Config struct {
 		Rate         Size     `yaml:"rate"`       // upload bandwidth limit per second; 0: none
 	} `yaml:"collector"`
 
+	// TLS is the dock's machine identity for mutual TLS (collector enroll
+	// dock --ca): the CA that signed the collector's and broker's server
+	// certificates, and this dock's client certificate and key (0600).
+	// Used by the MQTT client (ssl:// brokers) and the upload client
+	// (https://). Empty: system roots and no client certificate.
+	TLS struct {
+		CAFile   string `yaml:"ca_file"`
+		CertFile string `yaml:"cert_file"`
+		KeyFile  string `yaml:"key_file"`
+	} `yaml:"tls"`
+
 	MQTT struct {
 		Broker     string        `yaml:"broker"` // tcp://host:1883 or ssl://host:8883
 		AckTimeout time.Duration `yaml:"ack_timeout"`

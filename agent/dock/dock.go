@@ -5,6 +5,7 @@ package dock
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,12 +40,15 @@ type Parts struct {
 
 // Settings tune a Dock; zero values take defaults.
 type Settings struct {
-	Dock       string
-	Unit       string // the unit (科室) the dock serves; recorders docked here report it
-	Version    string
-	Broker     string
-	Username   string
-	Password   string
+	Dock     string
+	Unit     string // the unit (科室) the dock serves; recorders docked here report it
+	Version  string
+	Broker   string
+	Username string
+	Password string
+	// TLS is the broker connection's TLS (ssl://), with the dock's client
+	// certificate for mutual TLS; nil: paho's default.
+	TLS        *tls.Config
 	AckTimeout time.Duration
 	StateEvery time.Duration
 	Slot       slot.Config     // per-slot settings; Index, Dock and Clock are filled in
@@ -91,7 +95,7 @@ func New(set Settings, p Parts) (*Dock, error) {
 	}
 	d := &Dock{set: set, p: p, started: set.Clock.Now(), stopped: map[string]error{}, cycles: make(chan powerCycle, 16)}
 	d.hub = newReceiptHub(p.Buffer)
-	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password, Clock: set.Clock,
+	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password, TLS: set.TLS, Clock: set.Clock,
 		AckTimeout: set.AckTimeout, OnConnect: d.publishState}, p.Outbox, d.command, p.Log.With("part", "report"))
 	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, set.Clock, p.Log.With("part", "upload"))
 	for _, bs := range p.Board.Slots() {

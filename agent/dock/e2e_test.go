@@ -16,7 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/pki/pkitest"
 	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
@@ -102,7 +104,28 @@ func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *testworld.Worl
 		recs = append(recs, r)
 	}
 	var mqttAddr, dsn string
+	var mtls func(*collector.Config)
+	var dockTLS func(*dock.Config)
 	switch brokerKind {
+	case "embedded-mtls":
+		// The collector's embedded broker on a mutual-TLS listener and an
+		// HTTPS upload endpoint requiring client certificates; the dock
+		// connects and uploads with its certificate (dockd's tls:).
+		ca := pkitest.New(t)
+		srv, cert := ca.Server(), ca.Dock(dockID)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		mtls = func(cc *collector.Config) {
+			cc.TLSCert, cc.TLSKey, cc.ClientCA, cc.MQTT.EmbeddedTLS = srv.Cert, srv.Key, ca.CAFile, addr
+		}
+		dockTLS = func(dc *dock.Config) {
+			dc.TLS.CAFile, dc.TLS.CertFile, dc.TLS.KeyFile = ca.CAFile, cert.Cert, cert.Key
+			dc.MQTT.Broker = "ssl://" + addr
+		}
 	case "mosquitto":
 		mqttAddr = envOr("BERTH_MQTT_ADDR", "127.0.0.1:1883")
 		needService(t, "Mosquitto", mqttAddr, "BERTH_REQUIRE_MQTT")
@@ -128,7 +151,11 @@ func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *testworld.Worl
 			if dsn != "" {
 				cc.Store, cc.Schema = dsn, schema
 			}
-		}})
+			if mtls != nil {
+				mtls(cc)
+			}
+		},
+		Dock: dockTLS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +174,10 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// A dock with its client certificate reports and uploads everything over
+// mutual TLS (embedded broker's TLS listener, HTTPS upload endpoint).
+func TestEndToEndMutualTLS(t *testing.T) { endToEnd(t, "embedded-mtls", "sqlite") }
 
 func endToEnd(t *testing.T, brokerKind, dbKind string) {
 	const nrec = 3

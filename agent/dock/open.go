@@ -2,9 +2,11 @@ package dock
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/berthdock/berth/agent/outbox"
 	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/agent/uploader"
+	"github.com/berthdock/berth/cloud/pki"
 	"github.com/berthdock/berth/drivers/board"
 )
 
@@ -123,12 +126,22 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	if token == "" {
 		return nil, errors.New("dock: no collector token (collector.token_file)")
 	}
+	var tlsCfg *tls.Config
+	var httpClient *http.Client
+	if cfg.TLS.CAFile != "" || cfg.TLS.CertFile != "" {
+		if tlsCfg, err = pki.ClientTLS(cfg.TLS.CAFile, cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return nil, fmt.Errorf("dock: tls: %w", err)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tlsCfg.Clone()
+		httpClient = &http.Client{Transport: tr}
+	}
 	client, err := uploader.NewClient(uploader.ClientOpts{BaseURL: cfg.Collector.URL, Dock: cfg.Dock, Token: token,
-		CollectorKey: collectorKey, PreviousKeys: previous, RateBytes: int64(cfg.Collector.Rate)})
+		CollectorKey: collectorKey, PreviousKeys: previous, RateBytes: int64(cfg.Collector.Rate), HTTPClient: httpClient})
 	if err != nil {
 		return nil, err
 	}
-	s.Dock, err = New(Settings{Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token,
+	s.Dock, err = New(Settings{Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token, TLS: tlsCfg,
 		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Clock: o.Clock},
 		Parts{Board: s.Board, Buffer: s.Buffer, Outbox: s.Outbox, Audit: s.Audit, Upload: client, Keys: keys,
 			Log: o.Log, Logs: o.Logs})

@@ -42,12 +42,16 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/berthdock/berth/cloud/pki"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
 // TokenChecker checks a dock's credentials (*store.Store satisfies it).
 type TokenChecker interface {
 	CheckDockToken(ctx context.Context, id, token string) (bool, error)
+	// DockEnrolled reports whether id is an enrolled dock (a certificate
+	// names a dock; enrolment must still hold it).
+	DockEnrolled(ctx context.Context, id string) (bool, error)
 }
 
 // Opts configures a Broker.
@@ -56,6 +60,13 @@ type Opts struct {
 	// free port (Addr reports it).
 	Addr string
 	TLS  *tls.Config // nil: plain TCP
+	// MTLSAddr, when set, is a second listener for mutual TLS: MTLS must
+	// require and verify client certificates (pki.ServerTLS). A client
+	// there is who its certificate says (pki.IdentityOf): a dock's
+	// certificate makes it that dock, whatever user name it sends, and a
+	// collector's certificate the collector.
+	MTLSAddr string
+	MTLS     *tls.Config
 
 	// CollectorUser and CollectorPassword are the collector's credentials;
 	// both required.
@@ -86,6 +97,7 @@ var (
 type Broker struct {
 	srv       *mqtt.Server
 	lis       *servedTCP
+	mlis      *servedTCP
 	log       *slog.Logger
 	closeOnce sync.Once
 	closeErr  error
@@ -132,11 +144,35 @@ func New(o Opts) (*Broker, error) {
 	if err := srv.AddListener(lis); err != nil {
 		return nil, fmt.Errorf("broker: listen %s: %w", o.Addr, err)
 	}
+	var mlis *servedTCP
+	if o.MTLSAddr != "" {
+		if o.MTLS == nil || o.MTLS.ClientAuth != tls.RequireAndVerifyClientCert || o.MTLS.ClientCAs == nil {
+			srv.Close()
+			return nil, fmt.Errorf("%w: the mutual-TLS listener needs a TLS config that requires and verifies client certificates", ErrConfig)
+		}
+		mlis = &servedTCP{TCP: listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: mtlsListenerID, Address: o.MTLSAddr,
+			TLSConfig: o.MTLS}), done: make(chan struct{})}
+		if err := srv.AddListener(mlis); err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("broker: listen %s: %w", o.MTLSAddr, err)
+		}
+	}
 	if err := srv.Serve(); err != nil {
 		srv.Close()
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	return &Broker{srv: srv, lis: lis, log: o.Logger}, nil
+	return &Broker{srv: srv, lis: lis, mlis: mlis, log: o.Logger}, nil
+}
+
+const mtlsListenerID = "berth-mtls"
+
+// MTLSURL is the mutual-TLS listener as a paho URL (ssl://host:port);
+// empty without one.
+func (b *Broker) MTLSURL() string {
+	if b.mlis == nil {
+		return ""
+	}
+	return "ssl://" + b.mlis.Address()
 }
 
 // Addr is the address the listener is bound to (host:port).
@@ -163,6 +199,9 @@ func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.closeErr = b.srv.Close()
 		<-b.lis.done
+		if b.mlis != nil {
+			<-b.mlis.done
+		}
 	})
 	return b.closeErr
 }
@@ -205,6 +244,16 @@ func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []by
 // OnConnectAuthenticate accepts the collector's credentials or an enrolled
 // dock's id and token.
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if tc, ok := cl.Net.Conn.(*tls.Conn); ok {
+		if id, ok := pki.PeerIdentity(tc.ConnectionState()); ok {
+			return h.certAuthenticate(cl, pk, id)
+		}
+		if cl.Net.Listener == mtlsListenerID {
+			h.refused.WithLabelValues(refusedCredentials).Inc()
+			h.log.Warn("broker: refused a client certificate without a berth identity", "remote", cl.Net.Remote)
+			return false
+		}
+	}
 	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
 	if user == h.opts.CollectorUser {
 		ok := equal(pass, h.opts.CollectorPassword)
@@ -233,6 +282,46 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		h.log.Warn("broker: dock authentication failed", "dock", user, "remote", cl.Net.Remote)
 		return false
 	}
+	return h.idAllowed(cl, user)
+}
+
+// certAuthenticate makes a client whose certificate verified the identity
+// the certificate names: its user name becomes the dock id (or the
+// collector's user), so the ACLs and client-id ownership follow the
+// certificate. A user name or token sent as well must agree with it.
+func (h *authHook) certAuthenticate(cl *mqtt.Client, pk packets.Packet, id pki.Identity) bool {
+	user := id.ID
+	if id.Kind == pki.KindCollector {
+		user = h.opts.CollectorUser
+	}
+	sent, pass := string(pk.Connect.Username), string(pk.Connect.Password)
+	agree := sent == "" || sent == user || (id.Kind == pki.KindCollector && sent == pki.CollectorCN)
+	if agree && id.Kind == pki.KindDock {
+		ctx, cancel := context.WithTimeout(context.Background(), h.opts.AuthTimeout) // mochi's hook has no ctx
+		var ok bool
+		var err error
+		if pass != "" {
+			ok, err = h.opts.Docks.CheckDockToken(ctx, user, pass)
+		} else {
+			ok, err = h.opts.Docks.DockEnrolled(ctx, user)
+		}
+		cancel()
+		if err != nil {
+			h.log.Error("broker: dock check failed", "dock", user, "err", err)
+			return false
+		}
+		agree = ok
+	}
+	if id.Kind == pki.KindDock && user == h.opts.CollectorUser {
+		agree = false // a dock certificate never makes a collector
+	}
+	if !agree {
+		h.refused.WithLabelValues(refusedCredentials).Inc()
+		h.log.Warn("broker: credentials disagree with the client certificate", "identity", id.String(),
+			"user", truncate(sent, 80), "remote", cl.Net.Remote)
+		return false
+	}
+	cl.Properties.Username = []byte(user)
 	return h.idAllowed(cl, user)
 }
 

@@ -24,6 +24,13 @@ type tokens struct {
 	err error
 }
 
+func (k *tokens) DockEnrolled(_ context.Context, id string) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	_, ok := k.m[id]
+	return ok, k.err
+}
+
 func (k *tokens) CheckDockToken(_ context.Context, id, token string) (bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

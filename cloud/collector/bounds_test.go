@@ -66,4 +66,7 @@ func TestDeployConfigLoads(t *testing.T) {
 	if len(c.Units) == 0 || len(c.Recorders) == 0 || c.Enrolment.Recorders != "enrolled-only" {
 		t.Fatalf("enrolment not read: %+v %+v %+v", c.Units, c.Recorders, c.Enrolment)
 	}
+	if c.ClientCA == "" || c.MQTT.CertFile == "" || c.MQTT.KeyFile == "" || c.MQTT.CAFile == "" {
+		t.Fatalf("mutual TLS settings not read: client_ca %q mqtt %q %q %q", c.ClientCA, c.MQTT.CAFile, c.MQTT.CertFile, c.MQTT.KeyFile)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -35,6 +36,7 @@ import (
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/ingest"
+	"github.com/berthdock/berth/cloud/pki"
 	"github.com/berthdock/berth/cloud/reasoncheck"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/upload/server"
@@ -54,9 +56,10 @@ type Options struct {
 
 // Collector is a configured collector; Run starts it.
 type Collector struct {
-	cfg Config
-	log *slog.Logger
-	reg *prometheus.Registry
+	cfg     Config
+	log     *slog.Logger
+	httpTLS *tls.Config // the upload endpoint's (nil: plain HTTP)
+	reg     *prometheus.Registry
 
 	st      *store.Store
 	ev      *evidence.FS
@@ -128,7 +131,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	}
 	announce := func(ctx context.Context, a store.Alert) { c.engine.Announce(ctx, a) } // c.engine is set below, before Run serves
 	if c.up, err = server.New(server.Opts{Store: c.st, Evidence: c.ev, Key: c.key, Logger: c.log.With("part", "upload"), Registry: c.reg,
-		Announce: announce}); err != nil {
+		Announce: announce, RequireCertificate: cfg.ClientCA != ""}); err != nil {
 		return nil, err
 	}
 
@@ -136,12 +139,25 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if c.brokerU == "" {
 		// Embedded broker: the collector's own credentials are made per run.
 		c.user, c.pass = "collector", randomToken()
-		c.brk, err = broker.New(broker.Opts{Addr: cfg.MQTT.Embedded, CollectorUser: c.user, CollectorPassword: c.pass,
-			Docks: c.st, Logger: c.log.With("part", "broker"), CollectorClientID: cfg.MQTT.ClientID, Registry: c.reg})
+		bo := broker.Opts{Addr: cfg.MQTT.Embedded, CollectorUser: c.user, CollectorPassword: c.pass,
+			Docks: c.st, Logger: c.log.With("part", "broker"), CollectorClientID: cfg.MQTT.ClientID, Registry: c.reg}
+		if cfg.MQTT.EmbeddedTLS != "" {
+			bo.MTLSAddr = cfg.MQTT.EmbeddedTLS
+			if bo.MTLS, err = pki.ServerTLS(cfg.ClientCA, cfg.TLSCert, cfg.TLSKey); err != nil {
+				return nil, fmt.Errorf("collector: mqtt.embedded_tls: %w", err)
+			}
+		}
+		c.brk, err = broker.New(bo)
 		if err != nil {
 			return nil, err
 		}
 		c.brokerU = c.brk.URL()
+	}
+	var mqttTLS *tls.Config
+	if c.brk == nil && (cfg.MQTT.CAFile != "" || cfg.MQTT.CertFile != "") {
+		if mqttTLS, err = pki.ClientTLS(cfg.MQTT.CAFile, cfg.MQTT.CertFile, cfg.MQTT.KeyFile); err != nil {
+			return nil, fmt.Errorf("collector: mqtt TLS: %w", err)
+		}
 	}
 	filters := cfg.MQTT.Filters
 	if len(filters) == 0 {
@@ -149,7 +165,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		// other, and the collector need not hear its own acks and commands.
 		filters = ingest.ReportFilters()
 	}
-	if c.in, err = ingest.New(ingest.Config{Broker: c.brokerU, ClientID: cfg.MQTT.ClientID, Username: c.user, Password: c.pass,
+	if c.in, err = ingest.New(ingest.Config{Broker: c.brokerU, ClientID: cfg.MQTT.ClientID, Username: c.user, Password: c.pass, TLS: mqttTLS,
 		Group: cfg.MQTT.Group, Filters: filters}, c.st, c.log.With("part", "ingest"), c.reg); err != nil {
 		return nil, err
 	}
@@ -160,6 +176,17 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if c.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
 		return nil, fmt.Errorf("collector: http listen: %w", err)
 	}
+	if cfg.TLSCert != "" {
+		if c.httpTLS, err = pki.ServerTLS(cfg.ClientCA, cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, fmt.Errorf("collector: https: %w", err)
+		}
+		// Viewers' browsers and /healthz carry no machine certificate:
+		// the handshake verifies one when given and the upload endpoint
+		// (server.Opts.RequireCertificate) refuses uploads without one.
+		if c.httpTLS.ClientAuth == tls.RequireAndVerifyClientCert {
+			c.httpTLS.ClientAuth = tls.VerifyClientCertIfGiven
+		}
+	}
 	public := strings.TrimRight(cfg.PublicURL, "/")
 	if public == "" {
 		public = c.UploadURL()
@@ -168,6 +195,9 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	var deliver []analysis.Deliverer
 	po := paho.NewClientOptions().AddBroker(c.brokerU).SetClientID(cfg.MQTT.ClientID + "-alerts").
 		SetUsername(c.user).SetPassword(c.pass).SetAutoReconnect(true).SetConnectRetry(true).SetCleanSession(true)
+	if mqttTLS != nil {
+		po.SetTLSConfig(mqttTLS)
+	}
 	c.alerts = paho.NewClient(po)
 	deliver = append(deliver, &alert.MQTT{Pub: alert.Paho{Client: c.alerts}})
 	for _, w := range cfg.Webhooks {
@@ -235,6 +265,15 @@ func (c *Collector) UploadURL() string {
 // bound address when embedded).
 func (c *Collector) BrokerURL() string { return c.brokerU }
 
+// BrokerMTLSURL is the embedded broker's mutual-TLS listener (ssl://...);
+// empty without one.
+func (c *Collector) BrokerMTLSURL() string {
+	if c.brk == nil {
+		return ""
+	}
+	return c.brk.MTLSURL()
+}
+
 // Ingest is the MQTT ingest (commands to docks go through it).
 func (c *Collector) Ingest() *ingest.Ingest { return c.in }
 
@@ -298,7 +337,8 @@ func (c *Collector) Run(ctx context.Context) error {
 	go func() {
 		var err error
 		if c.cfg.TLSCert != "" {
-			err = srv.ServeTLS(c.httpLn, c.cfg.TLSCert, c.cfg.TLSKey)
+			srv.TLSConfig = c.httpTLS
+			err = srv.ServeTLS(c.httpLn, "", "")
 		} else {
 			err = srv.Serve(c.httpLn)
 		}

@@ -41,12 +41,29 @@ type Config struct {
 	HTTP    string `yaml:"http"`
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// ClientCA is the machine CA (collector enroll ca init). When set, the
+	// HTTPS upload endpoint requires a client certificate it signed and
+	// takes the dock from it (pki.IdentityOf), and an embedded broker's
+	// MQTT.EmbeddedTLS listener does the same. Needs TLSCert and TLSKey.
+	ClientCA string `yaml:"client_ca"`
 
 	MQTT struct {
 		// Broker is the MQTT broker URL (tcp://host:1883, ssl://host:8883).
 		// Empty: start the embedded broker on Embedded.
 		Broker   string `yaml:"broker"`
 		Embedded string `yaml:"embedded"` // embedded broker's listen address; default 127.0.0.1:1883
+		// EmbeddedTLS is the embedded broker's mutual-TLS listen address
+		// (docks with client certificates; needs ClientCA, TLSCert and
+		// TLSKey). Empty: none.
+		EmbeddedTLS string `yaml:"embedded_tls"`
+		// CAFile, CertFile and KeyFile are the collector's own TLS
+		// settings on an external ssl:// broker: the CA its server
+		// certificate is checked against (empty: system roots) and the
+		// collector's client certificate (collector enroll collector),
+		// for a broker that requires one (deploy/cloud/mosquitto.conf).
+		CAFile   string `yaml:"ca_file"`
+		CertFile string `yaml:"cert_file"`
+		KeyFile  string `yaml:"key_file"`
 		ClientID string `yaml:"client_id"`
 		Group    string `yaml:"group"` // shared-subscription group; default "collectors"
 		Username string `yaml:"username"`
@@ -173,6 +190,12 @@ func (c *Config) defaults() error {
 		if _, err := ReadSecretFile(c.TLSKey); err != nil {
 			return fmt.Errorf("collector: tls_key: %w", err)
 		}
+	}
+	if c.ClientCA != "" && c.TLSCert == "" {
+		return errors.New("collector: client_ca needs tls_cert and tls_key")
+	}
+	if c.MQTT.EmbeddedTLS != "" && c.ClientCA == "" {
+		return errors.New("collector: mqtt.embedded_tls needs client_ca, tls_cert and tls_key")
 	}
 	for i, w := range c.Webhooks {
 		switch w.Format {

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -93,8 +94,15 @@ type hostileDockClient struct {
 
 func dockConnect(t *testing.T, broker, clientID, dock, token string) (*hostileDockClient, error) {
 	t.Helper()
+	return dockConnectTLS(t, broker, nil, clientID, dock, dock, token)
+}
+
+// dockConnectTLS connects as dock with cfg's TLS (nil: none), sending user
+// and token (either may be empty beside a client certificate).
+func dockConnectTLS(t *testing.T, broker string, cfg *tls.Config, clientID, dock, user, token string) (*hostileDockClient, error) {
+	t.Helper()
 	d := &hostileDockClient{id: dock, token: token, lost: make(chan error, 4), acked: map[string]bool{}}
-	o := paho.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetUsername(dock).SetPassword(token).
+	o := paho.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetUsername(user).SetPassword(token).SetTLSConfig(cfg).
 		SetCleanSession(false).SetAutoReconnect(false).SetProtocolVersion(4).SetConnectTimeout(5 * time.Second).
 		SetConnectionLostHandler(func(_ paho.Client, err error) { d.lost <- err })
 	d.c = paho.NewClient(o)

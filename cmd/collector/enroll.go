@@ -16,14 +16,18 @@ import (
 	"text/tabwriter"
 
 	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/pki"
 	"github.com/berthdock/berth/cloud/store"
 )
 
 const enrollUsage = `usage: collector enroll unit     --db DSN --id UNIT [--name TEXT] [--custodian PERSON] --by NAME
-       collector enroll dock     --db DSN --id DOCK --unit UNIT --token-file FILE [--receipt-key FILE] --by NAME
+       collector enroll dock     --db DSN --id DOCK --unit UNIT --token-file FILE [--receipt-key FILE] [--ca DIR [--out-dir DIR]] --by NAME
        collector enroll recorder --db DSN --serial SERIAL --unit UNIT (--key BASE64 | --key-file FILE) --by NAME
        collector enroll list     --db DSN [--unit UNIT]
        collector enroll export   --db DSN --unit UNIT [--out FILE]
+       collector enroll ca init  --ca DIR
+       collector enroll server   --ca DIR --host NAME[,NAME|IP...] [--out-dir DIR]
+       collector enroll collector --ca DIR --name NAME [--out-dir DIR]
 
 export writes the unit's recorder keys as the dock's enrolled_devices file
 ({"serial": "base64 Ed25519 public key"}), so a dock authenticates exactly
@@ -32,6 +36,14 @@ the recorders the registry binds to its unit.
 A dock's token file is created (mode 0600, a random token) when it does not
 exist; an existing one readable by group or others is refused. The dock is
 configured with the same file (dockd: token_file) and its id.
+
+Machine certificates (mutual TLS) come from a small CA in DIR (ca.crt, and
+ca.key which must be mode 0600). With --ca, enroll dock also issues the
+dock's client certificate (identity berth:dock:ID, CN ID) into --out-dir
+(default: the current directory) and prints its paths in the fragment.
+enroll server issues the collector's (or the broker's) server certificate;
+enroll collector a collector's client certificate for a broker that
+requires one (CN collector, as deploy/cloud/acl expects).
 `
 
 // runEnroll edits the enrolment registry in the collector's store: who may
@@ -49,7 +61,6 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	by := fs.String("by", "", "who enrols (required; recorded with the enrolment)")
 	id := fs.String("id", "", "unit or dock id")
 	unit := fs.String("unit", "", "unit")
-	name := fs.String("name", "", "unit's name")
 	custodian := fs.String("custodian", "", "unit's equipment custodian")
 	tokenFile := fs.String("token-file", "", "dock's token file (created 0600 when missing)")
 	serial := fs.String("serial", "", "recorder's serial")
@@ -57,8 +68,39 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	keyFile := fs.String("key-file", "", "file holding the recorder's Ed25519 public key, base64")
 	out := fs.String("out", "", "export: write to this file (mode 0640) instead of standard output")
 	receiptKey := fs.String("receipt-key", "", "dock: the collector's receipt signing key file, to print the public key docks trust")
+	caDir := fs.String("ca", "", "directory of the machine CA (ca.crt, ca.key)")
+	outDir := fs.String("out-dir", ".", "where issued certificates and keys are written")
+	hosts := fs.String("host", "", "server: comma-separated DNS names or IP addresses")
+	certName := fs.String("name", "", "unit's name; collector: the collector's name")
 	switch sub {
 	case "unit", "dock", "recorder", "list", "export":
+	case "ca", "server", "collector":
+		rest := args
+		if sub == "ca" {
+			if len(args) == 0 || args[0] != "init" {
+				fmt.Fprintf(stderr, "collector enroll ca: want \"ca init\"\n%s", enrollUsage)
+				return 2
+			}
+			rest = args[1:]
+		}
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		pos := fs.Args()
+		if sub == "ca" {
+			pos = append([]string{"init"}, pos...)
+		} else if len(pos) > 0 {
+			fmt.Fprintf(stderr, "collector enroll %s: unexpected argument %q\n", sub, pos[0])
+			return 2
+		}
+		if err := runCertCommand(sub, pos, *caDir, *outDir, *hosts, *certName, stdout); err != nil {
+			fmt.Fprintf(stderr, "collector enroll %s: %v\n", sub, err)
+			if errors.Is(err, store.ErrArgument) || errors.Is(err, collector.ErrSecretMode) {
+				return 2
+			}
+			return 1
+		}
+		return 0
 	default:
 		fmt.Fprintf(stderr, "collector enroll: unknown subcommand %q\n%s", sub, enrollUsage)
 		return 2
@@ -89,13 +131,16 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	switch sub {
 	case "unit":
-		if err := st.EnrollUnit(ctx, store.Unit{ID: *id, Name: *name, Custodian: *custodian}, *by); err != nil {
+		if err := st.EnrollUnit(ctx, store.Unit{ID: *id, Name: *certName, Custodian: *custodian}, *by); err != nil {
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "unit %s enrolled (custodian %q) by %s\n", *id, *custodian, *by)
 	case "dock":
 		if *tokenFile == "" {
 			return fail(fmt.Errorf("%w: --token-file is required", store.ErrArgument))
+		}
+		if *id == pki.CollectorCN {
+			return fail(fmt.Errorf("%w: dock id %q is reserved: it is the collectors' user name on a broker that takes certificates' CN as user names", store.ErrArgument, *id))
 		}
 		tok, err := dockToken(*tokenFile)
 		if err != nil {
@@ -107,6 +152,13 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		frag, err := dockFragment(*id, *unit, *tokenFile, *receiptKey)
 		if err != nil {
 			return fail(err)
+		}
+		if *caDir != "" {
+			tlsFrag, err := issueDock(*caDir, *outDir, *id)
+			if err != nil {
+				return fail(err)
+			}
+			frag += tlsFrag
 		}
 		fmt.Fprintf(stdout, "# dock %s enrolled in unit %s by %s; its dockd.yaml fragment:\n%s", *id, *unit, *by, frag)
 	case "recorder":

@@ -38,6 +38,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/pki"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/upload"
@@ -48,6 +49,9 @@ import (
 type Store interface {
 	// CheckDockToken reports whether token is enrolled dock's token.
 	CheckDockToken(ctx context.Context, dock, token string) (bool, error)
+	// DockEnrolled reports whether dock is enrolled (a client certificate
+	// names the dock; enrolment must still hold it).
+	DockEnrolled(ctx context.Context, dock string) (bool, error)
 	// RecordReceipt records a receipt; the same (device, seq, object, hash,
 	// size) again is a no-op that keeps the first receipt.
 	RecordReceipt(ctx context.Context, r wire.Receipt) error
@@ -92,6 +96,10 @@ type Opts struct {
 	// the unit's custodians and supervisors); it is called on the
 	// request's goroutine with a bounded context.
 	Announce func(context.Context, store.Alert)
+	// RequireCertificate refuses a dock that presents no verified client
+	// certificate (mutual TLS; the HTTP server's TLS config verifies
+	// certificates given); a bearer token alone is then not enough.
+	RequireCertificate bool
 }
 
 // Defaults of Opts.
@@ -105,14 +113,15 @@ const (
 
 // Server is the upload endpoint; it is an http.Handler.
 type Server struct {
-	store Store
-	ev    evidence.Store
-	key   ed25519.PrivateKey
-	keyID string
-	log   *slog.Logger
-	clock clockwork.Clock
-	wall  clockwork.Clock // I/O deadlines: always the real clock
-	m     *metrics
+	requireCert bool
+	store       Store
+	ev          evidence.Store
+	key         ed25519.PrivateKey
+	keyID       string
+	log         *slog.Logger
+	clock       clockwork.Clock
+	wall        clockwork.Clock // I/O deadlines: always the real clock
+	m           *metrics
 
 	maxChunk     int64
 	maxSize      int64
@@ -142,7 +151,7 @@ func New(o Opts) (*Server, error) {
 	if len(o.Key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("server: signing key of %d bytes", len(o.Key))
 	}
-	s := &Server{store: o.Store, ev: o.Evidence, key: o.Key, keyID: o.KeyID, log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock(),
+	s := &Server{requireCert: o.RequireCertificate, store: o.Store, ev: o.Evidence, key: o.Key, keyID: o.KeyID, log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock(),
 		maxChunk: o.MaxChunk, maxSize: o.MaxSize, chunkTimeout: o.ChunkTimeout, logLimit: rate.NewLimiter(10, 20),
 		announce: o.Announce}
 	if s.keyID == "" {
@@ -226,11 +235,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // maxTokenLen bounds the bearer token read from a request.
 const maxTokenLen = 512
 
-// auth checks the dock's bearer token and returns its id.
+// auth checks the dock's client certificate or bearer token and returns
+// its id. A verified client certificate (mutual TLS) is the dock it names
+// (pki.IdentityOf); a dock header or bearer token sent as well must agree
+// with it.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) (string, bool) {
 	dock := r.Header.Get(upload.HeaderDock)
 	authz := r.Header.Get("Authorization")
 	scheme, token, _ := strings.Cut(authz, " ")
+	if r.TLS != nil {
+		if id, ok := pki.PeerIdentity(*r.TLS); ok {
+			return s.certAuth(w, r, id, dock, authz, scheme, token)
+		}
+	}
+	if s.requireCert {
+		s.reject(w, r, "", http.StatusUnauthorized, upload.ReasonUnauthorized, nil, "a client certificate from the machine CA is required")
+		return "", false
+	}
 	if wire.ValidID(dock) != nil || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > maxTokenLen {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
 		s.reject(w, r, "", http.StatusUnauthorized, upload.ReasonUnauthorized, nil, "missing or malformed dock credentials")
@@ -247,6 +268,37 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) (string, bool) {
 		return "", false
 	}
 	return dock, true
+}
+
+func (s *Server) certAuth(w http.ResponseWriter, r *http.Request, id pki.Identity, dock, authz, scheme, token string) (string, bool) {
+	refuse := func(why string) (string, bool) {
+		s.reject(w, r, id.ID, http.StatusUnauthorized, upload.ReasonUnauthorized, nil, why)
+		return "", false
+	}
+	if id.Kind != pki.KindDock {
+		return refuse("a " + id.Kind + " certificate is not a dock's")
+	}
+	if dock != "" && dock != id.ID {
+		return refuse("the dock header names another dock than the client certificate")
+	}
+	var ok bool
+	var err error
+	if authz != "" {
+		if !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > maxTokenLen {
+			return refuse("malformed bearer token beside a client certificate")
+		}
+		ok, err = s.store.CheckDockToken(r.Context(), id.ID, token)
+	} else {
+		ok, err = s.store.DockEnrolled(r.Context(), id.ID)
+	}
+	if err != nil {
+		s.fail(w, r, id.ID, "check dock", err)
+		return "", false
+	}
+	if !ok {
+		return refuse("the client certificate's dock is not enrolled, or its token disagrees")
+	}
+	return id.ID, true
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, dock, allow string) {

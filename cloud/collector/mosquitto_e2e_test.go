@@ -1,0 +1,227 @@
+package collector_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/pki"
+	"github.com/berthdock/berth/cloud/pki/pkitest"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// mosquittoBinary finds mosquitto; the test skips without it unless
+// BERTH_REQUIRE_MQTT is set.
+func mosquittoBinary(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/mosquitto"); err == nil {
+		return "/usr/sbin/mosquitto"
+	}
+	if os.Getenv("BERTH_REQUIRE_MQTT") != "" {
+		t.Fatal("mosquitto not found and BERTH_REQUIRE_MQTT is set")
+	}
+	t.Skip("mosquitto not installed (set BERTH_REQUIRE_MQTT to make this a failure)")
+	return ""
+}
+
+// shippedMosquittoConf is deploy/cloud/mosquitto.conf with its listener
+// and TLS lines kept as shipped, pointed at the test CA's files, this
+// test's port on 127.0.0.1 and a copy of deploy/cloud/acl; persistence and
+// the password file (unused with use_identity_as_username) are left out.
+func shippedMosquittoConf(t *testing.T, dir string, port int, caFile string, srv pkitest.Pair) string {
+	t.Helper()
+	f, err := os.Open("../../deploy/cloud/mosquitto.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	acl, err := os.ReadFile("../../deploy/cloud/acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aclFile := filepath.Join(dir, "acl")
+	if err := os.WriteFile(aclFile, acl, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	seen := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		key, val := fields[0], strings.Join(fields[1:], " ")
+		seen[key] = val
+		switch key {
+		case "listener":
+			val = fmt.Sprintf("%d 127.0.0.1", port)
+		case "cafile":
+			val = caFile
+		case "certfile":
+			val = srv.Cert
+		case "keyfile":
+			val = srv.Key
+		case "acl_file":
+			val = aclFile
+		case "per_listener_settings", "allow_anonymous", "protocol", "require_certificate", "use_identity_as_username",
+			"tls_version", "max_packet_size", "max_inflight_messages", "max_queued_messages":
+		default: // password_file, persistence, persistence_location
+			continue
+		}
+		fmt.Fprintf(&out, "%s %s\n", key, val)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seen["require_certificate"] != "true" || seen["use_identity_as_username"] != "true" || seen["allow_anonymous"] != "false" {
+		t.Fatalf("deploy/cloud/mosquitto.conf no longer requires certificates as identities: %v", seen)
+	}
+	out.WriteString("persistence false\nlog_dest stderr\n")
+	if os.Geteuid() == 0 {
+		out.WriteString("user root\n") // mosquitto would switch to its own user, who cannot read the test's files
+	}
+	conf := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(conf, []byte(out.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Mosquitto with deploy/cloud/mosquitto.conf's TLS listener and ACL as
+// shipped: the collector (its certificate's CN "collector") ingests, a dock
+// with its certificate (CN its id, the ACL's %u) reports and is
+// acknowledged; a certificate of another CA or none is refused, and dock-a's
+// certificate cannot report as dock-b.
+func TestMosquittoMutualTLS(t *testing.T) {
+	bin := mosquittoBinary(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca, other := pkitest.New(t), pkitest.New(t)
+	srv := ca.Server()
+	port := freePort(t)
+	conf := shippedMosquittoConf(t, ca.Dir, port, ca.CAFile, srv)
+	cmd := exec.CommandContext(ctx, bin, "-c", conf)
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-waited
+		if t.Failed() {
+			t.Logf("mosquitto log:\n%s", logs.String())
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitFor(t, "mosquitto listening", func() bool {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	url := "ssl://" + addr
+
+	coll := ca.Collector("c1")
+	tokA, tokB := randHex(16), randHex(16)
+	var cc collector.Config
+	cc.DataDir = filepath.Join(t.TempDir(), "collector")
+	cc.HTTP = "127.0.0.1:0"
+	cc.MQTT.Broker = url
+	cc.MQTT.CAFile, cc.MQTT.CertFile, cc.MQTT.KeyFile = ca.CAFile, coll.Cert, coll.Key
+	cc.MQTT.ClientID = "collector-mosq-" + randHex(3)
+	cc.Analysis.Every = time.Hour
+	cc.Units = []collector.UnitEnrolment{{ID: "unit-a", Custodian: "cust-a"}, {ID: "unit-b", Custodian: "cust-b"}}
+	cc.Docks = []collector.DockEnrolment{{ID: "dock-a", Unit: "unit-a", Token: tokA}, {ID: "dock-b", Unit: "unit-b", Token: tokB}}
+	col, err := collector.New(ctx, cc, collector.Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- col.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-runDone; err != nil {
+			t.Errorf("collector Run: %v", err)
+		}
+		col.Close()
+	})
+	select { // subscribed: a report published before would find no subscriber
+	case <-col.Ingest().Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("ingest not ready")
+	}
+
+	clientTLS := func(p pkitest.Pair, caFile string) *tls.Config {
+		cfg, err := pki.ClientTLS(caFile, p.Cert, p.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	certA := clientTLS(ca.Dock("dock-a"), ca.CAFile)
+	a, err := dockConnectTLS(t, url, certA, wire.DockClientID("dock-a"), "dock-a", "", "")
+	if err != nil {
+		t.Fatalf("dock-a with its certificate: %v", err)
+	}
+	now := time.Now().UTC()
+	good := &wire.DeviceHealth{Serial: "REC-A", Firmware: "2.0.0", DockedAt: now, DockClock: now,
+		Battery: wire.Battery{Percent: 50, HealthPct: 90}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 50, HealthPct: 100}}
+	a.waitAcked(t, a.publish(t, wire.DeviceTopic("dock-a", "REC-A"), wire.TypeDeviceHealth, now, good))
+
+	noCert, err := pki.ClientTLS(ca.CAFile, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range map[string]*tls.Config{
+		"no certificate":           noCert,
+		"another CA's certificate": clientTLS(other.Dock("dock-a"), ca.CAFile),
+	} {
+		if _, err := dockConnectTLS(t, url, cfg, wire.DockClientID("dock-a")+"-x", "dock-a", "dock-a", tokA); err == nil {
+			t.Errorf("mosquitto, %s: connected", name)
+		}
+	}
+
+	// dock-a's certificate publishing as dock-b: the ACL (%u = dock-a)
+	// drops it; it is never committed.
+	a.publish(t, wire.DeviceTopic("dock-b", "REC-B"), wire.TypeDeviceHealth, now, &wire.DeviceHealth{Serial: "REC-B",
+		Firmware: "6.6.6", DockedAt: now, DockClock: now, Battery: wire.Battery{Percent: 1, HealthPct: 1},
+		Storage: wire.Storage{TotalBytes: 1, HealthPct: 1}})
+	a.waitAcked(t, a.publish(t, wire.DeviceTopic("dock-a", "REC-A"), wire.TypeDeviceHealth, now, good))
+	devs, err := col.Store().Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs {
+		if d.Serial == "REC-B" {
+			t.Errorf("dock-a's certificate reported REC-B through mosquitto: %+v", d)
+		}
+	}
+}
