@@ -229,20 +229,7 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	cc.Recorders = []collector.RecorderEnrolment{{Serial: "REC-A", Unit: "unit-a", PublicKey: keyOf()},
 		{Serial: "REC-B", Unit: "unit-b", PublicKey: keyOf()}}
 	log := slog.New(slog.DiscardHandler)
-	col, err := collector.New(ctx, cc, collector.Options{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runDone := make(chan error, 1)
-	go func() { runDone <- col.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-runDone; err != nil {
-			t.Errorf("collector Run: %v", err)
-		}
-		col.Close()
-	})
-	waitFor(t, "ingest connected", col.Ingest().Connected)
+	col := runCollector(t, ctx, cancel, cc, log)
 	st := col.Store()
 	now := time.Now().UTC()
 

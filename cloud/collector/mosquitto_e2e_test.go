@@ -160,24 +160,7 @@ func TestMosquittoMutualTLS(t *testing.T) {
 	cc.Analysis.Every = time.Hour
 	cc.Units = []collector.UnitEnrolment{{ID: "unit-a", Custodian: "cust-a"}, {ID: "unit-b", Custodian: "cust-b"}}
 	cc.Docks = []collector.DockEnrolment{{ID: "dock-a", Unit: "unit-a", Token: tokA}, {ID: "dock-b", Unit: "unit-b", Token: tokB}}
-	col, err := collector.New(ctx, cc, collector.Options{Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runDone := make(chan error, 1)
-	go func() { runDone <- col.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-runDone; err != nil {
-			t.Errorf("collector Run: %v", err)
-		}
-		col.Close()
-	})
-	select { // subscribed: a report published before would find no subscriber
-	case <-col.Ingest().Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("ingest not ready")
-	}
+	col := runCollector(t, ctx, cancel, cc, slog.New(slog.DiscardHandler))
 
 	clientTLS := func(p pkitest.Pair, caFile string) *tls.Config {
 		cfg, err := pki.ClientTLS(caFile, p.Cert, p.Key)
