@@ -427,28 +427,39 @@ func TestRemovedMidCopyResumes(t *testing.T) {
 	}
 }
 
+// TestSequenceHoleWithholdsRelease: footage freed behind the dock's back,
+// between listed segments or at the end of the sequence (a recorder that is
+// not recording and reports a last sequence number beyond its last listed
+// segment), is a hole: the rest is copied and uploaded, nothing released.
 func TestSequenceHoleWithholdsRelease(t *testing.T) {
-	r := newRig(t, true)
-	segs := r.rec.AddRandom(3, 1000, 1, t0)
-	// Free seq 2 behind the dock's back: a deleted segment.
-	if err := r.rec.Release(2, segs[1].SHA256); err != nil {
-		t.Fatal(err)
-	}
-	r.dock(true)
-	st := r.waitState(t, wire.SlotFault)
-	if st.Fault != FaultSequenceHole {
-		t.Fatalf("fault %q", st.Fault)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, _ := r.slot.State(); st.Uploaded == 2 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	if got := r.rec.Released(); !slices.Equal(got, []uint64{2}) { // only our own tampering
-		t.Fatalf("released %v", got)
+	for _, tc := range []struct {
+		name string
+		gone int // index of the segment freed behind the dock's back
+	}{{"between", 1}, {"trailing", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, true)
+			segs := r.rec.AddRandom(3, 1000, 1, t0)
+			gone := segs[tc.gone]
+			if err := r.rec.Release(gone.Seq, gone.SHA256); err != nil {
+				t.Fatal(err)
+			}
+			r.dock(true)
+			st := r.waitState(t, wire.SlotFault)
+			if st.Fault != FaultSequenceHole {
+				t.Fatalf("fault %q", st.Fault)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for time.Now().Before(deadline) {
+				if st, _ := r.slot.State(); st.Uploaded == 2 {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond)
+			if got := r.rec.Released(); !slices.Equal(got, []uint64{gone.Seq}) { // only our own tampering
+				t.Fatalf("released %v", got)
+			}
+		})
 	}
 }
 
@@ -604,34 +615,6 @@ func TestBadReceiptNotReleased(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// TestTrailingHoleWithholdsRelease: a recorder that is not recording and
-// reports a last sequence number beyond its last listed segment lost
-// footage at the end; nothing is released.
-func TestTrailingHoleWithholdsRelease(t *testing.T) {
-	r := newRig(t, true)
-	segs := r.rec.AddRandom(3, 1000, 1, t0)
-	// Free the last segment behind the dock's back: footage lost at the end.
-	if err := r.rec.Release(3, segs[2].SHA256); err != nil {
-		t.Fatal(err)
-	}
-	r.dock(true)
-	st := r.waitState(t, wire.SlotFault)
-	if st.Fault != FaultSequenceHole {
-		t.Fatalf("fault %q", st.Fault)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, _ := r.slot.State(); st.Uploaded == 2 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	if got := r.rec.Released(); !slices.Equal(got, []uint64{3}) { // only our own tampering
-		t.Fatalf("released %v", got)
 	}
 }
 
