@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -211,11 +212,58 @@ func (b *Broker) Close() error {
 type servedTCP struct {
 	*listeners.TCP
 	done chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{} // accepted and not yet ended
 }
 
 func (l *servedTCP) Serve(establish listeners.EstablishFn) {
 	defer close(l.done)
-	l.TCP.Serve(establish)
+	l.TCP.Serve(func(id string, c net.Conn) error {
+		if !l.track(c) {
+			return c.Close() // accepted as the listener closed
+		}
+		defer l.untrack(c)
+		return establish(id, c)
+	})
+}
+
+// Close closes the listener as mochi does, then every connection it
+// accepted. mochi closes only the clients it has registered and then waits
+// for every client goroutine: a connection accepted while the broker was
+// closing (a dock reconnecting at that moment) was never registered, so its
+// read never ended and Close waited for ever (seen in the dockd restart
+// test). Closing what was accepted ends that read.
+func (l *servedTCP) Close(closer listeners.CloseFn) {
+	l.TCP.Close(closer)
+	l.mu.Lock()
+	l.closed = true
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	for c := range conns {
+		_ = c.Close()
+	}
+}
+
+func (l *servedTCP) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	if l.conns == nil {
+		l.conns = make(map[net.Conn]struct{})
+	}
+	l.conns[c] = struct{}{}
+	return true
+}
+
+func (l *servedTCP) untrack(c net.Conn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
 }
 
 // authHook authenticates the collector and docks and enforces their ACLs.
