@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berthdock/berth/firmware-protocol/device"
@@ -224,9 +225,39 @@ func (l *link) corrupt(p []byte) []byte {
 // link or ctx ended, an error wrapping ErrDisconnected when an injected
 // disconnect cut it, ErrPoweredOff when the battery is (or went) empty,
 // and the link's error otherwise.
+//
+// On a TCP connection an injected cut is a half-close: the bytes the
+// recorder sent before the cut reach the dock, then end of stream. A plain
+// close while the dock's later frames sit unread would reset the
+// connection, and the dock's kernel would drop those bytes: how many
+// arrived would then depend on timing, not on the fault's byte count.
 func (r *Recorder) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
-	defer conn.Close()
-	return r.serveLink(ctx, conn, conn.Close)
+	hc, ok := conn.(halfCloser)
+	if !ok {
+		defer conn.Close()
+		return r.serveLink(ctx, conn, conn.Close)
+	}
+	var halfClosed atomic.Bool
+	err := r.serveLink(ctx, conn, func() error {
+		halfClosed.Store(true)
+		werr := hc.CloseWrite()
+		_ = hc.SetReadDeadline(time.Unix(1, 0)) // ends device.Serve's read
+		return werr
+	})
+	if halfClosed.Load() {
+		// Read what the dock still sends until it closes its end (it saw
+		// end of stream), bounded, so the final close resets nothing.
+		_ = hc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, _ = io.Copy(io.Discard, conn)
+	}
+	conn.Close()
+	return err
+}
+
+// halfCloser is a transport that can end its sending side alone (TCP).
+type halfCloser interface {
+	CloseWrite() error
+	SetReadDeadline(time.Time) error
 }
 
 // serveLink serves one session on rw; cut closes the transport.
