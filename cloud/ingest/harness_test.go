@@ -415,9 +415,14 @@ func (d *simDock) ackedCount() int {
 // send publishes msgs until every one is acknowledged or ctx ends; sent
 // records each first publish time.
 func (d *simDock) send(ctx context.Context, msgs []outMsg, window int, retry time.Duration, sent map[string]time.Time) error {
+	// A report unacknowledged after retry is published again, and each
+	// further try waits twice as long (up to 8×): a fixed short retry on a
+	// loaded machine resends faster than the collector commits, and the
+	// duplicates starve the first copies (congestion collapse).
 	type flight struct {
-		i  int
-		at time.Time
+		i     int
+		at    time.Time
+		tries uint
 	}
 	inflight := map[string]flight{}
 	next := 0
@@ -430,10 +435,10 @@ func (d *simDock) send(ctx context.Context, msgs []outMsg, window int, retry tim
 			switch {
 			case d.acked[id]:
 				delete(inflight, id)
-			case now.Sub(f.at) > retry: // no ack in time: publish again, same id
+			case now.Sub(f.at) > retry<<min(f.tries, 3): // no ack in time: publish again, same id
 				m := msgs[f.i]
 				d.client.Publish(m.topic, 1, false, m.payload)
-				inflight[id] = flight{f.i, now}
+				inflight[id] = flight{f.i, now, f.tries + 1}
 			}
 		}
 		d.mu.Unlock()
@@ -443,7 +448,7 @@ func (d *simDock) send(ctx context.Context, msgs []outMsg, window int, retry tim
 				sent[m.id] = now
 			}
 			d.client.Publish(m.topic, 1, false, m.payload)
-			inflight[m.id] = flight{next, now}
+			inflight[m.id] = flight{next, now, 0}
 			next++
 		}
 		if next == len(msgs) && len(inflight) == 0 {
