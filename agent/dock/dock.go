@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,6 +192,53 @@ func (d *Dock) PowerCycle(ctx context.Context, idx int, by string) error {
 	}
 	d.Audit(wire.AuditCommand, idx, "", 0, "power-cycle by "+by)
 	return d.slots[idx].PowerCycle(ctx)
+}
+
+// Simulate implements localapi.Simulator: on a simulated board it closes
+// or opens the slot's presence switch, as a recorder dropped in or taken.
+func (d *Dock) Simulate(slot string, present bool, by string) error {
+	var sim *board.Sim
+	if d.p.Board != nil {
+		sim = d.p.Board.Sim()
+	}
+	if sim == nil {
+		return localapi.ErrNotSimulated
+	}
+	idx, err := d.slotIndex(slot)
+	if err != nil {
+		return err
+	}
+	action := "remove"
+	if present {
+		action = "insert"
+	}
+	d.Audit(wire.AuditCommand, idx, "", 0, "simulated "+action+" by "+by)
+	if present {
+		return sim.Insert(idx)
+	}
+	return sim.Remove(idx)
+}
+
+// slotIndex finds a slot by the board file's name for it (A, case-blind)
+// or by its index.
+func (d *Dock) slotIndex(s string) (int, error) {
+	for i := range d.slots {
+		if strings.EqualFold(d.slotName(i), s) {
+			return i, nil
+		}
+	}
+	if i, err := strconv.Atoi(s); err == nil && i >= 0 && i < len(d.slots) {
+		return i, nil
+	}
+	return 0, fmt.Errorf("%w: %q", localapi.ErrNoSlot, s)
+}
+
+// slotName is the board file's name for slot i ("" without a board).
+func (d *Dock) slotName(i int) string {
+	if d.p.Board == nil || i >= len(d.p.Board.Spec().Slots) {
+		return ""
+	}
+	return d.p.Board.Spec().Slots[i].Name
 }
 
 // receipted is the uploader's callback: wake the slots waiting for it and

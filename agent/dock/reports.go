@@ -85,7 +85,7 @@ func (d *Dock) Status() localapi.Status {
 			Oldest: s.Oldest, BufferBytes: s.Bytes, BufferCapacity: s.Capacity}}
 	for _, sl := range d.slots {
 		ss, since := sl.State()
-		ls := localapi.Slot{Index: ss.Slot, State: ss.State, Serial: ss.Serial, Fault: ss.Fault, Detail: ss.Detail,
+		ls := localapi.Slot{Index: ss.Slot, Name: d.slotName(ss.Slot), State: ss.State, Serial: ss.Serial, Fault: ss.Fault, Detail: ss.Detail,
 			Charging: ss.Charging, Segments: ss.Segments, Copied: ss.Copied, Uploaded: ss.Uploaded, Released: ss.Released,
 			BytesTotal: ss.BytesTotal, BytesCopied: ss.BytesCopied, Since: since}
 		if h, ok := sl.Health(); ok {

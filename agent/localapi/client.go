@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -33,6 +34,16 @@ func (c *Client) Get(ctx context.Context, what string, v any) error {
 // PowerCycle asks dockd to power-cycle a slot on behalf of user.
 func (c *Client) PowerCycle(ctx context.Context, slot int, user string) error {
 	return c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/slots/%d/power-cycle", slot), user, nil)
+}
+
+// Simulate docks (present) or takes the recorder in slot of a simulated
+// board, on behalf of user; slot is the board's name for it (A) or its index.
+func (c *Client) Simulate(ctx context.Context, slot string, present bool, user string) error {
+	action := "remove"
+	if present {
+		action = "insert"
+	}
+	return c.do(ctx, http.MethodPost, "/v1/sim/slots/"+url.PathEscape(slot)+"/"+action, user, nil)
 }
 
 func (c *Client) do(ctx context.Context, method, path, user string, v any) error {

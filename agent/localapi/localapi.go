@@ -1,7 +1,8 @@
 // Package localapi is dockd's local API for dockctl: JSON over HTTP on a
 // unix socket (mode 0660, group of the custodians), so only people logged in
 // on the dock with that group can ask for slots, devices and the backlog,
-// power-cycle a hung recorder or read recent logs. It never touches footage.
+// power-cycle a hung recorder or read recent logs, and, on a simulated
+// board, dock and take recorders to rehearse. It never touches footage.
 package localapi
 
 import (
@@ -31,6 +32,7 @@ type Status struct {
 // Slot is one slot's state.
 type Slot struct {
 	Index       int       `json:"slot"`
+	Name        string    `json:"name,omitempty"` // as the board file names it (A-D)
 	State       string    `json:"state"`
 	Serial      string    `json:"serial,omitempty"`
 	Officer     string    `json:"officer,omitempty"`
@@ -87,8 +89,19 @@ type Dock interface {
 	Logs(n int) []LogLine
 }
 
-// ErrNoSlot is returned by Dock.PowerCycle for an unknown slot.
-var ErrNoSlot = errors.New("localapi: no such slot")
+// Simulator is a dock whose board may be simulated: a custodian rehearsing
+// (or a test driving dockd from outside) docks and takes recorders with no
+// hands on the slots. slot is the board file's name (A) or the index (0).
+type Simulator interface {
+	Simulate(slot string, present bool, by string) error
+}
+
+var (
+	// ErrNoSlot is returned for an unknown slot.
+	ErrNoSlot = errors.New("localapi: no such slot")
+	// ErrNotSimulated is returned by Simulate on real hardware.
+	ErrNotSimulated = errors.New("localapi: the board is real hardware, not simulated: dock the recorder by hand")
+)
 
 // Server serves the API on a unix socket.
 type Server struct {
@@ -125,6 +138,33 @@ func Handler(d Dock) http.Handler {
 			reply(w, http.StatusInternalServerError, errorBody{err.Error()})
 		default:
 			reply(w, http.StatusOK, map[string]any{"slot": slot, "power_cycled": true})
+		}
+	})
+	mux.HandleFunc("POST /v1/sim/slots/{slot}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		var present bool
+		switch r.PathValue("action") {
+		case "insert":
+			present = true
+		case "remove":
+		default:
+			reply(w, http.StatusNotFound, errorBody{fmt.Sprintf("unknown action %q: insert or remove", r.PathValue("action"))})
+			return
+		}
+		sim, ok := d.(Simulator)
+		if !ok {
+			reply(w, http.StatusConflict, errorBody{ErrNotSimulated.Error()})
+			return
+		}
+		slot := r.PathValue("slot")
+		switch err := sim.Simulate(slot, present, r.Header.Get("X-Berth-User")); {
+		case errors.Is(err, ErrNoSlot):
+			reply(w, http.StatusNotFound, errorBody{err.Error()})
+		case errors.Is(err, ErrNotSimulated):
+			reply(w, http.StatusConflict, errorBody{err.Error()})
+		case err != nil:
+			reply(w, http.StatusInternalServerError, errorBody{err.Error()})
+		default:
+			reply(w, http.StatusOK, map[string]any{"slot": slot, "present": present})
 		}
 	})
 	return mux

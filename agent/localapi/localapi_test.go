@@ -3,6 +3,9 @@ package localapi
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -98,5 +101,58 @@ func TestJSONNamesSnakeCase(t *testing.T) {
 				t.Errorf("%s.%s: json name %q is not snake_case", typ.Name(), f.Name, name)
 			}
 		}
+	}
+}
+
+// simDock is a dock on a simulated board.
+type simDock struct {
+	fakeDock
+	sims []string
+}
+
+func (s *simDock) Simulate(slot string, present bool, by string) error {
+	if slot != "A" {
+		return ErrNoSlot
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sims = append(s.sims, fmt.Sprintf("%s %v %s", slot, present, by))
+	return nil
+}
+
+func TestSimulate(t *testing.T) {
+	tests := []struct {
+		name   string
+		dock   Dock
+		path   string
+		status int
+	}{
+		{"insert", &simDock{}, "/v1/sim/slots/A/insert", http.StatusOK},
+		{"remove", &simDock{}, "/v1/sim/slots/A/remove", http.StatusOK},
+		{"unknown slot", &simDock{}, "/v1/sim/slots/Q/insert", http.StatusNotFound},
+		{"unknown action", &simDock{}, "/v1/sim/slots/A/shake", http.StatusNotFound},
+		{"real hardware", &fakeDock{}, "/v1/sim/slots/A/insert", http.StatusConflict},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, tc.path, nil)
+			req.Header.Set("X-Berth-User", "custodian-7")
+			w := httptest.NewRecorder()
+			Handler(tc.dock).ServeHTTP(w, req)
+			if w.Code != tc.status {
+				t.Fatalf("%s: %d %s, want %d", tc.path, w.Code, w.Body, tc.status)
+			}
+			sd, ok := tc.dock.(*simDock)
+			if !ok || tc.status != http.StatusOK {
+				return
+			}
+			want := "A true custodian-7"
+			if strings.HasSuffix(tc.path, "remove") {
+				want = "A false custodian-7"
+			}
+			if len(sd.sims) != 1 || sd.sims[0] != want {
+				t.Fatalf("simulated %v, want [%s]", sd.sims, want)
+			}
+		})
 	}
 }

@@ -24,7 +24,7 @@ func runDockd(ctx context.Context, cmd string, args []string, stdout, stderr io.
 	sock := fs.String("socket", envOr("BERTH_DOCKD_SOCKET", defaultSocket), "dockd's local API socket")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	n := fs.Int("n", 50, "logs: number of recent lines")
-	user := fs.String("user", os.Getenv("USER"), "power-cycle: who asks (recorded in the audit log)")
+	user := fs.String("user", os.Getenv("USER"), "power-cycle, sim: who asks (recorded in the audit log)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -58,6 +58,21 @@ func runDockd(ctx context.Context, cmd string, args []string, stdout, stderr io.
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "slot %d power-cycled\n", slot)
+		return 0
+	case "sim":
+		if fs.NArg() != 2 || (fs.Arg(0) != "insert" && fs.Arg(0) != "remove") {
+			fmt.Fprintln(stderr, "usage: dockctl sim [--user NAME] insert|remove SLOT   (simulated boards only; SLOT as the board names it, e.g. A)")
+			return 2
+		}
+		present := fs.Arg(0) == "insert"
+		if err := c.Simulate(ctx, fs.Arg(1), present, *user); err != nil {
+			return fail(err)
+		}
+		if present {
+			fmt.Fprintf(stdout, "slot %s: recorder inserted (simulated)\n", fs.Arg(1))
+		} else {
+			fmt.Fprintf(stdout, "slot %s: recorder removed (simulated)\n", fs.Arg(1))
+		}
 		return 0
 	}
 	what := cmd
@@ -122,7 +137,11 @@ func printSlots(w io.Writer, slots []localapi.Slot) {
 		if s.Detail != "" && fault != "" {
 			fault += ": " + s.Detail
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%s\t%v\t%s\n", s.Index, s.State, dash(s.Serial), dash(s.Officer),
+		name := strconv.Itoa(s.Index)
+		if s.Name != "" {
+			name = s.Name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%s\t%v\t%s\n", name, s.State, dash(s.Serial), dash(s.Officer),
 			s.Copied, s.Segments, s.Uploaded, s.Released, prog, s.Charging, fault)
 	}
 	tw.Flush()

@@ -21,6 +21,7 @@ commands:
   backlog       footage buffered and not yet receipted by the collector
   power-cycle   cut and restore a slot's power (a hung recorder): power-cycle SLOT
   logs          recent dockd log lines (-n N)
+  sim           on a simulated board, dock or take a recorder: sim insert|remove SLOT
   (all of these take --socket PATH and --json)
   conformance   run the DockLink conformance suite against a device (--port PATH | --addr HOST:PORT)
   selftest      exercise every slot of a board file (--board FILE)
@@ -42,7 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "conformance":
 		return runConformance(ctx, args[1:], stdout, stderr)
-	case "status", "slots", "devices", "backlog", "power-cycle", "logs":
+	case "status", "slots", "devices", "backlog", "power-cycle", "logs", "sim":
 		return runDockd(ctx, args[0], args[1:], stdout, stderr)
 	case "selftest":
 		return runSelftest(ctx, args[1:], stdout, stderr)

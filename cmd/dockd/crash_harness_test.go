@@ -58,6 +58,7 @@ type crashRig struct {
 	dockd     *exec.Cmd
 	dockdDone chan error
 	starts    int
+	logLevel  string // dockd's --log-level; "": warn
 }
 
 // crashNewRig starts the world and writes dockd's board file and
@@ -161,7 +162,11 @@ func (r *crashRig) startDockd() {
 	}
 	r.starts++
 	fmt.Fprintf(lf, "=== start %d at %s\n", r.starts, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(r.bin, "--config", r.cfgPath, "--log-level", "warn")
+	level := r.logLevel
+	if level == "" {
+		level = "warn"
+	}
+	cmd := exec.Command(r.bin, "--config", r.cfgPath, "--log-level", level)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		lf.Close()

@@ -127,7 +127,15 @@ func serve(ctx context.Context, cfg *dock.Config, sys *dock.System, log *slog.Lo
 	if cfg.MetricsAddr != "" {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), sys.Dock.Metrics())
-		goRun("metrics", func(ctx context.Context) error { return serveMetrics(ctx, cfg.MetricsAddr, reg) })
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("metrics: %w", err)
+		}
+		// The address it got (metrics_addr may ask for port 0).
+		log.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics")
+		goRun("metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln, reg) })
 	}
 	goRun("watchdog", func(ctx context.Context) error { return watchdog(ctx, sys.Dock, log) })
 	log.Info("dockd running", "dock", cfg.Dock, "version", version, "slots", len(sys.Dock.Slots()), "socket", cfg.APISocket)
@@ -144,11 +152,7 @@ func collect(c <-chan error) []error {
 	return out
 }
 
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
+func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -161,7 +165,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) er
 	}
 	sctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer c()
-	err = srv.Shutdown(sctx)
+	err := srv.Shutdown(sctx)
 	<-done
 	return err
 }

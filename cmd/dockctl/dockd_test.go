@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthdock/berth/agent/localapi"
+)
+
+// simBoardDock is dockd on a simulated board, as the local API sees it.
+type simBoardDock struct {
+	mu      sync.Mutex
+	present bool
+	sim     bool
+}
+
+func (d *simBoardDock) Status() localapi.Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := localapi.Slot{Index: 0, Name: "A", State: "empty"}
+	if d.present {
+		s.State, s.Serial = "copying", "R-1"
+	}
+	return localapi.Status{Dock: "dock-1", Slots: []localapi.Slot{s}}
+}
+func (d *simBoardDock) Devices() []localapi.Device                    { return nil }
+func (d *simBoardDock) Logs(int) []localapi.LogLine                   { return nil }
+func (d *simBoardDock) PowerCycle(context.Context, int, string) error { return nil }
+func (d *simBoardDock) Simulate(slot string, present bool, by string) error {
+	if !d.sim {
+		return localapi.ErrNotSimulated
+	}
+	if slot != "A" {
+		return localapi.ErrNoSlot
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.present = present
+	return nil
+}
+
+func serveAPI(t *testing.T, d localapi.Dock) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dctl") // unix socket paths are limited to ~108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "dockd.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&localapi.Server{Path: path, Dock: d}).Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; os.RemoveAll(dir) })
+	for range 100 {
+		if _, err := os.Stat(path); err == nil {
+			return path
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("local API did not start")
+	return ""
+}
+
+func TestSimInsertRemove(t *testing.T) {
+	d := &simBoardDock{sim: true}
+	sock := serveAPI(t, d)
+	tests := []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"sim", "--socket", sock, "insert", "A"}, 0, "slot A: recorder inserted", ""},
+		{[]string{"slots", "--socket", sock}, 0, "A     copying", ""},
+		{[]string{"sim", "--socket", sock, "remove", "A"}, 0, "slot A: recorder removed", ""},
+		{[]string{"sim", "--socket", sock, "insert", "Q"}, 1, "", "no such slot"},
+		{[]string{"sim", "--socket", sock, "wiggle", "A"}, 2, "", "usage: dockctl sim"},
+		{[]string{"sim", "--socket", sock, "insert"}, 2, "", "usage: dockctl sim"},
+	}
+	for _, tc := range tests {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errb)
+		if code != tc.code || !strings.Contains(out.String(), tc.out) || !strings.Contains(errb.String(), tc.err) {
+			t.Errorf("dockctl %v: exit %d, out %q, err %q; want %d, %q, %q", tc.args, code, out.String(), errb.String(),
+				tc.code, tc.out, tc.err)
+		}
+	}
+
+	real := serveAPI(t, &simBoardDock{})
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"sim", "--socket", real, "insert", "A"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "real hardware") {
+		t.Fatalf("sim on real hardware: exit %d, %q", code, errb.String())
+	}
+}
