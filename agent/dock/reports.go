@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/berthdock/berth/agent/localapi"
+	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/agent/report"
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -90,6 +91,10 @@ func (d *Dock) Status() localapi.Status {
 			BytesTotal: ss.BytesTotal, BytesCopied: ss.BytesCopied, Since: since}
 		if h, ok := sl.Health(); ok {
 			ls.Officer = h.Officer
+		}
+		if ss.Fault != "" {
+			c := slot.ClassOf(ss.Fault)
+			ls.FaultClass, ls.Next = c.Name, c.Custodian
 		}
 		st.Slots = append(st.Slots, ls)
 	}

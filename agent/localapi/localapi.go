@@ -38,6 +38,8 @@ type Slot struct {
 	Officer     string    `json:"officer,omitempty"`
 	Fault       string    `json:"fault,omitempty"`
 	Detail      string    `json:"detail,omitempty"`
+	FaultClass  string    `json:"fault_class,omitempty"` // evidence, link, auth, charge, waiting, other (deploy/pi/LEDS.md)
+	Next        string    `json:"next,omitempty"`        // what the custodian should do about the fault
 	Charging    bool      `json:"charging"`
 	Segments    int       `json:"segments"`
 	Copied      int       `json:"copied"`

@@ -145,6 +145,16 @@ func printSlots(w io.Writer, slots []localapi.Slot) {
 			s.Copied, s.Segments, s.Uploaded, s.Released, prog, s.Charging, fault)
 	}
 	tw.Flush()
+	for _, s := range slots {
+		if s.Next == "" {
+			continue
+		}
+		name := s.Name
+		if name == "" {
+			name = strconv.Itoa(s.Index)
+		}
+		fmt.Fprintf(w, "\nslot %s, %s fault: %s\n  next: %s\n", name, s.FaultClass, s.Fault, s.Next)
+	}
 }
 
 func printBacklog(tw io.Writer, b localapi.Backlog) {

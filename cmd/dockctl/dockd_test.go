@@ -97,3 +97,24 @@ func TestSimInsertRemove(t *testing.T) {
 		t.Fatalf("sim on real hardware: exit %d, %q", code, errb.String())
 	}
 }
+
+// faultDock has a slot in a fault, as dockd reports it.
+type faultDock struct{ simBoardDock }
+
+func (d *faultDock) Status() localapi.Status {
+	return localapi.Status{Dock: "dock-1", Slots: []localapi.Slot{{Index: 1, Name: "B", State: "fault", Serial: "R-2",
+		Fault: "hash-mismatch", Detail: "seq 7", FaultClass: "evidence", Next: "keep the recorder docked"}}}
+}
+
+func TestSlotsSayWhatToDoNext(t *testing.T) {
+	sock := serveAPI(t, &faultDock{})
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"slots", "--socket", sock}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"hash-mismatch: seq 7", "slot B, evidence fault: hash-mismatch", "next: keep the recorder docked"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+}
