@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/berthdock/berth/agent/localapi"
-	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/agent/report"
+	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
