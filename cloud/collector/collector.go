@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -69,7 +68,6 @@ type Collector struct {
 	up      *server.Server
 	foot    *footageServer
 	engine  *analysis.Engine
-	alerts  paho.Client
 	httpLn  net.Listener
 	brokerU string
 	user    string
@@ -193,13 +191,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	}
 
 	var deliver []analysis.Deliverer
-	po := paho.NewClientOptions().AddBroker(c.brokerU).SetClientID(cfg.MQTT.ClientID + "-alerts").
-		SetUsername(c.user).SetPassword(c.pass).SetAutoReconnect(true).SetConnectRetry(true).SetCleanSession(true)
-	if mqttTLS != nil {
-		po.SetTLSConfig(mqttTLS)
-	}
-	c.alerts = paho.NewClient(po)
-	deliver = append(deliver, &alert.MQTT{Pub: alert.Paho{Client: c.alerts}})
+	// Alerts go out on ingest's connection: one MQTT client (and one
+	// client id) per collector, as a broker binding client ids to
+	// certificates requires (deploy/cloud/mosquitto.conf).
+	deliver = append(deliver, &alert.MQTT{Pub: c.in})
 	for _, w := range cfg.Webhooks {
 		f := w.Format
 		if f == "" {
@@ -363,13 +358,11 @@ func (c *Collector) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		tok := c.alerts.Connect()
-		select {
-		case <-tok.Done():
+		select { // alerts are published through ingest's connection
+		case <-c.in.Ready():
 		case <-runCtx.Done():
 		}
 		fail("analysis", c.engine.Run(runCtx))
-		c.alerts.Disconnect(250)
 	}()
 	c.log.Info("collector running", "http", c.HTTPAddr(), "mqtt", c.brokerU, "store", redact(c.cfg.Store), "evidence", c.cfg.Evidence)
 

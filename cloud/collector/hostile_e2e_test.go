@@ -208,6 +208,24 @@ func metricValue(t *testing.T, col *collector.Collector, name, label, value stri
 	return 0
 }
 
+// counterTotal sums a counter's series.
+func counterTotal(t *testing.T, col *collector.Collector, name string) float64 {
+	t.Helper()
+	mfs, err := col.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
 func hostileDock(t *testing.T, dsn, schema string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -16,7 +16,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/berthdock/berth/cloud/collector"
-	"github.com/berthdock/berth/cloud/pki"
 	"github.com/berthdock/berth/cloud/store"
 )
 
@@ -43,7 +42,9 @@ dock's client certificate (identity berth:dock:ID, CN ID) into --out-dir
 (default: the current directory) and prints its paths in the fragment.
 enroll server issues the collector's (or the broker's) server certificate;
 enroll collector a collector's client certificate for a broker that
-requires one (CN collector, as deploy/cloud/acl expects).
+requires one (CN NAME, which must be "collector" or start with "collector-":
+deploy/cloud/acl grants each collector's name its rights, and Mosquitto
+makes the CN its one client id). Dock ids are never in that name space.
 `
 
 // runEnroll edits the enrolment registry in the collector's store: who may
@@ -138,9 +139,6 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case "dock":
 		if *tokenFile == "" {
 			return fail(fmt.Errorf("%w: --token-file is required", store.ErrArgument))
-		}
-		if *id == pki.CollectorCN {
-			return fail(fmt.Errorf("%w: dock id %q is reserved: it is the collectors' user name on a broker that takes certificates' CN as user names", store.ErrArgument, *id))
 		}
 		tok, err := dockToken(*tokenFile)
 		if err != nil {

@@ -136,12 +136,12 @@ func runCertCommand(sub string, args []string, caDir, outDir, hosts, name string
 		if err != nil {
 			return err
 		}
-		cp, kp, err := issueFiles(outDir, "collector-"+name, c, k)
+		cp, kp, err := issueFiles(outDir, name, c, k)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "# collector %s's client certificate (CN %s); collector.yaml:\nmqtt:\n  ca_file: %s\n  cert_file: %s\n  key_file: %s\n",
-			name, pki.CollectorCN, filepath.Join(mustAbs(caDir), caCertName), cp, kp)
+			name, name, filepath.Join(mustAbs(caDir), caCertName), cp, kp)
 		return nil
 	}
 	return fmt.Errorf("%w: unknown certificate command %q", store.ErrArgument, sub)

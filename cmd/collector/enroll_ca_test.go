@@ -57,7 +57,7 @@ func TestEnrollCA(t *testing.T) {
 	}
 	// A dock may not be named for the collectors' certificates.
 	if code, out := runIt("dock", "--db", db, "--id", "collector", "--unit", "u-a", "--token-file", filepath.Join(dir, "c.token"),
-		"--ca", ca, "--out-dir", certs, "--by", "admin"); code != 2 || !strings.Contains(out, "reserved") {
+		"--ca", ca, "--out-dir", certs, "--by", "admin"); code != 2 || !strings.Contains(out, "collectors' name space") {
 		t.Errorf("enroll dock collector: %d %s", code, out)
 	}
 	b, err := os.ReadFile(filepath.Join(certs, "dock-dock-a.crt"))
@@ -78,8 +78,13 @@ func TestEnrollCA(t *testing.T) {
 	if code, out := runIt("server", "--ca", ca, "--host", "127.0.0.1,collector.example", "--out-dir", certs); code != 0 || !strings.Contains(out, "tls_cert:") {
 		t.Errorf("enroll server: %d %s", code, out)
 	}
-	if code, out := runIt("collector", "--ca", ca, "--name", "c1", "--out-dir", certs); code != 0 || !strings.Contains(out, "cert_file:") {
+	if code, out := runIt("collector", "--ca", ca, "--name", "collector-c1", "--out-dir", certs); code != 0 ||
+		!strings.Contains(out, "cert_file: "+filepath.Join(certs, "collector-c1.crt")) {
 		t.Errorf("enroll collector: %d %s", code, out)
+	}
+	// A collector's name is in the collectors' name space.
+	if code, out := runIt("collector", "--ca", ca, "--name", "c1", "--out-dir", certs); code == 0 {
+		t.Errorf("enroll collector c1: %d %s", code, out)
 	}
 	// A CA key readable by others is refused, as every secret file is.
 	if err := os.Chmod(filepath.Join(ca, "ca.key"), 0o644); err != nil {

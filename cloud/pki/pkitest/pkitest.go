@@ -72,12 +72,13 @@ func (ca *CA) Dock(dock string) Pair {
 	return ca.write("dock-"+dock, c, k)
 }
 
-// Collector issues a collector's client certificate.
+// Collector issues a collector's client certificate; name is in the
+// collectors' name space (collector-...).
 func (ca *CA) Collector(name string) Pair {
 	ca.t.Helper()
 	c, k, err := ca.IssueClient(pki.Identity{Kind: pki.KindCollector, ID: name}, time.Hour, time.Now())
 	if err != nil {
 		ca.t.Fatal(err)
 	}
-	return ca.write("collector-"+name, c, k)
+	return ca.write(name, c, k)
 }
