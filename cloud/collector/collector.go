@@ -101,8 +101,16 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		return nil, fmt.Errorf("collector: enrolment.recorders: %w", err)
 	}
 	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema,
-		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew}); err != nil {
+		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew, BeforeEnrolment: cfg.Enrolment.BeforeEnrolment}); err != nil {
 		return nil, err
+	}
+	for _, kind := range []string{store.KindRecorderRefused, store.KindReportTime} {
+		st := c.st
+		if err := c.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_store_reports_refused_total",
+			Help:        "Reports screening refused (changing nothing, raising an alert), by alert kind.",
+			ConstLabels: prometheus.Labels{"kind": kind}}, func() float64 { return float64(st.Refused(kind)) })); err != nil {
+			return nil, fmt.Errorf("collector: metrics: %w", err)
+		}
 	}
 	if c.ev, err = evidence.OpenFS(cfg.Evidence, c.log.With("part", "evidence")); err != nil {
 		return nil, err

@@ -105,11 +105,18 @@ type Config struct {
 		// "protected" (the default) refuses an enrolled recorder to every
 		// dock outside its unit and accepts recorders not enrolled (a
 		// registry without recorders, the demo, keeps working; each such
-		// upload is counted); "enrolled-only" refuses those too.
+		// upload is counted); "enrolled-only" refuses those too;
+		// "authenticated" lets a dock handle exactly the recorders it has
+		// reported authenticating in its audit chain, whatever their unit
+		// (recorders that move between units' docks; store.RecordersAuthenticated).
 		Recorders string `yaml:"recorders"`
 		// ReportSkew is how far ahead of the collector's clock a report
 		// may be dated (default 5m); later ones change nothing.
 		ReportSkew time.Duration `yaml:"report_skew"`
+		// BeforeEnrolment is how long before a recorder's enrolment a
+		// health report on it may be dated (default 168h); earlier ones
+		// change nothing and raise a report-time alert.
+		BeforeEnrolment time.Duration `yaml:"before_enrolment"`
 	} `yaml:"enrolment"`
 }
 

@@ -430,6 +430,8 @@ func hostileDock(t *testing.T, hn *hostileNet, dsn, schema string) {
 		DockClock: now.Add(200 * 24 * time.Hour), Battery: wire.Battery{Percent: 1, HealthPct: 1}, Storage: wire.Storage{TotalBytes: 1, HealthPct: 1}}
 	future := &wire.DeviceHealth{Serial: "REC-A", Firmware: "2.0.0", DockedAt: now.Add(time.Hour), DockClock: now.Add(time.Hour),
 		Battery: wire.Battery{Percent: 50, HealthPct: 90}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 50, HealthPct: 100}}
+	early := &wire.DeviceHealth{Serial: "REC-A", Firmware: "2.0.0", DockedAt: now.Add(-90 * 24 * time.Hour), DockClock: now.Add(-90 * 24 * time.Hour),
+		Battery: wire.Battery{Percent: 50, HealthPct: 90}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 50, HealthPct: 100}}
 	segB := &wire.SegmentManifest{Serial: "REC-B", Seq: 9, Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour), Size: 10,
 		SHA256: sum, StopCause: wire.StopUser, State: wire.SegReleased, ClockSyncedAt: now}
 	forgedA := &wire.SegmentManifest{Serial: "REC-A", Seq: 3, Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour), Size: 10,
@@ -438,6 +440,7 @@ func hostileDock(t *testing.T, hn *hostileNet, dsn, schema string) {
 	aIDs := []string{
 		a.publish(t, wire.DeviceTopic("dock-a", "REC-B"), wire.TypeDeviceHealth, now, evil),
 		a.publish(t, wire.DeviceTopic("dock-a", "REC-A"), wire.TypeDeviceHealth, now, future),
+		a.publish(t, wire.DeviceTopic("dock-a", "REC-A"), wire.TypeDeviceHealth, now, early),
 		a.publish(t, wire.SegmentsTopic("dock-a"), wire.TypeSegmentManifest, now, segB),
 		a.publish(t, wire.SegmentsTopic("dock-a"), wire.TypeSegmentManifest, now, forgedA),
 	}
@@ -479,7 +482,7 @@ func hostileDock(t *testing.T, hn *hostileNet, dsn, schema string) {
 				t.Errorf("REC-B = %+v: dock-a's report changed it", d)
 			}
 		case "REC-A":
-			t.Errorf("REC-A = %+v: a future-dated report was stored", d)
+			t.Errorf("REC-A = %+v: a report dated in the future or before its enrolment was stored", d)
 		}
 	}
 	segsA, err := st.Segments(ctx, "REC-A", time.Time{}, time.Time{})
@@ -570,6 +573,11 @@ func hostileDock(t *testing.T, hn *hostileNet, dsn, schema string) {
 		}
 	}
 	seenMu.Unlock()
+	for kind, want := range map[string]float64{store.KindReportTime: 2, store.KindRecorderRefused: 2} {
+		if got := metricValue(t, col, "berth_store_reports_refused_total", "kind", kind); got != want {
+			t.Errorf("%s reports refused counted %v, want %v", kind, got, want)
+		}
+	}
 	if got := metricValue(t, col, "berth_upload_rejections_total", "reason", string(upload.ReasonRecorderRefused)); got < 2 {
 		t.Errorf("recorder_refused rejections counted %v, want at least 2", got)
 	}
