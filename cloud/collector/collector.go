@@ -141,6 +141,12 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		return nil, err
 	}
 
+	var revoked *pki.Revocations
+	if cfg.CRLFile != "" {
+		if revoked, err = pki.LoadRevocations(cfg.ClientCA, cfg.CRLFile); err != nil {
+			return nil, fmt.Errorf("collector: crl_file: %w", err)
+		}
+	}
 	c.user, c.pass, c.brokerU = cfg.MQTT.Username, cfg.MQTT.Password, cfg.MQTT.Broker
 	if c.brokerU == "" {
 		// Embedded broker: the collector's own credentials are made per run.
@@ -151,6 +157,9 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 			bo.MTLSAddr = cfg.MQTT.EmbeddedTLS
 			if bo.MTLS, err = pki.ServerTLS(cfg.ClientCA, cfg.TLSCert, cfg.TLSKey); err != nil {
 				return nil, fmt.Errorf("collector: mqtt.embedded_tls: %w", err)
+			}
+			if revoked != nil {
+				revoked.Enforce(bo.MTLS)
 			}
 		}
 		c.brk, err = broker.New(bo)
@@ -191,6 +200,9 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		// (server.Opts.RequireCertificate) refuses uploads without one.
 		if c.httpTLS.ClientAuth == tls.RequireAndVerifyClientCert {
 			c.httpTLS.ClientAuth = tls.VerifyClientCertIfGiven
+		}
+		if revoked != nil {
+			revoked.Enforce(c.httpTLS)
 		}
 	}
 	public := strings.TrimRight(cfg.PublicURL, "/")

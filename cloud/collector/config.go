@@ -46,6 +46,12 @@ type Config struct {
 	// takes the dock from it (pki.IdentityOf), and an embedded broker's
 	// MQTT.EmbeddedTLS listener does the same. Needs TLSCert and TLSKey.
 	ClientCA string `yaml:"client_ca"`
+	// CRLFile is the machine CA's revocation list (collector enroll
+	// revoke writes it as ca.crl in the CA directory). When set, the
+	// upload endpoint and the embedded broker's mutual-TLS listener refuse
+	// a revoked certificate at the handshake; the file is read again when
+	// it changes. Needs ClientCA.
+	CRLFile string `yaml:"crl_file"`
 
 	MQTT struct {
 		// Broker is the MQTT broker URL (tcp://host:1883, ssl://host:8883).
@@ -200,6 +206,9 @@ func (c *Config) defaults() error {
 	}
 	if c.ClientCA != "" && c.TLSCert == "" {
 		return errors.New("collector: client_ca needs tls_cert and tls_key")
+	}
+	if c.CRLFile != "" && c.ClientCA == "" {
+		return errors.New("collector: crl_file needs client_ca")
 	}
 	if c.MQTT.EmbeddedTLS != "" && c.ClientCA == "" {
 		return errors.New("collector: mqtt.embedded_tls needs client_ca, tls_cert and tls_key")

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,8 @@ func shippedMosquittoConf(t *testing.T, dir string, port int, caFile string, srv
 			val = fmt.Sprintf("%d 127.0.0.1", port)
 		case "cafile":
 			val = caFile
+		case "crlfile":
+			val = strings.TrimSuffix(caFile, ".crt") + ".crl"
 		case "certfile":
 			val = srv.Cert
 		case "keyfile":
@@ -92,7 +95,7 @@ func shippedMosquittoConf(t *testing.T, dir string, port int, caFile string, srv
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if seen["require_certificate"] != "true" || seen["use_identity_as_username"] != "true" || seen["use_username_as_clientid"] != "true" ||
+	if seen["require_certificate"] != "true" || seen["use_identity_as_username"] != "true" || seen["use_username_as_clientid"] != "true" || seen["crlfile"] == "" ||
 		seen["allow_anonymous"] != "false" {
 		t.Fatalf("deploy/cloud/mosquitto.conf no longer requires certificates as identities: %v", seen)
 	}
@@ -125,6 +128,13 @@ const supervisorApp = "app-supervisors"
 // as shipped, with ca's server certificate, until the test ends, and
 // returns its ssl:// URL.
 func startMosquitto(t *testing.T, ca *pkitest.CA) string {
+	url, _ := runMosquitto(t, ca)
+	return url
+}
+
+// runMosquitto is startMosquitto, also returning a function that sends
+// mosquitto SIGHUP (reload).
+func runMosquitto(t *testing.T, ca *pkitest.CA) (string, func()) {
 	t.Helper()
 	bin := mosquittoBinary(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -154,7 +164,11 @@ func startMosquitto(t *testing.T, ca *pkitest.CA) string {
 		}
 		return err == nil
 	})
-	return "ssl://" + addr
+	return "ssl://" + addr, func() {
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 type lockedBuffer struct {
