@@ -199,8 +199,12 @@ func (r *Reporter) options() (*paho.ClientOptions, error) {
 		SetBinaryWill(wire.StateTopic(r.cfg.Dock), will, 1, true).
 		SetDefaultPublishHandler(r.route).
 		SetOnConnectHandler(r.onConnect).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			r.connected.Store(false)
+		SetConnectionLostHandler(func(c paho.Client, err error) {
+			// paho runs this handler and its reconnect concurrently: when
+			// the new connection's onConnect came first, the flag is its.
+			r.mu.Lock()
+			r.connected.Store(c.IsConnectionOpen())
+			r.mu.Unlock()
 			r.log.Warn("mqtt connection lost", "err", err)
 		}).
 		SetReconnectingHandler(func(_ paho.Client, o *paho.ClientOptions) {
@@ -242,8 +246,8 @@ func (r *Reporter) onConnect(c paho.Client) {
 	}
 	r.mu.Lock()
 	clear(r.inflight)
+	r.connected.Store(c.IsConnectionOpen()) // under mu: ordered with the connection-lost handler
 	r.mu.Unlock()
-	r.connected.Store(c.IsConnectionOpen())
 	r.Kick()
 }
 

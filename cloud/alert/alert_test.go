@@ -179,3 +179,17 @@ func TestEvidenceSpeechSecondsZero(t *testing.T) {
 		}
 	}
 }
+
+// Paho adapts a paho client to Publisher for the test (the collector
+// publishes through its ingest).
+type Paho struct{ Client paho.Client }
+
+func (p Paho) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	tok := p.Client.Publish(topic, qos, retained, payload)
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

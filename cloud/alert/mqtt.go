@@ -6,11 +6,10 @@ import (
 	"fmt"
 
 	"github.com/berthdock/berth/cloud/wire"
-	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // Publisher is the part of an MQTT client a delivery needs; the collector's
-// paho client satisfies it through a small adapter.
+// ingest (ingest.Ingest.Publish) is one.
 type Publisher interface {
 	Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error
 }
@@ -37,21 +36,4 @@ func (m *MQTT) Deliver(ctx context.Context, a Alert) error {
 		return fmt.Errorf("%w: mqtt: %w", ErrDelivery, err)
 	}
 	return nil
-}
-
-// Paho adapts a paho.mqtt.golang client to Publisher, waiting for the
-// broker's PUBACK or ctx.
-type Paho struct {
-	Client paho.Client
-}
-
-// Publish sends one message and waits for its acknowledgement.
-func (p Paho) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
-	tok := p.Client.Publish(topic, qos, retained, payload)
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -343,7 +343,7 @@ func (h *authHook) certAuthenticate(cl *mqtt.Client, pk packets.Packet, id pki.I
 		user = h.opts.CollectorUser
 	}
 	sent, pass := string(pk.Connect.Username), string(pk.Connect.Password)
-	agree := sent == "" || sent == user || (id.Kind == pki.KindCollector && sent == pki.CollectorCN)
+	agree := sent == "" || sent == user || (id.Kind == pki.KindCollector && sent == id.ID)
 	if agree && id.Kind == pki.KindDock {
 		ctx, cancel := context.WithTimeout(context.Background(), h.opts.AuthTimeout) // mochi's hook has no ctx
 		var ok bool

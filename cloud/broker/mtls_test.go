@@ -86,7 +86,7 @@ func TestMTLSListener(t *testing.T) {
 		{"A's certificate, a wrong token", wire.DockClientID("dock-a") + "-5", "dock-a", "token-of-dock-b", client(a), false},
 		{"A's certificate, the collector's client id", "collector-main-x", "", "", client(a), false},
 		{"A's certificate, the collector's user name", "x-1", collUser, collPass, client(a), false},
-		{"collector certificate", "collector-main-tls", "", "", client(ca.Collector("c1")), true},
+		{"collector certificate", "collector-main-tls", "", "", client(ca.Collector("collector-c1")), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := connectTLS(t, b.MTLSURL(), tc.cfg, tc.id, tc.user, tc.pass)

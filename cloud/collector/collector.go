@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -69,7 +68,6 @@ type Collector struct {
 	up      *server.Server
 	foot    *footageServer
 	engine  *analysis.Engine
-	alerts  paho.Client
 	httpLn  net.Listener
 	brokerU string
 	user    string
@@ -103,8 +101,16 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		return nil, fmt.Errorf("collector: enrolment.recorders: %w", err)
 	}
 	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema,
-		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew}); err != nil {
+		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew, BeforeEnrolment: cfg.Enrolment.BeforeEnrolment}); err != nil {
 		return nil, err
+	}
+	for _, kind := range []string{store.KindRecorderRefused, store.KindReportTime} {
+		st := c.st
+		if err := c.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_store_reports_refused_total",
+			Help:        "Reports screening refused (changing nothing, raising an alert), by alert kind.",
+			ConstLabels: prometheus.Labels{"kind": kind}}, func() float64 { return float64(st.Refused(kind)) })); err != nil {
+			return nil, fmt.Errorf("collector: metrics: %w", err)
+		}
 	}
 	if c.ev, err = evidence.OpenFS(cfg.Evidence, c.log.With("part", "evidence")); err != nil {
 		return nil, err
@@ -135,6 +141,12 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		return nil, err
 	}
 
+	var revoked *pki.Revocations
+	if cfg.CRLFile != "" {
+		if revoked, err = pki.LoadRevocations(cfg.ClientCA, cfg.CRLFile); err != nil {
+			return nil, fmt.Errorf("collector: crl_file: %w", err)
+		}
+	}
 	c.user, c.pass, c.brokerU = cfg.MQTT.Username, cfg.MQTT.Password, cfg.MQTT.Broker
 	if c.brokerU == "" {
 		// Embedded broker: the collector's own credentials are made per run.
@@ -145,6 +157,9 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 			bo.MTLSAddr = cfg.MQTT.EmbeddedTLS
 			if bo.MTLS, err = pki.ServerTLS(cfg.ClientCA, cfg.TLSCert, cfg.TLSKey); err != nil {
 				return nil, fmt.Errorf("collector: mqtt.embedded_tls: %w", err)
+			}
+			if revoked != nil {
+				revoked.Enforce(bo.MTLS)
 			}
 		}
 		c.brk, err = broker.New(bo)
@@ -186,6 +201,9 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		if c.httpTLS.ClientAuth == tls.RequireAndVerifyClientCert {
 			c.httpTLS.ClientAuth = tls.VerifyClientCertIfGiven
 		}
+		if revoked != nil {
+			revoked.Enforce(c.httpTLS)
+		}
 	}
 	public := strings.TrimRight(cfg.PublicURL, "/")
 	if public == "" {
@@ -193,13 +211,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	}
 
 	var deliver []analysis.Deliverer
-	po := paho.NewClientOptions().AddBroker(c.brokerU).SetClientID(cfg.MQTT.ClientID + "-alerts").
-		SetUsername(c.user).SetPassword(c.pass).SetAutoReconnect(true).SetConnectRetry(true).SetCleanSession(true)
-	if mqttTLS != nil {
-		po.SetTLSConfig(mqttTLS)
-	}
-	c.alerts = paho.NewClient(po)
-	deliver = append(deliver, &alert.MQTT{Pub: alert.Paho{Client: c.alerts}})
+	// Alerts go out on ingest's connection: one MQTT client (and one
+	// client id) per collector, as a broker binding client ids to
+	// certificates requires (deploy/cloud/mosquitto.conf).
+	deliver = append(deliver, &alert.MQTT{Pub: c.in})
 	for _, w := range cfg.Webhooks {
 		f := w.Format
 		if f == "" {
@@ -363,13 +378,11 @@ func (c *Collector) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		tok := c.alerts.Connect()
-		select {
-		case <-tok.Done():
+		select { // alerts are published through ingest's connection
+		case <-c.in.Ready():
 		case <-runCtx.Done():
 		}
 		fail("analysis", c.engine.Run(runCtx))
-		c.alerts.Disconnect(250)
 	}()
 	c.log.Info("collector running", "http", c.HTTPAddr(), "mqtt", c.brokerU, "store", redact(c.cfg.Store), "evidence", c.cfg.Evidence)
 

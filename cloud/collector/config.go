@@ -46,6 +46,12 @@ type Config struct {
 	// takes the dock from it (pki.IdentityOf), and an embedded broker's
 	// MQTT.EmbeddedTLS listener does the same. Needs TLSCert and TLSKey.
 	ClientCA string `yaml:"client_ca"`
+	// CRLFile is the machine CA's revocation list (collector enroll
+	// revoke writes it as ca.crl in the CA directory). When set, the
+	// upload endpoint and the embedded broker's mutual-TLS listener refuse
+	// a revoked certificate at the handshake; the file is read again when
+	// it changes. Needs ClientCA.
+	CRLFile string `yaml:"crl_file"`
 
 	MQTT struct {
 		// Broker is the MQTT broker URL (tcp://host:1883, ssl://host:8883).
@@ -105,11 +111,18 @@ type Config struct {
 		// "protected" (the default) refuses an enrolled recorder to every
 		// dock outside its unit and accepts recorders not enrolled (a
 		// registry without recorders, the demo, keeps working; each such
-		// upload is counted); "enrolled-only" refuses those too.
+		// upload is counted); "enrolled-only" refuses those too;
+		// "authenticated" lets a dock handle exactly the recorders it has
+		// reported authenticating in its audit chain, whatever their unit
+		// (recorders that move between units' docks; store.RecordersAuthenticated).
 		Recorders string `yaml:"recorders"`
 		// ReportSkew is how far ahead of the collector's clock a report
 		// may be dated (default 5m); later ones change nothing.
 		ReportSkew time.Duration `yaml:"report_skew"`
+		// BeforeEnrolment is how long before a recorder's enrolment a
+		// health report on it may be dated (default 168h); earlier ones
+		// change nothing and raise a report-time alert.
+		BeforeEnrolment time.Duration `yaml:"before_enrolment"`
 	} `yaml:"enrolment"`
 }
 
@@ -193,6 +206,9 @@ func (c *Config) defaults() error {
 	}
 	if c.ClientCA != "" && c.TLSCert == "" {
 		return errors.New("collector: client_ca needs tls_cert and tls_key")
+	}
+	if c.CRLFile != "" && c.ClientCA == "" {
+		return errors.New("collector: crl_file needs client_ca")
 	}
 	if c.MQTT.EmbeddedTLS != "" && c.ClientCA == "" {
 		return errors.New("collector: mqtt.embedded_tls needs client_ca, tls_cert and tls_key")

@@ -26,6 +26,7 @@ import (
 
 	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/pki/pkitest"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/upload"
@@ -34,13 +35,86 @@ import (
 // The hostile-dock suite (issue 10): a collector with two enrolled docks in
 // different units, dock-a (unit-a, REC-A) attacking dock-b (unit-b, REC-B).
 // Every attack must be refused or alerted, and dock-b's footage receipted
-// and reports committed, on SQLite and on PostgreSQL.
+// and reports committed, on SQLite and on PostgreSQL, over the embedded
+// broker with tokens and over Mosquitto (deploy/cloud/mosquitto.conf as
+// shipped) and the HTTPS upload endpoint with mutual TLS.
 func TestHostileDock(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { hostileDock(t, "", "") })
-	t.Run("postgres", func(t *testing.T) {
-		dsn, schema := hostilePG(t)
-		hostileDock(t, dsn, schema)
-	})
+	for _, net := range []struct {
+		name string
+		make func(*testing.T) *hostileNet
+	}{{"embedded", embeddedNet}, {"mosquitto", mosquittoNet}} {
+		t.Run(net.name, func(t *testing.T) {
+			t.Run("sqlite", func(t *testing.T) { hostileDock(t, net.make(t), "", "") })
+			t.Run("postgres", func(t *testing.T) {
+				dsn, schema := hostilePG(t)
+				hostileDock(t, net.make(t), dsn, schema)
+			})
+		})
+	}
+}
+
+// hostileNet is how the suite's machines reach the collector.
+type hostileNet struct {
+	// configure sets the collector's broker and upload transport.
+	configure func(cc *collector.Config)
+	// connect connects as dock's identity (its token, or its certificate)
+	// asking for clientID.
+	connect func(t *testing.T, col *collector.Collector, clientID, dock, token string) (*hostileDockClient, error)
+	// supervisor is the options of a supervisors' app reading alerts.
+	supervisor func(col *collector.Collector) *paho.ClientOptions
+	// http is dock's HTTP client for the upload endpoint.
+	http func(dock string) *http.Client
+	// bindsIDs: the broker gives every identity its own client id
+	// (Mosquitto's use_username_as_clientid) instead of refusing the ids
+	// of others (the embedded broker, counting each refusal).
+	bindsIDs bool
+}
+
+// embeddedNet: the collector's embedded broker and plain HTTP, with tokens.
+func embeddedNet(*testing.T) *hostileNet {
+	return &hostileNet{
+		configure: func(cc *collector.Config) { cc.MQTT.Embedded = "127.0.0.1:0" },
+		connect: func(t *testing.T, col *collector.Collector, clientID, dock, token string) (*hostileDockClient, error) {
+			return dockConnect(t, col.BrokerURL(), clientID, dock, token)
+		},
+		supervisor: func(col *collector.Collector) *paho.ClientOptions {
+			user, pass := col.BrokerCredentials()
+			return paho.NewClientOptions().AddBroker(col.BrokerURL()).SetUsername(user).SetPassword(pass)
+		},
+		http: func(string) *http.Client { return http.DefaultClient },
+	}
+}
+
+// mosquittoNet: Mosquitto as shipped and the HTTPS upload endpoint, every
+// machine with its certificate from one CA (tokens are sent as well and
+// must agree).
+func mosquittoNet(t *testing.T) *hostileNet {
+	ca := pkitest.New(t)
+	url := startMosquitto(t, ca)
+	srv := ca.Server()
+	certs := map[string]*tls.Config{}
+	for _, d := range []string{"dock-a", "dock-b", supervisorApp} {
+		certs[d] = clientTLS(t, ca.Dock(d), ca.CAFile)
+	}
+	return &hostileNet{
+		configure: func(cc *collector.Config) {
+			m := mosquittoCollector(t, ca, url, "collector-a")
+			cc.MQTT = m.MQTT
+			cc.TLSCert, cc.TLSKey, cc.ClientCA = srv.Cert, srv.Key, ca.CAFile
+		},
+		connect: func(t *testing.T, _ *collector.Collector, clientID, dock, token string) (*hostileDockClient, error) {
+			return dockConnectTLS(t, url, certs[dock], clientID, dock, "", token)
+		},
+		supervisor: func(*collector.Collector) *paho.ClientOptions {
+			return paho.NewClientOptions().AddBroker(url).SetTLSConfig(certs[supervisorApp])
+		},
+		http: func(dock string) *http.Client {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = certs[dock]
+			return &http.Client{Transport: tr}
+		},
+		bindsIDs: true,
+	}
 }
 
 func hostilePG(t *testing.T) (dsn, schema string) {
@@ -208,7 +282,25 @@ func metricValue(t *testing.T, col *collector.Collector, name, label, value stri
 	return 0
 }
 
-func hostileDock(t *testing.T, dsn, schema string) {
+// counterTotal sums a counter's series.
+func counterTotal(t *testing.T, col *collector.Collector, name string) float64 {
+	t.Helper()
+	mfs, err := col.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func hostileDock(t *testing.T, hn *hostileNet, dsn, schema string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
@@ -221,8 +313,8 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	cc.DataDir = filepath.Join(dir, "collector")
 	cc.Store, cc.Schema = dsn, schema
 	cc.HTTP = "127.0.0.1:0"
-	cc.MQTT.Embedded = "127.0.0.1:0"
 	cc.MQTT.ClientID = "collector-hostile-" + randHex(3)
+	hn.configure(&cc)
 	cc.Analysis.Every = time.Hour
 	cc.Units = []collector.UnitEnrolment{{ID: "unit-a", Custodian: "cust-a"}, {ID: "unit-b", Custodian: "cust-b"}}
 	cc.Docks = []collector.DockEnrolment{{ID: "dock-a", Unit: "unit-a", Token: tokA}, {ID: "dock-b", Unit: "unit-b", Token: tokB}}
@@ -233,30 +325,37 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	st := col.Store()
 	now := time.Now().UTC()
 
-	b, err := dockConnect(t, col.BrokerURL(), wire.DockClientID("dock-b"), "dock-b", tokB)
+	b, err := hn.connect(t, col, wire.DockClientID("dock-b"), "dock-b", tokB)
 	if err != nil {
 		t.Fatalf("honest dock-b: %v", err)
 	}
-	a, err := dockConnect(t, col.BrokerURL(), wire.DockClientID("dock-a"), "dock-a", tokA)
+
+	// Attack: take over the collector's and dock-b's MQTT sessions. The
+	// embedded broker refuses (and counts) each; Mosquitto makes each
+	// connection dock-a's own client id. Either way no session is lost
+	// (dock-b's is checked below, after its reports).
+	lostBefore := counterTotal(t, col, "berth_ingest_connections_lost_total")
+	for i, id := range []string{cc.MQTT.ClientID, cc.MQTT.ClientID + "-alerts", wire.DockClientID("dock-b"), "collector-a", "dock-b"} {
+		_, err := hn.connect(t, col, id, "dock-a", tokA)
+		switch {
+		case hn.bindsIDs && err != nil:
+			t.Errorf("dock-a's certificate asking for %q (it gets its own id): %v", id, err)
+		case !hn.bindsIDs && i < 3 && err == nil: // the last two belong to no one on the embedded broker
+			t.Errorf("dock-a connected as %q", id)
+		}
+	}
+	if got := metricValue(t, col, "berth_broker_connect_refused_total", "reason", "client_id"); !hn.bindsIDs && got != 3 {
+		t.Errorf("client-id takeovers counted %v, want 3", got)
+	}
+	a, err := hn.connect(t, col, wire.DockClientID("dock-a"), "dock-a", tokA)
 	if err != nil {
 		t.Fatalf("dock-a as itself: %v", err)
 	}
 
-	// Attack: take over the collector's and dock-b's MQTT sessions.
-	for _, id := range []string{cc.MQTT.ClientID, cc.MQTT.ClientID + "-alerts", wire.DockClientID("dock-b")} {
-		if _, err := dockConnect(t, col.BrokerURL(), id, "dock-a", tokA); err == nil {
-			t.Errorf("dock-a connected as %q", id)
-		}
-	}
-	if got := metricValue(t, col, "berth_broker_connect_refused_total", "reason", "client_id"); got != 3 {
-		t.Errorf("client-id takeovers counted %v, want 3", got)
-	}
-
 	// The custodians of unit-b hear of attacks on their recorders over MQTT.
-	user, pass := col.BrokerCredentials()
 	alertsSeen := make(chan string, 16)
-	sup := paho.NewClient(paho.NewClientOptions().AddBroker(col.BrokerURL()).SetClientID("supervisor-unit-b-" + randHex(3)).
-		SetUsername(user).SetPassword(pass).SetCleanSession(true).SetProtocolVersion(4))
+	sup := paho.NewClient(hn.supervisor(col).SetClientID("supervisor-unit-b-" + randHex(3)).
+		SetCleanSession(true).SetProtocolVersion(4))
 	if tok := sup.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("supervisor connect: %v", tok.Error())
 	}
@@ -277,7 +376,8 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	// Attack: dock-a uploads junk as REC-B/7, then claims REC-B/8 by naming
 	// the hash of footage already held.
 	upA := func() *uploader.HTTPClient {
-		c, err := uploader.NewClient(uploader.ClientOpts{BaseURL: col.UploadURL(), Dock: "dock-a", Token: tokA, CollectorKey: col.PublicKey()})
+		c, err := uploader.NewClient(uploader.ClientOpts{BaseURL: col.UploadURL(), Dock: "dock-a", Token: tokA, CollectorKey: col.PublicKey(),
+			HTTPClient: hn.http("dock-a")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +392,8 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	}
 
 	// dock-b's honest upload of REC-B/7 is receipted.
-	upB, err := uploader.NewClient(uploader.ClientOpts{BaseURL: col.UploadURL(), Dock: "dock-b", Token: tokB, CollectorKey: col.PublicKey()})
+	upB, err := uploader.NewClient(uploader.ClientOpts{BaseURL: col.UploadURL(), Dock: "dock-b", Token: tokB, CollectorKey: col.PublicKey(),
+		HTTPClient: hn.http("dock-b")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +411,7 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, col.UploadURL()+upload.PathPrefix, bytes.NewReader(cr))
 	req.Header.Set(upload.HeaderDock, "dock-a")
 	req.Header.Set("Authorization", "Bearer "+tokA)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hn.http("dock-a").Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,6 +430,8 @@ func hostileDock(t *testing.T, dsn, schema string) {
 		DockClock: now.Add(200 * 24 * time.Hour), Battery: wire.Battery{Percent: 1, HealthPct: 1}, Storage: wire.Storage{TotalBytes: 1, HealthPct: 1}}
 	future := &wire.DeviceHealth{Serial: "REC-A", Firmware: "2.0.0", DockedAt: now.Add(time.Hour), DockClock: now.Add(time.Hour),
 		Battery: wire.Battery{Percent: 50, HealthPct: 90}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 50, HealthPct: 100}}
+	early := &wire.DeviceHealth{Serial: "REC-A", Firmware: "2.0.0", DockedAt: now.Add(-90 * 24 * time.Hour), DockClock: now.Add(-90 * 24 * time.Hour),
+		Battery: wire.Battery{Percent: 50, HealthPct: 90}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 50, HealthPct: 100}}
 	segB := &wire.SegmentManifest{Serial: "REC-B", Seq: 9, Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour), Size: 10,
 		SHA256: sum, StopCause: wire.StopUser, State: wire.SegReleased, ClockSyncedAt: now}
 	forgedA := &wire.SegmentManifest{Serial: "REC-A", Seq: 3, Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour), Size: 10,
@@ -337,6 +440,7 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	aIDs := []string{
 		a.publish(t, wire.DeviceTopic("dock-a", "REC-B"), wire.TypeDeviceHealth, now, evil),
 		a.publish(t, wire.DeviceTopic("dock-a", "REC-A"), wire.TypeDeviceHealth, now, future),
+		a.publish(t, wire.DeviceTopic("dock-a", "REC-A"), wire.TypeDeviceHealth, now, early),
 		a.publish(t, wire.SegmentsTopic("dock-a"), wire.TypeSegmentManifest, now, segB),
 		a.publish(t, wire.SegmentsTopic("dock-a"), wire.TypeSegmentManifest, now, forgedA),
 	}
@@ -358,6 +462,9 @@ func hostileDock(t *testing.T, dsn, schema string) {
 		t.Fatalf("dock-b lost its session during the attacks: %v", err)
 	default:
 	}
+	if lost := counterTotal(t, col, "berth_ingest_connections_lost_total"); lost != lostBefore {
+		t.Errorf("the collector lost its MQTT session %v times during the attacks", lost-lostBefore)
+	}
 
 	// The honest dock's footage is receipted and its reports stand.
 	segs, err := st.Segments(ctx, "REC-B", time.Time{}, time.Time{})
@@ -375,7 +482,7 @@ func hostileDock(t *testing.T, dsn, schema string) {
 				t.Errorf("REC-B = %+v: dock-a's report changed it", d)
 			}
 		case "REC-A":
-			t.Errorf("REC-A = %+v: a future-dated report was stored", d)
+			t.Errorf("REC-A = %+v: a report dated in the future or before its enrolment was stored", d)
 		}
 	}
 	segsA, err := st.Segments(ctx, "REC-A", time.Time{}, time.Time{})
@@ -411,7 +518,7 @@ func hostileDock(t *testing.T, dsn, schema string) {
 	// Attacks that already held stay refused: dock-a publishing on
 	// dock-b's topics (as dock-b, and a forged ack to dock-b), an envelope
 	// naming dock-b on dock-a's own topic, and an oversized publish.
-	x, err := dockConnect(t, col.BrokerURL(), "dock-a-x-"+randHex(3), "dock-a", tokA)
+	x, err := hn.connect(t, col, "dock-a-x-"+randHex(3), "dock-a", tokA)
 	if err != nil {
 		t.Fatalf("dock-a's second client: %v", err)
 	}
@@ -466,6 +573,11 @@ func hostileDock(t *testing.T, dsn, schema string) {
 		}
 	}
 	seenMu.Unlock()
+	for kind, want := range map[string]float64{store.KindReportTime: 2, store.KindRecorderRefused: 2} {
+		if got := metricValue(t, col, "berth_store_reports_refused_total", "kind", kind); got != want {
+			t.Errorf("%s reports refused counted %v, want %v", kind, got, want)
+		}
+	}
 	if got := metricValue(t, col, "berth_upload_rejections_total", "reason", string(upload.ReasonRecorderRefused)); got < 2 {
 		t.Errorf("recorder_refused rejections counted %v, want at least 2", got)
 	}

@@ -11,8 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/pki"
@@ -52,6 +56,8 @@ func shippedMosquittoConf(t *testing.T, dir string, port int, caFile string, srv
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The supervisors' app account the shipped acl describes in a comment.
+	acl = append(acl, "\nuser "+supervisorApp+"\ntopic read berth/v1/alerts/#\n"...)
 	aclFile := filepath.Join(dir, "acl")
 	if err := os.WriteFile(aclFile, acl, 0o600); err != nil {
 		t.Fatal(err)
@@ -71,6 +77,8 @@ func shippedMosquittoConf(t *testing.T, dir string, port int, caFile string, srv
 			val = fmt.Sprintf("%d 127.0.0.1", port)
 		case "cafile":
 			val = caFile
+		case "crlfile":
+			val = strings.TrimSuffix(caFile, ".crt") + ".crl"
 		case "certfile":
 			val = srv.Cert
 		case "keyfile":
@@ -78,7 +86,7 @@ func shippedMosquittoConf(t *testing.T, dir string, port int, caFile string, srv
 		case "acl_file":
 			val = aclFile
 		case "per_listener_settings", "allow_anonymous", "protocol", "require_certificate", "use_identity_as_username",
-			"tls_version", "max_packet_size", "max_inflight_messages", "max_queued_messages":
+			"use_username_as_clientid", "tls_version", "max_packet_size", "max_inflight_messages", "max_queued_messages":
 		default: // password_file, persistence, persistence_location
 			continue
 		}
@@ -87,7 +95,8 @@ func shippedMosquittoConf(t *testing.T, dir string, port int, caFile string, srv
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if seen["require_certificate"] != "true" || seen["use_identity_as_username"] != "true" || seen["allow_anonymous"] != "false" {
+	if seen["require_certificate"] != "true" || seen["use_identity_as_username"] != "true" || seen["use_username_as_clientid"] != "true" || seen["crlfile"] == "" ||
+		seen["allow_anonymous"] != "false" {
 		t.Fatalf("deploy/cloud/mosquitto.conf no longer requires certificates as identities: %v", seen)
 	}
 	out.WriteString("persistence false\nlog_dest stderr\n")
@@ -111,23 +120,31 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Mosquitto with deploy/cloud/mosquitto.conf's TLS listener and ACL as
-// shipped: the collector (its certificate's CN "collector") ingests, a dock
-// with its certificate (CN its id, the ACL's %u) reports and is
-// acknowledged; a certificate of another CA or none is refused, and dock-a's
-// certificate cannot report as dock-b.
-func TestMosquittoMutualTLS(t *testing.T) {
+// supervisorApp is the account (certificate CN) of the supervisors' app in
+// the test's copy of the acl.
+const supervisorApp = "app-supervisors"
+
+// startMosquitto runs mosquitto on deploy/cloud/mosquitto.conf's listener
+// as shipped, with ca's server certificate, until the test ends, and
+// returns its ssl:// URL.
+func startMosquitto(t *testing.T, ca *pkitest.CA) string {
+	url, _ := runMosquitto(t, ca)
+	return url
+}
+
+// runMosquitto is startMosquitto, also returning a function that sends
+// mosquitto SIGHUP (reload).
+func runMosquitto(t *testing.T, ca *pkitest.CA) (string, func()) {
+	t.Helper()
 	bin := mosquittoBinary(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ca, other := pkitest.New(t), pkitest.New(t)
-	srv := ca.Server()
 	port := freePort(t)
-	conf := shippedMosquittoConf(t, ca.Dir, port, ca.CAFile, srv)
+	conf := shippedMosquittoConf(t, ca.Dir, port, ca.CAFile, ca.Server())
 	cmd := exec.CommandContext(ctx, bin, "-c", conf)
-	var logs strings.Builder
-	cmd.Stderr = &logs
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	waited := make(chan error, 1)
@@ -147,29 +164,81 @@ func TestMosquittoMutualTLS(t *testing.T) {
 		}
 		return err == nil
 	})
-	url := "ssl://" + addr
+	return "ssl://" + addr, func() {
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
-	coll := ca.Collector("c1")
-	tokA, tokB := randHex(16), randHex(16)
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// mosquittoCollector configures a collector instance named name (its
+// certificate's CN, a user of the shipped acl) on the Mosquitto at url.
+func mosquittoCollector(t *testing.T, ca *pkitest.CA, url, name string) collector.Config {
+	t.Helper()
+	coll := ca.Collector(name)
 	var cc collector.Config
-	cc.DataDir = filepath.Join(t.TempDir(), "collector")
+	cc.DataDir = filepath.Join(t.TempDir(), name)
 	cc.HTTP = "127.0.0.1:0"
 	cc.MQTT.Broker = url
 	cc.MQTT.CAFile, cc.MQTT.CertFile, cc.MQTT.KeyFile = ca.CAFile, coll.Cert, coll.Key
-	cc.MQTT.ClientID = "collector-mosq-" + randHex(3)
+	cc.MQTT.ClientID = name + "-" + randHex(3) // the broker replaces it with the CN
 	cc.Analysis.Every = time.Hour
-	cc.Units = []collector.UnitEnrolment{{ID: "unit-a", Custodian: "cust-a"}, {ID: "unit-b", Custodian: "cust-b"}}
-	cc.Docks = []collector.DockEnrolment{{ID: "dock-a", Unit: "unit-a", Token: tokA}, {ID: "dock-b", Unit: "unit-b", Token: tokB}}
-	col := runCollector(t, ctx, cancel, cc, slog.New(slog.DiscardHandler))
+	return cc
+}
 
-	clientTLS := func(p pkitest.Pair, caFile string) *tls.Config {
-		cfg, err := pki.ClientTLS(caFile, p.Cert, p.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
+func clientTLS(t *testing.T, p pkitest.Pair, caFile string) *tls.Config {
+	t.Helper()
+	cfg, err := pki.ClientTLS(caFile, p.Cert, p.Key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	certA := clientTLS(ca.Dock("dock-a"), ca.CAFile)
+	return cfg
+}
+
+// Mosquitto with deploy/cloud/mosquitto.conf's TLS listener and ACL as
+// shipped: two collectors (collector-a and collector-b, one certificate
+// each, one shared subscription) ingest; a dock with its certificate (CN
+// its id, the ACL's %u) reports and is acknowledged; a certificate of
+// another CA or none is refused, and dock-a's certificate cannot report as
+// dock-b. dock-a's certificate connecting with dock-b's client id or the
+// collectors' (ten rounds, while dock-b reports) disconnects none of them:
+// the broker gives every certificate its own CN as client id, and every
+// report of dock-b is committed.
+func TestMosquittoMutualTLS(t *testing.T) {
+	ca, other := pkitest.New(t), pkitest.New(t)
+	url := startMosquitto(t, ca)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	tokA, tokB := randHex(16), randHex(16)
+	var cols []*collector.Collector
+	var ccs []collector.Config
+	for _, name := range []string{"collector-a", "collector-b"} {
+		cc := mosquittoCollector(t, ca, url, name)
+		cc.Units = []collector.UnitEnrolment{{ID: "unit-a", Custodian: "cust-a"}, {ID: "unit-b", Custodian: "cust-b"}}
+		cc.Docks = []collector.DockEnrolment{{ID: "dock-a", Unit: "unit-a", Token: tokA}, {ID: "dock-b", Unit: "unit-b", Token: tokB}}
+		ccs = append(ccs, cc)
+		cols = append(cols, runCollector(t, ctx, cancel, cc, slog.New(slog.DiscardHandler)))
+	}
+
+	certA := clientTLS(t, ca.Dock("dock-a"), ca.CAFile)
 	a, err := dockConnectTLS(t, url, certA, wire.DockClientID("dock-a"), "dock-a", "", "")
 	if err != nil {
 		t.Fatalf("dock-a with its certificate: %v", err)
@@ -185,7 +254,7 @@ func TestMosquittoMutualTLS(t *testing.T) {
 	}
 	for name, cfg := range map[string]*tls.Config{
 		"no certificate":           noCert,
-		"another CA's certificate": clientTLS(other.Dock("dock-a"), ca.CAFile),
+		"another CA's certificate": clientTLS(t, other.Dock("dock-a"), ca.CAFile),
 	} {
 		if _, err := dockConnectTLS(t, url, cfg, wire.DockClientID("dock-a")+"-x", "dock-a", "dock-a", tokA); err == nil {
 			t.Errorf("mosquitto, %s: connected", name)
@@ -198,13 +267,66 @@ func TestMosquittoMutualTLS(t *testing.T) {
 		Firmware: "6.6.6", DockedAt: now, DockClock: now, Battery: wire.Battery{Percent: 1, HealthPct: 1},
 		Storage: wire.Storage{TotalBytes: 1, HealthPct: 1}})
 	a.waitAcked(t, a.publish(t, wire.DeviceTopic("dock-a", "REC-A"), wire.TypeDeviceHealth, now, good))
-	devs, err := col.Store().Devices(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range devs {
-		if d.Serial == "REC-B" {
-			t.Errorf("dock-a's certificate reported REC-B through mosquitto: %+v", d)
+	for _, col := range cols {
+		devs, err := col.Store().Devices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range devs {
+			if d.Serial == "REC-B" {
+				t.Errorf("dock-a's certificate reported REC-B through mosquitto: %+v", d)
+			}
 		}
 	}
+
+	// Takeovers: while dock-b reports, dock-a's certificate connects as
+	// dock-b's client id and as each collector's (configured id and CN).
+	b, err := dockConnectTLS(t, url, clientTLS(t, ca.Dock("dock-b"), ca.CAFile), wire.DockClientID("dock-b"), "dock-b", "", "")
+	if err != nil {
+		t.Fatalf("dock-b with its certificate: %v", err)
+	}
+	targets := []string{wire.DockClientID("dock-b"), "dock-b"}
+	for _, cc := range ccs {
+		targets = append(targets, cc.MQTT.ClientID, filepath.Base(cc.DataDir))
+	}
+	const reports = 200
+	var bIDs []string
+	for i := range reports {
+		bIDs = append(bIDs, b.publish(t, wire.StateTopic("dock-b"), wire.TypeDockState, time.Now().UTC(),
+			&wire.DockState{State: wire.DockOnline, Version: "1.0.0", Slots: 4}))
+		if i%20 == 0 {
+			for _, id := range targets {
+				takeover(t, url, certA, id)
+			}
+		}
+	}
+	b.waitAcked(t, bIDs...)
+	select {
+	case err := <-b.lost:
+		t.Errorf("dock-a's certificate took over dock-b's session: %v", err)
+	default:
+	}
+	committed := 0.0
+	for i, col := range cols {
+		if lost := counterTotal(t, col, "berth_ingest_connections_lost_total"); lost != 0 {
+			t.Errorf("%s lost its MQTT connection %v times to dock-a's certificate", filepath.Base(ccs[i].DataDir), lost)
+		}
+		committed += counterTotal(t, col, "berth_ingest_committed_total")
+	}
+	if committed < reports+2 {
+		t.Errorf("%v reports committed, want at least %d", committed, reports+2)
+	}
+}
+
+// takeover connects with cfg's certificate asking for client id, as an
+// attacker would (no subscription, kept until the test ends).
+func takeover(t *testing.T, url string, cfg *tls.Config, id string) {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(id).SetTLSConfig(cfg).
+		SetCleanSession(false).SetAutoReconnect(false).SetProtocolVersion(4).SetConnectTimeout(5 * time.Second))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Logf("certificate as %q: %v", id, tok.Error())
+		return
+	}
+	t.Cleanup(func() { c.Disconnect(50) })
 }

@@ -32,8 +32,12 @@ type Store interface {
 // Config of an Ingest. Broker, ClientID and Group are required; zero values
 // of the others mean the defaults documented on each.
 type Config struct {
-	Broker   string // tcp://host:1883, ssl://host:8883, ws://...
-	ClientID string // unique per collector instance (a broker drops the older of two equal ids)
+	Broker string // tcp://host:1883, ssl://host:8883, ws://...
+	// ClientID is unique per collector instance (a broker drops the older
+	// of two equal ids). A broker that makes a certificate's CN the client
+	// id (use_username_as_clientid) gives every connection of one
+	// certificate the same id: there, Conns must be 1.
+	ClientID string
 	Username string // the collector's broker credentials
 	Password string
 	TLS      *tls.Config // for ssl:// brokers; nil: system defaults
@@ -230,6 +234,7 @@ func (in *Ingest) newConn(id string) *conn {
 	})
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		c.connected.Store(false)
+		in.m.connLost.Inc()
 		log.Warn("mqtt connection lost", "err", err)
 	})
 	o.SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { c.connected.Store(false) })
@@ -513,7 +518,26 @@ func (in *Ingest) Connected() bool {
 	return err == nil
 }
 
-// publisher returns a connected client, for acks and commands.
+// Publish sends one message through a connected connection and waits for
+// the broker's acknowledgement or ctx (alert.Publisher): the collector's
+// alerts go out under ingest's identity, so a broker that binds each
+// identity to one client id (deploy/cloud/mosquitto.conf) sees one client
+// per collector.
+func (in *Ingest) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	cl, err := in.publisher()
+	if err != nil {
+		return err
+	}
+	tok := cl.Publish(topic, qos, retained, payload)
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// publisher returns a connected client, for acks, commands and alerts.
 func (in *Ingest) publisher() (paho.Client, error) {
 	for _, c := range in.conns {
 		if c.connected.Load() {

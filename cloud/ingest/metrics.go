@@ -19,6 +19,7 @@ type metrics struct {
 	commitErrs prometheus.Counter
 	commitSecs prometheus.Histogram
 	batchSize  prometheus.Histogram
+	connLost   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,6 +46,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "commit_seconds", Help: "Duration of store commits.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "berth", Subsystem: "ingest",
 			Name: "batch_messages", Help: "Messages per commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		connLost: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "berth", Subsystem: "ingest",
+			Name: "connections_lost_total", Help: "MQTT connections lost (a broker dropping the collector's session shows here)."}),
 	}
 	for _, r := range Reasons {
 		m.rejected.WithLabelValues(r) // export zeros, so a rate() has a series from the start
@@ -53,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.received, m.rejected, m.ignored, m.committed, m.duplicates, m.coalesced, m.acks,
-		m.ackErrors, m.commitErrs, m.commitSecs, m.batchSize} {
+		m.ackErrors, m.commitErrs, m.commitSecs, m.batchSize, m.connLost} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("ingest: register metrics: %w", err)
 		}

@@ -7,9 +7,12 @@
 // ECDSA P-256 keys; nothing here is home-made cryptography.
 //
 // A machine's identity is a URI SAN, berth:dock:{id} or
-// berth:collector:{name}; the subject CN carries the bare id (or
-// "collector") so that Mosquitto's use_identity_as_username maps a dock's
-// certificate to the user name its ACL patterns (%u) expect.
+// berth:collector:{name}; the subject CN carries the bare id or name, so
+// that Mosquitto's use_identity_as_username makes it the user name its ACL
+// names (%u for a dock, one user line per collector) and
+// use_username_as_clientid the one client id that identity may hold.
+// Collectors' names are "collector" or "collector-..." (wire.IsCollectorName),
+// a name space no dock id may enter.
 package pki
 
 import (
@@ -36,10 +39,7 @@ import (
 const (
 	KindDock      = "dock"
 	KindCollector = "collector"
-	// CollectorCN is the CN of the collector's client certificates: the
-	// user name deploy/cloud/acl grants the collectors' rights to.
-	CollectorCN = "collector"
-	uriScheme   = "berth"
+	uriScheme     = "berth"
 )
 
 // Errors of the package.
@@ -138,20 +138,23 @@ func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
 // PEM is the CA certificate, PEM encoded.
 func (ca *CA) PEM() []byte { return ca.pem }
 
-// IssueClient issues a client certificate for id, valid for ttl. A dock
-// named "collector" is refused: its CN would be the collectors' user name.
+// IssueClient issues a client certificate for id (CN id.ID), valid for
+// ttl. A collector's name must be in the collectors' name space and a
+// dock's id outside it (wire.IsCollectorName): the CN is the user name and
+// client id a broker such as Mosquitto gives the connection.
 func (ca *CA) IssueClient(id Identity, ttl time.Duration, now time.Time) (certPEM, keyPEM []byte, err error) {
 	if (id.Kind != KindDock && id.Kind != KindCollector) || wire.ValidID(id.ID) != nil {
 		return nil, nil, fmt.Errorf("%w: identity %q/%q", ErrArgument, id.Kind, id.ID)
 	}
-	cn := id.ID
-	if id.Kind == KindCollector {
-		cn = CollectorCN
-	} else if id.ID == CollectorCN {
-		return nil, nil, fmt.Errorf("%w: dock id %q is reserved for the collectors' certificates", ErrArgument, id.ID)
+	if coll := wire.IsCollectorName(id.ID); coll != (id.Kind == KindCollector) {
+		if coll {
+			return nil, nil, fmt.Errorf("%w: dock id %q is in the collectors' name space (collector, collector-...)", ErrArgument, id.ID)
+		}
+		return nil, nil, fmt.Errorf("%w: a collector's name must be %q or start with %q, not %q", ErrArgument,
+			wire.CollectorName, wire.CollectorName+"-", id.ID)
 	}
 	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: cn, Organization: []string{"berth"}, OrganizationalUnit: []string{id.Kind}},
+		Subject:     pkix.Name{CommonName: id.ID, Organization: []string{"berth"}, OrganizationalUnit: []string{id.Kind}},
 		URIs:        []*url.URL{id.URI()},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}

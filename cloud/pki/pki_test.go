@@ -48,11 +48,13 @@ func TestIdentity(t *testing.T) {
 	if _, err := dc.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Errorf("dock certificate does not verify as a client: %v", err)
 	}
-	cert, _, err = ca.IssueClient(pki.Identity{Kind: pki.KindCollector, ID: "c1"}, time.Hour, now)
-	if err != nil || parse(t, cert).Subject.CommonName != pki.CollectorCN {
+	cert, _, err = ca.IssueClient(pki.Identity{Kind: pki.KindCollector, ID: "collector-c1"}, time.Hour, now)
+	if err != nil || parse(t, cert).Subject.CommonName != "collector-c1" {
 		t.Errorf("collector certificate: %v", err)
 	}
-	for _, id := range []pki.Identity{{Kind: pki.KindDock, ID: "collector"}, {Kind: pki.KindDock, ID: "a/b"}, {Kind: "person", ID: "x"}} {
+	for _, id := range []pki.Identity{{Kind: pki.KindDock, ID: "collector"}, {Kind: pki.KindDock, ID: "collector-c1"},
+		{Kind: pki.KindCollector, ID: "c1"}, {Kind: pki.KindCollector, ID: "dock-a"},
+		{Kind: pki.KindDock, ID: "a/b"}, {Kind: "person", ID: "x"}} {
 		if _, _, err := ca.IssueClient(id, time.Hour, now); !errors.Is(err, pki.ErrArgument) {
 			t.Errorf("IssueClient(%v): %v", id, err)
 		}

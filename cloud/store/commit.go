@@ -151,14 +151,16 @@ func (s *Store) Commit(ctx context.Context, msgs []Incoming) (dup []bool, err er
 			return nil, &InvalidError{Index: i, Err: err}
 		}
 	}
+	var refused map[string]int
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		dup, err = s.commitTx(ctx, tx, msgs)
+		dup, refused, err = s.commitTx(ctx, tx, msgs)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: commit %d messages: %w", len(msgs), err)
 	}
+	s.refusals.add(refused) // counted once committed, not per attempt
 	return dup, nil
 }
 
@@ -170,7 +172,7 @@ type msgKey struct{ dock, id string }
 // cannot deadlock. Each dock's row lock serialises its audit chain
 // verification; it is taken last so that it is held briefly: every batch
 // touches many docks, and concurrent batches queue on those rows.
-func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bool, error) {
+func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bool, map[string]int, error) {
 	now := s.clock.Now().UnixNano()
 	dup := make([]bool, len(msgs))
 	order := make([]int, len(msgs))
@@ -203,7 +205,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 			return nil
 		})
 	if err != nil {
-		return nil, fmt.Errorf("messages: %w", err)
+		return nil, nil, fmt.Errorf("messages: %w", err)
 	}
 	var fresh []int
 	for k, i := range first {
@@ -217,11 +219,11 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		}
 	}
 	if len(fresh) == 0 {
-		return dup, nil
+		return dup, nil, nil
 	}
 	w := writer{s: s, tx: tx, msgs: msgs, fresh: fresh, now: now}
 	if err := w.screen(ctx); err != nil {
-		return nil, fmt.Errorf("screen: %w", err)
+		return nil, nil, fmt.Errorf("screen: %w", err)
 	}
 	for _, step := range []struct {
 		name string
@@ -231,10 +233,10 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		{"commands", w.commands}, {"docks", w.docks}, {"audit", w.audit},
 	} {
 		if err := step.fn(ctx); err != nil {
-			return nil, fmt.Errorf("%s: %w", step.name, err)
+			return nil, nil, fmt.Errorf("%s: %w", step.name, err)
 		}
 	}
-	return dup, nil
+	return dup, w.refused, nil
 }
 
 // writer applies the fresh messages of one batch, one table at a time.
@@ -248,6 +250,8 @@ type writer struct {
 	// (set by screen): a recorder's unit comes from enrolment, never from
 	// a report.
 	enrolledUnit map[string]string
+	// refused counts the reports screen refused, by alert kind.
+	refused map[string]int
 }
 
 // newer reports whether message a supersedes b: later envelope time, then

@@ -50,6 +50,11 @@ func (s *Store) enrollDock(ctx context.Context, id, unit, token, by string, need
 	if err := wire.ValidID(id); err != nil {
 		return fmt.Errorf("%w: dock: %w", ErrArgument, err)
 	}
+	if wire.IsCollectorName(id) {
+		// A broker that takes certificates' CN as user names and client
+		// ids (deploy/cloud/mosquitto.conf) would make this dock a collector.
+		return fmt.Errorf("%w: dock id %q is in the collectors' name space (collector, collector-...)", ErrArgument, id)
+	}
 	if len(token) < MinTokenLen {
 		return fmt.Errorf("%w: token shorter than %d bytes", ErrArgument, MinTokenLen)
 	}

@@ -31,18 +31,63 @@ const (
 	// RecordersEnrolledOnly refuses recorders that are not enrolled, too:
 	// production, once every recorder is enrolled.
 	RecordersEnrolledOnly RecorderPolicy = "enrolled-only"
+	// RecordersAuthenticated lets a dock handle exactly the recorders it
+	// has reported authenticating: an "authenticated" record for the
+	// serial in its audit chain (wire.AuditAuthenticated, written when the
+	// dock checked the recorder's Ed25519 key; a record whose hash does not
+	// verify does not count), whatever unit enrolment binds the recorder
+	// to. For fleets whose recorders move between units' docks. It trusts
+	// the dock's word, kept in its hash-chained log, on which recorders it
+	// held: a dock that lies there is named by its own chain.
+	RecordersAuthenticated RecorderPolicy = "authenticated"
 )
 
-// ParseRecorderPolicy parses a configured policy: "", "protected" or
-// "enrolled-only".
+// ParseRecorderPolicy parses a configured policy: "", "protected",
+// "enrolled-only" or "authenticated".
 func ParseRecorderPolicy(s string) (RecorderPolicy, error) {
 	switch s {
 	case "", "protected":
 		return RecordersProtected, nil
-	case string(RecordersEnrolledOnly):
-		return RecordersEnrolledOnly, nil
+	case string(RecordersEnrolledOnly), string(RecordersAuthenticated):
+		return RecorderPolicy(s), nil
 	}
-	return "", fmt.Errorf("%w: recorder policy %q: want protected or enrolled-only", ErrArgument, s)
+	return "", fmt.Errorf("%w: recorder policy %q: want protected, enrolled-only or authenticated", ErrArgument, s)
+}
+
+// standing is what the collector knows of a dock and a recorder: their
+// enrolment and whether the dock reported authenticating the recorder
+// (looked up only under RecordersAuthenticated).
+type standing struct {
+	dock, serial  string
+	dockUnit      string
+	enrolled      bool // the recorder is enrolled
+	recUnit       string
+	authenticated bool
+}
+
+// judge is the one rule of which recorders a dock may handle, for uploads
+// (RecorderAccess) and reports (screen) alike.
+func (p RecorderPolicy) judge(st standing) Access {
+	a := Access{Dock: st.dock, DockUnit: st.dockUnit, Serial: st.serial, Enrolled: st.enrolled, RecorderUnit: st.recUnit,
+		AlertUnit: st.dockUnit}
+	if st.enrolled {
+		a.AlertUnit = st.recUnit
+	}
+	switch {
+	case p == RecordersAuthenticated && !st.authenticated:
+		a.Reason = fmt.Sprintf("dock %s has not reported authenticating recorder %s", st.dock, st.serial)
+	case p == RecordersAuthenticated:
+		a.Allowed, a.UnenrolledAccepted = true, !st.enrolled
+	case st.enrolled && st.recUnit != st.dockUnit:
+		a.Reason = fmt.Sprintf("recorder %s is enrolled to unit %s; dock %s serves unit %q", st.serial, st.recUnit, st.dock, st.dockUnit)
+	case st.enrolled:
+		a.Allowed = true
+	case p == RecordersEnrolledOnly:
+		a.Reason = fmt.Sprintf("recorder %s is not enrolled", st.serial)
+	default:
+		a.Allowed, a.UnenrolledAccepted = true, true
+	}
+	return a
 }
 
 // Unit is an enrolled unit (a section with its equipment custodian).
@@ -243,29 +288,23 @@ type Access struct {
 // RecorderAccess judges whether dock may handle serial under the store's
 // recorder policy (Opts.Recorders).
 func (s *Store) RecorderAccess(ctx context.Context, dock, serial string) (Access, error) {
-	a := Access{Dock: dock, Serial: serial}
+	st := standing{dock: dock, serial: serial}
 	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT d.unit, COALESCE(r.unit, ''), r.serial IS NOT NULL
-		FROM docks d LEFT JOIN recorders r ON r.serial = ? WHERE d.id = ?`), serial, dock).Scan(&a.DockUnit, &a.RecorderUnit, &a.Enrolled)
+		FROM docks d LEFT JOIN recorders r ON r.serial = ? WHERE d.id = ?`), serial, dock).Scan(&st.dockUnit, &st.recUnit, &st.enrolled)
 	if errors.Is(err, sql.ErrNoRows) {
-		a.Reason = "dock " + dock + " is not enrolled"
-		return a, nil
+		return Access{Dock: dock, Serial: serial, Reason: "dock " + dock + " is not enrolled"}, nil
 	}
 	if err != nil {
 		return Access{}, fmt.Errorf("store: recorder access: %w", err)
 	}
-	a.AlertUnit = a.DockUnit
-	switch {
-	case a.Enrolled && a.RecorderUnit != a.DockUnit:
-		a.AlertUnit = a.RecorderUnit
-		a.Reason = fmt.Sprintf("recorder %s is enrolled to unit %s; dock %s serves unit %q", serial, a.RecorderUnit, dock, a.DockUnit)
-	case a.Enrolled:
-		a.Allowed = true
-	case s.policy == RecordersEnrolledOnly:
-		a.Reason = fmt.Sprintf("recorder %s is not enrolled", serial)
-	default:
-		a.Allowed, a.UnenrolledAccepted = true, true
+	if s.policy == RecordersAuthenticated {
+		err := s.db.QueryRowContext(ctx, s.d.q(`SELECT EXISTS (SELECT 1 FROM audit_records
+			WHERE dock = ? AND serial = ? AND action = ? AND status <> ?)`), dock, serial, wire.AuditAuthenticated, AuditBroken).Scan(&st.authenticated)
+		if err != nil {
+			return Access{}, fmt.Errorf("store: recorder access: %w", err)
+		}
 	}
-	return a, nil
+	return s.policy.judge(st), nil
 }
 
 // Alert kinds raised when a machine oversteps what enrolment allows it or

@@ -3,10 +3,12 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
@@ -14,20 +16,21 @@ import (
 
 // screen drops from the batch's fresh messages the reports a dock may not
 // make (DESIGN.md, "Trust and judgement"): a health report or a segment
-// manifest for a recorder enrolled to another unit (or, under
-// RecordersEnrolledOnly, not enrolled at all), and a health report dated
-// beyond the allowed skew ahead of the collector's clock, which would
-// otherwise win "newest" for ever. A dropped message is still committed
-// as a message id, so the dock's outbox is acknowledged and stops
-// resending; it changes nothing else. Each refusal is logged and raises
-// an alert to the recorder's enrolled unit (else the dock's).
+// manifest for a recorder the recorder policy keeps from the dock
+// (RecorderPolicy.judge: enrolled to another unit, not enrolled under
+// RecordersEnrolledOnly, not authenticated by the dock under
+// RecordersAuthenticated), and a health report dated beyond the allowed
+// skew ahead of the collector's clock, which would otherwise win "newest"
+// for ever, or long before the recorder was enrolled
+// (Opts.BeforeEnrolment). A dropped message is still committed as a
+// message id, so the dock's outbox is acknowledged and stops resending; it
+// changes nothing else. Each refusal is logged, counted in the alert's
+// count, and raises an alert to the recorder's enrolled unit (else the
+// dock's). Segment manifests are not refused for their times: footage
+// recorded before enrolment is evidence all the same.
 func (w *writer) screen(ctx context.Context) error {
-	type pair struct{ dock, serial string }
-	type verdict struct {
-		ok        bool
-		why, unit string
-	}
-	verdicts := map[pair]verdict{}
+	type pair = dockSerial
+	verdicts := map[pair]Access{}
 	var pairs []pair
 	for _, i := range w.fresh {
 		var serial string
@@ -41,7 +44,7 @@ func (w *writer) screen(ctx context.Context) error {
 		}
 		p := pair{w.msgs[i].Env.Dock, serial}
 		if _, seen := verdicts[p]; !seen {
-			verdicts[p] = verdict{}
+			verdicts[p] = Access{}
 			pairs = append(pairs, p)
 		}
 	}
@@ -51,7 +54,7 @@ func (w *writer) screen(ctx context.Context) error {
 		}
 		return cmp.Compare(a.serial, b.serial)
 	})
-	// Two lookups per batch, not one per message.
+	// A few lookups per batch, not one per message.
 	var dockIDs, serials []string
 	for _, p := range pairs {
 		dockIDs = append(dockIDs, p.dock)
@@ -61,30 +64,37 @@ func (w *writer) screen(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	recUnits, err := w.unitsOf(ctx, "recorders", "serial", serials)
+	recs, err := w.recordersOf(ctx, serials)
 	if err != nil {
 		return err
 	}
+	var authed map[pair]bool
+	if w.s.policy == RecordersAuthenticated {
+		if authed, err = w.authenticated(ctx, dockIDs, serials); err != nil {
+			return err
+		}
+		for _, i := range w.fresh { // this batch's own records count too
+			if r, ok := w.msgs[i].Body.(*wire.AuditRecord); ok && r.Action == wire.AuditAuthenticated {
+				if h, err := r.ComputeHash(w.msgs[i].Env.Dock); err == nil && h == r.Hash {
+					authed[pair{w.msgs[i].Env.Dock, r.Serial}] = true
+				}
+			}
+		}
+	}
 	for _, p := range pairs {
-		dockUnit := dockUnits[p.dock]
-		recUnit, enrolled := recUnits[p.serial]
-		v := verdict{ok: true, unit: dockUnit}
-		switch {
-		case enrolled && recUnit != dockUnit:
-			v = verdict{unit: recUnit,
-				why: fmt.Sprintf("recorder %s is enrolled to unit %s; dock %s serves unit %q", p.serial, recUnit, p.dock, dockUnit)}
-		case !enrolled && w.s.policy == RecordersEnrolledOnly:
-			v = verdict{unit: dockUnit, why: fmt.Sprintf("recorder %s is not enrolled", p.serial)}
-		case enrolled:
-			v.unit = recUnit
+		rec, enrolled := recs[p.serial]
+		v := w.s.policy.judge(standing{dock: p.dock, serial: p.serial, dockUnit: dockUnits[p.dock], enrolled: enrolled,
+			recUnit: rec.Unit, authenticated: authed[pair{p.dock, p.serial}]})
+		if v.Allowed && enrolled {
 			if w.enrolledUnit == nil {
 				w.enrolledUnit = map[string]string{}
 			}
-			w.enrolledUnit[p.serial] = recUnit
+			w.enrolledUnit[p.serial] = rec.Unit
 		}
 		verdicts[p] = v
 	}
-	limit := time.Unix(0, w.now).Add(w.s.skew)
+	now := time.Unix(0, w.now).UTC()
+	limit := now.Add(w.s.skew)
 	kept := w.fresh[:0:0]
 	for _, i := range w.fresh {
 		m := w.msgs[i]
@@ -93,12 +103,25 @@ func (w *writer) screen(ctx context.Context) error {
 		switch b := m.Body.(type) {
 		case *wire.DeviceHealth:
 			serial = b.Serial
-			if v := verdicts[pair{m.Env.Dock, serial}]; v.ok && (b.DockedAt.After(limit) || b.DockClock.After(limit)) {
-				alert = Alert{Key: fmt.Sprintf("%s/%s/%s", KindReportTime, m.Env.Dock, serial), Kind: KindReportTime,
-					Severity: "warning", Unit: v.unit, Serial: serial, Dock: m.Env.Dock,
-					Title: fmt.Sprintf("Dock %s reported recorder %s docked in the future", m.Env.Dock, serial),
+			v := verdicts[pair{m.Env.Dock, serial}]
+			if !v.Allowed {
+				break
+			}
+			rec, enrolled := recs[serial]
+			early := rec.EnrolledAt.Add(-w.s.beforeEnrolment)
+			switch {
+			case b.DockedAt.After(limit) || b.DockClock.After(limit):
+				alert = Alert{Title: fmt.Sprintf("Dock %s reported recorder %s docked in the future", m.Env.Dock, serial),
 					Detail: fmt.Sprintf("docked_at %s, dock clock %s: more than %s ahead of the collector's clock %s; the report is ignored",
-						b.DockedAt.Format(time.RFC3339), b.DockClock.Format(time.RFC3339), w.s.skew, time.Unix(0, w.now).UTC().Format(time.RFC3339))}
+						b.DockedAt.Format(time.RFC3339), b.DockClock.Format(time.RFC3339), w.s.skew, now.Format(time.RFC3339))}
+			case enrolled && (b.DockedAt.Before(early) || b.DockClock.Before(early)):
+				alert = Alert{Title: fmt.Sprintf("Dock %s reported recorder %s docked long before its enrolment", m.Env.Dock, serial),
+					Detail: fmt.Sprintf("docked_at %s, dock clock %s: more than %s before the recorder's enrolment at %s; the report is ignored",
+						b.DockedAt.Format(time.RFC3339), b.DockClock.Format(time.RFC3339), w.s.beforeEnrolment, rec.EnrolledAt.Format(time.RFC3339))}
+			}
+			if alert.Title != "" {
+				alert.Key, alert.Kind = fmt.Sprintf("%s/%s/%s", KindReportTime, m.Env.Dock, serial), KindReportTime
+				alert.Severity, alert.Unit, alert.Serial, alert.Dock = "warning", v.AlertUnit, serial, m.Env.Dock
 			}
 		case *wire.SegmentManifest:
 			serial = b.Serial
@@ -106,11 +129,11 @@ func (w *writer) screen(ctx context.Context) error {
 			kept = append(kept, i)
 			continue
 		}
-		if v := verdicts[pair{m.Env.Dock, serial}]; !v.ok {
+		if v := verdicts[pair{m.Env.Dock, serial}]; !v.Allowed {
 			alert = Alert{Key: fmt.Sprintf("%s/report/%s/%s", KindRecorderRefused, m.Env.Dock, serial), Kind: KindRecorderRefused,
-				Severity: "warning", Unit: v.unit, Serial: serial, Dock: m.Env.Dock,
+				Severity: "warning", Unit: v.AlertUnit, Serial: serial, Dock: m.Env.Dock,
 				Title:  fmt.Sprintf("Dock %s reported on recorder %s, which it may not handle", m.Env.Dock, serial),
-				Detail: v.why + "; the " + m.Env.Type + " report is ignored"}
+				Detail: v.Reason + "; the " + m.Env.Type + " report is ignored"}
 		}
 		if alert.Key == "" {
 			kept = append(kept, i)
@@ -119,7 +142,11 @@ func (w *writer) screen(ctx context.Context) error {
 		if alert.Unit == "" {
 			alert.Unit = "unassigned"
 		}
-		alert.At = time.Unix(0, w.now).UTC()
+		alert.At = now
+		if w.refused == nil {
+			w.refused = map[string]int{}
+		}
+		w.refused[alert.Kind]++
 		w.s.log.Warn("store: report refused", "dock", m.Env.Dock, "msg", m.Env.ID, "type", m.Env.Type, "serial", serial,
 			"kind", alert.Kind, "detail", alert.Detail)
 		if _, err := w.s.upsertAlertTx(ctx, w.tx, alert, "{}"); err != nil {
@@ -130,35 +157,122 @@ func (w *writer) screen(ctx context.Context) error {
 	return nil
 }
 
-// unitsOf returns the unit column of table's rows whose key column is one
-// of keys (absent keys are absent from the map).
-func (w *writer) unitsOf(ctx context.Context, table, key string, keys []string) (map[string]string, error) {
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	out := make(map[string]string, len(keys))
-	const chunk = 500
-	for start := 0; start < len(keys); start += chunk {
-		part := keys[start:min(len(keys), start+chunk)]
-		args := make([]any, len(part))
-		marks := make([]string, len(part))
-		for i, k := range part {
-			args[i], marks[i] = k, "?"
+// dockSerial is a dock and a recorder it reports on.
+type dockSerial struct{ dock, serial string }
+
+// recordersOf returns the enrolment (unit, time) of the enrolled recorders
+// among serials.
+func (w *writer) recordersOf(ctx context.Context, serials []string) (map[string]Recorder, error) {
+	out := map[string]Recorder{}
+	err := w.chunked(ctx, `SELECT serial, unit, enrolled_ns FROM recorders WHERE serial IN (%s)`, serials, nil, func(rs *sql.Rows) error {
+		var r Recorder
+		var at int64
+		if err := rs.Scan(&r.Serial, &r.Unit, &at); err != nil {
+			return err
 		}
-		rs, err := w.tx.QueryContext(ctx, w.s.d.q(`SELECT `+key+`, unit FROM `+table+` WHERE `+key+` IN (`+strings.Join(marks, ", ")+`)`), args...)
+		r.EnrolledAt = time.Unix(0, at).UTC()
+		out[r.Serial] = r
+		return nil
+	})
+	return out, err
+}
+
+// authenticated returns which of docks reported authenticating which of
+// serials in an audit record whose hash verified (RecordersAuthenticated).
+func (w *writer) authenticated(ctx context.Context, docks, serials []string) (map[dockSerial]bool, error) {
+	out := map[dockSerial]bool{}
+	slices.Sort(docks)
+	docks = slices.Compact(docks)
+	for _, d := range docks { // a batch holds few docks
+		err := w.chunked(ctx, `SELECT DISTINCT serial FROM audit_records WHERE dock = ? AND action = ? AND status <> ? AND serial IN (%s)`,
+			serials, []any{d, wire.AuditAuthenticated, AuditBroken}, func(rs *sql.Rows) error {
+				var s string
+				if err := rs.Scan(&s); err != nil {
+					return err
+				}
+				out[dockSerial{d, s}] = true
+				return nil
+			})
 		if err != nil {
-			return nil, err
-		}
-		for rs.Next() {
-			var k, u string
-			if err := rs.Scan(&k, &u); err != nil {
-				rs.Close()
-				return nil, err
-			}
-			out[k] = u
-		}
-		if err := errors.Join(rs.Close(), rs.Err()); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// unitsOf returns the unit column of table's rows whose key column is one
+// of keys (absent keys are absent from the map).
+func (w *writer) unitsOf(ctx context.Context, table, key string, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	err := w.chunked(ctx, `SELECT `+key+`, unit FROM `+table+` WHERE `+key+` IN (%s)`, keys, nil, func(rs *sql.Rows) error {
+		var k, u string
+		if err := rs.Scan(&k, &u); err != nil {
+			return err
+		}
+		out[k] = u
+		return nil
+	})
+	return out, err
+}
+
+// chunked runs query (its %s the placeholders of a chunk of keys, after
+// the args before) for the distinct keys, 500 at a time, calling row for
+// each row.
+func (w *writer) chunked(ctx context.Context, query string, keys []string, before []any, row func(*sql.Rows) error) error {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	const chunk = 500
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(len(keys), start+chunk)]
+		args := append(slices.Clone(before), make([]any, 0, len(part))...)
+		marks := make([]string, len(part))
+		for i, k := range part {
+			args, marks[i] = append(args, k), "?"
+		}
+		rs, err := w.tx.QueryContext(ctx, w.s.d.q(fmt.Sprintf(query, strings.Join(marks, ", "))), args...)
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+			if err := row(rs); err != nil {
+				rs.Close()
+				return err
+			}
+		}
+		if err := errors.Join(rs.Close(), rs.Err()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refusals counts, by alert kind, the reports screening refused in
+// committed batches (Store.Refused).
+type refusals struct {
+	mu sync.Mutex
+	n  map[string]uint64
+}
+
+func (r *refusals) add(m map[string]int) {
+	if len(m) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]uint64{}
+	}
+	for k, v := range m {
+		r.n[k] += uint64(v)
+	}
+}
+
+// Refused is how many reports screening has refused since Open, for one
+// alert kind (KindRecorderRefused, KindReportTime): the collector exports
+// it as berth_store_reports_refused_total.
+func (s *Store) Refused(kind string) uint64 {
+	s.refusals.mu.Lock()
+	defer s.refusals.mu.Unlock()
+	return s.refusals.n[kind]
 }

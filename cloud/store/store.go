@@ -49,10 +49,18 @@ type Opts struct {
 	// DefaultReportSkew. Later reports are kept as history but change
 	// nothing, and raise an alert.
 	ReportSkew time.Duration
+	// BeforeEnrolment is how long before an enrolled recorder's enrolment
+	// a health report on it may be dated (default DefaultBeforeEnrolment);
+	// earlier ones are refused like those beyond ReportSkew.
+	BeforeEnrolment time.Duration
 }
 
 // DefaultReportSkew is the default Opts.ReportSkew.
 const DefaultReportSkew = 5 * time.Minute
+
+// DefaultBeforeEnrolment is the default Opts.BeforeEnrolment: a dock kept
+// offline for a week still delivers its backlog.
+const DefaultBeforeEnrolment = 7 * 24 * time.Hour
 
 // DefaultOpts are the options a nil *Opts stands for.
 var DefaultOpts = Opts{BusyTimeout: 10 * time.Second}
@@ -69,8 +77,10 @@ type Store struct {
 	// PostgreSQL, where row locks order concurrent writers.
 	wmu sync.Mutex
 
-	policy RecorderPolicy
-	skew   time.Duration
+	policy          RecorderPolicy
+	skew            time.Duration
+	beforeEnrolment time.Duration
+	refusals        refusals
 }
 
 // Open connects to dsn and applies any pending migrations. dsn is
@@ -91,7 +101,11 @@ func Open(ctx context.Context, dsn string, opts *Opts) (*Store, error) {
 	if o.ReportSkew <= 0 {
 		o.ReportSkew = DefaultReportSkew
 	}
-	s := &Store{log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock(), policy: o.Recorders, skew: o.ReportSkew}
+	if o.BeforeEnrolment <= 0 {
+		o.BeforeEnrolment = DefaultBeforeEnrolment
+	}
+	s := &Store{log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock(), policy: o.Recorders, skew: o.ReportSkew,
+		beforeEnrolment: o.BeforeEnrolment}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -111,6 +111,17 @@ func ValidID(s string) error {
 	return nil
 }
 
+// CollectorName is the name space of the collectors' machine identities:
+// "collector" and "collector-{anything}" are collectors' names (their
+// certificates' CN, which a broker such as Mosquitto takes as the user name
+// and client id), never a dock's id.
+const CollectorName = "collector"
+
+// IsCollectorName reports whether id lies in the collectors' name space.
+func IsCollectorName(id string) bool {
+	return id == CollectorName || strings.HasPrefix(id, CollectorName+"-")
+}
+
 // DockClientIDPrefix starts every dock's MQTT client id.
 const DockClientIDPrefix = "berth-dock-"
 

@@ -16,7 +16,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/berthdock/berth/cloud/collector"
-	"github.com/berthdock/berth/cloud/pki"
 	"github.com/berthdock/berth/cloud/store"
 )
 
@@ -28,6 +27,7 @@ const enrollUsage = `usage: collector enroll unit     --db DSN --id UNIT [--name
        collector enroll ca init  --ca DIR
        collector enroll server   --ca DIR --host NAME[,NAME|IP...] [--out-dir DIR]
        collector enroll collector --ca DIR --name NAME [--out-dir DIR]
+       collector enroll revoke   dock|collector ID --ca DIR
 
 export writes the unit's recorder keys as the dock's enrolled_devices file
 ({"serial": "base64 Ed25519 public key"}), so a dock authenticates exactly
@@ -43,7 +43,15 @@ dock's client certificate (identity berth:dock:ID, CN ID) into --out-dir
 (default: the current directory) and prints its paths in the fragment.
 enroll server issues the collector's (or the broker's) server certificate;
 enroll collector a collector's client certificate for a broker that
-requires one (CN collector, as deploy/cloud/acl expects).
+requires one (CN NAME, which must be "collector" or start with "collector-":
+deploy/cloud/acl grants each collector's name its rights, and Mosquitto
+makes the CN its one client id). Dock ids are never in that name space.
+
+revoke puts every certificate issued to the dock (or collector) on the CA's
+revocation list, DIR/ca.crl: the collector (crl_file) refuses it at the next
+handshake, on the upload endpoint and the embedded broker's mutual-TLS
+listener; Mosquitto (crlfile) after a reload (SIGHUP). The CA directory's issued.log
+records what was issued to whom.
 `
 
 // runEnroll edits the enrolment registry in the collector's store: who may
@@ -74,8 +82,12 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	certName := fs.String("name", "", "unit's name; collector: the collector's name")
 	switch sub {
 	case "unit", "dock", "recorder", "list", "export":
-	case "ca", "server", "collector":
+	case "ca", "server", "collector", "revoke":
 		rest := args
+		var revoking []string
+		if sub == "revoke" && len(args) >= 2 && !strings.HasPrefix(args[0], "-") {
+			revoking, rest = args[:2], args[2:] // revoke dock ID --ca DIR
+		}
 		if sub == "ca" {
 			if len(args) == 0 || args[0] != "init" {
 				fmt.Fprintf(stderr, "collector enroll ca: want \"ca init\"\n%s", enrollUsage)
@@ -89,6 +101,8 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		pos := fs.Args()
 		if sub == "ca" {
 			pos = append([]string{"init"}, pos...)
+		} else if sub == "revoke" {
+			pos = append(revoking, pos...)
 		} else if len(pos) > 0 {
 			fmt.Fprintf(stderr, "collector enroll %s: unexpected argument %q\n", sub, pos[0])
 			return 2
@@ -138,9 +152,6 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case "dock":
 		if *tokenFile == "" {
 			return fail(fmt.Errorf("%w: --token-file is required", store.ErrArgument))
-		}
-		if *id == pki.CollectorCN {
-			return fail(fmt.Errorf("%w: dock id %q is reserved: it is the collectors' user name on a broker that takes certificates' CN as user names", store.ErrArgument, *id))
 		}
 		tok, err := dockToken(*tokenFile)
 		if err != nil {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +21,8 @@ import (
 const (
 	caCertName = "ca.crt"
 	caKeyName  = "ca.key"
+	caCRLName  = "ca.crl"     // the revocation list (collector.yaml crl_file, mosquitto.conf crlfile)
+	issuedName = "issued.log" // "serial identity not-after" of every client certificate issued
 	caTTL      = 10 * 365 * 24 * time.Hour
 	leafTTL    = 2 * 365 * 24 * time.Hour
 )
@@ -38,7 +43,107 @@ func initCA(dir string, now time.Time) error {
 	if err := writeNew(filepath.Join(dir, caKeyName), keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeNew(filepath.Join(dir, caCertName), certPEM, 0o644)
+	if err := writeNew(filepath.Join(dir, caCertName), certPEM, 0o644); err != nil {
+		return err
+	}
+	ca, err := pki.ParseCA(certPEM, keyPEM)
+	if err != nil {
+		return err
+	}
+	crl, err := ca.RevocationList(nil, 1, now) // empty: brokers and the collector can name it from the start
+	if err != nil {
+		return err
+	}
+	return writeNew(filepath.Join(dir, caCRLName), crl, 0o644)
+}
+
+// recordIssued appends a client certificate to the CA directory's issued
+// log, so that it can be revoked by identity.
+func recordIssued(caDir string, certPEM []byte) error {
+	blk, _ := pem.Decode(certPEM)
+	if blk == nil {
+		return fmt.Errorf("%w: issued certificate is not PEM", store.ErrArgument)
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return err
+	}
+	id, err := pki.IdentityOf(c)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(caDir, issuedName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%s %s %s\n", c.SerialNumber.Text(16), id, c.NotAfter.UTC().Format(time.RFC3339))
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// revoke adds every client certificate issued to id to the CA's
+// revocation list (ca.crl, replaced atomically) and returns their serials.
+func revoke(caDir string, id pki.Identity, now time.Time) ([]string, error) {
+	ca, err := loadCA(caDir)
+	if err != nil {
+		return nil, err
+	}
+	log, err := os.ReadFile(filepath.Join(caDir, issuedName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var serials []*big.Int
+	var names []string
+	for _, line := range strings.Split(string(log), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[1] != id.String() {
+			continue
+		}
+		n, ok := new(big.Int).SetString(f[0], 16)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: bad serial %q", store.ErrArgument, issuedName, f[0])
+		}
+		serials, names = append(serials, n), append(names, f[0])
+	}
+	if len(serials) == 0 {
+		return nil, fmt.Errorf("%w: no certificate issued to %s in %s", store.ErrArgument, id, filepath.Join(caDir, issuedName))
+	}
+	number := int64(1)
+	crlPath := filepath.Join(caDir, caCRLName)
+	if b, err := os.ReadFile(crlPath); err == nil {
+		rl, err := pki.ParseRevocationList(b, ca.Cert)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		for _, s := range serials {
+			seen[s.String()] = true
+		}
+		for _, e := range rl.RevokedCertificateEntries {
+			if !seen[e.SerialNumber.String()] {
+				serials = append(serials, e.SerialNumber)
+			}
+		}
+		if rl.Number != nil {
+			number = rl.Number.Int64() + 1
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	crl, err := ca.RevocationList(serials, number, now)
+	if err != nil {
+		return nil, err
+	}
+	tmp := crlPath + ".new"
+	if err := os.WriteFile(tmp, crl, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, crlPath); err != nil {
+		return nil, err
+	}
+	return names, nil
 }
 
 // loadCA loads the CA from dir; its key must not be readable by group or
@@ -136,12 +241,29 @@ func runCertCommand(sub string, args []string, caDir, outDir, hosts, name string
 		if err != nil {
 			return err
 		}
-		cp, kp, err := issueFiles(outDir, "collector-"+name, c, k)
+		if err := recordIssued(caDir, c); err != nil {
+			return err
+		}
+		cp, kp, err := issueFiles(outDir, name, c, k)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "# collector %s's client certificate (CN %s); collector.yaml:\nmqtt:\n  ca_file: %s\n  cert_file: %s\n  key_file: %s\n",
-			name, pki.CollectorCN, filepath.Join(mustAbs(caDir), caCertName), cp, kp)
+			name, name, filepath.Join(mustAbs(caDir), caCertName), cp, kp)
+		return nil
+	case "revoke":
+		if len(args) != 2 || (args[0] != pki.KindDock && args[0] != pki.KindCollector) {
+			return fmt.Errorf("%w: want: collector enroll revoke dock|collector ID --ca DIR", store.ErrArgument)
+		}
+		id := pki.Identity{Kind: args[0], ID: args[1]}
+		serials, err := revoke(caDir, id, now)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s: certificate serials %s; %s updated.\n"+
+			"The collector (crl_file) refuses them from the next handshake; Mosquitto (crlfile) after SIGHUP (reload).\n"+
+			"Connections already open stay open until they reconnect: restart the broker to cut them.\n",
+			id, strings.Join(serials, ", "), filepath.Join(mustAbs(caDir), caCRLName))
 		return nil
 	}
 	return fmt.Errorf("%w: unknown certificate command %q", store.ErrArgument, sub)
@@ -157,6 +279,9 @@ func issueDock(caDir, outDir, dock string) (string, error) {
 	c, k, err := ca.IssueClient(pki.Identity{Kind: pki.KindDock, ID: dock}, leafTTL, time.Now())
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", store.ErrArgument, err)
+	}
+	if err := recordIssued(caDir, c); err != nil {
+		return "", err
 	}
 	cp, kp, err := issueFiles(outDir, "dock-"+dock, c, k)
 	if err != nil {

@@ -4,6 +4,9 @@
 package pkitest
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,9 +18,11 @@ import (
 // CA is a test CA whose files live in Dir.
 type CA struct {
 	*pki.CA
-	Dir    string
-	CAFile string // ca.crt
-	t      testing.TB
+	Dir     string
+	CAFile  string // ca.crt
+	CRLFile string // ca.crl, the revocation list (Revoke)
+	crls    int64
+	t       testing.TB
 }
 
 // Pair is a certificate and key file.
@@ -35,9 +40,40 @@ func New(t testing.TB) *CA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &CA{CA: ca, Dir: dir, CAFile: filepath.Join(dir, "ca.crt"), t: t}
+	out := &CA{CA: ca, Dir: dir, CAFile: filepath.Join(dir, "ca.crt"), CRLFile: filepath.Join(dir, "ca.crl"), t: t}
 	out.write("ca", c, k)
+	out.Revoke()
 	return out
+}
+
+// Revoke writes CRLFile naming the certificates of pairs (none: an empty
+// list), replacing it atomically.
+func (ca *CA) Revoke(pairs ...Pair) {
+	ca.t.Helper()
+	var serials []*big.Int
+	for _, p := range pairs {
+		b, err := os.ReadFile(p.Cert)
+		if err != nil {
+			ca.t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			ca.t.Fatal(err)
+		}
+		serials = append(serials, c.SerialNumber)
+	}
+	ca.crls++
+	crl, err := ca.RevocationList(serials, ca.crls, time.Now())
+	if err != nil {
+		ca.t.Fatal(err)
+	}
+	if err := os.WriteFile(ca.CRLFile+".new", crl, 0o644); err != nil {
+		ca.t.Fatal(err)
+	}
+	if err := os.Rename(ca.CRLFile+".new", ca.CRLFile); err != nil {
+		ca.t.Fatal(err)
+	}
 }
 
 func (ca *CA) write(name string, c, k []byte) Pair {
@@ -72,12 +108,13 @@ func (ca *CA) Dock(dock string) Pair {
 	return ca.write("dock-"+dock, c, k)
 }
 
-// Collector issues a collector's client certificate.
+// Collector issues a collector's client certificate; name is in the
+// collectors' name space (collector-...).
 func (ca *CA) Collector(name string) Pair {
 	ca.t.Helper()
 	c, k, err := ca.IssueClient(pki.Identity{Kind: pki.KindCollector, ID: name}, time.Hour, time.Now())
 	if err != nil {
 		ca.t.Fatal(err)
 	}
-	return ca.write("collector-"+name, c, k)
+	return ca.write(name, c, k)
 }
