@@ -62,7 +62,7 @@ type Collector struct {
 	reg     *prometheus.Registry
 
 	st      *store.Store
-	ev      *evidence.FS
+	ev      evidence.Store
 	key     ed25519.PrivateKey
 	brk     *broker.Broker // nil with an external broker
 	in      *ingest.Ingest
@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew}); err != nil {
 		return nil, err
 	}
-	if c.ev, err = evidence.OpenFS(cfg.Evidence, c.log.With("part", "evidence")); err != nil {
+	if c.ev, err = openEvidence(ctx, &cfg, c.log.With("part", "evidence")); err != nil {
 		return nil, err
 	}
 	if c.key, err = LoadOrCreateKey(cfg.SigningKeyFile); err != nil {
@@ -222,7 +222,7 @@ func randomToken() string {
 }
 
 // footage opens evidence objects for the analysis engine.
-type footage struct{ ev *evidence.FS }
+type footage struct{ ev evidence.Store }
 
 func (f footage) Open(ctx context.Context, id string) (io.ReaderAt, int64, error) {
 	r, err := f.ev.Open(ctx, id)
@@ -241,7 +241,7 @@ func (f footage) Open(ctx context.Context, id string) (io.ReaderAt, int64, error
 func (c *Collector) Store() *store.Store { return c.st }
 
 // Evidence is the evidence store.
-func (c *Collector) Evidence() *evidence.FS { return c.ev }
+func (c *Collector) Evidence() evidence.Store { return c.ev }
 
 // Engine is the analysis engine (its Pass runs one analysis now).
 func (c *Collector) Engine() *analysis.Engine { return c.engine }
@@ -371,7 +371,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		fail("analysis", c.engine.Run(runCtx))
 		c.alerts.Disconnect(250)
 	}()
-	c.log.Info("collector running", "http", c.HTTPAddr(), "mqtt", c.brokerU, "store", redact(c.cfg.Store), "evidence", c.cfg.Evidence)
+	c.log.Info("collector running", "http", c.HTTPAddr(), "mqtt", c.brokerU, "store", redact(c.cfg.Store), "evidence", c.cfg.evidenceName())
 
 	select {
 	case <-runCtx.Done():

@@ -65,7 +65,7 @@ func Capture(recs []*recsim.Recorder) (Originals, error) {
 // Collector is what Check reads of the collector.
 type Collector interface {
 	Store() *store.Store
-	Evidence() *evidence.FS
+	Evidence() evidence.Store
 	PublicKey() ed25519.PublicKey
 }
 
@@ -144,7 +144,7 @@ func Check(ctx context.Context, col Collector, objectsDir string, recs []*recsim
 			if err := rc.Verify(pub, serial, g.Seq, g.SHA256, g.Size); err != nil {
 				t.problem(&t.BadReceipts, "%s/%d: receipt: %v", serial, g.Seq, err)
 			}
-			if rc.SHA256 != g.SHA256 || rc.Size != g.Size || rc.ObjectID != g.SHA256 {
+			if id, _, err := evidence.ParseRef(rc.ObjectID); err != nil || rc.SHA256 != g.SHA256 || rc.Size != g.Size || id != g.SHA256 {
 				t.problem(&t.Altered, "%s/%d: receipt names object %s sha256 %s size %d; the recorder's bytes hash to %s, %d bytes",
 					serial, g.Seq, rc.ObjectID, rc.SHA256, rc.Size, g.SHA256, g.Size)
 				continue
@@ -226,7 +226,7 @@ func Check(ctx context.Context, col Collector, objectsDir string, recs []*recsim
 }
 
 // objectHash streams an evidence object and hashes its bytes.
-func objectHash(ctx context.Context, ev *evidence.FS, id string) (string, int64, error) {
+func objectHash(ctx context.Context, ev evidence.Store, id string) (string, int64, error) {
 	obj, err := ev.Open(ctx, id)
 	if err != nil {
 		return "", 0, err
