@@ -112,8 +112,9 @@ func (t *Tally) problem(n *int, format string, args ...any) {
 //     and came after that receipt was issued: both are stamped from one
 //     clock, the process's real clock that the recorders (recsim's default
 //     Config.Clock) and the collector's upload server share in process;
-//   - the evidence store's objects directory (objectsDir) holds each
-//     receipted hash once and nothing else, and the collector lists each
+//   - the evidence store's objects directory (objectsDir; on S3 the
+//     bucket's object versions) holds each receipted hash once and nothing
+//     else, and the collector lists each
 //     segment once.
 func Check(ctx context.Context, col Collector, objectsDir string, recs []*recsim.Recorder, orig Originals) (Tally, error) {
 	var t Tally
@@ -202,17 +203,12 @@ func Check(ctx context.Context, col Collector, objectsDir string, recs []*recsim
 	}
 	// One object per distinct hash: the objects directory holds exactly
 	// the receipted hashes, each once.
-	objects := map[string]int{}
-	err := filepath.WalkDir(objectsDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		objects[d.Name()]++
-		t.Objects++
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	objects, err := storedObjects(ctx, ev, objectsDir)
+	if err != nil {
 		return t, err
+	}
+	for _, n := range objects {
+		t.Objects += n
 	}
 	for _, name := range slices.Sorted(maps.Keys(objects)) {
 		if n := objects[name]; n > 1 || !hashes[name] {
@@ -223,6 +219,28 @@ func Check(ctx context.Context, col Collector, objectsDir string, recs []*recsim
 		t.problem(&t.StoredTwice, "evidence holds %d objects for %d distinct receipted hashes", t.Objects, len(hashes))
 	}
 	return t, nil
+}
+
+// storedObjects counts the stored copies of each object: the versions of
+// an S3 store that lists them, else the files under objectsDir.
+func storedObjects(ctx context.Context, ev evidence.Store, objectsDir string) (map[string]int, error) {
+	if v, ok := ev.(interface {
+		ObjectVersions(context.Context) (map[string]int, error)
+	}); ok {
+		return v.ObjectVersions(ctx)
+	}
+	objects := map[string]int{}
+	err := filepath.WalkDir(objectsDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		objects[d.Name()]++
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return objects, nil
 }
 
 // objectHash streams an evidence object and hashes its bytes.
