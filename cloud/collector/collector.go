@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew}); err != nil {
 		return nil, err
 	}
-	if c.ev, err = openEvidence(ctx, &cfg, c.log.With("part", "evidence")); err != nil {
+	if c.ev, err = OpenEvidence(ctx, &cfg, c.log.With("part", "evidence")); err != nil {
 		return nil, err
 	}
 	if c.key, err = LoadOrCreateKey(cfg.SigningKeyFile); err != nil {

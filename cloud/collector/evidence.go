@@ -8,9 +8,9 @@ import (
 	"github.com/berthdock/berth/cloud/evidence"
 )
 
-// openEvidence opens the configured evidence store: the S3 bucket when
+// OpenEvidence opens the configured evidence store: the S3 bucket when
 // s3.endpoint is set, else the directory (the embedded default).
-func openEvidence(ctx context.Context, cfg *Config, log *slog.Logger) (evidence.Store, error) {
+func OpenEvidence(ctx context.Context, cfg *Config, log *slog.Logger) (evidence.Store, error) {
 	s := cfg.S3
 	if s.Endpoint == "" {
 		return evidence.OpenFS(cfg.Evidence, log)
