@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,6 +21,8 @@ const evidenceUsage = `usage: collector evidence access [--config FILE | --db DS
        collector evidence hold OBJECT --by NAME --role supervisor|admin --reason TEXT [--config FILE | --db DSN --evidence DIR]
        collector evidence lift-hold OBJECT --by NAME --role supervisor|admin --reason TEXT [...]
        collector evidence holds OBJECT [--config FILE | --db DSN]
+       collector evidence find [--case C] [--party P] [--officer O] [--unit U] [--since T] [--until T] [--limit N] [--json]
+       collector evidence link SERIAL SEQ --case C [--party P] --by NAME --role officer|supervisor|admin --reason TEXT
 
 OBJECT is an evidence object id (its SHA-256) or a receipt's object (id@version).
 The acting person is given with --by and --role until the collector has logins.
@@ -39,6 +42,8 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	dsn := fs.String("db", defaultDSN, "collector store: SQLite file or postgres:// URL (without --config)")
 	evDir := fs.String("evidence", "berth-collector/evidence", "evidence directory (without --config)")
 	var q store.AccessQuery
+	var cq store.CaseQuery
+	var link store.CaseLink
 	var since, until, by, role, reason string
 	var asJSON bool
 	switch sub {
@@ -55,12 +60,31 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fs.StringVar(&role, "role", "", "their role: supervisor or admin (required)")
 		fs.StringVar(&reason, "reason", "", "why (required; recorded)")
 	case "holds":
+	case "find":
+		fs.StringVar(&cq.Case, "case", "", "case number (reported tag or a link)")
+		fs.StringVar(&cq.Party, "party", "", "inspected party (a link)")
+		fs.StringVar(&cq.Officer, "officer", "", "officer")
+		fs.StringVar(&cq.Unit, "unit", "", "the recorder's enrolled unit")
+		fs.StringVar(&since, "since", "", "recording started at or after (RFC 3339)")
+		fs.StringVar(&until, "until", "", "recording started before (RFC 3339)")
+		fs.IntVar(&cq.Limit, "limit", 1000, "at most this many, oldest first")
+		fs.BoolVar(&asJSON, "json", false, "one JSON object per line")
+	case "link":
+		fs.StringVar(&link.Case, "case", "", "case number (required)")
+		fs.StringVar(&link.Party, "party", "", "inspected party")
+		fs.StringVar(&by, "by", "", "who (required)")
+		fs.StringVar(&role, "role", "", "their role: officer, supervisor or admin (required)")
+		fs.StringVar(&reason, "reason", "", "why (required; recorded)")
 	default:
 		fmt.Fprintf(stderr, "collector evidence: unknown subcommand %q\n%s", sub, evidenceUsage)
 		return 2
 	}
-	// Flags may come before or after the object.
-	var object string
+	// Flags may come before or after the positional arguments.
+	want := map[string]int{"access": 0, "find": 0, "link": 2}[sub]
+	if _, ok := map[string]bool{"hold": true, "lift-hold": true, "holds": true}[sub]; ok {
+		want = 1
+	}
+	var pos []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
 			return 2
@@ -68,15 +92,27 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		if fs.NArg() == 0 {
 			break
 		}
-		if sub == "access" || object != "" {
+		if len(pos) == want {
 			fmt.Fprintf(stderr, "collector evidence %s: unexpected argument %q\n", sub, fs.Arg(0))
 			return 2
 		}
-		object, rest = fs.Arg(0), fs.Args()[1:]
+		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
-	if sub != "access" && object == "" {
-		fmt.Fprintf(stderr, "collector evidence %s: which object? give its id\n", sub)
+	if len(pos) < want {
+		fmt.Fprintf(stderr, "collector evidence %s: which object (or SERIAL SEQ)? give it\n", sub)
 		return 2
+	}
+	var object string
+	if want == 1 {
+		object = pos[0]
+	}
+	if sub == "link" {
+		seq, err := strconv.ParseUint(pos[1], 10, 63)
+		if err != nil {
+			fmt.Fprintf(stderr, "collector evidence link: bad seq %q\n", pos[1])
+			return 2
+		}
+		link.Serial, link.Seq, link.By, link.Reason = pos[0], seq, store.Actor{Name: by, Role: role}, reason
 	}
 	for _, t := range []struct {
 		s   string
@@ -92,6 +128,7 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		*t.dst = v
 	}
+	cq.From, cq.To = q.Since, q.Until
 	cfg := &collector.Config{Store: *dsn, Evidence: *evDir}
 	if *configPath != "" {
 		var err error
@@ -111,6 +148,15 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	switch sub {
 	case "access":
 		return listAccess(ctx, st, q, asJSON, stdout, stderr)
+	case "find":
+		return listFootage(ctx, st, cq, asJSON, stdout, stderr)
+	case "link":
+		if err := st.LinkCase(ctx, link); err != nil {
+			fmt.Fprintf(stderr, "collector evidence link: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s/%d linked to case %s by %s (%s)\n", link.Serial, link.Seq, link.Case, by, role)
+		return 0
 	case "holds":
 		hs, err := st.Holds(ctx, strings.SplitN(object, "@", 2)[0])
 		if err != nil {
@@ -145,6 +191,43 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	fmt.Fprintf(stdout, "legal hold on %s %s by %s (%s); enforced by the %s\n", object,
 		map[string]string{"hold": "set", "lift-hold": "lifted"}[sub], by, role, how)
+	return 0
+}
+
+func listFootage(ctx context.Context, st *store.Store, q store.CaseQuery, asJSON bool, stdout, stderr io.Writer) int {
+	hs, err := st.FindFootage(ctx, q)
+	if err != nil {
+		fmt.Fprintf(stderr, "collector evidence find: %v\n", err)
+		return 1
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, h := range hs {
+			if err := enc.Encode(h); err != nil {
+				fmt.Fprintf(stderr, "collector evidence find: %v\n", err)
+				return 1
+			}
+		}
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "START\tRECORDER\tOFFICER\tUNIT\tCASES\tPARTIES\tOBJECT")
+	for _, h := range hs {
+		cases, parties := []string{}, []string{}
+		if h.CaseTag != "" {
+			cases = append(cases, h.CaseTag)
+		}
+		for _, l := range h.Links {
+			cases = append(cases, l.Case)
+			if l.Party != "" {
+				parties = append(parties, l.Party)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s #%d\t%s\t%s\t%s\t%s\t%s\n", h.Start.Local().Format(time.DateTime), h.Serial, h.Seq, dash(h.Officer),
+			dash(h.Unit), dash(strings.Join(cases, ",")), dash(strings.Join(parties, ",")), dash(h.Object))
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "%d segments\n", len(hs))
 	return 0
 }
 

@@ -69,6 +69,10 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 		{"hold", []string{"hold", sum, "--db", db, "--evidence", evDir, "--by", "chief-wang", "--role", "supervisor", "--reason", "complaint 17"}, 0, "enforced by the application", ""},
 		{"lift", []string{"lift-hold", sum, "--db", db, "--evidence", evDir, "--by", "admin-1", "--role", "admin", "--reason", "closed"}, 0, "lifted", ""},
 		{"history", []string{"holds", sum, "--db", db}, 0, "complaint 17", ""},
+		{"find nothing", []string{"find", "--db", db, "--case", "case-1"}, 0, "0 segments", ""},
+		{"link an unknown segment", []string{"link", "R1", "7", "--db", db, "--case", "case-1", "--by", "o-1", "--role", "officer", "--reason", "x"}, 1, "not found", ""},
+		{"link by an auxiliary", []string{"link", "R1", "7", "--db", db, "--case", "case-1", "--by", "z", "--role", "auxiliary", "--reason", "x"}, 1, "not permitted", ""},
+		{"link without seq", []string{"link", "R1", "--db", db, "--case", "case-1"}, 2, "SERIAL SEQ", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runIt(tc.args...)

@@ -14,3 +14,26 @@ CREATE TABLE evidence_holds (
 CREATE INDEX evidence_holds_by_object ON evidence_holds (object_id, id);
 CREATE INDEX footage_access_by_viewer ON footage_access (viewer, at_ns);
 CREATE INDEX footage_access_by_time ON footage_access (at_ns);
+
+-- Case index (rule 3: footage is stored by case number, inspected party,
+-- officer and time). A segment's own case tag and officer are what its
+-- recorder reported; links made after the fact (case number, inspected
+-- party) are appended here with who made them and why, never written
+-- into the segment.
+CREATE TABLE case_links (
+	id        {{id}},
+	serial    TEXT NOT NULL,
+	seq       BIGINT NOT NULL,
+	case_no   TEXT NOT NULL,
+	party     TEXT NOT NULL DEFAULT '',
+	actor     TEXT NOT NULL,
+	role      TEXT NOT NULL,
+	reason    TEXT NOT NULL,
+	at_ns     BIGINT NOT NULL
+);
+CREATE INDEX case_links_by_case ON case_links (case_no);
+CREATE INDEX case_links_by_party ON case_links (party);
+CREATE INDEX case_links_by_segment ON case_links (serial, seq);
+CREATE INDEX segments_by_case ON segments (case_tag);
+CREATE INDEX segments_by_officer ON segments (officer, corr_start_ns);
+CREATE INDEX segments_by_start ON segments (corr_start_ns);
