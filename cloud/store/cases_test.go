@@ -31,11 +31,11 @@ func TestCaseIndex(t *testing.T) {
 			l    CaseLink
 			want error
 		}{
-			{"auxiliary may not", CaseLink{Serial: "R1", Seq: 2, Case: "case-1", By: Actor{"zhao", "auxiliary"}, Reason: "x"}, ErrNotPermitted},
+			{"auxiliary may not", CaseLink{Serial: "R1", Seq: 2, Case: "case-1", By: Actor{Name: "zhao", Role: "auxiliary"}, Reason: "x"}, ErrNotPermitted},
 			{"no reason", CaseLink{Serial: "R1", Seq: 2, Case: "case-1", By: sup}, ErrArgument},
 			{"unknown segment", CaseLink{Serial: "R1", Seq: 99, Case: "case-1", By: sup, Reason: "x"}, ErrNotFound},
 			{"link", CaseLink{Serial: "R1", Seq: 2, Case: "case-1", Party: "Zhang San", By: sup, Reason: "same stop, second clip"}, nil},
-			{"second case", CaseLink{Serial: "R2", Seq: 1, Case: "case-1", By: Actor{"o-2002", "officer"}, Reason: "complaint about case-1"}, nil},
+			{"second case", CaseLink{Serial: "R2", Seq: 1, Case: "case-1", By: Actor{Name: "o-2002", Role: "officer"}, Reason: "complaint about case-1"}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if err := s.LinkCase(ctx, tc.l); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {

@@ -16,6 +16,7 @@ import (
 type Actor struct {
 	Name string
 	Role string // officer, auxiliary, custodian, supervisor, admin
+	Unit string // the unit they belong to, where a rule depends on it (export approval)
 }
 
 // holdRoles may set and lift legal holds (rule 4).

@@ -18,14 +18,14 @@ func TestHolds(t *testing.T) {
 			ev   HoldEvent
 			want error
 		}{
-			{"custodian may not", HoldEvent{ObjectID: obj, Held: true, By: Actor{"li", "custodian"}, Reason: "complaint"}, ErrNotPermitted},
-			{"auxiliary may not", HoldEvent{ObjectID: obj, Held: true, By: Actor{"zhao", "auxiliary"}, Reason: "complaint"}, ErrNotPermitted},
+			{"custodian may not", HoldEvent{ObjectID: obj, Held: true, By: Actor{Name: "li", Role: "custodian"}, Reason: "complaint"}, ErrNotPermitted},
+			{"auxiliary may not", HoldEvent{ObjectID: obj, Held: true, By: Actor{Name: "zhao", Role: "auxiliary"}, Reason: "complaint"}, ErrNotPermitted},
 			{"no reason", HoldEvent{ObjectID: obj, Held: true, By: sup, Reason: "  "}, ErrArgument},
-			{"no name", HoldEvent{ObjectID: obj, Held: true, By: Actor{"", "admin"}, Reason: "x"}, ErrArgument},
+			{"no name", HoldEvent{ObjectID: obj, Held: true, By: Actor{Name: "", Role: "admin"}, Reason: "x"}, ErrArgument},
 			{"lift what is not held", HoldEvent{ObjectID: obj, By: sup, Reason: "case closed"}, ErrHoldState},
 			{"set", HoldEvent{ObjectID: obj, Held: true, By: sup, Reason: "complaint 2026-17"}, nil},
 			{"set twice", HoldEvent{ObjectID: obj, Held: true, By: sup, Reason: "again"}, ErrHoldState},
-			{"lift by an admin", HoldEvent{ObjectID: obj, By: Actor{"admin-1", "admin"}, Reason: "lawsuit withdrawn"}, nil},
+			{"lift by an admin", HoldEvent{ObjectID: obj, By: Actor{Name: "admin-1", Role: "admin"}, Reason: "lawsuit withdrawn"}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if err := s.RecordHold(ctx, tc.ev); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {

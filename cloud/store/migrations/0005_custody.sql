@@ -37,3 +37,38 @@ CREATE INDEX case_links_by_segment ON case_links (serial, seq);
 CREATE INDEX segments_by_case ON segments (case_tag);
 CREATE INDEX segments_by_officer ON segments (officer, corr_start_ns);
 CREATE INDEX segments_by_start ON segments (corr_start_ns);
+
+-- Exports with approval (rule 5): a request (who, which segments, to
+-- whom, why) for one unit, decided by a supervisor of that unit other
+-- than the requester, then packaged (the originals and a signed manifest;
+-- the manifest is kept here, the copy kept). Requests are never edited:
+-- each step is an appended event, and every step is also in
+-- footage_access.
+CREATE TABLE exports (
+	id             {{id}},
+	unit           TEXT NOT NULL,
+	recipient      TEXT NOT NULL,
+	purpose        TEXT NOT NULL,
+	requested_by   TEXT NOT NULL,
+	requested_role TEXT NOT NULL,
+	requested_ns   BIGINT NOT NULL
+);
+CREATE TABLE export_items (
+	export_id BIGINT NOT NULL,
+	serial    TEXT NOT NULL,
+	seq       BIGINT NOT NULL,
+	object_id TEXT NOT NULL,
+	PRIMARY KEY (export_id, serial, seq)
+);
+CREATE TABLE export_events (
+	id        {{id}},
+	export_id BIGINT NOT NULL,
+	state     TEXT NOT NULL,
+	actor     TEXT NOT NULL,
+	role      TEXT NOT NULL,
+	unit      TEXT NOT NULL DEFAULT '',
+	detail    TEXT NOT NULL DEFAULT '',
+	manifest  TEXT NOT NULL DEFAULT '',
+	at_ns     BIGINT NOT NULL
+);
+CREATE INDEX export_events_by_export ON export_events (export_id, id);
