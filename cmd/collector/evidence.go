@@ -22,6 +22,7 @@ const evidenceUsage = `usage: collector evidence access [--config FILE | --db DS
        collector evidence lift-hold OBJECT --by NAME --role supervisor|admin --reason TEXT [...]
        collector evidence holds OBJECT [--config FILE | --db DSN]
        collector evidence find [--case C] [--party P] [--officer O] [--unit U] [--since T] [--until T] [--limit N] [--json]
+       collector evidence export ...   (collector evidence export, for its usage)
        collector evidence link SERIAL SEQ --case C [--party P] --by NAME --role officer|supervisor|admin --reason TEXT
 
 OBJECT is an evidence object id (its SHA-256) or a receipt's object (id@version).
@@ -35,6 +36,9 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	sub, args := args[0], args[1:]
+	if sub == "export" {
+		return runExport(ctx, args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("evidence "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, evidenceUsage); fs.PrintDefaults() }

@@ -3,15 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/wire"
 )
 
 func TestEvidenceAccessAndHolds(t *testing.T) {
@@ -82,6 +86,72 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 			}
 			if code != tc.code || !strings.Contains(where, tc.out) || tc.without != "" && strings.Contains(out, tc.without) {
 				t.Fatalf("code %d (want %d)\n%s%s", code, tc.code, out, errOut)
+			}
+		})
+	}
+}
+
+func TestEvidenceExportCLI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, evDir, keyFile := filepath.Join(dir, "c.db"), filepath.Join(dir, "evidence"), filepath.Join(dir, "receipt.key")
+	key, err := collector.LoadOrCreateKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := evidence.OpenFS(evDir, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte("original footage")
+	s := sha256.Sum256(b)
+	sum := hex.EncodeToString(s[:])
+	const up = "00112233445566778899aabbccddeeff"
+	if _, err := ev.Begin(ctx, up, int64(len(b)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Append(ctx, up, 0, bytes.NewReader(b), int64(len(b)), sum); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Commit(ctx, up, sum, int64(len(b))); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, db, &store.Opts{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := wire.Receipt{ObjectID: sum, Device: "R1", Seq: 5, SHA256: sum, Size: int64(len(b)), StoredAt: time.Now().UTC()}
+	r.Sign(wire.KeyID(key.Public().(ed25519.PublicKey)), key)
+	if err := st.RecordReceipt(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	pub := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	out := filepath.Join(dir, "package")
+	common := []string{"--db", db, "--evidence", evDir, "--signing-key", keyFile}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"request", []string{"request", "R1:5", "--unit", "unit-7", "--to", "county prosecutor", "--purpose", "trial", "--by", "o-1", "--role", "officer"}, 0, "export 1 requested"},
+		{"approve by the requester", []string{"approve", "1", "--by", "o-1", "--role", "supervisor", "--unit", "unit-7"}, 1, "not permitted"},
+		{"package unapproved", []string{"package", "1", "--out", out, "--by", "clerk", "--role", "custodian"}, 1, "requested"},
+		{"approve", []string{"approve", "1", "--by", "chief", "--role", "supervisor", "--unit", "unit-7"}, 0, "approved by chief"},
+		{"package", []string{"package", "1", "--out", out, "--by", "clerk", "--role", "custodian"}, 0, "1 originals"},
+		{"show", []string{"show", "1"}, 0, "packaged"},
+		{"verify", []string{"verify", out, "--key", pub}, 0, "export 1 verifies"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o, e bytes.Buffer
+			code := run(ctx, append(append([]string{"evidence", "export"}, tc.args...), common...), &o, &e)
+			where := o.String()
+			if tc.code != 0 {
+				where = e.String()
+			}
+			if code != tc.code || !strings.Contains(where, tc.want) {
+				t.Fatalf("code %d (want %d)\n%s%s", code, tc.code, o.String(), e.String())
 			}
 		})
 	}
