@@ -212,8 +212,12 @@ func notFound(err error) bool {
 }
 
 // putOnce is PutObject options that write key only if it does not exist.
+// DisableContentSha256 turns off minio-go's streaming (aws-chunked)
+// signature over plain HTTP, so that the SHA-256 given with each put is the
+// request's signed x-amz-content-sha256, which the server checks against
+// the body before it stores anything.
 func putOnce() minio.PutObjectOptions {
-	var o minio.PutObjectOptions
+	o := minio.PutObjectOptions{DisableContentSha256: true}
 	o.SetMatchETagExcept("*")
 	return o
 }

@@ -195,7 +195,7 @@ func (s *S3) write(ctx context.Context, a *s3Area, sum string, size int64) (Obje
 				}
 			}
 			p, err := s.core.PutObjectPart(ctx, s.bucket, key, upload, num, bytes.NewReader(b), n,
-				minio.PutObjectPartOptions{Sha256Hex: ps})
+				minio.PutObjectPartOptions{Sha256Hex: ps, DisableContentSha256: true}) // signed: see putOnce
 			if err != nil {
 				return Object{}, err
 			}
