@@ -38,6 +38,13 @@ type Config struct {
 	// (production; every collector instance shares it). See
 	// evidence.S3Opts.
 	S3 S3Config `yaml:"s3"`
+	// Retention is the retention policy (custody.Retention): default, per
+	// unit and per case type; none is shorter than a year.
+	Retention struct {
+		Default   time.Duration            `yaml:"default"`
+		Units     map[string]time.Duration `yaml:"units"`
+		CaseTypes map[string]time.Duration `yaml:"case_types"`
+	} `yaml:"retention"`
 	// SigningKeyFile holds the base64 Ed25519 private key (seed) that signs
 	// receipts. Default DataDir/receipt.key, created 0600 when missing.
 	SigningKeyFile string `yaml:"signing_key_file"`

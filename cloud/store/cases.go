@@ -21,6 +21,7 @@ type CaseLink struct {
 	Serial string
 	Seq    uint64
 	Case   string // case number
+	Type   string // case type (retention policy: complaint, lawsuit, ...); may be empty
 	Party  string // inspected party; may be empty
 	By     Actor
 	Reason string
@@ -35,10 +36,10 @@ func (s *Store) LinkCase(ctx context.Context, l CaseLink) error {
 		return fmt.Errorf("%w: role %q may not link footage to a case", ErrNotPermitted, l.By.Role)
 	case strings.TrimSpace(l.By.Name) == "" || strings.TrimSpace(l.Reason) == "" || strings.TrimSpace(l.Case) == "":
 		return fmt.Errorf("%w: a case link names who, why and the case", ErrArgument)
-	case len(l.Case) > 128 || len(l.Party) > 256 || len(l.Reason) > 4096 || l.Seq > math.MaxInt64:
+	case len(l.Case) > 128 || len(l.Type) > 64 || len(l.Party) > 256 || len(l.Reason) > 4096 || l.Seq > math.MaxInt64:
 		return fmt.Errorf("%w: case link field too long", ErrArgument)
 	}
-	if err := cleanText(l.Serial, l.Case, l.Party, l.By.Name, l.By.Role, l.Reason); err != nil {
+	if err := cleanText(l.Serial, l.Case, l.Type, l.Party, l.By.Name, l.By.Role, l.Reason); err != nil {
 		return fmt.Errorf("%w: case link: %w", ErrArgument, err)
 	}
 	if l.At.IsZero() {
@@ -53,8 +54,8 @@ func (s *Store) LinkCase(ctx context.Context, l CaseLink) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.d.q(`INSERT INTO case_links (serial, seq, case_no, party, actor, role, reason, at_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), l.Serial, int64(l.Seq), l.Case, l.Party, l.By.Name, l.By.Role, l.Reason, l.At.UnixNano())
+		_, err = tx.ExecContext(ctx, s.d.q(`INSERT INTO case_links (serial, seq, case_no, case_type, party, actor, role, reason, at_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), l.Serial, int64(l.Seq), l.Case, l.Type, l.Party, l.By.Name, l.By.Role, l.Reason, l.At.UnixNano())
 		return err
 	})
 	if err != nil {
@@ -150,7 +151,7 @@ func (s *Store) CaseLinks(ctx context.Context, serial string, seq uint64) ([]Cas
 	if seq > math.MaxInt64 {
 		return nil, nil
 	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT case_no, party, actor, role, reason, at_ns FROM case_links
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT case_no, case_type, party, actor, role, reason, at_ns FROM case_links
 		WHERE serial = ? AND seq = ? ORDER BY id`), serial, int64(seq))
 	if err != nil {
 		return nil, fmt.Errorf("store: case links: %w", err)
@@ -160,7 +161,7 @@ func (s *Store) CaseLinks(ctx context.Context, serial string, seq uint64) ([]Cas
 	for rs.Next() {
 		l := CaseLink{Serial: serial, Seq: seq}
 		var at int64
-		if err := rs.Scan(&l.Case, &l.Party, &l.By.Name, &l.By.Role, &l.Reason, &at); err != nil {
+		if err := rs.Scan(&l.Case, &l.Type, &l.Party, &l.By.Name, &l.By.Role, &l.Reason, &at); err != nil {
 			return nil, fmt.Errorf("store: case links: %w", err)
 		}
 		l.At = time.Unix(0, at).UTC()

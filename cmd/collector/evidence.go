@@ -23,7 +23,7 @@ const evidenceUsage = `usage: collector evidence access [--config FILE | --db DS
        collector evidence holds OBJECT [--config FILE | --db DSN]
        collector evidence find [--case C] [--party P] [--officer O] [--unit U] [--since T] [--until T] [--limit N] [--json]
        collector evidence export ...   (collector evidence export, for its usage)
-       collector evidence link SERIAL SEQ --case C [--party P] --by NAME --role officer|supervisor|admin --reason TEXT
+       collector evidence link SERIAL SEQ --case C [--type T] [--party P] --by NAME --role officer|supervisor|admin --reason TEXT
 
 OBJECT is an evidence object id (its SHA-256) or a receipt's object (id@version).
 The acting person is given with --by and --role until the collector has logins.
@@ -75,6 +75,7 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fs.BoolVar(&asJSON, "json", false, "one JSON object per line")
 	case "link":
 		fs.StringVar(&link.Case, "case", "", "case number (required)")
+		fs.StringVar(&link.Type, "type", "", "case type (complaint, lawsuit, ...: the retention policy's)")
 		fs.StringVar(&link.Party, "party", "", "inspected party")
 		fs.StringVar(&by, "by", "", "who (required)")
 		fs.StringVar(&role, "role", "", "their role: officer, supervisor or admin (required)")
@@ -155,11 +156,20 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	case "find":
 		return listFootage(ctx, st, cq, asJSON, stdout, stderr)
 	case "link":
-		if err := st.LinkCase(ctx, link); err != nil {
+		ev, err := collector.OpenEvidence(ctx, cfg, discardLogger())
+		if err != nil {
 			fmt.Fprintf(stderr, "collector evidence link: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s/%d linked to case %s by %s (%s)\n", link.Serial, link.Seq, link.Case, by, role)
+		k := custody.Linker{Store: st, Evidence: ev, Policy: custody.Retention{Default: cfg.Retention.Default,
+			Units: cfg.Retention.Units, CaseTypes: cfg.Retention.CaseTypes}}
+		until, how, err := k.Link(ctx, link)
+		if err != nil {
+			fmt.Fprintf(stderr, "collector evidence link: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s/%d linked to case %s by %s (%s); kept until %s, enforced by the %s\n", link.Serial, link.Seq, link.Case,
+			by, role, until.Format(time.DateOnly), how)
 		return 0
 	case "holds":
 		hs, err := st.Holds(ctx, strings.SplitN(object, "@", 2)[0])

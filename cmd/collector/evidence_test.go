@@ -74,8 +74,8 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 		{"lift", []string{"lift-hold", sum, "--db", db, "--evidence", evDir, "--by", "admin-1", "--role", "admin", "--reason", "closed"}, 0, "lifted", ""},
 		{"history", []string{"holds", sum, "--db", db}, 0, "complaint 17", ""},
 		{"find nothing", []string{"find", "--db", db, "--case", "case-1"}, 0, "0 segments", ""},
-		{"link an unknown segment", []string{"link", "R1", "7", "--db", db, "--case", "case-1", "--by", "o-1", "--role", "officer", "--reason", "x"}, 1, "not found", ""},
-		{"link by an auxiliary", []string{"link", "R1", "7", "--db", db, "--case", "case-1", "--by", "z", "--role", "auxiliary", "--reason", "x"}, 1, "not permitted", ""},
+		{"link an unknown segment", []string{"link", "R1", "7", "--db", db, "--evidence", evDir, "--case", "case-1", "--by", "o-1", "--role", "officer", "--reason", "x"}, 1, "not found", ""},
+		{"link by an auxiliary", []string{"link", "R1", "7", "--db", db, "--evidence", evDir, "--case", "case-1", "--by", "z", "--role", "auxiliary", "--reason", "x"}, 1, "not permitted", ""},
 		{"link without seq", []string{"link", "R1", "--db", db, "--case", "case-1"}, 2, "SERIAL SEQ", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

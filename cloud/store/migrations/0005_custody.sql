@@ -25,6 +25,7 @@ CREATE TABLE case_links (
 	serial    TEXT NOT NULL,
 	seq       BIGINT NOT NULL,
 	case_no   TEXT NOT NULL,
+	case_type TEXT NOT NULL DEFAULT '',
 	party     TEXT NOT NULL DEFAULT '',
 	actor     TEXT NOT NULL,
 	role      TEXT NOT NULL,
