@@ -114,7 +114,7 @@ func (f *footageServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v, ok := f.viewer(r)
 	// Every request is on record, whatever its outcome (rule 5), with
 	// what the client sent bounded and made storable.
-	rec := store.FootageAccess{Viewer: v.Name, Role: v.Role, ObjectID: loggable(id, 80), Action: "view", Remote: loggable(r.RemoteAddr, 64)}
+	rec := store.FootageAccess{Viewer: v.Name, Role: v.Role, ObjectID: loggable(id, 200), Action: "view", Remote: loggable(r.RemoteAddr, 64)}
 	if !ok {
 		rec.Viewer = "anonymous"
 	}
