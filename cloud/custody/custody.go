@@ -20,6 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/store"
@@ -45,6 +48,17 @@ type Holds struct {
 	Store    *store.Store
 	Evidence evidence.Store
 	Log      *slog.Logger
+	// Floor is the retention a held object keeps from the moment it is
+	// held (default evidence.MinRetention): on an S3 backend Set also
+	// extends the version's retain-until to at least now+Floor. The S3
+	// legal hold alone blocks deletion after retention ends on a server
+	// that follows the S3 rules; versitygw v1.8.0 (the test server) skips
+	// the legal-hold check once a version's retention has expired
+	// (auth/object_lock.go checkObject), so the floor is what keeps a held
+	// object there, and defence in depth elsewhere. Retention is never
+	// shortened: after a lift the object stays until the floor's date.
+	Floor time.Duration
+	Clock clockwork.Clock // the floor's start; nil: the real clock
 }
 
 // Set puts a legal hold on the object ref names (an id or id@version).
@@ -80,6 +94,9 @@ func (h Holds) apply(ctx context.Context, by store.Actor, ref, reason string, on
 		if err := holder.SetLegalHold(ctx, obj.Ref(), true); err != nil {
 			return "", fmt.Errorf("custody: hold %s: %w", obj.Ref(), err)
 		}
+		if err := h.floor(ctx, obj.Ref()); err != nil {
+			return "", fmt.Errorf("custody: hold %s (the legal hold is set): %w", obj.Ref(), err)
+		}
 	}
 	if err := h.Store.RecordHold(ctx, ev); err != nil {
 		if !errors.Is(err, store.ErrHoldState) || on {
@@ -96,4 +113,29 @@ func (h Holds) apply(ctx context.Context, by store.Actor, ref, reason string, on
 		h.Log.Info("custody: legal hold", "object", obj.Ref(), "held", on, "by", by.Name, "role", by.Role, "reason", reason, "enforced_by", how)
 	}
 	return how, nil
+}
+
+// floor extends a held version's retention to at least now+Floor.
+func (h Holds) floor(ctx context.Context, ref string) error {
+	ext, ok := h.Evidence.(Extender)
+	if !ok {
+		return nil
+	}
+	d := h.Floor
+	if d <= 0 {
+		d = evidence.MinRetention
+	}
+	cur, err := ext.Lock(ctx, ref)
+	if err != nil {
+		return err
+	}
+	clock := h.Clock
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	until := clock.Now().Add(d)
+	if !until.After(cur.RetainUntil) {
+		return nil
+	}
+	return ext.ExtendRetention(ctx, ref, until)
 }

@@ -239,7 +239,7 @@ func (s *S3) Stat(ctx context.Context, ref string) (Object, error) {
 		}
 	}
 	info, err := s.c.StatObject(ctx, s.bucket, objectKey(id), minio.StatObjectOptions{VersionID: version})
-	if notFound(err) {
+	if notFound(err) || badVersion(err) {
 		return Object{}, fmt.Errorf("%w: object %s@%s", ErrNotFound, id, version)
 	}
 	if err != nil {
@@ -249,6 +249,13 @@ func (s *S3) Stat(ctx context.Context, ref string) (Object, error) {
 		return Object{}, fmt.Errorf("%w: object %s@%s is a delete marker", ErrNotFound, id, version)
 	}
 	return Object{ID: id, SHA256: id, Size: info.Size, StoredAt: info.LastModified.UTC(), Version: version}, nil
+}
+
+// badVersion reports a version id the server refuses as malformed (a HEAD
+// answers 400 with no body): no version of that name exists.
+func badVersion(err error) bool {
+	r := minio.ToErrorResponse(err)
+	return r.StatusCode == 400 || r.Code == "InvalidArgument"
 }
 
 // firstVersion finds the oldest version of object id that is not a delete
@@ -328,29 +335,35 @@ type Lock struct {
 	LegalHold   bool
 }
 
-// Lock reads the retention and legal hold of the object ref names.
+// Lock reads the retention and legal hold of the object ref names, from
+// the version's HEAD (x-amz-object-lock-* headers: one request, and the
+// form every S3 server answers alike; versitygw's GetObjectRetention body
+// is not the XML minio-go expects).
 func (s *S3) Lock(ctx context.Context, ref string) (Lock, error) {
-	obj, err := s.Stat(ctx, ref)
+	id, version, err := ParseRef(ref)
 	if err != nil {
 		return Lock{}, err
 	}
-	key := objectKey(obj.ID)
-	mode, until, err := s.c.GetObjectRetention(ctx, s.bucket, key, obj.Version)
+	if version == "" {
+		if version, err = s.firstVersion(ctx, id); err != nil {
+			return Lock{}, err
+		}
+	}
+	info, err := s.c.StatObject(ctx, s.bucket, objectKey(id), minio.StatObjectOptions{VersionID: version})
+	if notFound(err) {
+		return Lock{}, fmt.Errorf("%w: object %s@%s", ErrNotFound, id, version)
+	}
 	if err != nil {
-		return Lock{}, fmt.Errorf("evidence: retention of %s: %w", obj.Ref(), err)
+		return Lock{}, fmt.Errorf("evidence: lock of %s: %w", ref, err)
 	}
-	var l Lock
-	if mode != nil {
-		l.Mode = LockMode(*mode)
+	h := info.Metadata
+	l := Lock{Mode: LockMode(h.Get("X-Amz-Object-Lock-Mode")), LegalHold: h.Get("X-Amz-Object-Lock-Legal-Hold") == "ON"}
+	if u := h.Get("X-Amz-Object-Lock-Retain-Until-Date"); u != "" {
+		if l.RetainUntil, err = time.Parse(time.RFC3339, u); err != nil {
+			return Lock{}, fmt.Errorf("evidence: lock of %s: retain-until %q: %w", ref, u, err)
+		}
+		l.RetainUntil = l.RetainUntil.UTC()
 	}
-	if until != nil {
-		l.RetainUntil = until.UTC()
-	}
-	hold, err := s.c.GetObjectLegalHold(ctx, s.bucket, key, minio.GetObjectLegalHoldOptions{VersionID: obj.Version})
-	if err != nil && errCode(err) != "NoSuchObjectLockConfiguration" {
-		return Lock{}, fmt.Errorf("evidence: legal hold of %s: %w", obj.Ref(), err)
-	}
-	l.LegalHold = hold != nil && *hold == minio.LegalHoldEnabled
 	return l, nil
 }
 

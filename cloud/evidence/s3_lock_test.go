@@ -106,12 +106,14 @@ func TestS3LockedVersionCannotBeDeletedOrChanged(t *testing.T) {
 	}
 }
 
-// TestS3LegalHoldOutlivesRetention: once a version's retention has ended
-// it can be deleted, unless a legal hold is on it.
-func TestS3LegalHoldOutlivesRetention(t *testing.T) {
+// TestS3LegalHold: a legal hold is set on and lifted from exactly the
+// receipted version, and while its retention is in force the version
+// cannot be deleted either way. (That a hold outlives the retention's end
+// is package custody's test: versitygw v1.8.0 stops checking legal holds
+// once a retention has expired, so custody keeps a retention floor too.)
+func TestS3LegalHold(t *testing.T) {
 	srv := s3test.Start(t)
-	const keep = 2 * time.Second
-	o := srv.Opts(evidence.S3Opts{Mode: evidence.Governance, Retention: keep})
+	o := srv.Opts(evidence.S3Opts{Mode: evidence.Governance})
 	st, err := evidence.OpenS3(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -119,32 +121,23 @@ func TestS3LegalHoldOutlivesRetention(t *testing.T) {
 	c := srv.Client(t)
 	b, sum := payload(10_000, 22)
 	obj := commitS3(t, st, b, sum)
-	key := "objects/" + sum
-	if err := st.SetLegalHold(ctx, obj.Ref(), true); err != nil {
-		t.Fatal(err)
-	}
-	l, err := st.Lock(ctx, obj.Ref())
-	if err != nil || !l.LegalHold {
-		t.Fatalf("lock %+v, %v: want a legal hold", l, err)
-	}
-	for !time.Now().After(l.RetainUntil.Add(time.Second)) { // wait until the retention has ended
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err := c.RemoveObject(ctx, o.Bucket, key, minio.RemoveObjectOptions{VersionID: obj.Version}); err == nil {
-		t.Fatal("deleting a held version after its retention ended succeeded")
+	for _, on := range []bool{true, false, true} {
+		if err := st.SetLegalHold(ctx, obj.Ref(), on); err != nil {
+			t.Fatal(err)
+		}
+		l, err := st.Lock(ctx, obj.Ref())
+		if err != nil || l.LegalHold != on {
+			t.Fatalf("lock %+v, %v: want hold %v", l, err, on)
+		}
+		if err := c.RemoveObject(ctx, o.Bucket, "objects/"+sum, minio.RemoveObjectOptions{VersionID: obj.Version}); err == nil {
+			t.Fatal("deleting a locked version succeeded")
+		}
 	}
 	if got := readAll(t, st, obj.Ref()); !bytes.Equal(got, b) {
 		t.Fatal("the held version changed")
 	}
-	// Lifted, the same delete goes through: the hold was what kept it.
-	if err := st.SetLegalHold(ctx, obj.Ref(), false); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.RemoveObject(ctx, o.Bucket, key, minio.RemoveObjectOptions{VersionID: obj.Version}); err != nil {
-		t.Fatalf("deleting after the hold was lifted and the retention ended: %v", err)
-	}
-	if _, err := st.Stat(ctx, obj.Ref()); !errors.Is(err, evidence.ErrNotFound) {
-		t.Fatalf("after deletion: %v", err)
+	if err := st.SetLegalHold(ctx, sum+"@nosuchversion", true); !errors.Is(err, evidence.ErrNotFound) {
+		t.Fatalf("holding a version that does not exist: %v", err)
 	}
 }
 
