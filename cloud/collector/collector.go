@@ -61,7 +61,7 @@ type Collector struct {
 	reg     *prometheus.Registry
 
 	st      *store.Store
-	ev      *evidence.FS
+	ev      evidence.Store
 	key     ed25519.PrivateKey
 	brk     *broker.Broker // nil with an external broker
 	in      *ingest.Ingest
@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 			return nil, fmt.Errorf("collector: metrics: %w", err)
 		}
 	}
-	if c.ev, err = evidence.OpenFS(cfg.Evidence, c.log.With("part", "evidence")); err != nil {
+	if c.ev, err = OpenEvidence(ctx, &cfg, c.log.With("part", "evidence")); err != nil {
 		return nil, err
 	}
 	if c.key, err = LoadOrCreateKey(cfg.SigningKeyFile); err != nil {
@@ -237,7 +237,7 @@ func randomToken() string {
 }
 
 // footage opens evidence objects for the analysis engine.
-type footage struct{ ev *evidence.FS }
+type footage struct{ ev evidence.Store }
 
 func (f footage) Open(ctx context.Context, id string) (io.ReaderAt, int64, error) {
 	r, err := f.ev.Open(ctx, id)
@@ -256,7 +256,7 @@ func (f footage) Open(ctx context.Context, id string) (io.ReaderAt, int64, error
 func (c *Collector) Store() *store.Store { return c.st }
 
 // Evidence is the evidence store.
-func (c *Collector) Evidence() *evidence.FS { return c.ev }
+func (c *Collector) Evidence() evidence.Store { return c.ev }
 
 // Engine is the analysis engine (its Pass runs one analysis now).
 func (c *Collector) Engine() *analysis.Engine { return c.engine }
@@ -384,7 +384,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 		fail("analysis", c.engine.Run(runCtx))
 	}()
-	c.log.Info("collector running", "http", c.HTTPAddr(), "mqtt", c.brokerU, "store", redact(c.cfg.Store), "evidence", c.cfg.Evidence)
+	c.log.Info("collector running", "http", c.HTTPAddr(), "mqtt", c.brokerU, "store", redact(c.cfg.Store), "evidence", c.cfg.evidenceName())
 
 	select {
 	case <-runCtx.Done():

@@ -31,7 +31,20 @@ type Config struct {
 	// empty: the server's default.
 	Schema string `yaml:"schema"`
 	// Evidence is the evidence store's directory. Default DataDir/evidence.
+	// Unused when S3.Endpoint is set.
 	Evidence string `yaml:"evidence"`
+	// S3, when its Endpoint is set, is the evidence store instead of the
+	// directory: an S3-compatible bucket with versioning and object lock
+	// (production; every collector instance shares it). See
+	// evidence.S3Opts.
+	S3 S3Config `yaml:"s3"`
+	// Retention is the retention policy (custody.Retention): default, per
+	// unit and per case type; none is shorter than a year.
+	Retention struct {
+		Default   time.Duration            `yaml:"default"`
+		Units     map[string]time.Duration `yaml:"units"`
+		CaseTypes map[string]time.Duration `yaml:"case_types"`
+	} `yaml:"retention"`
 	// SigningKeyFile holds the base64 Ed25519 private key (seed) that signs
 	// receipts. Default DataDir/receipt.key, created 0600 when missing.
 	SigningKeyFile string `yaml:"signing_key_file"`
@@ -124,6 +137,26 @@ type Config struct {
 		// change nothing and raise a report-time alert.
 		BeforeEnrolment time.Duration `yaml:"before_enrolment"`
 	} `yaml:"enrolment"`
+}
+
+// S3Config is the S3 evidence backend's part of the configuration.
+type S3Config struct {
+	Endpoint  string `yaml:"endpoint"` // host:port
+	Secure    bool   `yaml:"secure"`   // HTTPS
+	Region    string `yaml:"region"`
+	Bucket    string `yaml:"bucket"`
+	AccessKey string `yaml:"access_key"`
+	// SecretKeyFile holds the secret key (a file readable only by the
+	// collector). The account must not hold s3:BypassGovernanceRetention
+	// nor s3:DeleteObjectVersion on objects/.
+	SecretKeyFile string `yaml:"secret_key_file"`
+	// Mode is the object lock mode: COMPLIANCE (default) or GOVERNANCE.
+	Mode string `yaml:"mode"`
+	// Retention is each object's retain-until period from its commit;
+	// default, and in COMPLIANCE mode the minimum, one year.
+	Retention time.Duration `yaml:"retention"`
+	// CreateBucket makes the bucket, with object lock, when missing.
+	CreateBucket bool `yaml:"create_bucket"`
 }
 
 // UnitEnrolment names a unit and its equipment custodian.

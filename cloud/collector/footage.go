@@ -50,7 +50,7 @@ type Viewer struct {
 // footageServer serves evidence objects to viewers, recording every access
 // (granted or refused) in the store before answering.
 type footageServer struct {
-	ev      *evidence.FS
+	ev      evidence.Store
 	st      *store.Store
 	viewers []Viewer
 	served  *prometheus.CounterVec
@@ -69,7 +69,7 @@ func loggable(s string, n int) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "?"), "\x00", "?")
 }
 
-func newFootageServer(ev *evidence.FS, st *store.Store, viewers []Viewer, reg prometheus.Registerer) (*footageServer, error) {
+func newFootageServer(ev evidence.Store, st *store.Store, viewers []Viewer, reg prometheus.Registerer) (*footageServer, error) {
 	f := &footageServer{ev: ev, st: st, anon: rate.NewLimiter(5, 20), served: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "berth_footage_access_total", Help: "Footage link requests by outcome (every one is in the footage access log).",
 	}, []string{"outcome"})}
@@ -114,7 +114,7 @@ func (f *footageServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v, ok := f.viewer(r)
 	// Every request is on record, whatever its outcome (rule 5), with
 	// what the client sent bounded and made storable.
-	rec := store.FootageAccess{Viewer: v.Name, Role: v.Role, ObjectID: loggable(id, 80), Action: "view", Remote: loggable(r.RemoteAddr, 64)}
+	rec := store.FootageAccess{Viewer: v.Name, Role: v.Role, ObjectID: loggable(id, 200), Action: "view", Remote: loggable(r.RemoteAddr, 64)}
 	if !ok {
 		rec.Viewer = "anonymous"
 	}
@@ -141,7 +141,7 @@ func (f *footageServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusMethodNotAllowed, "bad_method", "footage is read-only: "+loggable(r.Method, 16)+" refused")
 		return
 	}
-	if evidence.ValidObjectID(id) != nil {
+	if _, _, err := evidence.ParseRef(id); err != nil { // an object id, or id@version
 		refuse(http.StatusBadRequest, "bad_id", "not an evidence object id")
 		return
 	}

@@ -53,7 +53,7 @@ func TestFootageRequestsAlwaysLogged(t *testing.T) {
 	if code := do(http.MethodGet, FootagePath+"/"+long, supTok); code != http.StatusBadRequest {
 		t.Fatalf("bad id: %d", code)
 	}
-	if as, err := c.st.FootageAccesses(ctx, loggable(long, 80), 10); err != nil || len(as) != 1 || len(as[0].ObjectID) > 100 {
+	if as, err := c.st.FootageAccesses(ctx, loggable(long, 200), 10); err != nil || len(as) != 1 || len(as[0].ObjectID) > 220 {
 		t.Fatalf("bad id not on record, bounded: %+v %v", as, err)
 	}
 

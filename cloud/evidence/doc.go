@@ -40,26 +40,48 @@
 // Per-upload locking is inside one process. Several collector instances on
 // one shared directory never overwrite or lose an object (link is atomic),
 // but two of them appending to the same staging area at once is not guarded
-// against; route a dock's uploads to one instance or use an object store.
+// against; route a dock's uploads to one instance or use the S3 backend.
+// The directory backend is the embedded default (no setup); write-once and
+// legal holds are enforced there by the application (nothing deletes an
+// object), not by the storage.
 //
-// # S3 backend (not built)
+// # S3 backend
 //
-// A production backend for an S3-compatible store with object lock would
-// implement the same Store interface; it is not part of this package yet,
-// and nothing here pretends to be one. The mapping is direct: Begin is
-// CreateMultipartUpload on a staging key with the metadata as object
-// metadata (plus a small metadata object so a restarted collector can find
-// the multipart upload id again); Append is UploadPart with the part's
-// x-amz-checksum-sha256, the durable offset being the sum of ListParts
-// sizes (parts must be at least 5 MiB except the last, so the caller's chunk
-// size must respect that); Commit is CompleteMultipartUpload followed by a
-// server-side CopyObject to the key objects/<sha256> with
-// If-None-Match: * (never overwrite), object-lock mode COMPLIANCE and a
-// retain-until date of at least one year (legal hold set separately with
-// PutObjectLegalHold), then a re-read (or a full-object SHA-256 checksum
-// returned by the store) to verify hash and size before answering; Stat is
-// HeadObject and Open is GetObject with ranges. The bucket must have
-// versioning and object lock enabled at creation, and the collector's
-// credentials must not include s3:BypassGovernanceRetention or
-// s3:DeleteObjectVersion.
+// S3 keeps the same store in a bucket of an S3-compatible server that has
+// versioning and object lock enabled (OpenS3 refuses any other bucket),
+// through minio-go. Every piece of an upload's state is in the bucket, so
+// any collector instance continues any upload.
+//
+// Begin writes staging/<id>/meta (declared size and the caller's
+// metadata) with If-None-Match: *, so the first Begin's metadata stands.
+// Append streams a chunk into the part object staging/<id>/p<offset>, also
+// written only if absent (of two instances appending at one offset exactly
+// one wins), with the chunk's SHA-256 as the request's signed payload hash:
+// the server checks it before it stores the part, and the chunk is hashed
+// here as it streams too. The durable offset is the end of the contiguous
+// chain of parts from 0. Chunks keep any size (S3 multipart parts must be
+// 5 MiB; docks send 4 MiB).
+//
+// Commit reads the parts back through SHA-256 and writes objects/<sha256>
+// with the lock mode (COMPLIANCE in production, GOVERNANCE in tests) and a
+// retain-until date (at least MinRetention) set in the same request, as a
+// PUT after the whole hash matched, or as a multipart upload (16 MiB parts,
+// each with its signed SHA-256) completed only after the last part's bytes
+// completed a matching hash and aborted otherwise: no object ever exists
+// under a hash its bytes do not have. The write is conditional
+// (If-None-Match: *), so committing the same content again never adds a
+// version; it verifies the existing object instead. The new version is
+// read back by its version id and verified, then the staging keys are
+// deleted by version (a plain delete in a versioned bucket only adds a
+// delete marker), and Commit returns the Object with its Version.
+//
+// A plain delete or a new put of objects/<sha256> adds a delete marker or
+// a version; neither touches the committed version, which the server
+// refuses to delete until its retention ends (and, with a legal hold,
+// after). Receipts therefore name Object.Ref (id@version), and reads go by
+// version id: a bare id reads the object's first version, never a later
+// put. The collector's credentials should not hold
+// s3:BypassGovernanceRetention (nor, for objects/, s3:DeleteObjectVersion).
+// Lock, SetLegalHold and ExtendRetention expose the retention and hold of
+// a version; the rules of who may hold are package custody's.
 package evidence

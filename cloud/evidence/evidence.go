@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -50,10 +51,14 @@ type Store interface {
 	Commit(ctx context.Context, id string, sha256hex string, size int64) (Object, error)
 	// Discard drops a staging area (never an object); nil if it is gone.
 	Discard(ctx context.Context, id string) error
-	// Stat describes object id; ErrNotFound if there is none.
-	Stat(ctx context.Context, id string) (Object, error)
-	// Open returns object id's bytes; the caller closes it.
-	Open(ctx context.Context, id string) (Reader, error)
+	// Stat describes the object ref names (an object id, or an Object.Ref
+	// naming one stored version); ErrNotFound if there is none. For a bare
+	// id a versioned backend answers with the object's first version, the
+	// one written once and locked, never a later one.
+	Stat(ctx context.Context, ref string) (Object, error)
+	// Open returns the bytes of the object ref names (as Stat); the caller
+	// closes it.
+	Open(ctx context.Context, ref string) (Reader, error)
 }
 
 // Reader reads an object.
@@ -76,6 +81,47 @@ type Object struct {
 	SHA256   string
 	Size     int64
 	StoredAt time.Time
+	// Version is the backend's id of the stored version ("" where the
+	// backend keeps no versions: FS). An S3 bucket with object lock keeps
+	// every put as a version, so a receipt must name this one.
+	Version string
+}
+
+// Ref names exactly this stored object: its id, and "@" and its version
+// where it has one. Receipts carry it as their object, and reads by it go
+// to that version.
+func (o Object) Ref() string {
+	if o.Version == "" {
+		return o.ID
+	}
+	return o.ID + "@" + o.Version
+}
+
+// ParseRef splits an object ref into its object id and version ("" if it
+// names none), checking both.
+func ParseRef(ref string) (id, version string, err error) {
+	id, version, _ = strings.Cut(ref, "@")
+	if err := ValidObjectID(id); err != nil {
+		return "", "", err
+	}
+	if strings.Contains(ref, "@") && !validVersion(version) {
+		return "", "", fmt.Errorf("%w: version %.80q", ErrBadID, version)
+	}
+	return id, version, nil
+}
+
+// validVersion accepts 1..128 of [A-Za-z0-9._-] (S3 version ids).
+func validVersion(v string) bool {
+	if v == "" || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidObjectID checks that id is a lowercase hex SHA-256 (64 digits).

@@ -382,8 +382,9 @@ func (f *FS) Discard(ctx context.Context, id string) error {
 }
 
 // Stat implements Store. It does not re-hash the object; Verify does.
-func (f *FS) Stat(ctx context.Context, id string) (Object, error) {
-	if err := ValidObjectID(id); err != nil {
+func (f *FS) Stat(ctx context.Context, ref string) (Object, error) {
+	id, err := fsRef(ref)
+	if err != nil {
 		return Object{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -399,9 +400,20 @@ func (f *FS) Stat(ctx context.Context, id string) (Object, error) {
 	return Object{ID: id, SHA256: id, Size: fi.Size(), StoredAt: fi.ModTime().UTC()}, nil
 }
 
+// fsRef checks a ref for FS, which keeps no versions: a ref naming one
+// is not one of its objects.
+func fsRef(ref string) (string, error) {
+	id, version, err := ParseRef(ref)
+	if err == nil && version != "" {
+		err = fmt.Errorf("%w: %s names version %q; the directory store keeps no versions", ErrBadID, id, version)
+	}
+	return id, err
+}
+
 // Open implements Store.
-func (f *FS) Open(ctx context.Context, id string) (Reader, error) {
-	if err := ValidObjectID(id); err != nil {
+func (f *FS) Open(ctx context.Context, ref string) (Reader, error) {
+	id, err := fsRef(ref)
+	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -418,11 +430,12 @@ func (f *FS) Open(ctx context.Context, id string) (Reader, error) {
 }
 
 // Verify re-reads object id and checks that its bytes hash to its id.
-func (f *FS) Verify(ctx context.Context, id string) (Object, error) {
-	obj, err := f.Stat(ctx, id)
+func (f *FS) Verify(ctx context.Context, ref string) (Object, error) {
+	obj, err := f.Stat(ctx, ref)
 	if err != nil {
 		return Object{}, err
 	}
+	id := obj.ID
 	if err := verifyFile(ctx, f.objectPath(id), id, obj.Size); err != nil {
 		return Object{}, fmt.Errorf("evidence: verify %s: %w", id, err)
 	}

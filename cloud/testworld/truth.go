@@ -65,7 +65,7 @@ func Capture(recs []*recsim.Recorder) (Originals, error) {
 // Collector is what Check reads of the collector.
 type Collector interface {
 	Store() *store.Store
-	Evidence() *evidence.FS
+	Evidence() evidence.Store
 	PublicKey() ed25519.PublicKey
 }
 
@@ -112,8 +112,9 @@ func (t *Tally) problem(n *int, format string, args ...any) {
 //     and came after that receipt was issued: both are stamped from one
 //     clock, the process's real clock that the recorders (recsim's default
 //     Config.Clock) and the collector's upload server share in process;
-//   - the evidence store's objects directory (objectsDir) holds each
-//     receipted hash once and nothing else, and the collector lists each
+//   - the evidence store's objects directory (objectsDir; on S3 the
+//     bucket's object versions) holds each receipted hash once and nothing
+//     else, and the collector lists each
 //     segment once.
 func Check(ctx context.Context, col Collector, objectsDir string, recs []*recsim.Recorder, orig Originals) (Tally, error) {
 	var t Tally
@@ -144,7 +145,7 @@ func Check(ctx context.Context, col Collector, objectsDir string, recs []*recsim
 			if err := rc.Verify(pub, serial, g.Seq, g.SHA256, g.Size); err != nil {
 				t.problem(&t.BadReceipts, "%s/%d: receipt: %v", serial, g.Seq, err)
 			}
-			if rc.SHA256 != g.SHA256 || rc.Size != g.Size || rc.ObjectID != g.SHA256 {
+			if id, _, err := evidence.ParseRef(rc.ObjectID); err != nil || rc.SHA256 != g.SHA256 || rc.Size != g.Size || id != g.SHA256 {
 				t.problem(&t.Altered, "%s/%d: receipt names object %s sha256 %s size %d; the recorder's bytes hash to %s, %d bytes",
 					serial, g.Seq, rc.ObjectID, rc.SHA256, rc.Size, g.SHA256, g.Size)
 				continue
@@ -202,17 +203,12 @@ func Check(ctx context.Context, col Collector, objectsDir string, recs []*recsim
 	}
 	// One object per distinct hash: the objects directory holds exactly
 	// the receipted hashes, each once.
-	objects := map[string]int{}
-	err := filepath.WalkDir(objectsDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		objects[d.Name()]++
-		t.Objects++
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	objects, err := storedObjects(ctx, ev, objectsDir)
+	if err != nil {
 		return t, err
+	}
+	for _, n := range objects {
+		t.Objects += n
 	}
 	for _, name := range slices.Sorted(maps.Keys(objects)) {
 		if n := objects[name]; n > 1 || !hashes[name] {
@@ -225,8 +221,30 @@ func Check(ctx context.Context, col Collector, objectsDir string, recs []*recsim
 	return t, nil
 }
 
+// storedObjects counts the stored copies of each object: the versions of
+// an S3 store that lists them, else the files under objectsDir.
+func storedObjects(ctx context.Context, ev evidence.Store, objectsDir string) (map[string]int, error) {
+	if v, ok := ev.(interface {
+		ObjectVersions(context.Context) (map[string]int, error)
+	}); ok {
+		return v.ObjectVersions(ctx)
+	}
+	objects := map[string]int{}
+	err := filepath.WalkDir(objectsDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		objects[d.Name()]++
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return objects, nil
+}
+
 // objectHash streams an evidence object and hashes its bytes.
-func objectHash(ctx context.Context, ev *evidence.FS, id string) (string, int64, error) {
+func objectHash(ctx context.Context, ev evidence.Store, id string) (string, int64, error) {
 	obj, err := ev.Open(ctx, id)
 	if err != nil {
 		return "", 0, err

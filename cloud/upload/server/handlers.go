@@ -88,7 +88,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, dock string) {
 		}
 		// No bytes came in this upload: the receipt stands on the held
 		// object only after it is read back and hashes to its id.
-		if err := s.rehash(ctx, obj.ID, cr.Size); err != nil {
+		if err := s.rehash(ctx, obj, cr.Size); err != nil {
 			if ctx.Err() == nil {
 				s.alert(ctx, store.Alert{Key: "evidence-corrupt/" + obj.ID, Kind: store.KindEvidenceCorrupt, Severity: "critical",
 					Unit: "unassigned", Serial: cr.Device, Seq: cr.Seq, Dock: dock,
@@ -286,7 +286,8 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, dock, id string)
 // was receipted before).
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, m meta, obj evidence.Object, outcome string) {
 	ctx := r.Context()
-	rec := wire.Receipt{ObjectID: obj.ID, Device: m.Device, Seq: m.Seq, SHA256: m.SHA256, Size: m.Size,
+	rec := wire.Receipt{ObjectID: obj.Ref(), // names the stored version where the store keeps versions (S3)
+		Device: m.Device, Seq: m.Seq, SHA256: m.SHA256, Size: m.Size,
 		StoredAt: s.clock.Now().UTC()}
 	rec.Sign(s.keyID, s.key)
 	rerr := s.store.RecordReceipt(ctx, rec)
@@ -298,7 +299,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, m meta, obj evide
 	case !ok:
 		s.fail(w, r, m.Dock, "record receipt", fmt.Errorf("not recorded: %v", rerr))
 		return
-	case stored.SHA256 != m.SHA256 || stored.Size != m.Size || stored.ObjectID != obj.ID:
+	case stored.SHA256 != m.SHA256 || stored.Size != m.Size || stored.ObjectID != obj.Ref():
 		s.conflict(w, r, m, stored)
 		return
 	}
@@ -306,7 +307,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, m meta, obj evide
 		s.log.Warn("upload: record receipt failed but an equal receipt is stored", "device", m.Device, "seq", m.Seq, "err", rerr)
 	}
 	s.m.receipts.WithLabelValues(outcome).Inc()
-	s.log.Info("upload: receipt", "dock", m.Dock, "device", m.Device, "seq", m.Seq, "object", obj.ID,
+	s.log.Info("upload: receipt", "dock", m.Dock, "device", m.Device, "seq", m.Seq, "object", obj.Ref(),
 		"size", m.Size, "outcome", outcome)
 	writeJSON(w, http.StatusOK, upload.Status{Offset: m.Size, Size: m.Size, Receipt: &stored})
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/evidence/s3test"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire/upload"
 )
@@ -43,15 +44,17 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// env is one collector: a real store, a directory evidence store, a signing
-// key and the endpoint on a loopback HTTP server.
+// env is one collector: a real store, an evidence store (a directory, or a
+// bucket on a real S3 server when s3 is set), a signing key and the
+// endpoint on a loopback HTTP server.
 type env struct {
 	t        testing.TB
 	dsn      string
 	schema   string
 	evDir    string
+	s3       *evidence.S3Opts // the S3 backend's options; nil: the directory backend
 	st       *store.Store
-	ev       *evidence.FS
+	ev       evidence.Store
 	key      ed25519.PrivateKey
 	pub      ed25519.PublicKey
 	reg      *prometheus.Registry
@@ -110,11 +113,24 @@ func pgBackend(t testing.TB) backend {
 
 func newEnv(t testing.TB, b backend, maxChunk int64) *env {
 	t.Helper()
+	return newEnvOn(t, b, maxChunk, nil)
+}
+
+// newS3Env is newEnv with the evidence in a new bucket on a real S3 server
+// (skipped as s3test.Start says).
+func newS3Env(t testing.TB, b backend, maxChunk int64) *env {
+	t.Helper()
+	o := s3test.Start(t).Opts(evidence.S3Opts{})
+	return newEnvOn(t, b, maxChunk, &o)
+}
+
+func newEnvOn(t testing.TB, b backend, maxChunk int64, s3 *evidence.S3Opts) *env {
+	t.Helper()
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, dsn: b.dsn, schema: b.schema, evDir: t.TempDir(), key: key, pub: pub, maxChunk: maxChunk}
+	e := &env{t: t, dsn: b.dsn, schema: b.schema, evDir: t.TempDir(), s3: s3, key: key, pub: pub, maxChunk: maxChunk}
 	e.start()
 	ctx := context.Background()
 	if err := e.st.EnrollDock(ctx, testDock, "unit-1", testToken); err != nil {
@@ -137,7 +153,12 @@ func (e *env) start() {
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
-	ev, err := evidence.OpenFS(e.evDir, quietLogger())
+	var ev evidence.Store
+	if e.s3 != nil {
+		ev, err = evidence.OpenS3(ctx, *e.s3)
+	} else {
+		ev, err = evidence.OpenFS(e.evDir, quietLogger())
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,11 @@
 // bytes, the durable offset and the upload's metadata) and in the SQL store
 // (receipts), so a restarted collector continues an upload where it
 // stopped. The upload id is derived from the dock and the segment, which
-// makes create idempotent. Several instances may share one evidence
-// directory without ever overwriting an object, but the filesystem
-// backend serialises a staging area's appends only within one process:
-// route a dock to one instance (see package evidence).
+// makes create idempotent. On the S3 backend any instance continues any
+// upload (its staging is in the bucket); several instances may share one
+// evidence directory without ever overwriting an object, but the
+// filesystem backend serialises a staging area's appends only within one
+// process: route a dock to one instance (see package evidence).
 package server
 
 import (
@@ -135,7 +136,7 @@ type Server struct {
 	stagingTTL   time.Duration
 }
 
-// stagingLister lists staging areas (*evidence.FS does).
+// stagingLister lists staging areas (*evidence.FS and *evidence.S3 do).
 type stagingLister interface {
 	StagingAreas(ctx context.Context) ([]evidence.StagingArea, error)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire/upload"
 )
@@ -62,11 +63,12 @@ func (s *Server) alert(ctx context.Context, a store.Alert) {
 // announceTimeout bounds the delivery of one new alert.
 const announceTimeout = 5 * time.Second
 
-// rehash reads the held object id back and checks that it is size bytes
-// hashing to id: a receipt for bytes not received in this upload is
+// rehash reads the held object (the version Stat named) back and checks
+// that it is size bytes hashing to its id: a receipt for bytes not received in this upload is
 // issued only for what the evidence store verifiably holds.
-func (s *Server) rehash(ctx context.Context, id string, size int64) error {
-	rd, err := s.ev.Open(ctx, id)
+func (s *Server) rehash(ctx context.Context, obj evidence.Object, size int64) error {
+	id := obj.ID
+	rd, err := s.ev.Open(ctx, obj.Ref())
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,36 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/berthdock/berth/cloud/evidence"
+)
+
+// OpenEvidence opens the configured evidence store: the S3 bucket when
+// s3.endpoint is set, else the directory (the embedded default).
+func OpenEvidence(ctx context.Context, cfg *Config, log *slog.Logger) (evidence.Store, error) {
+	s := cfg.S3
+	if s.Endpoint == "" {
+		return evidence.OpenFS(cfg.Evidence, log)
+	}
+	secret := ""
+	if s.SecretKeyFile != "" {
+		var err error
+		if secret, err = ReadSecretFile(s.SecretKeyFile); err != nil {
+			return nil, fmt.Errorf("collector: s3.secret_key_file: %w", err)
+		}
+	}
+	return evidence.OpenS3(ctx, evidence.S3Opts{Endpoint: s.Endpoint, Secure: s.Secure, Region: s.Region, Bucket: s.Bucket,
+		AccessKey: s.AccessKey, SecretKey: secret, Mode: evidence.LockMode(s.Mode), Retention: s.Retention,
+		CreateBucket: s.CreateBucket, Logger: log})
+}
+
+// evidenceName describes the evidence store for the start-up log.
+func (c *Config) evidenceName() string {
+	if c.S3.Endpoint != "" {
+		return "s3://" + c.S3.Endpoint + "/" + c.S3.Bucket
+	}
+	return c.Evidence
+}

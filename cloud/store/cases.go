@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// linkRoles may link footage to a case after the fact; auxiliary staff may
+// not (rule 6: they never act as enforcement officers).
+var linkRoles = map[string]bool{"officer": true, "supervisor": true, "admin": true}
+
+// CaseLink ties a segment to a case (and the inspected party) after it was
+// recorded. Links are appended, never edited; the segment's own reported
+// case tag stays as the recorder reported it.
+type CaseLink struct {
+	Serial string
+	Seq    uint64
+	Case   string // case number
+	Type   string // case type (retention policy: complaint, lawsuit, ...); may be empty
+	Party  string // inspected party; may be empty
+	By     Actor
+	Reason string
+	At     time.Time
+}
+
+// LinkCase records l after checking who links, why, and that the segment
+// is known.
+func (s *Store) LinkCase(ctx context.Context, l CaseLink) error {
+	switch {
+	case !linkRoles[l.By.Role]:
+		return fmt.Errorf("%w: role %q may not link footage to a case", ErrNotPermitted, l.By.Role)
+	case strings.TrimSpace(l.By.Name) == "" || strings.TrimSpace(l.Reason) == "" || strings.TrimSpace(l.Case) == "":
+		return fmt.Errorf("%w: a case link names who, why and the case", ErrArgument)
+	case len(l.Case) > 128 || len(l.Type) > 64 || len(l.Party) > 256 || len(l.Reason) > 4096 || l.Seq > math.MaxInt64:
+		return fmt.Errorf("%w: case link field too long", ErrArgument)
+	}
+	if err := cleanText(l.Serial, l.Case, l.Type, l.Party, l.By.Name, l.By.Role, l.Reason); err != nil {
+		return fmt.Errorf("%w: case link: %w", ErrArgument, err)
+	}
+	if l.At.IsZero() {
+		l.At = s.clock.Now()
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, s.d.q(`SELECT 1 FROM segments WHERE serial = ? AND seq = ?`), l.Serial, int64(l.Seq)).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: segment %s/%d", ErrNotFound, l.Serial, l.Seq)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.q(`INSERT INTO case_links (serial, seq, case_no, case_type, party, actor, role, reason, at_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), l.Serial, int64(l.Seq), l.Case, l.Type, l.Party, l.By.Name, l.By.Role, l.Reason, l.At.UnixNano())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: link case: %w", err)
+	}
+	return nil
+}
+
+// CaseQuery finds footage; zero fields match all. Case matches a
+// segment's reported case tag or a link; Party matches a link; Unit is the
+// recorder's enrolled unit; From and To bound the drift-corrected start.
+type CaseQuery struct {
+	Case, Party, Officer, Unit string
+	From, To                   time.Time
+	Limit                      int // default 1000
+}
+
+// CaseHit is one segment found, with its links.
+type CaseHit struct {
+	Serial  string
+	Seq     uint64
+	Officer string
+	Unit    string // enrolled unit of the recorder; "" if not enrolled
+	Start   time.Time
+	End     time.Time
+	CaseTag string // as the recorder reported it
+	Object  string // the receipt's object (id@version on S3); "" if not yet in evidence
+	Links   []CaseLink
+}
+
+// FindFootage answers a CaseQuery from the indexes, oldest first.
+func (s *Store) FindFootage(ctx context.Context, q CaseQuery) ([]CaseHit, error) {
+	if q.Limit <= 0 {
+		q.Limit = 1000
+	}
+	var where []string
+	var args []any
+	add := func(cond string, vs ...any) { where = append(where, cond); args = append(args, vs...) }
+	if q.Case != "" {
+		add(`(g.case_tag = ? OR EXISTS (SELECT 1 FROM case_links l WHERE l.serial = g.serial AND l.seq = g.seq AND l.case_no = ?))`, q.Case, q.Case)
+	}
+	if q.Party != "" {
+		add(`EXISTS (SELECT 1 FROM case_links l WHERE l.serial = g.serial AND l.seq = g.seq AND l.party = ?)`, q.Party)
+	}
+	if q.Officer != "" {
+		add(`g.officer = ?`, q.Officer)
+	}
+	if q.Unit != "" {
+		add(`r.unit = ?`, q.Unit)
+	}
+	if !q.From.IsZero() {
+		add(`g.corr_start_ns >= ?`, q.From.UnixNano())
+	}
+	if !q.To.IsZero() {
+		add(`g.corr_start_ns < ?`, q.To.UnixNano())
+	}
+	query := `SELECT g.serial, g.seq, g.officer, COALESCE(r.unit, ''), g.corr_start_ns, g.corr_end_ns, g.case_tag,
+		COALESCE(c.object_id, '') FROM segments g LEFT JOIN recorders r ON r.serial = g.serial
+		LEFT JOIN receipts c ON c.device = g.serial AND c.seq = g.seq`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, q.Limit)
+	rs, err := s.db.QueryContext(ctx, s.d.q(query+` ORDER BY g.corr_start_ns, g.serial, g.seq LIMIT ?`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: find footage: %w", err)
+	}
+	var out []CaseHit
+	for rs.Next() {
+		var h CaseHit
+		var seq, start, end int64
+		if err := rs.Scan(&h.Serial, &seq, &h.Officer, &h.Unit, &start, &end, &h.CaseTag, &h.Object); err != nil {
+			rs.Close()
+			return nil, fmt.Errorf("store: find footage: %w", err)
+		}
+		h.Seq, h.Start, h.End = uint64(seq), time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
+		out = append(out, h)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: find footage: %w", err)
+	}
+	for i := range out {
+		if out[i].Links, err = s.CaseLinks(ctx, out[i].Serial, out[i].Seq); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CaseLinks returns a segment's case links, oldest first.
+func (s *Store) CaseLinks(ctx context.Context, serial string, seq uint64) ([]CaseLink, error) {
+	if seq > math.MaxInt64 {
+		return nil, nil
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT case_no, case_type, party, actor, role, reason, at_ns FROM case_links
+		WHERE serial = ? AND seq = ? ORDER BY id`), serial, int64(seq))
+	if err != nil {
+		return nil, fmt.Errorf("store: case links: %w", err)
+	}
+	defer rs.Close()
+	var out []CaseLink
+	for rs.Next() {
+		l := CaseLink{Serial: serial, Seq: seq}
+		var at int64
+		if err := rs.Scan(&l.Case, &l.Type, &l.Party, &l.By.Name, &l.By.Role, &l.Reason, &at); err != nil {
+			return nil, fmt.Errorf("store: case links: %w", err)
+		}
+		l.At = time.Unix(0, at).UTC()
+		out = append(out, l)
+	}
+	return out, rs.Err()
+}
