@@ -54,6 +54,7 @@ var topicTypes = map[string]string{
 	wire.KindDevices: wire.TypeDeviceHealth,
 	wire.KindSegment: wire.TypeSegmentManifest,
 	wire.KindAudit:   wire.TypeAuditRecord,
+	wire.KindDocking: wire.TypeDocking,
 }
 
 // Decoder turns one MQTT message into a store.Incoming, or a *Rejection. It
@@ -158,5 +159,6 @@ func ReportFilters() []string {
 		wire.DockTopic("+", wire.KindDevices, "+"),
 		wire.DockTopic("+", wire.KindSegment),
 		wire.DockTopic("+", wire.KindAudit),
+		wire.DockTopic("+", wire.KindDocking),
 	}
 }

@@ -250,14 +250,17 @@ func (b *SegmentManifest) Validate() error {
 
 // Ack is the collector's application-level acknowledgement on
 // berth/v1/docks/{dock}/ack: the listed ids are committed and the dock may
-// drop them from its outbox.
+// drop them from its outbox. Refused lists reports refused for good (a
+// negative acknowledgement): the dock drops them too, counting and logging
+// each with its reason, instead of sending them again.
 type Ack struct {
-	IDs []string `json:"ids"`
+	IDs     []string  `json:"ids"`
+	Refused []Refusal `json:"refused,omitempty"`
 }
 
 func (b *Ack) Validate() error {
-	if len(b.IDs) == 0 || len(b.IDs) > 10000 {
-		return invalid("ack with %d ids", len(b.IDs))
+	if n := len(b.IDs) + len(b.Refused); n == 0 || n > 10000 {
+		return invalid("ack with %d ids", n)
 	}
 	return nil
 }
