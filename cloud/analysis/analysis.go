@@ -40,6 +40,13 @@ type Store interface {
 	Devices(ctx context.Context) ([]store.Device, error)
 	Docks(ctx context.Context) ([]store.Dock, error)
 	Segments(ctx context.Context, serial string, from, to time.Time) ([]store.Segment, error)
+	// Inventory, Dockings and LateArrivals give the whole picture: what
+	// the recorder listed at docking (pending until it arrives), the
+	// highest seq it assigned, and footage older than the lookback that
+	// arrived recently (judged all the same).
+	Inventory(ctx context.Context, serial string, from, to time.Time) ([]store.Inventoried, error)
+	Dockings(ctx context.Context, serial string) (store.DockingSummary, bool, error)
+	LateArrivals(ctx context.Context, since, before time.Time) (map[string]time.Time, error)
 	DeviceHealth(ctx context.Context, serial string, from, to time.Time) ([]store.HealthRecord, error)
 	UpsertAlert(ctx context.Context, a store.Alert) (bool, error)
 	AlertByKey(ctx context.Context, key string) (store.Alert, bool, error)
@@ -172,11 +179,19 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 	}
 	var errs []error
 	standing := map[string]bool{} // keys of condition findings that still hold
+	// Footage is judged whenever it arrives, however old: the lookback
+	// bounds what is re-read, measured from the oldest footage that
+	// arrived within it.
+	now := e.cfg.Clock.Now()
+	late, err := e.st.LateArrivals(ctx, now.Add(-e.cfg.Lookback), now.Add(-e.cfg.Lookback))
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range devs {
 		if d.Unit == "" {
 			d.Unit = unitOf[d.LastDock]
 		}
-		as, err := e.device(ctx, d, standing)
+		as, err := e.device(ctx, d, late[d.Serial], standing)
 		created = append(created, as...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("analysis: device %s: %w", d.Serial, err))
@@ -266,6 +281,7 @@ func unchanged(old store.Alert, a alert.Alert) bool {
 }
 
 func (e *Engine) send(ctx context.Context, a alert.Alert) {
+	a.Cite() // every delivery names the rule and its articles
 	for _, d := range e.deliver {
 		if err := d.Deliver(ctx, a); err != nil {
 			e.log.Warn("alert delivery failed", "key", a.Key, "err", err)

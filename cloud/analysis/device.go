@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
+	"github.com/berthdock/berth/cloud/wire"
 )
 
 // Alert kinds the engine raises beyond the timeline's and health's own.
@@ -30,6 +32,7 @@ var severity = map[string]string{
 	timeline.KindLateUpload:       alert.SeverityWarning,
 	timeline.KindUploadOverdue:    alert.SeverityCritical,
 	timeline.KindOffloadDueSoon:   alert.SeverityWarning,
+	KindTailLost:                  alert.SeverityCritical,
 }
 
 var titles = map[string]string{
@@ -44,14 +47,44 @@ var titles = map[string]string{
 	timeline.KindLateUpload:       "超过24小时上传 Footage stored after 24 hours",
 	timeline.KindUploadOverdue:    "超过24小时未入库 Footage not in storage after 24 hours",
 	timeline.KindOffloadDueSoon:   "执法记录仪需尽快归还 Recorder must be docked soon",
+	KindTailLost:                  "序列末尾视音频缺失 Footage lost at the end of the sequence",
 }
 
-// device analyses one recorder: timeline findings, spoken-reason checks,
-// health of its last docking, and the offload countdown.
-func (e *Engine) device(ctx context.Context, d store.Device, standing map[string]bool) ([]alert.Alert, error) {
+// KindTailLost: the recorder assigned sequence numbers above the last
+// segment it still lists, and was not recording: footage lost at the end
+// of its sequence.
+const KindTailLost = "sequence-tail-lost"
+
+// contextWindow is how much earlier than the oldest footage to judge the
+// timeline is re-read: the recordings an interruption or a hole needs
+// around it (the abnormal resume window, with room to spare).
+const contextWindow = 24 * time.Hour
+
+// withdrawable are the event findings judged on the whole inventory: one
+// that stops holding (its segment arrived, the stop was resumed after all)
+// is withdrawn with the reason, never left open nor closed silently.
+var withdrawable = []string{timeline.KindSequenceHole, KindTailLost, timeline.KindAbnormalNoResume}
+
+// device analyses one recorder: timeline findings on the whole inventory,
+// spoken-reason checks, health of its last docking, and the offload
+// countdown. lateFrom, if set, is the start of the oldest footage that
+// arrived within the lookback: it is judged too.
+func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time, standing map[string]bool) ([]alert.Alert, error) {
 	now := e.cfg.Clock.Now()
 	from := now.Add(-e.cfg.Lookback)
+	if !lateFrom.IsZero() && lateFrom.Add(-contextWindow).Before(from) {
+		from = lateFrom.Add(-contextWindow)
+	}
 	segs, err := e.st.Segments(ctx, d.Serial, from, now.Add(time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	// Device times: a drifting clock is within a day of true time.
+	inv, err := e.st.Inventory(ctx, d.Serial, from.Add(-contextWindow), now.Add(contextWindow))
+	if err != nil {
+		return nil, err
+	}
+	sum, docked, err := e.st.Dockings(ctx, d.Serial)
 	if err != nil {
 		return nil, err
 	}
@@ -64,19 +97,46 @@ func (e *Engine) device(ctx context.Context, d store.Device, standing map[string
 		syncs = append(syncs, timeline.Sync{At: h.Health.DockClock, Offset: time.Duration(h.Health.ClockOffsetMs) * time.Millisecond, Set: h.Health.ClockSet})
 	}
 	bySeq := map[uint64]store.Segment{}
-	tsegs := make([]timeline.Segment, 0, len(segs))
+	tsegs := make([]timeline.Segment, 0, len(segs)+len(inv))
+	var maxSeq uint64
 	for _, s := range segs {
 		bySeq[s.Seq] = s
+		maxSeq = max(maxSeq, s.Seq)
 		tsegs = append(tsegs, timeline.Segment{Seq: s.Seq, Start: s.Start, End: s.End, StopCause: s.StopCause, Officer: s.Officer,
 			SHA256: s.SHA256, Computed: s.Computed, ReceivedAt: s.ReceivedAt})
 	}
+	// Inventoried and not reported yet: pending, part of the picture.
+	pending := map[uint64]bool{}
+	for _, v := range inv {
+		if _, ok := bySeq[v.Seq]; ok {
+			continue
+		}
+		pending[v.Seq] = true
+		maxSeq = max(maxSeq, v.Seq)
+		tsegs = append(tsegs, timeline.Segment{Seq: v.Seq, Start: v.Start, End: v.End, StopCause: v.StopCause, Officer: d.Officer,
+			SHA256: v.SHA256})
+	}
 	tl := timeline.Build(d.Serial, tsegs, syncs, e.cfg.Policy)
 	findings := timeline.Analyze(tl, e.cfg.Policy, now)
+	// Holes are judged only on a whole inventory: the latest docking's
+	// parts are all in, and nothing newer arrived ahead of its inventory.
+	// Without any docking report (a dock that does not send them) the
+	// sequence is judged on what arrived.
+	wholeSeq := !docked || sum.Listed && maxSeq <= sum.LastSeq
+	if !wholeSeq {
+		findings = slices.DeleteFunc(findings, func(f timeline.Finding) bool { return f.Kind == timeline.KindSequenceHole })
+	} else if docked && !sum.Recording && sum.LastSeq > maxSeq && len(tsegs) > 0 {
+		findings = append(findings, timeline.Finding{Kind: KindTailLost, Serial: d.Serial, Seq: maxSeq + 1, Officer: d.Officer,
+			At: sum.Latest, MissingFrom: maxSeq + 1, MissingTo: sum.LastSeq,
+			Detail: fmt.Sprintf("seq %d..%d missing after the last listed segment %d: the recorder assigned up to %d (docked %s at %s)",
+				maxSeq+1, sum.LastSeq, maxSeq, sum.LastSeq, sum.Latest.Format(time.RFC3339), sum.Dock)})
+	}
 	if f, ok := timeline.OffloadDue(d.Serial, d.Officer, d.LastDockedAt, now, e.cfg.Policy, e.cfg.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
 		findings = append(findings, f)
 	}
 
 	var out []alert.Alert
+	held := map[string]bool{} // keys of the findings that hold now
 	raise := func(a alert.Alert) error {
 		ok, err := e.raise(ctx, a)
 		if ok {
@@ -95,7 +155,16 @@ func (e *Engine) device(ctx context.Context, d store.Device, standing map[string
 		if slices.Contains(conditions, f.Kind) {
 			standing[a.Key] = true
 		}
+		if f.Kind == KindTailLost {
+			a.Key = fmt.Sprintf("%s/%s/%d-%d", f.Kind, d.Serial, f.MissingFrom, f.MissingTo)
+		}
+		held[a.Key] = true
 		if f.Kind == timeline.KindInterruption {
+			if r := bySeq[f.Seq]; pending[f.Seq] || r.Receipt == nil && r.State != wire.SegFault {
+				// The resumed footage is on its way: judged when it
+				// arrives, no "unchecked" alert meanwhile.
+				continue
+			}
 			var err error
 			if a, err = e.judge(ctx, a, bySeq[f.Seq]); err != nil {
 				return out, err
@@ -105,6 +174,11 @@ func (e *Engine) device(ctx context.Context, d store.Device, standing map[string
 			}
 		}
 		if err := raise(a); err != nil {
+			return out, err
+		}
+	}
+	if wholeSeq && len(tsegs) > 0 {
+		if err := e.withdraw(ctx, d.Serial, held, minSeq(tsegs), maxSeq); err != nil {
 			return out, err
 		}
 	}
@@ -141,6 +215,45 @@ func (e *Engine) device(ctx context.Context, d store.Device, standing map[string
 		}
 	}
 	return out, nil
+}
+
+// withdraw closes, with the reason recorded and delivered, the standing
+// withdrawable alerts of serial about seqs in [lo, hi+1] whose finding no
+// longer holds on the whole picture.
+func (e *Engine) withdraw(ctx context.Context, serial string, held map[string]bool, lo, hi uint64) error {
+	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
+		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Serial: serial, Limit: 100000})
+		if err != nil {
+			return err
+		}
+		for _, sa := range as {
+			if !slices.Contains(withdrawable, sa.Kind) || held[sa.Key] || sa.Seq < lo || sa.Seq > hi+1 {
+				continue
+			}
+			why := "the recorder's inventory accounts for the footage"
+			if sa.Kind == timeline.KindAbnormalNoResume {
+				why = "a later recording resumed it"
+			}
+			if err := e.st.CloseAlert(ctx, sa.ID, "analysis: withdrawn: "+why); err != nil && !errors.Is(err, store.ErrState) {
+				return err
+			}
+			e.log.Info("alert withdrawn", "key", sa.Key, "kind", sa.Kind, "serial", serial, "why", why)
+			a := fromStore(sa)
+			a.State = store.AlertClosed
+			a.Title = "[撤回 withdrawn] " + a.Title
+			a.Detail = "withdrawn: " + why + "; was: " + a.Detail
+			e.send(ctx, a)
+		}
+	}
+	return nil
+}
+
+func minSeq(segs []timeline.Segment) uint64 {
+	m := segs[0].Seq
+	for _, s := range segs {
+		m = min(m, s.Seq)
+	}
+	return m
 }
 
 // judge runs the spoken-reason check for an interruption once: the alert's

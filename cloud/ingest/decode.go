@@ -110,6 +110,11 @@ func (d *Decoder) Decode(topic string, payload []byte) (wire.DockTopicParts, sto
 	}
 	env, body, rj := decodeTree(t)
 	if rj != nil {
+		if env.Dock == parts.Dock && env.ID != "" && len(env.ID) <= 128 {
+			// The envelope names the report: the dock is told it was
+			// refused for good (a negative ack) rather than resending it.
+			return parts, store.Incoming{Env: wire.Envelope{ID: env.ID, Dock: env.Dock}}, rj
+		}
 		return parts, store.Incoming{}, rj
 	}
 	if env.Dock != parts.Dock {
