@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -170,7 +171,10 @@ type ackJob struct {
 // again. A full queue drops the negative ack (the dock sends the report
 // again and it is refused again).
 func (in *Ingest) refuse(dock, id string, rj *Rejection) {
-	why := rj.Reason + ": " + short(rj.Err.Error())
+	why := rj.Reason + ": " + rj.Err.Error()
+	if len(why) > 512 {
+		why = strings.ToValidUTF8(why[:512], "") + "…"
+	}
 	select {
 	case in.ackq <- ackJob{docks: []string{dock}, refused: map[string][]wire.Refusal{dock: {{ID: id, Reason: why}}}}:
 	default:
