@@ -32,6 +32,7 @@ import (
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
+	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
@@ -39,6 +40,8 @@ import (
 type Store interface {
 	Devices(ctx context.Context) ([]store.Device, error)
 	Docks(ctx context.Context) ([]store.Dock, error)
+	Slots(ctx context.Context, dock string) ([]store.Slot, error)
+	AuditBreaks(ctx context.Context) ([]store.AuditBreak, error)
 	Segments(ctx context.Context, serial string, from, to time.Time) ([]store.Segment, error)
 	// Inventory, Dockings and LateArrivals give the whole picture: what
 	// the recorder listed at docking (pending until it arrives), the
@@ -197,7 +200,7 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 			errs = append(errs, fmt.Errorf("analysis: device %s: %w", d.Serial, err))
 		}
 	}
-	as, err := e.docks(ctx, docks)
+	as, err := e.docks(ctx, docks, standing)
 	created = append(created, as...)
 	complete := len(errs) == 0 && err == nil
 	errs = append(errs, err)
@@ -215,7 +218,9 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 // footage arrived, the recorder docked) their alert is closed, so the inbox
 // shows what still needs doing; the event findings (late upload, hole,
 // interruption) stay until a person closes them.
-var conditions = []string{timeline.KindUploadOverdue, timeline.KindOffloadDueSoon}
+var conditions = []string{timeline.KindUploadOverdue, timeline.KindOffloadDueSoon,
+	health.KindBatteryWorn, health.KindBatteryHot, health.KindStorageErrors, health.KindStorageLow, health.KindStorageWorn,
+	health.KindFirmwareOld, health.KindDockOffline, health.KindBufferFilling, health.KindBacklogOld, KindSlotFault}
 
 // closeLifted closes open or acknowledged condition alerts whose finding no
 // longer holds.
@@ -354,22 +359,70 @@ func fromStore(s store.Alert) alert.Alert {
 	return a
 }
 
-// docks raises dock health alerts.
-func (e *Engine) docks(ctx context.Context, docks []store.Dock) ([]alert.Alert, error) {
+// docks raises the custodian's dock alerts, one per dock (or slot) and
+// condition: dock health, slot faults, and breaks of a dock's audit chain
+// (critical: the record of what the dock did can no longer be trusted).
+func (e *Engine) docks(ctx context.Context, docks []store.Dock, standing map[string]bool) ([]alert.Alert, error) {
 	var out []alert.Alert
 	now := e.cfg.Clock.Now()
+	raise := func(a alert.Alert, condition bool) error {
+		if condition {
+			standing[a.Key] = true
+		}
+		ok, err := e.raise(ctx, a)
+		if ok {
+			out = append(out, a)
+		}
+		return err
+	}
+	unit := map[string]string{}
 	for _, d := range docks {
+		unit[d.ID] = d.Unit
 		if !d.Enrolled || d.LastSeen.IsZero() {
 			continue
 		}
 		for _, f := range health.Dock(d.ID, d.State, d.LastSeen, now, e.cfg.OfflineAfter, e.cfg.Health) {
-			a := alert.Alert{Key: f.Key() + "/" + d.LastSeen.UTC().Format("2006-01-02"), Kind: f.Kind, Severity: f.Severity,
-				Unit: d.Unit, Dock: d.ID, Title: "Dock " + d.ID + ": " + f.Kind, Detail: f.Detail, At: now}
-			if ok, err := e.raise(ctx, a); err != nil {
+			key, err := e.standingKey(ctx, f.Kind, "", d.ID, d.LastSeen)
+			if err != nil {
 				return out, err
-			} else if ok {
-				out = append(out, a)
 			}
+			a := alert.Alert{Key: key, Kind: f.Kind, Severity: f.Severity, Unit: d.Unit, Dock: d.ID,
+				Title: healthTitles[f.Kind] + ": " + d.ID, Detail: f.Detail, At: d.LastSeen}
+			if err := raise(a, true); err != nil {
+				return out, err
+			}
+		}
+	}
+	slots, err := e.st.Slots(ctx, "")
+	if err != nil {
+		return out, err
+	}
+	for _, sl := range slots {
+		what, ok := custodianFaults[sl.State.Fault]
+		if sl.State.State != wire.SlotFault || !ok {
+			continue
+		}
+		a := alert.Alert{Key: fmt.Sprintf("%s/%s/%d/%s", KindSlotFault, sl.Dock, sl.State.Slot, sl.State.Fault), Kind: KindSlotFault,
+			Severity: alert.SeverityWarning, Unit: unit[sl.Dock], Serial: sl.State.Serial, Dock: sl.Dock,
+			Title: fmt.Sprintf("%s: %s slot %d: %s", healthTitles[KindSlotFault], sl.Dock, sl.State.Slot, what),
+			Detail: fmt.Sprintf("slot %d of dock %s: %s (%s) since %s", sl.State.Slot, sl.Dock, sl.State.Fault, sl.State.Detail,
+				sl.UpdatedAt.UTC().Format(time.RFC3339)), At: sl.UpdatedAt}
+		if err := raise(a, true); err != nil {
+			return out, err
+		}
+	}
+	breaks, err := e.st.AuditBreaks(ctx)
+	if err != nil {
+		return out, err
+	}
+	for _, b := range breaks {
+		a := alert.Alert{Key: fmt.Sprintf("%s/%s/%d", KindAuditBreak, b.Dock, b.ID), Kind: KindAuditBreak,
+			Severity: alert.SeverityCritical, Unit: unit[b.Dock], Dock: b.Dock, Serial: b.Record.Serial,
+			Title:  healthTitles[KindAuditBreak] + ": " + b.Dock,
+			Detail: fmt.Sprintf("record %d of dock %s (message %s): %s: %s", b.Index, b.Dock, b.MsgID, b.Kind, b.Detail),
+			At:     b.DetectedAt}
+		if err := raise(a, false); err != nil {
+			return out, err
 		}
 	}
 	return out, nil

@@ -68,6 +68,8 @@ func (m *memStore) Inventory(context.Context, string, time.Time, time.Time) ([]s
 func (m *memStore) Dockings(context.Context, string) (store.DockingSummary, bool, error) {
 	return store.DockingSummary{}, false, nil
 }
+func (m *memStore) Slots(context.Context, string) ([]store.Slot, error)     { return nil, nil }
+func (m *memStore) AuditBreaks(context.Context) ([]store.AuditBreak, error) { return nil, nil }
 func (m *memStore) LateArrivals(context.Context, time.Time, time.Time) (map[string]time.Time, error) {
 	return nil, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/cloud/alert"
-	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
 	"github.com/berthdock/berth/cloud/wire"
@@ -182,37 +181,8 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 			return out, err
 		}
 	}
-	// Health of the last docking. The clock is judged at every snapshot in
-	// the lookback, though: the dock sets the clock when it measures it, so
-	// a second session of the same docking (a link that dropped) measures
-	// almost nothing, and the drift it corrected would vanish with it.
-	healthAlert := func(f health.Finding, rec store.HealthRecord) alert.Alert {
-		at := rec.Health.DockedAt
-		return alert.Alert{Key: f.Key() + "/" + at.UTC().Format(time.RFC3339), Kind: f.Kind, Severity: f.Severity,
-			Unit: d.Unit, Officer: d.Officer, Serial: d.Serial, Dock: rec.Dock, Title: "Recorder " + d.Serial + ": " + f.Kind,
-			Detail: f.Detail, At: at}
-	}
-	if d.Health.Serial != "" {
-		last := store.HealthRecord{Dock: d.LastDock, Health: d.Health}
-		last.Health.DockedAt = d.LastDockedAt
-		for _, f := range health.Device(d.Health, e.cfg.Health) {
-			if err := raise(healthAlert(f, last)); err != nil {
-				return out, err
-			}
-		}
-	}
-	for _, rec := range hist {
-		if rec.Health.DockedAt.Before(from) || rec.Health.DockedAt.Equal(d.LastDockedAt) {
-			continue
-		}
-		for _, f := range health.Device(rec.Health, e.cfg.Health) {
-			if f.Kind != health.KindClockDrift {
-				continue
-			}
-			if err := raise(healthAlert(f, rec)); err != nil {
-				return out, err
-			}
-		}
+	if err := e.deviceHealth(ctx, d, hist, from, standing, raise); err != nil {
+		return out, err
 	}
 	return out, nil
 }

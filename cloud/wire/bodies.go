@@ -56,6 +56,15 @@ const (
 	SlotFault       = "fault"
 )
 
+// Slot faults in SlotState.Fault that the collector acts on (the dock's
+// other fault words are its own): the custodian's charge and link faults.
+const (
+	SlotFaultLink        = "link"             // the recorder does not answer DockLink (hung: power-cycle it)
+	SlotFaultOverCurrent = "over-current"     // charge cut
+	SlotFaultOverTemp    = "over-temperature" // charge cut
+	SlotFaultNotCharging = "not-charging"     // battery does not take charge
+)
+
 var slotStates = map[string]bool{SlotEmpty: true, SlotPresent: true, SlotIdentified: true, SlotInventoried: true,
 	SlotCopying: true, SlotBuffered: true, SlotUploaded: true, SlotReleased: true, SlotReady: true, SlotFault: true}
 
