@@ -58,6 +58,10 @@ type Evidence struct {
 	// Regions are the sounds the reason check heard in the opening
 	// window, each with the source it was judged to be and why.
 	Regions []SpeechRegion `json:"regions,omitempty"`
+	// CheckAttempts counts failed spoken-reason checks; the next is not
+	// tried before NextCheck (the engine backs off).
+	CheckAttempts int       `json:"check_attempts,omitempty"`
+	NextCheck     time.Time `json:"next_check,omitzero"`
 }
 
 // SpeechRegion is one sound the reason check heard: its place in the

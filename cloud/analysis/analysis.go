@@ -97,8 +97,13 @@ type Config struct {
 	Escalate     time.Duration // escalate open alerts after this, doubling (0: 1 h; negative disables)
 	OfflineAfter time.Duration // dock silence tolerated (default 10 min)
 	OffloadWarn  time.Duration // warn this long before the 24 h deadline (default 4 h)
-	ClipURL      func(objectID string) string
-	Clock        clockwork.Clock // stamps, judges deadlines and paces Run (nil: the real clock)
+	// CheckAttempts: a spoken-reason check that failed this many times
+	// (retried with exponential backoff from Every up to CheckBackoffMax)
+	// raises its own alert (default 5, backoff cap 6 h).
+	CheckAttempts   int
+	CheckBackoffMax time.Duration
+	ClipURL         func(objectID string) string
+	Clock           clockwork.Clock // stamps, judges deadlines and paces Run (nil: the real clock)
 }
 
 func (c *Config) defaults() {
@@ -122,6 +127,12 @@ func (c *Config) defaults() {
 	}
 	if c.OffloadWarn <= 0 {
 		c.OffloadWarn = 4 * time.Hour
+	}
+	if c.CheckAttempts <= 0 {
+		c.CheckAttempts = 5
+	}
+	if c.CheckBackoffMax <= 0 {
+		c.CheckBackoffMax = 6 * time.Hour
 	}
 	if c.Clock == nil {
 		c.Clock = clockwork.NewRealClock()

@@ -2,10 +2,15 @@ package analysis
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/health"
@@ -125,4 +130,51 @@ func hasHan(s string) bool {
 		}
 	}
 	return false
+}
+
+// failingCheck is a reason checker whose every check fails, counting them.
+type failingCheck struct{ calls *int }
+
+func (f failingCheck) Check(context.Context, io.ReaderAt, int64, time.Duration, time.Duration) (Verdict, error) {
+	*f.calls++
+	return Verdict{}, errors.New("decoder crashed")
+}
+
+// TestReasonCheckBacksOff: a check that keeps failing is retried with
+// exponential backoff (1, 2, 4, 8, 16 min after each failure), not at
+// every pass, and after 5 failures raises its own alert, once.
+func TestReasonCheckBacksOff(t *testing.T) {
+	calls := 0
+	now := t0.Add(30 * time.Hour)
+	w := newInvWorld(t, now, nil)
+	w.e = New(Config{Clock: stepClock{clockwork.NewRealClock(), w.now}, Escalate: -1}, w.st, w.clip, failingCheck{&calls},
+		[]Deliverer{deliverFunc(func(a alert.Alert) { w.got = append(w.got, a) })}, slog.New(slog.DiscardHandler))
+	w.plan(t0.Add(10*time.Hour), 2, map[uint64]string{1: wire.StopLowBattery}, map[uint64]time.Duration{1: 3 * time.Minute})
+	w.dock(2, 1, 2)
+	w.arrive(1)
+	w.arrive(2)
+	var callsAt []int
+	var failedAt []int
+	for m := range 32 {
+		*w.now = now.Add(time.Duration(m) * time.Minute)
+		before := calls
+		for _, k := range w.pass() {
+			if strings.HasPrefix(k, KindReasonCheckFailed) {
+				failedAt = append(failedAt, m)
+			}
+		}
+		if calls > before {
+			callsAt = append(callsAt, m)
+		}
+	}
+	if want := []int{0, 1, 3, 7, 15, 31}; !slices.Equal(callsAt, want) {
+		t.Errorf("checks ran at minutes %v, want %v", callsAt, want)
+	}
+	if !slices.Equal(failedAt, []int{15}) {
+		t.Errorf("reason-check-failed delivered at minutes %v, want once at 15", failedAt)
+	}
+	a, ok, err := w.st.AlertByKey(context.Background(), KindUnchecked+"/R1/2")
+	if err != nil || !ok || !strings.Contains(a.Detail, "failed 6 times") {
+		t.Errorf("unchecked alert %+v (%v)", a, err)
+	}
 }

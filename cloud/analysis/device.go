@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
@@ -32,6 +34,7 @@ var severity = map[string]string{
 	timeline.KindUploadOverdue:    alert.SeverityCritical,
 	timeline.KindOffloadDueSoon:   alert.SeverityWarning,
 	KindTailLost:                  alert.SeverityCritical,
+	KindReasonCheckFailed:         alert.SeverityWarning,
 }
 
 var titles = map[string]string{
@@ -47,6 +50,7 @@ var titles = map[string]string{
 	timeline.KindUploadOverdue:    "超过24小时未入库 Footage not in storage after 24 hours",
 	timeline.KindOffloadDueSoon:   "执法记录仪需尽快归还 Recorder must be docked soon",
 	KindTailLost:                  "序列末尾视音频缺失 Footage lost at the end of the sequence",
+	KindReasonCheckFailed:         "口头说明核查失败 Spoken-reason check keeps failing",
 }
 
 // KindTailLost: the recorder assigned sequence numbers above the last
@@ -243,20 +247,21 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 		a.Key = KindUnchecked + keySuffix(a)
 		return a, nil
 	}
-	r, size, err := e.footage.Open(ctx, resumed.Receipt.ObjectID)
+	// A check that failed before is retried with backoff, not every pass.
+	prev, hadPrev, err := e.st.AlertByKey(ctx, KindUnchecked+keySuffix(a))
 	if err != nil {
-		return alert.Alert{}, fmt.Errorf("open footage of seq %d: %w", resumed.Seq, err)
+		return alert.Alert{}, err
 	}
-	if c, ok := r.(interface{ Close() error }); ok {
-		defer c.Close()
+	var pev alert.Evidence
+	if hadPrev {
+		json.Unmarshal(prev.Evidence, &pev)
+		if e.cfg.Clock.Now().Before(pev.NextCheck) {
+			return alert.Alert{}, nil
+		}
 	}
-	v, err := e.check.Check(ctx, r, size, e.cfg.Policy.OpeningWindow, e.cfg.Policy.MinSpeech)
+	v, err := e.checkReason(ctx, resumed)
 	if err != nil {
-		e.log.Warn("reason check failed", "serial", a.Serial, "seq", a.Seq, "err", err)
-		a.Kind, a.Severity, a.Title = KindUnchecked, alert.SeverityWarning, titles[KindUnchecked]
-		a.Detail += "; reason check failed: " + err.Error()
-		a.Key = KindUnchecked + keySuffix(a)
-		return a, nil
+		return e.checkFailed(ctx, a, pev.CheckAttempts+1, err)
 	}
 	// Judged now: an earlier "not yet checked" record of this interruption
 	// (raised while the footage was on its way) is superseded, not left
@@ -288,6 +293,48 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 			return alert.Alert{}, fmt.Errorf("explained interruption %s not stored: %w", a.Key, err)
 		}
 		return alert.Alert{}, e.st.CloseAlert(ctx, sa.ID, "reason-check")
+	}
+	return a, nil
+}
+
+// checkReason opens the resumed segment's footage and checks its opening
+// window.
+func (e *Engine) checkReason(ctx context.Context, resumed store.Segment) (Verdict, error) {
+	r, size, err := e.footage.Open(ctx, resumed.Receipt.ObjectID)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("open footage of seq %d: %w", resumed.Seq, err)
+	}
+	if c, ok := r.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	return e.check.Check(ctx, r, size, e.cfg.Policy.OpeningWindow, e.cfg.Policy.MinSpeech)
+}
+
+// checkFailed records the attempt-th failed reason check on the unchecked
+// alert with when to try again (exponential backoff from Every, capped);
+// from the CheckAttempts-th on, the failing check is an alert of its own.
+func (e *Engine) checkFailed(ctx context.Context, a alert.Alert, attempt int, cause error) (alert.Alert, error) {
+	e.log.Warn("reason check failed", "serial", a.Serial, "seq", a.Seq, "attempt", attempt, "err", cause)
+	bo := &backoff.ExponentialBackOff{InitialInterval: e.cfg.Every, Multiplier: 2, MaxInterval: e.cfg.CheckBackoffMax}
+	bo.Reset()
+	wait := e.cfg.Every
+	for range attempt {
+		wait = bo.NextBackOff()
+	}
+	now := e.cfg.Clock.Now()
+	a.Kind, a.Severity, a.Title = KindUnchecked, alert.SeverityWarning, titles[KindUnchecked]
+	a.Key = KindUnchecked + keySuffix(a)
+	a.Detail += fmt.Sprintf("; reason check failed %d times: %v", attempt, cause)
+	a.Evidence.CheckAttempts, a.Evidence.NextCheck = attempt, now.Add(wait)
+	if attempt >= e.cfg.CheckAttempts {
+		f := a
+		f.Kind, f.Key, f.Title = KindReasonCheckFailed, KindReasonCheckFailed+keySuffix(a), titles[KindReasonCheckFailed]
+		f.Evidence.NextCheck = time.Time{}
+		f.Evidence.CheckAttempts = e.cfg.CheckAttempts // stable: one alert, not rewritten at each attempt
+		f.Detail = fmt.Sprintf("the spoken-reason check of seq %d failed %d times (last: %v); a person must listen to it", a.Seq, e.cfg.CheckAttempts, cause)
+		if _, err := e.raise(ctx, f); err != nil {
+			return alert.Alert{}, err
+		}
 	}
 	return a, nil
 }
