@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -236,21 +237,21 @@ var conditions = []string{timeline.KindUploadOverdue, timeline.KindOffloadDueSoo
 // closeLifted closes open or acknowledged condition alerts whose finding no
 // longer holds.
 func (e *Engine) closeLifted(ctx context.Context, standing map[string]bool) error {
-	for _, kind := range conditions {
-		for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
-			as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Kind: kind, Limit: 100000})
-			if err != nil {
+	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
+		// One read per state, the kinds picked here: the conditions are
+		// many kinds, the standing alerts few.
+		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Limit: 1 << 30})
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if standing[a.Key] || !slices.Contains(conditions, a.Kind) {
+				continue
+			}
+			if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
 				return err
 			}
-			for _, a := range as {
-				if standing[a.Key] {
-					continue
-				}
-				if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
-					return err
-				}
-				e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
-			}
+			e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
 		}
 	}
 	return nil
