@@ -208,7 +208,9 @@ func (e *Engine) withdraw(ctx context.Context, serial string, held map[string]bo
 			if sa.Kind == timeline.KindAbnormalNoResume {
 				why = "a later recording resumed it"
 			}
-			if err := e.st.CloseAlert(ctx, sa.ID, "analysis: withdrawn: "+why); err != nil && !errors.Is(err, store.ErrState) {
+			if err := e.st.CloseAlert(ctx, sa.ID, "analysis: withdrawn: "+why); errors.Is(err, store.ErrState) {
+				continue // closed meanwhile (a person, another collector): theirs to tell
+			} else if err != nil {
 				return err
 			}
 			e.log.Info("alert withdrawn", "key", sa.Key, "kind", sa.Kind, "serial", serial, "why", why)
