@@ -89,9 +89,19 @@ type Deliverer interface {
 	Deliver(ctx context.Context, a alert.Alert) error
 }
 
+// UnitPolicy is one unit's recording policy and how long before the upload
+// deadline a recorder still out is warned about.
+type UnitPolicy struct {
+	Policy      rules.Policy
+	OffloadWarn time.Duration
+}
+
 // Config of the engine.
 type Config struct {
-	Policy       rules.Policy
+	Policy rules.Policy
+	// Units overrides Policy and OffloadWarn per unit (the unit a
+	// recorder's alerts go to).
+	Units        map[string]UnitPolicy
 	Health       health.Thresholds
 	Lookback     time.Duration // how far back timelines are rebuilt (default 7 days)
 	Every        time.Duration // period of Run (default 1 min)
@@ -138,6 +148,14 @@ func (c *Config) defaults() {
 	if c.Clock == nil {
 		c.Clock = clockwork.NewRealClock()
 	}
+}
+
+// policy returns the policy of unit: its own, or the engine's.
+func (e *Engine) policy(unit string) UnitPolicy {
+	if u, ok := e.cfg.Units[unit]; ok {
+		return u
+	}
+	return UnitPolicy{Policy: e.cfg.Policy, OffloadWarn: e.cfg.OffloadWarn}
 }
 
 // Engine runs the analysis.

@@ -14,6 +14,7 @@ import (
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
 // Alert kinds the engine raises beyond the timeline's and health's own.
@@ -119,8 +120,9 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 		tsegs = append(tsegs, timeline.Segment{Seq: v.Seq, Start: v.Start, End: v.End, StopCause: v.StopCause, Officer: d.Officer,
 			SHA256: v.SHA256})
 	}
-	tl := timeline.Build(d.Serial, tsegs, syncs, e.cfg.Policy)
-	findings := timeline.Analyze(tl, e.cfg.Policy, now)
+	up := e.policy(d.Unit)
+	tl := timeline.Build(d.Serial, tsegs, syncs, up.Policy)
+	findings := timeline.Analyze(tl, up.Policy, now)
 	// Holes are judged only on a whole inventory: the latest docking's
 	// parts are all in, and nothing newer arrived ahead of its inventory.
 	// Without any docking report (a dock that does not send them) the
@@ -134,7 +136,7 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 			Detail: fmt.Sprintf("seq %d..%d missing after the last listed segment %d: the recorder assigned up to %d (docked %s at %s)",
 				maxSeq+1, sum.LastSeq, maxSeq, sum.LastSeq, sum.Latest.Format(time.RFC3339), sum.Dock)})
 	}
-	if f, ok := timeline.OffloadDue(d.Serial, d.Officer, d.LastDockedAt, now, e.cfg.Policy, e.cfg.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
+	if f, ok := timeline.OffloadDue(d.Serial, d.Officer, d.LastDockedAt, now, up.Policy, up.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
 		findings = append(findings, f)
 	}
 
@@ -169,7 +171,7 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 				continue
 			}
 			var err error
-			if a, err = e.judge(ctx, a, bySeq[f.Seq]); err != nil {
+			if a, err = e.judge(ctx, a, bySeq[f.Seq], up.Policy); err != nil {
 				return out, err
 			}
 			if a.Kind == "" {
@@ -235,7 +237,7 @@ func minSeq(segs []timeline.Segment) uint64 {
 // judge runs the spoken-reason check for an interruption once: the alert's
 // key is the resumed segment's, so a judged interruption is found in the
 // store and skipped (returned with an empty Kind).
-func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment) (alert.Alert, error) {
+func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment, p rules.Policy) (alert.Alert, error) {
 	keys := []string{KindUnexplained, KindExplained}
 	for _, k := range keys {
 		if _, ok, err := e.st.AlertByKey(ctx, k+keySuffix(a)); err != nil || ok {
@@ -261,7 +263,7 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 			return alert.Alert{}, nil
 		}
 	}
-	v, err := e.checkReason(ctx, resumed)
+	v, err := e.checkReason(ctx, resumed, p)
 	if err != nil {
 		return e.checkFailed(ctx, a, pev.CheckAttempts+1, err)
 	}
@@ -278,7 +280,7 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 		a.Evidence.ClipURL = e.cfg.ClipURL(resumed.Receipt.ObjectID)
 	}
 	a.Detail = fmt.Sprintf("%s; %.1f s of wearer speech in the first %s (need %s)", a.Detail, v.SpeechSeconds,
-		e.cfg.Policy.OpeningWindow, e.cfg.Policy.MinSpeech)
+		p.OpeningWindow, p.MinSpeech)
 	if spoken {
 		a.Kind, a.Severity, a.Title = KindExplained, alert.SeverityInfo, titles[KindExplained]
 	} else {
@@ -301,7 +303,7 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 
 // checkReason opens the resumed segment's footage and checks its opening
 // window.
-func (e *Engine) checkReason(ctx context.Context, resumed store.Segment) (Verdict, error) {
+func (e *Engine) checkReason(ctx context.Context, resumed store.Segment, p rules.Policy) (Verdict, error) {
 	r, size, err := e.footage.Open(ctx, resumed.Receipt.ObjectID)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("open footage of seq %d: %w", resumed.Seq, err)
@@ -309,7 +311,7 @@ func (e *Engine) checkReason(ctx context.Context, resumed store.Segment) (Verdic
 	if c, ok := r.(interface{ Close() error }); ok {
 		defer c.Close()
 	}
-	return e.check.Check(ctx, r, size, e.cfg.Policy.OpeningWindow, e.cfg.Policy.MinSpeech)
+	return e.check.Check(ctx, r, size, p.OpeningWindow, p.MinSpeech)
 }
 
 // checkFailed records the attempt-th failed reason check on the unchecked

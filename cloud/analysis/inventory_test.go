@@ -14,6 +14,7 @@ import (
 	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
 // invWorld is a store, an engine on a stepped clock and the deliveries it
@@ -209,5 +210,35 @@ func TestAnyAge(t *testing.T) {
 		if a.Kind == KindUnexplained && (a.Rule.Number != 2 || !strings.Contains(a.Rule.Articles, "第九条")) {
 			t.Errorf("unexplained interruption cites %+v", a.Rule)
 		}
+	}
+}
+
+// TestUnitPolicy: a unit with a 12 h upload deadline has footage stored
+// 13 h after recording judged late; under the default 24 h it is not.
+func TestUnitPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		units map[string]UnitPolicy
+		want  []string
+	}{
+		{"default 24 h", nil, nil},
+		{"unit-3 12 h", map[string]UnitPolicy{"unit-3": {Policy: func() rules.Policy {
+			p := rules.DefaultPolicy()
+			p.UploadDeadline = 12 * time.Hour
+			return p
+		}(), OffloadWarn: time.Hour}}, []string{"late-upload/R1/1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := t0.Add(30 * time.Hour)
+			w := newInvWorld(t, now, nil)
+			w.e = New(Config{Clock: stepClock{clockwork.NewRealClock(), w.now}, Escalate: -1, Units: tc.units}, w.st, w.clip, nil,
+				[]Deliverer{deliverFunc(func(a alert.Alert) { w.got = append(w.got, a) })}, slog.New(slog.DiscardHandler))
+			w.plan(now.Add(-13*time.Hour-10*time.Minute), 1, nil, nil)
+			w.dock(1, 1)
+			w.arrive(1)
+			if got := w.pass(); !slices.Equal(got, tc.want) {
+				t.Fatalf("delivered %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
