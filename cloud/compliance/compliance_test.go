@@ -91,7 +91,7 @@ func TestReport(t *testing.T) {
 	alert("a2", "interruption-unexplained", "unit-3", "o-1", day.Add(time.Hour), time.Hour)
 	alert("a3", "late-upload", "unit-3", "o-1", day.Add(3*time.Hour), 0)
 	alert("a4", "sequence-hole", "unit-3", "o-2", day, 0)
-	alert("a5", "interruption-unexplained", "unit-9", "o-2", day, 0)                  // another unit
+	alert("a5", "interruption-unexplained", "unit-9", "o-2", day, 0)                 // another unit
 	alert("a6", "interruption-unexplained", "unit-3", "o-2", mon.Add(-time.Hour), 0) // the week before
 	rows, err := Report(ctx, st, rules.DefaultPolicy(), "unit-3", "2026-W48")
 	if err != nil {
@@ -105,7 +105,7 @@ func TestReport(t *testing.T) {
 		o1.ExplainedRate != 0.5 || o1.Late != 1 || o1.LateRate != 1.0/3 || o1.Holes != 0 || o1.Acknowledged != 1 {
 		t.Errorf("o-1: %+v", o1)
 	}
-	ackHours := now.Sub(day.Add(2*time.Hour)).Hours() // acknowledged at the store's now, opened an hour after the event
+	ackHours := now.Sub(day.Add(2 * time.Hour)).Hours() // acknowledged at the store's now, opened an hour after the event
 	if d := o1.MeanAckHours - ackHours; d < -0.01 || d > 0.01 {
 		t.Errorf("o-1 mean ack %.2f h, want %.2f", o1.MeanAckHours, ackHours)
 	}
