@@ -56,7 +56,7 @@ type Store interface {
 	AlertByKey(ctx context.Context, key string) (store.Alert, bool, error)
 	Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error)
 	CloseAlert(ctx context.Context, id int64, by string) error
-	EscalateAlert(ctx context.Context, id int64, level int) error
+	EscalateOnce(ctx context.Context, id int64, level int) (bool, error)
 	// ClaimAnnouncement and Unannounced deliver the alerts other parts
 	// raised (store.TrustKinds) exactly once.
 	ClaimAnnouncement(ctx context.Context, key string) (bool, error)
@@ -371,8 +371,11 @@ func (e *Engine) escalate(ctx context.Context) error {
 		if !a.EscalationDue(now, e.cfg.Escalate) {
 			continue
 		}
-		if err := e.st.EscalateAlert(ctx, sa.ID, sa.Escalation+1); err != nil {
+		// Several collectors may escalate it: the one that did delivers.
+		if ok, err := e.st.EscalateOnce(ctx, sa.ID, sa.Escalation+1); err != nil {
 			return err
+		} else if !ok {
+			continue
 		}
 		a.Escalation++
 		a.Title = fmt.Sprintf("[escalation %d] %s", a.Escalation, a.Title)

@@ -59,7 +59,7 @@ func (m *memStore) AlertByKey(_ context.Context, key string) (store.Alert, bool,
 }
 func (m *memStore) Alerts(context.Context, store.AlertFilter) ([]store.Alert, error) { return nil, nil }
 func (m *memStore) CloseAlert(context.Context, int64, string) error                  { return nil }
-func (m *memStore) EscalateAlert(context.Context, int64, int) error                  { return nil }
+func (m *memStore) EscalateOnce(context.Context, int64, int) (bool, error)           { return false, nil }
 func (m *memStore) ClaimAnnouncement(context.Context, string) (bool, error)          { return false, nil }
 func (m *memStore) Unannounced(context.Context, int) ([]store.Alert, error)          { return nil, nil }
 func (m *memStore) Inventory(context.Context, string, time.Time, time.Time) ([]store.Inventoried, error) {

@@ -71,3 +71,27 @@ func TestDockingsInventory(t *testing.T) {
 		}
 	})
 }
+
+// TestEscalateOnce: of two collectors escalating an alert to the same
+// level, one is told it did; a closed alert is not escalated.
+func TestEscalateOnce(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		ctx := context.Background()
+		if _, err := s.UpsertAlert(ctx, Alert{Key: "k1", Kind: "sequence-hole", Severity: "critical", Unit: "u", Title: "t", At: t0}); err != nil {
+			t.Fatal(err)
+		}
+		a, _, _ := s.AlertByKey(ctx, "k1")
+		first, err1 := s.EscalateOnce(ctx, a.ID, 1)
+		second, err2 := s.EscalateOnce(ctx, a.ID, 1)
+		if !first || second || err1 != nil || err2 != nil {
+			t.Fatalf("escalations: %v %v (%v %v)", first, second, err1, err2)
+		}
+		if err := s.CloseAlert(ctx, a.ID, "chief"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.EscalateOnce(ctx, a.ID, 2); ok || err != nil {
+			t.Fatalf("closed alert escalated: %v %v", ok, err)
+		}
+	})
+}
