@@ -161,7 +161,10 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 			standing[a.Key] = true
 		}
 		if f.Kind == KindTailLost {
-			a.Key = fmt.Sprintf("%s/%s/%d-%d", f.Kind, d.Serial, f.MissingFrom, f.MissingTo)
+			// Keyed as the hole the same numbers become once the recorder
+			// lists later segments: one alert for the lost footage, not a
+			// withdrawal and a new alert.
+			a.Key = fmt.Sprintf("%s/%s/%d-%d", timeline.KindSequenceHole, d.Serial, f.MissingFrom, f.MissingTo)
 		}
 		held[a.Key] = true
 		if f.Kind == timeline.KindInterruption {
@@ -183,7 +186,13 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 		}
 	}
 	if wholeSeq && len(tsegs) > 0 {
-		if err := e.withdraw(ctx, d.Serial, held, minSeq(tsegs), maxSeq); err != nil {
+		var missing []timeline.Finding
+		for _, f := range findings {
+			if f.Kind == timeline.KindSequenceHole || f.Kind == KindTailLost {
+				missing = append(missing, f)
+			}
+		}
+		if err := e.withdraw(ctx, d.Serial, held, missing, minSeq(tsegs), maxSeq); err != nil {
 			return out, err
 		}
 	}
@@ -195,8 +204,9 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 
 // withdraw closes, with the reason recorded and delivered, the standing
 // withdrawable alerts of serial about seqs in [lo, hi+1] whose finding no
-// longer holds on the whole picture.
-func (e *Engine) withdraw(ctx context.Context, serial string, held map[string]bool, lo, hi uint64) error {
+// longer holds on the whole picture; a hole whose range changed (missing
+// lists the holes that hold) says so.
+func (e *Engine) withdraw(ctx context.Context, serial string, held map[string]bool, missing []timeline.Finding, lo, hi uint64) error {
 	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
 		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Serial: serial, Limit: 100000})
 		if err != nil {
@@ -209,6 +219,11 @@ func (e *Engine) withdraw(ctx context.Context, serial string, held map[string]bo
 			why := "the recorder's inventory accounts for the footage"
 			if sa.Kind == timeline.KindAbnormalNoResume {
 				why = "a later recording resumed it"
+			}
+			for _, f := range missing {
+				if f.MissingFrom <= sa.Seq && sa.Seq <= f.MissingTo {
+					why = fmt.Sprintf("the missing range is now seq %d..%d (%s)", f.MissingFrom, f.MissingTo, f.Detail)
+				}
 			}
 			if err := e.st.CloseAlert(ctx, sa.ID, "analysis: withdrawn: "+why); errors.Is(err, store.ErrState) {
 				continue // closed meanwhile (a person, another collector): theirs to tell

@@ -138,7 +138,7 @@ func TestJudgedOnWholeInventory(t *testing.T) {
 	*w.now = now.Add(time.Minute)
 	w.inventory(7, 1, 2, 4, 5)
 	got := w.pass()
-	want := []string{"sequence-hole/R1/2-4", "sequence-hole/R1/3-3", "sequence-tail-lost/R1/6-7"}
+	want := []string{"sequence-hole/R1/2-4", "sequence-hole/R1/3-3", "sequence-hole/R1/6-7"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("with the inventory: delivered %v, want %v (the withdrawal and the two real findings)", got, want)
 	}
@@ -167,6 +167,29 @@ func TestJudgedOnWholeInventory(t *testing.T) {
 		if a, ok, _ := w.st.AlertByKey(context.Background(), k); !ok || a.State != store.AlertOpen {
 			t.Errorf("%s: %+v, want open", k, a)
 		}
+	}
+	// The next docking lists seq 8: the lost tail 6..7 now lies between
+	// listed segments, the same footage missing: its alert stands, nothing
+	// is delivered.
+	*w.now = w.now.Add(time.Hour)
+	w.segs[8] = wire.InventoryEntry{Seq: 8, Start: w.now.Add(-time.Hour), End: w.now.Add(-50 * time.Minute), Size: 14,
+		SHA256: fmt.Sprintf("%064x", 8), StopCause: wire.StopUser}
+	w.dock(8, 8)
+	w.arrive(8)
+	if got := w.pass(); len(got) != 0 {
+		t.Fatalf("the lost tail became a hole: delivered %v", got)
+	}
+	// The one after lists seq 11 (10 lost too): 9..10 is a new hole.
+	*w.now = w.now.Add(time.Hour)
+	w.segs[11] = wire.InventoryEntry{Seq: 11, Start: w.now.Add(-time.Hour), End: w.now.Add(-50 * time.Minute), Size: 15,
+		SHA256: fmt.Sprintf("%064x", 11), StopCause: wire.StopUser}
+	w.dock(11, 11)
+	w.arrive(11)
+	if got := w.pass(); !slices.Equal(got, []string{"sequence-hole/R1/9-10"}) {
+		t.Fatalf("after a docking listing seq 11: delivered %v", got)
+	}
+	if a, _, _ := w.st.AlertByKey(context.Background(), "sequence-hole/R1/6-7"); a.State != store.AlertOpen || a.Kind != KindTailLost {
+		t.Errorf("lost tail: %+v", a)
 	}
 }
 
