@@ -392,6 +392,10 @@ func fromStore(s store.Alert) alert.Alert {
 	return a
 }
 
+// hungAfter is how long a slot's link fault must stand before the recorder
+// counts as hung (the dock retries a dropped link at once).
+const hungAfter = 2 * time.Minute
+
 // docks raises the custodian's dock alerts, one per dock (or slot) and
 // condition: dock health, slot faults, and breaks of a dock's audit chain
 // (critical: the record of what the dock did can no longer be trusted).
@@ -434,6 +438,9 @@ func (e *Engine) docks(ctx context.Context, docks []store.Dock, standing map[str
 		what, ok := custodianFaults[sl.State.Fault]
 		if sl.State.State != wire.SlotFault || !ok {
 			continue
+		}
+		if sl.State.Fault == wire.SlotFaultLink && now.Sub(sl.UpdatedAt) < hungAfter {
+			continue // a link that dropped is re-opened at once: hung only if it stays down
 		}
 		a := alert.Alert{Key: fmt.Sprintf("%s/%s/%d/%s", KindSlotFault, sl.Dock, sl.State.Slot, sl.State.Fault), Kind: KindSlotFault,
 			Severity: alert.SeverityWarning, Unit: unit[sl.Dock], Serial: sl.State.Serial, Dock: sl.Dock,
