@@ -52,6 +52,11 @@ func (d *Dock) Manifest(m wire.SegmentManifest) {
 	}
 }
 
+// Docking implements slot.Reports.
+func (d *Dock) Docking(b wire.Docking) {
+	d.put(d.id("dock"), wire.TypeDocking, wire.DockingTopic(d.set.Dock), false, &b)
+}
+
 // Audit implements slot.Reports: append to the hash-chained log, then ship.
 func (d *Dock) Audit(action string, slotIdx int, serial string, seq uint64, detail string) {
 	d.mu.Lock()

@@ -60,7 +60,16 @@ func (r *Reporter) handleAck(m paho.Message) bool {
 		r.reject("ack", err)
 		return true
 	}
-	ids := b.(*wire.Ack).IDs
+	ack := b.(*wire.Ack)
+	ids := ack.IDs
+	for _, rf := range ack.Refused {
+		// Refused for good: sending it again would be refused again. It
+		// leaves the outbox with the acknowledged, counted and logged.
+		r.refused.Add(1)
+		r.log.Error("report refused by the collector; not sent again", "id", rf.ID, "reason", rf.Reason,
+			"refused_total", r.refused.Load())
+		ids = append(ids, rf.ID)
+	}
 	// r.mu is held across the outbox write so that publishPending, which
 	// drops in-flight ids the outbox no longer holds, cannot take an id
 	// between its deletion and its count here.

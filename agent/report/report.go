@@ -108,6 +108,7 @@ type Reporter struct {
 	gone     map[string]struct{} // ids acked since publishPending read the outbox
 
 	published, acked, rejected, unknownAcks atomic.Uint64
+	refused                                 atomic.Uint64 // reports the collector refused for good
 	rejectLog, readLog                      rate.Sometimes
 }
 
@@ -161,6 +162,10 @@ func (r *Reporter) Connected() bool { return r.connected.Load() }
 func (r *Reporter) Stats() (published, acked, rejected uint64) {
 	return r.published.Load(), r.acked.Load(), r.rejected.Load()
 }
+
+// Refused counts the reports the collector refused for good (negative
+// acknowledgements): dropped from the outbox, not sent again.
+func (r *Reporter) Refused() uint64 { return r.refused.Load() }
 
 // UnknownAcks counts acknowledged ids that were not in flight: redelivered
 // acks, or acks for entries published by an earlier run. They are passed to

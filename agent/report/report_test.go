@@ -320,3 +320,41 @@ func TestOnConnectRestoresOnline(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// A negative acknowledgement: a report refused for good leaves the outbox
+// (it is not sent again), is counted, and the others stay queued.
+func TestRefusedLeavesOutbox(t *testing.T) {
+	onBothBrokers(t, func(t *testing.T, addr string) {
+		dock := newDock(t)
+		box := newBox(t)
+		col := newCollector(t, addr, dock, false)
+		ids := put(t, box, dock, 3)
+		r := startReporter(t, testConfig(dock, addr), box, nil)
+		eventually(t, 5*time.Second, "every entry published", func() bool {
+			for _, id := range ids {
+				if len(col.arrivals(id)) == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		e, err := wire.NewEnvelope("nack-1", dock, time.Now(), wire.TypeAck,
+			&wire.Ack{IDs: []string{}, Refused: []wire.Refusal{{ID: ids[1], Reason: "schema: stop_cause"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := e.Marshal()
+		col.publish(wire.AckTopic(dock), p)
+		eventually(t, 5*time.Second, "refused entry dropped", func() bool { return box.Len() == 2 })
+		pending, err := box.Pending(10)
+		if err != nil || len(pending) != 2 || pending[0].ID != ids[0] || pending[1].ID != ids[2] {
+			t.Fatalf("pending %+v err %v", pending, err)
+		}
+		if r.Refused() != 1 {
+			t.Errorf("refused %d, want 1", r.Refused())
+		}
+		if err := r.stop(t); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	})
+}

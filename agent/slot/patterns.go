@@ -32,17 +32,17 @@ func Pattern(state, fault string) led.Pattern {
 
 // Fault reasons in wire.SlotState.Fault.
 const (
-	FaultLink          = "link"             // the recorder does not answer DockLink
-	FaultAuth          = "auth"             // unknown recorder or failed authentication: refused
-	FaultHashMismatch  = "hash-mismatch"    // a copied segment does not match the recorder's hash
-	FaultSequenceHole  = "sequence-hole"    // the recorder's sequence numbers have a hole: nothing released
-	FaultBufferFull    = "buffer-full"      // the dock's buffer is full: footage stays on the recorder
-	FaultBuffer        = "buffer"           // the buffer failed
-	FaultOverCurrent   = "over-current"     // charge cut
-	FaultOverTemp      = "over-temperature" // charge cut
-	FaultNotCharging   = "not-charging"     // battery does not take charge
-	FaultReleaseRefuse = "release-refused"  // the recorder refused a release
-	FaultOffline       = "receipt-timeout"  // no receipt yet: footage stays on the recorder
+	FaultLink          = wire.SlotFaultLink        // the recorder does not answer DockLink
+	FaultAuth          = "auth"                    // unknown recorder or failed authentication: refused
+	FaultHashMismatch  = "hash-mismatch"           // a copied segment does not match the recorder's hash
+	FaultSequenceHole  = "sequence-hole"           // the recorder's sequence numbers have a hole: nothing released
+	FaultBufferFull    = "buffer-full"             // the dock's buffer is full: footage stays on the recorder
+	FaultBuffer        = "buffer"                  // the buffer failed
+	FaultOverCurrent   = wire.SlotFaultOverCurrent // charge cut
+	FaultOverTemp      = wire.SlotFaultOverTemp    // charge cut
+	FaultNotCharging   = wire.SlotFaultNotCharging // battery does not take charge
+	FaultReleaseRefuse = "release-refused"         // the recorder refused a release
+	FaultOffline       = "receipt-timeout"         // no receipt yet: footage stays on the recorder
 )
 
 // FaultClass is one kind of trouble at a slot: its LED pattern, what the

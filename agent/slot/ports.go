@@ -50,5 +50,8 @@ type Reports interface {
 	Slot(st wire.SlotState)
 	Device(h wire.DeviceHealth)
 	Manifest(m wire.SegmentManifest)
+	// Docking reports the recorder's inventory before copying and the
+	// end of the copy (wire.Docking).
+	Docking(d wire.Docking)
 	Audit(action string, slot int, serial string, seq uint64, detail string)
 }

@@ -18,6 +18,7 @@ import (
 
 // docking is what a session learned of the recorder.
 type docking struct {
+	at     time.Time // names the docking: the health snapshot's docked_at
 	info   docklink.DeviceInfo
 	status docklink.Status
 	clock  docklink.ClockReading
@@ -63,6 +64,7 @@ func (s *Slot) session(ctx context.Context) (linkLost bool) {
 	if s.faultIs(FaultLink) {
 		return true
 	}
+	s.reportComplete(d)
 	s.releaseAll(ctx, c, d)
 	if ctx.Err() != nil {
 		return false
@@ -117,10 +119,12 @@ func (s *Slot) identify(ctx context.Context, c *docklink.Client) (*docking, bool
 	s.health = &h
 	s.mu.Unlock()
 	s.rep.Device(h)
+	d.at = h.DockedAt
 
 	if d.segs, err = c.Inventory(ctx); err != nil {
 		return s.linkFault(ctx, "inventory", err)
 	}
+	s.reportInventory(d)
 	d.follow = followers(d.segs)
 	d.hole = holes(d.segs, d.status)
 	var total int64
@@ -320,6 +324,42 @@ func mediaString(m docklink.Media) string {
 	}
 	return fmt.Sprintf("%s %s %dx%d@%.2f %s %dHz/%d", m.Container, m.VideoCodec, m.Width, m.Height,
 		float64(m.FrameRateMilli)/1000, m.AudioCodec, m.AudioSampleRate, m.AudioChannels)
+}
+
+// lastSeq is the highest sequence number the recorder assigned: its
+// status says (DockLink §9.2), and a listed segment proves at least its own.
+func (d *docking) lastSeq() uint64 {
+	last := d.status.LastSeq
+	if n := len(d.segs); n > 0 {
+		last = max(last, d.segs[n-1].Seq)
+	}
+	return last
+}
+
+// reportInventory reports the recorder's whole inventory before anything
+// is copied (DESIGN.md, "Judge on the whole picture"), in parts of at most
+// wire.MaxInventoryPart segments: the collector then judges what has not
+// arrived yet as pending, not missing.
+func (s *Slot) reportInventory(d *docking) {
+	parts := max(1, (len(d.segs)+wire.MaxInventoryPart-1)/wire.MaxInventoryPart)
+	for p := range parts {
+		chunk := d.segs[p*wire.MaxInventoryPart : min(len(d.segs), (p+1)*wire.MaxInventoryPart)]
+		es := make([]wire.InventoryEntry, len(chunk))
+		for i, g := range chunk {
+			es[i] = wire.InventoryEntry{Seq: g.Seq, Start: g.Start.UTC(), End: g.End.UTC(), Size: int64(g.Size),
+				SHA256: hex.EncodeToString(g.SHA256[:]), StopCause: stopCause(g.StopCause)}
+		}
+		s.rep.Docking(wire.Docking{Serial: d.info.Serial, DockedAt: d.at, Phase: wire.DockingInventory, LastSeq: d.lastSeq(),
+			Recording: d.status.Recording == docklink.RecordingActive, Part: p + 1, Parts: parts, Segments: es})
+	}
+}
+
+// reportComplete marks the docking's copy finished: every listed segment
+// is durable here or faulted.
+func (s *Slot) reportComplete(d *docking) {
+	st, _ := s.State()
+	s.rep.Docking(wire.Docking{Serial: d.info.Serial, DockedAt: d.at, Phase: wire.DockingComplete, LastSeq: d.lastSeq(),
+		Recording: d.status.Recording == docklink.RecordingActive, Part: 1, Parts: 1, Copied: st.Copied})
 }
 
 // followers marks segments that start a recording resumed after an

@@ -267,6 +267,8 @@ type reports struct {
 	mu        sync.Mutex
 	states    []wire.SlotState
 	manifests []wire.SegmentManifest
+	dockings  []wire.Docking
+	order     []string // "docking inventory", "manifest", "docking complete" as reported
 	audits    []string
 	health    []wire.DeviceHealth
 }
@@ -284,6 +286,13 @@ func (r *reports) Device(h wire.DeviceHealth) {
 func (r *reports) Manifest(m wire.SegmentManifest) {
 	r.mu.Lock()
 	r.manifests = append(r.manifests, m)
+	r.order = append(r.order, "manifest")
+	r.mu.Unlock()
+}
+func (r *reports) Docking(d wire.Docking) {
+	r.mu.Lock()
+	r.dockings = append(r.dockings, d)
+	r.order = append(r.order, "docking "+d.Phase)
 	r.mu.Unlock()
 }
 func (r *reports) Audit(action string, slot int, serial string, seq uint64, detail string) {
@@ -460,6 +469,59 @@ func TestSequenceHoleWithholdsRelease(t *testing.T) {
 				t.Fatalf("released %v", got)
 			}
 		})
+	}
+}
+
+// TestDockingReportsWholeInventory: the recorder's whole inventory, with
+// the highest sequence number it ever assigned (here above the last listed
+// segment: footage lost at the end), is reported before any segment, and
+// the complete marker after the copy.
+func TestDockingReportsWholeInventory(t *testing.T) {
+	r := newRig(t, true)
+	segs := r.rec.AddRandom(3, 1000, 1, t0)
+	if err := r.rec.Release(segs[2].Seq, segs[2].SHA256); err != nil {
+		t.Fatal(err)
+	}
+	r.dock(true)
+	r.waitState(t, wire.SlotFault)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.rep.mu.Lock()
+		n := len(r.rep.dockings)
+		r.rep.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d docking reports", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.rep.mu.Lock()
+	defer r.rep.mu.Unlock()
+	inv, done := r.rep.dockings[0], r.rep.dockings[1]
+	if inv.Phase != wire.DockingInventory || inv.LastSeq != segs[2].Seq || inv.Part != 1 || inv.Parts != 1 ||
+		len(inv.Segments) != 2 || inv.Segments[0].Seq != segs[0].Seq || inv.Segments[1].Seq != segs[1].Seq ||
+		inv.Segments[1].Size != 1000 || inv.DockedAt.IsZero() {
+		t.Errorf("inventory %+v", inv)
+	}
+	if err := inv.Validate(); err != nil {
+		t.Errorf("inventory does not validate: %v", err)
+	}
+	if done.Phase != wire.DockingComplete || !done.DockedAt.Equal(inv.DockedAt) || done.Copied != 2 {
+		t.Errorf("complete %+v", done)
+	}
+	if r.rep.order[0] != "docking inventory" || r.rep.order[len(r.rep.order)-1] == "docking inventory" {
+		t.Errorf("report order %v", r.rep.order)
+	}
+	copied := 0 // the copy's manifests (releases may follow the marker)
+	for _, o := range r.rep.order[:max(0, slices.Index(r.rep.order, "docking complete"))] {
+		if o == "manifest" {
+			copied++
+		}
+	}
+	if copied < 2 {
+		t.Errorf("complete marker before the copy's manifests: %v", r.rep.order)
 	}
 }
 

@@ -36,8 +36,11 @@ type Alert struct {
 	Detail   string    `json:"detail"`
 	At       time.Time `json:"at"` // when the event happened
 	Evidence Evidence  `json:"evidence"`
-	State    string    `json:"state"`
-	Opened   time.Time `json:"opened"`
+	// Rule is the rule and the regulation's articles the alert stands on
+	// (set from Kind by Cite).
+	Rule   *Rule     `json:"rule,omitempty"`
+	State  string    `json:"state"`
+	Opened time.Time `json:"opened"`
 	// Escalation counts how many times the alert was escalated while open.
 	Escalation int `json:"escalation"`
 }
@@ -55,6 +58,10 @@ type Evidence struct {
 	// Regions are the sounds the reason check heard in the opening
 	// window, each with the source it was judged to be and why.
 	Regions []SpeechRegion `json:"regions,omitempty"`
+	// CheckAttempts counts failed spoken-reason checks; the next is not
+	// tried before NextCheck (the engine backs off).
+	CheckAttempts int       `json:"check_attempts,omitempty"`
+	NextCheck     time.Time `json:"next_check,omitzero"`
 }
 
 // SpeechRegion is one sound the reason check heard: its place in the
@@ -84,6 +91,9 @@ func (e Evidence) MarshalJSON() ([]byte, error) {
 		SpeechSeconds float64 `json:"speech_seconds"` // shallower: replaces plain's omitempty field
 	}{plain(e), e.SpeechSeconds})
 }
+
+// Cite sets the alert's rule from its kind.
+func (a *Alert) Cite() { a.Rule = RuleOf(a.Kind) }
 
 // ErrInvalid reports an alert missing what every delivery needs.
 var ErrInvalid = errors.New("alert: invalid alert")

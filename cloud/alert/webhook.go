@@ -104,6 +104,9 @@ func markdown(a Alert) string {
 	if a.Evidence.ReasonSpoken != nil {
 		fmt.Fprintf(&b, "- 语音说明 speech heard: %.1f s\n", a.Evidence.SpeechSeconds)
 	}
+	if a.Rule != nil {
+		fmt.Fprintf(&b, "- 依据 rule %d: %s / %s — %s\n", a.Rule.Number, a.Rule.ZH, a.Rule.EN, a.Rule.Articles)
+	}
 	fmt.Fprintf(&b, "\n%s\n", a.Detail)
 	if a.Evidence.ClipURL != "" {
 		fmt.Fprintf(&b, "\n[片段 clip](%s)\n", a.Evidence.ClipURL)

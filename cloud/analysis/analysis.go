@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -32,6 +33,7 @@ import (
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
+	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
@@ -39,13 +41,22 @@ import (
 type Store interface {
 	Devices(ctx context.Context) ([]store.Device, error)
 	Docks(ctx context.Context) ([]store.Dock, error)
+	Slots(ctx context.Context, dock string) ([]store.Slot, error)
+	AuditBreaks(ctx context.Context) ([]store.AuditBreak, error)
 	Segments(ctx context.Context, serial string, from, to time.Time) ([]store.Segment, error)
+	// Inventory, Dockings and LateArrivals give the whole picture: what
+	// the recorder listed at docking (pending until it arrives), the
+	// highest seq it assigned, and footage older than the lookback that
+	// arrived recently (judged all the same).
+	Inventory(ctx context.Context, serial string, from, to time.Time) ([]store.Inventoried, error)
+	Dockings(ctx context.Context, serial string) (store.DockingSummary, bool, error)
+	LateArrivals(ctx context.Context, since, before time.Time) (map[string]time.Time, error)
 	DeviceHealth(ctx context.Context, serial string, from, to time.Time) ([]store.HealthRecord, error)
 	UpsertAlert(ctx context.Context, a store.Alert) (bool, error)
 	AlertByKey(ctx context.Context, key string) (store.Alert, bool, error)
 	Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error)
 	CloseAlert(ctx context.Context, id int64, by string) error
-	EscalateAlert(ctx context.Context, id int64, level int) error
+	EscalateOnce(ctx context.Context, id int64, level int) (bool, error)
 	// ClaimAnnouncement and Unannounced deliver the alerts other parts
 	// raised (store.TrustKinds) exactly once.
 	ClaimAnnouncement(ctx context.Context, key string) (bool, error)
@@ -78,17 +89,32 @@ type Deliverer interface {
 	Deliver(ctx context.Context, a alert.Alert) error
 }
 
+// UnitPolicy is one unit's recording policy and how long before the upload
+// deadline a recorder still out is warned about.
+type UnitPolicy struct {
+	Policy      rules.Policy
+	OffloadWarn time.Duration
+}
+
 // Config of the engine.
 type Config struct {
-	Policy       rules.Policy
+	Policy rules.Policy
+	// Units overrides Policy and OffloadWarn per unit (the unit a
+	// recorder's alerts go to).
+	Units        map[string]UnitPolicy
 	Health       health.Thresholds
 	Lookback     time.Duration // how far back timelines are rebuilt (default 7 days)
 	Every        time.Duration // period of Run (default 1 min)
 	Escalate     time.Duration // escalate open alerts after this, doubling (0: 1 h; negative disables)
 	OfflineAfter time.Duration // dock silence tolerated (default 10 min)
 	OffloadWarn  time.Duration // warn this long before the 24 h deadline (default 4 h)
-	ClipURL      func(objectID string) string
-	Clock        clockwork.Clock // stamps, judges deadlines and paces Run (nil: the real clock)
+	// CheckAttempts: a spoken-reason check that failed this many times
+	// (retried with exponential backoff from Every up to CheckBackoffMax)
+	// raises its own alert (default 5, backoff cap 6 h).
+	CheckAttempts   int
+	CheckBackoffMax time.Duration
+	ClipURL         func(objectID string) string
+	Clock           clockwork.Clock // stamps, judges deadlines and paces Run (nil: the real clock)
 }
 
 func (c *Config) defaults() {
@@ -113,9 +139,23 @@ func (c *Config) defaults() {
 	if c.OffloadWarn <= 0 {
 		c.OffloadWarn = 4 * time.Hour
 	}
+	if c.CheckAttempts <= 0 {
+		c.CheckAttempts = 5
+	}
+	if c.CheckBackoffMax <= 0 {
+		c.CheckBackoffMax = 6 * time.Hour
+	}
 	if c.Clock == nil {
 		c.Clock = clockwork.NewRealClock()
 	}
+}
+
+// policy returns the policy of unit: its own, or the engine's.
+func (e *Engine) policy(unit string) UnitPolicy {
+	if u, ok := e.cfg.Units[unit]; ok {
+		return u
+	}
+	return UnitPolicy{Policy: e.cfg.Policy, OffloadWarn: e.cfg.OffloadWarn}
 }
 
 // Engine runs the analysis.
@@ -172,17 +212,25 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 	}
 	var errs []error
 	standing := map[string]bool{} // keys of condition findings that still hold
+	// Footage is judged whenever it arrives, however old: the lookback
+	// bounds what is re-read, measured from the oldest footage that
+	// arrived within it.
+	now := e.cfg.Clock.Now()
+	late, err := e.st.LateArrivals(ctx, now.Add(-e.cfg.Lookback), now.Add(-e.cfg.Lookback))
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range devs {
 		if d.Unit == "" {
 			d.Unit = unitOf[d.LastDock]
 		}
-		as, err := e.device(ctx, d, standing)
+		as, err := e.device(ctx, d, late[d.Serial], standing)
 		created = append(created, as...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("analysis: device %s: %w", d.Serial, err))
 		}
 	}
-	as, err := e.docks(ctx, docks)
+	as, err := e.docks(ctx, docks, standing)
 	created = append(created, as...)
 	complete := len(errs) == 0 && err == nil
 	errs = append(errs, err)
@@ -200,26 +248,28 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 // footage arrived, the recorder docked) their alert is closed, so the inbox
 // shows what still needs doing; the event findings (late upload, hole,
 // interruption) stay until a person closes them.
-var conditions = []string{timeline.KindUploadOverdue, timeline.KindOffloadDueSoon}
+var conditions = []string{timeline.KindUploadOverdue, timeline.KindOffloadDueSoon,
+	health.KindBatteryWorn, health.KindBatteryHot, health.KindStorageErrors, health.KindStorageLow, health.KindStorageWorn,
+	health.KindFirmwareOld, health.KindDockOffline, health.KindBufferFilling, health.KindBacklogOld, KindSlotFault}
 
 // closeLifted closes open or acknowledged condition alerts whose finding no
 // longer holds.
 func (e *Engine) closeLifted(ctx context.Context, standing map[string]bool) error {
-	for _, kind := range conditions {
-		for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
-			as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Kind: kind, Limit: 100000})
-			if err != nil {
+	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
+		// One read per state, the kinds picked here: the conditions are
+		// many kinds, the standing alerts few.
+		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Limit: 1 << 30})
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if standing[a.Key] || !slices.Contains(conditions, a.Kind) {
+				continue
+			}
+			if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
 				return err
 			}
-			for _, a := range as {
-				if standing[a.Key] {
-					continue
-				}
-				if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
-					return err
-				}
-				e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
-			}
+			e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
 		}
 	}
 	return nil
@@ -266,6 +316,7 @@ func unchanged(old store.Alert, a alert.Alert) bool {
 }
 
 func (e *Engine) send(ctx context.Context, a alert.Alert) {
+	a.Cite() // every delivery names the rule and its articles
 	for _, d := range e.deliver {
 		if err := d.Deliver(ctx, a); err != nil {
 			e.log.Warn("alert delivery failed", "key", a.Key, "err", err)
@@ -320,8 +371,11 @@ func (e *Engine) escalate(ctx context.Context) error {
 		if !a.EscalationDue(now, e.cfg.Escalate) {
 			continue
 		}
-		if err := e.st.EscalateAlert(ctx, sa.ID, sa.Escalation+1); err != nil {
+		// Several collectors may escalate it: the one that did delivers.
+		if ok, err := e.st.EscalateOnce(ctx, sa.ID, sa.Escalation+1); err != nil {
 			return err
+		} else if !ok {
+			continue
 		}
 		a.Escalation++
 		a.Title = fmt.Sprintf("[escalation %d] %s", a.Escalation, a.Title)
@@ -338,22 +392,77 @@ func fromStore(s store.Alert) alert.Alert {
 	return a
 }
 
-// docks raises dock health alerts.
-func (e *Engine) docks(ctx context.Context, docks []store.Dock) ([]alert.Alert, error) {
+// hungAfter is how long a slot's link fault must stand before the recorder
+// counts as hung (the dock retries a dropped link at once).
+const hungAfter = 2 * time.Minute
+
+// docks raises the custodian's dock alerts, one per dock (or slot) and
+// condition: dock health, slot faults, and breaks of a dock's audit chain
+// (critical: the record of what the dock did can no longer be trusted).
+func (e *Engine) docks(ctx context.Context, docks []store.Dock, standing map[string]bool) ([]alert.Alert, error) {
 	var out []alert.Alert
 	now := e.cfg.Clock.Now()
+	raise := func(a alert.Alert, condition bool) error {
+		if condition {
+			standing[a.Key] = true
+		}
+		ok, err := e.raise(ctx, a)
+		if ok {
+			out = append(out, a)
+		}
+		return err
+	}
+	unit := map[string]string{}
 	for _, d := range docks {
+		unit[d.ID] = d.Unit
 		if !d.Enrolled || d.LastSeen.IsZero() {
 			continue
 		}
 		for _, f := range health.Dock(d.ID, d.State, d.LastSeen, now, e.cfg.OfflineAfter, e.cfg.Health) {
-			a := alert.Alert{Key: f.Key() + "/" + d.LastSeen.UTC().Format("2006-01-02"), Kind: f.Kind, Severity: f.Severity,
-				Unit: d.Unit, Dock: d.ID, Title: "Dock " + d.ID + ": " + f.Kind, Detail: f.Detail, At: now}
-			if ok, err := e.raise(ctx, a); err != nil {
+			key, err := e.standingKey(ctx, f.Kind, "", d.ID, d.LastSeen)
+			if err != nil {
 				return out, err
-			} else if ok {
-				out = append(out, a)
 			}
+			a := alert.Alert{Key: key, Kind: f.Kind, Severity: f.Severity, Unit: d.Unit, Dock: d.ID,
+				Title: healthTitles[f.Kind] + ": " + d.ID, Detail: f.Detail, At: d.LastSeen}
+			if err := raise(a, true); err != nil {
+				return out, err
+			}
+		}
+	}
+	slots, err := e.st.Slots(ctx, "")
+	if err != nil {
+		return out, err
+	}
+	for _, sl := range slots {
+		what, ok := custodianFaults[sl.State.Fault]
+		if sl.State.State != wire.SlotFault || !ok {
+			continue
+		}
+		if sl.State.Fault == wire.SlotFaultLink && now.Sub(sl.UpdatedAt) < hungAfter {
+			continue // a link that dropped is re-opened at once: hung only if it stays down
+		}
+		a := alert.Alert{Key: fmt.Sprintf("%s/%s/%d/%s", KindSlotFault, sl.Dock, sl.State.Slot, sl.State.Fault), Kind: KindSlotFault,
+			Severity: alert.SeverityWarning, Unit: unit[sl.Dock], Serial: sl.State.Serial, Dock: sl.Dock,
+			Title: fmt.Sprintf("%s: %s slot %d: %s", healthTitles[KindSlotFault], sl.Dock, sl.State.Slot, what),
+			Detail: fmt.Sprintf("slot %d of dock %s: %s (%s) since %s", sl.State.Slot, sl.Dock, sl.State.Fault, sl.State.Detail,
+				sl.UpdatedAt.UTC().Format(time.RFC3339)), At: sl.UpdatedAt}
+		if err := raise(a, true); err != nil {
+			return out, err
+		}
+	}
+	breaks, err := e.st.AuditBreaks(ctx)
+	if err != nil {
+		return out, err
+	}
+	for _, b := range breaks {
+		a := alert.Alert{Key: fmt.Sprintf("%s/%s/%d", KindAuditBreak, b.Dock, b.ID), Kind: KindAuditBreak,
+			Severity: alert.SeverityCritical, Unit: unit[b.Dock], Dock: b.Dock, Serial: b.Record.Serial,
+			Title:  healthTitles[KindAuditBreak] + ": " + b.Dock,
+			Detail: fmt.Sprintf("record %d of dock %s (message %s): %s: %s", b.Index, b.Dock, b.MsgID, b.Kind, b.Detail),
+			At:     b.DetectedAt}
+		if err := raise(a, false); err != nil {
+			return out, err
 		}
 	}
 	return out, nil

@@ -59,9 +59,20 @@ func (m *memStore) AlertByKey(_ context.Context, key string) (store.Alert, bool,
 }
 func (m *memStore) Alerts(context.Context, store.AlertFilter) ([]store.Alert, error) { return nil, nil }
 func (m *memStore) CloseAlert(context.Context, int64, string) error                  { return nil }
-func (m *memStore) EscalateAlert(context.Context, int64, int) error                  { return nil }
+func (m *memStore) EscalateOnce(context.Context, int64, int) (bool, error)           { return false, nil }
 func (m *memStore) ClaimAnnouncement(context.Context, string) (bool, error)          { return false, nil }
 func (m *memStore) Unannounced(context.Context, int) ([]store.Alert, error)          { return nil, nil }
+func (m *memStore) Inventory(context.Context, string, time.Time, time.Time) ([]store.Inventoried, error) {
+	return nil, nil // the benchmark's docks send no inventory: judged on what arrived
+}
+func (m *memStore) Dockings(context.Context, string) (store.DockingSummary, bool, error) {
+	return store.DockingSummary{}, false, nil
+}
+func (m *memStore) Slots(context.Context, string) ([]store.Slot, error)     { return nil, nil }
+func (m *memStore) AuditBreaks(context.Context) ([]store.AuditBreak, error) { return nil, nil }
+func (m *memStore) LateArrivals(context.Context, time.Time, time.Time) (map[string]time.Time, error) {
+	return nil, nil
+}
 
 // fleet makes recorders × per segments of a plausible week: ten-minute
 // segments joined by automatic splits, a user stop with a 30 min break
@@ -91,7 +102,8 @@ func fleet(recorders, per int, now time.Time) *memStore {
 				cause, gap = wire.StopUser, 30*time.Minute
 			}
 			segs[i] = store.Segment{Serial: serial, Seq: uint64(i + 1), Dock: "dock-1", Start: at, End: end, StopCause: cause,
-				Officer: "o-1", SHA256: "h", ReceivedAt: end.Add(time.Hour)}
+				Officer: "o-1", SHA256: "h", ReceivedAt: end.Add(time.Hour),
+				Receipt: &wire.Receipt{ObjectID: "o", Device: serial, Seq: uint64(i + 1), SHA256: "h", StoredAt: end.Add(time.Hour)}}
 			at = end.Add(gap)
 		}
 		m.segs[serial] = segs

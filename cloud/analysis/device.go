@@ -3,14 +3,18 @@ package analysis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/berthdock/berth/cloud/alert"
-	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/timeline"
+	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
 // Alert kinds the engine raises beyond the timeline's and health's own.
@@ -30,6 +34,8 @@ var severity = map[string]string{
 	timeline.KindLateUpload:       alert.SeverityWarning,
 	timeline.KindUploadOverdue:    alert.SeverityCritical,
 	timeline.KindOffloadDueSoon:   alert.SeverityWarning,
+	KindTailLost:                  alert.SeverityCritical,
+	KindReasonCheckFailed:         alert.SeverityWarning,
 }
 
 var titles = map[string]string{
@@ -44,14 +50,45 @@ var titles = map[string]string{
 	timeline.KindLateUpload:       "超过24小时上传 Footage stored after 24 hours",
 	timeline.KindUploadOverdue:    "超过24小时未入库 Footage not in storage after 24 hours",
 	timeline.KindOffloadDueSoon:   "执法记录仪需尽快归还 Recorder must be docked soon",
+	KindTailLost:                  "序列末尾视音频缺失 Footage lost at the end of the sequence",
+	KindReasonCheckFailed:         "口头说明核查失败 Spoken-reason check keeps failing",
 }
 
-// device analyses one recorder: timeline findings, spoken-reason checks,
-// health of its last docking, and the offload countdown.
-func (e *Engine) device(ctx context.Context, d store.Device, standing map[string]bool) ([]alert.Alert, error) {
+// KindTailLost: the recorder assigned sequence numbers above the last
+// segment it still lists, and was not recording: footage lost at the end
+// of its sequence.
+const KindTailLost = "sequence-tail-lost"
+
+// contextWindow is how much earlier than the oldest footage to judge the
+// timeline is re-read: the recordings an interruption or a hole needs
+// around it (the abnormal resume window, with room to spare).
+const contextWindow = 24 * time.Hour
+
+// withdrawable are the event findings judged on the whole inventory: one
+// that stops holding (its segment arrived, the stop was resumed after all)
+// is withdrawn with the reason, never left open nor closed silently.
+var withdrawable = []string{timeline.KindSequenceHole, KindTailLost, timeline.KindAbnormalNoResume}
+
+// device analyses one recorder: timeline findings on the whole inventory,
+// spoken-reason checks, health of its last docking, and the offload
+// countdown. lateFrom, if set, is the start of the oldest footage that
+// arrived within the lookback: it is judged too.
+func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time, standing map[string]bool) ([]alert.Alert, error) {
 	now := e.cfg.Clock.Now()
 	from := now.Add(-e.cfg.Lookback)
+	if !lateFrom.IsZero() && lateFrom.Add(-contextWindow).Before(from) {
+		from = lateFrom.Add(-contextWindow)
+	}
 	segs, err := e.st.Segments(ctx, d.Serial, from, now.Add(time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	// Device times: a drifting clock is within a day of true time.
+	inv, err := e.st.Inventory(ctx, d.Serial, from.Add(-contextWindow), now.Add(contextWindow))
+	if err != nil {
+		return nil, err
+	}
+	sum, docked, err := e.st.Dockings(ctx, d.Serial)
 	if err != nil {
 		return nil, err
 	}
@@ -64,19 +101,47 @@ func (e *Engine) device(ctx context.Context, d store.Device, standing map[string
 		syncs = append(syncs, timeline.Sync{At: h.Health.DockClock, Offset: time.Duration(h.Health.ClockOffsetMs) * time.Millisecond, Set: h.Health.ClockSet})
 	}
 	bySeq := map[uint64]store.Segment{}
-	tsegs := make([]timeline.Segment, 0, len(segs))
+	tsegs := make([]timeline.Segment, 0, len(segs)+len(inv))
+	var maxSeq uint64
 	for _, s := range segs {
 		bySeq[s.Seq] = s
+		maxSeq = max(maxSeq, s.Seq)
 		tsegs = append(tsegs, timeline.Segment{Seq: s.Seq, Start: s.Start, End: s.End, StopCause: s.StopCause, Officer: s.Officer,
 			SHA256: s.SHA256, Computed: s.Computed, ReceivedAt: s.ReceivedAt})
 	}
-	tl := timeline.Build(d.Serial, tsegs, syncs, e.cfg.Policy)
-	findings := timeline.Analyze(tl, e.cfg.Policy, now)
-	if f, ok := timeline.OffloadDue(d.Serial, d.Officer, d.LastDockedAt, now, e.cfg.Policy, e.cfg.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
+	// Inventoried and not reported yet: pending, part of the picture.
+	pending := map[uint64]bool{}
+	for _, v := range inv {
+		if _, ok := bySeq[v.Seq]; ok {
+			continue
+		}
+		pending[v.Seq] = true
+		maxSeq = max(maxSeq, v.Seq)
+		tsegs = append(tsegs, timeline.Segment{Seq: v.Seq, Start: v.Start, End: v.End, StopCause: v.StopCause, Officer: d.Officer,
+			SHA256: v.SHA256})
+	}
+	up := e.policy(d.Unit)
+	tl := timeline.Build(d.Serial, tsegs, syncs, up.Policy)
+	findings := timeline.Analyze(tl, up.Policy, now)
+	// Holes are judged only on a whole inventory: the latest docking's
+	// parts are all in, and nothing newer arrived ahead of its inventory.
+	// Without any docking report (a dock that does not send them) the
+	// sequence is judged on what arrived.
+	wholeSeq := !docked || sum.Listed && maxSeq <= sum.LastSeq
+	if !wholeSeq {
+		findings = slices.DeleteFunc(findings, func(f timeline.Finding) bool { return f.Kind == timeline.KindSequenceHole })
+	} else if docked && !sum.Recording && sum.LastSeq > maxSeq && len(tsegs) > 0 {
+		findings = append(findings, timeline.Finding{Kind: KindTailLost, Serial: d.Serial, Seq: maxSeq + 1, Officer: d.Officer,
+			At: sum.Latest, MissingFrom: maxSeq + 1, MissingTo: sum.LastSeq,
+			Detail: fmt.Sprintf("seq %d..%d missing after the last listed segment %d: the recorder assigned up to %d (docked %s at %s)",
+				maxSeq+1, sum.LastSeq, maxSeq, sum.LastSeq, sum.Latest.Format(time.RFC3339), sum.Dock)})
+	}
+	if f, ok := timeline.OffloadDue(d.Serial, d.Officer, d.LastDockedAt, now, up.Policy, up.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
 		findings = append(findings, f)
 	}
 
 	var out []alert.Alert
+	held := map[string]bool{} // keys of the findings that hold now
 	raise := func(a alert.Alert) error {
 		ok, err := e.raise(ctx, a)
 		if ok {
@@ -95,9 +160,21 @@ func (e *Engine) device(ctx context.Context, d store.Device, standing map[string
 		if slices.Contains(conditions, f.Kind) {
 			standing[a.Key] = true
 		}
+		if f.Kind == KindTailLost {
+			// Keyed as the hole the same numbers become once the recorder
+			// lists later segments: one alert for the lost footage, not a
+			// withdrawal and a new alert.
+			a.Key = fmt.Sprintf("%s/%s/%d-%d", timeline.KindSequenceHole, d.Serial, f.MissingFrom, f.MissingTo)
+		}
+		held[a.Key] = true
 		if f.Kind == timeline.KindInterruption {
+			if r := bySeq[f.Seq]; pending[f.Seq] || r.Receipt == nil && r.State != wire.SegFault {
+				// The resumed footage is on its way: judged when it
+				// arrives, no "unchecked" alert meanwhile.
+				continue
+			}
 			var err error
-			if a, err = e.judge(ctx, a, bySeq[f.Seq]); err != nil {
+			if a, err = e.judge(ctx, a, bySeq[f.Seq], up.Policy); err != nil {
 				return out, err
 			}
 			if a.Kind == "" {
@@ -108,45 +185,74 @@ func (e *Engine) device(ctx context.Context, d store.Device, standing map[string
 			return out, err
 		}
 	}
-	// Health of the last docking. The clock is judged at every snapshot in
-	// the lookback, though: the dock sets the clock when it measures it, so
-	// a second session of the same docking (a link that dropped) measures
-	// almost nothing, and the drift it corrected would vanish with it.
-	healthAlert := func(f health.Finding, rec store.HealthRecord) alert.Alert {
-		at := rec.Health.DockedAt
-		return alert.Alert{Key: f.Key() + "/" + at.UTC().Format(time.RFC3339), Kind: f.Kind, Severity: f.Severity,
-			Unit: d.Unit, Officer: d.Officer, Serial: d.Serial, Dock: rec.Dock, Title: "Recorder " + d.Serial + ": " + f.Kind,
-			Detail: f.Detail, At: at}
-	}
-	if d.Health.Serial != "" {
-		last := store.HealthRecord{Dock: d.LastDock, Health: d.Health}
-		last.Health.DockedAt = d.LastDockedAt
-		for _, f := range health.Device(d.Health, e.cfg.Health) {
-			if err := raise(healthAlert(f, last)); err != nil {
-				return out, err
+	if wholeSeq && len(tsegs) > 0 {
+		var missing []timeline.Finding
+		for _, f := range findings {
+			if f.Kind == timeline.KindSequenceHole || f.Kind == KindTailLost {
+				missing = append(missing, f)
 			}
+		}
+		if err := e.withdraw(ctx, d.Serial, held, missing, minSeq(tsegs), maxSeq); err != nil {
+			return out, err
 		}
 	}
-	for _, rec := range hist {
-		if rec.Health.DockedAt.Before(from) || rec.Health.DockedAt.Equal(d.LastDockedAt) {
-			continue
-		}
-		for _, f := range health.Device(rec.Health, e.cfg.Health) {
-			if f.Kind != health.KindClockDrift {
-				continue
-			}
-			if err := raise(healthAlert(f, rec)); err != nil {
-				return out, err
-			}
-		}
+	if err := e.deviceHealth(ctx, d, hist, from, standing, raise); err != nil {
+		return out, err
 	}
 	return out, nil
+}
+
+// withdraw closes, with the reason recorded and delivered, the standing
+// withdrawable alerts of serial about seqs in [lo, hi+1] whose finding no
+// longer holds on the whole picture; a hole whose range changed (missing
+// lists the holes that hold) says so.
+func (e *Engine) withdraw(ctx context.Context, serial string, held map[string]bool, missing []timeline.Finding, lo, hi uint64) error {
+	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
+		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Serial: serial, Limit: 100000})
+		if err != nil {
+			return err
+		}
+		for _, sa := range as {
+			if !slices.Contains(withdrawable, sa.Kind) || held[sa.Key] || sa.Seq < lo || sa.Seq > hi+1 {
+				continue
+			}
+			why := "the recorder's inventory accounts for the footage"
+			if sa.Kind == timeline.KindAbnormalNoResume {
+				why = "a later recording resumed it"
+			}
+			for _, f := range missing {
+				if f.MissingFrom <= sa.Seq && sa.Seq <= f.MissingTo {
+					why = fmt.Sprintf("the missing range is now seq %d..%d (%s)", f.MissingFrom, f.MissingTo, f.Detail)
+				}
+			}
+			if err := e.st.CloseAlert(ctx, sa.ID, "analysis: withdrawn: "+why); errors.Is(err, store.ErrState) {
+				continue // closed meanwhile (a person, another collector): theirs to tell
+			} else if err != nil {
+				return err
+			}
+			e.log.Info("alert withdrawn", "key", sa.Key, "kind", sa.Kind, "serial", serial, "why", why)
+			a := fromStore(sa)
+			a.State = store.AlertClosed
+			a.Title = "[撤回 withdrawn] " + a.Title
+			a.Detail = "withdrawn: " + why + "; was: " + a.Detail
+			e.send(ctx, a)
+		}
+	}
+	return nil
+}
+
+func minSeq(segs []timeline.Segment) uint64 {
+	m := segs[0].Seq
+	for _, s := range segs {
+		m = min(m, s.Seq)
+	}
+	return m
 }
 
 // judge runs the spoken-reason check for an interruption once: the alert's
 // key is the resumed segment's, so a judged interruption is found in the
 // store and skipped (returned with an empty Kind).
-func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment) (alert.Alert, error) {
+func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment, p rules.Policy) (alert.Alert, error) {
 	keys := []string{KindUnexplained, KindExplained}
 	for _, k := range keys {
 		if _, ok, err := e.st.AlertByKey(ctx, k+keySuffix(a)); err != nil || ok {
@@ -160,20 +266,21 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 		a.Key = KindUnchecked + keySuffix(a)
 		return a, nil
 	}
-	r, size, err := e.footage.Open(ctx, resumed.Receipt.ObjectID)
+	// A check that failed before is retried with backoff, not every pass.
+	prev, hadPrev, err := e.st.AlertByKey(ctx, KindUnchecked+keySuffix(a))
 	if err != nil {
-		return alert.Alert{}, fmt.Errorf("open footage of seq %d: %w", resumed.Seq, err)
+		return alert.Alert{}, err
 	}
-	if c, ok := r.(interface{ Close() error }); ok {
-		defer c.Close()
+	var pev alert.Evidence
+	if hadPrev {
+		json.Unmarshal(prev.Evidence, &pev)
+		if e.cfg.Clock.Now().Before(pev.NextCheck) {
+			return alert.Alert{}, nil
+		}
 	}
-	v, err := e.check.Check(ctx, r, size, e.cfg.Policy.OpeningWindow, e.cfg.Policy.MinSpeech)
+	v, err := e.checkReason(ctx, resumed, p)
 	if err != nil {
-		e.log.Warn("reason check failed", "serial", a.Serial, "seq", a.Seq, "err", err)
-		a.Kind, a.Severity, a.Title = KindUnchecked, alert.SeverityWarning, titles[KindUnchecked]
-		a.Detail += "; reason check failed: " + err.Error()
-		a.Key = KindUnchecked + keySuffix(a)
-		return a, nil
+		return e.checkFailed(ctx, a, pev.CheckAttempts+1, err)
 	}
 	// Judged now: an earlier "not yet checked" record of this interruption
 	// (raised while the footage was on its way) is superseded, not left
@@ -188,7 +295,7 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 		a.Evidence.ClipURL = e.cfg.ClipURL(resumed.Receipt.ObjectID)
 	}
 	a.Detail = fmt.Sprintf("%s; %.1f s of wearer speech in the first %s (need %s)", a.Detail, v.SpeechSeconds,
-		e.cfg.Policy.OpeningWindow, e.cfg.Policy.MinSpeech)
+		p.OpeningWindow, p.MinSpeech)
 	if spoken {
 		a.Kind, a.Severity, a.Title = KindExplained, alert.SeverityInfo, titles[KindExplained]
 	} else {
@@ -205,6 +312,48 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 			return alert.Alert{}, fmt.Errorf("explained interruption %s not stored: %w", a.Key, err)
 		}
 		return alert.Alert{}, e.st.CloseAlert(ctx, sa.ID, "reason-check")
+	}
+	return a, nil
+}
+
+// checkReason opens the resumed segment's footage and checks its opening
+// window.
+func (e *Engine) checkReason(ctx context.Context, resumed store.Segment, p rules.Policy) (Verdict, error) {
+	r, size, err := e.footage.Open(ctx, resumed.Receipt.ObjectID)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("open footage of seq %d: %w", resumed.Seq, err)
+	}
+	if c, ok := r.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	return e.check.Check(ctx, r, size, p.OpeningWindow, p.MinSpeech)
+}
+
+// checkFailed records the attempt-th failed reason check on the unchecked
+// alert with when to try again (exponential backoff from Every, capped);
+// from the CheckAttempts-th on, the failing check is an alert of its own.
+func (e *Engine) checkFailed(ctx context.Context, a alert.Alert, attempt int, cause error) (alert.Alert, error) {
+	e.log.Warn("reason check failed", "serial", a.Serial, "seq", a.Seq, "attempt", attempt, "err", cause)
+	bo := &backoff.ExponentialBackOff{InitialInterval: e.cfg.Every, Multiplier: 2, MaxInterval: e.cfg.CheckBackoffMax}
+	bo.Reset()
+	wait := e.cfg.Every
+	for range attempt {
+		wait = bo.NextBackOff()
+	}
+	now := e.cfg.Clock.Now()
+	a.Kind, a.Severity, a.Title = KindUnchecked, alert.SeverityWarning, titles[KindUnchecked]
+	a.Key = KindUnchecked + keySuffix(a)
+	a.Detail += fmt.Sprintf("; reason check failed %d times: %v", attempt, cause)
+	a.Evidence.CheckAttempts, a.Evidence.NextCheck = attempt, now.Add(wait)
+	if attempt >= e.cfg.CheckAttempts {
+		f := a
+		f.Kind, f.Key, f.Title = KindReasonCheckFailed, KindReasonCheckFailed+keySuffix(a), titles[KindReasonCheckFailed]
+		f.Evidence.NextCheck = time.Time{}
+		f.Evidence.CheckAttempts = e.cfg.CheckAttempts // stable: one alert, not rewritten at each attempt
+		f.Detail = fmt.Sprintf("the spoken-reason check of seq %d failed %d times (last: %v); a person must listen to it", a.Seq, e.cfg.CheckAttempts, cause)
+		if _, err := e.raise(ctx, f); err != nil {
+			return alert.Alert{}, err
+		}
 	}
 	return a, nil
 }

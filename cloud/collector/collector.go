@@ -100,6 +100,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: enrolment.recorders: %w", err)
 	}
+	base, units, err := cfg.policies()
+	if err != nil {
+		return nil, err
+	}
 	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema,
 		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew, BeforeEnrolment: cfg.Enrolment.BeforeEnrolment}); err != nil {
 		return nil, err
@@ -225,6 +229,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	th := health.DefaultThresholds()
 	th.MinFirmware = cfg.Analysis.MinFirmware
 	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Clock: o.Clock, Health: th,
+		Policy: base.Policy, OffloadWarn: base.OffloadWarn, Units: units,
 		ClipURL: func(id string) string { return public + FootagePath + "/" + id }},
 		c.st, footage{c.ev}, reasonChecker{reasoncheck.New(nil)}, deliver, c.log.With("part", "analysis"))
 	return c, nil

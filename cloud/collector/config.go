@@ -98,6 +98,10 @@ type Config struct {
 		// MinFirmware is the fleet's minimum recorder firmware (dotted);
 		// empty: not checked.
 		MinFirmware string `yaml:"min_firmware"`
+		// Policy is the recording policy (the rules' defaults where
+		// unset); Units override it per unit.
+		Policy PolicyConfig            `yaml:"policy"`
+		Units  map[string]PolicyConfig `yaml:"units"`
 	} `yaml:"analysis"`
 
 	// PublicURL is how people reach this collector (for the clip links in

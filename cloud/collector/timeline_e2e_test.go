@@ -141,6 +141,24 @@ func tlCases() []tlCase {
 				}
 			}},
 		{
+			// Beyond the 7-day lookback: judged all the same (issue 11).
+			name: "footage docked 10 days after recording: late upload and reason check",
+			rec: tlRecorder{serial: "TL-TENDAYS", ago: 10 * 24 * time.Hour,
+				takes: []tlTake{{5, 0, "fault"}, {6, 40 * time.Second, "user"}}},
+			open: []string{tlID(analysis.KindUnexplained, 2), tlID(timeline.KindLateUpload, 1), tlID(timeline.KindLateUpload, 2)},
+			check: func(t *testing.T, c tlSeen) {
+				a := c.delivered[tlID(timeline.KindLateUpload, 1)]
+				if a.Rule == nil || a.Rule.Number != 1 || !strings.Contains(a.Rule.Articles, "第十二条") || !strings.Contains(a.Detail, "stored 240h") {
+					t.Errorf("late upload %+v (rule %+v)", a, a.Rule)
+				}
+				if c.audio {
+					u := c.delivered[tlID(analysis.KindUnexplained, 2)]
+					if u.Evidence.ReasonSpoken == nil || *u.Evidence.ReasonSpoken || u.Rule == nil || u.Rule.Number != 2 {
+						t.Errorf("10-day-old interruption not reason-checked: %+v", u)
+					}
+				}
+			}},
+		{
 			name: "footage docked 30 h after recording is a late upload",
 			rec:  tlRecorder{serial: "TL-LATE", ago: 30 * time.Hour, takes: []tlTake{{1, 0, "user"}}},
 			open: []string{tlID(timeline.KindLateUpload, 1)},

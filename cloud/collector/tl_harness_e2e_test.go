@@ -136,7 +136,7 @@ func tlRandHex(n int) string {
 // tlStart builds and starts the world with the given recorders, one per
 // slot, and an MQTT subscription on the unit's alerts. Nothing is docked
 // yet; analysis runs only when the test calls Engine().Pass.
-func tlStart(t *testing.T, plans []tlRecorder, now time.Time) *tlWorld {
+func tlStart(t *testing.T, plans []tlRecorder, now time.Time, tune ...func(*collector.Config)) *tlWorld {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(tlLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	dir := t.TempDir()
@@ -158,6 +158,9 @@ func tlStart(t *testing.T, plans []tlRecorder, now time.Time) *tlWorld {
 		Version: "tl-e2e", Recorders: recs,
 		Collector: func(cc *collector.Config) {
 			cc.Webhooks = []collector.Webhook{{URL: jsonSrv.URL + "/json", Format: "json"}, {URL: dtSrv.URL + "/robot/send", Format: "dingtalk"}}
+			for _, f := range tune {
+				f(cc)
+			}
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ var (
 	rangeUint64  = intRange{lo: 0, hi: 1<<64 - 1}
 	rangePercent = intRange{lo: 0, hi: 100}
 	rangeSlot    = intRange{lo: 0, hi: 255}
+	rangePart    = intRange{lo: 1, hi: 100000}
 )
 
 // schemaInt reports whether the number literal raw is a JSON Schema

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -82,6 +83,7 @@ func (in *Ingest) commitBatch(ctx context.Context, batch []pending) {
 				in.rejected(reject(ReasonStoreRefused, ie.Err), m.Topic(), m.Payload())
 				m.Ack()
 			}
+			in.refuse(bad.inc.Env.Dock, bad.inc.Env.ID, reject(ReasonStoreRefused, ie.Err))
 			batch = slices.Delete(batch, ie.Index, ie.Index+1)
 			continue
 		}
@@ -157,10 +159,26 @@ func (in *Ingest) acknowledge(batch []pending, dup []bool) {
 	in.ackq <- ackJob{docks: docks, byDock: byDock}
 }
 
-// ackJob is the docks' acks of one committed batch.
+// ackJob is the docks' acks of one committed batch, or one negative ack.
 type ackJob struct {
-	docks  []string
-	byDock map[string][]string
+	docks   []string
+	byDock  map[string][]string
+	refused map[string][]wire.Refusal
+}
+
+// refuse queues a negative ack: the dock's report id was refused for good,
+// for the rejection's reason; the dock drops it instead of sending it
+// again. A full queue drops the negative ack (the dock sends the report
+// again and it is refused again).
+func (in *Ingest) refuse(dock, id string, rj *Rejection) {
+	why := rj.Reason + ": " + rj.Err.Error()
+	if len(why) > 512 {
+		why = strings.ToValidUTF8(why[:512], "") + "…"
+	}
+	select {
+	case in.ackq <- ackJob{docks: []string{dock}, refused: map[string][]wire.Refusal{dock: {{ID: id, Reason: why}}}}:
+	default:
+	}
 }
 
 // ackLoop publishes the docks' acks until the queue is closed (after the
@@ -169,14 +187,14 @@ type ackJob struct {
 // is done here, not by the committers, which go on to the next batch.
 func (in *Ingest) ackLoop() {
 	for j := range in.ackq {
-		if err := in.publishAcks(j.docks, j.byDock); err != nil {
+		if err := in.publishAcks(j.docks, j.byDock, j.refused); err != nil {
 			in.m.ackErrors.Inc()
 			in.log.Warn("ingest: ack not published; the docks send again and are acknowledged then", "err", err)
 		}
 	}
 }
 
-func (in *Ingest) publishAcks(docks []string, byDock map[string][]string) error {
+func (in *Ingest) publishAcks(docks []string, byDock map[string][]string, refused map[string][]wire.Refusal) error {
 	cl, err := in.publisher()
 	if err != nil {
 		return err
@@ -191,9 +209,9 @@ func (in *Ingest) publishAcks(docks []string, byDock map[string][]string) error 
 	var toks []sent
 	now := in.clock.Now()
 	for _, d := range docks {
-		ids := byDock[d]
+		ids := append([]string{}, byDock[d]...) // never null on the wire
 		id := fmt.Sprintf("ack-%s-%d", in.instance, in.ackSeq.Add(1))
-		env, err := wire.NewEnvelope(id, d, now, wire.TypeAck, &wire.Ack{IDs: ids})
+		env, err := wire.NewEnvelope(id, d, now, wire.TypeAck, &wire.Ack{IDs: ids, Refused: refused[d]})
 		if err != nil {
 			return err
 		}

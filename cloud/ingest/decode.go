@@ -54,6 +54,7 @@ var topicTypes = map[string]string{
 	wire.KindDevices: wire.TypeDeviceHealth,
 	wire.KindSegment: wire.TypeSegmentManifest,
 	wire.KindAudit:   wire.TypeAuditRecord,
+	wire.KindDocking: wire.TypeDocking,
 }
 
 // Decoder turns one MQTT message into a store.Incoming, or a *Rejection. It
@@ -109,6 +110,11 @@ func (d *Decoder) Decode(topic string, payload []byte) (wire.DockTopicParts, sto
 	}
 	env, body, rj := decodeTree(t)
 	if rj != nil {
+		if env.Dock == parts.Dock && env.ID != "" && len(env.ID) <= 128 {
+			// The envelope names the report: the dock is told it was
+			// refused for good (a negative ack) rather than resending it.
+			return parts, store.Incoming{Env: wire.Envelope{ID: env.ID, Dock: env.Dock}}, rj
+		}
 		return parts, store.Incoming{}, rj
 	}
 	if env.Dock != parts.Dock {
@@ -158,5 +164,6 @@ func ReportFilters() []string {
 		wire.DockTopic("+", wire.KindDevices, "+"),
 		wire.DockTopic("+", wire.KindSegment),
 		wire.DockTopic("+", wire.KindAudit),
+		wire.DockTopic("+", wire.KindDocking),
 	}
 }

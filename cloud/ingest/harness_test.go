@@ -337,6 +337,7 @@ type simDock struct {
 	ackIDs  int // ids named in acks, repeats included
 	badAcks int
 	ackedAt map[string]time.Time
+	refused map[string]string // negative acks: id -> reason
 	notify  chan struct{}
 }
 
@@ -387,6 +388,12 @@ func (d *simDock) onAck(_ paho.Client, m paho.Message) {
 		return
 	}
 	now := time.Now()
+	for _, r := range b.(*wire.Ack).Refused {
+		if d.refused == nil {
+			d.refused = map[string]string{}
+		}
+		d.refused[r.ID] = r.Reason
+	}
 	for _, id := range b.(*wire.Ack).IDs {
 		d.ackIDs++
 		if !d.acked[id] {

@@ -395,8 +395,11 @@ func (in *Ingest) process(msg paho.Message) {
 		return
 	}
 	parts, inc, err := in.dec.Decode(topic, msg.Payload())
-	if err == nil {
-		err = in.checkEnrolled(parts.Dock)
+	named := err != nil && inc.Env.ID != "" // a refused report whose envelope names it
+	if err == nil || named {
+		if eerr := in.checkEnrolled(parts.Dock); eerr != nil {
+			err, named = eerr, false
+		}
 	}
 	if err != nil {
 		var rj *Rejection
@@ -405,6 +408,9 @@ func (in *Ingest) process(msg paho.Message) {
 		}
 		in.rejected(rj, topic, msg.Payload())
 		msg.Ack() // refused for good: do not hold the broker's window
+		if named {
+			in.refuse(inc.Env.Dock, inc.Env.ID, rj)
+		}
 		return
 	}
 	k := heldKey{inc.Env.Dock, inc.Env.ID}

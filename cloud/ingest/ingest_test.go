@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,5 +199,44 @@ func TestReportFilters(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // an echoed ack would have arrived
 	if got := c.metric(t, "berth_ingest_ignored_total", "", ""); got != 0 {
 		t.Fatalf("collector received %v of its own messages", got)
+	}
+}
+
+var t0n = time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
+
+// A report refused for good is named in a negative ack with its reason, so
+// the dock stops sending it; the good one beside it is acknowledged.
+func TestNegativeAck(t *testing.T) {
+	st := sqliteDB(t).open(t)
+	e := env(t, "embedded", st)
+	dk := newDocks(t, st, "tn"+randHex(4), 1)[0]
+	startCollector(t, e, st, "g-"+randHex(4), dockFilters([]*simDock{dk}), nil)
+	dk.connect(t, e)
+	good := &wire.SegmentManifest{Serial: "R-1", Seq: 1, Start: t0n, End: t0n.Add(time.Minute), Size: 1, SHA256: strings.Repeat("ab", 32),
+		StopCause: wire.StopUser, ClockSyncedAt: t0n, State: wire.SegBuffered}
+	bad := *good
+	bad.Seq, bad.StopCause = 2, "bored"
+	for _, m := range []struct {
+		id   string
+		body *wire.SegmentManifest
+	}{{"good-1", good}, {"bad-1", &bad}} {
+		env, err := wire.NewEnvelope(m.id, dk.id, time.Now(), wire.TypeSegmentManifest, m.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := env.Marshal()
+		if tok := dk.client.Publish(wire.SegmentsTopic(dk.id), 1, false, p); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	waitFor(t, "ack and negative ack", 10*time.Second, func() bool {
+		dk.mu.Lock()
+		defer dk.mu.Unlock()
+		return dk.acked["good-1"] && dk.refused["bad-1"] != ""
+	})
+	dk.mu.Lock()
+	defer dk.mu.Unlock()
+	if why := dk.refused["bad-1"]; !strings.HasPrefix(why, ingest.ReasonSchema) || !strings.Contains(why, "stop_cause") || dk.acked["bad-1"] || dk.badAcks != 0 {
+		t.Errorf("refusal %q, acked %v, bad acks %d", why, dk.acked["bad-1"], dk.badAcks)
 	}
 }

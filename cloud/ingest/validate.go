@@ -55,6 +55,7 @@ const (
 	fObject   // a nested object (Go struct)
 	fReceipt  // null or common.json receipt (Go *wire.Receipt)
 	fStrings  // an array of strings, items bounds
+	fObjects  // an array of objects (Go slice of structs), items bounds
 	fAnyValue // no constraint (the envelope's unknown members)
 )
 
@@ -110,6 +111,14 @@ var (
 		integer("mv", rangeInt, true), integer("percent", rangePercent, true), integer("health_pct", rangePercent, true),
 		integer("cycles", rangeInt, true), kind("temperature_c", fNumber, true), kind("charging", fBool, true)}}
 
+	inventorySpec = &objSpec{name: "segment", typ: reflect.TypeFor[wire.InventoryEntry](), fields: []field{
+		integer("seq", rangeUint64, true), kind("start", fTime, true), kind("end", fTime, true),
+		integer("size", rangeCount, true), kind("sha256", fSHA, true),
+		enum("stop_cause", true, "auto-split", "user", "low-battery", "storage-full", "fault", "power-loss", "unknown")}}
+
+	refusalSpec = &objSpec{name: "refusal", typ: reflect.TypeFor[wire.Refusal](), fields: []field{
+		{name: "id", kind: fString, required: true, minLen: 1}, str("reason", true, 1024)}}
+
 	storageSpec = &objSpec{name: "storage", typ: reflect.TypeFor[wire.Storage](), fields: []field{
 		integer("total_bytes", rangeCount, true), integer("free_bytes", rangeCount, true), integer("health_pct", rangeInt, true),
 		integer("read_errors", rangeInt, true), integer("write_errors", rangeInt, true), integer("bad_blocks", rangeInt, true)}}
@@ -152,13 +161,31 @@ var (
 			kind("prev", fSHA, true), kind("hash", fSHA, true)}},
 
 		wire.TypeAck: {name: wire.TypeAck, typ: reflect.TypeFor[wire.Ack](), fields: []field{
-			{name: "ids", kind: fStrings, required: true, minLen: 1, maxLen: 10000}}},
+			{name: "ids", kind: fStrings, required: true, minLen: 0, maxLen: 10000},
+			{name: "refused", kind: fObjects, maxLen: 10000, obj: refusalSpec}},
+			when: ackAnyOf},
+
+		wire.TypeDocking: {name: wire.TypeDocking, typ: reflect.TypeFor[wire.Docking](), fields: []field{
+			kind("serial", fID, true), kind("docked_at", fSetTime, true), enum("phase", true, "inventory", "complete"),
+			integer("last_seq", rangeUint64, true), kind("recording", fBool, true),
+			integer("part", rangePart, true), integer("parts", rangePart, true),
+			{name: "segments", kind: fObjects, maxLen: wire.MaxInventoryPart, obj: inventorySpec},
+			integer("copied", rangeCount, false)}},
 
 		wire.TypeCommand: {name: wire.TypeCommand, typ: reflect.TypeFor[wire.Command](), fields: []field{
 			enum("action", true, "power-cycle", "refresh"), integer("slot", rangeInt, false), str("by", false, 0)},
 			when: commandIfThen},
 	}
 )
+
+// ackAnyOf is ack.json's anyOf: at least one id or one refusal.
+func ackAnyOf(w *walker, members *[maxFields]int32) error {
+	ids, refused := members[0], members[1]
+	if ids >= 0 && w.t.nodes[ids].n > 0 || refused >= 0 && w.t.nodes[refused].n > 0 {
+		return nil
+	}
+	return fmt.Errorf("ack: names no id and no refusal")
+}
 
 // commandIfThen is cmd.json's if/then: a power-cycle's slot is 0..255.
 func commandIfThen(w *walker, members *[maxFields]int32) error {
@@ -217,6 +244,8 @@ func (o *objSpec) bind() error {
 			good = t == reflect.PointerTo(f.obj.typ)
 		case fStrings:
 			good = t == reflect.TypeFor[[]string]()
+		case fObjects:
+			good = t == reflect.SliceOf(f.obj.typ)
 		}
 		if !good {
 			return fmt.Errorf("ingest: %s.%s: Go type %s does not hold kind %d", o.name, f.name, t, f.kind)
@@ -226,7 +255,7 @@ func (o *objSpec) bind() error {
 }
 
 func bindSpecs() error {
-	for _, o := range []*objSpec{receiptSpec, batterySpec, storageSpec} {
+	for _, o := range []*objSpec{receiptSpec, batterySpec, storageSpec, inventorySpec, refusalSpec} {
 		if err := o.bind(); err != nil {
 			return err
 		}
@@ -416,8 +445,39 @@ func (w *walker) value(f *field, v int32, dst reflect.Value, path string) error 
 		return w.object(f.obj, v, dst.Elem(), path)
 	case fStrings:
 		return w.strings(f, v, dst, path)
+	case fObjects:
+		return w.objects(f, v, dst, path)
 	}
 	return nil
+}
+
+// objects checks an array of objects and decodes it as encoding/json does
+// into a fresh slice: null sets the slice to nil, a null element leaves a
+// zero element.
+func (w *walker) objects(f *field, v int32, dst reflect.Value, path string) error {
+	nd := &w.t.nodes[v]
+	switch nd.kind {
+	case nNull:
+		dst.SetZero()
+		return fmt.Errorf("%s: got null, want array", path)
+	case nArray:
+	default:
+		w.goFail("%s: %s into an array", path, nd.kind)
+		return fmt.Errorf("%s: got %s, want array", path, nd.kind)
+	}
+	out := reflect.MakeSlice(dst.Type(), int(nd.n), int(nd.n))
+	var serr error
+	for c, k := v+1, 0; c < nd.next; c, k = w.t.nodes[c].next, k+1 {
+		p := path + "/" + strconv.Itoa(k)
+		if err := w.object(f.obj, c, out.Index(k), p); err != nil && serr == nil {
+			serr = err
+		}
+	}
+	dst.Set(out)
+	if int(nd.n) < f.minLen || f.maxLen > 0 && int(nd.n) > f.maxLen {
+		return fmt.Errorf("%s: %d items, want %d..%d", path, nd.n, f.minLen, f.maxLen)
+	}
+	return serr
 }
 
 // setInt stores an integer literal as encoding/json does (ParseInt or
@@ -548,6 +608,18 @@ func goRules(b wire.Body) error {
 		}
 		if r := b.Receipt; r != nil && (r.SHA256 != b.SHA256 || r.Seq != b.Seq || r.Device != b.Serial) {
 			return fmt.Errorf("%w: receipt does not name this segment", wire.ErrInvalid)
+		}
+	case *wire.Ack:
+		if n := len(b.IDs) + len(b.Refused); n > 10000 {
+			return fmt.Errorf("%w: ack with %d ids", wire.ErrInvalid, n)
+		}
+	case *wire.Docking:
+		// wire.Docking.Validate's cross-field rules.
+		if b.DockedAt.IsZero() {
+			return fmt.Errorf("%w: missing docked_at", wire.ErrInvalid)
+		}
+		if err := b.Validate(); err != nil {
+			return err
 		}
 	case *wire.AuditRecord:
 		if len(b.Action) > 64 || len(b.Detail) > 4096 {

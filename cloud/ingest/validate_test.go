@@ -116,7 +116,11 @@ func validBodies() map[string]wire.Body {
 			FollowsInterruption: true},
 		wire.TypeAuditRecord: &wire.AuditRecord{Index: 3, Time: tv, Action: "docked", Slot: -1, Serial: "R-1", Seq: 2, Detail: "d",
 			Prev: sha, Hash: sha},
-		wire.TypeAck:     &wire.Ack{IDs: []string{"a", "b"}},
+		wire.TypeAck: &wire.Ack{IDs: []string{"a", "b"}, Refused: []wire.Refusal{{ID: "c", Reason: "schema"}}},
+		wire.TypeDocking: &wire.Docking{Serial: "R-1", DockedAt: tv, Phase: wire.DockingInventory, LastSeq: 9, Recording: true, Part: 1, Parts: 2,
+			Segments: []wire.InventoryEntry{{Seq: 7, Start: tv, End: tv.Add(time.Minute), Size: 5, SHA256: sha, StopCause: wire.StopFault},
+				{Seq: 9, Start: tv.Add(time.Hour), End: tv.Add(time.Hour), Size: 6, SHA256: sha, StopCause: wire.StopUser}},
+			Copied: 1},
 		wire.TypeCommand: &wire.Command{Action: wire.CmdPowerCycle, Slot: 3, By: "chief"},
 	}
 }
@@ -234,6 +238,17 @@ func TestDecodeMatchesSchemaAndWire(t *testing.T) {
 						o[k] = s
 						set(o)
 					})
+				}
+				// Arrays of objects: every member of the first element.
+				if arr, ok := v.([]any); ok && len(arr) > 0 {
+					if sub, ok := arr[0].(map[string]any); ok {
+						walk(p+"/0", sub, func(s map[string]any) {
+							a := append([]any{s}, arr[1:]...)
+							o := maps(obj)
+							o[k] = a
+							set(o)
+						})
+					}
 				}
 				set(obj)
 			}
@@ -406,10 +421,21 @@ func TestSpecsMatchSchemaFiles(t *testing.T) {
 	json.Unmarshal(b, &nested)
 	files := map[*objSpec]file{receiptSpec: common.Defs["receipt"], batterySpec: nested.Properties["battery"],
 		storageSpec: nested.Properties["storage"]}
+	var arrays struct {
+		Properties map[string]struct {
+			Items file `json:"items"`
+		} `json:"properties"`
+	}
+	b, _ = schema.Files.ReadFile("docking.json")
+	json.Unmarshal(b, &arrays)
+	files[inventorySpec] = arrays.Properties["segments"].Items
+	b, _ = schema.Files.ReadFile("ack.json")
+	json.Unmarshal(b, &arrays)
+	files[refusalSpec] = arrays.Properties["refused"].Items
 	for typ, spec := range bodySpecs {
 		files[spec] = read(typ + ".json")
 	}
-	if len(bodySpecs) != 7 {
+	if len(bodySpecs) != 8 {
 		t.Errorf("%d body specs", len(bodySpecs))
 	}
 	for spec, f := range files {

@@ -104,6 +104,17 @@ func check(m Incoming) error {
 	case *wire.Command:
 		want = wire.TypeCommand
 		texts = append(texts, b.Action, b.By)
+	case *wire.Docking:
+		want = wire.TypeDocking
+		if b.LastSeq > math.MaxInt64 {
+			return fmt.Errorf("last seq %d out of range", b.LastSeq)
+		}
+		texts = append(texts, b.Serial, b.Phase)
+		times = append(times, b.DockedAt)
+		for _, g := range b.Segments {
+			texts = append(texts, g.SHA256, g.StopCause)
+			times = append(times, g.Start, g.End)
+		}
 	default:
 		return fmt.Errorf("body type %T", m.Body)
 	}
@@ -229,7 +240,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		name string
 		fn   func(context.Context) error
 	}{
-		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments},
+		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings},
 		{"commands", w.commands}, {"docks", w.docks}, {"audit", w.audit},
 	} {
 		if err := step.fn(ctx); err != nil {

@@ -39,6 +39,8 @@ func (w *writer) screen(ctx context.Context) error {
 			serial = b.Serial
 		case *wire.SegmentManifest:
 			serial = b.Serial
+		case *wire.Docking:
+			serial = b.Serial
 		default:
 			continue
 		}

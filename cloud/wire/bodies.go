@@ -56,6 +56,15 @@ const (
 	SlotFault       = "fault"
 )
 
+// Slot faults in SlotState.Fault that the collector acts on (the dock's
+// other fault words are its own): the custodian's charge and link faults.
+const (
+	SlotFaultLink        = "link"             // the recorder does not answer DockLink (hung: power-cycle it)
+	SlotFaultOverCurrent = "over-current"     // charge cut
+	SlotFaultOverTemp    = "over-temperature" // charge cut
+	SlotFaultNotCharging = "not-charging"     // battery does not take charge
+)
+
 var slotStates = map[string]bool{SlotEmpty: true, SlotPresent: true, SlotIdentified: true, SlotInventoried: true,
 	SlotCopying: true, SlotBuffered: true, SlotUploaded: true, SlotReleased: true, SlotReady: true, SlotFault: true}
 
@@ -250,14 +259,17 @@ func (b *SegmentManifest) Validate() error {
 
 // Ack is the collector's application-level acknowledgement on
 // berth/v1/docks/{dock}/ack: the listed ids are committed and the dock may
-// drop them from its outbox.
+// drop them from its outbox. Refused lists reports refused for good (a
+// negative acknowledgement): the dock drops them too, counting and logging
+// each with its reason, instead of sending them again.
 type Ack struct {
-	IDs []string `json:"ids"`
+	IDs     []string  `json:"ids"`
+	Refused []Refusal `json:"refused,omitempty"`
 }
 
 func (b *Ack) Validate() error {
-	if len(b.IDs) == 0 || len(b.IDs) > 10000 {
-		return invalid("ack with %d ids", len(b.IDs))
+	if n := len(b.IDs) + len(b.Refused); n == 0 || n > 10000 {
+		return invalid("ack with %d ids", n)
 	}
 	return nil
 }

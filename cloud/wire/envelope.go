@@ -23,6 +23,7 @@ const (
 	TypeAuditRecord     = "audit.record"
 	TypeAck             = "ack"
 	TypeCommand         = "cmd"
+	TypeDocking         = "docking"
 )
 
 // Envelope wraps every report. ID is unique per dock and stable across
@@ -97,6 +98,7 @@ var bodyTypes = map[string]func() Body{
 	TypeAuditRecord:     func() Body { return new(AuditRecord) },
 	TypeAck:             func() Body { return new(Ack) },
 	TypeCommand:         func() Body { return new(Command) },
+	TypeDocking:         func() Body { return new(Docking) },
 }
 
 // Body is implemented by every message body; Validate checks the fields a

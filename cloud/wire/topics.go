@@ -17,8 +17,9 @@ const (
 	KindDevices = "devices" // devices/{serial}, health snapshot at docking
 	KindSegment = "segments"
 	KindAudit   = "audit"
-	KindAck     = "ack" // collector -> dock
-	KindCmd     = "cmd" // collector -> dock
+	KindAck     = "ack"     // collector -> dock
+	KindCmd     = "cmd"     // collector -> dock
+	KindDocking = "docking" // inventory at docking, and its end
 )
 
 // ErrBadTopic reports a topic outside berth v1 or with an invalid element.
@@ -42,6 +43,7 @@ func SegmentsTopic(dock string) string       { return DockTopic(dock, KindSegmen
 func AuditTopic(dock string) string          { return DockTopic(dock, KindAudit) }
 func AckTopic(dock string) string            { return DockTopic(dock, KindAck) }
 func CmdTopic(dock string) string            { return DockTopic(dock, KindCmd) }
+func DockingTopic(dock string) string        { return DockTopic(dock, KindDocking) }
 func AlertTopic(unit, kind string) string    { return Root + "/alerts/" + unit + "/" + kind }
 func SharedSubscription(group string) string { return "$share/" + group + "/" + Root + "/docks/+/#" }
 func DockSubscription() string               { return Root + "/docks/+/#" }
@@ -76,7 +78,7 @@ func ParseDockTopic(topic string) (DockTopicParts, error) {
 		if err := ValidID(p.Sub); err != nil {
 			return DockTopicParts{}, fmt.Errorf("%w: %s: %w", ErrBadTopic, p.Kind, err)
 		}
-	case KindState, KindSegment, KindAudit, KindAck, KindCmd:
+	case KindState, KindSegment, KindAudit, KindAck, KindCmd, KindDocking:
 		if len(parts) != 2 {
 			return DockTopicParts{}, fmt.Errorf("%w: %q has extra elements", ErrBadTopic, topic)
 		}

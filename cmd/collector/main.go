@@ -19,6 +19,7 @@ commands:
   reason-check   check WAV or MP4 files for a spoken reason in the opening window
   alerts         list, acknowledge (with the written explanation) and close alerts
   enroll         enrol units, docks and recorders (the registry of who may report and upload)
+  report         a unit's weekly compliance statistics per officer (--unit U --week 2026-W48 [--csv])
   evidence       custody: read the footage access log, set and lift legal holds
 `
 
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runAlerts(ctx, args, stdout, stderr)
 	case "enroll":
 		return runEnroll(ctx, args, stdout, stderr)
+	case "report":
+		return runReport(ctx, args, stdout, stderr)
 	case "evidence":
 		return runEvidence(ctx, args, stdout, stderr)
 	case "help":

@@ -55,7 +55,14 @@ func samples() map[string][]any {
 			&wire.SegmentManifest{Serial: "R", Seq: 1<<64 - 1, SHA256: hash("0"), StopCause: wire.StopUnknown, State: wire.SegBuffered},
 		},
 		wire.TypeAuditRecord: {audit},
-		wire.TypeAck:         {&wire.Ack{IDs: []string{"m-1", "m-2"}}},
+		wire.TypeAck: {&wire.Ack{IDs: []string{"m-1", "m-2"}},
+			&wire.Ack{IDs: []string{}, Refused: []wire.Refusal{{ID: "m-3", Reason: "schema: seq out of range"}}}},
+		wire.TypeDocking: {
+			&wire.Docking{Serial: "REC-1", DockedAt: t0, Phase: wire.DockingInventory, LastSeq: 44, Recording: false, Part: 1, Parts: 2,
+				Segments: []wire.InventoryEntry{{Seq: 42, Start: t0, End: t0.Add(time.Minute), Size: 10, SHA256: hash("a"), StopCause: wire.StopUser},
+					{Seq: 44, Start: t0.Add(time.Hour), End: t0.Add(time.Hour), Size: 0, SHA256: hash("b"), StopCause: wire.StopPowerLoss}}},
+			&wire.Docking{Serial: "R", DockedAt: t0, Phase: wire.DockingComplete, Part: 1, Parts: 1, Copied: 3},
+		},
 		wire.TypeCommand: {
 			&wire.Command{Action: wire.CmdPowerCycle, Slot: 3, By: "custodian-1"},
 			&wire.Command{Action: wire.CmdRefresh},
@@ -137,7 +144,7 @@ func TestEveryWireBodyValidates(t *testing.T) {
 	}
 	s := samples()
 	for _, typ := range []string{wire.TypeDockState, wire.TypeSlotState, wire.TypeDeviceHealth, wire.TypeSegmentManifest,
-		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand} {
+		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand, wire.TypeDocking} {
 		if len(s[typ]) == 0 {
 			t.Errorf("no sample for %s", typ)
 		}
@@ -276,6 +283,15 @@ func rejections(t *testing.T) map[string][]byte {
 		"cmd action":              set(wire.TypeCommand, "action", "rm -rf"),
 		"cmd slot 300":            set(wire.TypeCommand, "slot", 300),
 		"cmd by number":           set(wire.TypeCommand, "by", 7),
+		"docking phase":           set(wire.TypeDocking, "phase", "done"),
+		"docking part 0":          set(wire.TypeDocking, "part", 0),
+		"docking zero docked_at":  set(wire.TypeDocking, "docked_at", "0001-01-01T00:00:00Z"),
+		"docking bad serial":      set(wire.TypeDocking, "serial", "a b"),
+		"docking segments object": set(wire.TypeDocking, "segments", map[string]any{}),
+		"docking segment no hash": set(wire.TypeDocking, "segments", []any{map[string]any{"seq": 1, "start": "2026-11-25T07:00:00Z",
+			"end": "2026-11-25T07:00:00Z", "size": 1, "stop_cause": "user"}}),
+		"docking segment cause": set(wire.TypeDocking, "segments", []any{map[string]any{"seq": 1, "start": "2026-11-25T07:00:00Z",
+			"end": "2026-11-25T07:00:00Z", "size": 1, "sha256": hash("a"), "stop_cause": "bored"}}),
 	}
 }
 

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// dockings writes the batch's docking messages: one row per message
+// (inventory part or complete marker) and the inventory's segments. An
+// inventoried segment keeps the claim of its first listing; a later
+// docking listing it again only moves docked_ns.
+func (w *writer) dockings(ctx context.Context) error {
+	var rows, inv [][]any
+	for _, i := range w.fresh {
+		b, ok := w.msgs[i].Body.(*wire.Docking)
+		if !ok {
+			continue
+		}
+		dn := b.DockedAt.UnixNano()
+		rows = append(rows, []any{b.Serial, dn, b.Phase, b.Part, b.Parts, w.msgs[i].Env.Dock, int64(b.LastSeq), b.Recording,
+			b.Copied, w.now})
+		for _, s := range b.Segments {
+			inv = append(inv, []any{b.Serial, int64(s.Seq), dn, s.Start.UnixNano(), s.End.UnixNano(), s.Size, s.SHA256,
+				s.StopCause, w.now})
+		}
+	}
+	if err := w.s.multi(ctx, w.tx, "dockings", `serial TEXT, docked_ns BIGINT, phase TEXT, part BIGINT, parts BIGINT,
+		dock TEXT, last_seq BIGINT, recording BOOLEAN, copied BIGINT, received_ns BIGINT`,
+		`ON CONFLICT (serial, docked_ns, phase, part) DO NOTHING`, rows, nil); err != nil {
+		return err
+	}
+	// One statement may not touch a row twice (PostgreSQL): the batch's
+	// last listing of a (serial, seq) wins, which is the same claim.
+	seen := map[segKey]int{}
+	uniq := inv[:0]
+	for _, r := range inv {
+		k := segKey{r[0].(string), uint64(r[1].(int64))}
+		if j, ok := seen[k]; ok {
+			uniq[j] = r
+			continue
+		}
+		seen[k] = len(uniq)
+		uniq = append(uniq, r)
+	}
+	// Key order, as every step of commitTx takes its locks.
+	slices.SortFunc(uniq, func(a, b []any) int {
+		return cmp.Or(cmp.Compare(a[0].(string), b[0].(string)), cmp.Compare(a[1].(int64), b[1].(int64)))
+	})
+	return w.s.multi(ctx, w.tx, "inventory", `serial TEXT, seq BIGINT, docked_ns BIGINT, start_ns BIGINT, end_ns BIGINT,
+		size BIGINT, sha256 TEXT, stop_cause TEXT, received_ns BIGINT`,
+		`ON CONFLICT (serial, seq) DO UPDATE SET docked_ns = CASE WHEN excluded.docked_ns > inventory.docked_ns
+			THEN excluded.docked_ns ELSE inventory.docked_ns END`, uniq, nil)
+}
+
+// Inventoried is a segment a recorder listed at a docking.
+type Inventoried struct {
+	Serial     string
+	Seq        uint64
+	DockedAt   time.Time // the latest docking that listed it
+	Start, End time.Time // device clock
+	Size       int64
+	SHA256     string
+	StopCause  string
+	ReceivedAt time.Time // collector time the listing was first committed
+}
+
+// Inventory lists serial's inventoried segments whose device-time span
+// overlaps [from, to) (zero bounds are open), by seq.
+func (s *Store) Inventory(ctx context.Context, serial string, from, to time.Time) ([]Inventoried, error) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() && timeOK(from) {
+		lo = from.UnixNano()
+	}
+	if !to.IsZero() && timeOK(to) {
+		hi = to.UnixNano()
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT seq, docked_ns, start_ns, end_ns, size, sha256, stop_cause, received_ns
+		FROM inventory WHERE serial = ? AND start_ns < ? AND end_ns >= ? ORDER BY seq`), serial, hi, lo)
+	if err != nil {
+		return nil, fmt.Errorf("store: inventory: %w", err)
+	}
+	defer rs.Close()
+	var out []Inventoried
+	for rs.Next() {
+		var v Inventoried
+		var seq, dn, st, en, rc int64
+		if err := rs.Scan(&seq, &dn, &st, &en, &v.Size, &v.SHA256, &v.StopCause, &rc); err != nil {
+			return nil, fmt.Errorf("store: inventory: %w", err)
+		}
+		v.Serial, v.Seq = serial, uint64(seq)
+		v.DockedAt, v.Start, v.End, v.ReceivedAt = time.Unix(0, dn).UTC(), time.Unix(0, st).UTC(), time.Unix(0, en).UTC(), time.Unix(0, rc).UTC()
+		out = append(out, v)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: inventory: %w", err)
+	}
+	return out, nil
+}
+
+// DockingSummary is what a recorder's dockings say of its sequence.
+type DockingSummary struct {
+	// LastSeq is the highest sequence number the recorder ever said it
+	// assigned, and Recording whether it was recording at the docking that
+	// said so (a segment still being recorded is not yet listed).
+	LastSeq   uint64
+	Recording bool
+	// Latest is the newest docking; Listed reports whether all its
+	// inventory parts are in, Complete whether its complete marker is.
+	Latest   time.Time
+	Dock     string
+	Listed   bool
+	Complete bool
+}
+
+// Dockings summarises serial's dockings; ok is false if it has none.
+func (s *Store) Dockings(ctx context.Context, serial string) (sum DockingSummary, ok bool, err error) {
+	var last, latest sql.NullInt64
+	var rec sql.NullBool
+	err = s.db.QueryRowContext(ctx, s.d.q(`SELECT MAX(last_seq), MAX(docked_ns),
+		(SELECT recording FROM dockings d2 WHERE d2.serial = ? ORDER BY last_seq DESC, docked_ns DESC LIMIT 1)
+		FROM dockings WHERE serial = ?`), serial, serial).Scan(&last, &latest, &rec)
+	if err != nil {
+		return sum, false, fmt.Errorf("store: dockings: %w", err)
+	}
+	if !latest.Valid {
+		return sum, false, nil
+	}
+	sum.LastSeq, sum.Recording, sum.Latest = uint64(last.Int64), rec.Bool, time.Unix(0, latest.Int64).UTC()
+	var parts, seen, complete int64
+	err = s.db.QueryRowContext(ctx, s.d.q(`SELECT COALESCE(MAX(CASE WHEN phase = ? THEN parts END), 0),
+		COUNT(CASE WHEN phase = ? THEN 1 END), COUNT(CASE WHEN phase = ? THEN 1 END), MAX(dock)
+		FROM dockings WHERE serial = ? AND docked_ns = ?`), wire.DockingInventory, wire.DockingInventory, wire.DockingComplete,
+		serial, latest.Int64).Scan(&parts, &seen, &complete, &sum.Dock)
+	if err != nil {
+		return sum, false, fmt.Errorf("store: dockings: %w", err)
+	}
+	sum.Listed, sum.Complete = parts > 0 && seen >= parts, complete > 0
+	return sum, true, nil
+}
+
+// LateArrivals maps each recorder with segments or inventory committed at
+// or after since whose recording started before before, to the earliest
+// such start (corrected for segments, device time for inventory): footage
+// older than the lookback that must be judged all the same.
+func (s *Store) LateArrivals(ctx context.Context, since, before time.Time) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for _, q := range []string{
+		`SELECT serial, MIN(corr_start_ns) FROM segments WHERE updated_ns >= ? AND corr_start_ns < ? GROUP BY serial`,
+		`SELECT serial, MIN(start_ns) FROM inventory WHERE received_ns >= ? AND start_ns < ? GROUP BY serial`,
+	} {
+		rs, err := s.db.QueryContext(ctx, s.d.q(q), since.UnixNano(), before.UnixNano())
+		if err != nil {
+			return nil, fmt.Errorf("store: late arrivals: %w", err)
+		}
+		for rs.Next() {
+			var serial string
+			var at int64
+			if err := rs.Scan(&serial, &at); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("store: late arrivals: %w", err)
+			}
+			if t := time.Unix(0, at).UTC(); out[serial].IsZero() || t.Before(out[serial]) {
+				out[serial] = t
+			}
+		}
+		if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+			return nil, fmt.Errorf("store: late arrivals: %w", err)
+		}
+	}
+	return out, nil
+}
