@@ -26,7 +26,10 @@ type Directory struct {
 	clock  clockwork.Clock
 	hasher Hasher
 	ttl    time.Duration
-	dummy  string // a hash verified for unknown names, so timing does not tell who exists
+	// dummy is a hash verified for unknown names, so timing does not
+	// tell who exists; made at the first sign-in.
+	dummyOnce sync.Once
+	dummy     string
 
 	mu       sync.Mutex
 	throttle map[string]*rate.Limiter
@@ -60,10 +63,6 @@ func New(st *store.Store, o Opts) (*Directory, error) {
 	}
 	if d.ttl <= 0 {
 		d.ttl = 12 * time.Hour
-	}
-	var err error
-	if d.dummy, err = d.hasher.Hash(newSecret()); err != nil {
-		return nil, err
 	}
 	return d, nil
 }
@@ -132,6 +131,7 @@ func (d *Directory) SignIn(ctx context.Context, name, password string) (Session,
 	if err != nil {
 		return Session{}, err
 	}
+	d.dummyOnce.Do(func() { d.dummy, _ = d.hasher.Hash(newSecret()) })
 	hash := d.dummy
 	if ok && p.PasswordHash != "" {
 		hash = p.PasswordHash

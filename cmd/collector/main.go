@@ -19,6 +19,7 @@ commands:
   reason-check   check WAV or MP4 files for a spoken reason in the opening window
   alerts         list, acknowledge (with the written explanation) and close alerts
   enroll         enrol units, docks and recorders (the registry of who may report and upload)
+  user           add people (roles, units, passwords) and issue their API tokens
 `
 
 func main() {
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runReasonCheck(ctx, args, stdout, stderr)
 	case "alerts":
 		return runAlerts(ctx, args, stdout, stderr)
+	case "user":
+		return runUser(ctx, args, os.Stdin, stdout, stderr)
 	case "enroll":
 		return runEnroll(ctx, args, stdout, stderr)
 	case "help":
