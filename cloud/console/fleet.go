@@ -45,7 +45,7 @@ func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
 	if !r.who.CanSeeFleet() {
 		return nil, nil, refuse(http.StatusForbidden, "role "+r.who.Role+" has no fleet view")
 	}
-	devs, err := c.o.Store.Devices(r.ctx)
+	devs, err := c.o.Store.DevicesIn(r.ctx, r.who.Scope())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,13 +74,17 @@ func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
 		}
 		return cmp.Compare(a.Serial, b.Serial)
 	})
-	ds, err := c.o.Store.Docks(r.ctx)
+	ds, err := c.o.Store.DocksIn(r.ctx, r.who.Scope())
 	if err != nil {
 		return nil, nil, err
 	}
-	slots, err := c.o.Store.Slots(r.ctx, "")
+	slots, err := c.o.Store.SlotsIn(r.ctx, r.who.Scope())
 	if err != nil {
 		return nil, nil, err
+	}
+	byDock := map[string][]store.Slot{}
+	for _, s := range slots {
+		byDock[s.Dock] = append(byDock[s.Dock], s)
 	}
 	now := c.o.Clock.Now()
 	var docks []dockRow
@@ -88,11 +92,9 @@ func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
 		if !r.who.InScope(d.Unit) {
 			continue
 		}
-		row := dockRow{Dock: d, Slots: []store.Slot{}, Online: d.State.State == wire.DockOnline && now.Sub(d.LastSeen) < c.o.OfflineAfter}
-		for _, s := range slots {
-			if s.Dock == d.ID {
-				row.Slots = append(row.Slots, s)
-			}
+		row := dockRow{Dock: d, Slots: byDock[d.ID], Online: d.State.State == wire.DockOnline && now.Sub(d.LastSeen) < c.o.OfflineAfter}
+		if row.Slots == nil {
+			row.Slots = []store.Slot{}
 		}
 		docks = append(docks, row)
 	}

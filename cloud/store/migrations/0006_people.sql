@@ -56,3 +56,8 @@ INSERT INTO alert_history (alert_id, at_ns, person, role, action, comment)
 
 -- The supervisor's inbox: open alerts of some units, newest first.
 CREATE INDEX alerts_inbox ON alerts (state, unit, opened_ns);
+
+-- The console's views of some units' fleet (DevicesIn, DocksIn, SlotsIn).
+CREATE INDEX docks_by_unit ON docks (unit);
+CREATE INDEX devices_by_unit ON devices (unit);
+CREATE INDEX devices_by_last_dock ON devices (last_dock);
