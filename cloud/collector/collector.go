@@ -224,7 +224,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: console.time_zone: %w", err)
 	}
-	if c.console, err = console.New(console.Opts{Store: c.st, People: c.people, Footage: c.ev, Log: c.log.With("part", "console"),
+	if c.console, err = console.New(console.Opts{Store: c.st, People: c.people, Footage: c.ev, Commands: c, Log: c.log.With("part", "console"),
 		Location: loc, Health: th, SecureCookies: cfg.Console.SecureCookies}); err != nil {
 		return nil, err
 	}

@@ -79,6 +79,12 @@ func (c *Console) api(mux *http.ServeMux) {
 		}
 		return map[string]any{"recorders": recs}, err
 	}))
+	mux.HandleFunc("POST /api/docks/{dock}/slots/{slot}/power-cycle", c.apiPage(func(r *request) (any, error) {
+		if err := c.powerCycle(r); err != nil {
+			return nil, err
+		}
+		return map[string]any{"dock": r.PathValue("dock"), "slot": r.PathValue("slot"), "by": r.who.Name}, nil
+	}))
 	mux.HandleFunc("GET /api/docks", c.apiPage(func(r *request) (any, error) {
 		_, docks, err := c.fleetData(r)
 		if docks == nil {

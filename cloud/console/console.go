@@ -34,6 +34,7 @@ import (
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/wire"
 )
 
 //go:embed templates/*.html
@@ -48,13 +49,21 @@ type Footage interface {
 	Open(ctx context.Context, id string) (evidence.Reader, error)
 }
 
+// Commands sends commands to docks (the collector's MQTT command topic).
+type Commands interface {
+	SendCommand(ctx context.Context, dock string, cmd wire.Command) (string, error)
+}
+
 // Opts configure a Console.
 type Opts struct {
 	Store   *store.Store
 	People  *people.Directory
 	Footage Footage
-	Log     *slog.Logger
-	Clock   clockwork.Clock // default the real clock
+	// Commands, if set, lets custodians power-cycle a slot from the fleet
+	// page and the API; the command names who issued it.
+	Commands Commands
+	Log      *slog.Logger
+	Clock    clockwork.Clock // default the real clock
 	// Location is the agency's time zone for every time shown (default
 	// Asia/Shanghai).
 	Location *time.Location
@@ -140,6 +149,13 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /fleet", c.page(c.fleet))
 	mux.HandleFunc("GET /fleet/recorders.csv", c.page(c.recordersCSV))
 	mux.HandleFunc("GET /fleet/docks.csv", c.page(c.docksCSV))
+	mux.HandleFunc("POST /fleet/docks/{dock}/slots/{slot}/power-cycle", c.page(func(r *request) error {
+		if err := c.powerCycle(r); err != nil {
+			return err
+		}
+		http.Redirect(r.w, r.Request, "/fleet#docks", http.StatusSeeOther)
+		return nil
+	}))
 	c.api(mux)
 	// Cross-origin state changes are refused (Sec-Fetch-Site / Origin);
 	// forms also carry the session's CSRF token (checked in page).

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,12 +13,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/wire"
 )
 
 // world is a console over a fresh store with two alerts (one per unit)
@@ -26,6 +29,7 @@ type world struct {
 	srv    *httptest.Server
 	st     *store.Store
 	tokens map[string]string // name -> API token
+	sent   *sentCommands
 	alert  int64             // the u1 interruption
 	other  int64             // the u2 alert
 }
@@ -50,11 +54,17 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Opts{Store: st, People: dirp, Footage: ev, Log: log})
+	sent := &sentCommands{}
+	c, err := New(Opts{Store: st, People: dirp, Footage: ev, Log: log, Commands: sent})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{srv: httptest.NewServer(c.Handler()), st: st, tokens: map[string]string{}}
+	w := &world{srv: httptest.NewServer(c.Handler()), st: st, tokens: map[string]string{}, sent: sent}
+	for d, u := range map[string]string{"dock-1": "u1", "dock-2": "u2"} {
+		if err := st.EnrollDock(ctx, d, u, "a-token-of-16-chars"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(w.srv.Close)
 	at := time.Date(2026, 11, 30, 22, 14, 0, 0, time.UTC) // 06:14 next day in Shanghai
 	for _, a := range []store.Alert{
@@ -123,6 +133,8 @@ func TestAPI(t *testing.T) {
 		{"auxiliary explains", "POST", "/api/alerts/" + id(w.alert) + "/explain", "aux", `{"comment":"damaged"}`, 200, `"by": "aux"`},
 		{"custodian fleet", "GET", "/api/recorders", "keeper", "", 200, `"recorders": []`},
 		{"auxiliary clip refused", "GET", "/alerts/" + id(w.alert) + "/clip", "aux", "", 403, "may not view footage"},
+		{"custodian power-cycles a slot of their unit", "POST", "/api/docks/dock-1/slots/2/power-cycle", "keeper", `{}`, 200, `"by": "keeper"`},
+		{"not a dock of their unit", "POST", "/api/docks/dock-2/slots/0/power-cycle", "keeper", `{}`, 404, "no dock"},
 		{"clip not yet in storage", "GET", "/alerts/" + id(w.alert) + "/clip", "chief", "", 404, "not in the evidence store"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,10 +152,26 @@ func TestAPI(t *testing.T) {
 	if len(hist) != 2 || hist[0].By != "chief" || hist[0].Role != "supervisor" || hist[1].By != "aux" {
 		t.Errorf("history %+v", hist)
 	}
+	if got := strings.Join(w.sent.cmds, "; "); got != "dock-1 power-cycle 2 by keeper" {
+		t.Errorf("commands sent: %q", got)
+	}
 	acc, _ := w.st.FootageAccesses(context.Background(), "", 0)
 	if len(acc) != 1 || acc[0].Viewer != "aux" || acc[0].Granted {
 		t.Errorf("footage access log %+v, want the auxiliary's refusal", acc)
 	}
+}
+
+// sentCommands records the commands the console sends.
+type sentCommands struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (s *sentCommands) SendCommand(_ context.Context, dock string, cmd wire.Command) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cmds = append(s.cmds, fmt.Sprintf("%s %s %d by %s", dock, cmd.Action, cmd.Slot, cmd.By))
+	return "msg-1", nil
 }
 
 func must[T any](v T, err error) T {

@@ -119,7 +119,8 @@ func (c *Console) fleet(r *request) error {
 			pull++
 		}
 	}
-	c.render(r, "fleet", map[string]any{"Recorders": recs, "Docks": docks, "Pull": pull, "Now": c.o.Clock.Now()})
+	c.render(r, "fleet", map[string]any{"Recorders": recs, "Docks": docks, "Pull": pull, "Now": c.o.Clock.Now(),
+		"CanCommand": c.o.Commands != nil})
 	return nil
 }
 
@@ -187,4 +188,39 @@ func (c *Console) docksCSV(r *request) error {
 			strconv.Itoa(d.State.BacklogSegments), strconv.FormatInt(d.State.BacklogBytes, 10), oldest, sl})
 	}
 	return c.csvOut(r, "docks.csv", rows)
+}
+
+// powerCycle sends a power-cycle of slot {slot} of dock {dock} for a
+// person who maintains the dock's unit's equipment; the command carries
+// who issued it (from the sign-in, never from the request) into the
+// dock's audit log.
+func (c *Console) powerCycle(r *request) error {
+	if c.o.Commands == nil {
+		return refuse(http.StatusNotImplemented, "this console sends no commands to docks")
+	}
+	if !r.who.CanSeeFleet() {
+		return refuse(http.StatusForbidden, "role "+r.who.Role+" maintains no equipment")
+	}
+	dockID := r.PathValue("dock")
+	slot, err := strconv.Atoi(r.PathValue("slot"))
+	if err != nil || slot < 0 || slot > 255 {
+		return refuse(http.StatusBadRequest, "not a slot number")
+	}
+	docks, err := c.o.Store.DocksIn(r.ctx, r.who.Scope())
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, d := range docks {
+		found = found || d.ID == dockID
+	}
+	if !found {
+		return refuse(http.StatusNotFound, "no dock "+dockID+" in your units")
+	}
+	id, err := c.o.Commands.SendCommand(r.ctx, dockID, wire.Command{Action: wire.CmdPowerCycle, Slot: slot, By: r.who.Name})
+	if err != nil {
+		return err
+	}
+	c.o.Log.Info("console: power-cycle", "dock", dockID, "slot", SlotName(slot), "by", r.who.Name, "role", r.who.Role, "msg", id)
+	return nil
 }

@@ -171,6 +171,7 @@ var messages = map[string][2]string{
 	"not-found":         {"未找到", "Not found"},
 	"back":              {"返回", "Back"},
 	"ok":                {"正常", "OK"},
+	"power-cycle":       {"重新上电", "Power-cycle"},
 	// severities
 	"critical": {"严重", "critical"},
 	"warning":  {"警告", "warning"},

@@ -48,7 +48,7 @@ func TestPermissions(t *testing.T) {
 	battery := store.Alert{Kind: "battery-worn", Unit: "u1"}
 	other := store.Alert{Kind: "battery-worn", Unit: "u2"}
 	for _, tc := range []struct {
-		role                      string
+		role                                                        string
 		footage, ackFootage, ackEquip, closeEquip, explain, outside bool
 	}{
 		{RoleSupervisor, true, true, true, true, true, false},
