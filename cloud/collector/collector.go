@@ -32,9 +32,11 @@ import (
 	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/analysis"
 	"github.com/berthdock/berth/cloud/broker"
+	"github.com/berthdock/berth/cloud/console"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/ingest"
+	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/pki"
 	"github.com/berthdock/berth/cloud/reasoncheck"
 	"github.com/berthdock/berth/cloud/store"
@@ -67,6 +69,8 @@ type Collector struct {
 	in      *ingest.Ingest
 	up      *server.Server
 	foot    *footageServer
+	people  *people.Directory
+	console *console.Console
 	engine  *analysis.Engine
 	httpLn  net.Listener
 	brokerU string
@@ -228,6 +232,21 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	}
 	th := health.DefaultThresholds()
 	th.MinFirmware = cfg.Analysis.MinFirmware
+	if c.people, err = people.New(c.st, people.Opts{}); err != nil {
+		return nil, err
+	}
+	zone := cfg.Console.TimeZone
+	if zone == "" {
+		zone = "Asia/Shanghai"
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return nil, fmt.Errorf("collector: console.time_zone: %w", err)
+	}
+	if c.console, err = console.New(console.Opts{Store: c.st, People: c.people, Footage: c.ev, Commands: c, Log: c.log.With("part", "console"),
+		Location: loc, Health: th, SecureCookies: cfg.Console.SecureCookies}); err != nil {
+		return nil, err
+	}
 	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Clock: o.Clock, Health: th,
 		Policy: base.Policy, OffloadWarn: base.OffloadWarn, Units: units,
 		ClipURL: func(id string) string { return public + FootagePath + "/" + id }},
@@ -256,6 +275,9 @@ func (f footage) Open(ctx context.Context, id string) (io.ReaderAt, int64, error
 	}
 	return r, obj.Size, nil
 }
+
+// People is the directory of who may sign in (collector user add, the demo).
+func (c *Collector) People() *people.Directory { return c.people }
 
 // Store is the collector's store (for the demo, tests and commands).
 func (c *Collector) Store() *store.Store { return c.st }
@@ -300,13 +322,14 @@ func (c *Collector) Ingest() *ingest.Ingest { return c.in }
 // Registry holds the collector's metrics.
 func (c *Collector) Registry() *prometheus.Registry { return c.reg }
 
-// Handler is the collector's HTTP surface: the upload endpoint, /healthz
-// and /metrics.
+// Handler is the collector's HTTP surface: the upload endpoint, the
+// footage link, /healthz, /metrics, and the console with its API at "/".
 func (c *Collector) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(upload.PathPrefix, c.up)
 	mux.Handle(upload.PathPrefix+"/", c.up)
 	mux.Handle(FootagePath+"/", c.foot)
+	mux.Handle("/", c.console.Handler())
 	mux.Handle("/metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

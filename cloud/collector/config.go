@@ -112,6 +112,16 @@ type Config struct {
 	// token; only supervisors are served, and every request is logged.
 	Viewers []Viewer `yaml:"viewers"`
 
+	// Console is the web console and JSON API served at "/" (cloud/console).
+	Console struct {
+		// TimeZone is the agency's zone for every time shown (default
+		// Asia/Shanghai).
+		TimeZone string `yaml:"time_zone"`
+		// SecureCookies marks session cookies Secure on plain HTTP too
+		// (behind a TLS-terminating proxy); always so over HTTPS.
+		SecureCookies bool `yaml:"secure_cookies"`
+	} `yaml:"console"`
+
 	// Webhooks receive every new or escalated alert.
 	Webhooks []Webhook `yaml:"webhooks"`
 

@@ -54,7 +54,55 @@ type AlertFilter struct {
 	Unit   string
 	Kind   string
 	Serial string
-	Limit  int // <= 0: 1000
+	// Units, when not nil, limits the alerts to these units (a person's
+	// scope); an empty non-nil list matches nothing.
+	Units    []string
+	Severity string
+	Officer  string
+	Dock     string
+	// Since and Until bound the time the event happened (At), [Since, Until).
+	Since, Until time.Time
+	// BySeverity orders critical first, then warning, then info, each
+	// newest first (the supervisor's inbox); else newest first.
+	BySeverity bool
+	Limit      int // <= 0: 1000
+}
+
+// where is f's WHERE clause and arguments (without LIMIT); ok is false when
+// f matches nothing.
+func (f AlertFilter) where() (clause string, args []any, ok bool) {
+	var conds []string
+	eq := func(col, v string) {
+		if v != "" {
+			conds, args = append(conds, col+" = ?"), append(args, v)
+		}
+	}
+	eq("state", f.State)
+	eq("unit", f.Unit)
+	eq("kind", f.Kind)
+	eq("serial", f.Serial)
+	eq("severity", f.Severity)
+	eq("officer", f.Officer)
+	eq("dock", f.Dock)
+	if f.Units != nil {
+		if len(f.Units) == 0 {
+			return "", nil, false
+		}
+		conds = append(conds, "unit IN (?"+strings.Repeat(", ?", len(f.Units)-1)+")")
+		for _, u := range f.Units {
+			args = append(args, u)
+		}
+	}
+	if !f.Since.IsZero() && timeOK(f.Since) {
+		conds, args = append(conds, "at_ns >= ?"), append(args, f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() && timeOK(f.Until) {
+		conds, args = append(conds, "at_ns < ?"), append(args, f.Until.UnixNano())
+	}
+	if len(conds) == 0 {
+		return "", nil, true
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args, true
 }
 
 // UpsertAlert raises a by its Key. A new key creates an open alert (created
@@ -93,44 +141,131 @@ func (s *Store) UpsertAlert(ctx context.Context, a Alert) (created bool, err err
 	return created, nil
 }
 
+// Alert actions, the words of the alert history (AlertEvent.Action).
+const (
+	ActionAcknowledge = "acknowledge"
+	ActionExplain     = "explain" // a written explanation added to an alert, in any state
+	ActionClose       = "close"
+)
+
+// AlertEvent is one entry of an alert's append-only history: who did what,
+// in which role, with what comment.
+type AlertEvent struct {
+	ID      int64     `json:"id"`
+	AlertID int64     `json:"alert_id"`
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+	Role    string    `json:"role,omitempty"`
+	Action  string    `json:"action"`
+	Comment string    `json:"comment,omitempty"`
+}
+
 // AckAlert acknowledges an open alert with a comment or written
-// explanation; acknowledging an acknowledged alert replaces the comment.
+// explanation. Acknowledging an acknowledged alert adds to its history:
+// the first acknowledgement (who, when, comment) stays on the alert and
+// every later one is kept beside it (AlertHistory), never replacing it.
 func (s *Store) AckAlert(ctx context.Context, id int64, by, comment string) error {
-	if by == "" {
-		return fmt.Errorf("%w: acknowledgement needs a user", ErrArgument)
-	}
-	if err := cleanText(by, comment); err != nil {
-		return fmt.Errorf("%w: acknowledgement: %w", ErrArgument, err)
-	}
-	now := s.clock.Now().UnixNano()
-	return s.transition(ctx, "acknowledge", id, []string{AlertOpen, AlertAcknowledged},
-		`state = ?, acknowledged_by = ?, acknowledged_ns = ?, comment = ?, updated_ns = ?`,
-		AlertAcknowledged, by, now, comment, now)
+	return s.ActOnAlert(ctx, id, AlertEvent{By: by, Action: ActionAcknowledge, Comment: comment})
 }
 
 // CloseAlert closes an open or acknowledged alert.
 func (s *Store) CloseAlert(ctx context.Context, id int64, by string) error {
-	if by == "" {
-		return fmt.Errorf("%w: closing needs a user", ErrArgument)
+	return s.ActOnAlert(ctx, id, AlertEvent{By: by, Action: ActionClose})
+}
+
+// ActOnAlert applies a person's action to alert id and appends it to the
+// alert's history in the same transaction: acknowledge (open or
+// acknowledged alerts), explain (any state; the alert's first comment
+// stays) or close (open or acknowledged). e.By is required; e.At is the
+// store's clock.
+func (s *Store) ActOnAlert(ctx context.Context, id int64, e AlertEvent) error {
+	if e.By == "" || len(e.By) > 128 {
+		return fmt.Errorf("%w: alert action needs who acts (1-128 bytes)", ErrArgument)
 	}
-	if err := cleanText(by); err != nil {
-		return fmt.Errorf("%w: close: %w", ErrArgument, err)
+	if len(e.Comment) > 16<<10 || len(e.Role) > 32 {
+		return fmt.Errorf("%w: alert action comment or role too long", ErrArgument)
+	}
+	if err := cleanText(e.By, e.Role, e.Comment); err != nil {
+		return fmt.Errorf("%w: alert action: %w", ErrArgument, err)
 	}
 	now := s.clock.Now().UnixNano()
-	return s.transition(ctx, "close", id, []string{AlertOpen, AlertAcknowledged},
-		`state = ?, closed_by = ?, closed_ns = ?, updated_ns = ?`, AlertClosed, by, now, now)
+	var from []string
+	var set string
+	var args []any
+	switch e.Action {
+	case ActionAcknowledge:
+		from = []string{AlertOpen, AlertAcknowledged}
+		set = `state = ?, acknowledged_by = CASE WHEN acknowledged_by = '' THEN ? ELSE acknowledged_by END,
+			acknowledged_ns = COALESCE(acknowledged_ns, ?), comment = CASE WHEN comment = '' THEN ? ELSE comment END, updated_ns = ?`
+		args = []any{AlertAcknowledged, e.By, now, e.Comment, now}
+	case ActionExplain:
+		if e.Comment == "" {
+			return fmt.Errorf("%w: an explanation needs its text", ErrArgument)
+		}
+		from = []string{AlertOpen, AlertAcknowledged, AlertClosed}
+		set = `comment = CASE WHEN comment = '' THEN ? ELSE comment END, updated_ns = ?`
+		args = []any{e.Comment, now}
+	case ActionClose:
+		from = []string{AlertOpen, AlertAcknowledged}
+		set = `state = ?, closed_by = ?, closed_ns = ?, updated_ns = ?`
+		args = []any{AlertClosed, e.By, now, now}
+	default:
+		return fmt.Errorf("%w: alert action %q", ErrArgument, e.Action)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.transitionTx(ctx, tx, e.Action, id, from, set, args...); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO alert_history (alert_id, at_ns, person, role, action, comment)
+			VALUES (?, ?, ?, ?, ?, ?)`), id, now, e.By, e.Role, e.Action, e.Comment)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: %s alert %d: %w", e.Action, id, err)
+	}
+	return nil
+}
+
+// AlertHistory lists what people did to alert id, oldest first.
+func (s *Store) AlertHistory(ctx context.Context, id int64) ([]AlertEvent, error) {
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT id, alert_id, at_ns, person, role, action, comment FROM alert_history
+		WHERE alert_id = ? ORDER BY id`), id)
+	if err != nil {
+		return nil, fmt.Errorf("store: alert history: %w", err)
+	}
+	defer rs.Close()
+	var out []AlertEvent
+	for rs.Next() {
+		var e AlertEvent
+		var at int64
+		if err := rs.Scan(&e.ID, &e.AlertID, &at, &e.By, &e.Role, &e.Action, &e.Comment); err != nil {
+			return nil, fmt.Errorf("store: alert history: %w", err)
+		}
+		e.At = time.Unix(0, at).UTC()
+		out = append(out, e)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: alert history: %w", err)
+	}
+	return out, nil
 }
 
 // EscalateAlert sets an open alert's escalation level (never lowering it).
 func (s *Store) EscalateAlert(ctx context.Context, id int64, level int) error {
 	now := s.clock.Now().UnixNano()
-	return s.transition(ctx, "escalate", id, []string{AlertOpen},
-		`escalation = CASE WHEN ? > escalation THEN ? ELSE escalation END, updated_ns = ?`, level, level, now)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		return s.transitionTx(ctx, tx, "escalate", id, []string{AlertOpen},
+			`escalation = CASE WHEN ? > escalation THEN ? ELSE escalation END, updated_ns = ?`, level, level, now)
+	})
+	if err != nil {
+		return fmt.Errorf("store: escalate alert %d: %w", id, err)
+	}
+	return nil
 }
 
-// transition applies set to alert id if its state is one of from; else
+// transitionTx applies set to alert id if its state is one of from; else
 // ErrNotFound or ErrState.
-func (s *Store) transition(ctx context.Context, what string, id int64, from []string, set string, args ...any) error {
+func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, what string, id int64, from []string, set string, args ...any) error {
 	// One conditional UPDATE: atomic against a concurrent transition on
 	// either engine; only when it matches nothing do we look why.
 	q := `UPDATE alerts SET ` + set + ` WHERE id = ? AND state IN (?` + strings.Repeat(", ?", len(from)-1) + `)`
@@ -138,28 +273,22 @@ func (s *Store) transition(ctx context.Context, what string, id int64, from []st
 	for _, f := range from {
 		args = append(args, f)
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.q(q), args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		var state string
-		err = tx.QueryRowContext(ctx, s.d.q(`SELECT state FROM alerts WHERE id = ?`), id).Scan(&state)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: alert %d", ErrNotFound, id)
-		}
-		if err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: cannot %s a %s alert", ErrState, what, state)
-	})
+	res, err := tx.ExecContext(ctx, s.d.q(q), args...)
 	if err != nil {
-		return fmt.Errorf("store: %s alert %d: %w", what, id, err)
+		return err
 	}
-	return nil
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	var state string
+	err = tx.QueryRowContext(ctx, s.d.q(`SELECT state FROM alerts WHERE id = ?`), id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: alert %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: cannot %s a %s alert", ErrState, what, state)
 }
 
 const alertCols = `id, dedup_key, kind, severity, unit, officer, serial, seq, dock, title, detail, at_ns, state, opened_ns,
@@ -192,15 +321,36 @@ func (s *Store) AlertByKey(ctx context.Context, key string) (Alert, bool, error)
 	return a, true, nil
 }
 
-// Alerts lists alerts matching f, newest first.
+// AlertByID returns alert id.
+func (s *Store) AlertByID(ctx context.Context, id int64) (Alert, bool, error) {
+	a, err := scanAlert(s.db.QueryRowContext(ctx, s.d.q(`SELECT `+alertCols+` FROM alerts WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Alert{}, false, nil
+	}
+	if err != nil {
+		return Alert{}, false, fmt.Errorf("store: alert %d: %w", id, err)
+	}
+	return a, true, nil
+}
+
+// severityRank orders critical, warning, info.
+const severityRank = `CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END`
+
+// Alerts lists alerts matching f, newest first (f.BySeverity: most severe
+// first, then newest).
 func (s *Store) Alerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT `+alertCols+` FROM alerts
-		WHERE (? = '' OR state = ?) AND (? = '' OR unit = ?) AND (? = '' OR kind = ?) AND (? = '' OR serial = ?)
-		ORDER BY opened_ns DESC, id DESC LIMIT ?`),
-		f.State, f.State, f.Unit, f.Unit, f.Kind, f.Kind, f.Serial, f.Serial, f.Limit)
+	where, args, ok := f.where()
+	if !ok {
+		return nil, nil
+	}
+	order := ` ORDER BY opened_ns DESC, id DESC`
+	if f.BySeverity {
+		order = ` ORDER BY ` + severityRank + `, opened_ns DESC, id DESC`
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT `+alertCols+` FROM alerts`+where+order+` LIMIT ?`), append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}
@@ -217,6 +367,38 @@ func (s *Store) Alerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}
 	return out, nil
+}
+
+// AlertCount is how many alerts matching a filter have one severity and
+// kind.
+type AlertCount struct {
+	Severity string `json:"severity"`
+	Kind     string `json:"kind"`
+	Count    int    `json:"count"`
+}
+
+// AlertCounts counts the alerts matching f (its Limit and order are
+// ignored) by severity and kind, most severe first.
+func (s *Store) AlertCounts(ctx context.Context, f AlertFilter) ([]AlertCount, error) {
+	where, args, ok := f.where()
+	if !ok {
+		return nil, nil
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT severity, kind, count(*) FROM alerts`+where+
+		` GROUP BY severity, kind ORDER BY min(`+severityRank+`), kind`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: alert counts: %w", err)
+	}
+	defer rs.Close()
+	var out []AlertCount
+	for rs.Next() {
+		var c AlertCount
+		if err := rs.Scan(&c.Severity, &c.Kind, &c.Count); err != nil {
+			return nil, fmt.Errorf("store: alert counts: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rs.Err()
 }
 
 // upsertAlertTx is UpsertAlert's write inside tx; a is validated and ev is

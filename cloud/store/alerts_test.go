@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,8 +65,11 @@ func TestAlertDedupAndStates(t *testing.T) {
 		if err := s.EscalateAlert(ctx, id, 4); !errors.Is(err, ErrState) {
 			t.Errorf("escalating an acknowledged alert: %v, want ErrState", err)
 		}
-		if err := s.AckAlert(ctx, id, "supervisor-1", "explanation amended"); err != nil {
-			t.Errorf("amending the acknowledgement: %v", err)
+		if err := s.AckAlert(ctx, id, "supervisor-3", "explanation amended"); err != nil {
+			t.Errorf("a second acknowledgement: %v", err)
+		}
+		if err := s.ActOnAlert(ctx, id, AlertEvent{By: "supervisor-1", Role: "supervisor", Action: ActionExplain}); !errors.Is(err, ErrArgument) {
+			t.Errorf("an empty explanation: %v, want ErrArgument", err)
 		}
 		if err := s.CloseAlert(ctx, id, "supervisor-2"); err != nil {
 			t.Fatal(err)
@@ -88,9 +92,31 @@ func TestAlertDedupAndStates(t *testing.T) {
 		}
 		final, _, _ := s.AlertByKey(ctx, a.Key)
 		if final.State != AlertClosed || final.Severity != "critical" || final.Escalation != 3 ||
-			final.AcknowledgedBy != "supervisor-1" || final.Comment != "explanation amended" || final.ClosedBy != "supervisor-2" ||
+			final.AcknowledgedBy != "supervisor-1" || final.Comment != "battery died; officer reported by radio" || final.ClosedBy != "supervisor-2" ||
 			final.ClosedAt.IsZero() || final.AcknowledgedAt.IsZero() {
 			t.Errorf("final alert %+v", final)
+		}
+		// The second acknowledgement did not replace the first: both are
+		// in the append-only history, with the closing; refusals are not.
+		if err := s.ActOnAlert(ctx, id, AlertEvent{By: "supervisor-2", Role: "supervisor", Action: ActionExplain,
+			Comment: "written report filed"}); err != nil {
+			t.Fatalf("explaining a closed alert: %v", err)
+		}
+		hist, err := s.AlertHistory(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, e := range hist {
+			lines = append(lines, e.Action+" "+e.By+" "+e.Comment)
+		}
+		want := []string{"acknowledge supervisor-1 battery died; officer reported by radio",
+			"acknowledge supervisor-3 explanation amended", "close supervisor-2 ", "explain supervisor-2 written report filed"}
+		if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+			t.Errorf("history\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+		}
+		if byID, ok, err := s.AlertByID(ctx, id); err != nil || !ok || byID.Key != a.Key {
+			t.Errorf("AlertByID: %+v %v %v", byID, ok, err)
 		}
 	})
 }

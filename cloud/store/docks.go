@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
@@ -114,8 +115,31 @@ func (s *Store) CheckDockToken(ctx context.Context, id, token string) (bool, err
 
 // Docks lists every dock, enrolled or only seen, by id.
 func (s *Store) Docks(ctx context.Context) ([]Dock, error) {
-	rs, err := s.db.QueryContext(ctx, `SELECT id, unit, enrolled, enrolled_ns, last_seen_ns, state, version, slot_count,
-		buffer_bytes, buffer_capacity, backlog_segments, backlog_bytes, oldest_backlog_ns, state_ns FROM docks ORDER BY id`)
+	return s.DocksIn(ctx, nil)
+}
+
+// unitsIn is a " WHERE col IN (...)" clause for units (nil: none needed)
+// and its arguments.
+func unitsIn(col string, units []string) (string, []any) {
+	if units == nil {
+		return "", nil
+	}
+	args := make([]any, len(units))
+	for i, u := range units {
+		args[i] = u
+	}
+	return ` WHERE ` + col + ` IN (?` + strings.Repeat(", ?", len(units)-1) + `)`, args
+}
+
+// DocksIn is Docks limited to the docks of units (nil: all; an empty
+// list: none).
+func (s *Store) DocksIn(ctx context.Context, units []string) ([]Dock, error) {
+	if units != nil && len(units) == 0 {
+		return nil, nil
+	}
+	where, args := unitsIn("unit", units)
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT id, unit, enrolled, enrolled_ns, last_seen_ns, state, version, slot_count,
+		buffer_bytes, buffer_capacity, backlog_segments, backlog_bytes, oldest_backlog_ns, state_ns FROM docks`+where+` ORDER BY id`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: docks: %w", err)
 	}
@@ -140,9 +164,25 @@ func (s *Store) Docks(ctx context.Context) ([]Dock, error) {
 
 // Slots lists a dock's slots by number ("" lists every dock's).
 func (s *Store) Slots(ctx context.Context, dock string) ([]Slot, error) {
+	return s.slots(ctx, `WHERE ? = '' OR dock = ?`, dock, dock)
+}
+
+// SlotsIn lists the slots of the docks of units (nil: all; an empty list:
+// none) by dock and number.
+func (s *Store) SlotsIn(ctx context.Context, units []string) ([]Slot, error) {
+	if units == nil {
+		return s.Slots(ctx, "")
+	}
+	if len(units) == 0 {
+		return nil, nil
+	}
+	where, args := unitsIn("unit", units)
+	return s.slots(ctx, `WHERE dock IN (SELECT id FROM docks`+where+`)`, args...)
+}
+
+func (s *Store) slots(ctx context.Context, where string, args ...any) ([]Slot, error) {
 	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT dock, slot, state, serial, fault, detail, segments, copied, uploaded,
-		released, bytes_total, bytes_copied, charging, updated_ns FROM slots WHERE ? = '' OR dock = ? ORDER BY dock, slot`),
-		dock, dock)
+		released, bytes_total, bytes_copied, charging, updated_ns FROM slots `+where+` ORDER BY dock, slot`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: slots: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
@@ -149,10 +150,35 @@ type Device struct {
 // recorder's enrolled unit, else that of the dock that last docked it;
 // the unit a report named only when neither is enrolled with a unit.
 func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	rs, err := s.db.QueryContext(ctx, `SELECT d.serial, d.model, d.firmware, d.officer,
-		COALESCE(r.unit, NULLIF(k.unit, ''), d.unit), d.last_dock, d.last_docked_ns, d.health
-		FROM devices d LEFT JOIN recorders r ON r.serial = d.serial LEFT JOIN docks k ON k.id = d.last_dock
-		ORDER BY d.serial`)
+	return s.DevicesIn(ctx, nil)
+}
+
+// DevicesIn is Devices limited to the recorders of units (nil: all; an
+// empty list: none), by the same unit Devices gives each.
+func (s *Store) DevicesIn(ctx context.Context, units []string) ([]Device, error) {
+	if units != nil && len(units) == 0 {
+		return nil, nil
+	}
+	q := `SELECT d.serial, d.model, d.firmware, d.officer,
+		COALESCE(r.unit, NULLIF(k.unit, ''), d.unit) AS u, d.last_dock, d.last_docked_ns, d.health
+		FROM devices d LEFT JOIN recorders r ON r.serial = d.serial LEFT JOIN docks k ON k.id = d.last_dock`
+	var args []any
+	if units != nil {
+		// The candidates come from three indexed lookups (enrolled to
+		// the units, last docked in their docks, reported in them), then
+		// the unit Devices gives each decides: no scan of the fleet.
+		in := `(?` + strings.Repeat(", ?", len(units)-1) + `)`
+		q += ` WHERE d.serial IN (SELECT serial FROM recorders WHERE unit IN ` + in + `
+			UNION SELECT serial FROM devices WHERE last_dock IN (SELECT id FROM docks WHERE unit IN ` + in + `)
+			UNION SELECT serial FROM devices WHERE unit IN ` + in + `)
+			AND COALESCE(r.unit, NULLIF(k.unit, ''), d.unit) IN ` + in
+		for range 4 {
+			for _, u := range units {
+				args = append(args, u)
+			}
+		}
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(q+` ORDER BY d.serial`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,8 +18,11 @@ import (
 )
 
 const alertsUsage = `usage: collector alerts [list] [--db DSN] [--state open|acknowledged|closed] [--unit U] [--kind K] [--serial S] [--json]
-       collector alerts ack ID --by NAME --comment TEXT   (the comment is the written explanation)
-       collector alerts close ID --by NAME
+       collector alerts ack ID --comment TEXT [--server URL] [--token-file FILE]   (the comment is the written explanation)
+       collector alerts explain ID --comment TEXT [--server URL] [--token-file FILE]
+       collector alerts close ID [--comment TEXT] [--server URL] [--token-file FILE]
+ack, explain and close go through the collector's API as the person whose token it is
+(collector user token NAME; or set BERTH_TOKEN): nobody acts under a name they type.
 `
 
 // runAlerts lists and acknowledges alerts in the collector's store: the
@@ -32,10 +37,10 @@ func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.Usage = func() { fmt.Fprint(stderr, alertsUsage); fs.PrintDefaults() }
 	dsn := fs.String("db", defaultDSN, "collector store: SQLite file or postgres:// URL")
 	var (
-		state, unit, kind, serial *string
-		asJSON                    *bool
-		by, comment               *string
-		limit                     *int
+		state, unit, kind, serial  *string
+		asJSON                     *bool
+		server, tokenFile, comment *string
+		limit                      *int
 	)
 	switch sub {
 	case "list":
@@ -45,11 +50,10 @@ func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		serial = fs.String("serial", "", "only this recorder")
 		limit = fs.Int("limit", 200, "at most this many, newest first")
 		asJSON = fs.Bool("json", false, "one JSON object per line")
-	case "ack", "close":
-		by = fs.String("by", "", "who acknowledges or closes (required)")
-		if sub == "ack" {
-			comment = fs.String("comment", "", "comment or written explanation (required)")
-		}
+	case "ack", "explain", "close":
+		server = fs.String("server", "http://127.0.0.1:8780", "the collector's URL")
+		tokenFile = fs.String("token-file", "", "file holding your API token (default: $BERTH_TOKEN)")
+		comment = fs.String("comment", "", "comment or written explanation (required for ack and explain)")
 	default:
 		fmt.Fprintf(stderr, "collector alerts: unknown subcommand %q\n%s", sub, alertsUsage)
 		return 2
@@ -80,10 +84,11 @@ func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "collector alerts %s: which alert? give its id\n", sub)
 			return 2
 		}
-		if strings.TrimSpace(*by) == "" || (comment != nil && strings.TrimSpace(*comment) == "") {
-			fmt.Fprintf(stderr, "collector alerts %s: --by and (for ack) --comment are required: an acknowledgement names who and why\n", sub)
+		if sub != "close" && strings.TrimSpace(*comment) == "" {
+			fmt.Fprintf(stderr, "collector alerts %s: --comment is required: the written explanation\n", sub)
 			return 2
 		}
+		return actOnAlert(ctx, *server, *tokenFile, sub, id, *comment, stdout, stderr)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -93,23 +98,64 @@ func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer st.Close()
-	switch sub {
-	case "ack":
-		err = st.AckAlert(ctx, id, *by, *comment)
-	case "close":
-		err = st.CloseAlert(ctx, id, *by)
-	default:
-		return listAlerts(ctx, st, store.AlertFilter{State: *state, Unit: *unit, Kind: *kind, Serial: *serial, Limit: *limit}, *asJSON, stdout, stderr)
+	return listAlerts(ctx, st, store.AlertFilter{State: *state, Unit: *unit, Kind: *kind, Serial: *serial, Limit: *limit}, *asJSON, stdout, stderr)
+}
+
+// actOnAlert posts an action to the collector's API with the caller's
+// token; the collector records who holds the token.
+func actOnAlert(ctx context.Context, server, tokenFile, sub string, id int64, comment string, stdout, stderr io.Writer) int {
+	tok := os.Getenv("BERTH_TOKEN")
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "collector alerts %s: %v\n", sub, err)
+			return 1
+		}
+		tok = strings.TrimSpace(string(b))
 	}
+	if tok == "" {
+		fmt.Fprintf(stderr, "collector alerts %s: an API token is required (--token-file or BERTH_TOKEN; collector user token NAME)\n", sub)
+		return 2
+	}
+	action := map[string]string{"ack": "acknowledge", "explain": "explain", "close": "close"}[sub]
+	body, _ := json.Marshal(map[string]string{"comment": comment})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/api/alerts/%d/%s", strings.TrimRight(server, "/"), id, action),
+		bytes.NewReader(body))
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		fmt.Fprintf(stderr, "collector alerts %s: %v\n", sub, err)
+		return 2
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "collector alerts %s: %v\n", sub, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Error   string             `json:"error"`
+		History []store.AlertEvent `json:"history"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&out); err != nil {
+		fmt.Fprintf(stderr, "collector alerts %s %d: %s: %v\n", sub, id, resp.Status, err)
+		return 1
+	}
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode == http.StatusNotFound {
 			fmt.Fprintf(stderr, "collector alerts %s: no alert %d\n", sub, id)
 		} else {
-			fmt.Fprintf(stderr, "collector alerts %s %d: %v\n", sub, id, err)
+			fmt.Fprintf(stderr, "collector alerts %s %d: %s: %s\n", sub, id, resp.Status, out.Error)
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "alert %d %s by %s\n", id, map[string]string{"ack": "acknowledged", "close": "closed"}[sub], *by)
+	by := "?"
+	if n := len(out.History); n > 0 {
+		by = out.History[n-1].By
+	}
+	fmt.Fprintf(stdout, "alert %d %s by %s\n", id, map[string]string{"ack": "acknowledged", "explain": "explained", "close": "closed"}[sub], by)
 	return 0
 }
 

@@ -4,64 +4,118 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/cloud/console"
+	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/store"
 )
 
 func TestAlertsListAckClose(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "c.db")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "c.db")
 	st, err := store.Open(ctx, db, &store.Opts{Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	at := time.Date(2026, 11, 30, 22, 14, 0, 0, time.UTC)
 	if _, err := st.UpsertAlert(ctx, store.Alert{Key: "interruption/R1/7", Kind: "interruption-unexplained", Severity: "warning",
 		Unit: "unit-3", Officer: "o-1001", Serial: "R1", Seq: 7, Title: "resumed without a spoken reason", At: at}); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
+	// The collector's API, as `collector serve` mounts it.
+	ev, err := evidence.OpenFS(filepath.Join(dir, "evidence"), discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ppl, err := people.New(st, people.Opts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	con, err := console.New(console.Opts{Store: st, People: ppl, Footage: ev, Log: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(con.Handler())
+	t.Cleanup(srv.Close)
 
 	runIt := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := run(ctx, append([]string{"alerts"}, args...), &out, &errb)
+		code := run(ctx, args, &out, &errb)
 		return code, out.String(), errb.String()
 	}
-	code, out, errOut := runIt("--db", db)
+	// People and their tokens, with the CLI.
+	token := func(name, role string) string {
+		t.Helper()
+		pw := filepath.Join(dir, name+".pw")
+		os.WriteFile(pw, []byte("a long password\n"), 0o600)
+		if code, _, errOut := runIt("user", "add", name, "--role", role, "--unit", "unit-3", "--password-file", pw, "--db", db); code != 0 {
+			t.Fatalf("user add %s: %d %s", name, code, errOut)
+		}
+		code, out, errOut := runIt("user", "token", name, "--label", "test", "--db", db)
+		if code != 0 || !strings.HasPrefix(out, people.TokenPrefix) {
+			t.Fatalf("user token %s: %d %q %s", name, code, out, errOut)
+		}
+		f := filepath.Join(dir, name+".token")
+		os.WriteFile(f, []byte(out), 0o600)
+		return f
+	}
+	chief, aux := token("chief-li", people.RoleSupervisor), token("aux-chen", people.RoleAuxiliary)
+	if code, _, errOut := runIt("user", "add", "nobody", "--role", "boss", "--unit", "unit-3", "--db", db); code != 1 || !strings.Contains(errOut, "role") {
+		t.Fatalf("user add with an unknown role: %d %s", code, errOut)
+	}
+
+	code, out, errOut := runIt("alerts", "--db", db)
 	if code != 0 || !strings.Contains(out, "resumed without a spoken reason") || !strings.Contains(out, "R1 #7") || !strings.Contains(out, "1 alerts") {
 		t.Fatalf("list: code %d\n%s%s", code, out, errOut)
 	}
-	code, out, _ = runIt("list", "--db", db, "--json", "--state", "open")
+	code, out, _ = runIt("alerts", "list", "--db", db, "--json", "--state", "open")
 	var a store.Alert
 	if code != 0 || json.Unmarshal([]byte(strings.TrimSpace(out)), &a) != nil || a.State != store.AlertOpen {
 		t.Fatalf("json list: code %d %q", code, out)
 	}
-	if code, _, errOut := runIt("ack", "--db", db, "--by", "chief-li"); code != 2 || !strings.Contains(errOut, "alert") {
-		t.Fatalf("ack without id: code %d %q", code, errOut)
+	id := strconvI(a.ID)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no id", []string{"ack", "--token-file", chief, "--comment", "x"}, 2, "alert"},
+		{"no token", []string{"ack", id, "--comment", "x"}, 2, "token"},
+		{"no comment", []string{"ack", id, "--token-file", chief}, 2, "--comment"},
+		{"--by is gone", []string{"ack", id, "--by", "anyone", "--comment", "x"}, 2, "by"},
+		{"unknown alert", []string{"ack", "999", "--token-file", chief, "--comment", "x"}, 1, "no alert 999"},
+		{"bad token", []string{"ack", id, "--token-file", filepath.Join(dir, "chief-li.pw"), "--comment", "x"}, 1, "401"},
+		{"auxiliary closes", []string{"close", id, "--token-file", aux}, 1, "supervisor"},
+		{"supervisor acknowledges", []string{"ack", id, "--token-file", chief, "--comment", "battery died; explained in writing"}, 0, "acknowledged by chief-li"},
+		{"a second acknowledgement", []string{"ack", id, "--token-file", chief, "--comment", "amended"}, 0, "acknowledged by chief-li"},
+		{"auxiliary explains", []string{"explain", id, "--token-file", aux, "--comment", "the recorder was handed in damaged"}, 0, "explained by aux-chen"},
+		{"supervisor closes", []string{"close", id, "--token-file", chief}, 0, "closed by chief-li"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runIt(append([]string{"alerts", tc.args[0]}, append(tc.args[1:], "--server", srv.URL)...)...)
+			if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+				t.Errorf("code %d, want %d; output %q %q, want %q", code, tc.code, out, errOut, tc.want)
+			}
+		})
 	}
-	if code, _, errOut := runIt("ack", "999", "--db", db, "--by", "chief-li", "--comment", "x"); code != 1 || !strings.Contains(errOut, "no alert 999") {
-		t.Fatalf("ack unknown: code %d %q", code, errOut)
-	}
-	if code, _, errOut := runIt("ack", strconvI(a.ID), "--db", db, "--by", "chief-li"); code != 2 || !strings.Contains(errOut, "--comment") {
-		t.Fatalf("ack without comment: code %d %q", code, errOut)
-	}
-	if code, out, errOut := runIt("ack", strconvI(a.ID), "--db", db, "--by", "chief-li", "--comment", "battery died; explained in writing"); code != 0 || !strings.Contains(out, "acknowledged") {
-		t.Fatalf("ack: code %d %q %q", code, out, errOut)
-	}
-	code, out, _ = runIt("--db", db, "--json")
+	code, out, _ = runIt("alerts", "--db", db, "--json", "--state", "closed")
 	json.Unmarshal([]byte(strings.TrimSpace(out)), &a)
-	if code != 0 || a.State != store.AlertAcknowledged || a.AcknowledgedBy != "chief-li" || a.Comment != "battery died; explained in writing" {
-		t.Fatalf("after ack: %+v", a)
+	if code != 0 || a.AcknowledgedBy != "chief-li" || a.Comment != "battery died; explained in writing" || a.ClosedBy != "chief-li" {
+		t.Fatalf("after ack and close: %+v", a)
 	}
-	if code, _, errOut := runIt("close", strconvI(a.ID), "--db", db, "--by", "chief-li"); code != 0 {
-		t.Fatalf("close: %d %s", code, errOut)
-	}
-	if code, out, _ := runIt("--db", db, "--state", "open"); code != 0 || !strings.Contains(out, "0 alerts") {
-		t.Fatalf("open after close: %s", out)
+	hist, err := st.AlertHistory(ctx, a.ID)
+	if err != nil || len(hist) != 4 || hist[2].By != "aux-chen" || hist[2].Role != people.RoleAuxiliary {
+		t.Errorf("history %+v %v", hist, err)
 	}
 }
 

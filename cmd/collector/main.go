@@ -21,6 +21,7 @@ commands:
   enroll         enrol units, docks and recorders (the registry of who may report and upload)
   report         a unit's weekly compliance statistics per officer (--unit U --week 2026-W48 [--csv])
   evidence       custody: read the footage access log, set and lift legal holds
+  user           add people (roles, units, passwords) and issue their API tokens
 `
 
 func main() {
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runReasonCheck(ctx, args, stdout, stderr)
 	case "alerts":
 		return runAlerts(ctx, args, stdout, stderr)
+	case "user":
+		return runUser(ctx, args, os.Stdin, stdout, stderr)
 	case "enroll":
 		return runEnroll(ctx, args, stdout, stderr)
 	case "report":

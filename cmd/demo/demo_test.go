@@ -26,7 +26,7 @@ func TestDemoShiftEndDocking(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	res, code := runShift(ctx, []string{"--dir", t.TempDir(), "--timeout", "3m"}, &out, &errb)
+	res, code := runShift(ctx, []string{"--dir", t.TempDir(), "--timeout", "3m"}, &out, &errb, browseConsole(t))
 	t.Log(out.String())
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s", code, errb.String())

@@ -7,7 +7,8 @@
 // verified, uploaded and released, the faults found and the alerts raised.
 //
 //	go run ./cmd/demo            # in a temporary directory, removed at the end
-//	go run ./cmd/demo --keep     # keep it (store, evidence, dock buffer, logs)
+//	go run ./cmd/demo --keep     # keep it (store, evidence, dock buffer, logs) and
+//	                             # keep the console serving until interrupted
 package main
 
 import (
@@ -34,16 +35,20 @@ type options struct {
 	keep    bool
 	timeout time.Duration
 	rate    int64
+	// browse, set by tests, drives the console after the shift, before
+	// the world closes.
+	browse func(context.Context, *world) error
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	_, code := runShift(ctx, args, stdout, stderr)
+	_, code := runShift(ctx, args, stdout, stderr, nil)
 	return code
 }
 
-// runShift is run, returning also what the shift achieved (for the test).
-func runShift(ctx context.Context, args []string, stdout, stderr io.Writer) (result, int) {
-	var o options
+// runShift is run, returning also what the shift achieved (for the test);
+// browse, if not nil, drives the console before the world closes.
+func runShift(ctx context.Context, args []string, stdout, stderr io.Writer, browse func(context.Context, *world) error) (result, int) {
+	o := options{browse: browse}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.dir, "dir", "", "working directory (default: a new temporary one)")
@@ -77,6 +82,16 @@ func runShift(ctx context.Context, args []string, stdout, stderr io.Writer) (res
 		return result{}, 1
 	}
 	res, err := w.shift(ctx)
+	if err == nil {
+		err = w.openConsole(ctx)
+	}
+	if err == nil && o.browse != nil {
+		err = o.browse(ctx, w)
+	}
+	if err == nil && o.keep {
+		fmt.Fprintf(stdout, "\nEverything is in %s. The console keeps serving at %s until interrupted (Ctrl-C).\n", o.dir, w.consoleURL())
+		<-ctx.Done()
+	}
 	if cerr := w.close(); err == nil {
 		err = cerr
 	}

@@ -94,10 +94,10 @@ func (w *world) summary(ctx context.Context, settled bool) (result, error) {
 	fmt.Fprintf(w.out, "each of the %d objects in the evidence store was read back and is byte-exact to the recorder's original (SHA-256 of both);\n", t.Objects)
 	fmt.Fprintf(w.out, "footage not receipted stays on its recorder.\n")
 	if w.o.keep {
-		fmt.Fprintf(w.out, "Supervisors: `go run ./cmd/collector alerts --db %s` lists these; `... alerts ack ID --by NAME --comment TEXT` records the written explanation.\n",
+		fmt.Fprintf(w.out, "Supervisors acknowledge these in the console (below) with the written explanation; `go run ./cmd/collector alerts --db %s` lists them.\n",
 			w.colDSN())
 	} else {
-		fmt.Fprintln(w.out, "Run with --keep to look at the store, the evidence and the alerts afterwards (`go run ./cmd/collector alerts --db DIR/collector/collector.db`).")
+		fmt.Fprintln(w.out, "Run with --keep to keep the console serving, and to look at the store, the evidence and the alerts afterwards.")
 	}
 	return res, nil
 }

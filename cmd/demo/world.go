@@ -30,6 +30,8 @@ type world struct {
 	out   io.Writer
 	logF  *os.File
 	plans []officerPlan
+	// people are the console's demo sign-ins (openConsole).
+	people []signin
 	start time.Time
 }
 

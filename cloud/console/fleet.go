@@ -1,0 +1,226 @@
+package console
+
+import (
+	"cmp"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/berthdock/berth/cloud/health"
+	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// recorderRow is one recorder of the fleet with the findings that make it
+// due for maintenance.
+type recorderRow struct {
+	store.Device
+	Findings []health.Finding `json:"findings"`
+	Critical bool             `json:"critical"`
+}
+
+// SlotName names a slot as the board does: A, B, C... for 0, 1, 2...
+// (the board files name their slots so; DockLink and MQTT carry the index).
+func SlotName(i int) string {
+	if i >= 0 && i < 26 {
+		return string(rune('A' + i))
+	}
+	return strconv.Itoa(i + 1)
+}
+
+// dockRow is one dock with its slots and its online state.
+type dockRow struct {
+	store.Dock
+	Online bool         `json:"online"`
+	Slots  []store.Slot `json:"slots"`
+}
+
+// fleetData is the fleet in the caller's scope: recorders due for
+// maintenance first (critical first, then the most worn battery), then the
+// rest by serial; docks by id.
+func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
+	if !r.who.CanSeeFleet() {
+		return nil, nil, refuse(http.StatusForbidden, "role "+r.who.Role+" has no fleet view")
+	}
+	devs, err := c.o.Store.DevicesIn(r.ctx, r.who.Scope())
+	if err != nil {
+		return nil, nil, err
+	}
+	var recs []recorderRow
+	for _, d := range devs {
+		if !r.who.InScope(d.Unit) {
+			continue
+		}
+		row := recorderRow{Device: d, Findings: health.Device(d.Health, c.o.Health)}
+		for _, f := range row.Findings {
+			row.Critical = row.Critical || f.Severity == "critical"
+		}
+		recs = append(recs, row)
+	}
+	slices.SortStableFunc(recs, func(a, b recorderRow) int {
+		if c := cmp.Compare(boolInt(len(b.Findings) > 0), boolInt(len(a.Findings) > 0)); c != 0 {
+			return c
+		}
+		if c := -cmp.Compare(boolInt(a.Critical), boolInt(b.Critical)); c != 0 {
+			return c
+		}
+		if len(a.Findings) > 0 {
+			if c := cmp.Compare(a.Health.Battery.HealthPct, b.Health.Battery.HealthPct); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(a.Serial, b.Serial)
+	})
+	ds, err := c.o.Store.DocksIn(r.ctx, r.who.Scope())
+	if err != nil {
+		return nil, nil, err
+	}
+	slots, err := c.o.Store.SlotsIn(r.ctx, r.who.Scope())
+	if err != nil {
+		return nil, nil, err
+	}
+	byDock := map[string][]store.Slot{}
+	for _, s := range slots {
+		byDock[s.Dock] = append(byDock[s.Dock], s)
+	}
+	now := c.o.Clock.Now()
+	var docks []dockRow
+	for _, d := range ds {
+		if !r.who.InScope(d.Unit) {
+			continue
+		}
+		row := dockRow{Dock: d, Slots: byDock[d.ID], Online: d.State.State == wire.DockOnline && now.Sub(d.LastSeen) < c.o.OfflineAfter}
+		if row.Slots == nil {
+			row.Slots = []store.Slot{}
+		}
+		docks = append(docks, row)
+	}
+	return recs, docks, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *Console) fleet(r *request) error {
+	recs, docks, err := c.fleetData(r)
+	if err != nil {
+		return err
+	}
+	pull := 0
+	for _, x := range recs {
+		if len(x.Findings) > 0 {
+			pull++
+		}
+	}
+	c.render(r, "fleet", map[string]any{"Recorders": recs, "Docks": docks, "Pull": pull, "Now": c.o.Clock.Now(),
+		"CanCommand": c.o.Commands != nil})
+	return nil
+}
+
+func (c *Console) csvOut(r *request, name string, rows [][]string) error {
+	r.w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	r.w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	r.w.Header().Set("Cache-Control", "no-store")
+	r.w.Write([]byte("\xEF\xBB\xBF")) // a BOM: Excel opens UTF-8 Chinese correctly
+	w := csv.NewWriter(r.w)
+	w.WriteAll(rows)
+	return w.Error()
+}
+
+func (c *Console) recordersCSV(r *request) error {
+	recs, _, err := c.fleetData(r)
+	if err != nil {
+		return err
+	}
+	rows := [][]string{{"serial", "unit", "officer", "model", "firmware", "battery_health_pct", "battery_cycles", "battery_temp_c",
+		"storage_health_pct", "storage_free_bytes", "storage_total_bytes", "read_errors", "write_errors", "bad_blocks",
+		"clock_offset_ms", "last_docked", "last_dock", "last_slot", "findings"}}
+	for _, x := range recs {
+		h := x.Health
+		var fs string
+		for i, f := range x.Findings {
+			if i > 0 {
+				fs += "; "
+			}
+			fs += f.Kind + ": " + f.Detail
+		}
+		rows = append(rows, []string{x.Serial, x.Unit, x.Officer, x.Model, x.Firmware, strconv.Itoa(h.Battery.HealthPct),
+			strconv.Itoa(h.Battery.Cycles), fmt.Sprintf("%.1f", h.Battery.TemperatureC), strconv.Itoa(h.Storage.HealthPct),
+			strconv.FormatInt(h.Storage.FreeBytes, 10), strconv.FormatInt(h.Storage.TotalBytes, 10),
+			strconv.FormatInt(h.Storage.ReadErrors, 10), strconv.FormatInt(h.Storage.WriteErrors, 10),
+			strconv.FormatInt(h.Storage.BadBlocks, 10), strconv.FormatInt(h.ClockOffsetMs, 10),
+			x.LastDockedAt.In(c.o.Location).Format(time.RFC3339), x.LastDock, SlotName(h.Slot), fs})
+	}
+	return c.csvOut(r, "recorders.csv", rows)
+}
+
+func (c *Console) docksCSV(r *request) error {
+	_, docks, err := c.fleetData(r)
+	if err != nil {
+		return err
+	}
+	rows := [][]string{{"dock", "unit", "online", "last_seen", "version", "buffer_bytes", "buffer_capacity", "backlog_segments",
+		"backlog_bytes", "oldest_backlog", "slots"}}
+	for _, d := range docks {
+		var sl string
+		for i, s := range d.Slots {
+			if i > 0 {
+				sl += "; "
+			}
+			sl += SlotName(s.State.Slot) + ":" + s.State.State
+			if s.State.Serial != "" {
+				sl += " " + s.State.Serial
+			}
+		}
+		oldest := ""
+		if !d.State.OldestBacklog.IsZero() {
+			oldest = d.State.OldestBacklog.In(c.o.Location).Format(time.RFC3339)
+		}
+		rows = append(rows, []string{d.ID, d.Unit, strconv.FormatBool(d.Online), d.LastSeen.In(c.o.Location).Format(time.RFC3339),
+			d.State.Version, strconv.FormatInt(d.State.BufferBytes, 10), strconv.FormatInt(d.State.BufferCapacity, 10),
+			strconv.Itoa(d.State.BacklogSegments), strconv.FormatInt(d.State.BacklogBytes, 10), oldest, sl})
+	}
+	return c.csvOut(r, "docks.csv", rows)
+}
+
+// powerCycle sends a power-cycle of slot {slot} of dock {dock} for a
+// person who maintains the dock's unit's equipment; the command carries
+// who issued it (from the sign-in, never from the request) into the
+// dock's audit log.
+func (c *Console) powerCycle(r *request) error {
+	if c.o.Commands == nil {
+		return refuse(http.StatusNotImplemented, "this console sends no commands to docks")
+	}
+	if !r.who.CanSeeFleet() {
+		return refuse(http.StatusForbidden, "role "+r.who.Role+" maintains no equipment")
+	}
+	dockID := r.PathValue("dock")
+	slot, err := strconv.Atoi(r.PathValue("slot"))
+	if err != nil || slot < 0 || slot > 255 {
+		return refuse(http.StatusBadRequest, "not a slot number")
+	}
+	docks, err := c.o.Store.DocksIn(r.ctx, r.who.Scope())
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, d := range docks {
+		found = found || d.ID == dockID
+	}
+	if !found {
+		return refuse(http.StatusNotFound, "no dock "+dockID+" in your units")
+	}
+	id, err := c.o.Commands.SendCommand(r.ctx, dockID, wire.Command{Action: wire.CmdPowerCycle, Slot: slot, By: r.who.Name})
+	if err != nil {
+		return err
+	}
+	c.o.Log.Info("console: power-cycle", "dock", dockID, "slot", SlotName(slot), "by", r.who.Name, "role", r.who.Role, "msg", id)
+	return nil
+}

@@ -1,0 +1,220 @@
+package console
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Languages: zh-CN by default, English on request (cookie berth_lang).
+const (
+	langZH = "zh-CN"
+	langEN = "en"
+)
+
+func langOf(r *http.Request) string {
+	if c, err := r.Cookie(langCookie); err == nil && c.Value == langEN {
+		return langEN
+	}
+	return langZH
+}
+
+// localizer translates and formats for one request: templates call
+// .L.T "key" and .L.Time t.
+type localizer struct {
+	lang string
+	loc  *time.Location
+}
+
+// T translates a message key; an unknown key is shown as itself.
+func (l localizer) T(key string) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	if l.lang == langEN {
+		return m[1]
+	}
+	return m[0]
+}
+
+// Time formats t in the agency's zone, with the zone's name; "—" if zero.
+func (l localizer) Time(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(l.loc).Format("2006-01-02 15:04:05 MST")
+}
+
+// Clock formats t's time of day in the agency's zone.
+func (l localizer) Clock(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(l.loc).Format("15:04:05")
+}
+
+// Zone names the agency's time zone.
+func (l localizer) Zone() string { return l.loc.String() }
+
+var funcs = template.FuncMap{
+	"bytes": humanBytes,
+	"pct": func(a, b int64) string {
+		if b <= 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
+	},
+	"join":    strings.Join,
+	"slot":    SlotName,
+	"list":    func(s ...string) []string { return s },
+	"msToS":   func(ms int64) float64 { return float64(ms) / 1000 },
+	"deref":   func(b *bool) bool { return b != nil && *b },
+	"seconds": func(f float64) string { return fmt.Sprintf("%.1f s", f) },
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// messages: key -> {zh-CN, en}. Alert kinds, severities, states and roles
+// are keys too, so the words the store uses are translated in one place.
+var messages = map[string][2]string{
+	"app":               {"执法记录仪坞站 · 管理控制台", "berth · console"},
+	"signin":            {"登录", "Sign in"},
+	"signout":           {"退出", "Sign out"},
+	"name":              {"账号", "Name"},
+	"password":          {"密码", "Password"},
+	"wrong-credentials": {"账号或密码错误", "Wrong name or password"},
+	"throttled":         {"尝试次数过多，请稍后再试", "Too many attempts: wait a minute"},
+	"unavailable":       {"服务暂不可用", "Service unavailable"},
+	"inbox":             {"告警收件箱", "Alert inbox"},
+	"fleet":             {"设备台账", "Fleet"},
+	"alert":             {"告警", "Alert"},
+	"filter":            {"筛选", "Filter"},
+	"all":               {"全部", "All"},
+	"kind":              {"类型", "Kind"},
+	"severity":          {"级别", "Severity"},
+	"state":             {"状态", "State"},
+	"unit":              {"单位", "Unit"},
+	"officer":           {"民警", "Officer"},
+	"recorder":          {"记录仪", "Recorder"},
+	"dock":              {"坞站", "Dock"},
+	"slot":              {"槽位", "Slot"},
+	"at":                {"发生时间", "When"},
+	"opened":            {"告警时间", "Raised"},
+	"title":             {"事由", "What"},
+	"from":              {"起", "From"},
+	"to":                {"止", "To"},
+	"counts":            {"统计", "Counts"},
+	"no-alerts":         {"没有符合条件的告警", "No alerts match"},
+	"stopped-at":        {"中断时间", "Stopped"},
+	"resumed-at":        {"恢复时间", "Resumed"},
+	"stop-cause":        {"设备记录的中断原因", "Stop cause (device)"},
+	"speech":            {"恢复后开头的讲话", "Speech at the restart"},
+	"speech-seconds":    {"佩戴者讲话时长", "Wearer's speech"},
+	"reason-spoken":     {"是否说明原因", "Reason stated"},
+	"yes":               {"是", "yes"},
+	"no":                {"否", "no"},
+	"regions":           {"检测到的声音片段", "Sounds heard"},
+	"source":            {"来源", "Source"},
+	"counted":           {"计入", "Counted"},
+	"why":               {"依据", "Why"},
+	"transcript":        {"转写", "Transcript"},
+	"rule":              {"违反的规定", "Rule"},
+	"day":               {"当天时间线", "The recorder's day"},
+	"player":            {"恢复录像开头", "Opening of the resumed recording"},
+	"no-footage-role":   {"您的角色无权查看音像资料（辅助人员不得查看、导出音像记录）", "Your role may not view footage (auxiliary staff never view or export footage)"},
+	"no-footage":        {"该段录像尚未入库", "This segment is not in the evidence store yet"},
+	"footage-logged":    {"每次查看均记入访问日志", "Every view is written to the access log"},
+	"acknowledge":       {"确认", "Acknowledge"},
+	"explain":           {"补充书面说明", "Add written explanation"},
+	"close":             {"关闭", "Close"},
+	"explanation":       {"书面说明", "Written explanation"},
+	"history":           {"处理记录", "History"},
+	"no-history":        {"尚无处理记录", "Nothing done yet"},
+	"by":                {"处理人", "By"},
+	"action":            {"操作", "Action"},
+	"comment":           {"说明", "Comment"},
+	"detail":            {"详情", "Detail"},
+	"pull-list":         {"待检修（优先处理）", "Pull for maintenance"},
+	"recorders":         {"记录仪", "Recorders"},
+	"docks":             {"坞站", "Docks"},
+	"battery-health":    {"电池健康", "Battery health"},
+	"cycles":            {"循环次数", "Cycles"},
+	"temperature":       {"温度", "Temp."},
+	"storage-health":    {"存储健康", "Storage health"},
+	"free":              {"剩余空间", "Free"},
+	"errors":            {"错误计数", "Errors"},
+	"drift":             {"时钟偏差", "Clock drift"},
+	"firmware":          {"固件", "Firmware"},
+	"last-docking":      {"最近入坞", "Last docking"},
+	"findings":          {"问题", "Findings"},
+	"online":            {"在线", "online"},
+	"offline":           {"离线", "offline"},
+	"buffer":            {"缓存占用", "Buffer"},
+	"backlog":           {"待上传", "Backlog"},
+	"slots":             {"槽位", "Slots"},
+	"export-csv":        {"导出 CSV", "Export CSV"},
+	"times-in":          {"时间均为", "Times in"},
+	"not-found":         {"未找到", "Not found"},
+	"back":              {"返回", "Back"},
+	"ok":                {"正常", "OK"},
+	"power-cycle":       {"重新上电", "Power-cycle"},
+	// severities
+	"critical": {"严重", "critical"},
+	"warning":  {"警告", "warning"},
+	"info":     {"提示", "info"},
+	// states
+	"open":         {"待处理", "open"},
+	"acknowledged": {"已确认", "acknowledged"},
+	"closed":       {"已关闭", "closed"},
+	// actions in the history
+	"history-acknowledge": {"确认", "acknowledged"},
+	"history-explain":     {"书面说明", "explained"},
+	"history-close":       {"关闭", "closed"},
+	// roles
+	"role-officer":    {"民警", "officer"},
+	"role-auxiliary":  {"辅助人员", "auxiliary"},
+	"role-custodian":  {"装备管理员", "custodian"},
+	"role-supervisor": {"科室负责人", "supervisor"},
+	"role-admin":      {"系统管理员", "admin"},
+	// alert kinds
+	"interruption-unexplained": {"录像中断后恢复，未说明原因", "interrupted, resumed without the spoken reason"},
+	"interruption-explained":   {"录像中断后恢复，已说明原因", "interrupted, resumed with the spoken reason"},
+	"interruption-unchecked":   {"录像中断后恢复，未能检查", "interrupted and resumed, not checked"},
+	"abnormal-no-resume":       {"异常中断且未恢复", "stopped abnormally, never resumed"},
+	"sequence-hole":            {"录像序号缺失", "sequence numbers missing"},
+	"sequence-reused":          {"录像序号重复", "sequence number reused"},
+	"overlap":                  {"录像时间重叠", "overlapping segments"},
+	"hash-mismatch":            {"校验值不一致", "hash mismatch"},
+	"late-upload":              {"超过24小时入库", "reached storage after 24 h"},
+	"upload-overdue":           {"超时未入库", "not in storage, overdue"},
+	"offload-due-soon":         {"即将超过入库时限", "offload due soon"},
+	"battery-worn":             {"电池老化", "battery worn"},
+	"battery-hot":              {"电池过热", "battery hot"},
+	"storage-errors":           {"存储错误", "storage errors"},
+	"storage-low":              {"存储空间不足", "storage low"},
+	"storage-worn":             {"存储老化", "storage worn"},
+	"clock-drift":              {"时钟偏差", "clock drift"},
+	"firmware-old":             {"固件过旧", "firmware old"},
+	"dock-offline":             {"坞站离线", "dock offline"},
+	"buffer-filling":           {"坞站缓存将满", "dock buffer filling"},
+	"backlog-old":              {"坞站积压过久", "dock backlog old"},
+	"recorder-refused":         {"拒绝未授权记录仪", "recorder refused"},
+	"receipt-conflict":         {"回执冲突", "receipt conflict"},
+	"echoed-receipt":           {"伪造回执", "echoed receipt"},
+	"evidence-corrupt":         {"证据损坏", "evidence corrupt"},
+	"report-time":              {"报告时间异常", "report time out of range"},
+}
