@@ -65,6 +65,15 @@ type Opts struct {
 	// near or reverberant, stays under it: its harmonics and formants
 	// move on every syllable.
 	HeldSpectrum float64
+	// Prompts are the enrolled prompts of the recorder models in use
+	// (NewPrompt): a stretch matching one is the prompt, not speech time,
+	// and a region mostly made of it is judged SourcePrompt whatever its
+	// other measures. None by default.
+	Prompts []*Prompt
+	// MinPromptMatch is the correlation with a prompt's template (see
+	// Prompt) at or over which a stretch is that prompt; 0 means the
+	// default, 0.7.
+	MinPromptMatch float64
 	// BridgeGap is the longest pause bridged when a wearer region's
 	// speech time is counted (Region.SpeechSeconds). A region holds no
 	// pause longer than MaxGap, so a BridgeGap over MaxGap acts as MaxGap.
@@ -169,7 +178,7 @@ func New(o *Opts) *Detector {
 
 // String describes the detector.
 func (d *Detector) String() string {
-	return fmt.Sprintf("vad.Detector(harm≥%.2f snr≥%.0fdB near≥%.0fdBFS band>%.0fdB)", d.o.MinHarm, d.o.MinSNR, d.o.NearField, d.o.BandLimit)
+	return fmt.Sprintf("vad.Detector(harm≥%.2f snr≥%.0fdB near≥%.0fdBFS band>%.0fdB prompts=%d)", d.o.MinHarm, d.o.MinSNR, d.o.NearField, d.o.BandLimit, len(d.o.Prompts))
 }
 
 // Detect finds the wearer's speech in 16 kHz mono samples.
@@ -177,8 +186,16 @@ func (d *Detector) Detect(x []float32, rate int) (Activity, error) {
 	if rate != Rate {
 		return Activity{}, fmt.Errorf("%w: got %d Hz", ErrRate, rate)
 	}
-	fr := analyse(x)
-	return d.decide(fr), nil
+	if len(d.o.Prompts) == 0 {
+		return d.decide(analyse(x)), nil
+	}
+	fr, bands := analyseBands(x)
+	min := d.o.MinPromptMatch
+	if min == 0 {
+		min = promptMatch
+	}
+	which, score := matchPrompts(bands, d.o.Prompts, min)
+	return d.decideWith(fr, which, score), nil
 }
 
 // voiced is the frame rule: periodic at a voice's pitch (not a tone over
@@ -215,8 +232,13 @@ func (o Opts) classify(r *Region) {
 
 func frames(t time.Duration) int { return int(math.Round(t.Seconds() / HopSeconds)) }
 
-func (d *Detector) decide(fr []Frame) Activity {
+func (d *Detector) decide(fr []Frame) Activity { return d.decideWith(fr, nil, nil) }
+
+// decideWith judges the frames; prompt[i] is the index in Opts.Prompts of
+// the prompt frame i matched at score[i] (-1: none), or prompt is nil.
+func (d *Detector) decideWith(fr []Frame, prompt []int, score []float64) Activity {
 	o := d.o
+	isPrompt := func(i int) bool { return prompt != nil && prompt[i] >= 0 }
 	n := len(fr)
 	act := Activity{Hop: time.Duration(HopSeconds * float64(time.Second)), Speech: make([]bool, n), NoiseDBFS: NoSpeech, SpeechDBFS: NoSpeech}
 	if n == 0 {
@@ -261,11 +283,35 @@ func (d *Detector) decide(fr []Frame) Activity {
 		i = b
 	}
 
+	// A stretch matching an enrolled prompt is a region of its own, so
+	// the wearer speaking right after the prompt is judged on their own.
+	if prompt != nil {
+		var cut []span
+		for _, s := range spans {
+			for a := s.a; a < s.b; {
+				b := a + 1
+				for b < s.b && isPrompt(b) == isPrompt(a) {
+					b++
+				}
+				keep := isPrompt(a)
+				for i := a; i < b && !keep; i++ {
+					keep = voiced[i]
+				}
+				if keep {
+					cut = append(cut, span{a, b})
+				}
+				a = b
+			}
+		}
+		spans = cut
+	}
+
 	peak := math.Inf(-1)
 	regs := make([]Region, len(spans))
 	for k, s := range spans {
 		r := regionStats(fr, voiced, s.a, s.b)
 		o.classify(&r)
+		o.matchedPrompt(&r, s.a, s.b, prompt, score)
 		if r.Wearer {
 			peak = max(peak, r.LevelDBFS)
 		}
@@ -340,15 +386,18 @@ func (d *Detector) decide(fr []Frame) Activity {
 			if voiced[i] {
 				sp = append(sp, f.LevelDB)
 			}
+			if isPrompt(i) { // the prompt's voice and beeps, not the wearer's
+				continue
+			}
 			tone := f.HighF0 && f.Tonal >= 0.5
 			if !voiced[i] && (tone || f.LevelDB-min(f.NoiseDB, clipFloor) < activeDB) {
 				continue
 			}
 			if last >= 0 && i-last-1 <= bridge {
 				quiet := true
-				for m := last + 1; m < i && !masking; m++ {
-					if fr[m].HighF0 && fr[m].Tonal >= 0.5 {
-						quiet = false // a beep between words is not a pause
+				for m := last + 1; m < i; m++ {
+					if isPrompt(m) || !masking && fr[m].HighF0 && fr[m].Tonal >= 0.5 {
+						quiet = false // a beep or the prompt between words is not a pause
 						break
 					}
 				}
@@ -370,6 +419,29 @@ func (d *Detector) decide(fr []Frame) Activity {
 		act.SpeechDBFS = round1(median(sp))
 	}
 	return act
+}
+
+// matchedPrompt judges a region SourcePrompt when at least half of its
+// frames [a, b) match an enrolled prompt, whatever classify said: the
+// recorder's own recording is the strongest evidence there is.
+func (o Opts) matchedPrompt(r *Region, a, b int, prompt []int, score []float64) {
+	if prompt == nil {
+		return
+	}
+	n, best, which := 0, 0.0, -1
+	for i := a; i < b; i++ {
+		if prompt[i] >= 0 {
+			n++
+			if score[i] > best {
+				best, which = score[i], prompt[i]
+			}
+		}
+	}
+	if 2*n < b-a {
+		return
+	}
+	r.Source, r.Wearer = SourcePrompt, false
+	r.Why = fmt.Sprintf("matches the enrolled %s (correlation %.2f over %.0f %% of the region)", o.Prompts[which], best, 100*float64(n)/float64(b-a))
 }
 
 // regionStats measures the frames [a, b) of a candidate region.

@@ -125,8 +125,15 @@ const (
 
 // analyse computes the features of every frame of x (16 kHz mono).
 func analyse(x []float32) []Frame {
+	fr, _ := analyseBands(x)
+	return fr
+}
+
+// analyseBands is analyse that also returns each frame's speech-band
+// powers (the nBands log-spaced bands, linear), for prompt templates.
+func analyseBands(x []float32) ([]Frame, [][nBands]float64) {
 	if len(x) < frameLen {
-		return nil
+		return nil, nil
 	}
 	nf := 1 + (len(x)-frameLen)/hop
 	lastBin := bandEdges[nBands]
@@ -288,7 +295,13 @@ func analyse(x []float32) []Frame {
 	}
 	modulation(frames, lvl)
 	held(frames, exc)
-	return frames
+	bands := make([][nBands]float64, nf)
+	for t := range nf {
+		for b := range nBands {
+			bands[t][b] = band[b][t]
+		}
+	}
+	return frames, bands
 }
 
 // floorTrack follows the noise floor of one band: the energy smoothed over
