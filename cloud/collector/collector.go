@@ -102,6 +102,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: enrolment.recorders: %w", err)
 	}
+	prompts, err := reasoncheck.LoadPromptFiles(ctx, cfg.Analysis.ReasonPrompts)
+	if err != nil {
+		return nil, fmt.Errorf("collector: analysis.reason_prompts: %w", err)
+	}
 	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema,
 		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew}); err != nil {
 		return nil, err
@@ -211,7 +215,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	th.MinFirmware = cfg.Analysis.MinFirmware
 	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Clock: o.Clock, Health: th,
 		ClipURL: func(id string) string { return public + FootagePath + "/" + id }},
-		c.st, footage{c.ev}, reasonChecker{reasoncheck.New(nil)}, deliver, c.log.With("part", "analysis"))
+		c.st, footage{c.ev}, reasonChecker{reasoncheck.NewWithOpts(reasoncheck.Opts{Prompts: prompts})}, deliver, c.log.With("part", "analysis"))
+	if len(prompts) > 0 {
+		c.log.Info("reason check: recorder prompts enrolled", "prompts", fmt.Sprint(prompts))
+	}
 	return c, nil
 }
 

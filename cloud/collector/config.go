@@ -79,6 +79,11 @@ type Config struct {
 		// MinFirmware is the fleet's minimum recorder firmware (dotted);
 		// empty: not checked.
 		MinFirmware string `yaml:"min_firmware"`
+		// ReasonPrompts are audio files (WAV or MP4, at most 6 s) of the
+		// recorder models' own voice prompts, each the prompt alone: the
+		// spoken-reason check judges what matches one as the prompt, not
+		// the wearer (named by the file's base name in the verdict).
+		ReasonPrompts []string `yaml:"reason_prompts"`
 	} `yaml:"analysis"`
 
 	// PublicURL is how people reach this collector (for the clip links in
