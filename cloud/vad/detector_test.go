@@ -233,7 +233,7 @@ func TestDetectSignals(t *testing.T) {
 			return x
 		}, &Opts{MinHarm: 0.6, MinSNR: 6, NearField: -22, BelowPeak: 20, MaxGap: 500 * time.Millisecond,
 			Hangover: 100 * time.Millisecond, MinRun: 0, MaxPause: time.Second, MinVoiced: 0.2, MinMod: 1.5,
-			PromptLow: -18, BandLimit: -23, HeldPitch: 0.05, HeldSpectrum: 0.89, BridgeGap: 500 * time.Millisecond}, SourceWearer, 0.15, 0.6},
+			PromptLow: -18, BandLimit: -23, HeldPitch: 0.05, HeldSpectrum: 0.89, Background: 12, BridgeGap: 500 * time.Millisecond}, SourceWearer, 0.15, 0.6},
 		{"words around a beep: the beep is not speech time (BridgeGap)", func() []float32 {
 			x := make([]float32, secs*Rate)
 			pink(x, -50, 17)
@@ -310,18 +310,20 @@ func TestDetectRate(t *testing.T) {
 // TestUtteranceSpeechTime pins the speech time of an utterance split into
 // two regions by syllables too weak to be voiced (low SNR): the stretch
 // between two wearer regions less than MaxPause apart counts where it
-// stands activeDB over the floor, and not where it is at the floor.
+// stands activeDB over the floor and within Background of the wearer's
+// level, and not where it is at the floor, nor where it is far under the
+// wearer (a bystander between the wearer's words).
 func TestUtteranceSpeechTime(t *testing.T) {
-	voicedF := func(i int) Frame {
-		return Frame{LevelDB: -15, NoiseDB: -40, Harm: 0.8, Pitch: 140 + 10*float64(i%2), Mod: 4, HighDB: -8}
-	}
-	build := func(gapDB float64) []Frame {
+	build := func(floor, voicedDB, gapDB float64) []Frame {
+		voicedF := func(i int) Frame {
+			return Frame{LevelDB: voicedDB, NoiseDB: floor, Harm: 0.8, Pitch: 140 + 10*float64(i%2), Mod: 4, HighDB: -8}
+		}
 		var fr []Frame
 		for i := range 62 {
 			fr = append(fr, voicedF(i))
 		}
 		for range 44 { // 0.7 s: over MaxGap, under MaxPause
-			fr = append(fr, Frame{LevelDB: -40 + gapDB, NoiseDB: -40, Harm: 0.3, Mod: 4, HighDB: -8})
+			fr = append(fr, Frame{LevelDB: floor + gapDB, NoiseDB: floor, Harm: 0.3, Mod: 4, HighDB: -8})
 		}
 		for i := range 62 {
 			fr = append(fr, voicedF(i))
@@ -329,13 +331,16 @@ func TestUtteranceSpeechTime(t *testing.T) {
 		return fr
 	}
 	for _, tc := range []struct {
-		gapDB    float64
-		min, max float64
+		name                   string
+		floor, voicedDB, gapDB float64
+		min, max               float64
 	}{
-		{6, 2.6, 2.8},  // weak syllables: the whole utterance
-		{0, 1.9, 2.25}, // a pause at the floor: the two regions only
+		{"weak syllables at low SNR: the whole utterance", -30, -18, 6, 2.6, 2.8},
+		{"a pause at the floor: the two regions only", -30, -18, 0, 1.9, 2.25},
+		{"24 dB under the wearer (Background): the two regions only", -42, -12, 6, 1.9, 2.25},
+		{"14 dB under the wearer: the whole utterance", -32, -12, 6, 2.6, 2.8},
 	} {
-		a := New(nil).decide(build(tc.gapDB))
+		a := New(nil).decide(build(tc.floor, tc.voicedDB, tc.gapDB))
 		var sum float64
 		n := 0
 		for _, r := range a.Regions {
@@ -345,7 +350,7 @@ func TestUtteranceSpeechTime(t *testing.T) {
 			}
 		}
 		if n != 2 || sum < tc.min || sum > tc.max {
-			t.Errorf("gap %.0f dB over the floor: %d wearer regions, %.2f s of speech, want 2 and %.2f–%.2f s; regions %s", tc.gapDB, n, sum, tc.min, tc.max, sources(a))
+			t.Errorf("%s: %d wearer regions, %.2f s of speech, want 2 and %.2f–%.2f s; regions %s", tc.name, n, sum, tc.min, tc.max, sources(a))
 		}
 	}
 }
