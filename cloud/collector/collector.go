@@ -108,6 +108,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if err != nil {
 		return nil, err
 	}
+	prompts, err := reasoncheck.LoadPromptFiles(ctx, cfg.Analysis.ReasonPrompts)
+	if err != nil {
+		return nil, fmt.Errorf("collector: analysis.reason_prompts: %w", err)
+	}
 	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema,
 		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew, BeforeEnrolment: cfg.Enrolment.BeforeEnrolment}); err != nil {
 		return nil, err
@@ -250,7 +254,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Clock: o.Clock, Health: th,
 		Policy: base.Policy, OffloadWarn: base.OffloadWarn, Units: units,
 		ClipURL: func(id string) string { return public + FootagePath + "/" + id }},
-		c.st, footage{c.ev}, reasonChecker{reasoncheck.New(nil)}, deliver, c.log.With("part", "analysis"))
+		c.st, footage{c.ev}, reasonChecker{reasoncheck.NewWithOpts(reasoncheck.Opts{Prompts: prompts})}, deliver, c.log.With("part", "analysis"))
+	if len(prompts) > 0 {
+		c.log.Info("reason check: recorder prompts enrolled", "prompts", fmt.Sprint(prompts))
+	}
 	return c, nil
 }
 

@@ -102,6 +102,11 @@ type Config struct {
 		// unset); Units override it per unit.
 		Policy PolicyConfig            `yaml:"policy"`
 		Units  map[string]PolicyConfig `yaml:"units"`
+		// ReasonPrompts are audio files (WAV or MP4, at most 6 s) of the
+		// recorder models' own voice prompts, each the prompt alone: the
+		// spoken-reason check judges what matches one as the prompt, not
+		// the wearer (named by the file's base name in the verdict).
+		ReasonPrompts []string `yaml:"reason_prompts"`
 	} `yaml:"analysis"`
 
 	// PublicURL is how people reach this collector (for the clip links in

@@ -251,10 +251,11 @@ func TestDevSet(t *testing.T) {
 // TestDevSetV2 runs the check on shared/audio-dev-v2 (bystanders, radio and
 // TV, music, prompts, short utterances, reverberation, sirens, low SNR).
 // Issue 16's bar is at least 90 % agreement and at most 5 % of the
-// negatives judged spoken. The detector reaches the first (56/60) but not
-// the second (3 of 30 negatives, see the logged gap), so the test holds
-// it to what it reaches today and fails on any regression: at least
-// 93 % agreement (56/60), at most 10 % false spoken (3/30).
+// negatives judged spoken. The detector reaches the first (57/60) but not
+// the second (2 of 30 negatives: a reverberant bystander and a word in
+// crowd babble, see the logged gap), so the test holds it to what it
+// reaches and fails on any false "spoken" more: at least 93 % agreement
+// (56/60, one clip of margin), at most 2 of 30 negatives judged spoken.
 func TestDevSetV2(t *testing.T) {
 	dir, labels := loadDevSet(t, "BERTH_AUDIODEV_V2", "audio-dev-v2")
 	results := checkAll(t, dir, labels)
@@ -266,7 +267,7 @@ func TestDevSetV2(t *testing.T) {
 	if all.acc() < 0.93 {
 		t.Errorf("agreement %.1f%% < 93%%", 100*all.acc())
 	}
-	if fs > 0.10 {
-		t.Errorf("false spoken on %d of %d negatives (> 10%%)", all.falseSpoken, all.neg)
+	if fs > 0.07 {
+		t.Errorf("false spoken on %d of %d negatives (> 7%%)", all.falseSpoken, all.neg)
 	}
 }

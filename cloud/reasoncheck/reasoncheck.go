@@ -113,12 +113,18 @@ type Opts struct {
 	// transcript is classified into the rule's reasons; nil (the default)
 	// sends nothing anywhere.
 	Transcriber Transcriber
+	// Prompts are the recorder models' enrolled voice prompts
+	// (LoadPrompt) given to the default detector: what matches one is
+	// judged the prompt, not the wearer. Used only when Detector is nil.
+	Prompts []*vad.Prompt
 }
 
 // NewWithOpts returns a checker configured by o.
 func NewWithOpts(o Opts) *Checker {
 	if o.Detector == nil {
-		o.Detector = vad.New(nil)
+		vo := vad.DefaultOpts
+		vo.Prompts = o.Prompts
+		o.Detector = vad.New(&vo)
 	}
 	return &Checker{det: o.Detector, tr: o.Transcriber}
 }

@@ -12,7 +12,9 @@ const sr = 16000
 func dbToAmp(db float64) float64 { return math.Pow(10, db/20) }
 
 // voice is a crude near-field talker: a glottal-like harmonic source (F0
-// gliding around f0, 1/h harmonic roll-off), two formant-like emphases,
+// gliding around f0 and rising or falling 20–40 % within each word, 1/h
+// harmonic roll-off), two formant-like emphases (a different vowel each
+// word),
 // words of 250–450 ms at ~3 per second with pauses, each opening with a
 // 50 ms fricative (high-passed noise), for dur seconds from start, at peak
 // level db dBFS.
@@ -24,6 +26,7 @@ func voice(x []float32, start, dur, f0, db float64, seed uint64) {
 	phase := 0.0
 	wordEnd, word := 0, false
 	fricEnd, last := 0, 0.0
+	f1, f2, glide := 600.0, 1700.0, 0.0
 	for i := t0; i < end; i++ {
 		if i >= wordEnd { // next word or pause
 			word = !word
@@ -33,15 +36,23 @@ func voice(x []float32, start, dur, f0, db float64, seed uint64) {
 				l = 0.08 + 0.15*rng.Float64()
 			}
 			wordEnd = i + int(l*sr)
+			if word {
+				f1, f2 = 300+500*rng.Float64(), 900+1400*rng.Float64()
+				glide = 0.2 + 0.2*rng.Float64()
+				if rng.IntN(2) == 0 {
+					glide = -glide
+				}
+			}
 		}
 		t := float64(i-t0) / sr
-		f := f0 * (1 + 0.15*math.Sin(2*math.Pi*0.7*t) + 0.05*math.Sin(2*math.Pi*3.1*t))
+		q := 1 - float64(wordEnd-i)/float64(0.45*sr)
+		f := f0 * (1 + 0.15*math.Sin(2*math.Pi*0.7*t)) * (1 + glide*(q-0.5))
 		phase += 2 * math.Pi * f / sr
 		var s float64
 		for h := 1; float64(h)*f < 3800; h++ {
 			hf := float64(h) * f
 			g := 1 / float64(h)
-			g *= 1 + 2*math.Exp(-sq((hf-600)/250)) + 1.5*math.Exp(-sq((hf-1700)/400))
+			g *= 1 + 5*math.Exp(-sq((hf-f1)/150)) + 4*math.Exp(-sq((hf-f2)/250))
 			s += g * math.Sin(float64(h)*phase)
 		}
 		env := 0.0

@@ -46,7 +46,8 @@ func TestVoicedRule(t *testing.T) {
 // source), moving a threshold far turns one of its two cases over.
 func TestClassifyRules(t *testing.T) {
 	// The documented defaults: MinVoiced 0.2, MinMod 1.5 dB, PromptLow
-	// -18 dB, BandLimit -23 dB, HeldPitch 0.05 semitone, NearField -22
+	// -18 dB, BandLimit -23 dB, HeldPitch 0.05 semitone, HeldSpectrum
+	// 0.89 (with under toneShare of tone frames), NearField -22
 	// dBFS. The cases are literal so that moving a default fails them.
 	o := DefaultOpts
 	wearer := Region{Voiced: 0.5, LevelDBFS: -12, Mod: 4, LowDB: 0, Fric: -8, Glide: 0.3}
@@ -67,6 +68,9 @@ func TestClassifyRules(t *testing.T) {
 		{"gliding pitch", func(r *Region) { r.Glide = 0.1 }, SourceWearer},
 		{"held pitch (music)", func(r *Region) { r.Glide = 0.02 }, SourceMusic},
 		{"no pitch pairs: not judged as held", func(r *Region) { r.Glide = NoGlide }, SourceWearer},
+		{"spectrum recurs less than HeldSpectrum", func(r *Region) { r.Held = 0.82 }, SourceWearer},
+		{"held spectrum (music with a vibrato lead)", func(r *Region) { r.Held = 0.95 }, SourceMusic},
+		{"held spectrum but a siren in the region: not judged", func(r *Region) { r.Held, r.Tone = 0.95, 0.4 }, SourceWearer},
 		{"level over NearField", func(r *Region) { r.LevelDBFS = -18 }, SourceWearer},
 		{"level under NearField (bystander)", func(r *Region) { r.LevelDBFS = -27 }, SourceBystander},
 	}
@@ -168,6 +172,12 @@ func TestDetectSignals(t *testing.T) {
 			notes(x, 0.5, 7, -8)
 			return x
 		}, nil, SourceMusic, 0, 0},
+		{"chords and a vibrato lead on a beat (HeldSpectrum)", func() []float32 {
+			x := make([]float32, secs*Rate)
+			pink(x, -50, 28)
+			vibratoLead(x, 0.5, 7, -8)
+			return x
+		}, nil, SourceMusic, 0, 0},
 		{"talker through a radio: 300–3400 Hz, compressed (BandLimit)", func() []float32 {
 			x := make([]float32, secs*Rate)
 			talker(x, 1, 5, 140, -6, 11)
@@ -223,7 +233,7 @@ func TestDetectSignals(t *testing.T) {
 			return x
 		}, &Opts{MinHarm: 0.6, MinSNR: 6, NearField: -22, BelowPeak: 20, MaxGap: 500 * time.Millisecond,
 			Hangover: 100 * time.Millisecond, MinRun: 0, MaxPause: time.Second, MinVoiced: 0.2, MinMod: 1.5,
-			PromptLow: -18, BandLimit: -23, HeldPitch: 0.05, BridgeGap: 500 * time.Millisecond}, SourceWearer, 0.15, 0.6},
+			PromptLow: -18, BandLimit: -23, HeldPitch: 0.05, HeldSpectrum: 0.89, Background: 12, BridgeGap: 500 * time.Millisecond}, SourceWearer, 0.15, 0.6},
 		{"words around a beep: the beep is not speech time (BridgeGap)", func() []float32 {
 			x := make([]float32, secs*Rate)
 			pink(x, -50, 17)
@@ -231,7 +241,7 @@ func TestDetectSignals(t *testing.T) {
 			beeps(x, 2.3, 1, -10)
 			talker(x, 2.55, 1.2, 140, -6, 19)
 			return x
-		}, nil, SourceWearer, 2.2, 2.6},
+		}, nil, SourceWearer, 2.2, 2.7},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -300,18 +310,20 @@ func TestDetectRate(t *testing.T) {
 // TestUtteranceSpeechTime pins the speech time of an utterance split into
 // two regions by syllables too weak to be voiced (low SNR): the stretch
 // between two wearer regions less than MaxPause apart counts where it
-// stands activeDB over the floor, and not where it is at the floor.
+// stands activeDB over the floor and within Background of the wearer's
+// level, and not where it is at the floor, nor where it is far under the
+// wearer (a bystander between the wearer's words).
 func TestUtteranceSpeechTime(t *testing.T) {
-	voicedF := func(i int) Frame {
-		return Frame{LevelDB: -15, NoiseDB: -40, Harm: 0.8, Pitch: 140 + 10*float64(i%2), Mod: 4, HighDB: -8}
-	}
-	build := func(gapDB float64) []Frame {
+	build := func(floor, voicedDB, gapDB float64) []Frame {
+		voicedF := func(i int) Frame {
+			return Frame{LevelDB: voicedDB, NoiseDB: floor, Harm: 0.8, Pitch: 140 + 10*float64(i%2), Mod: 4, HighDB: -8}
+		}
 		var fr []Frame
 		for i := range 62 {
 			fr = append(fr, voicedF(i))
 		}
 		for range 44 { // 0.7 s: over MaxGap, under MaxPause
-			fr = append(fr, Frame{LevelDB: -40 + gapDB, NoiseDB: -40, Harm: 0.3, Mod: 4, HighDB: -8})
+			fr = append(fr, Frame{LevelDB: floor + gapDB, NoiseDB: floor, Harm: 0.3, Mod: 4, HighDB: -8})
 		}
 		for i := range 62 {
 			fr = append(fr, voicedF(i))
@@ -319,13 +331,16 @@ func TestUtteranceSpeechTime(t *testing.T) {
 		return fr
 	}
 	for _, tc := range []struct {
-		gapDB    float64
-		min, max float64
+		name                   string
+		floor, voicedDB, gapDB float64
+		min, max               float64
 	}{
-		{6, 2.6, 2.8},  // weak syllables: the whole utterance
-		{0, 1.9, 2.25}, // a pause at the floor: the two regions only
+		{"weak syllables at low SNR: the whole utterance", -30, -18, 6, 2.6, 2.8},
+		{"a pause at the floor: the two regions only", -30, -18, 0, 1.9, 2.25},
+		{"24 dB under the wearer (Background): the two regions only", -42, -12, 6, 1.9, 2.25},
+		{"14 dB under the wearer: the whole utterance", -32, -12, 6, 2.6, 2.8},
 	} {
-		a := New(nil).decide(build(tc.gapDB))
+		a := New(nil).decide(build(tc.floor, tc.voicedDB, tc.gapDB))
 		var sum float64
 		n := 0
 		for _, r := range a.Regions {
@@ -335,7 +350,7 @@ func TestUtteranceSpeechTime(t *testing.T) {
 			}
 		}
 		if n != 2 || sum < tc.min || sum > tc.max {
-			t.Errorf("gap %.0f dB over the floor: %d wearer regions, %.2f s of speech, want 2 and %.2f–%.2f s; regions %s", tc.gapDB, n, sum, tc.min, tc.max, sources(a))
+			t.Errorf("%s: %d wearer regions, %.2f s of speech, want 2 and %.2f–%.2f s; regions %s", tc.name, n, sum, tc.min, tc.max, sources(a))
 		}
 	}
 }
@@ -373,7 +388,7 @@ func TestSirenMasksWords(t *testing.T) {
 
 // TestTiltUnderTone pins that a region's band levels are of what a tone
 // leaves: a talker's fricative level (Region.Fric, relative to the
-// telephone band) under a hi-lo horn stays within 3 dB of the talker's
+// telephone band) under a hi-lo horn stays within 5 dB of the talker's
 // alone, where the horn filling the telephone band would push it 13 dB
 // down, towards the loudspeaker rule.
 func TestTiltUnderTone(t *testing.T) {
@@ -397,7 +412,7 @@ func TestTiltUnderTone(t *testing.T) {
 		return best.Fric
 	}
 	alone, under := fric(-200), fric(-14)
-	if math.Abs(under-alone) > 3 {
-		t.Errorf("fricative level %.1f dB under the horn, %.1f dB alone: more than 3 dB apart", under, alone)
+	if math.Abs(under-alone) > 5 {
+		t.Errorf("fricative level %.1f dB under the horn, %.1f dB alone: more than 5 dB apart", under, alone)
 	}
 }

@@ -48,6 +48,14 @@ type Frame struct {
 	// Notched: the frame was periodic over 400 Hz (a tone) and its pitch
 	// was looked for again with the tone removed.
 	Notched bool
+	// Held is how closely the frame's fine spectrum (the noise-whitened
+	// excess, 250–4000 Hz, a tone over 400 Hz notched out) recurs 128–320
+	// ms away, before or after: the highest cosine similarity over those
+	// lags (0..1). A held note or chord keeps its harmonics in the same
+	// bins for longer than a syllable, and a vibrato returns to them
+	// within one cycle (5–7 Hz); speech moves its pitch and formants on
+	// every syllable and does not come back.
+	Held float64
 }
 
 // Tilt bands, in bins.
@@ -117,8 +125,15 @@ const (
 
 // analyse computes the features of every frame of x (16 kHz mono).
 func analyse(x []float32) []Frame {
+	fr, _ := analyseBands(x)
+	return fr
+}
+
+// analyseBands is analyse that also returns each frame's speech-band
+// powers (the nBands log-spaced bands, linear), for prompt templates.
+func analyseBands(x []float32) ([]Frame, [][nBands]float64) {
 	if len(x) < frameLen {
-		return nil
+		return nil, nil
 	}
 	nf := 1 + (len(x)-frameLen)/hop
 	lastBin := bandEdges[nBands]
@@ -172,6 +187,7 @@ func analyse(x []float32) []Frame {
 	frames := make([]Frame, nf)
 	lvl := make([]float64, nf)
 	spec := make([]float64, lastBin)
+	exc := make([]float32, nf*heldBins) // √excess, bins harmLoBin..lastBin, per frame
 	for t := range nf {
 		var sig, nse, snr float64
 		for b := range nBands {
@@ -272,9 +288,20 @@ func analyse(x []float32) []Frame {
 				fr.Notched = true
 			}
 		}
+		e := exc[t*heldBins : (t+1)*heldBins]
+		for k := range e {
+			e[k] = float32(math.Sqrt(spec[harmLoBin+k]))
+		}
 	}
 	modulation(frames, lvl)
-	return frames
+	held(frames, exc)
+	bands := make([][nBands]float64, nf)
+	for t := range nf {
+		for b := range nBands {
+			bands[t][b] = band[b][t]
+		}
+	}
+	return frames, bands
 }
 
 // floorTrack follows the noise floor of one band: the energy smoothed over
@@ -435,6 +462,51 @@ func movingAvg(x []float64, w int) []float64 {
 		out[i] = (pre[b] - pre[a]) / float64(b-a)
 	}
 	return out
+}
+
+// Recurrence lags of Frame.Held, in frames: 128–320 ms, longer than a
+// phoneme's steady part and than one vibrato cycle.
+const (
+	heldMinLag = 8
+	heldMaxLag = 20
+)
+
+// heldBins is the width of the spectrum compared: harmLoBin (250 Hz) to
+// the top of the speech band (4000 Hz).
+var heldBins = bandEdges[nBands] - harmLoBin
+
+// held fills Frame.Held from the per-frame √excess spectra (heldBins a
+// frame): for every pair of frames heldMinLag..heldMaxLag apart, the
+// cosine similarity, kept as the best of each frame of the pair.
+func held(frames []Frame, exc []float32) {
+	n := len(frames)
+	norm := make([]float64, n)
+	for t := range n {
+		var s float64
+		for _, v := range exc[t*heldBins : (t+1)*heldBins] {
+			s += float64(v) * float64(v)
+		}
+		norm[t] = math.Sqrt(s)
+	}
+	for t := range n {
+		if norm[t] == 0 {
+			continue
+		}
+		a := exc[t*heldBins : (t+1)*heldBins]
+		for l := heldMinLag; l <= heldMaxLag && t+l < n; l++ {
+			if norm[t+l] == 0 {
+				continue
+			}
+			b := exc[(t+l)*heldBins : (t+l+1)*heldBins]
+			var dot float32
+			for k, v := range a {
+				dot += v * b[k]
+			}
+			c := float64(dot) / (norm[t] * norm[t+l])
+			frames[t].Held = max(frames[t].Held, c)
+			frames[t+l].Held = max(frames[t+l].Held, c)
+		}
+	}
 }
 
 // Features returns the per-frame features of 16 kHz mono samples.

@@ -19,6 +19,7 @@ type goldenFrame struct {
 	HighF0            bool
 	Tonal, Mod        float64
 	Low, High         float64
+	Held              float64
 }
 
 func r2(v float64) float64 { return math.Round(v*100) / 100 }
@@ -41,7 +42,7 @@ func TestFeaturesGolden(t *testing.T) {
 	for i := 0; i < len(fr); i += 20 {
 		f := fr[i]
 		got = append(got, goldenFrame{T: r2(float64(i) * HopSeconds), Level: r2(f.LevelDB), Noise: r2(f.NoiseDB), SNR: r2(f.SNR),
-			Harm: r2(f.Harm), Pitch: r2(f.Pitch), HighF0: f.HighF0, Tonal: r2(f.Tonal), Mod: r2(f.Mod), Low: r2(f.LowDB), High: r2(f.HighDB)})
+			Harm: r2(f.Harm), Pitch: r2(f.Pitch), HighF0: f.HighF0, Tonal: r2(f.Tonal), Mod: r2(f.Mod), Low: r2(f.LowDB), High: r2(f.HighDB), Held: r2(f.Held)})
 	}
 	path := filepath.Join("testdata", "features.golden.json")
 	if *update {
@@ -67,7 +68,8 @@ func TestFeaturesGolden(t *testing.T) {
 		g := got[i]
 		if !near(g.Level, w.Level, 0.05) || !near(g.Noise, w.Noise, 0.05) || !near(g.SNR, w.SNR, 0.05) ||
 			!near(g.Harm, w.Harm, 0.02) || !near(g.Pitch, w.Pitch, 1) || g.HighF0 != w.HighF0 ||
-			!near(g.Tonal, w.Tonal, 0.02) || !near(g.Mod, w.Mod, 0.05) || !near(g.Low, w.Low, 0.05) || !near(g.High, w.High, 0.05) {
+			!near(g.Tonal, w.Tonal, 0.02) || !near(g.Mod, w.Mod, 0.05) || !near(g.Low, w.Low, 0.05) || !near(g.High, w.High, 0.05) ||
+			!near(g.Held, w.Held, 0.02) {
 			t.Errorf("frame at %.2f s:\n got %+v\nwant %+v", w.T, g, w)
 		}
 	}
@@ -90,6 +92,21 @@ func TestFeaturesGolden(t *testing.T) {
 	}
 	if !beep {
 		t.Error("no frame of the 1 kHz beep at 3.5 s is a tone over 400 Hz")
+	}
+	// The held notes recur (Frame.Held) more than the talker's syllables.
+	var heldNotes, heldTalk []float64
+	for s := 1.2; s < 2.8; s += HopSeconds {
+		if f := at(s); DefaultOpts.voiced(f) {
+			heldTalk = append(heldTalk, f.Held)
+		}
+	}
+	for s := 4.7; s < 5.7; s += HopSeconds {
+		if f := at(s); DefaultOpts.voiced(f) {
+			heldNotes = append(heldNotes, f.Held)
+		}
+	}
+	if n, s := median(heldNotes), median(heldTalk); n < DefaultOpts.HeldSpectrum || s >= DefaultOpts.HeldSpectrum {
+		t.Errorf("median recurrence: held notes %.2f, talker %.2f; want them on either side of %.2f", n, s, DefaultOpts.HeldSpectrum)
 	}
 	var voiced int
 	for s := 1.0; s < 3; s += HopSeconds {

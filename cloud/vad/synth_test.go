@@ -12,16 +12,18 @@ import (
 func amp(db float64) float64 { return math.Pow(10, db/20) }
 
 // talker adds a near-field voice: a harmonic stack (1/h roll-off, two
-// formant emphases) whose pitch glides around f0 like intonation, cut into
-// syllables of 150–300 ms at about 4 a second (syllabic AM), each opening
-// with a 50 ms fricative (noise over 3.4 kHz), for dur seconds from start
-// at a peak of db dBFS.
+// formant emphases, a different vowel each syllable) whose pitch glides
+// around f0 like intonation (a slow declination and a rise or fall within
+// each syllable), cut into syllables of 150–300 ms at about 4 a second
+// (syllabic AM), each opening with a 50 ms fricative (noise over 3.4
+// kHz), for dur seconds from start at a peak of db dBFS.
 func talker(x []float32, start, dur, f0, db float64, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	a := amp(db)
 	i0, end := int(start*Rate), min(len(x), int((start+dur)*Rate))
 	phase, last := 0.0, 0.0
 	sylEnd, sylLen, on, fric := 0, 1, false, 0
+	f1, f2, glide := 600.0, 1700.0, 0.0
 	for i := i0; i < end; i++ {
 		if i >= sylEnd {
 			on = !on
@@ -32,9 +34,17 @@ func talker(x []float32, start, dur, f0, db float64, seed uint64) {
 			sylLen = int(l * Rate)
 			sylEnd = i + sylLen
 			fric = i + int(0.05*Rate)
+			if on { // the next vowel and its pitch movement
+				f1, f2 = 300+500*rng.Float64(), 900+1400*rng.Float64()
+				glide = 0.2 + 0.2*rng.Float64() // a rise or a fall of 20–40 % (a tone)
+				if rng.IntN(2) == 0 {
+					glide = -glide
+				}
+			}
 		}
 		t := float64(i-i0) / Rate
-		f := f0 * (1 + 0.15*math.Sin(2*math.Pi*0.7*t) + 0.06*math.Sin(2*math.Pi*3.1*t))
+		p := 1 - float64(sylEnd-i)/float64(sylLen)
+		f := f0 * (1 + 0.15*math.Sin(2*math.Pi*0.7*t)) * (1 + glide*(p-0.5))
 		phase += 2 * math.Pi * f / Rate
 		if !on {
 			continue
@@ -43,10 +53,9 @@ func talker(x []float32, start, dur, f0, db float64, seed uint64) {
 		for h := 1; float64(h)*f < 7000; h++ {
 			hf := float64(h) * f
 			g := 1 / float64(h)
-			g *= 1 + 2*math.Exp(-sq((hf-600)/250)) + 1.5*math.Exp(-sq((hf-1700)/400))
+			g *= 1 + 5*math.Exp(-sq((hf-f1)/150)) + 4*math.Exp(-sq((hf-f2)/250))
 			s += g * math.Sin(float64(h)*phase)
 		}
-		p := 1 - float64(sylEnd-i)/float64(sylLen)
 		env := math.Max(0.25, math.Sin(math.Pi*p))
 		x[i] += float32(a * 0.25 * env * s)
 		if i < fric {
@@ -281,5 +290,42 @@ func horn(x []float32, lo, hi, period, db float64) {
 		}
 		ph += 2 * math.Pi * f / Rate
 		x[i] += float32(a * (0.5*math.Sin(ph) + math.Sin(2*ph) + 0.3*math.Sin(3*ph)))
+	}
+}
+
+// vibratoLead adds music whose pitch is not held frame to frame: a lead
+// line (notes of 0.4 s, a 5.5 Hz vibrato of ±4 %, a formant-like
+// emphasis) over a held chord (three notes, changed every 2 s) on a beat
+// with a hi-hat (30 ms of noise over 3 kHz every 0.25 s), for dur seconds
+// from start at a peak of db dBFS.
+func vibratoLead(x []float32, start, dur, db float64) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	last := 0.0
+	lead := []float64{262, 294, 330, 392, 330, 294}
+	chords := [][3]float64{{131, 165, 196}, {110, 131, 165}}
+	a := amp(db)
+	i0, end := int(start*Rate), min(len(x), int((start+dur)*Rate))
+	phase := 0.0
+	for i := i0; i < end; i++ {
+		t := float64(i-i0) / Rate
+		f := lead[int(t/0.4)%len(lead)] * (1 + 0.04*math.Sin(2*math.Pi*5.5*t))
+		phase += 2 * math.Pi * f / Rate
+		env := 0.5 + 0.5*math.Exp(-math.Mod(t, 0.5)/0.1) // the beat
+		var s float64
+		for h := 1; float64(h)*f < 5000; h++ {
+			hf := float64(h) * f
+			s += math.Sin(float64(h)*phase) / float64(h) * (1 + 2*math.Exp(-sq((hf-900)/300)))
+		}
+		for _, c := range chords[int(t/2)%len(chords)] {
+			for h := 1; float64(h)*c < 3000; h++ {
+				s += 0.5 * math.Sin(2*math.Pi*float64(h)*c*t) / float64(h*h)
+			}
+		}
+		if math.Mod(t, 0.25) < 0.03 {
+			w := rng.NormFloat64()
+			s += 0.8 * (w - last)
+			last = w
+		}
+		x[i] += float32(a * 0.2 * env * s)
 	}
 }

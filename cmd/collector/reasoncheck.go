@@ -17,7 +17,7 @@ import (
 )
 
 // runReasonCheck is `collector reason-check [--json] [--window 30s]
-// [--min-speech 2s] FILE...`: the spoken-reason check on WAV or MP4 files.
+// [--min-speech 2s] [--prompt FILE]... FILE...`: the spoken-reason check on WAV or MP4 files.
 // A file that cannot be checked gets an error line on stderr (and a JSON
 // line with "error" under --json); the others are still checked, and the
 // exit code is 1 if any failed.
@@ -30,8 +30,13 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	asrURL := fs.String("asr-url", "", "OpenAI-compatible transcription endpoint (off when empty): the wearer's speech is transcribed and classified")
 	asrModel := fs.String("asr-model", "whisper-1", "model name for --asr-url")
 	asrKeyEnv := fs.String("asr-key-env", "", "name of the environment variable holding the --asr-url API key")
+	var promptFiles []string
+	fs.Func("prompt", "a recorder model's voice prompt (WAV or MP4, the prompt alone) to enrol; what matches it is the prompt, not the wearer (repeatable)", func(v string) error {
+		promptFiles = append(promptFiles, v)
+		return nil
+	})
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: collector reason-check [--json] [--window 30s] [--min-speech 2s] [--asr-url URL [--asr-model M] [--asr-key-env VAR]] FILE...")
+		fmt.Fprintln(stderr, "usage: collector reason-check [--json] [--window 30s] [--min-speech 2s] [--prompt FILE]... [--asr-url URL [--asr-model M] [--asr-key-env VAR]] FILE...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -46,7 +51,12 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "collector reason-check: bad policy: window %s, min-speech %s\n", *window, *minSpeech)
 		return 2
 	}
-	opts := reasoncheck.Opts{}
+	prompts, err := reasoncheck.LoadPromptFiles(ctx, promptFiles)
+	if err != nil {
+		fmt.Fprintf(stderr, "collector reason-check: %v\n", err)
+		return 2
+	}
+	opts := reasoncheck.Opts{Prompts: prompts}
 	if *asrURL != "" {
 		key := ""
 		if *asrKeyEnv != "" {

@@ -97,3 +97,50 @@ func TestReasonCheckJSON(t *testing.T) {
 		t.Errorf("JSON lacks the transcript or the stated reason: %s", out.String())
 	}
 }
+
+// TestReasonCheckPrompt enrols, with --prompt, the first 3 s of the
+// fixture clip 4 (cut by ffmpeg to a 16 kHz WAV) as if it were the
+// recorder's prompt: the check then judges that stretch the prompt,
+// named after the file. A prompt file that cannot be enrolled is a usage
+// error (exit 2).
+func TestReasonCheckPrompt(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if os.Getenv("BERTH_REQUIRE_FFMPEG") != "" {
+			t.Fatal("ffmpeg required (BERTH_REQUIRE_FFMPEG is set) but not on PATH")
+		}
+		t.Skip("ffmpeg not on PATH (AAC decode)")
+	}
+	raw, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, "0004.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	clip := filepath.Join(dir, "0004.mp4")
+	if err := os.WriteFile(clip, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prompt := filepath.Join(dir, "model-x-prompt.wav")
+	if out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", clip,
+		"-t", "3", "-vn", "-ac", "1", "-ar", "16000", "-y", prompt).CombinedOutput(); err != nil {
+		t.Fatalf("cut the prompt: %v: %s", err, out)
+	}
+	var out, errOut bytes.Buffer
+	if code := runReasonCheck(context.Background(), []string{"--json", "--prompt", prompt, clip}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var res reasoncheck.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	var named bool
+	for _, r := range res.Regions {
+		named = named || r.Source == "prompt" && bytes.Contains([]byte(r.Why), []byte("model-x-prompt"))
+	}
+	if !named {
+		t.Errorf("no region judged the enrolled prompt: %s", out.String())
+	}
+	errOut.Reset()
+	if code := runReasonCheck(context.Background(), []string{"--prompt", filepath.Join(dir, "none.wav"), clip}, &out, &errOut); code != 2 {
+		t.Errorf("a missing prompt file: exit %d, want 2 (%s)", code, errOut.String())
+	}
+}
