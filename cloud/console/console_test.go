@@ -30,8 +30,8 @@ type world struct {
 	st     *store.Store
 	tokens map[string]string // name -> API token
 	sent   *sentCommands
-	alert  int64             // the u1 interruption
-	other  int64             // the u2 alert
+	alert  int64 // the u1 interruption
+	other  int64 // the u2 alert
 }
 
 var cheap = people.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}

@@ -32,7 +32,7 @@ type world struct {
 	plans []officerPlan
 	// people are the console's demo sign-ins (openConsole).
 	people []signin
-	start time.Time
+	start  time.Time
 }
 
 func newWorld(ctx context.Context, o options, out io.Writer) (_ *world, err error) {
