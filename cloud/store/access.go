@@ -41,24 +41,5 @@ func (s *Store) RecordAccess(ctx context.Context, a FootageAccess) error {
 // FootageAccesses lists the access records of an object (all objects if
 // objectID is empty), oldest first.
 func (s *Store) FootageAccesses(ctx context.Context, objectID string, limit int) ([]FootageAccess, error) {
-	if limit <= 0 {
-		limit = 1000
-	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT at_ns, viewer, role, object_id, action, granted, reason, remote
-		FROM footage_access WHERE (? = '' OR object_id = ?) ORDER BY at_ns, id LIMIT ?`), objectID, objectID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: footage access: %w", err)
-	}
-	defer rs.Close()
-	var out []FootageAccess
-	for rs.Next() {
-		var a FootageAccess
-		var at, granted int64
-		if err := rs.Scan(&at, &a.Viewer, &a.Role, &a.ObjectID, &a.Action, &granted, &a.Reason, &a.Remote); err != nil {
-			return nil, fmt.Errorf("store: footage access: %w", err)
-		}
-		a.At, a.Granted = time.Unix(0, at).UTC(), granted != 0
-		out = append(out, a)
-	}
-	return out, rs.Err()
+	return s.AccessLog(ctx, AccessQuery{ObjectID: objectID, Limit: limit})
 }
