@@ -6,9 +6,11 @@ package pkitest
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +24,8 @@ type CA struct {
 	CAFile  string // ca.crt
 	CRLFile string // ca.crl, the revocation list (Revoke)
 	crls    int64
+	mu      sync.Mutex
+	issued  map[string]int // how many pairs of each name were written
 	t       testing.TB
 }
 
@@ -40,7 +44,7 @@ func New(t testing.TB) *CA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &CA{CA: ca, Dir: dir, CAFile: filepath.Join(dir, "ca.crt"), CRLFile: filepath.Join(dir, "ca.crl"), t: t}
+	out := &CA{CA: ca, Dir: dir, CAFile: filepath.Join(dir, "ca.crt"), CRLFile: filepath.Join(dir, "ca.crl"), issued: map[string]int{}, t: t}
 	out.write("ca", c, k)
 	out.Revoke()
 	return out
@@ -76,8 +80,19 @@ func (ca *CA) Revoke(pairs ...Pair) {
 	}
 }
 
+// write stores a certificate and key. A name issued before gets a new
+// file (name-2, name-3, ...) rather than replacing the old one, which a
+// running server may still be about to read: replacing it let Mosquitto
+// load one certificate with the next one's key.
 func (ca *CA) write(name string, c, k []byte) Pair {
 	ca.t.Helper()
+	ca.mu.Lock()
+	ca.issued[name]++
+	n := ca.issued[name]
+	ca.mu.Unlock()
+	if n > 1 {
+		name = fmt.Sprintf("%s-%d", name, n)
+	}
 	p := Pair{Cert: filepath.Join(ca.Dir, name+".crt"), Key: filepath.Join(ca.Dir, name+".key")}
 	if err := os.WriteFile(p.Cert, c, 0o644); err != nil {
 		ca.t.Fatal(err)
