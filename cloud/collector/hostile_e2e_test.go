@@ -360,7 +360,14 @@ func hostileDock(t *testing.T, hn *hostileNet, dsn, schema string) {
 		t.Fatalf("supervisor connect: %v", tok.Error())
 	}
 	defer sup.Disconnect(50)
-	if tok := sup.Subscribe(wire.Root+"/alerts/unit-b/#", 1, func(_ paho.Client, m paho.Message) { alertsSeen <- m.Topic() }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if tok := sup.Subscribe(wire.Root+"/alerts/unit-b/#", 1, func(_ paho.Client, m paho.Message) {
+		// Never block paho's router: a blocked handler would also hang
+		// Disconnect at the test's end.
+		select {
+		case alertsSeen <- m.Topic():
+		default:
+		}
+	}); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("supervisor subscribe: %v", tok.Error())
 	}
 	var seenMu sync.Mutex
