@@ -146,6 +146,12 @@ func (c *Config) Check() error {
 	if _, err := c.previousKeys(); err != nil {
 		errs = append(errs, err)
 	}
+	for model, b := range c.Batteries {
+		if b.DesignMilliAmpHours < 0 || b.DesignMilliAmpHours > 1_000_000 || b.Efficiency < 0 || b.Efficiency > 1 {
+			errs = append(errs, fmt.Errorf("batteries.%s: design_mah must be 0..1000000 and efficiency 0..1, got %d and %g",
+				model, b.DesignMilliAmpHours, b.Efficiency))
+		}
+	}
 	return errors.Join(errs...)
 }
 
