@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
@@ -59,6 +60,11 @@ type Config struct {
 	APISocket   string        `yaml:"api_socket"`   // dockctl's socket
 	MetricsAddr string        `yaml:"metrics_addr"` // 127.0.0.1:9110; empty: off
 	StateEvery  time.Duration `yaml:"state_every"`  // dock state report period
+
+	// Batteries: recorder models' batteries by model name (the model the
+	// recorder's HELLO gives), for the capacity the dock measures from the
+	// charge current on slots with a current sensor.
+	Batteries map[string]slot.BatteryModel `yaml:"batteries"`
 }
 
 // Size is a byte count written as 512MiB, 64GiB, 10MB or a plain number.
@@ -139,6 +145,12 @@ func (c *Config) Check() error {
 	}
 	if _, err := c.previousKeys(); err != nil {
 		errs = append(errs, err)
+	}
+	for model, b := range c.Batteries {
+		if b.DesignMilliAmpHours < 0 || b.DesignMilliAmpHours > 1_000_000 || b.Efficiency < 0 || b.Efficiency > 1 {
+			errs = append(errs, fmt.Errorf("batteries.%s: design_mah must be 0..1000000 and efficiency 0..1, got %d and %g",
+				model, b.DesignMilliAmpHours, b.Efficiency))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/berthdock/berth/drivers/board"
@@ -41,5 +42,41 @@ func TestDeploySimConfig(t *testing.T) {
 	}
 	if spec.Kind != board.KindSim || len(spec.Slots) != 4 || c.MetricsAddr != "127.0.0.1:0" {
 		t.Fatalf("board %s kind %v with %d slots, metrics %q", c.Board, spec.Kind, len(spec.Slots), c.MetricsAddr)
+	}
+}
+
+// The shipped Pi config parses once its key is filled in, with its battery
+// models; a battery model out of range is refused.
+func TestDeployPiConfigBatteries(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/pi/dockd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const placeholder = "REPLACE-WITH-THE-COLLECTOR'S-BASE64-ED25519-PUBLIC-KEY="
+	if !bytes.Contains(b, []byte(placeholder)) {
+		t.Fatal("deploy/pi/dockd.yaml lost its public_key placeholder (update this test)")
+	}
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(placeholder), []byte(base64.StdEncoding.EncodeToString(pub)), 1)
+	path := filepath.Join(t.TempDir(), "dockd.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Batteries["BWC-9"]; m.DesignMilliAmpHours != 3000 || m.Efficiency != 0.85 {
+		t.Fatalf("batteries %+v", c.Batteries)
+	}
+	bad := bytes.Replace(b, []byte("efficiency: 0.85"), []byte("efficiency: 85"), 1)
+	if err := os.WriteFile(path, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "batteries.BWC-9") {
+		t.Fatalf("efficiency 85 accepted: %v", err)
 	}
 }

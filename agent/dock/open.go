@@ -141,6 +141,9 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Slot.Batteries == nil {
+		o.Slot.Batteries = cfg.Batteries
+	}
 	s.Dock, err = New(Settings{Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token, TLS: tlsCfg,
 		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Clock: o.Clock},
 		Parts{Board: s.Board, Buffer: s.Buffer, Outbox: s.Outbox, Audit: s.Audit, Upload: client, Keys: keys,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/drivers/chargesense"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
@@ -18,13 +19,20 @@ func (s *Slot) monitorCharge(ctx context.Context, c *docklink.Client) {
 	defer t.Stop()
 	var notChargingSince time.Time
 	reported := false
+	var meter *capacityMeter
+	if h, ok := s.Health(); ok && s.hw.HasSensor() {
+		meter = newCapacityMeter(s.cfg.Batteries[h.Model], s.cfg.StatusEvery)
+	}
 	for {
+		var reading *chargesense.Reading
 		if s.hw.HasSensor() && s.pw.On() {
 			if r, err := s.hw.Sense(); err != nil {
 				s.log.Warn("current sensor", "err", err)
 			} else if r.OverCurrent {
 				s.cut(FaultOverCurrent, fmt.Sprintf("charge current %s at %s: power cut", r.Current, r.Voltage))
 				return
+			} else {
+				reading = &r
 			}
 		}
 		st, err := c.Status(ctx)
@@ -33,6 +41,9 @@ func (s *Slot) monitorCharge(ctx context.Context, c *docklink.Client) {
 				s.log.Debug("charge monitor status", "err", err)
 			}
 		} else {
+			if meter != nil && reading != nil {
+				s.measure(meter, *reading, st.Battery)
+			}
 			temp := float64(st.Battery.TempDeciC) / 10
 			if st.Battery.TempDeciC != docklink.TempUnknown && temp > s.cfg.MaxBatteryTempC {
 				s.cut(FaultOverTemp, fmt.Sprintf("battery at %.1f °C (limit %.0f °C): power cut", temp, s.cfg.MaxBatteryTempC))
@@ -67,6 +78,38 @@ func (s *Slot) monitorCharge(ctx context.Context, c *docklink.Client) {
 		case <-t.Chan():
 		}
 	}
+}
+
+// measure feeds the capacity meter one tick and, when it has followed a
+// charge to full, reports the recorder's health again with the measured
+// capacity and the battery as it is now.
+func (s *Slot) measure(m *capacityMeter, r chargesense.Reading, b docklink.Battery) {
+	pct := int(b.Percent)
+	if b.Percent == docklink.PercentUnknown {
+		pct = -1
+	}
+	was := m.done
+	est, ok := m.sample(s.cfg.Clock.Now(), r, pct, int(b.MilliVolts), b.Charge == docklink.ChargeCharging, b.Charge == docklink.ChargeFull)
+	if !ok {
+		if m.done && !was {
+			s.log.Info("battery capacity not measured this charge", "reason", m.reason)
+		}
+		return
+	}
+	s.mu.Lock()
+	if s.health == nil {
+		s.mu.Unlock()
+		return
+	}
+	h := *s.health
+	h.Battery.Measured = est
+	h.Battery.MilliVolts, h.Battery.Percent = int(b.MilliVolts), min(pct, 100)
+	h.Battery.Charging = b.Charge == docklink.ChargeCharging
+	s.health = &h
+	s.mu.Unlock()
+	s.log.Info("battery capacity measured", "serial", h.Serial, "mah", est.MilliAmpHours, "design_mah", est.DesignMilliAmpHours,
+		"pct", est.Pct, "claimed_pct", h.Battery.HealthPct, "from_pct", est.FromPct, "to_pct", est.ToPct)
+	s.rep.Device(h)
 }
 
 // cut switches the slot's charge off and shows the fault.

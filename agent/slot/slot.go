@@ -36,6 +36,10 @@ type Config struct {
 	ChargedPct       int
 	// ProgressEvery rate-limits progress reports while copying.
 	ProgressEvery time.Duration
+	// Batteries are the recorder models' batteries by model name, for
+	// measuring capacity from the charge current (slots with a current
+	// sensor). A model not listed is measured in mAh only.
+	Batteries map[string]BatteryModel
 	// Clock waits and stamps (nil: the real clock).
 	Clock clockwork.Clock
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,9 +30,11 @@ import (
 // hw serves a devicetest recorder over an in-process pipe.
 type hw struct {
 	rec *devicetest.Recorder
-	wg  sync.WaitGroup
-	mu  sync.Mutex
-	pat []led.Pattern
+	// sense, when set before docking, is the slot's current sensor.
+	sense func() chargesense.Reading
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	pat   []led.Pattern
 }
 
 func (h *hw) SetPattern(p led.Pattern) error {
@@ -50,8 +53,13 @@ func (h *hw) OpenLink(ctx context.Context) (io.ReadWriteCloser, error) {
 	}()
 	return a, nil
 }
-func (h *hw) Sense() (chargesense.Reading, error) { return chargesense.Reading{}, nil }
-func (h *hw) HasSensor() bool                     { return false }
+func (h *hw) Sense() (chargesense.Reading, error) {
+	if h.sense == nil {
+		return chargesense.Reading{}, errors.New("no sensor")
+	}
+	return h.sense(), nil
+}
+func (h *hw) HasSensor() bool { return h.sense != nil }
 
 type power struct {
 	mu sync.Mutex
@@ -317,7 +325,11 @@ type rig struct {
 	cancel context.CancelFunc
 }
 
-func newRig(t *testing.T, enrol bool) *rig {
+func newRig(t *testing.T, enrol bool) *rig { t.Helper(); return newRigWith(t, enrol, nil, nil) }
+
+// newRigWith is newRig with the slot's configuration adjusted by cfg and
+// the hardware by setup, before the slot runs.
+func newRigWith(t *testing.T, enrol bool, cfg func(*Config), setup func(*hw)) *rig {
 	t.Helper()
 	_, collKey, _ := ed25519.GenerateKey(nil)
 	rec := devicetest.New("REC-0001", 7, nil)
@@ -326,7 +338,14 @@ func newRig(t *testing.T, enrol bool) *rig {
 		keys["REC-0001"] = rec.PublicKey()
 	}
 	r := &rig{rec: rec, buf: newMemBuffer(collKey), rep: &reports{}, hw: &hw{rec: rec}, events: make(chan presence.Event)}
-	r.slot = New(Config{Index: 2, Dock: "dock-1", Keys: keys, StatusEvery: 20 * time.Millisecond},
+	c := Config{Index: 2, Dock: "dock-1", Keys: keys, StatusEvery: 20 * time.Millisecond}
+	if cfg != nil {
+		cfg(&c)
+	}
+	if setup != nil {
+		setup(r.hw)
+	}
+	r.slot = New(c,
 		r.hw, &power{}, r.buf, r.buf, r.rep, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)

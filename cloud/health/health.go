@@ -34,7 +34,11 @@ const (
 
 // Thresholds of the fleet's health policy.
 type Thresholds struct {
-	MinBatteryHealthPct int           // state of health below this: replace (default 80)
+	MinBatteryHealthPct int // state of health below this: replace (default 80)
+	// MaxClaimGapPct: a battery the dock measured this many points of
+	// design capacity below what the recorder claims is a finding even
+	// above MinBatteryHealthPct (default 15; negative disables it).
+	MaxClaimGapPct      int
 	MaxBatteryTempC     float64       // default 45 °C
 	MaxStorageErrors    int64         // read+write errors and bad blocks above this (default 0)
 	MinStorageHealthPct int           // default 80
@@ -47,7 +51,7 @@ type Thresholds struct {
 
 // DefaultThresholds returns the defaults named in the design.
 func DefaultThresholds() Thresholds {
-	return Thresholds{MinBatteryHealthPct: 80, MaxBatteryTempC: 45, MaxStorageErrors: 0, MinStorageHealthPct: 80,
+	return Thresholds{MinBatteryHealthPct: 80, MaxClaimGapPct: 15, MaxBatteryTempC: 45, MaxStorageErrors: 0, MinStorageHealthPct: 80,
 		MinFreePct: 10, MaxClockDrift: 2 * time.Second, MaxBufferPct: 80, MaxBacklogAge: 12 * time.Hour}
 }
 
@@ -68,7 +72,14 @@ func Device(h wire.DeviceHealth, t Thresholds) []Finding {
 	add := func(kind, sev, format string, a ...any) {
 		out = append(out, Finding{Kind: kind, Severity: sev, Subject: h.Serial, Detail: fmt.Sprintf(format, a...)})
 	}
-	if h.Battery.HealthPct < t.MinBatteryHealthPct {
+	switch m := h.Battery.Measured; {
+	case m != nil && m.Pct > 0 && m.Pct < t.MinBatteryHealthPct:
+		add(KindBatteryWorn, "warning", "battery measured at the dock at %d%% of design (%d of %d mAh, charged %d%%→%d%% on %s; < %d%%); the recorder claims %d%%, after %d cycles",
+			m.Pct, m.MilliAmpHours, m.DesignMilliAmpHours, m.FromPct, m.ToPct, m.At.UTC().Format("2006-01-02"), t.MinBatteryHealthPct, h.Battery.HealthPct, h.Battery.Cycles)
+	case m != nil && m.Pct > 0 && t.MaxClaimGapPct > 0 && h.Battery.HealthPct-m.Pct >= t.MaxClaimGapPct:
+		add(KindBatteryWorn, "warning", "battery far below its claim: the recorder claims %d%% of design, the dock measured %d%% (%d of %d mAh, charged %d%%→%d%% on %s)",
+			h.Battery.HealthPct, m.Pct, m.MilliAmpHours, m.DesignMilliAmpHours, m.FromPct, m.ToPct, m.At.UTC().Format("2006-01-02"))
+	case h.Battery.HealthPct < t.MinBatteryHealthPct:
 		add(KindBatteryWorn, "warning", "battery state of health %d%% (< %d%%) after %d cycles", h.Battery.HealthPct, t.MinBatteryHealthPct, h.Battery.Cycles)
 	}
 	if h.Battery.TemperatureC > t.MaxBatteryTempC {

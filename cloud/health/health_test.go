@@ -2,6 +2,7 @@ package health
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,54 @@ func TestDevice(t *testing.T) {
 	bad.Firmware = "2.3.1"
 	if got := kinds(Device(bad, th)); !slices.Contains(got, KindFirmwareOld) {
 		t.Fatalf("old firmware not found: %v", got)
+	}
+}
+
+// The dock's measurement judges the battery beside the recorder's claim,
+// one finding whichever rule fires: worn by measure, far below its claim,
+// or worn by its own claim.
+func TestDeviceMeasuredCapacity(t *testing.T) {
+	th := DefaultThresholds()
+	at := time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)
+	h := func(claim, measured int) wire.DeviceHealth {
+		d := wire.DeviceHealth{Serial: "R1", Battery: wire.Battery{HealthPct: claim},
+			Storage: wire.Storage{TotalBytes: 1, FreeBytes: 1, HealthPct: 100}}
+		if measured > 0 {
+			d.Battery.Measured = &wire.MeasuredCapacity{MilliAmpHours: measured * 30, DesignMilliAmpHours: 3000, Pct: measured, FromPct: 20, ToPct: 100, At: at}
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name            string
+		claim, measured int
+		want            string // "" no finding
+	}{
+		{"claim and measure agree, healthy", 95, 93, ""},
+		{"worn by measure though it claims health", 95, 61, "measured at the dock at 61%"},
+		{"above the floor but far below its claim", 98, 82, "far below its claim"},
+		{"within the claim gap", 95, 85, ""},
+		{"no measurement: its own claim", 71, 0, "state of health 71%"},
+		// Either says worn: a measurement is not let to hide a claim (a
+		// mis-set charger efficiency would read high).
+		{"a pessimistic claim stands beside a healthy measure", 70, 90, "state of health 70%"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := Device(h(tc.claim, tc.measured), th)
+			if tc.want == "" {
+				if len(fs) != 0 {
+					t.Fatalf("findings %v", fs)
+				}
+				return
+			}
+			if len(fs) != 1 || fs[0].Kind != KindBatteryWorn || !strings.Contains(fs[0].Detail, tc.want) {
+				t.Fatalf("findings %+v, want one %s saying %q", fs, KindBatteryWorn, tc.want)
+			}
+		})
+	}
+	off := th
+	off.MaxClaimGapPct = -1
+	if fs := Device(h(98, 82), off); len(fs) != 0 {
+		t.Fatalf("claim gap disabled, still %v", fs)
 	}
 }
 

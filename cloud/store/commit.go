@@ -443,10 +443,19 @@ func (w *writer) devices(ctx context.Context) error {
 		serials = append(serials, k)
 	}
 	slices.Sort(serials)
+	kept, err := w.measuredCapacities(ctx, serials, pick)
+	if err != nil {
+		return fmt.Errorf("measured capacities: %w", err)
+	}
 	rows := make([][]any, 0, len(serials))
 	for _, sn := range serials {
 		i := pick[sn]
 		b := w.msgs[i].Body.(*wire.DeviceHealth)
+		if b.Battery.Measured == nil && kept[sn] != nil {
+			c := *b
+			c.Battery.Measured = kept[sn]
+			b = &c
+		}
 		body, err := json.Marshal(b)
 		if err != nil {
 			return err
@@ -462,6 +471,33 @@ func (w *writer) devices(ctx context.Context) error {
 		last_dock TEXT, last_docked_ns BIGINT, health TEXT`,
 		`ON CONFLICT (serial) DO UPDATE SET `+newerSet("devices", "last_docked_ns", "model", "firmware", "officer", "unit",
 			"last_dock", "health"), rows, nil)
+}
+
+// measuredCapacities returns, for the recorders among serials whose new
+// snapshot carries no measured capacity, the one their latest snapshot
+// holds. A dock measures a battery only over a full charge, so most
+// snapshots have none; the measurement stays with the recorder, across
+// dockings and docks, until a newer one replaces it.
+func (w *writer) measuredCapacities(ctx context.Context, serials []string, pick map[string]int) (map[string]*wire.MeasuredCapacity, error) {
+	var need []string
+	for _, sn := range serials {
+		if w.msgs[pick[sn]].Body.(*wire.DeviceHealth).Battery.Measured == nil {
+			need = append(need, sn)
+		}
+	}
+	out := map[string]*wire.MeasuredCapacity{}
+	err := w.chunked(ctx, `SELECT serial, health FROM devices WHERE serial IN (%s)`, need, nil, func(rs *sql.Rows) error {
+		var sn, body string
+		if err := rs.Scan(&sn, &body); err != nil {
+			return err
+		}
+		var h wire.DeviceHealth
+		if json.Unmarshal([]byte(body), &h) == nil && h.Battery.Measured != nil {
+			out[sn] = h.Battery.Measured
+		}
+		return nil
+	})
+	return out, err
 }
 
 func (w *writer) commands(ctx context.Context) error {

@@ -318,3 +318,46 @@ func TestRedeliveryAfterPruneWritesNothingNew(t *testing.T) {
 		}
 	})
 }
+
+// A dock measures a battery only over a full charge, then reports the
+// docking's health again with the measurement. The measurement stays with
+// the recorder across later dockings until a newer one.
+func TestMeasuredCapacityStaysWithTheRecorder(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		ctx := context.Background()
+		d0 := b.clock.Now().Add(-72 * time.Hour) // reports from the future are refused
+		measured := func(h *wire.DeviceHealth, mah int, at time.Time) *wire.DeviceHealth {
+			h.Battery.Measured = &wire.MeasuredCapacity{MilliAmpHours: mah, DesignMilliAmpHours: 3000, Pct: mah * 100 / 3000,
+				FromPct: 20, ToPct: 100, At: at}
+			return h
+		}
+		latest := func() wire.DeviceHealth {
+			t.Helper()
+			devs, err := s.Devices(ctx)
+			if err != nil || len(devs) != 1 {
+				t.Fatalf("devices %+v: %v", devs, err)
+			}
+			return devs[0].Health
+		}
+		commit(t, s, msg(t, "dock-1", "h1", d0, health("R1", d0)))
+		if m := latest().Battery.Measured; m != nil {
+			t.Fatalf("measured %+v before any measurement", m)
+		}
+		commit(t, s, msg(t, "dock-1", "h2", d0.Add(3*time.Hour), measured(health("R1", d0), 1830, d0.Add(3*time.Hour))))
+		if m := latest().Battery.Measured; m == nil || m.MilliAmpHours != 1830 {
+			t.Fatalf("the re-reported docking did not bring its measurement: %+v", m)
+		}
+		next := health("R1", d0.Add(24*time.Hour))
+		next.Battery.Percent = 33
+		commit(t, s, msg(t, "dock-1", "h3", d0.Add(24*time.Hour), next))
+		h := latest()
+		if h.Battery.Measured == nil || h.Battery.Measured.MilliAmpHours != 1830 || h.Battery.Percent != 33 || !h.DockedAt.Equal(d0.Add(24*time.Hour)) {
+			t.Fatalf("next docking: %+v (measured %+v)", h.Battery, h.Battery.Measured)
+		}
+		commit(t, s, msg(t, "dock-1", "h4", d0.Add(27*time.Hour), measured(health("R1", d0.Add(24*time.Hour)), 1650, d0.Add(27*time.Hour))))
+		if m := latest().Battery.Measured; m == nil || m.MilliAmpHours != 1650 {
+			t.Fatalf("a newer measurement did not replace the old: %+v", m)
+		}
+	})
+}

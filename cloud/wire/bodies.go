@@ -110,6 +110,41 @@ type Battery struct {
 	Cycles       int     `json:"cycles"`
 	TemperatureC float64 `json:"temperature_c"`
 	Charging     bool    `json:"charging"`
+	// Measured is the dock's own estimate of the battery's capacity from
+	// the charge current it measured over one charge (coulomb counting);
+	// absent until a dock with a current sensor has followed a charge.
+	// HealthPct is what the recorder claims; Measured is what it took.
+	Measured *MeasuredCapacity `json:"measured,omitempty"`
+}
+
+// MaxMeasuredPct bounds MeasuredCapacity.Pct: a measurement far above the
+// design capacity is an error of the measurement or of the design figure,
+// reported at this cap.
+const MaxMeasuredPct = 200
+
+// MeasuredCapacity is a battery capacity measured at a dock: the charge
+// that went in between FromPct and ToPct, scaled to the full range.
+type MeasuredCapacity struct {
+	MilliAmpHours       int       `json:"mah"`
+	DesignMilliAmpHours int       `json:"design_mah,omitempty"` // 0: the dock does not know the model's
+	Pct                 int       `json:"pct,omitempty"`        // of design; 0 when the design is unknown
+	FromPct             int       `json:"from_pct"`
+	ToPct               int       `json:"to_pct"`
+	At                  time.Time `json:"at"` // when the charge completed (dock clock)
+}
+
+func (m *MeasuredCapacity) validate() error {
+	switch {
+	case m.MilliAmpHours <= 0 || m.MilliAmpHours > 1_000_000 || m.DesignMilliAmpHours < 0 || m.DesignMilliAmpHours > 1_000_000:
+		return invalid("measured capacity out of range")
+	case m.Pct < 0 || m.Pct > MaxMeasuredPct:
+		return invalid("measured capacity percent out of range")
+	case m.FromPct < 0 || m.ToPct > 100 || m.FromPct >= m.ToPct:
+		return invalid("measured capacity span out of range")
+	case m.At.IsZero():
+		return invalid("measured capacity without a time")
+	}
+	return nil
 }
 
 // Storage is a recorder's storage at docking.
@@ -157,6 +192,11 @@ func (b *DeviceHealth) Validate() error {
 	}
 	if b.Battery.Percent < 0 || b.Battery.Percent > 100 || b.Battery.HealthPct < 0 || b.Battery.HealthPct > 100 {
 		return invalid("battery percent out of range")
+	}
+	if m := b.Battery.Measured; m != nil {
+		if err := m.validate(); err != nil {
+			return err
+		}
 	}
 	if b.Storage.TotalBytes < 0 || b.Storage.FreeBytes < 0 || b.Storage.FreeBytes > b.Storage.TotalBytes {
 		return invalid("storage bytes out of range")

@@ -58,6 +58,9 @@ func New(serial string, seed byte, now func() time.Time) *Recorder {
 // PublicKey is the recorder's Ed25519 public key, for enrolment.
 func (r *Recorder) PublicKey() ed25519.PublicKey { return r.priv.Public().(ed25519.PublicKey) }
 
+// SetBattery sets the battery the recorder reports from now on.
+func (r *Recorder) SetBattery(b docklink.Battery) { r.mu.Lock(); r.status.Battery = b; r.mu.Unlock() }
+
 // SetClockOffset makes the device clock run off by d from now().
 func (r *Recorder) SetClockOffset(d time.Duration) { r.mu.Lock(); r.offset = d; r.mu.Unlock() }
 
