@@ -30,6 +30,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/people"
@@ -78,6 +79,9 @@ type Opts struct {
 	// OpeningWindow is how much of the resumed recording the player
 	// plays first (default 30 s, the policy's opening window).
 	OpeningWindow time.Duration
+	// Links checks the signed links alert deliveries carry to alert
+	// pages (GET /alerts/link); nil: such links are refused.
+	Links *alert.Links
 }
 
 // Console serves the pages and the API.
@@ -86,6 +90,8 @@ type Console struct {
 	pages map[string]*template.Template
 	// refused counts requests refused for want of a sign-in or a role.
 	refused atomic.Int64
+	// linksRefused counts alert links refused (links.go).
+	linksRefused atomic.Int64
 }
 
 // Cookie names.
@@ -143,6 +149,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /signout", c.signout)
 	mux.HandleFunc("GET /lang/{lang}", c.setLang)
 	mux.HandleFunc("GET /inbox", c.page(c.inbox))
+	mux.HandleFunc("GET "+alert.LinkPath, c.alertLink)
 	mux.HandleFunc("GET /alerts/{id}", c.page(c.alertPage))
 	mux.HandleFunc("POST /alerts/{id}/act", c.page(c.alertAct))
 	mux.HandleFunc("GET /alerts/{id}/clip", c.page(c.clip))

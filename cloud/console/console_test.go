@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/store"
@@ -32,6 +33,8 @@ type world struct {
 	sent   *sentCommands
 	alert  int64 // the u1 interruption
 	other  int64 // the u2 alert
+	links  *alert.Links
+	con    *Console
 }
 
 var cheap = people.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}
@@ -55,11 +58,12 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	sent := &sentCommands{}
-	c, err := New(Opts{Store: st, People: dirp, Footage: ev, Log: log, Commands: sent})
+	links := &alert.Links{Base: "https://console.example", Key: alert.DeriveLinkKey([]byte("test seed")), TTL: time.Hour}
+	c, err := New(Opts{Store: st, People: dirp, Footage: ev, Log: log, Commands: sent, Links: links})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{srv: httptest.NewServer(c.Handler()), st: st, tokens: map[string]string{}, sent: sent}
+	w := &world{srv: httptest.NewServer(c.Handler()), st: st, tokens: map[string]string{}, sent: sent, links: links, con: c}
 	for d, u := range map[string]string{"dock-1": "u1", "dock-2": "u2"} {
 		if err := st.EnrollDock(ctx, d, u, "a-token-of-16-chars"); err != nil {
 			t.Fatal(err)

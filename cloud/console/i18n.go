@@ -172,6 +172,10 @@ var messages = map[string][2]string{
 	"back":              {"返回", "Back"},
 	"ok":                {"正常", "OK"},
 	"power-cycle":       {"重新上电", "Power-cycle"},
+	"link-expired":      {"告警链接已过期：请在控制台收件箱中打开该告警", "This alert link has expired: open the alert from the console's inbox"},
+	"link-forged":       {"告警链接无效（签名不符），已记录", "This alert link is not valid (its signature does not match); the attempt is recorded"},
+	"link-no-alert":     {"链接所指的告警不存在", "The alert this link names does not exist"},
+	"no-links":          {"本控制台未启用告警链接", "Alert links are not enabled on this console"},
 	// severities
 	"critical": {"严重", "critical"},
 	"warning":  {"警告", "warning"},
