@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ import (
 	"github.com/berthdock/berth/cloud/analysis"
 	"github.com/berthdock/berth/cloud/broker"
 	"github.com/berthdock/berth/cloud/console"
+	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/ingest"
@@ -256,7 +258,9 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		return nil, fmt.Errorf("collector: console.time_zone: %w", err)
 	}
 	if c.console, err = console.New(console.Opts{Store: c.st, People: c.people, Footage: c.ev, Commands: c, Log: c.log.With("part", "console"),
-		Location: loc, Health: th, SecureCookies: cfg.Console.SecureCookies, Links: links}); err != nil {
+		Location: loc, Health: th, SecureCookies: cfg.Console.SecureCookies, Links: links,
+		Custody: &console.Custody{Evidence: c.ev, Key: c.key, ExportDir: filepath.Join(cfg.DataDir, "exports"),
+			Retention: custody.Retention{Default: cfg.Retention.Default, Units: cfg.Retention.Units, CaseTypes: cfg.Retention.CaseTypes}}}); err != nil {
 		return nil, err
 	}
 	cons := c.console

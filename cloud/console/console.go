@@ -82,6 +82,10 @@ type Opts struct {
 	// Links checks the signed links alert deliveries carry to alert
 	// pages (GET /alerts/link); nil: such links are refused.
 	Links *alert.Links
+	// Custody, if set, serves evidence search, play, case links, holds,
+	// exports and the access log (evidence_routes.go); nil: those
+	// actions answer 503.
+	Custody *Custody
 }
 
 // Console serves the pages and the API.
@@ -128,7 +132,7 @@ func New(o Opts) (*Console, error) {
 		o.OpeningWindow = 30 * time.Second
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message"} {
+	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message", "evidence", "segment", "exports"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", p, err)
@@ -164,6 +168,7 @@ func (c *Console) Handler() http.Handler {
 		return nil
 	}))
 	c.api(mux)
+	c.evidenceRoutes(mux)
 	// Cross-origin state changes are refused (Sec-Fetch-Site / Origin);
 	// forms also carry the session's CSRF token (checked in page).
 	return http.NewCrossOriginProtection().Handler(securityHeaders(mux))
