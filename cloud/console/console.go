@@ -132,7 +132,7 @@ func New(o Opts) (*Console, error) {
 		o.OpeningWindow = 30 * time.Second
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message", "evidence", "segment", "exports"} {
+	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message", "evidence", "segment", "exports", "admin"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", p, err)
@@ -169,6 +169,7 @@ func (c *Console) Handler() http.Handler {
 	}))
 	c.api(mux)
 	c.evidenceRoutes(mux)
+	c.adminRoutes(mux)
 	// Cross-origin state changes are refused (Sec-Fetch-Site / Origin);
 	// forms also carry the session's CSRF token (checked in page).
 	return http.NewCrossOriginProtection().Handler(securityHeaders(mux))

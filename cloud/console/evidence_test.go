@@ -227,7 +227,7 @@ func TestOpenAPICovers(t *testing.T) {
 	for _, want := range []string{"/api/evidence", "/api/evidence/{serial}/{seq}", "/api/evidence/{serial}/{seq}/links",
 		"/api/evidence/{serial}/{seq}/hold", "/api/evidence/{serial}/{seq}/lift-hold", "/api/evidence/{serial}/{seq}/holds",
 		"/api/exports", "/api/exports/{id}", "/api/exports/{id}/approve", "/api/exports/{id}/refuse", "/api/exports/{id}/package",
-		"/api/exports/{id}/package.zip", "/api/access"} {
+		"/api/exports/{id}/package.zip", "/api/access", "/api/admin/registry", "/api/people"} {
 		if doc.Paths[want] == nil {
 			t.Errorf("openapi.json lacks %s", want)
 		}
