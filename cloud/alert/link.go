@@ -84,8 +84,13 @@ func (l Links) For(key string) string {
 // expiry. The signature is compared in constant time and checked before
 // the expiry, so a forged link is reported as forged whatever its date.
 func (l Links) Verify(q url.Values) (string, time.Time, error) {
+	// Other parameters (a messenger's in-app browser may add some) are
+	// ignored; each signed one must appear once.
+	if len(q["a"]) != 1 || len(q["exp"]) != 1 || len(q["sig"]) != 1 {
+		return "", time.Time{}, ErrLinkInvalid
+	}
 	key, expS, sigS := q.Get("a"), q.Get("exp"), q.Get("sig")
-	if key == "" || len(key) > 512 || expS == "" || len(sigS) > 64 || len(q) != 3 {
+	if key == "" || len(key) > 512 || expS == "" || len(sigS) > 64 {
 		return "", time.Time{}, ErrLinkInvalid
 	}
 	exp, err := strconv.ParseInt(expS, 10, 64)

@@ -117,6 +117,11 @@ func TestLinks(t *testing.T) {
 			t.Errorf("%s: %v, want forged", name, err)
 		}
 	}
+	q := u.Query()
+	q.Set("dtaction", "openurl") // added by a messenger: ignored
+	if k, _, err := l.Verify(q); err != nil || k != key {
+		t.Errorf("with an extra parameter: %q %v", k, err)
+	}
 	other := l
 	other.Key = DeriveLinkKey([]byte("another collector"))
 	if _, _, err := other.Verify(u.Query()); !errors.Is(err, ErrLinkForged) {
@@ -124,7 +129,7 @@ func TestLinks(t *testing.T) {
 	}
 	for name, q := range map[string]url.Values{
 		"empty":     {},
-		"extra":     {"a": {"k"}, "exp": {"1"}, "sig": {"x"}, "y": {"1"}},
+		"twice":     {"a": {"k", "j"}, "exp": {"1"}, "sig": {"x"}},
 		"exp not n": {"a": {"k"}, "exp": {"+1"}, "sig": {"x"}},
 		"sig b64":   {"a": {"k"}, "exp": {"1"}, "sig": {"!!"}},
 	} {
