@@ -43,6 +43,10 @@ type Alert struct {
 	Opened time.Time `json:"opened"`
 	// Escalation counts how many times the alert was escalated while open.
 	Escalation int `json:"escalation"`
+	// Link is a short-lived signed link to the alert's page on the
+	// console (Links.For), set by the engine on each delivery; opening
+	// the page still needs a sign-in.
+	Link string `json:"link,omitempty"`
 }
 
 // Evidence is what a supervisor needs to judge the alert in a minute.
@@ -54,7 +58,6 @@ type Evidence struct {
 	SpeechOnset   float64   `json:"speech_onset_s,omitempty"`
 	ReasonSpoken  *bool     `json:"reason_spoken,omitempty"`
 	Transcript    string    `json:"transcript,omitempty"`
-	ClipURL       string    `json:"clip_url,omitempty"`
 	// Regions are the sounds the reason check heard in the opening
 	// window, each with the source it was judged to be and why.
 	Regions []SpeechRegion `json:"regions,omitempty"`

@@ -28,7 +28,7 @@ func sample() Alert {
 		Officer: "o-1001", Serial: "R1", Seq: 8, Title: "录制中断后恢复未口头说明 interrupted, no spoken reason",
 		Detail: "stopped (low-battery) after seq 7, resumed 3m later with seq 8", At: t0, State: store.AlertOpen, Opened: t0,
 		Evidence: Evidence{StoppedAt: t0.Add(-3 * time.Minute), ResumedAt: t0, StopCause: "low-battery",
-			SpeechSeconds: 0.4, ReasonSpoken: &no, ClipURL: "https://collector.example/clips/R1/8"}}
+			SpeechSeconds: 0.4, ReasonSpoken: &no}, Link: "https://console.example/alerts/link?a=interruption%2FR1%2F8&exp=1&sig=x"}
 }
 
 func TestWebhookFormats(t *testing.T) {
@@ -59,7 +59,7 @@ func TestWebhookFormats(t *testing.T) {
 				}
 			case FormatWeCom:
 				md := got["markdown"].(map[string]any)
-				if !strings.Contains(md["content"].(string), "clips/R1/8") {
+				if !strings.Contains(md["content"].(string), "console.example/alerts/link?a=interruption%2FR1%2F8") {
 					t.Fatalf("wecom: %v", got)
 				}
 			}

@@ -3,10 +3,15 @@ package alert
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,6 +28,43 @@ type Webhook struct {
 	URL    string
 	Format string
 	Client *http.Client
+	// Secret is a DingTalk robot's signing secret (加签, "SEC..."): each
+	// delivery then carries timestamp and sign query parameters. Empty:
+	// unsigned (a robot guarded by keywords or IP addresses).
+	Secret string
+	// Now is the signing clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// DingTalkSign is the DingTalk robot signature of a millisecond
+// timestamp: base64 of HMAC-SHA256, keyed by the secret, over
+// "timestamp\nsecret" (the robot refuses a timestamp an hour off).
+func DingTalkSign(timestampMs int64, secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(m, "%d\n%s", timestampMs, secret)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// target is the URL a delivery posts to: with a DingTalk secret, the
+// robot's URL with timestamp and sign added (sign URL-encoded).
+func (w *Webhook) target() (string, error) {
+	if w.Secret == "" || w.Format != FormatDingTalk {
+		return w.URL, nil
+	}
+	u, err := url.Parse(w.URL)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now
+	if w.Now != nil {
+		now = w.Now
+	}
+	ts := now().UnixMilli()
+	q := u.Query()
+	q.Set("timestamp", strconv.FormatInt(ts, 10))
+	q.Set("sign", DingTalkSign(ts, w.Secret))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // ErrDelivery reports an endpoint that refused or failed a delivery.
@@ -35,7 +77,11 @@ func (w *Webhook) Deliver(ctx context.Context, a Alert) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	target, err := w.target()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDelivery, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrDelivery, err)
 	}
@@ -108,8 +154,8 @@ func markdown(a Alert) string {
 		fmt.Fprintf(&b, "- 依据 rule %d: %s / %s — %s\n", a.Rule.Number, a.Rule.ZH, a.Rule.EN, a.Rule.Articles)
 	}
 	fmt.Fprintf(&b, "\n%s\n", a.Detail)
-	if a.Evidence.ClipURL != "" {
-		fmt.Fprintf(&b, "\n[片段 clip](%s)\n", a.Evidence.ClipURL)
+	if a.Link != "" {
+		fmt.Fprintf(&b, "\n[查看告警与录像（需登录） open the alert (sign-in required)](%s)\n", a.Link)
 	}
 	return b.String()
 }

@@ -113,8 +113,10 @@ type Config struct {
 	// raises its own alert (default 5, backoff cap 6 h).
 	CheckAttempts   int
 	CheckBackoffMax time.Duration
-	ClipURL         func(objectID string) string
-	Clock           clockwork.Clock // stamps, judges deadlines and paces Run (nil: the real clock)
+	// Link, if set, makes the signed link to an alert's console page
+	// that each delivery carries (alert.Links.For, by the alert's key).
+	Link  func(alertKey string) string
+	Clock clockwork.Clock // stamps, judges deadlines and paces Run (nil: the real clock)
 }
 
 func (c *Config) defaults() {
@@ -317,6 +319,9 @@ func unchanged(old store.Alert, a alert.Alert) bool {
 
 func (e *Engine) send(ctx context.Context, a alert.Alert) {
 	a.Cite() // every delivery names the rule and its articles
+	if e.cfg.Link != nil {
+		a.Link = e.cfg.Link(a.Key) // fresh on each delivery: an escalation's link is good again
+	}
 	for _, d := range e.deliver {
 		if err := d.Deliver(ctx, a); err != nil {
 			e.log.Warn("alert delivery failed", "key", a.Key, "err", err)

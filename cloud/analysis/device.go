@@ -291,9 +291,6 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 	spoken := v.Spoken
 	a.Evidence.SpeechSeconds, a.Evidence.SpeechOnset, a.Evidence.ReasonSpoken = v.SpeechSeconds, v.Onset, &spoken
 	a.Evidence.Regions = v.Regions
-	if e.cfg.ClipURL != nil {
-		a.Evidence.ClipURL = e.cfg.ClipURL(resumed.Receipt.ObjectID)
-	}
 	a.Detail = fmt.Sprintf("%s; %.1f s of wearer speech in the first %s (need %s)", a.Detail, v.SpeechSeconds,
 		p.OpeningWindow, p.MinSpeech)
 	if spoken {

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ import (
 	"github.com/berthdock/berth/cloud/analysis"
 	"github.com/berthdock/berth/cloud/broker"
 	"github.com/berthdock/berth/cloud/console"
+	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/ingest"
@@ -68,7 +70,6 @@ type Collector struct {
 	brk     *broker.Broker // nil with an external broker
 	in      *ingest.Ingest
 	up      *server.Server
-	foot    *footageServer
 	people  *people.Directory
 	console *console.Console
 	engine  *analysis.Engine
@@ -197,9 +198,6 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		return nil, err
 	}
 
-	if c.foot, err = newFootageServer(c.ev, c.st, cfg.Viewers, c.reg); err != nil {
-		return nil, err
-	}
 	if c.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
 		return nil, fmt.Errorf("collector: http listen: %w", err)
 	}
@@ -217,10 +215,16 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 			revoked.Enforce(c.httpTLS)
 		}
 	}
-	public := strings.TrimRight(cfg.PublicURL, "/")
+	// Alert deliveries link to the alert's console page, signed with a
+	// key derived from the receipt key (every instance shares it).
+	public := strings.TrimRight(cfg.Console.PublicURL, "/")
+	if public == "" {
+		public = strings.TrimRight(cfg.PublicURL, "/")
+	}
 	if public == "" {
 		public = c.UploadURL()
 	}
+	links := &alert.Links{Base: public, Key: alert.DeriveLinkKey(c.key.Seed()), TTL: cfg.Console.LinkTTL}
 
 	var deliver []analysis.Deliverer
 	// Alerts go out on ingest's connection: one MQTT client (and one
@@ -232,7 +236,13 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		if f == "" {
 			f = alert.FormatJSON
 		}
-		deliver = append(deliver, &alert.Webhook{URL: w.URL, Format: f, Client: &http.Client{Timeout: 10 * time.Second}})
+		secret := w.Secret
+		if secret == "" && w.SecretFile != "" {
+			if secret, err = ReadSecretFile(w.SecretFile); err != nil {
+				return nil, fmt.Errorf("collector: webhook %s secret: %w", w.URL, err)
+			}
+		}
+		deliver = append(deliver, &alert.Webhook{URL: w.URL, Format: f, Secret: secret, Client: &http.Client{Timeout: 10 * time.Second}})
 	}
 	th := health.DefaultThresholds()
 	th.MinFirmware = cfg.Analysis.MinFirmware
@@ -248,12 +258,20 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		return nil, fmt.Errorf("collector: console.time_zone: %w", err)
 	}
 	if c.console, err = console.New(console.Opts{Store: c.st, People: c.people, Footage: c.ev, Commands: c, Log: c.log.With("part", "console"),
-		Location: loc, Health: th, SecureCookies: cfg.Console.SecureCookies}); err != nil {
+		Location: loc, Health: th, SecureCookies: cfg.Console.SecureCookies, Links: links,
+		Custody: &console.Custody{Evidence: c.ev, Key: c.key, ExportDir: filepath.Join(cfg.DataDir, "exports"),
+			Retention: custody.Retention{Default: cfg.Retention.Default, Units: cfg.Retention.Units, CaseTypes: cfg.Retention.CaseTypes}}}); err != nil {
 		return nil, err
+	}
+	cons := c.console
+	if err := c.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_console_alert_links_refused_total",
+		Help: "Alert links refused by the console: forged, malformed, expired or naming no alert."},
+		func() float64 { return float64(cons.LinksRefused()) })); err != nil {
+		return nil, fmt.Errorf("collector: metrics: %w", err)
 	}
 	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Clock: o.Clock, Health: th,
 		Policy: base.Policy, OffloadWarn: base.OffloadWarn, Units: units,
-		ClipURL: func(id string) string { return public + FootagePath + "/" + id }},
+		Link: links.For},
 		c.st, footage{c.ev}, reasonChecker{reasoncheck.NewWithOpts(reasoncheck.Opts{Prompts: prompts})}, deliver, c.log.With("part", "analysis"))
 	if len(prompts) > 0 {
 		c.log.Info("reason check: recorder prompts enrolled", "prompts", fmt.Sprint(prompts))
@@ -330,12 +348,12 @@ func (c *Collector) Ingest() *ingest.Ingest { return c.in }
 func (c *Collector) Registry() *prometheus.Registry { return c.reg }
 
 // Handler is the collector's HTTP surface: the upload endpoint, the
-// footage link, /healthz, /metrics, and the console with its API at "/".
+// /healthz, /metrics, and the console with its API at "/" (footage is
+// served only there, to people signed in).
 func (c *Collector) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(upload.PathPrefix, c.up)
 	mux.Handle(upload.PathPrefix+"/", c.up)
-	mux.Handle(FootagePath+"/", c.foot)
 	mux.Handle("/", c.console.Handler())
 	mux.Handle("/metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {

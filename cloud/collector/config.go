@@ -109,13 +109,10 @@ type Config struct {
 		ReasonPrompts []string `yaml:"reason_prompts"`
 	} `yaml:"analysis"`
 
-	// PublicURL is how people reach this collector (for the clip links in
-	// alerts), e.g. https://collector.example:8443. Default: the bound HTTP
-	// address.
+	// PublicURL is how people reach this collector, e.g.
+	// https://collector.example:8443: the alert links' base when
+	// Console.PublicURL is unset. Default: the bound HTTP address.
 	PublicURL string `yaml:"public_url"`
-	// Viewers may open footage at /v1/evidence/{object} with a bearer
-	// token; only supervisors are served, and every request is logged.
-	Viewers []Viewer `yaml:"viewers"`
 
 	// Console is the web console and JSON API served at "/" (cloud/console).
 	Console struct {
@@ -125,6 +122,14 @@ type Config struct {
 		// SecureCookies marks session cookies Secure on plain HTTP too
 		// (behind a TLS-terminating proxy); always so over HTTPS.
 		SecureCookies bool `yaml:"secure_cookies"`
+		// PublicURL is the console's address as people's phones reach
+		// it (https://console.example): alert deliveries carry a signed
+		// link to the alert's page there. Default: PublicURL.
+		PublicURL string `yaml:"public_url"`
+		// LinkTTL is how long such a link is good for (default 24h;
+		// an escalation sends a fresh one). Opening the page still
+		// needs a sign-in.
+		LinkTTL time.Duration `yaml:"link_ttl"`
 	} `yaml:"console"`
 
 	// Webhooks receive every new or escalated alert.
@@ -197,6 +202,10 @@ type RecorderEnrolment struct {
 type Webhook struct {
 	URL    string `yaml:"url"`
 	Format string `yaml:"format"` // json, dingtalk or wecom
+	// SecretFile holds a DingTalk robot's signing secret (加签, "SEC..."):
+	// deliveries are then signed (timestamp and sign parameters).
+	SecretFile string `yaml:"secret_file"`
+	Secret     string `yaml:"-"` // set by programs and tests, never read from YAML
 }
 
 // DockEnrolment names a dock allowed to report and upload.
@@ -270,6 +279,9 @@ func (c *Config) defaults() error {
 		case "", "json", "dingtalk", "wecom":
 		default:
 			return fmt.Errorf("collector: webhooks[%d].format %q: want json, dingtalk or wecom", i, w.Format)
+		}
+		if (w.SecretFile != "" || w.Secret != "") && w.Format != "dingtalk" {
+			return fmt.Errorf("collector: webhooks[%d]: a signing secret is for the dingtalk format", i)
 		}
 		if !strings.HasPrefix(w.URL, "http://") && !strings.HasPrefix(w.URL, "https://") {
 			return fmt.Errorf("collector: webhooks[%d].url %q is not an http(s) URL", i, w.URL)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -233,7 +235,7 @@ func tlCheckUnexplained(t *testing.T, c tlSeen) {
 			if !strings.Contains(string(b), `"key":"`+kind+`/TL-SILENT/2"`) {
 				continue
 			}
-			for _, want := range []string{`"speech_seconds":`, `"reason_spoken":false`, `"stop_cause":"fault"`, `"stopped_at":`, `"resumed_at":`, `"clip_url":`} {
+			for _, want := range []string{`"speech_seconds":`, `"reason_spoken":false`, `"stop_cause":"fault"`, `"stopped_at":`, `"resumed_at":`, `"link":`} {
 				if !strings.Contains(string(b), want) {
 					t.Errorf("delivered JSON lacks %s: %s", want, b)
 				}
@@ -258,23 +260,31 @@ func tlCheckUnexplained(t *testing.T, c tlSeen) {
 			if ev.ReasonSpoken == nil || *ev.ReasonSpoken || ev.SpeechSeconds >= 2 || math.IsNaN(ev.SpeechSeconds) {
 				t.Errorf("speech evidence %+v", ev)
 			}
-			segs, err := c.w.Col.Store().Segments(context.Background(), "TL-SILENT", time.Time{}, time.Time{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var obj string
-			for _, s := range segs {
-				if s.Seq == 2 && s.Receipt != nil {
-					obj = s.Receipt.ObjectID
-				}
-			}
-			if obj == "" || !strings.HasSuffix(ev.ClipURL, obj) {
-				t.Errorf("clip link %q does not name the resumed segment's evidence object %q", ev.ClipURL, obj)
-			}
+			// The delivery links to the alert's console page: the link
+			// verifies and leads to the page (which asks for a sign-in).
+			tlCheckLink(t, c, got)
 			if !strings.Contains(got.Detail, "wearer speech in the first") {
 				t.Errorf("detail %q lacks the speech figures", got.Detail)
 			}
 		})
+	}
+}
+
+func tlCheckLink(t *testing.T, c tlSeen, a alert.Alert) {
+	t.Helper()
+	u, err := url.Parse(a.Link)
+	if err != nil || u.Path != alert.LinkPath || u.Query().Get("a") != a.Key {
+		t.Fatalf("alert link %q (%v)", a.Link, err)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(a.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	stored, _, _ := c.w.Col.Store().AlertByKey(context.Background(), a.Key)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != fmt.Sprintf("/alerts/%d", stored.ID) {
+		t.Errorf("following the alert link: %s to %q, want 303 to alert %d's page", resp.Status, loc, stored.ID)
 	}
 }
 
@@ -497,7 +507,7 @@ func tlDingTalk(t *testing.T, w *tlWorld) map[string]int {
 			if strings.Contains(m.Markdown.Text, "recorder: "+serial+" (") {
 				out[serial]++
 				if serial == "TL-SILENT" {
-					for _, want := range []string{"unit: " + tlUnit, "officer: " + tlOfficer, "(fault)", "resumed:", "speech heard:", "[片段 clip](" + w.Col.UploadURL() + "/v1/evidence/"} {
+					for _, want := range []string{"unit: " + tlUnit, "officer: " + tlOfficer, "(fault)", "resumed:", "speech heard:", "(sign-in required)](" + w.Col.UploadURL() + alert.LinkPath + "?a="} {
 						if !strings.Contains(m.Markdown.Text, want) {
 							t.Errorf("DingTalk message lacks %q:\n%s", want, m.Markdown.Text)
 						}

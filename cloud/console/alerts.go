@@ -235,28 +235,36 @@ func (c *Console) alertAct(r *request) error {
 }
 
 // clip serves the alert's segment to a supervisor of its unit, with range
-// requests, each one written to the footage access log before a byte
-// leaves; refusals of signed-in people are logged too.
+// requests (serveFootage).
 func (c *Console) clip(r *request) error {
 	a, err := c.alertFor(r)
 	if err != nil {
 		return err
 	}
+	if a.Serial == "" || a.Seq == 0 {
+		return refuse(http.StatusNotFound, "this alert names no segment")
+	}
+	return c.serveFootage(r, a.Serial, a.Seq, fmt.Sprintf("alert %d", a.ID))
+}
+
+// serveFootage serves segment serial/seq to a person who may view footage
+// (the caller checked the unit's scope), with range requests, each one
+// written to the footage access log before a byte leaves; refusals of
+// signed-in people are logged too. why names the page it was played
+// from (an alert, an evidence search).
+func (c *Console) serveFootage(r *request, serial string, seq uint64, why string) error {
 	rec := store.FootageAccess{Viewer: r.who.Name, Role: r.who.Role, Action: "view", Remote: loggable(r.RemoteAddr)}
-	deny := func(code int, why string) error {
-		rec.Reason = fmt.Sprintf("alert %d: %s", a.ID, why)
+	deny := func(code int, msg string) error {
+		rec.Reason = fmt.Sprintf("%s: %s", why, msg)
 		if err := c.o.Store.RecordAccess(r.ctx, rec); err != nil {
 			return err
 		}
-		return refuse(code, why)
+		return refuse(code, msg)
 	}
 	if !r.who.CanViewFootage() {
 		return deny(http.StatusForbidden, "role "+r.who.Role+" may not view footage (rule 6)")
 	}
-	if a.Serial == "" || a.Seq == 0 {
-		return refuse(http.StatusNotFound, "this alert names no segment")
-	}
-	rc, ok, err := c.o.Store.Receipt(r.ctx, a.Serial, a.Seq)
+	rc, ok, err := c.o.Store.Receipt(r.ctx, serial, seq)
 	if err != nil {
 		return err
 	}
@@ -277,7 +285,7 @@ func (c *Console) clip(r *request) error {
 	}
 	defer body.Close()
 	rec.Granted = true
-	rec.Reason = fmt.Sprintf("alert %d: %s #%d %s", a.ID, a.Serial, a.Seq, loggable(r.Header.Get("Range")))
+	rec.Reason = fmt.Sprintf("%s: %s #%d %s", why, serial, seq, loggable(r.Header.Get("Range")))
 	if err := c.o.Store.RecordAccess(r.ctx, rec); err != nil {
 		return refuse(http.StatusServiceUnavailable, "access log unavailable: footage not served")
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/health"
 	"github.com/berthdock/berth/cloud/people"
@@ -78,6 +79,13 @@ type Opts struct {
 	// OpeningWindow is how much of the resumed recording the player
 	// plays first (default 30 s, the policy's opening window).
 	OpeningWindow time.Duration
+	// Links checks the signed links alert deliveries carry to alert
+	// pages (GET /alerts/link); nil: such links are refused.
+	Links *alert.Links
+	// Custody, if set, serves evidence search, play, case links, holds,
+	// exports and the access log (evidence_routes.go); nil: those
+	// actions answer 503.
+	Custody *Custody
 }
 
 // Console serves the pages and the API.
@@ -86,6 +94,8 @@ type Console struct {
 	pages map[string]*template.Template
 	// refused counts requests refused for want of a sign-in or a role.
 	refused atomic.Int64
+	// linksRefused counts alert links refused (links.go).
+	linksRefused atomic.Int64
 }
 
 // Cookie names.
@@ -122,7 +132,7 @@ func New(o Opts) (*Console, error) {
 		o.OpeningWindow = 30 * time.Second
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message"} {
+	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message", "evidence", "segment", "exports", "admin"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", p, err)
@@ -143,6 +153,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /signout", c.signout)
 	mux.HandleFunc("GET /lang/{lang}", c.setLang)
 	mux.HandleFunc("GET /inbox", c.page(c.inbox))
+	mux.HandleFunc("GET "+alert.LinkPath, c.alertLink)
 	mux.HandleFunc("GET /alerts/{id}", c.page(c.alertPage))
 	mux.HandleFunc("POST /alerts/{id}/act", c.page(c.alertAct))
 	mux.HandleFunc("GET /alerts/{id}/clip", c.page(c.clip))
@@ -157,6 +168,8 @@ func (c *Console) Handler() http.Handler {
 		return nil
 	}))
 	c.api(mux)
+	c.evidenceRoutes(mux)
+	c.adminRoutes(mux)
 	// Cross-origin state changes are refused (Sec-Fetch-Site / Origin);
 	// forms also carry the session's CSRF token (checked in page).
 	return http.NewCrossOriginProtection().Handler(securityHeaders(mux))

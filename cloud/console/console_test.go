@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/store"
@@ -32,6 +34,12 @@ type world struct {
 	sent   *sentCommands
 	alert  int64 // the u1 interruption
 	other  int64 // the u2 alert
+	links  *alert.Links
+	con    *Console
+	dir    *people.Directory
+	ev     evidence.Store
+	key    ed25519.PrivateKey
+	data   string
 }
 
 var cheap = people.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}
@@ -55,11 +63,15 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	sent := &sentCommands{}
-	c, err := New(Opts{Store: st, People: dirp, Footage: ev, Log: log, Commands: sent})
+	links := &alert.Links{Base: "https://console.example", Key: alert.DeriveLinkKey([]byte("test seed")), TTL: time.Hour}
+	_, key, _ := ed25519.GenerateKey(nil)
+	cu := &Custody{Evidence: ev, Key: key, ExportDir: filepath.Join(dir, "exports")}
+	c, err := New(Opts{Store: st, People: dirp, Footage: ev, Log: log, Commands: sent, Links: links, Custody: cu})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{srv: httptest.NewServer(c.Handler()), st: st, tokens: map[string]string{}, sent: sent}
+	w := &world{srv: httptest.NewServer(c.Handler()), st: st, tokens: map[string]string{}, sent: sent, links: links, con: c,
+		dir: dirp, ev: ev, key: key, data: dir}
 	for d, u := range map[string]string{"dock-1": "u1", "dock-2": "u2"} {
 		if err := st.EnrollDock(ctx, d, u, "a-token-of-16-chars"); err != nil {
 			t.Fatal(err)

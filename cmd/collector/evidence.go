@@ -6,27 +6,30 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/berthdock/berth/cloud/collector"
-	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/store"
 )
 
 const evidenceUsage = `usage: collector evidence access [--config FILE | --db DSN] [--object ID] [--viewer NAME] [--action view|export]
                                   [--since RFC3339] [--until RFC3339] [--limit N] [--json]
-       collector evidence hold OBJECT --by NAME --role supervisor|admin --reason TEXT [--config FILE | --db DSN --evidence DIR]
-       collector evidence lift-hold OBJECT --by NAME --role supervisor|admin --reason TEXT [...]
+       collector evidence hold SERIAL SEQ --reason TEXT [--server URL] [--token-file FILE]      (supervisor or admin)
+       collector evidence lift-hold SERIAL SEQ --reason TEXT [--server URL] [--token-file FILE] (supervisor or admin)
        collector evidence holds OBJECT [--config FILE | --db DSN]
        collector evidence find [--case C] [--party P] [--officer O] [--unit U] [--since T] [--until T] [--limit N] [--json]
        collector evidence export ...   (collector evidence export, for its usage)
-       collector evidence link SERIAL SEQ --case C [--type T] [--party P] --by NAME --role officer|supervisor|admin --reason TEXT
+       collector evidence link SERIAL SEQ --case C [--type T] [--party P] --reason TEXT [--server URL] [--token-file FILE]
 
-OBJECT is an evidence object id (its SHA-256) or a receipt's object (id@version).
-The acting person is given with --by and --role until the collector has logins.
+OBJECT is an evidence object id (its SHA-256). hold, lift-hold, link and the export steps
+go through the collector's API as the person whose token it is (collector user token NAME;
+or set BERTH_TOKEN): nobody acts under a name they type. access, holds and find read the
+store of an operator who holds it.
 `
 
 // runEvidence is the custody tool: the footage access log, and legal holds.
@@ -48,8 +51,13 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	var q store.AccessQuery
 	var cq store.CaseQuery
 	var link store.CaseLink
-	var since, until, by, role, reason string
+	var since, until, reason, server, tokenFile string
 	var asJSON bool
+	apiFlags := func() {
+		fs.StringVar(&server, "server", "http://127.0.0.1:8780", "the collector's URL")
+		fs.StringVar(&tokenFile, "token-file", "", "file holding your API token (default: $BERTH_TOKEN)")
+		fs.StringVar(&reason, "reason", "", "why (required; recorded)")
+	}
 	switch sub {
 	case "access":
 		fs.StringVar(&q.ObjectID, "object", "", "only this object")
@@ -60,9 +68,7 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fs.IntVar(&q.Limit, "limit", 1000, "at most this many, oldest first")
 		fs.BoolVar(&asJSON, "json", false, "one JSON object per line")
 	case "hold", "lift-hold":
-		fs.StringVar(&by, "by", "", "who (required)")
-		fs.StringVar(&role, "role", "", "their role: supervisor or admin (required)")
-		fs.StringVar(&reason, "reason", "", "why (required; recorded)")
+		apiFlags()
 	case "holds":
 	case "find":
 		fs.StringVar(&cq.Case, "case", "", "case number (reported tag or a link)")
@@ -77,18 +83,13 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fs.StringVar(&link.Case, "case", "", "case number (required)")
 		fs.StringVar(&link.Type, "type", "", "case type (complaint, lawsuit, ...: the retention policy's)")
 		fs.StringVar(&link.Party, "party", "", "inspected party")
-		fs.StringVar(&by, "by", "", "who (required)")
-		fs.StringVar(&role, "role", "", "their role: officer, supervisor or admin (required)")
-		fs.StringVar(&reason, "reason", "", "why (required; recorded)")
+		apiFlags()
 	default:
 		fmt.Fprintf(stderr, "collector evidence: unknown subcommand %q\n%s", sub, evidenceUsage)
 		return 2
 	}
 	// Flags may come before or after the positional arguments.
-	want := map[string]int{"access": 0, "find": 0, "link": 2}[sub]
-	if _, ok := map[string]bool{"hold": true, "lift-hold": true, "holds": true}[sub]; ok {
-		want = 1
-	}
+	want := map[string]int{"access": 0, "find": 0, "link": 2, "hold": 2, "lift-hold": 2, "holds": 1}[sub]
 	var pos []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
@@ -111,13 +112,13 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if want == 1 {
 		object = pos[0]
 	}
-	if sub == "link" {
+	if want == 2 {
 		seq, err := strconv.ParseUint(pos[1], 10, 63)
 		if err != nil {
-			fmt.Fprintf(stderr, "collector evidence link: bad seq %q\n", pos[1])
+			fmt.Fprintf(stderr, "collector evidence %s: bad seq %q\n", sub, pos[1])
 			return 2
 		}
-		link.Serial, link.Seq, link.By, link.Reason = pos[0], seq, store.Actor{Name: by, Role: role}, reason
+		return evidenceAPI(ctx, sub, server, tokenFile, pos[0], seq, link, reason, stdout, stderr)
 	}
 	for _, t := range []struct {
 		s   string
@@ -155,22 +156,6 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return listAccess(ctx, st, q, asJSON, stdout, stderr)
 	case "find":
 		return listFootage(ctx, st, cq, asJSON, stdout, stderr)
-	case "link":
-		ev, err := collector.OpenEvidence(ctx, cfg, discardLogger())
-		if err != nil {
-			fmt.Fprintf(stderr, "collector evidence link: %v\n", err)
-			return 1
-		}
-		k := custody.Linker{Store: st, Evidence: ev, Policy: custody.Retention{Default: cfg.Retention.Default,
-			Units: cfg.Retention.Units, CaseTypes: cfg.Retention.CaseTypes}}
-		until, how, err := k.Link(ctx, link)
-		if err != nil {
-			fmt.Fprintf(stderr, "collector evidence link: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "%s/%d linked to case %s by %s (%s); kept until %s, enforced by the %s\n", link.Serial, link.Seq, link.Case,
-			by, role, until.Format(time.DateOnly), how)
-		return 0
 	case "holds":
 		hs, err := st.Holds(ctx, strings.SplitN(object, "@", 2)[0])
 		if err != nil {
@@ -186,25 +171,45 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		tw.Flush()
 		return 0
 	}
-	ev, err := collector.OpenEvidence(ctx, cfg, discardLogger())
-	if err != nil {
-		fmt.Fprintf(stderr, "collector evidence: %v\n", err)
-		return 1
-	}
-	h := custody.Holds{Store: st, Evidence: ev}
-	actor := store.Actor{Name: by, Role: role}
-	var how custody.Enforcement
-	if sub == "hold" {
-		how, err = h.Set(ctx, actor, object, reason)
-	} else {
-		how, err = h.Lift(ctx, actor, object, reason)
-	}
+	return 2
+}
+
+// evidenceAPI links a segment to a case, or sets or lifts its legal hold,
+// through the collector's API as the token's holder.
+func evidenceAPI(ctx context.Context, sub, server, tokenFile, serial string, seq uint64, link store.CaseLink, reason string,
+	stdout, stderr io.Writer) int {
+	api, err := newAPIClient(server, tokenFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "collector evidence %s: %v\n", sub, err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	path := fmt.Sprintf("/api/evidence/%s/%d/", url.PathEscape(serial), seq)
+	var out struct {
+		By          string    `json:"by"`
+		Object      string    `json:"object"`
+		RetainUntil time.Time `json:"retain_until"`
+		EnforcedBy  string    `json:"enforced_by"`
+	}
+	if sub == "link" {
+		err = api.call(ctx, http.MethodPost, path+"links", map[string]string{"case": link.Case, "type": link.Type, "party": link.Party,
+			"reason": reason}, &out)
+	} else {
+		err = api.call(ctx, http.MethodPost, path+sub, map[string]string{"reason": reason}, &out)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "collector evidence %s %s %d: %v\n", sub, serial, seq, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "legal hold on %s %s by %s (%s); enforced by the %s\n", object,
-		map[string]string{"hold": "set", "lift-hold": "lifted"}[sub], by, role, how)
+	switch sub {
+	case "link":
+		fmt.Fprintf(stdout, "%s/%d linked to case %s by %s; kept until %s, enforced by the %s\n", serial, seq, link.Case, out.By,
+			out.RetainUntil.Format(time.DateOnly), out.EnforcedBy)
+	default:
+		fmt.Fprintf(stdout, "legal hold on %s/%d (%s) %s by %s; enforced by the %s\n", serial, seq, out.Object,
+			map[string]string{"hold": "set", "lift-hold": "lifted"}[sub], out.By, out.EnforcedBy)
+	}
 	return 0
 }
 

@@ -7,21 +7,114 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berthdock/berth/cloud/collector"
+	"github.com/berthdock/berth/cloud/console"
 	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
-func TestEvidenceAccessAndHolds(t *testing.T) {
+// custodyWorld is a store with R1's segment 5 in evidence (reported by
+// dock-1 of unit-7), the collector's API over it as `collector serve`
+// mounts it, and people of unit-7 with API tokens (files).
+type custodyWorld struct {
+	db, evDir, server, sum string
+	key                    ed25519.PrivateKey
+	tokens                 map[string]string // name -> token file
+}
+
+func newCustodyWorld(t *testing.T) *custodyWorld {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, evDir := filepath.Join(dir, "c.db"), filepath.Join(dir, "evidence")
+	w := &custodyWorld{db: filepath.Join(dir, "c.db"), evDir: filepath.Join(dir, "evidence"), tokens: map[string]string{}}
+	var err error
+	if w.key, err = collector.LoadOrCreateKey(filepath.Join(dir, "receipt.key")); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := evidence.OpenFS(w.evDir, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte("original footage")
+	s := sha256.Sum256(b)
+	w.sum = hex.EncodeToString(s[:])
+	const up = "00112233445566778899aabbccddeeff"
+	if _, err := ev.Begin(ctx, up, int64(len(b)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Append(ctx, up, 0, bytes.NewReader(b), int64(len(b)), w.sum); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Commit(ctx, up, w.sum, int64(len(b))); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, w.db, &store.Opts{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.EnrollDock(ctx, "dock-1", "unit-7", "a-token-of-16-chars"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
+	m := &wire.SegmentManifest{Serial: "R1", Seq: 5, Start: start, End: start.Add(time.Minute), Size: int64(len(b)), SHA256: w.sum,
+		StopCause: wire.StopAutoSplit, Officer: "o-1", CaseTag: "case-0", Media: "h264/aac", ClockSyncedAt: start, State: wire.SegBuffered}
+	env, err := wire.NewEnvelope("m1", "dock-1", start, wire.TypeSegmentManifest, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := wire.DecodeBody(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Commit(ctx, []store.Incoming{{Env: env, Body: body}}); err != nil {
+		t.Fatal(err)
+	}
+	r := wire.Receipt{ObjectID: w.sum, Device: "R1", Seq: 5, SHA256: w.sum, Size: int64(len(b)), StoredAt: time.Now().UTC()}
+	r.Sign(wire.KeyID(w.key.Public().(ed25519.PublicKey)), w.key)
+	if err := st.RecordReceipt(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	ppl, err := people.New(st, people.Opts{Hasher: &people.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, role := range map[string]string{"chief": people.RoleSupervisor, "o-1": people.RoleOfficer, "zhao": people.RoleAuxiliary,
+		"admin-1": people.RoleAdmin} {
+		if err := ppl.Add(ctx, store.Person{Name: name, Role: role, Units: []string{"unit-7"}}, "a long password", "test"); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := ppl.IssueToken(ctx, name, "test", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.tokens[name] = filepath.Join(dir, name+".token")
+		os.WriteFile(w.tokens[name], []byte(tok+"\n"), 0o600)
+	}
+	con, err := console.New(console.Opts{Store: st, People: ppl, Footage: ev, Log: discardLogger(),
+		Custody: &console.Custody{Evidence: ev, Key: w.key, ExportDir: filepath.Join(dir, "exports")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(con.Handler())
+	t.Cleanup(srv.Close)
+	w.server = srv.URL
+	return w
+}
+
+func TestEvidenceAccessAndHolds(t *testing.T) {
+	ctx := context.Background()
+	w := newCustodyWorld(t)
+	db := w.db
 	st, err := store.Open(ctx, db, &store.Opts{Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -34,29 +127,13 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 		}
 	}
 	st.Close()
-	ev, err := evidence.OpenFS(evDir, discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := []byte("footage")
-	s := sha256.Sum256(b)
-	sum := hex.EncodeToString(s[:])
-	const up = "00112233445566778899aabbccddeeff"
-	if _, err := ev.Begin(ctx, up, int64(len(b)), nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ev.Append(ctx, up, 0, bytes.NewReader(b), int64(len(b)), sum); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ev.Commit(ctx, up, sum, int64(len(b))); err != nil {
-		t.Fatal(err)
-	}
-
 	runIt := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := run(ctx, append([]string{"evidence"}, args...), &out, &errb)
 		return code, out.String(), errb.String()
 	}
+	api := func(who string) []string { return []string{"--server", w.server, "--token-file", w.tokens[who]} }
+	with := func(a []string, b ...string) []string { return append(append([]string{}, a...), b...) }
 	for _, tc := range []struct {
 		name    string
 		args    []string
@@ -67,16 +144,21 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 		{"access by viewer", []string{"access", "--db", db, "--viewer", "chief-wang"}, 0, "2 accesses", "obj-b"},
 		{"access window", []string{"access", "--db", db, "--since", "2026-11-30T22:30:00Z"}, 0, "obj-b", "obj-a"},
 		{"bad time", []string{"access", "--db", db, "--since", "yesterday"}, 2, "cannot parse", ""},
-		{"hold by an auxiliary", []string{"hold", sum, "--db", db, "--evidence", evDir, "--by", "zhao", "--role", "auxiliary", "--reason", "x"}, 1, "not permitted", ""},
-		{"hold without a reason", []string{"hold", sum, "--db", db, "--evidence", evDir, "--by", "chief-wang", "--role", "supervisor"}, 1, "reason", ""},
-		{"hold without an object", []string{"hold", "--db", db, "--by", "chief-wang", "--role", "supervisor", "--reason", "x"}, 2, "which object", ""},
-		{"hold", []string{"hold", sum, "--db", db, "--evidence", evDir, "--by", "chief-wang", "--role", "supervisor", "--reason", "complaint 17"}, 0, "enforced by the application", ""},
-		{"lift", []string{"lift-hold", sum, "--db", db, "--evidence", evDir, "--by", "admin-1", "--role", "admin", "--reason", "closed"}, 0, "lifted", ""},
-		{"history", []string{"holds", sum, "--db", db}, 0, "complaint 17", ""},
+		{"--by is gone", with([]string{"hold", "R1", "5", "--by", "chief", "--reason", "x"}, api("chief")...), 2, "by", ""},
+		{"hold without a token", []string{"hold", "R1", "5", "--server", w.server, "--reason", "x"}, 2, "token", ""},
+		{"hold by an auxiliary", with([]string{"hold", "R1", "5", "--reason", "x"}, api("zhao")...), 1, "403", ""},
+		{"hold by an officer", with([]string{"hold", "R1", "5", "--reason", "x"}, api("o-1")...), 1, "not permitted", ""},
+		{"hold without a reason", with([]string{"hold", "R1", "5"}, api("chief")...), 1, "reason", ""},
+		{"hold without a segment", []string{"hold", "--reason", "x"}, 2, "SERIAL SEQ", ""},
+		{"hold", with([]string{"hold", "R1", "5", "--reason", "complaint 17"}, api("chief")...), 0, "set by chief; enforced by the application", ""},
+		{"lift", with([]string{"lift-hold", "R1", "5", "--reason", "closed"}, api("admin-1")...), 0, "lifted by admin-1", ""},
+		{"history", []string{"holds", w.sum, "--db", db}, 0, "complaint 17", ""},
 		{"find nothing", []string{"find", "--db", db, "--case", "case-1"}, 0, "0 segments", ""},
-		{"link an unknown segment", []string{"link", "R1", "7", "--db", db, "--evidence", evDir, "--case", "case-1", "--by", "o-1", "--role", "officer", "--reason", "x"}, 1, "not found", ""},
-		{"link by an auxiliary", []string{"link", "R1", "7", "--db", db, "--evidence", evDir, "--case", "case-1", "--by", "z", "--role", "auxiliary", "--reason", "x"}, 1, "not permitted", ""},
-		{"link without seq", []string{"link", "R1", "--db", db, "--case", "case-1"}, 2, "SERIAL SEQ", ""},
+		{"link an unknown segment", with([]string{"link", "R1", "7", "--case", "case-1", "--reason", "x"}, api("o-1")...), 1, "no segment R1/7", ""},
+		{"link by an auxiliary", with([]string{"link", "R1", "5", "--case", "case-1", "--reason", "x"}, api("zhao")...), 1, "not permitted", ""},
+		{"link without seq", []string{"link", "R1", "--case", "case-1"}, 2, "SERIAL SEQ", ""},
+		{"link", with([]string{"link", "R1", "5", "--case", "case-1", "--type", "complaint", "--reason", "filed"}, api("o-1")...), 0, "linked to case case-1 by o-1", ""},
+		{"find the linked case", []string{"find", "--db", db, "--case", "case-1"}, 0, "1 segments", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runIt(tc.args...)
@@ -93,59 +175,33 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 
 func TestEvidenceExportCLI(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, evDir, keyFile := filepath.Join(dir, "c.db"), filepath.Join(dir, "evidence"), filepath.Join(dir, "receipt.key")
-	key, err := collector.LoadOrCreateKey(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := evidence.OpenFS(evDir, discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := []byte("original footage")
-	s := sha256.Sum256(b)
-	sum := hex.EncodeToString(s[:])
-	const up = "00112233445566778899aabbccddeeff"
-	if _, err := ev.Begin(ctx, up, int64(len(b)), nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ev.Append(ctx, up, 0, bytes.NewReader(b), int64(len(b)), sum); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ev.Commit(ctx, up, sum, int64(len(b))); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, db, &store.Opts{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := wire.Receipt{ObjectID: sum, Device: "R1", Seq: 5, SHA256: sum, Size: int64(len(b)), StoredAt: time.Now().UTC()}
-	r.Sign(wire.KeyID(key.Public().(ed25519.PublicKey)), key)
-	if err := st.RecordReceipt(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	pub := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
-	out := filepath.Join(dir, "package")
-	common := []string{"--db", db, "--evidence", evDir, "--signing-key", keyFile}
+	w := newCustodyWorld(t)
+	pub := base64.StdEncoding.EncodeToString(w.key.Public().(ed25519.PublicKey))
+	out := filepath.Join(t.TempDir(), "package")
+	api := func(who string) []string { return []string{"--server", w.server, "--token-file", w.tokens[who]} }
 	for _, tc := range []struct {
 		name string
 		args []string
+		who  string
 		code int
 		want string
 	}{
-		{"request", []string{"request", "R1:5", "--unit", "unit-7", "--to", "county prosecutor", "--purpose", "trial", "--by", "o-1", "--role", "officer"}, 0, "export 1 requested"},
-		{"approve by the requester", []string{"approve", "1", "--by", "o-1", "--role", "supervisor", "--unit", "unit-7"}, 1, "not permitted"},
-		{"package unapproved", []string{"package", "1", "--out", out, "--by", "clerk", "--role", "custodian"}, 1, "requested"},
-		{"approve", []string{"approve", "1", "--by", "chief", "--role", "supervisor", "--unit", "unit-7"}, 0, "approved by chief"},
-		{"package", []string{"package", "1", "--out", out, "--by", "clerk", "--role", "custodian"}, 0, "1 originals"},
-		{"show", []string{"show", "1"}, 0, "packaged"},
-		{"verify", []string{"verify", out, "--key", pub}, 0, "export 1 verifies"},
+		{"request by an auxiliary", []string{"request", "R1:5", "--to", "county prosecutor", "--purpose", "trial"}, "zhao", 1, "rule 6"},
+		{"request", []string{"request", "R1:5", "--to", "county prosecutor", "--purpose", "trial"}, "o-1", 0, "export 1 requested: 1 segments of unit unit-7"},
+		{"approve by an officer", []string{"approve", "1"}, "o-1", 1, "not permitted"},
+		{"package unapproved", []string{"package", "1", "--out", out}, "o-1", 1, "requested"},
+		{"approve", []string{"approve", "1"}, "chief", 0, "approved by chief"},
+		{"package", []string{"package", "1", "--out", out}, "o-1", 0, "1 originals"},
+		{"show", []string{"show", "1"}, "chief", 0, "packaged"},
+		{"verify", []string{"verify", out, "--key", pub}, "", 0, "export 1 verifies"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var o, e bytes.Buffer
-			code := run(ctx, append(append([]string{"evidence", "export"}, tc.args...), common...), &o, &e)
+			args := append([]string{"evidence", "export"}, tc.args...)
+			if tc.who != "" {
+				args = append(args, api(tc.who)...)
+			}
+			code := run(ctx, args, &o, &e)
 			where := o.String()
 			if tc.code != 0 {
 				where = e.String()

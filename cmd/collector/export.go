@@ -1,30 +1,57 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/custody"
-	"github.com/berthdock/berth/cloud/store"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
-const exportUsage = `usage: collector evidence export request SERIAL:SEQ... --unit U --to RECIPIENT --purpose TEXT --by NAME --role ROLE
-       collector evidence export approve ID --by NAME --role supervisor --unit U [--reason TEXT]
-       collector evidence export refuse ID --by NAME --role supervisor --unit U --reason TEXT
-       collector evidence export package ID --out DIR --by NAME --role ROLE
+const exportUsage = `usage: collector evidence export request SERIAL:SEQ... --to RECIPIENT --purpose TEXT
+       collector evidence export approve ID [--reason TEXT]      (a supervisor of the unit, not the requester)
+       collector evidence export refuse ID --reason TEXT
+       collector evidence export package ID --out DIR            (packages an approved export and downloads it)
        collector evidence export show ID
        collector evidence export verify DIR --key BASE64-PUBLIC-KEY
-  store and evidence: --config FILE, or --db DSN --evidence DIR --signing-key FILE
+  every step but verify goes through the collector's API as the person whose token it is:
+  [--server URL] [--token-file FILE] (or BERTH_TOKEN; collector user token NAME)
 `
+
+// exportJSON is an export as the API answers it.
+type exportJSON struct {
+	ID        int64  `json:"id"`
+	Unit      string `json:"unit"`
+	Recipient string `json:"recipient"`
+	Purpose   string `json:"purpose"`
+	By        string `json:"requested_by"`
+	State     string `json:"state"`
+	Items     []struct {
+		Serial string `json:"serial"`
+		Seq    uint64 `json:"seq"`
+		Object string `json:"object"`
+	} `json:"items"`
+	Events []struct {
+		State  string    `json:"state"`
+		By     string    `json:"by"`
+		Role   string    `json:"role"`
+		Detail string    `json:"detail"`
+		At     time.Time `json:"at"`
+	} `json:"events"`
+}
 
 // runExport is `collector evidence export`: exports with approval (rule 5).
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -36,13 +63,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("evidence export "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, exportUsage); fs.PrintDefaults() }
-	configPath := fs.String("config", "", "the collector's configuration file")
-	dsn := fs.String("db", defaultDSN, "collector store (without --config)")
-	evDir := fs.String("evidence", "berth-collector/evidence", "evidence directory (without --config)")
-	keyFile := fs.String("signing-key", "berth-collector/receipt.key", "the collector's signing key (without --config)")
-	by := fs.String("by", "", "who acts")
-	role := fs.String("role", "", "their role")
-	unit := fs.String("unit", "", "the unit (request: the footage's; approve/refuse: the supervisor's)")
+	server := fs.String("server", "http://127.0.0.1:8780", "the collector's URL")
+	tokenFile := fs.String("token-file", "", "file holding your API token (default: $BERTH_TOKEN)")
 	to := fs.String("to", "", "recipient (request)")
 	purpose := fs.String("purpose", "", "why (request)")
 	reason := fs.String("reason", "", "reason (refuse; approve optional)")
@@ -76,93 +98,156 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "export %d verifies: %d originals for %s (%s), approved by %s\n", m.Export, len(m.Items), m.Recipient, m.Purpose, m.ApprovedBy.Name)
 		return 0
 	}
-	cfg := &collector.Config{Store: *dsn, Evidence: *evDir, SigningKeyFile: *keyFile}
-	if *configPath != "" {
-		var err error
-		if cfg, err = collector.LoadConfig(*configPath); err != nil {
-			fmt.Fprintf(stderr, "collector evidence export: %v\n", err)
-			return 2
-		}
-	}
 	var id int64
-	if sub != "request" {
+	switch sub {
+	case "request":
+	case "approve", "refuse", "package", "show":
 		if len(pos) != 1 {
 			fmt.Fprintf(stderr, "collector evidence export %s: which export? give its id\n", sub)
 			return 2
 		}
 		v, err := strconv.ParseInt(pos[0], 10, 64)
-		if err != nil {
+		if err != nil || v <= 0 {
 			fmt.Fprintf(stderr, "collector evidence export %s: bad id %q\n", sub, pos[0])
 			return 2
 		}
 		id = v
+	default:
+		fmt.Fprintf(stderr, "collector evidence export: unknown subcommand %q\n%s", sub, exportUsage)
+		return 2
+	}
+	if sub == "package" && *out == "" {
+		fmt.Fprintln(stderr, "collector evidence export package: --out DIR is required")
+		return 2
+	}
+	api, err := newAPIClient(*server, *tokenFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "collector evidence export %s: %v\n", sub, err)
+		return 2
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute) // packaging copies originals
 	defer cancel()
-	st, err := store.Open(ctx, cfg.Store, &store.Opts{Logger: discardLogger(), Schema: cfg.Schema})
-	if err != nil {
-		fmt.Fprintf(stderr, "collector evidence export: %v\n", err)
-		return 1
-	}
-	defer st.Close()
-	actor := store.Actor{Name: *by, Role: *role, Unit: *unit}
+	p := fmt.Sprintf("/api/exports/%d", id)
+	var e exportJSON
 	switch sub {
 	case "request":
-		var items []store.ExportItem
-		for _, p := range pos {
-			serial, seqS, ok := strings.Cut(p, ":")
+		type item struct {
+			Serial string `json:"serial"`
+			Seq    uint64 `json:"seq"`
+		}
+		var items []item
+		for _, s := range pos {
+			serial, seqS, ok := strings.Cut(s, ":")
 			seq, err := strconv.ParseUint(seqS, 10, 63)
 			if !ok || err != nil {
-				fmt.Fprintf(stderr, "collector evidence export request: %q is not SERIAL:SEQ\n", p)
+				fmt.Fprintf(stderr, "collector evidence export request: %q is not SERIAL:SEQ\n", s)
 				return 2
 			}
-			items = append(items, store.ExportItem{Serial: serial, Seq: seq})
+			items = append(items, item{serial, seq})
 		}
-		id, err = st.RequestExport(ctx, store.Export{Unit: *unit, Recipient: *to, Purpose: *purpose, By: actor, Items: items})
-		if err == nil {
-			fmt.Fprintf(stdout, "export %d requested: %d segments for %s\n", id, len(items), *to)
+		if err = api.call(ctx, http.MethodPost, "/api/exports", map[string]any{"items": items, "recipient": *to, "purpose": *purpose}, &e); err == nil {
+			fmt.Fprintf(stdout, "export %d requested: %d segments of unit %s for %s\n", e.ID, len(e.Items), e.Unit, e.Recipient)
 		}
 	case "approve", "refuse":
-		if err = st.DecideExport(ctx, id, actor, sub == "approve", *reason); err == nil {
-			fmt.Fprintf(stdout, "export %d %sd by %s\n", id, sub, *by)
+		if err = api.call(ctx, http.MethodPost, p+"/"+sub, map[string]string{"reason": *reason}, &e); err == nil {
+			fmt.Fprintf(stdout, "export %d %sd by %s\n", id, sub, e.Events[len(e.Events)-1].By)
 		}
 	case "package":
-		if *out == "" {
-			fmt.Fprintln(stderr, "collector evidence export package: --out DIR is required")
-			return 2
-		}
-		key, kerr := collector.LoadOrCreateKey(cfg.SigningKeyFile)
-		if kerr != nil {
-			fmt.Fprintf(stderr, "collector evidence export package: %v\n", kerr)
-			return 1
-		}
-		ev, eerr := collector.OpenEvidence(ctx, cfg, discardLogger())
-		if eerr != nil {
-			fmt.Fprintf(stderr, "collector evidence export package: %v\n", eerr)
-			return 1
-		}
-		var m custody.Manifest
-		if m, err = (custody.Exporter{Store: st, Evidence: ev, Key: key}).Package(ctx, id, actor, *out); err == nil {
-			fmt.Fprintf(stdout, "export %d packaged in %s: %d originals and the signed %s\n", id, *out, len(m.Items), custody.ManifestFile)
+		var n int
+		if n, err = packageExport(ctx, api, id, *out); err == nil {
+			fmt.Fprintf(stdout, "export %d packaged in %s: %d originals and the signed %s\n", id, *out, n, custody.ManifestFile)
 		}
 	case "show":
-		var e store.Export
-		if e, err = st.Export(ctx, id); err == nil {
-			fmt.Fprintf(stdout, "export %d of unit %s for %s (%s): %s\n", e.ID, e.Unit, e.Recipient, e.Purpose, e.State())
+		if err = api.call(ctx, http.MethodGet, p, nil, &e); err == nil {
+			fmt.Fprintf(stdout, "export %d of unit %s for %s (%s): %s\n", e.ID, e.Unit, e.Recipient, e.Purpose, e.State)
 			for _, it := range e.Items {
 				fmt.Fprintf(stdout, "  %s #%d  %s\n", it.Serial, it.Seq, it.Object)
 			}
 			for _, ev := range e.Events {
-				fmt.Fprintf(stdout, "  %s  %-9s %s (%s) %s\n", ev.At.Local().Format(time.DateTime), ev.State, ev.By.Name, ev.By.Role, ev.Detail)
+				fmt.Fprintf(stdout, "  %s  %-9s %s (%s) %s\n", ev.At.Local().Format(time.DateTime), ev.State, ev.By, ev.Role, ev.Detail)
 			}
 		}
-	default:
-		fmt.Fprintf(stderr, "collector evidence export: unknown subcommand %q\n%s", sub, exportUsage)
-		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "collector evidence export %s: %v\n", sub, err)
 		return 1
 	}
 	return 0
+}
+
+// packageExport has the collector package an approved export (unless it
+// already is) and downloads the package into dir (which must not exist),
+// then checks that it holds the originals its manifest names.
+func packageExport(ctx context.Context, api *apiClient, id int64, dir string) (int, error) {
+	p := fmt.Sprintf("/api/exports/%d", id)
+	var e exportJSON
+	if err := api.call(ctx, http.MethodGet, p, nil, &e); err != nil {
+		return 0, err
+	}
+	if e.State != "packaged" {
+		if err := api.call(ctx, http.MethodPost, p+"/package", nil, nil); err != nil {
+			return 0, err
+		}
+	}
+	resp, err := api.send(ctx, http.MethodGet, p+"/package.zip", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		return 0, err
+	}
+	tmp, err := os.CreateTemp(dir, ".download-*.zip")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	size, err := io.Copy(tmp, resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	zr, err := zip.NewReader(tmp, size)
+	if err != nil {
+		return 0, fmt.Errorf("the package is not a zip: %w", err)
+	}
+	for _, f := range zr.File {
+		name := path.Base(f.Name)
+		if name == "." || name == "/" || strings.HasPrefix(name, ".") || f.FileInfo().IsDir() {
+			return 0, fmt.Errorf("the package holds an unexpected entry %q", f.Name)
+		}
+		if err := extract(f, filepath.Join(dir, name)); err != nil {
+			return 0, err
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, custody.ManifestFile))
+	if err != nil {
+		return 0, fmt.Errorf("the package has no manifest: %w", err)
+	}
+	var m custody.Manifest
+	if err := json.Unmarshal(b, &m); err != nil || m.Export != id {
+		return 0, fmt.Errorf("the package's manifest is not export %d's (%v)", id, err)
+	}
+	return len(m.Items), nil
+}
+
+func extract(f *zip.File, dst string) error {
+	r, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o440)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Close()
+		return err
+	}
+	if err := w.Sync(); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }

@@ -55,6 +55,7 @@ func browseConsole(t *testing.T) func(context.Context, *world) error {
 		}
 		var alertID string
 		t.Run("supervisor", func(t *testing.T) { alertID = browseSupervisor(t, browser, w, ppl["supervisor"], shots) })
+		t.Run("evidence", func(t *testing.T) { browseEvidence(t, browser, w, ppl["supervisor"], shots) })
 		t.Run("auxiliary", func(t *testing.T) { browseAuxiliary(t, browser, w, ppl["auxiliary"], alertID, shots) })
 		t.Run("custodian", func(t *testing.T) { browseCustodian(t, browser, w, ppl["custodian"], shots) })
 		t.Logf("console screenshots in %s", shots)
@@ -157,6 +158,59 @@ func browseSupervisor(t *testing.T, browser context.Context, w *world, p signin,
 		t.Errorf("after acknowledging: state %q, history %q", state, hist)
 	}
 	return id
+}
+
+// browseEvidence: the supervisor searches footage by officer, then by the
+// case number found with the officer, opens a result and plays it; the
+// access log holds the view from the evidence page.
+func browseEvidence(t *testing.T, browser context.Context, w *world, p signin, shots string) {
+	ctx := person(t, browser, w, p)
+	const officer = "010234"
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("nav-evidence")),
+		chromedp.WaitVisible(chromedp.ID("q-officer")),
+		chromedp.SendKeys(chromedp.ID("q-officer"), officer),
+		chromedp.Click(chromedp.ID("search")),
+		chromedp.WaitVisible(chromedp.ID("footage")),
+	); err != nil {
+		t.Fatalf("search by officer: %v", err)
+	}
+	rows, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("footage")))
+	cases, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#footage tbody tr td:nth-child(7)`)))
+	caseNo := strings.TrimSpace(strings.Fields(cases + " ")[0])
+	if !strings.Contains(rows, "BWC-0101") || !strings.HasPrefix(caseNo, "A-") {
+		t.Fatalf("officer %s's footage: case %q in\n%s", officer, caseNo, rows)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("q-case"), caseNo),
+		chromedp.Click(chromedp.ID("search")),
+		chromedp.WaitVisible(chromedp.ID("footage")),
+		chromedp.Click(chromedp.CSS(`#footage tr:has(input[type=checkbox]) a.segment-link`)),
+		chromedp.WaitVisible(chromedp.ID("player")),
+	); err != nil {
+		t.Fatalf("search by case %s and open a result: %v", caseNo, err)
+	}
+	played, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(async () => { const v = document.getElementById('player'); v.muted = true; await v.play(); return true })()`,
+		chromedp.EvalAwaitPromise))
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const v = document.getElementById('player'); return v.currentTime > 0.2 && v.readyState >= 2 })()`,
+			chromedp.WithPollingTimeout(60*time.Second)))
+	}
+	if err != nil || !played {
+		t.Fatalf("the evidence player did not play: played=%v %v", played, err)
+	}
+	shot(t, ctx, shots, "evidence")
+	acc, err := w.Col.Store().AccessLog(ctx, store.AccessQuery{Viewer: p.Name, Action: "view"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range acc {
+		found = found || a.Granted && strings.HasPrefix(a.Reason, "evidence: ")
+	}
+	if !found {
+		t.Errorf("no view from the evidence page by %s in the access log: %+v", p.Name, acc)
+	}
 }
 
 func hasAccess(acc []store.FootageAccess, viewer string, granted bool) bool {

@@ -1,0 +1,140 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/berthdock/berth/cloud/people"
+	"github.com/berthdock/berth/cloud/store"
+)
+
+// registry is what the admin page and GET /api/admin/registry show: the
+// enrolment registry (units, docks, recorders) and the people with their
+// roles.
+type registry struct {
+	Units     []unitJSON     `json:"units"`
+	Docks     []dockJSON     `json:"docks"`
+	Recorders []recorderJSON `json:"recorders"`
+	People    []store.Person `json:"people"`
+	Roles     []string       `json:"roles"`
+}
+
+type unitJSON struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Custodian string `json:"custodian"`
+	By        string `json:"enrolled_by"`
+}
+
+type dockJSON struct {
+	ID       string `json:"id"`
+	Unit     string `json:"unit"`
+	Enrolled bool   `json:"enrolled"`
+}
+
+type recorderJSON struct {
+	Serial string `json:"serial"`
+	Unit   string `json:"unit"`
+	By     string `json:"enrolled_by"`
+}
+
+func (c *Console) registry(r *request) (registry, error) {
+	reg := registry{Units: []unitJSON{}, Docks: []dockJSON{}, Recorders: []recorderJSON{}, People: []store.Person{}, Roles: people.Roles}
+	if !r.who.CanManagePeople() {
+		return reg, refuse(http.StatusForbidden, "the registry and people are an admin's")
+	}
+	us, err := c.o.Store.Units(r.ctx)
+	if err != nil {
+		return reg, err
+	}
+	for _, u := range us {
+		reg.Units = append(reg.Units, unitJSON{ID: u.ID, Name: u.Name, Custodian: u.Custodian, By: u.EnrolledBy})
+	}
+	ds, err := c.o.Store.Docks(r.ctx)
+	if err != nil {
+		return reg, err
+	}
+	for _, d := range ds {
+		reg.Docks = append(reg.Docks, dockJSON{ID: d.ID, Unit: d.Unit, Enrolled: d.Enrolled})
+	}
+	rs, err := c.o.Store.Recorders(r.ctx, "")
+	if err != nil {
+		return reg, err
+	}
+	for _, x := range rs {
+		reg.Recorders = append(reg.Recorders, recorderJSON{Serial: x.Serial, Unit: x.Unit, By: x.EnrolledBy})
+	}
+	ps, err := c.o.Store.People(r.ctx)
+	if err != nil {
+		return reg, err
+	}
+	reg.People = append(reg.People, ps...)
+	return reg, nil
+}
+
+// newPerson is what adding a person names.
+type newPerson struct {
+	Name        string   `json:"name"`
+	DisplayName string   `json:"display_name"`
+	Role        string   `json:"role"`
+	Units       []string `json:"units"`
+	Password    string   `json:"password"`
+}
+
+// addPerson adds a person with a role through package people (an admin
+// only; an existing name is refused, not replaced).
+func (c *Console) addPerson(r *request, p newPerson) (store.Person, error) {
+	if !r.who.CanManagePeople() {
+		return store.Person{}, refuse(http.StatusForbidden, "people are added by an admin")
+	}
+	p.Name = strings.TrimSpace(p.Name)
+	if _, ok, err := c.o.Store.PersonByName(r.ctx, p.Name); err != nil {
+		return store.Person{}, err
+	} else if ok {
+		return store.Person{}, refuse(http.StatusConflict, "a person named "+p.Name+" exists already")
+	}
+	if len(p.Password) < 12 {
+		return store.Person{}, refuse(http.StatusBadRequest, "a password of at least 12 characters")
+	}
+	sp := store.Person{Name: p.Name, DisplayName: strings.TrimSpace(p.DisplayName), Role: p.Role, Units: p.Units}
+	if err := c.o.People.Add(r.ctx, sp, p.Password, r.who.Name); err != nil {
+		return store.Person{}, custodyError(err)
+	}
+	c.o.Log.Info("console: person added", "name", sp.Name, "role", sp.Role, "by", r.who.Name)
+	got, _, err := c.o.Store.PersonByName(r.ctx, sp.Name)
+	return got, err
+}
+
+func (c *Console) adminRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /admin", c.page(func(r *request) error {
+		reg, err := c.registry(r)
+		if err != nil {
+			return err
+		}
+		c.render(r, "admin", map[string]any{"R": reg})
+		return nil
+	}))
+	mux.HandleFunc("POST /admin/people", c.page(func(r *request) error {
+		r.Body = http.MaxBytesReader(r.w, r.Body, 16<<10)
+		var units []string
+		for _, u := range strings.Split(r.FormValue("units"), ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				units = append(units, u)
+			}
+		}
+		if _, err := c.addPerson(r, newPerson{Name: r.FormValue("name"), DisplayName: r.FormValue("display_name"), Role: r.FormValue("role"),
+			Units: units, Password: r.FormValue("password")}); err != nil {
+			return err
+		}
+		http.Redirect(r.w, r.Request, "/admin#people", http.StatusSeeOther)
+		return nil
+	}))
+	mux.HandleFunc("GET /api/admin/registry", c.apiPage(func(r *request) (any, error) { return c.registry(r) }))
+	mux.HandleFunc("POST /api/people", c.apiPage(func(r *request) (any, error) {
+		var p newPerson
+		if err := decodeBody(r, &p); err != nil {
+			return nil, err
+		}
+		return c.addPerson(r, p)
+	}))
+}

@@ -1,0 +1,303 @@
+package console
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berthdock/berth/cloud/custody"
+	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/people"
+	"github.com/berthdock/berth/cloud/store"
+)
+
+// Custody is what the evidence pages and API act through: the same
+// functions of package custody and the store that `collector evidence`
+// calls (one mechanism), with who acts taken from the sign-in.
+type Custody struct {
+	Evidence  evidence.Store
+	Retention custody.Retention
+	// Key signs export manifests (the collector's receipt key).
+	Key ed25519.PrivateKey
+	// ExportDir holds the packages made (one directory per export,
+	// export-ID): the copy kept, and what a download zips.
+	ExportDir string
+}
+
+// footageRow is one segment found by an evidence search.
+type footageRow struct {
+	Serial  string     `json:"serial"`
+	Seq     uint64     `json:"seq"`
+	Officer string     `json:"officer"`
+	Unit    string     `json:"unit"`
+	Start   time.Time  `json:"start"`
+	End     time.Time  `json:"end"`
+	CaseTag string     `json:"case_tag"`
+	Object  string     `json:"object"` // "" while not in the evidence store
+	Held    bool       `json:"held"`
+	Links   []linkJSON `json:"links"`
+}
+
+type linkJSON struct {
+	Case   string    `json:"case"`
+	Type   string    `json:"type,omitempty"`
+	Party  string    `json:"party,omitempty"`
+	By     string    `json:"by"`
+	Role   string    `json:"role"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Cases is every case number of the row: the reported tag and the links.
+func (f footageRow) Cases() []string {
+	var out []string
+	if f.CaseTag != "" {
+		out = append(out, f.CaseTag)
+	}
+	for _, l := range f.Links {
+		if !slices.Contains(out, l.Case) {
+			out = append(out, l.Case)
+		}
+	}
+	return out
+}
+
+// canSearchEvidence: supervisors (their units) and admins; auxiliary staff
+// and custodians never handle footage (rule 6).
+func canSearchEvidence(p people.Principal) bool {
+	return p.Role == people.RoleSupervisor || p.Role == people.RoleAdmin
+}
+
+// canExport: who may ask for an export, package and download one
+// approved (the store checks the roles again; auxiliary staff and
+// custodians never, rule 6).
+func canExport(p people.Principal) bool {
+	return p.Role == people.RoleSupervisor || p.Role == people.RoleOfficer || p.Role == people.RoleAdmin
+}
+
+func (c *Console) custody() (*Custody, error) {
+	if c.o.Custody == nil {
+		return nil, refuse(http.StatusServiceUnavailable, "evidence custody is not configured on this console")
+	}
+	return c.o.Custody, nil
+}
+
+// actor is who acts, for the store's custody records.
+func actor(p people.Principal, unit string) store.Actor {
+	return store.Actor{Name: p.Name, Role: p.Role, Unit: unit}
+}
+
+// unitsOf resolves the unit of each hit: the recorder's enrolled unit,
+// else the unit of the dock that reported the segment (recorders not
+// enrolled, as in the demo).
+func (c *Console) unitOf(r *request, docks map[string]string, serial string, seq uint64, enrolled string) (string, error) {
+	if enrolled != "" {
+		return enrolled, nil
+	}
+	segs, err := c.o.Store.Segments(r.ctx, serial, time.Time{}, time.Time{})
+	if err != nil {
+		return "", err
+	}
+	for _, g := range segs {
+		if g.Seq == seq {
+			return docks[g.Dock], nil
+		}
+	}
+	return "", nil
+}
+
+func (c *Console) dockUnits(r *request) (map[string]string, error) {
+	ds, err := c.o.Store.Docks(r.ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]string, len(ds))
+	for _, d := range ds {
+		m[d.ID] = d.Unit
+	}
+	return m, nil
+}
+
+// searchEvidence answers an evidence search from the query (case, party,
+// officer, unit, from, to as YYYY-MM-DD in the agency's zone, limit),
+// within the caller's units.
+func (c *Console) searchEvidence(r *request) ([]footageRow, error) {
+	if !canSearchEvidence(r.who) {
+		return nil, refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
+	}
+	q := r.URL.Query()
+	cq := store.CaseQuery{Case: strings.TrimSpace(q.Get("case")), Party: strings.TrimSpace(q.Get("party")),
+		Officer: strings.TrimSpace(q.Get("officer")), Limit: 1000}
+	for name, dst := range map[string]*time.Time{"from": &cq.From, "to": &cq.To} {
+		if v := q.Get(name); v != "" {
+			t, err := time.ParseInLocation("2006-01-02", v, c.o.Location)
+			if err != nil {
+				if t, err = time.Parse(time.RFC3339, v); err != nil {
+					return nil, refuse(http.StatusBadRequest, name+": want YYYY-MM-DD or RFC 3339")
+				}
+			} else if name == "to" {
+				t = t.AddDate(0, 0, 1)
+			}
+			*dst = t
+		}
+	}
+	limit := 200
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 1000 {
+		limit = n
+	}
+	unit := strings.TrimSpace(q.Get("unit"))
+	if unit != "" && !r.who.InScope(unit) {
+		return nil, refuse(http.StatusForbidden, "unit "+unit+" is outside your units")
+	}
+	recorder := strings.TrimSpace(q.Get("recorder"))
+	hits, err := c.o.Store.FindFootage(r.ctx, cq)
+	if err != nil {
+		return nil, err
+	}
+	docks, err := c.dockUnits(r)
+	if err != nil {
+		return nil, err
+	}
+	out := []footageRow{}
+	for _, h := range hits {
+		if recorder != "" && h.Serial != recorder {
+			continue
+		}
+		u, err := c.unitOf(r, docks, h.Serial, h.Seq, h.Unit)
+		if err != nil {
+			return nil, err
+		}
+		if !r.who.InScope(u) || unit != "" && u != unit {
+			continue
+		}
+		row := footageRow{Serial: h.Serial, Seq: h.Seq, Officer: h.Officer, Unit: u, Start: h.Start, End: h.End, CaseTag: h.CaseTag,
+			Object: h.Object, Links: []linkJSON{}}
+		for _, l := range h.Links {
+			row.Links = append(row.Links, linkJSON{Case: l.Case, Type: l.Type, Party: l.Party, By: l.By.Name, Role: l.By.Role, Reason: l.Reason, At: l.At})
+		}
+		if h.Object != "" {
+			hs, err := c.o.Store.Holds(r.ctx, objectID(h.Object))
+			if err != nil {
+				return nil, err
+			}
+			row.Held = len(hs) > 0 && hs[len(hs)-1].Held
+		}
+		out = append(out, row)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// objectID is the object's id of a receipt's object (id or id@version).
+func objectID(ref string) string { return strings.SplitN(ref, "@", 2)[0] }
+
+// segmentFor loads segment {serial}/{seq} of the path if it is within the
+// caller's units (else it is as if it did not exist).
+func (c *Console) segmentFor(r *request) (footageRow, error) {
+	serial := r.PathValue("serial")
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
+	if err != nil || serial == "" || len(serial) > 128 {
+		return footageRow{}, refuse(http.StatusBadRequest, "want /evidence/SERIAL/SEQ")
+	}
+	segs, err := c.o.Store.Segments(r.ctx, serial, time.Time{}, time.Time{})
+	if err != nil {
+		return footageRow{}, err
+	}
+	i := slices.IndexFunc(segs, func(g store.Segment) bool { return g.Seq == seq })
+	if i < 0 {
+		return footageRow{}, refuse(http.StatusNotFound, fmt.Sprintf("no segment %s/%d", serial, seq))
+	}
+	g := segs[i]
+	rec, _, err := c.o.Store.EnrolledRecorder(r.ctx, serial)
+	if err != nil {
+		return footageRow{}, err
+	}
+	unit := rec.Unit
+	if unit == "" {
+		docks, err := c.dockUnits(r)
+		if err != nil {
+			return footageRow{}, err
+		}
+		unit = docks[g.Dock]
+	}
+	if !r.who.InScope(unit) {
+		return footageRow{}, refuse(http.StatusNotFound, fmt.Sprintf("no segment %s/%d", serial, seq))
+	}
+	row := footageRow{Serial: serial, Seq: seq, Officer: g.Officer, Unit: unit, Start: g.CorrectedStart, End: g.CorrectedEnd,
+		CaseTag: g.CaseTag, Links: []linkJSON{}}
+	if g.Receipt != nil {
+		row.Object = g.Receipt.ObjectID
+		hs, err := c.o.Store.Holds(r.ctx, objectID(row.Object))
+		if err != nil {
+			return row, err
+		}
+		row.Held = len(hs) > 0 && hs[len(hs)-1].Held
+	}
+	ls, err := c.o.Store.CaseLinks(r.ctx, serial, seq)
+	if err != nil {
+		return row, err
+	}
+	for _, l := range ls {
+		row.Links = append(row.Links, linkJSON{Case: l.Case, Type: l.Type, Party: l.Party, By: l.By.Name, Role: l.By.Role, Reason: l.Reason, At: l.At})
+	}
+	return row, nil
+}
+
+// custodyError maps the store's and custody's refusals to what the person
+// sees.
+func custodyError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotPermitted):
+		return refuse(http.StatusForbidden, err.Error())
+	case errors.Is(err, store.ErrArgument):
+		return refuse(http.StatusBadRequest, err.Error())
+	case errors.Is(err, store.ErrHoldState), errors.Is(err, store.ErrExportState):
+		return refuse(http.StatusConflict, err.Error())
+	case errors.Is(err, evidence.ErrNotFound):
+		return refuse(http.StatusNotFound, err.Error())
+	}
+	return err
+}
+
+// linkCase links the segment to a case through custody.Linker.
+func (c *Console) linkCase(r *request, seg footageRow, caseNo, caseType, party, reason string) (time.Time, custody.Enforcement, error) {
+	cu, err := c.custody()
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	k := custody.Linker{Store: c.o.Store, Evidence: cu.Evidence, Policy: cu.Retention}
+	until, how, err := k.Link(r.ctx, store.CaseLink{Serial: seg.Serial, Seq: seg.Seq, Case: strings.TrimSpace(caseNo), Type: strings.TrimSpace(caseType),
+		Party: strings.TrimSpace(party), By: actor(r.who, seg.Unit), Reason: strings.TrimSpace(reason)})
+	if err == nil {
+		c.o.Log.Info("console: case linked", "serial", seg.Serial, "seq", seg.Seq, "case", caseNo, "by", r.who.Name)
+	}
+	return until, how, custodyError(err)
+}
+
+// hold sets (on) or lifts a legal hold through custody.Holds.
+func (c *Console) hold(r *request, seg footageRow, on bool, reason string) (custody.Enforcement, error) {
+	cu, err := c.custody()
+	if err != nil {
+		return "", err
+	}
+	if seg.Object == "" {
+		return "", refuse(http.StatusConflict, "the segment is not in the evidence store yet: nothing to hold")
+	}
+	h := custody.Holds{Store: c.o.Store, Evidence: cu.Evidence, Log: c.o.Log}
+	var how custody.Enforcement
+	if on {
+		how, err = h.Set(r.ctx, actor(r.who, seg.Unit), seg.Object, strings.TrimSpace(reason))
+	} else {
+		how, err = h.Lift(r.ctx, actor(r.who, seg.Unit), seg.Object, strings.TrimSpace(reason))
+	}
+	return how, custodyError(err)
+}

@@ -1,0 +1,308 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berthdock/berth/cloud/store"
+)
+
+// evidenceRoutes mounts the custody pages and API (issue 12 items 4-6):
+// evidence search, play (logged), case links, legal holds, exports with
+// approval and their packages, and the access log. Every action names who
+// from the sign-in; the rules are custody's and the store's.
+func (c *Console) evidenceRoutes(mux *http.ServeMux) {
+	// Pages.
+	mux.HandleFunc("GET /evidence", c.page(c.evidencePage))
+	mux.HandleFunc("GET /evidence/{serial}/{seq}", c.page(c.segmentPage))
+	mux.HandleFunc("GET /evidence/{serial}/{seq}/clip", c.page(func(r *request) error {
+		seg, err := c.segmentFor(r)
+		if err != nil {
+			return err
+		}
+		return c.serveFootage(r, seg.Serial, seg.Seq, "evidence")
+	}))
+	mux.HandleFunc("POST /evidence/{serial}/{seq}/act", c.page(c.segmentAct))
+	mux.HandleFunc("POST /evidence/export", c.page(c.exportForm))
+	mux.HandleFunc("GET /exports", c.page(c.exportsPage))
+	mux.HandleFunc("POST /exports/{id}/act", c.page(c.exportAct))
+	mux.HandleFunc("GET /exports/{id}/package.zip", c.page(c.downloadExport))
+
+	// API.
+	mux.HandleFunc("GET /api/evidence", c.apiPage(func(r *request) (any, error) {
+		rows, err := c.searchEvidence(r)
+		return map[string]any{"segments": rows}, err
+	}))
+	mux.HandleFunc("GET /api/evidence/{serial}/{seq}", c.apiPage(func(r *request) (any, error) {
+		if !canSearchEvidence(r.who) {
+			return nil, refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
+		}
+		return c.segmentFor(r)
+	}))
+	mux.HandleFunc("POST /api/evidence/{serial}/{seq}/links", c.apiPage(func(r *request) (any, error) {
+		var body struct{ Case, Type, Party, Reason string }
+		if err := decodeBody(r, &body); err != nil {
+			return nil, err
+		}
+		seg, err := c.segmentFor(r)
+		if err != nil {
+			return nil, err
+		}
+		until, how, err := c.linkCase(r, seg, body.Case, body.Type, body.Party, body.Reason)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"serial": seg.Serial, "seq": seg.Seq, "case": body.Case, "by": r.who.Name, "retain_until": until, "enforced_by": how}, nil
+	}))
+	for _, act := range []string{"hold", "lift-hold"} {
+		mux.HandleFunc("POST /api/evidence/{serial}/{seq}/"+act, c.apiPage(func(r *request) (any, error) {
+			var body struct{ Reason string }
+			if err := decodeBody(r, &body); err != nil {
+				return nil, err
+			}
+			seg, err := c.segmentFor(r)
+			if err != nil {
+				return nil, err
+			}
+			how, err := c.hold(r, seg, act == "hold", body.Reason)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"object": seg.Object, "held": act == "hold", "by": r.who.Name, "enforced_by": how}, nil
+		}))
+	}
+	mux.HandleFunc("GET /api/evidence/{serial}/{seq}/holds", c.apiPage(func(r *request) (any, error) {
+		if !canSearchEvidence(r.who) {
+			return nil, refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
+		}
+		seg, err := c.segmentFor(r)
+		if err != nil {
+			return nil, err
+		}
+		hs, err := c.o.Store.Holds(r.ctx, objectID(seg.Object))
+		out := []map[string]any{}
+		for _, h := range hs {
+			out = append(out, map[string]any{"held": h.Held, "by": h.By.Name, "role": h.By.Role, "reason": h.Reason, "at": h.At})
+		}
+		return map[string]any{"object": seg.Object, "holds": out}, err
+	}))
+	mux.HandleFunc("GET /api/exports", c.apiPage(func(r *request) (any, error) {
+		es, err := c.listExports(r)
+		return map[string]any{"exports": es}, err
+	}))
+	mux.HandleFunc("POST /api/exports", c.apiPage(func(r *request) (any, error) {
+		var body exportRequest
+		if err := decodeBody(r, &body); err != nil {
+			return nil, err
+		}
+		e, err := c.requestExport(r, body)
+		if err != nil {
+			return nil, err
+		}
+		return c.exportView(r, e), nil
+	}))
+	mux.HandleFunc("GET /api/exports/{id}", c.apiPage(func(r *request) (any, error) {
+		e, err := c.exportFor(r)
+		if err != nil {
+			return nil, err
+		}
+		return c.exportView(r, e), nil
+	}))
+	for _, act := range []string{"approve", "refuse"} {
+		mux.HandleFunc("POST /api/exports/{id}/"+act, c.apiPage(func(r *request) (any, error) {
+			var body struct{ Reason string }
+			if err := decodeBody(r, &body); err != nil {
+				return nil, err
+			}
+			e, err := c.exportFor(r)
+			if err != nil {
+				return nil, err
+			}
+			if e, err = c.decideExport(r, e, act == "approve", body.Reason); err != nil {
+				return nil, err
+			}
+			return c.exportView(r, e), nil
+		}))
+	}
+	mux.HandleFunc("POST /api/exports/{id}/package", c.apiPage(func(r *request) (any, error) {
+		e, err := c.exportFor(r)
+		if err != nil {
+			return nil, err
+		}
+		m, err := c.packageExport(r, e)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"export": e.ID, "manifest": m, "download": fmt.Sprintf("/api/exports/%d/package.zip", e.ID)}, nil
+	}))
+	mux.HandleFunc("GET /api/exports/{id}/package.zip", c.page(c.downloadExport))
+	mux.HandleFunc("GET /api/access", c.apiPage(func(r *request) (any, error) {
+		as, err := c.accessLog(r)
+		return map[string]any{"accesses": as}, err
+	}))
+}
+
+// decodeBody reads a small JSON body; unknown fields are refused.
+func decodeBody(r *request, v any) error {
+	r.Body = http.MaxBytesReader(r.w, r.Body, 256<<10)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return refuse(http.StatusBadRequest, "want a JSON body as /api/openapi.json describes: "+err.Error())
+	}
+	return nil
+}
+
+// accessJSON is one access-log row.
+type accessJSON struct {
+	At      time.Time `json:"at"`
+	Viewer  string    `json:"viewer"`
+	Role    string    `json:"role"`
+	Object  string    `json:"object"`
+	Action  string    `json:"action"`
+	Granted bool      `json:"granted"`
+	Reason  string    `json:"reason"`
+	Remote  string    `json:"remote"`
+}
+
+// accessLog reads the footage access log for a supervisor or an admin
+// (an auditor): who viewed or exported what, when, from where.
+func (c *Console) accessLog(r *request) ([]accessJSON, error) {
+	if !canSearchEvidence(r.who) {
+		return nil, refuse(http.StatusForbidden, "role "+r.who.Role+" may not read the access log")
+	}
+	q := r.URL.Query()
+	aq := store.AccessQuery{ObjectID: q.Get("object"), Viewer: q.Get("viewer"), Action: q.Get("action"), Limit: 1000}
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 10000 {
+		aq.Limit = n
+	}
+	for name, dst := range map[string]*time.Time{"since": &aq.Since, "until": &aq.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return nil, refuse(http.StatusBadRequest, name+": want RFC 3339")
+			}
+			*dst = t
+		}
+	}
+	as, err := c.o.Store.AccessLog(r.ctx, aq)
+	out := []accessJSON{}
+	for _, a := range as {
+		out = append(out, accessJSON{At: a.At, Viewer: a.Viewer, Role: a.Role, Object: a.ObjectID, Action: a.Action, Granted: a.Granted,
+			Reason: a.Reason, Remote: a.Remote})
+	}
+	return out, err
+}
+
+// Pages.
+
+func (c *Console) evidencePage(r *request) error {
+	data := map[string]any{"Q": r.URL.Query(), "CanPlay": r.who.CanViewFootage(), "CanExport": canExport(r.who)}
+	if r.URL.Query().Has("search") {
+		rows, err := c.searchEvidence(r)
+		if err != nil {
+			return err
+		}
+		data["Rows"], data["Searched"] = rows, true
+	} else if !canSearchEvidence(r.who) {
+		return refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
+	}
+	c.render(r, "evidence", data)
+	return nil
+}
+
+func (c *Console) segmentPage(r *request) error {
+	if !canSearchEvidence(r.who) {
+		return refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
+	}
+	seg, err := c.segmentFor(r)
+	if err != nil {
+		return err
+	}
+	c.render(r, "segment", map[string]any{"S": seg, "CanPlay": r.who.CanViewFootage() && seg.Object != "",
+		"ClipURL": fmt.Sprintf("/evidence/%s/%d/clip", seg.Serial, seg.Seq), "CanExport": canExport(r.who),
+		"CanHold": r.who.Role == "supervisor" || r.who.Role == "admin"})
+	return nil
+}
+
+func (c *Console) segmentAct(r *request) error {
+	r.Body = http.MaxBytesReader(r.w, r.Body, 64<<10)
+	seg, err := c.segmentFor(r)
+	if err != nil {
+		return err
+	}
+	switch r.FormValue("action") {
+	case "link":
+		_, _, err = c.linkCase(r, seg, r.FormValue("case"), r.FormValue("type"), r.FormValue("party"), r.FormValue("reason"))
+	case "hold", "lift-hold":
+		_, err = c.hold(r, seg, r.FormValue("action") == "hold", r.FormValue("reason"))
+	default:
+		err = refuse(http.StatusBadRequest, "unknown action")
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(r.w, r.Request, fmt.Sprintf("/evidence/%s/%d", seg.Serial, seg.Seq), http.StatusSeeOther)
+	return nil
+}
+
+// exportForm requests an export of the segments ticked on the search page
+// (item values SERIAL/SEQ).
+func (c *Console) exportForm(r *request) error {
+	r.Body = http.MaxBytesReader(r.w, r.Body, 256<<10)
+	if err := r.ParseForm(); err != nil {
+		return refuse(http.StatusBadRequest, "bad form")
+	}
+	var req exportRequest
+	req.Recipient, req.Purpose = r.FormValue("recipient"), r.FormValue("purpose")
+	for _, v := range r.Form["item"] {
+		serial, seqS, ok := strings.Cut(v, "/")
+		seq, err := strconv.ParseUint(seqS, 10, 63)
+		if !ok || err != nil {
+			return refuse(http.StatusBadRequest, "bad item "+loggable(v))
+		}
+		req.Items = append(req.Items, struct {
+			Serial string `json:"serial"`
+			Seq    uint64 `json:"seq"`
+		}{serial, seq})
+	}
+	if _, err := c.requestExport(r, req); err != nil {
+		return err
+	}
+	http.Redirect(r.w, r.Request, "/exports", http.StatusSeeOther)
+	return nil
+}
+
+func (c *Console) exportsPage(r *request) error {
+	es, err := c.listExports(r)
+	if err != nil {
+		return err
+	}
+	c.render(r, "exports", map[string]any{"Exports": es})
+	return nil
+}
+
+func (c *Console) exportAct(r *request) error {
+	r.Body = http.MaxBytesReader(r.w, r.Body, 64<<10)
+	e, err := c.exportFor(r)
+	if err != nil {
+		return err
+	}
+	switch a := r.FormValue("action"); a {
+	case "approve", "refuse":
+		_, err = c.decideExport(r, e, a == "approve", r.FormValue("reason"))
+	case "package":
+		_, err = c.packageExport(r, e)
+	default:
+		err = refuse(http.StatusBadRequest, "unknown action")
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(r.w, r.Request, fmt.Sprintf("/exports#export-%d", e.ID), http.StatusSeeOther)
+	return nil
+}
