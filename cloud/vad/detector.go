@@ -339,9 +339,12 @@ func (d *Detector) decideWith(fr []Frame, prompt []int, score []float64) Activit
 	for k, s := range spans {
 		r := regionStats(fr, voiced, s.a, s.b)
 		o.classify(&r)
-		if quietRef[k] > NoSpeech && r.Wearer {
+		switch {
+		case quietRef[k] > NoSpeech && r.Wearer:
 			r.Source, r.Wearer = SourceBystander, false
 			r.Why = fmt.Sprintf("%.1f s with nothing within %.0f dB of the loud syllables around it (%.1f dBFS): another voice or a crowd in the wearer's pause", r.End-r.Start, o.QuietDrop, quietRef[k])
+		case quietRef[k] > NoSpeech:
+			r.Why += fmt.Sprintf("; cut out of a region whose loud syllables stand at %.1f dBFS (nothing within %.0f dB here)", quietRef[k], o.QuietDrop)
 		}
 		o.matchedPrompt(&r, s.a, s.b, prompt, score)
 		if r.Wearer {
