@@ -416,3 +416,56 @@ func TestTiltUnderTone(t *testing.T) {
 		t.Errorf("fricative level %.1f dB under the horn, %.1f dB alone: more than 5 dB apart", under, alone)
 	}
 }
+
+// TestQuietDrop pins the rule that cuts a crowd out of the wearer's
+// region: one loud word, then a crowd (five voices 1–6 m away) whose
+// voiced frames join it into one region. Without the rule the crowd is
+// counted as the wearer (over 2 s); with it the crowd is a bystander
+// region of its own and the word alone is counted. A wearer who talks on
+// keeps the talk. NearField is off so only this rule can drop the crowd
+// (it stands 12–18 dB under the word, inside BelowPeak and Background).
+func TestQuietDrop(t *testing.T) {
+	crowd := func(x []float32, start float64) {
+		for k, f0 := range []float64{110, 135, 170, 205, 240} {
+			talker(x, start+0.05*float64(k), 5.5-start, f0, -30, uint64(40+k))
+		}
+	}
+	word := make([]float32, 6*Rate)
+	pink(word, -60, 30)
+	talker(word, 0.5, 0.7, 150, -8, 31) // one word
+	crowd(word, 0.9)
+	talk := make([]float32, 6*Rate)
+	pink(talk, -60, 30)
+	talker(talk, 0.5, 3, 150, -8, 31) // a statement
+	crowd(talk, 0.9)
+
+	o := DefaultOpts
+	o.NearField = -80
+	off := o
+	off.QuietDrop = 0
+	speech := func(a Activity) (s float64) {
+		for _, r := range a.Regions {
+			s += r.SpeechSeconds
+		}
+		return s
+	}
+	if s := speech(detect(t, &off, word)); s < 2 {
+		t.Fatalf("without QuietDrop the crowd gave only %.2f s: the test no longer shows the rule", s)
+	}
+	a := detect(t, &o, word)
+	if s := speech(a); s >= 2 {
+		t.Errorf("one word and a crowd: %.2f s counted, want under 2; regions %s", s, sources(a))
+	}
+	var why string
+	for _, r := range a.Regions {
+		if r.Source == SourceBystander && r.Start > 1 {
+			why = r.Why
+		}
+	}
+	if !strings.Contains(why, "the wearer's pause") {
+		t.Errorf("no bystander region cut out of the crowd (why %q); regions %s", why, sources(a))
+	}
+	if s := speech(detect(t, &o, talk)); s < 2.5 {
+		t.Errorf("a 3 s statement over the crowd: %.2f s counted, want at least 2.5", s)
+	}
+}

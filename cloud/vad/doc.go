@@ -10,8 +10,11 @@
 //     notched out first), the low (62–300 Hz) and fricative (3.4–7.5 kHz)
 //     levels against the telephone band, syllabic modulation, and how
 //     closely the fine spectrum recurs 0.13–0.32 s away (held notes).
-//   - Regions (detector.go): voiced frames joined across short gaps, each
-//     judged one source with the measure that decided it (Region.Source,
+//   - Regions (detector.go): voiced frames joined across short gaps, cut
+//     where half a second holds nothing within Opts.QuietDrop of the
+//     region's loud syllables (a crowd or a bystander filling the
+//     wearer's pause: a bystander region of its own), each judged one
+//     source with the measure that decided it (Region.Source,
 //     Region.Why): noise (unvoiced, unmodulated), the recorder's prompt
 //     (an enrolled template matches, or nothing under 300 Hz), a
 //     loudspeaker (cut at both ends of the telephone band), music (held
