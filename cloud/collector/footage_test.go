@@ -33,7 +33,7 @@ func TestFootageLinkServesSupervisorsOnlyAndLogsEveryAccess(t *testing.T) {
 	sum := sha256.Sum256(clip)
 	id := hex.EncodeToString(sum[:])
 	sid := id[:32]
-	if _, err := c.ev.Begin(ctx, sid, int64(len(clip)), nil); err != nil {
+	if _, err := c.ev.Begin(ctx, sid, int64(len(clip)), id, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.ev.Append(ctx, sid, 0, bytes.NewReader(clip), int64(len(clip)), id); err != nil {

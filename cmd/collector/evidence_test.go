@@ -42,7 +42,7 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 	s := sha256.Sum256(b)
 	sum := hex.EncodeToString(s[:])
 	const up = "00112233445566778899aabbccddeeff"
-	if _, err := ev.Begin(ctx, up, int64(len(b)), nil); err != nil {
+	if _, err := ev.Begin(ctx, up, int64(len(b)), sum, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ev.Append(ctx, up, 0, bytes.NewReader(b), int64(len(b)), sum); err != nil {
@@ -107,7 +107,7 @@ func TestEvidenceExportCLI(t *testing.T) {
 	s := sha256.Sum256(b)
 	sum := hex.EncodeToString(s[:])
 	const up = "00112233445566778899aabbccddeeff"
-	if _, err := ev.Begin(ctx, up, int64(len(b)), nil); err != nil {
+	if _, err := ev.Begin(ctx, up, int64(len(b)), sum, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ev.Append(ctx, up, 0, bytes.NewReader(b), int64(len(b)), sum); err != nil {
