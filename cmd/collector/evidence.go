@@ -24,6 +24,9 @@ const evidenceUsage = `usage: collector evidence access [--config FILE | --db DS
        collector evidence find [--case C] [--party P] [--officer O] [--unit U] [--since T] [--until T] [--limit N] [--json]
        collector evidence export ...   (collector evidence export, for its usage)
        collector evidence link SERIAL SEQ --case C [--type T] [--party P] --by NAME --role officer|supervisor|admin --reason TEXT
+       collector evidence retention apply [--config FILE | --db DSN --evidence DIR]
+           (re-extends the object lock of held and case-linked objects, as collector serve does
+           every few hours; changes nothing when every lock is in place)
 
 OBJECT is an evidence object id (its SHA-256) or a receipt's object (id@version).
 The acting person is given with --by and --role until the collector has logins.
@@ -63,7 +66,7 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fs.StringVar(&by, "by", "", "who (required)")
 		fs.StringVar(&role, "role", "", "their role: supervisor or admin (required)")
 		fs.StringVar(&reason, "reason", "", "why (required; recorded)")
-	case "holds":
+	case "holds", "retention":
 	case "find":
 		fs.StringVar(&cq.Case, "case", "", "case number (reported tag or a link)")
 		fs.StringVar(&cq.Party, "party", "", "inspected party (a link)")
@@ -86,7 +89,7 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	// Flags may come before or after the positional arguments.
 	want := map[string]int{"access": 0, "find": 0, "link": 2}[sub]
-	if _, ok := map[string]bool{"hold": true, "lift-hold": true, "holds": true}[sub]; ok {
+	if _, ok := map[string]bool{"hold": true, "lift-hold": true, "holds": true, "retention": true}[sub]; ok {
 		want = 1
 	}
 	var pos []string
@@ -110,6 +113,10 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	var object string
 	if want == 1 {
 		object = pos[0]
+	}
+	if sub == "retention" && object != "apply" {
+		fmt.Fprintf(stderr, "collector evidence retention: unknown action %q (apply)\n", object)
+		return 2
 	}
 	if sub == "link" {
 		seq, err := strconv.ParseUint(pos[1], 10, 63)
@@ -170,6 +177,20 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		fmt.Fprintf(stdout, "%s/%d linked to case %s by %s (%s); kept until %s, enforced by the %s\n", link.Serial, link.Seq, link.Case,
 			by, role, until.Format(time.DateOnly), how)
+		return 0
+	case "retention":
+		ev, err := collector.OpenEvidence(ctx, cfg, discardLogger())
+		if err != nil {
+			fmt.Fprintf(stderr, "collector evidence retention: %v\n", err)
+			return 1
+		}
+		rep, err := collector.RetentionKeeper(cfg, st, ev, discardLogger()).Apply(ctx)
+		fmt.Fprintf(stdout, "retention enforced by the %s: %d held and %d case-linked objects, %d locks extended, %d failed\n",
+			rep.How, rep.Held, rep.Linked, rep.Extended, rep.Failed)
+		if err != nil {
+			fmt.Fprintf(stderr, "collector evidence retention: %v\n", err)
+			return 1
+		}
 		return 0
 	case "holds":
 		hs, err := st.Holds(ctx, strings.SplitN(object, "@", 2)[0])

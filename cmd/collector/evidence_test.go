@@ -77,6 +77,9 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 		{"link an unknown segment", []string{"link", "R1", "7", "--db", db, "--evidence", evDir, "--case", "case-1", "--by", "o-1", "--role", "officer", "--reason", "x"}, 1, "not found", ""},
 		{"link by an auxiliary", []string{"link", "R1", "7", "--db", db, "--evidence", evDir, "--case", "case-1", "--by", "z", "--role", "auxiliary", "--reason", "x"}, 1, "not permitted", ""},
 		{"link without seq", []string{"link", "R1", "--db", db, "--case", "case-1"}, 2, "SERIAL SEQ", ""},
+		{"retention apply", []string{"retention", "apply", "--db", db, "--evidence", evDir}, 0, "enforced by the application", ""},
+		{"retention without apply", []string{"retention", "--db", db}, 2, "which object", ""},
+		{"retention other", []string{"retention", "shorten", "--db", db}, 2, "unknown action", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runIt(tc.args...)
