@@ -647,11 +647,9 @@ func (s *S3) appendPart(ctx context.Context, id string, a *s3Area, off int64, r 
 	if err != nil && errCode(err) != "PreconditionFailed" { // the same part's same state, written by another instance
 		return a.off, err
 	}
-	for _, p := range a.pend { // in the part now; a leftover is skipped by load
-		if err := s.c.RemoveObject(ctx, s.bucket, p.key, minio.RemoveObjectOptions{}); err != nil {
-			s.log.Warn("evidence: removing a pending chunk", "staging", id, "key", p.key, "err", err)
-		}
-	}
+	// The pending chunks are in the part now; load skips them, and Commit
+	// or Discard deletes them with the area (by version: a plain delete
+	// here would only add a delete marker, and cost the server a move).
 	return off + n, nil
 }
 
