@@ -210,6 +210,7 @@ type s3Area struct {
 	size    int64
 	sum     string // declared SHA-256, the object's key
 	upload  string // the multipart upload of objects/<sum>; "" for an empty object
+	gone    bool   // the server no longer has the upload
 	meta    []byte
 	parts   []s3Part  // the multipart upload's chain of parts from offset 0
 	pend    []s3Piece // then the chain of pending chunks
@@ -313,7 +314,8 @@ func (s *S3) load(ctx context.Context, id string) (*s3Area, error) {
 	for marker := 0; a.upload != ""; {
 		res, err := s.core.ListObjectParts(ctx, s.bucket, objectKey(a.sum), a.upload, marker, 1000)
 		if errCode(err) == "NoSuchUpload" {
-			break // completed or aborted: no parts
+			a.gone = true // completed (a commit that crashed before dropping the area) or aborted
+			break
 		}
 		if err != nil {
 			return nil, err
@@ -372,6 +374,23 @@ chain:
 			}
 		}
 		break
+	}
+	if a.gone {
+		// A commit completed the upload and stopped before it dropped the
+		// area: all of it is staged, and Commit finds the object and
+		// verifies it. Without the object the upload was aborted (a
+		// discard under way, or one that stopped): the staged bytes can
+		// never become evidence, so the area is dropped and is not found.
+		if _, err := s.Stat(ctx, a.sum); errors.Is(err, ErrNotFound) {
+			if err := s.dropKeys(ctx, id); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: staging %s (its upload was aborted)", ErrNotFound, id)
+		} else if err != nil {
+			return nil, err
+		}
+		a.parts, a.pend, a.partEnd, a.off = nil, nil, a.size, a.size
+		return a, nil
 	}
 	a.off = a.partEnd
 	sort.Slice(a.pend, func(i, j int) bool { return a.pend[i].start < a.pend[j].start })
@@ -625,7 +644,7 @@ func (s *S3) appendPart(ctx context.Context, id string, a *s3Area, off int64, r 
 			hr.err = err
 		}
 		if hr.err != nil || hex.EncodeToString(hr.h.Sum(nil)) != want {
-			return a.off, s.chunkErr(ctx, id, a, off, n, want, hr, nil, nil)
+			return a.off, s.chunkErr(ctx, id, a, off, n, want, hr, nil, func() {}) // nothing sent
 		}
 		whole.Write(buf)
 		ps := sha256.Sum256(buf)
@@ -754,12 +773,18 @@ func (s *S3) Discard(ctx context.Context, id string) error {
 
 func (s *S3) discard(ctx context.Context, id string) error {
 	s.dropPending(id)
-	if a, err := s.load(ctx, id); err == nil && a.upload != "" {
+	if a, err := s.load(ctx, id); err == nil && a.upload != "" && !a.gone {
 		err := s.core.AbortMultipartUpload(ctx, s.bucket, objectKey(a.sum), a.upload)
 		if err != nil && errCode(err) != "NoSuchUpload" {
 			return err
 		}
 	}
+	return s.dropKeys(ctx, id)
+}
+
+// dropKeys deletes every version of every key of staging area id, its
+// meta object last (the area exists until its parts are gone).
+func (s *S3) dropKeys(ctx context.Context, id string) error {
 	var meta []minio.ObjectInfo
 	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: stagingKey(id, ""), Recursive: true, WithVersions: true}) {
 		if o.Err != nil {
