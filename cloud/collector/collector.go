@@ -417,10 +417,14 @@ func (c *Collector) Run(ctx context.Context) error {
 	}()
 
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		c.sweepStaging(runCtx)
+	}()
+	go func() { // custody: re-extend the object lock of held and case-linked objects
+		defer wg.Done()
+		RetentionKeeper(&c.cfg, c.st, c.ev, c.log.With("part", "custody")).Run(runCtx, keepEvery)
 	}()
 	go func() {
 		defer wg.Done()

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/evidence"
+	"github.com/berthdock/berth/cloud/store"
 )
 
 // OpenEvidence opens the configured evidence store: the S3 bucket when
@@ -34,3 +37,17 @@ func (c *Config) evidenceName() string {
 	}
 	return c.Evidence
 }
+
+// RetentionKeeper is the custody job that re-extends the object lock of
+// held and case-linked objects (custody.Keeper) under cfg's retention
+// policy; serve runs it every keepEvery, `collector evidence retention
+// apply` once.
+func RetentionKeeper(cfg *Config, st *store.Store, ev evidence.Store, log *slog.Logger) custody.Keeper {
+	return custody.Keeper{Store: st, Evidence: ev, Log: log, Policy: custody.Retention{Default: cfg.Retention.Default,
+		Units: cfg.Retention.Units, CaseTypes: cfg.Retention.CaseTypes}}
+}
+
+// keepEvery is how often serve re-applies retention to the object lock:
+// far more often than the weeks a lock has left when it is renewed
+// (custody.DefaultRenew), so a collector down for days loses nothing.
+const keepEvery = 6 * time.Hour

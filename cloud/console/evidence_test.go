@@ -29,7 +29,7 @@ func (w *world) footage(t *testing.T, dock, serial string, seq uint64, officer, 
 	s := sha256.Sum256(b)
 	sum := hex.EncodeToString(s[:])
 	up := sum[:32] // an upload id
-	if _, err := w.ev.Begin(ctx, up, int64(len(b)), nil); err != nil {
+	if _, err := w.ev.Begin(ctx, up, int64(len(b)), sum, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.ev.Append(ctx, up, 0, bytes.NewReader(b), int64(len(b)), sum); err != nil {

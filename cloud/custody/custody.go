@@ -55,8 +55,10 @@ type Holds struct {
 	// that follows the S3 rules; versitygw v1.8.0 (the test server) skips
 	// the legal-hold check once a version's retention has expired
 	// (auth/object_lock.go checkObject), so the floor is what keeps a held
-	// object there, and defence in depth elsewhere. Retention is never
-	// shortened: after a lift the object stays until the floor's date.
+	// object there, and defence in depth elsewhere; the retention job
+	// (Keeper, with the same Floor) renews it while the hold stands.
+	// Retention is never shortened: after a lift the object stays until
+	// the floor's date.
 	Floor time.Duration
 	Clock clockwork.Clock // the floor's start; nil: the real clock
 }

@@ -23,7 +23,7 @@ func commit(t *testing.T, ev evidence.Store, b []byte) evidence.Object {
 	const id = "00112233445566778899aabbccddeeff"
 	s := sha256.Sum256(b)
 	sum := hex.EncodeToString(s[:])
-	if _, err := ev.Begin(ctx, id, int64(len(b)), nil); err != nil {
+	if _, err := ev.Begin(ctx, id, int64(len(b)), sum, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ev.Append(ctx, id, 0, bytes.NewReader(b), int64(len(b)), sum); err != nil {

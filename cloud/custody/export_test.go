@@ -23,9 +23,14 @@ import (
 // collector's receipt, as an upload would.
 func segment(t *testing.T, st *store.Store, ev evidence.Store, key ed25519.PrivateKey, seq uint64, b []byte) wire.Receipt {
 	t.Helper()
+	return segmentAt(t, st, ev, key, seq, b, time.Now().Add(-2*time.Hour).UTC().Truncate(time.Second))
+}
+
+// segmentAt is segment recorded at start.
+func segmentAt(t *testing.T, st *store.Store, ev evidence.Store, key ed25519.PrivateKey, seq uint64, b []byte, start time.Time) wire.Receipt {
+	t.Helper()
 	ctx := context.Background()
 	obj := commit(t, ev, b)
-	start := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
 	m := &wire.SegmentManifest{Serial: "R1", Seq: seq, Start: start, End: start.Add(time.Minute), Size: int64(len(b)), SHA256: obj.ID,
 		StopCause: wire.StopAutoSplit, Officer: "o-1001", CaseTag: "case-1", Media: "h264/aac", ClockSyncedAt: start,
 		State: wire.SegBuffered}

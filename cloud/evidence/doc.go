@@ -52,28 +52,44 @@
 // through minio-go. Every piece of an upload's state is in the bucket, so
 // any collector instance continues any upload.
 //
-// Begin writes staging/<id>/meta (declared size and the caller's
-// metadata) with If-None-Match: *, so the first Begin's metadata stands.
-// Append streams a chunk into the part object staging/<id>/p<offset>, also
-// written only if absent (of two instances appending at one offset exactly
-// one wins), with the chunk's SHA-256 as the request's signed payload hash:
-// the server checks it before it stores the part, and the chunk is hashed
-// here as it streams too. The durable offset is the end of the contiguous
-// chain of parts from 0. Chunks keep any size (S3 multipart parts must be
-// 5 MiB; docks send 4 MiB).
+// Begin starts the multipart upload of objects/<sha256> (the hash the
+// caller declares), with the lock mode (COMPLIANCE in production,
+// GOVERNANCE in tests) and a retain-until date set in that request, and
+// writes staging/<id>/meta (declared size and hash, the upload's id, the
+// caller's metadata) with If-None-Match: *, so the first Begin's metadata
+// and upload stand; a racing loser aborts its own upload.
 //
-// Commit reads the parts back through SHA-256 and writes objects/<sha256>
-// with the lock mode (COMPLIANCE in production, GOVERNANCE in tests) and a
-// retain-until date (at least MinRetention) set in the same request, as a
-// PUT after the whole hash matched, or as a multipart upload (16 MiB parts,
-// each with its signed SHA-256) completed only after the last part's bytes
-// completed a matching hash and aborted otherwise: no object ever exists
-// under a hash its bytes do not have. The write is conditional
-// (If-None-Match: *), so committing the same content again never adds a
-// version; it verifies the existing object instead. The new version is
-// read back by its version id and verified, then the staging keys are
-// deleted by version (a plain delete in a versioned bucket only adds a
-// delete marker), and Commit returns the Object with its Version.
+// Append sends a chunk that, with the pending chunks before it, makes at
+// least a part (S3 parts but the last must be 5 MiB; docks send 4 MiB) or
+// ends the object as the next part of that upload, and then writes the
+// part's state object, staging/<id>/s<part>-<start>-<ETag>: the SHA-256
+// state of the object's bytes to the part's end, carried on from the
+// previous part's state. A part counts once its state object names the
+// ETag the server holds for it, so a crash between the two writes, or
+// two instances racing on one part (S3 lets the last part write win),
+// leaves a chain that ends before it. A smaller chunk is written as a
+// pending chunk, staging/<id>/p<offset>, only if absent (of two instances
+// appending at one offset exactly one wins), and goes into the next part.
+// Every request carries its body's SHA-256 as the signed payload hash,
+// which the server checks before it stores anything, and chunks are
+// hashed here as they stream. The durable offset is the end of the chain
+// of parts from 0 and then of pending chunks.
+//
+// Commit needs no second pass over the bytes: the last part's state gives
+// the SHA-256 of all of them, which must be the declared one, or the
+// upload stays uncompleted (no object ever exists under a hash its bytes
+// do not have). The upload is then completed conditionally (If-None-
+// Match: *, so committing the same content again never adds a version;
+// it re-reads and verifies the existing object instead) from exactly the
+// parts whose ETags the state objects name; the new version's ETag must be
+// the one those parts make (the MD5 of their MD5s) and its size the
+// declared one, or it is read back and verified. Its lock, set when the
+// upload began, is extended to the retention from now; then the staging
+// keys are deleted by version (a plain delete in a versioned bucket only
+// adds a delete marker), and Commit returns the Object with its Version.
+//
+// The S3 server's durability is the store's: versitygw v1.8.0's POSIX
+// backend does not fsync what it writes.
 //
 // A plain delete or a new put of objects/<sha256> adds a delete marker or
 // a version; neither touches the committed version, which the server

@@ -30,10 +30,14 @@ const MaxMetaLen = 4096
 // write-once and addressed by their SHA-256; nothing in the interface
 // overwrites or deletes one.
 type Store interface {
-	// Begin creates the staging area id for an object of size bytes, with
-	// the caller's meta, or returns it as it stands if it exists already
-	// (its meta is the one first given).
-	Begin(ctx context.Context, id string, size int64, meta []byte) (Staging, error)
+	// Begin creates the staging area id for an object of size bytes that
+	// is declared to hash to sha256hex (lowercase hex), with the caller's
+	// meta, or returns it as it stands if it exists already (its meta is
+	// the one first given). A backend may place the bytes by the declared
+	// hash as they arrive (S3 does); Commit still verifies them, and S3
+	// refuses to begin an existing area under another hash or to commit it
+	// as another (ErrHashMismatch).
+	Begin(ctx context.Context, id string, size int64, sha256hex string, meta []byte) (Staging, error)
 	// Staged returns staging area id; ErrNotFound if there is none.
 	Staged(ctx context.Context, id string) (Staging, error)
 	// Append reads n bytes from r and durably writes them at off, which

@@ -28,7 +28,7 @@ func Example() {
 	hexsum := hex.EncodeToString(sum[:])
 
 	const upload = "0123456789abcdef0123456789abcdef"
-	st, _ := store.Begin(ctx, upload, int64(len(footage)), []byte(`{"device":"R1","seq":7}`))
+	st, _ := store.Begin(ctx, upload, int64(len(footage)), hexsum, []byte(`{"device":"R1","seq":7}`))
 	off := st.Offset
 	for _, chunk := range [][]byte{footage[:20], footage[20:]} {
 		s := sha256.Sum256(chunk)

@@ -126,8 +126,12 @@ func (a *area) staging(id string) Staging {
 	return Staging{ID: id, Size: a.size, Offset: a.off, Meta: append([]byte(nil), a.meta...)}
 }
 
-// Begin implements Store.
-func (f *FS) Begin(ctx context.Context, id string, size int64, meta []byte) (Staging, error) {
+// Begin implements Store. The declared hash is checked for form only:
+// the directory backend places the bytes by hash at Commit.
+func (f *FS) Begin(ctx context.Context, id string, size int64, sha256hex string, meta []byte) (Staging, error) {
+	if err := ValidObjectID(sha256hex); err != nil {
+		return Staging{}, fmt.Errorf("evidence: begin %s: %w", id, err)
+	}
 	if size < 0 {
 		return Staging{}, fmt.Errorf("%w: negative size %d", ErrSizeMismatch, size)
 	}

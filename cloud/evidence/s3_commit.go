@@ -3,30 +3,34 @@ package evidence
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 )
 
-// Commit implements Store. In order: the staging area's chain of parts must
-// cover exactly size bytes; if the object exists already its first
-// version is re-read and verified and the staging area dropped (one
-// object, no second copy); otherwise the staged bytes are read back
-// through SHA-256 and written to objects/<sha256> with the lock mode and a
-// retain-until date set in the same request, and only if they hash to
-// sha256hex: a single PUT after the check, or a multipart upload that is
-// completed after the last part was hashed and aborted otherwise, so no
-// object ever exists under a hash its bytes do not have. Each part is sent
-// with its SHA-256 as the signed payload hash, which the server checks
-// before storing it; the put is conditional (If-None-Match), so a second
-// commit of the same content never adds a version. The new version is
-// then read back by its version id and verified before the staging area
-// is dropped and the object returned.
+// Commit implements Store. In order: sha256hex must be the hash Begin
+// declared (the multipart upload is of objects/<sha256hex>), and the
+// area's parts must cover exactly size bytes; the SHA-256 of the bytes,
+// carried in the last part's state object (the bytes were hashed as they
+// arrived, and the server checked each part's signed SHA-256 before it
+// stored it), must be sha256hex, or the upload stays uncompleted and no
+// object exists under a hash its bytes do not have. If the object exists
+// already its first version is re-read and verified and the staging area
+// dropped (one object, no second copy). Otherwise the multipart upload is
+// completed conditionally (If-None-Match: a second commit of the same
+// content never adds a version) from exactly the parts whose ETags the
+// state objects recorded; the new version must carry the ETag those parts
+// make (MD5 of their MD5s) and the size, or it is re-read and verified;
+// its lock (set when the upload began) is extended to the store's
+// retention from now, and only then is the staging area dropped and the
+// object returned.
 func (s *S3) Commit(ctx context.Context, id string, sha256hex string, size int64) (Object, error) {
 	if err := ValidObjectID(sha256hex); err != nil {
 		return Object{}, fmt.Errorf("evidence: commit %s: %w", id, err)
@@ -46,13 +50,25 @@ func (s *S3) commit(ctx context.Context, id, sum string, size int64) (Object, er
 	if err != nil {
 		return Object{}, err
 	}
-	if a.size != size || a.off != size {
+	if a.size != size || a.off != size || a.partEnd != size {
 		return Object{}, fmt.Errorf("%w: staged %d of declared %d bytes, commit asks %d", ErrSizeMismatch, a.off, a.size, size)
+	}
+	if a.sum != sum {
+		return Object{}, fmt.Errorf("%w: staged as %s, commit asks %s", ErrHashMismatch, a.sum, sum)
+	}
+	if !a.gone {
+		whole, err := s.wholeHash(ctx, a)
+		if err != nil {
+			return Object{}, err
+		}
+		if got := hex.EncodeToString(whole.Sum(nil)); got != sum {
+			return Object{}, fmt.Errorf("%w: staged bytes hash to %s, expected %s", ErrHashMismatch, got, sum)
+		}
 	}
 	obj, err := s.Stat(ctx, sum)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		obj, err = s.write(ctx, a, sum, size)
+		obj, err = s.complete(ctx, a, sum, size)
 		if !errors.Is(err, errExists) {
 			break
 		}
@@ -80,44 +96,6 @@ func (s *S3) commit(ctx context.Context, id, sum string, size int64) (Object, er
 
 var errExists = errors.New("evidence: object exists")
 
-// stagedReader reads an area's chain of parts in order.
-type stagedReader struct {
-	ctx   context.Context
-	s     *S3
-	parts []s3Piece
-	cur   io.ReadCloser
-}
-
-func (r *stagedReader) Read(p []byte) (int, error) {
-	for {
-		if r.cur == nil {
-			if len(r.parts) == 0 {
-				return 0, io.EOF
-			}
-			rc, _, _, err := r.s.core.GetObject(r.ctx, r.s.bucket, r.parts[0].key, minio.GetObjectOptions{})
-			if err != nil {
-				return 0, err
-			}
-			r.cur, r.parts = rc, r.parts[1:]
-		}
-		n, err := r.cur.Read(p)
-		if err == io.EOF {
-			r.cur.Close()
-			r.cur, err = nil, nil
-			if n == 0 {
-				continue
-			}
-		}
-		return n, err
-	}
-}
-
-func (r *stagedReader) Close() {
-	if r.cur != nil {
-		r.cur.Close()
-	}
-}
-
 // lockOpts are the put options of a committed object.
 func (s *S3) lockOpts() minio.PutObjectOptions {
 	o := putOnce()
@@ -127,102 +105,82 @@ func (s *S3) lockOpts() minio.PutObjectOptions {
 	return o
 }
 
-// write copies the staged bytes to the object, verified (see Commit).
-func (s *S3) write(ctx context.Context, a *s3Area, sum string, size int64) (Object, error) {
-	src := &stagedReader{ctx: ctx, s: s, parts: a.parts}
-	defer src.Close()
-	whole := sha256.New()
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
-	buf := *bp
+// complete makes the area's verified parts the object (see Commit).
+func (s *S3) complete(ctx context.Context, a *s3Area, sum string, size int64) (Object, error) {
 	key := objectKey(sum)
-	read := func(n int64) ([]byte, string, error) {
-		b := buf[:n]
-		if _, err := io.ReadFull(src, b); err != nil {
-			return nil, "", fmt.Errorf("%w: reading staged bytes: %w", ErrCorrupt, err)
-		}
-		whole.Write(b)
-		ps := sha256.Sum256(b)
-		return b, hex.EncodeToString(ps[:]), nil
-	}
-	check := func() error {
-		if got := hex.EncodeToString(whole.Sum(nil)); got != sum {
-			return fmt.Errorf("%w: staged bytes hash to %s, expected %s", ErrHashMismatch, got, sum)
-		}
-		return nil
-	}
-	var version string
-	if size <= s.part {
-		b, ps, err := read(size)
-		if err != nil {
-			return Object{}, err
-		}
-		if err := check(); err != nil {
-			return Object{}, err
-		}
-		info, err := s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(b), size, "", ps, s.lockOpts())
+	var version, etag, want string
+	if size == 0 {
+		info, err := s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(nil), 0, "", emptySHA256, s.lockOpts())
 		if errCode(err) == "PreconditionFailed" {
 			return Object{}, errExists
 		}
 		if err != nil {
 			return Object{}, err
 		}
-		version = info.VersionID
+		version, etag, want = info.VersionID, info.ETag, hex.EncodeToString(md5.New().Sum(nil))
 	} else {
-		upload, err := s.core.NewMultipartUpload(ctx, s.bucket, key, s.lockOpts())
-		if err != nil {
+		parts := make([]minio.CompletePart, len(a.parts))
+		var err error
+		for i, p := range a.parts {
+			parts[i] = minio.CompletePart{PartNumber: p.num, ETag: p.etag}
+		}
+		if want, err = multipartETag(a.parts); err != nil {
 			return Object{}, err
 		}
-		done := false
-		defer func() {
-			if !done {
-				if err := s.core.AbortMultipartUpload(context.WithoutCancel(ctx), s.bucket, key, upload); err != nil {
-					s.log.Warn("evidence: aborting multipart upload", "object", sum, "upload", upload, "err", err)
-				}
-			}
-		}()
-		var parts []minio.CompletePart
-		for off, num := int64(0), 1; off < size; num++ {
-			n := min(s.part, size-off)
-			b, ps, err := read(n)
-			if err != nil {
-				return Object{}, err
-			}
-			off += n
-			if off == size {
-				if err := check(); err != nil {
-					return Object{}, err // the deferred abort leaves no object
-				}
-			}
-			p, err := s.core.PutObjectPart(ctx, s.bucket, key, upload, num, bytes.NewReader(b), n,
-				minio.PutObjectPartOptions{Sha256Hex: ps, DisableContentSha256: true}) // signed: see putOnce
-			if err != nil {
-				return Object{}, err
-			}
-			parts = append(parts, minio.CompletePart{PartNumber: num, ETag: p.ETag})
-		}
-		info, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, upload, parts, putOnce())
+		info, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, a.upload, parts, putOnce())
 		if errCode(err) == "PreconditionFailed" {
 			return Object{}, errExists
 		}
 		if err != nil {
 			return Object{}, err
 		}
-		done = true
-		version = info.VersionID
+		version, etag = info.VersionID, info.ETag
 	}
 	if version == "" {
 		return Object{}, fmt.Errorf("%w: the S3 server named no version of %s (bucket versioning off?)", ErrNotLocked, key)
 	}
-	obj, err := s.Stat(ctx, sum+"@"+version)
+	info, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: version})
 	if err != nil {
 		return Object{}, err
 	}
-	if _, err := s.verify(ctx, obj, sum, size); err != nil {
-		s.log.Error("evidence: object does not read back as written", "object", obj.Ref(), "err", err)
-		return Object{}, fmt.Errorf("%w: %s after commit: %w", ErrCorrupt, obj.Ref(), err)
+	obj := Object{ID: sum, SHA256: sum, Size: info.Size, StoredAt: info.LastModified.UTC(), Version: version}
+	if strings.Trim(etag, `"`) != want || strings.Trim(info.ETag, `"`) != want || info.Size != size {
+		// Not the ETag the verified parts make: read it back.
+		s.log.Warn("evidence: committed object's ETag is not its parts'; re-reading it", "object", obj.Ref(),
+			"etag", etag, "want", want)
+		if _, err := s.verify(ctx, obj, sum, size); err != nil {
+			s.log.Error("evidence: object does not read back as written", "object", obj.Ref(), "err", err)
+			return Object{}, fmt.Errorf("%w: %s after commit: %w", ErrCorrupt, obj.Ref(), err)
+		}
+	}
+	lock, err := lockOf(info)
+	if err != nil {
+		return Object{}, err
+	}
+	if lock.Mode != s.mode {
+		return Object{}, fmt.Errorf("%w: %s committed with lock mode %q", ErrNotLocked, obj.Ref(), lock.Mode)
+	}
+	// The lock was set when the upload began; the retention runs from now.
+	if until := s.clock.Now().Add(s.keep); lock.RetainUntil.Before(until.Add(-time.Second)) {
+		if err := s.ExtendRetention(ctx, obj.Ref(), until); err != nil {
+			return Object{}, err
+		}
 	}
 	return obj, nil
+}
+
+// multipartETag is the ETag an S3 server gives the object completed from
+// parts: the MD5 of their MD5s, then "-" and their count.
+func multipartETag(parts []s3Part) (string, error) {
+	h := md5.New()
+	for _, p := range parts {
+		b, err := hex.DecodeString(p.etag)
+		if err != nil || len(b) != md5.Size {
+			return "", fmt.Errorf("%w: part %d's ETag %q is not an MD5", ErrCorrupt, p.num, p.etag)
+		}
+		h.Write(b)
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(parts)), nil
 }
 
 // Stat implements Store. A bare id resolves to the object's first
@@ -356,11 +314,21 @@ func (s *S3) Lock(ctx context.Context, ref string) (Lock, error) {
 	if err != nil {
 		return Lock{}, fmt.Errorf("evidence: lock of %s: %w", ref, err)
 	}
+	l, err := lockOf(info)
+	if err != nil {
+		return Lock{}, fmt.Errorf("evidence: lock of %s: %w", ref, err)
+	}
+	return l, nil
+}
+
+// lockOf reads a version's lock from its HEAD's headers.
+func lockOf(info minio.ObjectInfo) (Lock, error) {
 	h := info.Metadata
 	l := Lock{Mode: LockMode(h.Get("X-Amz-Object-Lock-Mode")), LegalHold: h.Get("X-Amz-Object-Lock-Legal-Hold") == "ON"}
 	if u := h.Get("X-Amz-Object-Lock-Retain-Until-Date"); u != "" {
+		var err error
 		if l.RetainUntil, err = time.Parse(time.RFC3339, u); err != nil {
-			return Lock{}, fmt.Errorf("evidence: lock of %s: retain-until %q: %w", ref, u, err)
+			return Lock{}, fmt.Errorf("retain-until %q: %w", u, err)
 		}
 		l.RetainUntil = l.RetainUntil.UTC()
 	}

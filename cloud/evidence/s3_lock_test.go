@@ -165,3 +165,86 @@ func TestOpenS3Refuses(t *testing.T) {
 		})
 	}
 }
+
+// A commit that completed the multipart upload and stopped before it
+// dropped the staging area (a crash) is finished by the next one, on any
+// instance: the area shows as all staged, and Commit verifies the object
+// and returns it; a chunk at a wrong sum is refused where it would make a
+// part with a pending chunk, without a part being counted.
+func TestS3CommitAfterCrash(t *testing.T) {
+	srv := s3test.Start(t)
+	o := srv.Opts(evidence.S3Opts{})
+	st := srv.Open(t, o)
+	b, sum := payload(6<<20+1, 21)
+	if _, err := st.Begin(ctx, sid, int64(len(b)), sum, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendBytes(st, sid, 0, b[:4<<20]); err != nil {
+		t.Fatal(err)
+	}
+	rest := b[4<<20:]
+	if _, err := st.Append(ctx, sid, 4<<20, bytes.NewReader(rest), int64(len(rest)), hexSum(b[:10])); !errors.Is(err, evidence.ErrChunkSum) {
+		t.Fatalf("a part-making chunk with a wrong sum: %v", err)
+	}
+	if s, err := st.Staged(ctx, sid); err != nil || s.Offset != 4<<20 {
+		t.Fatalf("after a refused chunk: %+v %v", s, err)
+	}
+	if _, err := appendBytes(st, sid, 4<<20, rest); err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.CompleteOnly(ctx, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := srv.Open(t, o)
+	if s, err := other.Staged(ctx, sid); err != nil || s.Offset != s.Size {
+		t.Fatalf("after the crash: %+v %v", s, err)
+	}
+	obj, err := other.Commit(ctx, sid, sum, int64(len(b)))
+	if err != nil || obj != first {
+		t.Fatalf("commit after the crash: %+v %v; completed %+v", obj, err, first)
+	}
+	if _, err := other.Staged(ctx, sid); !errors.Is(err, evidence.ErrNotFound) {
+		t.Fatalf("staging after the commit: %v", err)
+	}
+	if got := readAll(t, st, obj.Ref()); !bytes.Equal(got, b) {
+		t.Fatal("object reads back different bytes")
+	}
+}
+
+// An area whose multipart upload was aborted under it (a discard that
+// stopped half-way) is dropped when next read: not found, so the dock's
+// next create begins it again, and that upload commits.
+func TestS3AbortedUploadIsDropped(t *testing.T) {
+	srv := s3test.Start(t)
+	o := srv.Opts(evidence.S3Opts{})
+	st := srv.Open(t, o)
+	b, sum := payload(6<<20, 22)
+	if _, err := st.Begin(ctx, sid, int64(len(b)), sum, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendBytes(st, sid, 0, b[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	c := minio.Core{Client: srv.Client(t)}
+	n := 0
+	for u := range c.ListIncompleteUploads(ctx, o.Bucket, "objects/"+sum, true) {
+		if u.Err != nil {
+			t.Fatal(u.Err)
+		}
+		if err := c.AbortMultipartUpload(ctx, o.Bucket, u.Key, u.UploadID); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("%d multipart uploads of the object, want 1", n)
+	}
+	if _, err := st.Staged(ctx, sid); !errors.Is(err, evidence.ErrNotFound) {
+		t.Fatalf("Staged after the abort: %v", err)
+	}
+	stage(t, st, sid, b, 4<<20)
+	if _, err := st.Commit(ctx, sid, sum, int64(len(b))); err != nil {
+		t.Fatal(err)
+	}
+}

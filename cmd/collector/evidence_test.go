@@ -48,7 +48,7 @@ func newCustodyWorld(t *testing.T) *custodyWorld {
 	s := sha256.Sum256(b)
 	w.sum = hex.EncodeToString(s[:])
 	const up = "00112233445566778899aabbccddeeff"
-	if _, err := ev.Begin(ctx, up, int64(len(b)), nil); err != nil {
+	if _, err := ev.Begin(ctx, up, int64(len(b)), w.sum, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ev.Append(ctx, up, 0, bytes.NewReader(b), int64(len(b)), w.sum); err != nil {
@@ -159,6 +159,9 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 		{"link without seq", []string{"link", "R1", "--case", "case-1"}, 2, "SERIAL SEQ", ""},
 		{"link", with([]string{"link", "R1", "5", "--case", "case-1", "--type", "complaint", "--reason", "filed"}, api("o-1")...), 0, "linked to case case-1 by o-1", ""},
 		{"find the linked case", []string{"find", "--db", db, "--case", "case-1"}, 0, "1 segments", ""},
+		{"retention apply", []string{"retention", "apply", "--db", db, "--evidence", w.evDir}, 0, "enforced by the application", ""},
+		{"retention without apply", []string{"retention", "--db", db}, 2, "which object", ""},
+		{"retention other", []string{"retention", "shorten", "--db", db}, 2, "unknown action", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runIt(tc.args...)

@@ -40,6 +40,33 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 	Dir       string // the POSIX backend's root
+	proc      *os.Process
+}
+
+// CPUTime is the user+system CPU time versitygw has used so far (from
+// /proc on Linux; 0 elsewhere): benchmarks report it beside their own,
+// since the server's work is part of what an upload costs.
+func (s *Server) CPUTime() time.Duration {
+	if s == nil || s.proc == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.proc.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command's closing parenthesis; utime and stime
+	// are the 14th and 15th of the whole line, in clock ticks (100/s).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		var n int64
+		fmt.Sscan(v, &n)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // Binary returns the versitygw binary's path, or "" if there is none.
@@ -142,6 +169,7 @@ func (s *Server) run(t testing.TB, bin, versions, logPath string) error {
 		cancel()
 		if lerr == nil {
 			t.Cleanup(stop)
+			s.proc = cmd.Process
 			return nil
 		}
 		select {

@@ -110,7 +110,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, dock string) {
 		return
 	}
 	mb, _ := json.Marshal(m)
-	st, err := s.ev.Begin(ctx, id, cr.Size, mb)
+	st, err := s.ev.Begin(ctx, id, cr.Size, cr.SHA256, mb)
 	if err != nil {
 		s.fail(w, r, dock, "begin upload", err)
 		return
