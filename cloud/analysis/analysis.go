@@ -43,7 +43,7 @@ type Store interface {
 	// judgement (changed, or a rule's deadline came): analysers sharing a
 	// store split them, each judged once per change.
 	ClaimWork(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Work, error)
-	Judged(ctx context.Context, owner string, w store.Work, next time.Time) error
+	Judged(ctx context.Context, owner string, done []store.Judgement) error
 	RetryWork(ctx context.Context, owner, serial string, at time.Time) error
 	DevicesOf(ctx context.Context, serials []string) ([]store.Device, error)
 	Docks(ctx context.Context) ([]store.Dock, error)
@@ -255,32 +255,33 @@ var (
 	dockConditions = []string{health.KindDockOffline, health.KindBufferFilling, health.KindBacklogOld, KindSlotFault}
 )
 
-// closeLifted closes open or acknowledged condition alerts of kinds (about
-// serial, if not "") whose finding no longer holds.
-func (e *Engine) closeLifted(ctx context.Context, serial string, kinds []string, standing map[string]bool) error {
+// closeLifted closes the docks' open or acknowledged condition alerts
+// (of kinds) whose finding no longer holds.
+func (e *Engine) closeLifted(ctx context.Context, kinds []string, standing map[string]bool) error {
+	var live []store.Alert
 	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
-		f := store.AlertFilter{State: state, Serial: serial, Limit: 1 << 30}
 		for _, k := range kinds {
-			if serial == "" {
-				f.Kind = k // the docks' conditions: one read per kind
-			}
-			as, err := e.st.Alerts(ctx, f)
+			as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Kind: k, Limit: 1 << 30})
 			if err != nil {
 				return err
 			}
-			for _, a := range as {
-				if standing[a.Key] || !slices.Contains(kinds, a.Kind) {
-					continue
-				}
-				if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
-					return err
-				}
-				e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
-			}
-			if serial != "" {
-				break // a recorder's alerts: one read for all kinds
-			}
+			live = append(live, as...)
 		}
+	}
+	return e.closeLiftedOf(ctx, live, kinds, standing)
+}
+
+// closeLiftedOf closes those of the live alerts of kinds whose finding no
+// longer holds.
+func (e *Engine) closeLiftedOf(ctx context.Context, live []store.Alert, kinds []string, standing map[string]bool) error {
+	for _, a := range live {
+		if standing[a.Key] || !slices.Contains(kinds, a.Kind) {
+			continue
+		}
+		if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
+			return err
+		}
+		e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
 	}
 	return nil
 }

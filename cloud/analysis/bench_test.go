@@ -52,8 +52,8 @@ func (m *memStore) ClaimWork(_ context.Context, _ string, _ time.Duration, limit
 	m.claimed += len(out)
 	return out, nil
 }
-func (m *memStore) Judged(context.Context, string, store.Work, time.Time) error { return nil }
-func (m *memStore) RetryWork(context.Context, string, string, time.Time) error  { return nil }
+func (m *memStore) Judged(context.Context, string, []store.Judgement) error    { return nil }
+func (m *memStore) RetryWork(context.Context, string, string, time.Time) error { return nil }
 func (m *memStore) DevicesOf(_ context.Context, serials []string) ([]store.Device, error) {
 	var out []store.Device
 	for _, d := range m.devs {

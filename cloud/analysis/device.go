@@ -79,11 +79,18 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time)
 	now := e.cfg.Clock.Now()
 	standing := map[string]bool{} // keys of condition findings that still hold
 	wk := &wake{now: now}
-	out, err := e.deviceFindings(ctx, d, lateFrom, standing, wk)
+	// The recorder's alerts still open or acknowledged, read once: those a
+	// finding no longer holds for are withdrawn or closed. (Alerts raised
+	// by this judgement hold by definition.)
+	live, err := e.liveAlerts(ctx, d.Serial)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	out, err := e.deviceFindings(ctx, d, lateFrom, standing, wk, live)
 	if err != nil {
 		return out, time.Time{}, err
 	}
-	if err := e.closeLifted(ctx, d.Serial, deviceConditions, standing); err != nil {
+	if err := e.closeLiftedOf(ctx, live, deviceConditions, standing); err != nil {
 		return out, time.Time{}, err
 	}
 	if len(standing) > 0 {
@@ -93,7 +100,8 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time)
 	return out, wk.at, nil
 }
 
-func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom time.Time, standing map[string]bool, wk *wake) ([]alert.Alert, error) {
+func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom time.Time, standing map[string]bool, wk *wake,
+	live []store.Alert) ([]alert.Alert, error) {
 	now := e.cfg.Clock.Now()
 	from := now.Add(-e.cfg.Lookback)
 	if !lateFrom.IsZero() && lateFrom.Add(-contextWindow).Before(from) {
@@ -217,7 +225,7 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 				missing = append(missing, f)
 			}
 		}
-		if err := e.withdraw(ctx, d.Serial, held, missing, minSeq(tsegs), maxSeq); err != nil {
+		if err := e.withdraw(ctx, d.Serial, live, held, missing, minSeq(tsegs), maxSeq); err != nil {
 			return out, err
 		}
 	}
@@ -227,17 +235,13 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 	return out, nil
 }
 
-// withdraw closes, with the reason recorded and delivered, the standing
-// withdrawable alerts of serial about seqs in [lo, hi+1] whose finding no
+// withdraw closes, with the reason recorded and delivered, the live
+// (open or acknowledged) withdrawable alerts of serial about seqs in [lo, hi+1] whose finding no
 // longer holds on the whole picture; a hole whose range changed (missing
 // lists the holes that hold) says so.
-func (e *Engine) withdraw(ctx context.Context, serial string, held map[string]bool, missing []timeline.Finding, lo, hi uint64) error {
-	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
-		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Serial: serial, Limit: 100000})
-		if err != nil {
-			return err
-		}
-		for _, sa := range as {
+func (e *Engine) withdraw(ctx context.Context, serial string, live []store.Alert, held map[string]bool, missing []timeline.Finding, lo, hi uint64) error {
+	{
+		for _, sa := range live {
 			if !slices.Contains(withdrawable, sa.Kind) || held[sa.Key] || sa.Seq < lo || sa.Seq > hi+1 {
 				continue
 			}
@@ -412,4 +416,17 @@ func orUnassigned(u string) string {
 		return "unassigned"
 	}
 	return u
+}
+
+// liveAlerts reads serial's open and acknowledged alerts.
+func (e *Engine) liveAlerts(ctx context.Context, serial string) ([]store.Alert, error) {
+	var out []store.Alert
+	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
+		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Serial: serial, Limit: 1 << 30})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
+	}
+	return out, nil
 }

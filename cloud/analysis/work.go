@@ -67,7 +67,7 @@ func (e *Engine) PassReport(ctx context.Context) (PassResult, error) {
 		if err == nil {
 			// Only after every dock was judged: a dock that failed must
 			// not have its conditions closed for want of a finding.
-			err = e.closeLifted(ctx, "", dockConditions, standing)
+			err = e.closeLifted(ctx, dockConditions, standing)
 		}
 	}
 	errs = append(errs, err, e.announcePending(ctx), e.escalate(ctx))
@@ -106,6 +106,7 @@ func (e *Engine) judgeBatch(ctx context.Context, work []store.Work) (PassResult,
 	var (
 		mu   sync.Mutex
 		res  PassResult
+		done []store.Judgement
 		errs []error
 		wg   sync.WaitGroup
 	)
@@ -115,14 +116,14 @@ func (e *Engine) judgeBatch(ctx context.Context, work []store.Work) (PassResult,
 		go func() {
 			defer wg.Done()
 			for w := range next {
-				as, err := e.judgeOne(ctx, w, bySerial, late[w.Serial])
+				as, j, err := e.judgeOne(ctx, w, bySerial, late[w.Serial])
 				mu.Lock()
 				res.Created = append(res.Created, as...)
 				if err != nil {
 					res.Retry = append(res.Retry, w.Serial)
 					errs = append(errs, err)
 				} else {
-					res.Judged = append(res.Judged, w.Serial)
+					done = append(done, j)
 				}
 				mu.Unlock()
 			}
@@ -133,22 +134,31 @@ func (e *Engine) judgeBatch(ctx context.Context, work []store.Work) (PassResult,
 	}
 	close(next)
 	wg.Wait()
+	// Every judgement of the batch is stored: one transaction ends the
+	// leases. Should it fail, the leases lapse and the batch is judged
+	// again (its alerts are keyed: found, not raised twice).
+	if err := e.st.Judged(ctx, e.cfg.Owner, done); err != nil {
+		errs = append(errs, err)
+		for _, j := range done {
+			res.Retry = append(res.Retry, j.Serial)
+		}
+		done = nil
+	}
+	for _, j := range done {
+		res.Judged = append(res.Judged, j.Serial)
+	}
 	return res, errors.Join(errs...)
 }
 
-// judgeOne judges one claimed recorder and records that it did, or leaves
-// it due for the next pass.
-func (e *Engine) judgeOne(ctx context.Context, w store.Work, devs map[string]store.Device, lateFrom time.Time) ([]alert.Alert, error) {
+// judgeOne judges one claimed recorder, or leaves it due for the next pass.
+func (e *Engine) judgeOne(ctx context.Context, w store.Work, devs map[string]store.Device, lateFrom time.Time) ([]alert.Alert, store.Judgement, error) {
 	d, ok := devs[w.Serial]
 	if !ok {
 		// Footage of a recorder no dock reported on yet: judged when its
 		// first health report arrives (which marks it again).
-		return nil, e.st.Judged(ctx, e.cfg.Owner, w, time.Time{})
+		return nil, store.Judgement{Work: w}, nil
 	}
 	as, next, err := e.device(ctx, d, lateFrom)
-	if err == nil {
-		err = e.st.Judged(ctx, e.cfg.Owner, w, next)
-	}
 	if err != nil {
 		err = fmt.Errorf("analysis: device %s: %w", d.Serial, err)
 		if rerr := e.st.RetryWork(ctx, e.cfg.Owner, w.Serial, e.cfg.Clock.Now().Add(e.cfg.Every)); rerr != nil {
@@ -156,7 +166,7 @@ func (e *Engine) judgeOne(ctx context.Context, w store.Work, devs map[string]sto
 			err = errors.Join(err, rerr)
 		}
 	}
-	return as, err
+	return as, store.Judgement{Work: w, Next: next}, err
 }
 
 // wake collects when a recorder must next be judged though nothing about

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -108,25 +109,52 @@ func (s *Store) ClaimWork(ctx context.Context, owner string, lease time.Duration
 	return out, nil
 }
 
-// Judged ends owner's lease on w once its judgement is stored: the recorder
-// sleeps until next (zero: until something changes), unless a change came
-// since it was leased, which keeps it due. It does nothing if the lease
-// expired and another analyser holds it now (that one finishes the work).
-func (s *Store) Judged(ctx context.Context, owner string, w Work, next time.Time) error {
-	var wake any
-	if !next.IsZero() {
-		if !timeOK(next) {
-			return fmt.Errorf("%w: judged %s: next %s", ErrArgument, w.Serial, next)
-		}
-		wake = next.UnixNano()
+// Judgement is a recorder judged: its work as leased, and when it must be
+// judged again if nothing changes (zero: not until something does).
+type Judgement struct {
+	Work
+	Next time.Time
+}
+
+// Judged ends owner's leases on the judged recorders, in one transaction,
+// once their judgements are stored: each sleeps until its Next, unless a
+// change came since it was leased, which keeps it due. A lease that
+// expired and another analyser holds now is left alone (that one finishes
+// the work).
+func (s *Store) Judged(ctx context.Context, owner string, done []Judgement) error {
+	if len(done) == 0 {
+		return nil
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE analysis_work SET wake_ns = CASE WHEN gen = ? THEN ? ELSE wake_ns END,
-			lease_owner = NULL, lease_until_ns = NULL WHERE serial = ? AND lease_owner = ?`), w.Gen, wake, w.Serial, owner)
+	rows := make([][]any, len(done))
+	for i, j := range done {
+		var wake any
+		if !j.Next.IsZero() {
+			if !timeOK(j.Next) {
+				return fmt.Errorf("%w: judged %s: next %s", ErrArgument, j.Serial, j.Next)
+			}
+			wake = j.Next.UnixNano()
+		}
+		rows[i] = []any{j.Serial, j.Gen, wake}
+	}
+	slices.SortFunc(rows, func(a, b []any) int { return cmp.Compare(a[0].(string), b[0].(string)) })
+	cols, err := parseColumns(`serial TEXT, gen BIGINT, wake_ns BIGINT`)
+	if err != nil {
+		return err
+	}
+	sel, from := s.d.rowSource(cols)
+	js, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("store: judged: %w", err)
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.d.q(`WITH j (serial, gen, wake_ns) AS (SELECT `+sel+` `+from+`)
+			UPDATE analysis_work SET wake_ns = CASE WHEN analysis_work.gen = j.gen THEN j.wake_ns ELSE analysis_work.wake_ns END,
+			lease_owner = NULL, lease_until_ns = NULL FROM j WHERE analysis_work.serial = j.serial AND analysis_work.lease_owner = ?`),
+			string(js), owner)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("store: judged %s: %w", w.Serial, err)
+		return fmt.Errorf("store: judged %d recorders: %w", len(done), err)
 	}
 	return nil
 }
