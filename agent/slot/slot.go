@@ -38,6 +38,9 @@ type Config struct {
 	ProgressEvery time.Duration
 	// Clock waits and stamps (nil: the real clock).
 	Clock clockwork.Clock
+	// Holes are the supervisors' decisions to release around a sequence
+	// hole (nil: none; every hole withholds releases).
+	Holes *HoleReleases
 }
 
 func (c *Config) defaults() {

@@ -24,3 +24,19 @@ INSERT INTO analysis_work (serial, gen, wake_ns) SELECT serial, 1, 0 FROM device
 UPDATE alerts SET announced_ns = opened_ns WHERE announced_ns IS NULL
 	AND kind NOT IN ('recorder-refused', 'receipt-conflict', 'echoed-receipt', 'evidence-corrupt', 'report-time');
 CREATE INDEX alerts_unannounced ON alerts (id) WHERE announced_ns IS NULL;
+
+-- Supervisors' decisions that a recorder's receipted segments may be
+-- released around a sequence hole (issue 11 item 8): who, when, why, and
+-- the missing range decided on. Rows are only inserted.
+CREATE TABLE hole_releases (
+	id         {{id}},
+	serial     TEXT NOT NULL,
+	from_seq   BIGINT NOT NULL,
+	to_seq     BIGINT NOT NULL,
+	alert_id   BIGINT NOT NULL,
+	reason     TEXT NOT NULL,
+	decided_by TEXT NOT NULL,
+	role       TEXT NOT NULL,
+	decided_ns BIGINT NOT NULL
+);
+CREATE INDEX hole_releases_by_serial ON hole_releases (serial, decided_ns);
