@@ -13,7 +13,11 @@
 //
 // The engine keeps no state of its own: what it has judged is the alerts
 // table (an interruption with a spoken reason is recorded as a closed,
-// informational alert), so several collectors can run it.
+// informational alert), and what it must judge next is the store's
+// analysis work (PassReport): a pass judges only the recorders something
+// was committed about, or whose rules' clocks ran out, under per-recorder
+// leases, so several collectors split the work, and every alert is
+// delivered once through the store's announcement claim.
 package analysis
 
 import (
