@@ -73,7 +73,8 @@ type Dock struct {
 	partMu  sync.Mutex
 	stopped map[string]error // parts that returned while the dock ran
 
-	cycles chan powerCycle // collector power-cycle commands, run by Run's commands part
+	cycles chan powerCycle    // collector power-cycle commands, run by Run's commands part
+	holes  *slot.HoleReleases // supervisors' decisions to release around a hole, shared by the slots
 }
 
 type powerCycle struct {
@@ -97,12 +98,13 @@ func New(set Settings, p Parts) (*Dock, error) {
 	}
 	d := &Dock{set: set, p: p, started: set.Clock.Now(), stopped: map[string]error{}, cycles: make(chan powerCycle, 16)}
 	d.hub = newReceiptHub(p.Buffer)
+	d.holes = slot.NewHoleReleases()
 	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password, TLS: set.TLS, Clock: set.Clock,
 		AckTimeout: set.AckTimeout, OnConnect: d.publishState}, p.Outbox, d.command, p.Log.With("part", "report"))
 	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, set.Clock, p.Log.With("part", "upload"))
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
-		cfg.Index, cfg.Dock, cfg.Keys, cfg.Clock = bs.Index, set.Dock, p.Keys, set.Clock
+		cfg.Index, cfg.Dock, cfg.Keys, cfg.Clock, cfg.Holes = bs.Index, set.Dock, p.Keys, set.Clock, d.holes
 		d.slots = append(d.slots, slot.New(cfg, bs, bs.Power, p.Buffer, d.hub, d, p.Log))
 	}
 	return d, nil
@@ -182,6 +184,10 @@ func (d *Dock) command(e wire.Envelope, c *wire.Command) {
 	case wire.CmdRefresh:
 		d.publishState()
 		d.rep.Kick()
+	case wire.CmdReleaseHole:
+		d.Audit(wire.AuditCommand, -1, c.Serial, c.From, fmt.Sprintf("release around missing seq %d..%d decided by %s: %s",
+			c.From, c.To, c.By, c.Reason))
+		d.holes.Allow(c.Serial, c.From, c.To)
 	}
 }
 

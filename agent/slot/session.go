@@ -126,7 +126,7 @@ func (s *Slot) identify(ctx context.Context, c *docklink.Client) (*docking, bool
 	}
 	s.reportInventory(d)
 	d.follow = followers(d.segs)
-	d.hole = holes(d.segs, d.status)
+	d.hole = withheld(info.Serial, d.segs, d.status, s.cfg.Holes)
 	var total int64
 	for _, g := range d.segs {
 		total += int64(g.Size)
@@ -265,6 +265,11 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 			rcpt = &r
 		}
 		s.update(true, func(st *wire.SlotState) { st.Uploaded++ })
+		if d.hole != "" {
+			// A supervisor's decision may come during the docking: from
+			// then on, the segments still ahead are released.
+			d.hole = withheld(serial, d.segs, d.status, s.cfg.Holes)
+		}
 		if d.hole != "" || k.Phase == buffer.PhaseReleased {
 			continue
 		}
@@ -382,17 +387,7 @@ func followers(segs []docklink.Segment) map[uint64]bool {
 
 // holes reports missing sequence numbers within the inventory or after it
 // (LastSeq beyond the last listed segment while not recording).
-func holes(segs []docklink.Segment, st docklink.Status) string {
-	for i := 1; i < len(segs); i++ {
-		if segs[i].Seq != segs[i-1].Seq+1 {
-			return fmt.Sprintf("sequence %d..%d missing", segs[i-1].Seq+1, segs[i].Seq-1)
-		}
-	}
-	if n := len(segs); n > 0 && st.Recording != docklink.RecordingActive && st.LastSeq > segs[n-1].Seq {
-		return fmt.Sprintf("sequence %d..%d missing after the last listed segment", segs[n-1].Seq+1, st.LastSeq)
-	}
-	return ""
-}
+func holes(segs []docklink.Segment, st docklink.Status) string { return withheld("", segs, st, nil) }
 
 func healthOf(slot int, info docklink.DeviceInfo, st docklink.Status, ck docklink.ClockReading, set bool, now time.Time) wire.DeviceHealth {
 	pct := func(v uint8) int {

@@ -42,6 +42,9 @@ type Config struct {
 	Batteries map[string]BatteryModel
 	// Clock waits and stamps (nil: the real clock).
 	Clock clockwork.Clock
+	// Holes are the supervisors' decisions to release around a sequence
+	// hole (nil: none; every hole withholds releases).
+	Holes *HoleReleases
 }
 
 func (c *Config) defaults() {

@@ -13,7 +13,11 @@
 //
 // The engine keeps no state of its own: what it has judged is the alerts
 // table (an interruption with a spoken reason is recorded as a closed,
-// informational alert), so several collectors can run it.
+// informational alert), and what it must judge next is the store's
+// analysis work (PassReport): a pass judges only the recorders something
+// was committed about, or whose rules' clocks ran out, under per-recorder
+// leases, so several collectors split the work, and every alert is
+// delivered once through the store's announcement claim.
 package analysis
 
 import (
@@ -39,7 +43,13 @@ import (
 
 // Store is the part of the collector's store the engine uses.
 type Store interface {
-	Devices(ctx context.Context) ([]store.Device, error)
+	// ClaimWork, Judged and RetryWork lease the recorders due for
+	// judgement (changed, or a rule's deadline came): analysers sharing a
+	// store split them, each judged once per change.
+	ClaimWork(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Work, error)
+	Judged(ctx context.Context, owner string, done []store.Judgement) error
+	RetryWork(ctx context.Context, owner, serial string, at time.Time) error
+	DevicesOf(ctx context.Context, serials []string) ([]store.Device, error)
 	Docks(ctx context.Context) ([]store.Dock, error)
 	Slots(ctx context.Context, dock string) ([]store.Slot, error)
 	AuditBreaks(ctx context.Context) ([]store.AuditBreak, error)
@@ -50,15 +60,15 @@ type Store interface {
 	// arrived recently (judged all the same).
 	Inventory(ctx context.Context, serial string, from, to time.Time) ([]store.Inventoried, error)
 	Dockings(ctx context.Context, serial string) (store.DockingSummary, bool, error)
-	LateArrivals(ctx context.Context, since, before time.Time) (map[string]time.Time, error)
+	LateArrivalsOf(ctx context.Context, serials []string, since, before time.Time) (map[string]time.Time, error)
 	DeviceHealth(ctx context.Context, serial string, from, to time.Time) ([]store.HealthRecord, error)
 	UpsertAlert(ctx context.Context, a store.Alert) (bool, error)
 	AlertByKey(ctx context.Context, key string) (store.Alert, bool, error)
 	Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error)
 	CloseAlert(ctx context.Context, id int64, by string) error
 	EscalateOnce(ctx context.Context, id int64, level int) (bool, error)
-	// ClaimAnnouncement and Unannounced deliver the alerts other parts
-	// raised (store.TrustKinds) exactly once.
+	// ClaimAnnouncement and Unannounced deliver every alert exactly once,
+	// the engine's and those other parts raised (store.TrustKinds).
 	ClaimAnnouncement(ctx context.Context, key string) (bool, error)
 	Unannounced(ctx context.Context, limit int) ([]store.Alert, error)
 }
@@ -113,6 +123,23 @@ type Config struct {
 	// raises its own alert (default 5, backoff cap 6 h).
 	CheckAttempts   int
 	CheckBackoffMax time.Duration
+	// Owner names this engine in its work leases (default: host, process
+	// and a random suffix). Lease is how long a claimed recorder is its
+	// alone (default 10 min): one whose judgement failed or whose engine
+	// stopped is judged by any engine after that. Batch recorders are
+	// claimed at a time (default 100) and judged by Workers goroutines
+	// (default 4).
+	Owner   string
+	Lease   time.Duration
+	Batch   int
+	Workers int
+	// Rejudge bounds how long a recorder nothing happens to goes unjudged
+	// (default 24 h); Refresh, how long the age in a standing condition's
+	// detail (footage overdue for so long) may lag (default 1 h). Without
+	// changes, a recorder is judged again only when one of its rules'
+	// clocks runs out (a deadline, a resume window, a retry).
+	Rejudge time.Duration
+	Refresh time.Duration
 	// Link, if set, makes the signed link to an alert's console page
 	// that each delivery carries (alert.Links.For, by the alert's key).
 	Link  func(alertKey string) string
@@ -149,6 +176,24 @@ func (c *Config) defaults() {
 	}
 	if c.Clock == nil {
 		c.Clock = clockwork.NewRealClock()
+	}
+	if c.Owner == "" {
+		c.Owner = defaultOwner()
+	}
+	if c.Lease <= 0 {
+		c.Lease = 10 * time.Minute
+	}
+	if c.Batch <= 0 {
+		c.Batch = 100
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Rejudge <= 0 {
+		c.Rejudge = 24 * time.Hour
+	}
+	if c.Refresh <= 0 {
+		c.Refresh = time.Hour
 	}
 }
 
@@ -193,56 +238,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// Pass analyses every device and dock once and returns the alerts it
-// created.
+// Pass judges once the recorders due (see PassReport) and every dock, and
+// returns the alerts it created.
 func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
-	var created []alert.Alert
-	devs, err := e.st.Devices(ctx)
-	if err != nil {
-		return nil, err
-	}
-	docks, err := e.st.Docks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// A recorder's alerts go to the unit it reported, or else to the unit
-	// of the dock that last docked it (its enrolment is the collector's
-	// own record; docks need not repeat it in every snapshot).
-	unitOf := make(map[string]string, len(docks))
-	for _, d := range docks {
-		unitOf[d.ID] = d.Unit
-	}
-	var errs []error
-	standing := map[string]bool{} // keys of condition findings that still hold
-	// Footage is judged whenever it arrives, however old: the lookback
-	// bounds what is re-read, measured from the oldest footage that
-	// arrived within it.
-	now := e.cfg.Clock.Now()
-	late, err := e.st.LateArrivals(ctx, now.Add(-e.cfg.Lookback), now.Add(-e.cfg.Lookback))
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range devs {
-		if d.Unit == "" {
-			d.Unit = unitOf[d.LastDock]
-		}
-		as, err := e.device(ctx, d, late[d.Serial], standing)
-		created = append(created, as...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("analysis: device %s: %w", d.Serial, err))
-		}
-	}
-	as, err := e.docks(ctx, docks, standing)
-	created = append(created, as...)
-	complete := len(errs) == 0 && err == nil
-	errs = append(errs, err)
-	if complete {
-		// Only after a complete pass: a device that failed to analyse must
-		// not have its conditions closed for want of a finding.
-		errs = append(errs, e.closeLifted(ctx, standing))
-	}
-	errs = append(errs, e.announcePending(ctx), e.escalate(ctx))
-	return created, errors.Join(errs...)
+	r, err := e.PassReport(ctx)
+	return r.Created, err
 }
 
 // conditions are findings about a state of affairs rather than an event:
@@ -250,29 +250,44 @@ func (e *Engine) Pass(ctx context.Context) ([]alert.Alert, error) {
 // footage arrived, the recorder docked) their alert is closed, so the inbox
 // shows what still needs doing; the event findings (late upload, hole,
 // interruption) stay until a person closes them.
-var conditions = []string{timeline.KindUploadOverdue, timeline.KindOffloadDueSoon,
-	health.KindBatteryWorn, health.KindBatteryHot, health.KindStorageErrors, health.KindStorageLow, health.KindStorageWorn,
-	health.KindFirmwareOld, health.KindDockOffline, health.KindBufferFilling, health.KindBacklogOld, KindSlotFault}
+var conditions = append(slices.Clone(deviceConditions), dockConditions...)
 
-// closeLifted closes open or acknowledged condition alerts whose finding no
-// longer holds.
-func (e *Engine) closeLifted(ctx context.Context, standing map[string]bool) error {
+// deviceConditions are judged with their recorder, dockConditions with the
+// docks.
+var (
+	deviceConditions = []string{timeline.KindUploadOverdue, timeline.KindOffloadDueSoon,
+		health.KindBatteryWorn, health.KindBatteryHot, health.KindStorageErrors, health.KindStorageLow, health.KindStorageWorn,
+		health.KindFirmwareOld}
+	dockConditions = []string{health.KindDockOffline, health.KindBufferFilling, health.KindBacklogOld, KindSlotFault}
+)
+
+// closeLifted closes the docks' open or acknowledged condition alerts
+// (of kinds) whose finding no longer holds.
+func (e *Engine) closeLifted(ctx context.Context, kinds []string, standing map[string]bool) error {
+	var live []store.Alert
 	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
-		// One read per state, the kinds picked here: the conditions are
-		// many kinds, the standing alerts few.
-		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Limit: 1 << 30})
-		if err != nil {
-			return err
-		}
-		for _, a := range as {
-			if standing[a.Key] || !slices.Contains(conditions, a.Kind) {
-				continue
-			}
-			if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
+		for _, k := range kinds {
+			as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Kind: k, Limit: 1 << 30})
+			if err != nil {
 				return err
 			}
-			e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
+			live = append(live, as...)
 		}
+	}
+	return e.closeLiftedOf(ctx, live, kinds, standing)
+}
+
+// closeLiftedOf closes those of the live alerts of kinds whose finding no
+// longer holds.
+func (e *Engine) closeLiftedOf(ctx context.Context, live []store.Alert, kinds []string, standing map[string]bool) error {
+	for _, a := range live {
+		if standing[a.Key] || !slices.Contains(kinds, a.Kind) {
+			continue
+		}
+		if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
+			return err
+		}
+		e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
 	}
 	return nil
 }
@@ -296,8 +311,7 @@ func (e *Engine) raise(ctx context.Context, a alert.Alert) (bool, error) {
 		return false, err
 	}
 	a.State, a.Opened = store.AlertOpen, now
-	e.log.Info("alert raised", "key", a.Key, "kind", a.Kind, "unit", a.Unit, "serial", a.Serial)
-	e.send(ctx, a)
+	e.deliverOnce(ctx, a)
 	return true, nil
 }
 
@@ -334,6 +348,14 @@ func (e *Engine) send(ctx context.Context, a alert.Alert) {
 // engine's deliveries, as the engine does its own new alerts, unless
 // another delivery claimed it first.
 func (e *Engine) Announce(ctx context.Context, a store.Alert) {
+	e.deliverOnce(ctx, fromStore(a))
+}
+
+// deliverOnce claims a new alert's announcement and delivers it if this
+// call made the claim: whichever engine or part raised or swept it, it is
+// delivered once. One not claimed (the claim failed, or the process
+// stopped before it) is swept by the next pass (announcePending).
+func (e *Engine) deliverOnce(ctx context.Context, a alert.Alert) {
 	ok, err := e.st.ClaimAnnouncement(ctx, a.Key)
 	if err != nil {
 		e.log.Warn("alert announcement failed; the next pass retries", "key", a.Key, "err", err)
@@ -344,12 +366,12 @@ func (e *Engine) Announce(ctx context.Context, a store.Alert) {
 	}
 	a.Unit = orUnassigned(a.Unit)
 	e.log.Info("alert raised", "key", a.Key, "kind", a.Kind, "unit", a.Unit, "serial", a.Serial)
-	e.send(ctx, fromStore(a))
+	e.send(ctx, a)
 }
 
-// announcePending delivers the alerts of store.TrustKinds that nobody has
-// delivered yet: those Commit's screening raised while ingesting, and any
-// whose announcement failed.
+// announcePending delivers the open alerts nobody has delivered yet: those
+// Commit's screening raised while ingesting, and any whose announcement
+// failed or whose engine stopped before it.
 func (e *Engine) announcePending(ctx context.Context) error {
 	as, err := e.st.Unannounced(ctx, 0)
 	if err != nil {

@@ -298,6 +298,10 @@ func TestEscalationDefault(t *testing.T) {
 				Unit: "unit-3", Serial: "R1", Seq: 2, Title: "hole", At: now.Add(-2 * time.Hour), OpenedAt: now.Add(-61 * time.Minute)}); err != nil {
 				t.Fatal(err)
 			}
+			// Delivered when it was raised.
+			if ok, err := st.ClaimAnnouncement(ctx, "sequence-hole/R1/2-2"); err != nil || !ok {
+				t.Fatal(ok, err)
+			}
 			var got []alert.Alert
 			e := New(Config{Clock: stepClock{clockwork.NewRealClock(), &now}, Escalate: tc.escalate}, st, nil, nil,
 				[]Deliverer{deliverFunc(func(a alert.Alert) { got = append(got, a) })}, slog.New(slog.DiscardHandler))

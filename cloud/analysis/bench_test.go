@@ -8,6 +8,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,10 +32,39 @@ type memStore struct {
 	health map[string][]store.HealthRecord
 	alerts map[string]store.Alert
 	nextID int64
+	// mu guards alerts and nextID (the engine judges with several
+	// goroutines); claimed is the ClaimWork cursor.
+	mu      sync.Mutex
+	claimed int
 }
 
-func (m *memStore) Devices(context.Context) ([]store.Device, error) { return m.devs, nil }
-func (m *memStore) Docks(context.Context) ([]store.Dock, error)     { return m.docks, nil }
+// ClaimWork hands out every recorder once per pass: the benchmark
+// measures judging all of them.
+func (m *memStore) ClaimWork(_ context.Context, _ string, _ time.Duration, limit int) ([]store.Work, error) {
+	if m.claimed >= len(m.devs) {
+		m.claimed = 0
+		return nil, nil
+	}
+	var out []store.Work
+	for _, d := range m.devs[m.claimed:min(len(m.devs), m.claimed+limit)] {
+		out = append(out, store.Work{Serial: d.Serial, Gen: 1})
+	}
+	m.claimed += len(out)
+	return out, nil
+}
+func (m *memStore) Judged(context.Context, string, []store.Judgement) error    { return nil }
+func (m *memStore) RetryWork(context.Context, string, string, time.Time) error { return nil }
+func (m *memStore) DevicesOf(_ context.Context, serials []string) ([]store.Device, error) {
+	var out []store.Device
+	for _, d := range m.devs {
+		if slices.Contains(serials, d.Serial) {
+			d.Unit = m.docks[0].Unit // as the store does: the unit of the dock that docked it
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+func (m *memStore) Docks(context.Context) ([]store.Dock, error) { return m.docks, nil }
 func (m *memStore) Segments(_ context.Context, serial string, _, _ time.Time) ([]store.Segment, error) {
 	return m.segs[serial], nil
 }
@@ -41,6 +72,8 @@ func (m *memStore) DeviceHealth(_ context.Context, serial string, _, _ time.Time
 	return m.health[serial], nil
 }
 func (m *memStore) UpsertAlert(_ context.Context, a store.Alert) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if old, ok := m.alerts[a.Key]; ok {
 		if old.State != store.AlertClosed {
 			a.ID, a.State = old.ID, old.State
@@ -54,6 +87,8 @@ func (m *memStore) UpsertAlert(_ context.Context, a store.Alert) (bool, error) {
 	return true, nil
 }
 func (m *memStore) AlertByKey(_ context.Context, key string) (store.Alert, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	a, ok := m.alerts[key]
 	return a, ok, nil
 }
@@ -70,7 +105,7 @@ func (m *memStore) Dockings(context.Context, string) (store.DockingSummary, bool
 }
 func (m *memStore) Slots(context.Context, string) ([]store.Slot, error)     { return nil, nil }
 func (m *memStore) AuditBreaks(context.Context) ([]store.AuditBreak, error) { return nil, nil }
-func (m *memStore) LateArrivals(context.Context, time.Time, time.Time) (map[string]time.Time, error) {
+func (m *memStore) LateArrivalsOf(context.Context, []string, time.Time, time.Time) (map[string]time.Time, error) {
 	return nil, nil
 }
 

@@ -71,9 +71,37 @@ var withdrawable = []string{timeline.KindSequenceHole, KindTailLost, timeline.Ki
 
 // device analyses one recorder: timeline findings on the whole inventory,
 // spoken-reason checks, health of its last docking, and the offload
-// countdown. lateFrom, if set, is the start of the oldest footage that
-// arrived within the lookback: it is judged too.
-func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time, standing map[string]bool) ([]alert.Alert, error) {
+// countdown; it closes the recorder's conditions that ended, and returns
+// when the recorder must be judged again if nothing changes. lateFrom, if
+// set, is the start of the oldest footage that arrived within the
+// lookback: it is judged too.
+func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time) ([]alert.Alert, time.Time, error) {
+	now := e.cfg.Clock.Now()
+	standing := map[string]bool{} // keys of condition findings that still hold
+	wk := &wake{now: now}
+	// The recorder's alerts still open or acknowledged, read once: those a
+	// finding no longer holds for are withdrawn or closed. (Alerts raised
+	// by this judgement hold by definition.)
+	live, err := e.liveAlerts(ctx, d.Serial)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	out, err := e.deviceFindings(ctx, d, lateFrom, standing, wk, live)
+	if err != nil {
+		return out, time.Time{}, err
+	}
+	if err := e.closeLiftedOf(ctx, live, deviceConditions, standing); err != nil {
+		return out, time.Time{}, err
+	}
+	if len(standing) > 0 {
+		wk.by(now.Add(e.cfg.Refresh)) // the age in an overdue alert's detail
+	}
+	wk.by(now.Add(e.cfg.Rejudge))
+	return out, wk.at, nil
+}
+
+func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom time.Time, standing map[string]bool, wk *wake,
+	live []store.Alert) ([]alert.Alert, error) {
 	now := e.cfg.Clock.Now()
 	from := now.Add(-e.cfg.Lookback)
 	if !lateFrom.IsZero() && lateFrom.Add(-contextWindow).Before(from) {
@@ -123,6 +151,11 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 	up := e.policy(d.Unit)
 	tl := timeline.Build(d.Serial, tsegs, syncs, up.Policy)
 	findings := timeline.Analyze(tl, up.Policy, now)
+	clocks := make([]segClock, len(tl.Segments))
+	for i, s := range tl.Segments {
+		clocks[i] = segClock{end: s.End, received: s.ReceivedAt, cause: s.StopCause}
+	}
+	wk.deadlines(clocks, d.LastDockedAt, up)
 	// Holes are judged only on a whole inventory: the latest docking's
 	// parts are all in, and nothing newer arrived ahead of its inventory.
 	// Without any docking report (a dock that does not send them) the
@@ -174,7 +207,7 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 				continue
 			}
 			var err error
-			if a, err = e.judge(ctx, a, bySeq[f.Seq], up.Policy); err != nil {
+			if a, err = e.judge(ctx, a, bySeq[f.Seq], up.Policy, wk); err != nil {
 				return out, err
 			}
 			if a.Kind == "" {
@@ -192,7 +225,7 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 				missing = append(missing, f)
 			}
 		}
-		if err := e.withdraw(ctx, d.Serial, held, missing, minSeq(tsegs), maxSeq); err != nil {
+		if err := e.withdraw(ctx, d.Serial, live, held, missing, minSeq(tsegs), maxSeq); err != nil {
 			return out, err
 		}
 	}
@@ -202,17 +235,13 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 	return out, nil
 }
 
-// withdraw closes, with the reason recorded and delivered, the standing
-// withdrawable alerts of serial about seqs in [lo, hi+1] whose finding no
+// withdraw closes, with the reason recorded and delivered, the live
+// (open or acknowledged) withdrawable alerts of serial about seqs in [lo, hi+1] whose finding no
 // longer holds on the whole picture; a hole whose range changed (missing
 // lists the holes that hold) says so.
-func (e *Engine) withdraw(ctx context.Context, serial string, held map[string]bool, missing []timeline.Finding, lo, hi uint64) error {
-	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
-		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Serial: serial, Limit: 100000})
-		if err != nil {
-			return err
-		}
-		for _, sa := range as {
+func (e *Engine) withdraw(ctx context.Context, serial string, live []store.Alert, held map[string]bool, missing []timeline.Finding, lo, hi uint64) error {
+	{
+		for _, sa := range live {
 			if !slices.Contains(withdrawable, sa.Kind) || held[sa.Key] || sa.Seq < lo || sa.Seq > hi+1 {
 				continue
 			}
@@ -252,7 +281,7 @@ func minSeq(segs []timeline.Segment) uint64 {
 // judge runs the spoken-reason check for an interruption once: the alert's
 // key is the resumed segment's, so a judged interruption is found in the
 // store and skipped (returned with an empty Kind).
-func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment, p rules.Policy) (alert.Alert, error) {
+func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment, p rules.Policy, wk *wake) (alert.Alert, error) {
 	keys := []string{KindUnexplained, KindExplained}
 	for _, k := range keys {
 		if _, ok, err := e.st.AlertByKey(ctx, k+keySuffix(a)); err != nil || ok {
@@ -275,12 +304,18 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 	if hadPrev {
 		json.Unmarshal(prev.Evidence, &pev)
 		if e.cfg.Clock.Now().Before(pev.NextCheck) {
+			wk.by(pev.NextCheck)
 			return alert.Alert{}, nil
 		}
 	}
 	v, err := e.checkReason(ctx, resumed, p)
 	if err != nil {
-		return e.checkFailed(ctx, a, pev.CheckAttempts+1, err)
+		if ctx.Err() != nil {
+			return alert.Alert{}, err // cut short, not failed: the next pass checks again
+		}
+		a, err := e.checkFailed(ctx, a, pev.CheckAttempts+1, err)
+		wk.by(a.Evidence.NextCheck)
+		return a, err
 	}
 	// Judged now: an earlier "not yet checked" record of this interruption
 	// (raised while the footage was on its way) is superseded, not left
@@ -378,4 +413,17 @@ func orUnassigned(u string) string {
 		return "unassigned"
 	}
 	return u
+}
+
+// liveAlerts reads serial's open and acknowledged alerts.
+func (e *Engine) liveAlerts(ctx context.Context, serial string) ([]store.Alert, error) {
+	var out []store.Alert
+	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
+		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Serial: serial, Limit: 1 << 30})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
+	}
+	return out, nil
 }

@@ -85,6 +85,8 @@ func (c *Console) api(mux *http.ServeMux) {
 		}
 		return map[string]any{"dock": r.PathValue("dock"), "slot": r.PathValue("slot"), "by": r.who.Name}, nil
 	}))
+	mux.HandleFunc("GET /api/compliance", c.apiPage(c.compliance))
+	mux.HandleFunc("POST /api/recorders/{serial}/holes/release", c.apiPage(c.releaseHoles))
 	mux.HandleFunc("GET /api/docks", c.apiPage(func(r *request) (any, error) {
 		_, docks, err := c.fleetData(r)
 		if docks == nil {

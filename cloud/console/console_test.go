@@ -147,6 +147,10 @@ func TestAPI(t *testing.T) {
 		{"auxiliary clip refused", "GET", "/alerts/" + id(w.alert) + "/clip", "aux", "", 403, "may not view footage"},
 		{"custodian power-cycles a slot of their unit", "POST", "/api/docks/dock-1/slots/2/power-cycle", "keeper", `{}`, 200, `"by": "keeper"`},
 		{"not a dock of their unit", "POST", "/api/docks/dock-2/slots/0/power-cycle", "keeper", `{}`, 404, "no dock"},
+		{"compliance of their unit", "GET", "/api/compliance?unit=u1&week=2026-W49", "chief", "", 200, `"officer": "o-1"`},
+		{"compliance: not their unit", "GET", "/api/compliance?unit=u2&week=2026-W49", "chief", "", 404, "no unit u2"},
+		{"compliance: bad week", "GET", "/api/compliance?unit=u1&week=49", "chief", "", 400, "2026-W48"},
+		{"compliance: not for custodians", "GET", "/api/compliance?unit=u1&week=2026-W49", "keeper", "", 403, "no compliance"},
 		{"clip not yet in storage", "GET", "/alerts/" + id(w.alert) + "/clip", "chief", "", 404, "not in the evidence store"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -173,7 +173,9 @@ var (
 			integer("copied", rangeCount, false)}},
 
 		wire.TypeCommand: {name: wire.TypeCommand, typ: reflect.TypeFor[wire.Command](), fields: []field{
-			enum("action", true, "power-cycle", "refresh"), integer("slot", rangeInt, false), str("by", false, 0)},
+			enum("action", true, "power-cycle", "refresh", "release-hole"), integer("slot", rangeInt, false), str("by", false, 0),
+			str("serial", false, 0), integer("from", rangeUint64, false), integer("to", rangeUint64, false),
+			str("reason", false, wire.MaxReason)},
 			when: commandIfThen},
 	}
 )

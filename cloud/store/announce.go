@@ -7,9 +7,11 @@ import (
 )
 
 // TrustKinds are the alert kinds raised outside the analysis engine (by
-// the upload endpoint and by Commit's screening). They are delivered once
-// each: the deliverer claims an alert (ClaimAnnouncement) before sending
-// it, and the engine's pass sweeps those nobody claimed yet (Unannounced).
+// the upload endpoint and by Commit's screening). Every alert, theirs and
+// the engine's, is delivered once: the deliverer claims it
+// (ClaimAnnouncement) before sending it, and the engine's pass sweeps
+// those nobody claimed yet (Unannounced): one raised by a collector that
+// stopped before delivering it is delivered by the next pass.
 var TrustKinds = []string{KindRecorderRefused, KindReceiptConflict, KindEchoedReceipt, KindEvidenceCorrupt, KindReportTime}
 
 // ClaimAnnouncement marks the alert key as delivered and reports whether
@@ -32,23 +34,14 @@ func (s *Store) ClaimAnnouncement(ctx context.Context, key string) (bool, error)
 	return n == 1, nil
 }
 
-// Unannounced lists open alerts of the trust kinds that nobody has claimed
-// for delivery yet, oldest first, at most limit (<= 0: 1000).
+// Unannounced lists open alerts that nobody has claimed for delivery yet,
+// oldest first, at most limit (<= 0: 1000).
 func (s *Store) Unannounced(ctx context.Context, limit int) ([]Alert, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	args := []any{AlertOpen}
-	q := `SELECT ` + alertCols + ` FROM alerts WHERE announced_ns IS NULL AND state = ? AND kind IN (`
-	for i, k := range TrustKinds {
-		if i > 0 {
-			q += ", "
-		}
-		q += "?"
-		args = append(args, k)
-	}
-	q += `) ORDER BY id LIMIT ?`
-	args = append(args, limit)
+	q := `SELECT ` + alertCols + ` FROM alerts WHERE announced_ns IS NULL AND state = ? ORDER BY id LIMIT ?`
+	args := []any{AlertOpen, limit}
 	rs, err := s.db.QueryContext(ctx, s.d.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: unannounced alerts: %w", err)

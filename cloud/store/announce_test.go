@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// Trust alerts are delivered exactly once: the first claim wins, and the
-// sweep lists only trust kinds nobody claimed.
+// Alerts are delivered exactly once: the first claim wins, and the sweep
+// lists only those nobody claimed.
 func TestAnnouncementClaimedOnce(t *testing.T) {
 	both(t, func(t *testing.T, b *backend) {
 		ctx := context.Background()
@@ -20,8 +20,11 @@ func TestAnnouncementClaimedOnce(t *testing.T) {
 			}
 		}
 		as, err := s.Unannounced(ctx, 0)
-		if err != nil || len(as) != 1 || as[0].Key != "report-time/dock-a/R1" {
+		if err != nil || len(as) != 2 || as[0].Key != "report-time/dock-a/R1" || as[1].Key != "hole/R1/4" {
 			t.Fatalf("unannounced %+v %v", as, err)
+		}
+		if ok, err := s.ClaimAnnouncement(ctx, as[1].Key); err != nil || !ok {
+			t.Fatalf("claim %s: %v %v", as[1].Key, ok, err)
 		}
 		for i, want := range []bool{true, false} {
 			ok, err := s.ClaimAnnouncement(ctx, as[0].Key)

@@ -182,7 +182,8 @@ type msgKey struct{ dock, id string }
 // (each step in sorted key order) — so concurrent Commits on PostgreSQL
 // cannot deadlock. Each dock's row lock serialises its audit chain
 // verification; it is taken last so that it is held briefly: every batch
-// touches many docks, and concurrent batches queue on those rows.
+// touches many docks, and concurrent batches queue on those rows. The
+// recorders' analysis work marks (sorted) come just before the dock rows.
 func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bool, map[string]int, error) {
 	now := s.clock.Now().UnixNano()
 	dup := make([]bool, len(msgs))
@@ -241,7 +242,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		fn   func(context.Context) error
 	}{
 		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings},
-		{"commands", w.commands}, {"docks", w.docks}, {"audit", w.audit},
+		{"commands", w.commands}, {"analysis work", w.markWork}, {"docks", w.docks}, {"audit", w.audit},
 	} {
 		if err := step.fn(ctx); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", step.name, err)

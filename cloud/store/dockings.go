@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
@@ -151,12 +152,32 @@ func (s *Store) Dockings(ctx context.Context, serial string) (sum DockingSummary
 // such start (corrected for segments, device time for inventory): footage
 // older than the lookback that must be judged all the same.
 func (s *Store) LateArrivals(ctx context.Context, since, before time.Time) (map[string]time.Time, error) {
+	return s.lateArrivals(ctx, nil, since, before)
+}
+
+// LateArrivalsOf is LateArrivals for serials only.
+func (s *Store) LateArrivalsOf(ctx context.Context, serials []string, since, before time.Time) (map[string]time.Time, error) {
+	if len(serials) == 0 {
+		return map[string]time.Time{}, nil
+	}
+	return s.lateArrivals(ctx, serials, since, before)
+}
+
+func (s *Store) lateArrivals(ctx context.Context, serials []string, since, before time.Time) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
+	of := ""
+	args := []any{since.UnixNano(), before.UnixNano()}
+	if serials != nil {
+		of = ` AND serial IN (?` + strings.Repeat(", ?", len(serials)-1) + `)`
+		for _, sn := range serials {
+			args = append(args, sn)
+		}
+	}
 	for _, q := range []string{
-		`SELECT serial, MIN(corr_start_ns) FROM segments WHERE updated_ns >= ? AND corr_start_ns < ? GROUP BY serial`,
-		`SELECT serial, MIN(start_ns) FROM inventory WHERE received_ns >= ? AND start_ns < ? GROUP BY serial`,
+		`SELECT serial, MIN(corr_start_ns) FROM segments WHERE updated_ns >= ? AND corr_start_ns < ?` + of + ` GROUP BY serial`,
+		`SELECT serial, MIN(start_ns) FROM inventory WHERE received_ns >= ? AND start_ns < ?` + of + ` GROUP BY serial`,
 	} {
-		rs, err := s.db.QueryContext(ctx, s.d.q(q), since.UnixNano(), before.UnixNano())
+		rs, err := s.db.QueryContext(ctx, s.d.q(q), args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: late arrivals: %w", err)
 		}

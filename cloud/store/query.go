@@ -145,6 +145,11 @@ type Device struct {
 	Health       wire.DeviceHealth // the snapshot of the last docking
 }
 
+// deviceCols selects a recorder with the unit Devices gives it.
+const deviceCols = `SELECT d.serial, d.model, d.firmware, d.officer,
+		COALESCE(r.unit, NULLIF(k.unit, ''), d.unit) AS u, d.last_dock, d.last_docked_ns, d.health
+		FROM devices d LEFT JOIN recorders r ON r.serial = d.serial LEFT JOIN docks k ON k.id = d.last_dock`
+
 // Devices lists every recorder seen, by serial. Unit comes from enrolment
 // (DESIGN.md: the unit of a finding never comes from a report): the
 // recorder's enrolled unit, else that of the dock that last docked it;
@@ -159,9 +164,7 @@ func (s *Store) DevicesIn(ctx context.Context, units []string) ([]Device, error)
 	if units != nil && len(units) == 0 {
 		return nil, nil
 	}
-	q := `SELECT d.serial, d.model, d.firmware, d.officer,
-		COALESCE(r.unit, NULLIF(k.unit, ''), d.unit) AS u, d.last_dock, d.last_docked_ns, d.health
-		FROM devices d LEFT JOIN recorders r ON r.serial = d.serial LEFT JOIN docks k ON k.id = d.last_dock`
+	q := deviceCols
 	var args []any
 	if units != nil {
 		// The candidates come from three indexed lookups (enrolled to
@@ -178,6 +181,11 @@ func (s *Store) DevicesIn(ctx context.Context, units []string) ([]Device, error)
 			}
 		}
 	}
+	return s.devices(ctx, q, args)
+}
+
+// devices reads the recorders of q (deviceCols and a WHERE clause).
+func (s *Store) devices(ctx context.Context, q string, args []any) ([]Device, error) {
 	rs, err := s.db.QueryContext(ctx, s.d.q(q+` ORDER BY d.serial`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)

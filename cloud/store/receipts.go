@@ -43,9 +43,13 @@ func (s *Store) RecordReceipt(ctx context.Context, r wire.Receipt) error {
 			return err
 		}
 		if n == 1 {
-			_, err := tx.ExecContext(ctx, s.d.q(`UPDATE segments SET updated_ns = ? WHERE serial = ? AND seq = ?`),
-				s.clock.Now().UnixNano(), r.Device, int64(r.Seq))
-			return err
+			now := s.clock.Now().UnixNano()
+			if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE segments SET updated_ns = ? WHERE serial = ? AND seq = ?`),
+				now, r.Device, int64(r.Seq)); err != nil {
+				return err
+			}
+			// The recorder is judged again: the footage is in storage.
+			return s.markWorkTx(ctx, tx, r.Device, now)
 		}
 		have, _, err := s.receipt(ctx, tx, r.Device, r.Seq)
 		if err != nil {

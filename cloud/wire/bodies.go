@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -318,13 +319,28 @@ func (b *Ack) Validate() error {
 const (
 	CmdPowerCycle = "power-cycle"
 	CmdRefresh    = "refresh"
+	// CmdReleaseHole carries a supervisor's decision that recorder Serial,
+	// whose sequence misses From..To, may have its receipted segments
+	// released all the same (DESIGN.md rule 3: a hole keeps everything
+	// until a person decides). The dock still releases only segments with
+	// a verified receipt, and only while every hole it finds is one a
+	// decision names.
+	CmdReleaseHole = "release-hole"
 )
+
+// MaxReason bounds a command's reason.
+const MaxReason = 1024
 
 // Command is sent by the collector to a dock.
 type Command struct {
 	Action string `json:"action"`
 	Slot   int    `json:"slot,omitempty"`
 	By     string `json:"by,omitempty"` // user who issued it, for the audit log
+	// release-hole: the recorder, the missing range decided on and why.
+	Serial string `json:"serial,omitempty"`
+	From   uint64 `json:"from,omitempty"`
+	To     uint64 `json:"to,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 func (b *Command) Validate() error {
@@ -334,6 +350,16 @@ func (b *Command) Validate() error {
 			return invalid("slot %d", b.Slot)
 		}
 	case CmdRefresh:
+	case CmdReleaseHole:
+		if err := ValidID(b.Serial); err != nil {
+			return invalid("release-hole serial: %v", err)
+		}
+		if b.From == 0 || b.To < b.From || b.To > math.MaxInt64 {
+			return invalid("release-hole range %d..%d", b.From, b.To)
+		}
+		if b.By == "" || b.Reason == "" || len(b.Reason) > MaxReason {
+			return invalid("release-hole needs who decided and why (reason of 1..%d bytes)", MaxReason)
+		}
 	default:
 		return invalid("action %q", b.Action)
 	}

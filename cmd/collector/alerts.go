@@ -104,18 +104,9 @@ func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // actOnAlert posts an action to the collector's API with the caller's
 // token; the collector records who holds the token.
 func actOnAlert(ctx context.Context, server, tokenFile, sub string, id int64, comment string, stdout, stderr io.Writer) int {
-	tok := os.Getenv("BERTH_TOKEN")
-	if tokenFile != "" {
-		b, err := os.ReadFile(tokenFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "collector alerts %s: %v\n", sub, err)
-			return 1
-		}
-		tok = strings.TrimSpace(string(b))
-	}
+	tok, code := apiToken(tokenFile, "collector alerts "+sub, stderr)
 	if tok == "" {
-		fmt.Fprintf(stderr, "collector alerts %s: an API token is required (--token-file or BERTH_TOKEN; collector user token NAME)\n", sub)
-		return 2
+		return code
 	}
 	action := map[string]string{"ack": "acknowledge", "explain": "explain", "close": "close"}[sub]
 	body, _ := json.Marshal(map[string]string{"comment": comment})
@@ -195,4 +186,24 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// apiToken reads the caller's API token from tokenFile, else $BERTH_TOKEN;
+// on failure it says why (prefixed with what) and returns "" and the exit
+// code.
+func apiToken(tokenFile, what string, stderr io.Writer) (string, int) {
+	tok := os.Getenv("BERTH_TOKEN")
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", what, err)
+			return "", 1
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	if tok == "" {
+		fmt.Fprintf(stderr, "%s: an API token is required (--token-file or BERTH_TOKEN; collector user token NAME)\n", what)
+		return "", 2
+	}
+	return tok, 0
 }

@@ -21,6 +21,7 @@ commands:
   enroll         enrol units, docks and recorders (the registry of who may report and upload)
   report         a unit's weekly compliance statistics per officer (--unit U --week 2026-W48 [--csv])
   evidence       custody: read the footage access log, set and lift legal holds
+  holes          holes release: a supervisor lets a recorder with a sequence hole release its receipted segments
   user           add people (roles, units, passwords) and issue their API tokens
 `
 
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runEnroll(ctx, args, stdout, stderr)
 	case "report":
 		return runReport(ctx, args, stdout, stderr)
+	case "holes":
+		return runHoles(ctx, args, stdout, stderr)
 	case "evidence":
 		return runEvidence(ctx, args, stdout, stderr)
 	case "help":
