@@ -121,3 +121,9 @@ func (c *Client) CommitFirmware(ctx context.Context, sha [32]byte, reboot bool) 
 	}
 	return ack.Version, nil
 }
+
+// Done is closed when the link has ended (the device closed it, it
+// failed, or Close was called). After CommitFirmware with reboot, wait on
+// it before opening the next link: the device reboots only once it has
+// sent the ack.
+func (c *Client) Done() <-chan struct{} { return c.done }
