@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/firmware-protocol/conformance"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
 )
@@ -228,5 +229,42 @@ func TestFirmwareRefusals(t *testing.T) {
 	st, err := c.FirmwareStatus(ctx)
 	if err != nil || st.Result != docklink.FwResultRejected || st.StagedHeld != 0 || st.Pending != "" || r.Reboots() != 0 {
 		t.Fatalf("after a rejected image: %+v %v (reboots %d)", st, err, r.Reboots())
+	}
+}
+
+func TestFirmwareConformance(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		faults []recsim.Fault
+		result string
+	}{
+		{"installs", nil, "installed 2.5.0, running 2.5.0"},
+		{"rolls back", []recsim.Fault{{Kind: recsim.FaultFwBootFail}}, "rolled-back 2.5.0, running 2.4.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := genRec(t, tc.faults...)
+			srv := serve(t, []*recsim.Recorder{r}, nil)
+			img, o := testImage(t, "recsim", "2.5.0", 200<<10)
+			rep := runSuite(t, tcpDialer(srv.Addr(0)), &conformance.Opts{Keys: keysOf(r),
+				Firmware: &conformance.Image{Offer: o, Bytes: img}, FirmwareInstall: true})
+			if !rep.Passed() {
+				t.Fatalf("failed: %+v", rep.Failed())
+			}
+			fw := 0
+			for _, res := range rep.Results {
+				if strings.HasPrefix(res.Rule, "§17") {
+					fw++
+					if res.Skip || !res.Pass {
+						t.Errorf("%s %s: skip %v pass %v %s", res.Rule, res.Name, res.Skip, res.Pass, res.Detail)
+					}
+					if res.Rule == "§17.7" && res.Detail != tc.result {
+						t.Errorf("install: %q, want %q", res.Detail, tc.result)
+					}
+				}
+			}
+			if fw != 5 {
+				t.Fatalf("%d firmware checks ran", fw)
+			}
+		})
 	}
 }
