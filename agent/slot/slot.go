@@ -38,6 +38,9 @@ type Config struct {
 	ProgressEvery time.Duration
 	// Clock waits and stamps (nil: the real clock).
 	Clock clockwork.Clock
+	// Firmware, if set, updates a recorder's firmware once its footage is
+	// safe in the buffer (firmware.go).
+	Firmware FirmwareStep
 }
 
 func (c *Config) defaults() {
