@@ -49,12 +49,13 @@ func reject(reason string, err error) *Rejection { return &Rejection{Reason: rea
 // topicTypes maps each dock topic kind a dock publishes on to the only
 // message type it carries.
 var topicTypes = map[string]string{
-	wire.KindState:   wire.TypeDockState,
-	wire.KindSlots:   wire.TypeSlotState,
-	wire.KindDevices: wire.TypeDeviceHealth,
-	wire.KindSegment: wire.TypeSegmentManifest,
-	wire.KindAudit:   wire.TypeAuditRecord,
-	wire.KindDocking: wire.TypeDocking,
+	wire.KindState:    wire.TypeDockState,
+	wire.KindSlots:    wire.TypeSlotState,
+	wire.KindDevices:  wire.TypeDeviceHealth,
+	wire.KindSegment:  wire.TypeSegmentManifest,
+	wire.KindAudit:    wire.TypeAuditRecord,
+	wire.KindDocking:  wire.TypeDocking,
+	wire.KindFirmware: wire.TypeFirmware,
 }
 
 // Decoder turns one MQTT message into a store.Incoming, or a *Rejection. It
@@ -165,5 +166,6 @@ func ReportFilters() []string {
 		wire.DockTopic("+", wire.KindSegment),
 		wire.DockTopic("+", wire.KindAudit),
 		wire.DockTopic("+", wire.KindDocking),
+		wire.DockTopic("+", wire.KindFirmware),
 	}
 }

@@ -12,14 +12,15 @@ const Root = "berth/v1"
 
 // Kinds of dock topics: the path element after berth/v1/docks/{dock}/.
 const (
-	KindState   = "state"   // retained; LWT "offline"
-	KindSlots   = "slots"   // slots/{slot}, retained
-	KindDevices = "devices" // devices/{serial}, health snapshot at docking
-	KindSegment = "segments"
-	KindAudit   = "audit"
-	KindAck     = "ack"     // collector -> dock
-	KindCmd     = "cmd"     // collector -> dock
-	KindDocking = "docking" // inventory at docking, and its end
+	KindState    = "state"   // retained; LWT "offline"
+	KindSlots    = "slots"   // slots/{slot}, retained
+	KindDevices  = "devices" // devices/{serial}, health snapshot at docking
+	KindSegment  = "segments"
+	KindAudit    = "audit"
+	KindAck      = "ack"      // collector -> dock
+	KindCmd      = "cmd"      // collector -> dock
+	KindDocking  = "docking"  // inventory at docking, and its end
+	KindFirmware = "firmware" // firmware update progress and results
 )
 
 // ErrBadTopic reports a topic outside berth v1 or with an invalid element.
@@ -44,6 +45,7 @@ func AuditTopic(dock string) string          { return DockTopic(dock, KindAudit)
 func AckTopic(dock string) string            { return DockTopic(dock, KindAck) }
 func CmdTopic(dock string) string            { return DockTopic(dock, KindCmd) }
 func DockingTopic(dock string) string        { return DockTopic(dock, KindDocking) }
+func FirmwareTopic(dock string) string       { return DockTopic(dock, KindFirmware) }
 func AlertTopic(unit, kind string) string    { return Root + "/alerts/" + unit + "/" + kind }
 func SharedSubscription(group string) string { return "$share/" + group + "/" + Root + "/docks/+/#" }
 func DockSubscription() string               { return Root + "/docks/+/#" }
@@ -78,7 +80,7 @@ func ParseDockTopic(topic string) (DockTopicParts, error) {
 		if err := ValidID(p.Sub); err != nil {
 			return DockTopicParts{}, fmt.Errorf("%w: %s: %w", ErrBadTopic, p.Kind, err)
 		}
-	case KindState, KindSegment, KindAudit, KindAck, KindCmd, KindDocking:
+	case KindState, KindSegment, KindAudit, KindAck, KindCmd, KindDocking, KindFirmware:
 		if len(parts) != 2 {
 			return DockTopicParts{}, fmt.Errorf("%w: %q has extra elements", ErrBadTopic, topic)
 		}
