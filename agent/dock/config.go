@@ -56,6 +56,9 @@ type Config struct {
 		AckTimeout time.Duration `yaml:"ack_timeout"`
 	} `yaml:"mqtt"`
 
+	// Firmware campaigns to run on docked recorders (firmware.go).
+	Firmware FirmwareConfig `yaml:"firmware"`
+
 	APISocket   string        `yaml:"api_socket"`   // dockctl's socket
 	MetricsAddr string        `yaml:"metrics_addr"` // 127.0.0.1:9110; empty: off
 	StateEvery  time.Duration `yaml:"state_every"`  // dock state report period
@@ -138,6 +141,9 @@ func (c *Config) Check() error {
 		}
 	}
 	if _, err := c.previousKeys(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Firmware.check(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

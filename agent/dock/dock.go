@@ -19,6 +19,7 @@ import (
 
 	"github.com/berthdock/berth/agent/audit"
 	"github.com/berthdock/berth/agent/buffer"
+	"github.com/berthdock/berth/agent/firmware"
 	"github.com/berthdock/berth/agent/localapi"
 	"github.com/berthdock/berth/agent/report"
 	"github.com/berthdock/berth/agent/slot"
@@ -53,8 +54,11 @@ type Settings struct {
 	TLS        *tls.Config
 	AckTimeout time.Duration
 	StateEvery time.Duration
-	Slot       slot.Config     // per-slot settings; Index, Dock and Clock are filled in
-	Clock      clockwork.Clock // nil: the real clock
+	Slot       slot.Config // per-slot settings; Index, Dock and Clock are filled in
+	// Firmware, if set, runs firmware campaigns on docked recorders; its
+	// Report is set to the dock's (firmware.go).
+	Firmware *firmware.Updater
+	Clock    clockwork.Clock // nil: the real clock
 }
 
 // Dock is a running dock agent.
@@ -100,6 +104,13 @@ func New(set Settings, p Parts) (*Dock, error) {
 	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password, TLS: set.TLS, Clock: set.Clock,
 		AckTimeout: set.AckTimeout, OnConnect: d.publishState}, p.Outbox, d.command, p.Log.With("part", "report"))
 	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, set.Clock, p.Log.With("part", "upload"))
+	if set.Firmware != nil {
+		set.Firmware.Report = d.Firmware
+		if set.Firmware.Log == nil {
+			set.Firmware.Log = p.Log.With("part", "firmware")
+		}
+		set.Slot.Firmware = set.Firmware
+	}
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
 		cfg.Index, cfg.Dock, cfg.Keys, cfg.Clock = bs.Index, set.Dock, p.Keys, set.Clock

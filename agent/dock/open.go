@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthdock/berth/agent/audit"
 	"github.com/berthdock/berth/agent/buffer"
+	"github.com/berthdock/berth/agent/firmware"
 	"github.com/berthdock/berth/agent/outbox"
 	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/agent/uploader"
@@ -141,7 +142,17 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Dock, err = New(Settings{Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token, TLS: tlsCfg,
+	campaigns, err := cfg.Firmware.Load()
+	if err != nil {
+		return nil, err
+	}
+	var fw *firmware.Updater
+	if len(campaigns) > 0 {
+		fw = &firmware.Updater{Now: o.Clock.Now}
+		fw.SetCampaigns(campaigns)
+		o.Log.Info("firmware campaigns loaded", "count", len(campaigns))
+	}
+	s.Dock, err = New(Settings{Firmware: fw, Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token, TLS: tlsCfg,
 		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Clock: o.Clock},
 		Parts{Board: s.Board, Buffer: s.Buffer, Outbox: s.Outbox, Audit: s.Audit, Upload: client, Keys: keys,
 			Log: o.Log, Logs: o.Logs})
