@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,6 +42,46 @@ func TestFirmwareProgress(t *testing.T) {
 		}
 		if other, err := s.FirmwareProgress(ctx, "other"); err != nil || len(other) != 0 {
 			t.Fatalf("other campaign: %+v %v", other, err)
+		}
+	})
+}
+
+func TestFirmwareCampaignStages(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		ctx := context.Background()
+		c := FirmwareCampaign{ID: "r1-2.5.0", Model: "R1", Version: "2.5.0", Size: 100, SHA256: hash64("a"), Signature: "c2ln",
+			Image: "/srv/fw/r1-2.5.0.bin", Pilot: []string{"R2", "R1", "R2"}, CreatedBy: "custodian-1"}
+		if err := s.CreateFirmwareCampaign(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateFirmwareCampaign(ctx, c); !errors.Is(err, ErrConflict) {
+			t.Fatalf("second create: %v", err)
+		}
+		bad := c
+		bad.ID, bad.Pilot = "other", nil
+		if err := s.CreateFirmwareCampaign(ctx, bad); !errors.Is(err, ErrArgument) {
+			t.Fatalf("no pilot: %v", err)
+		}
+		got, err := s.FirmwareCampaignByID(ctx, "r1-2.5.0")
+		if err != nil || got.Stage != StagePilot || !slices.Equal(got.Targets(), []string{"R1", "R2"}) || !got.Advanced.IsZero() {
+			t.Fatalf("pilot: %+v %v", got, err)
+		}
+		if err := s.AdvanceFirmwareCampaign(ctx, "r1-2.5.0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AdvanceFirmwareCampaign(ctx, "r1-2.5.0"); !errors.Is(err, ErrState) {
+			t.Fatalf("advance twice: %v", err)
+		}
+		if err := s.AdvanceFirmwareCampaign(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("advance unknown: %v", err)
+		}
+		got, _ = s.FirmwareCampaignByID(ctx, "r1-2.5.0")
+		if got.Stage != StageAll || got.Targets() != nil || got.Advanced.IsZero() {
+			t.Fatalf("advanced: %+v", got)
+		}
+		if all, err := s.FirmwareCampaigns(ctx); err != nil || len(all) != 1 {
+			t.Fatalf("list: %+v %v", all, err)
 		}
 	})
 }
