@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/berthdock/berth/agent/firmware"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
@@ -56,8 +57,8 @@ type Config struct {
 		AckTimeout time.Duration `yaml:"ack_timeout"`
 	} `yaml:"mqtt"`
 
-	// Firmware campaigns to run on docked recorders (firmware.go).
-	Firmware FirmwareConfig `yaml:"firmware"`
+	// Firmware campaigns to run on docked recorders (agent/firmware).
+	Firmware firmware.Config `yaml:"firmware"`
 
 	APISocket   string        `yaml:"api_socket"`   // dockctl's socket
 	MetricsAddr string        `yaml:"metrics_addr"` // 127.0.0.1:9110; empty: off
@@ -143,7 +144,7 @@ func (c *Config) Check() error {
 	if _, err := c.previousKeys(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.Firmware.check(); err != nil {
+	if err := c.Firmware.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -51,7 +51,7 @@ func TestFirmwareCampaignEndToEnd(t *testing.T) {
 	w, err := testworld.Start(context.Background(), testworld.Config{Dir: t.TempDir(), Log: log, DockID: dockID, Unit: "unit-fw",
 		Version: "e2e", Recorders: recs,
 		Dock: func(c *dock.Config) {
-			c.Firmware = dock.FirmwareConfig{VendorKey: vendor, Campaigns: []dock.FirmwareCampaign{
+			c.Firmware = firmware.Config{VendorKey: vendor, Campaigns: []firmware.CampaignConfig{
 				{ID: "recsim-2.5.0", Image: imgPath, Manifest: manPath}}}
 		}})
 	if err != nil {

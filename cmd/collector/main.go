@@ -22,6 +22,7 @@ commands:
   report         a unit's weekly compliance statistics per officer (--unit U --week 2026-W48 [--csv])
   evidence       custody: read the footage access log, set and lift legal holds
   user           add people (roles, units, passwords) and issue their API tokens
+  firmware       firmware campaigns: create (pilot first), advance, status, the docks' configuration
 `
 
 func main() {
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runReport(ctx, args, stdout, stderr)
 	case "evidence":
 		return runEvidence(ctx, args, stdout, stderr)
+	case "firmware":
+		return runFirmware(ctx, args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
