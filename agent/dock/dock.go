@@ -58,7 +58,10 @@ type Settings struct {
 	// Firmware, if set, runs firmware campaigns on docked recorders; its
 	// Report is set to the dock's (firmware.go).
 	Firmware *firmware.Updater
-	Clock    clockwork.Clock // nil: the real clock
+	// FirmwareFetch, if set, keeps Firmware's campaigns in step with the
+	// collector's (a part of Run).
+	FirmwareFetch *firmware.Fetcher
+	Clock         clockwork.Clock // nil: the real clock
 }
 
 // Dock is a running dock agent.
@@ -149,6 +152,9 @@ func (d *Dock) Run(ctx context.Context) error {
 	run("buffer", d.p.Buffer.Run)
 	run("state", d.stateLoop)
 	run("commands", d.commandLoop)
+	if d.set.FirmwareFetch != nil {
+		run("firmware", d.set.FirmwareFetch.Run)
+	}
 	for i, s := range d.slots {
 		events := d.p.Board.Slots()[i].Presence.Events()
 		run(fmt.Sprintf("slot %d", i), func(ctx context.Context) error { return s.Run(ctx, events) })

@@ -147,12 +147,22 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 		return nil, err
 	}
 	var fw *firmware.Updater
-	if len(campaigns) > 0 {
+	var fetch *firmware.Fetcher
+	if len(campaigns) > 0 || cfg.Firmware.Fetch {
 		fw = &firmware.Updater{Now: o.Clock.Now}
 		fw.SetCampaigns(campaigns)
-		o.Log.Info("firmware campaigns loaded", "count", len(campaigns))
+		o.Log.Info("firmware campaigns loaded", "count", len(campaigns), "fetch", cfg.Firmware.Fetch)
 	}
-	s.Dock, err = New(Settings{Firmware: fw, Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token, TLS: tlsCfg,
+	if cfg.Firmware.Fetch {
+		vendor, err := firmware.ParseVendorKey(cfg.Firmware.VendorKey)
+		if err != nil {
+			return nil, err
+		}
+		fetch = &firmware.Fetcher{BaseURL: cfg.Collector.URL, Dock: cfg.Dock, Token: token, HTTP: httpClient,
+			Dir: filepath.Join(cfg.DataDir, "firmware"), Vendor: vendor, Updater: fw, Static: campaigns,
+			Every: cfg.Firmware.FetchEvery, Log: o.Log.With("part", "firmware")}
+	}
+	s.Dock, err = New(Settings{Firmware: fw, FirmwareFetch: fetch, Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token, TLS: tlsCfg,
 		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Clock: o.Clock},
 		Parts{Board: s.Board, Buffer: s.Buffer, Outbox: s.Outbox, Audit: s.Audit, Upload: client, Keys: keys,
 			Log: o.Log, Logs: o.Logs})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -27,6 +28,12 @@ import (
 type Config struct {
 	VendorKey string           `yaml:"vendor_key"`
 	Campaigns []CampaignConfig `yaml:"campaigns"`
+	// Fetch also runs the collector's campaigns (`collector firmware
+	// campaign`): their list and images come from the upload endpoint,
+	// with the dock's credentials, into data_dir/firmware.
+	Fetch bool `yaml:"fetch,omitempty"`
+	// FetchEvery is how often the list is fetched again (default 10m).
+	FetchEvery time.Duration `yaml:"fetch_every,omitempty"`
 }
 
 // CampaignConfig is one campaign of Config.
@@ -51,7 +58,7 @@ func ParseVendorKey(s string) (ed25519.PublicKey, error) {
 
 // Check validates the section without reading the images.
 func (c *Config) Check() error {
-	if len(c.Campaigns) == 0 {
+	if len(c.Campaigns) == 0 && !c.Fetch {
 		return nil
 	}
 	var errs []error

@@ -133,3 +133,7 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+func verify(vendor ed25519.PublicKey, o docklink.FwOffer) bool {
+	return docklink.VerifyFirmware(vendor, &o)
+}
