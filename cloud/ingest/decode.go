@@ -49,13 +49,13 @@ func reject(reason string, err error) *Rejection { return &Rejection{Reason: rea
 // topicTypes maps each dock topic kind a dock publishes on to the only
 // message type it carries.
 var topicTypes = map[string]string{
-	wire.KindState:    wire.TypeDockState,
-	wire.KindSlots:    wire.TypeSlotState,
-	wire.KindDevices:  wire.TypeDeviceHealth,
-	wire.KindSegment:  wire.TypeSegmentManifest,
-	wire.KindAudit:    wire.TypeAuditRecord,
-	wire.KindDocking:  wire.TypeDocking,
-	wire.KindFirmware: wire.TypeFirmware,
+	wire.KindState:   wire.TypeDockState,
+	wire.KindSlots:   wire.TypeSlotState,
+	wire.KindDevices: wire.TypeDeviceHealth,
+	wire.KindSegment: wire.TypeSegmentManifest,
+	wire.KindAudit:   wire.TypeAuditRecord,
+	wire.KindDocking: wire.TypeDocking,
+	// firmware.progress: registered in firmware.go
 }
 
 // Decoder turns one MQTT message into a store.Incoming, or a *Rejection. It

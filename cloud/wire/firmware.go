@@ -2,6 +2,10 @@ package wire
 
 import "time"
 
+// KindFirmware is the dock topic kind of firmware.progress reports:
+// berth/v1/docks/{dock}/firmware.
+const KindFirmware = "firmware"
+
 // Firmware update states in FirmwareProgress.State (DockLink §17).
 const (
 	FwTransferring = "transferring" // the image is being written to the recorder

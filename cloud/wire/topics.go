@@ -12,15 +12,14 @@ const Root = "berth/v1"
 
 // Kinds of dock topics: the path element after berth/v1/docks/{dock}/.
 const (
-	KindState    = "state"   // retained; LWT "offline"
-	KindSlots    = "slots"   // slots/{slot}, retained
-	KindDevices  = "devices" // devices/{serial}, health snapshot at docking
-	KindSegment  = "segments"
-	KindAudit    = "audit"
-	KindAck      = "ack"      // collector -> dock
-	KindCmd      = "cmd"      // collector -> dock
-	KindDocking  = "docking"  // inventory at docking, and its end
-	KindFirmware = "firmware" // firmware update progress and results
+	KindState   = "state"   // retained; LWT "offline"
+	KindSlots   = "slots"   // slots/{slot}, retained
+	KindDevices = "devices" // devices/{serial}, health snapshot at docking
+	KindSegment = "segments"
+	KindAudit   = "audit"
+	KindAck     = "ack"     // collector -> dock
+	KindCmd     = "cmd"     // collector -> dock
+	KindDocking = "docking" // inventory at docking, and its end
 )
 
 // ErrBadTopic reports a topic outside berth v1 or with an invalid element.
