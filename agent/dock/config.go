@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/berthdock/berth/agent/firmware"
 	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
@@ -56,6 +57,9 @@ type Config struct {
 		Broker     string        `yaml:"broker"` // tcp://host:1883 or ssl://host:8883
 		AckTimeout time.Duration `yaml:"ack_timeout"`
 	} `yaml:"mqtt"`
+
+	// Firmware campaigns to run on docked recorders (agent/firmware).
+	Firmware firmware.Config `yaml:"firmware"`
 
 	APISocket   string        `yaml:"api_socket"`   // dockctl's socket
 	MetricsAddr string        `yaml:"metrics_addr"` // 127.0.0.1:9110; empty: off
@@ -151,6 +155,9 @@ func (c *Config) Check() error {
 			errs = append(errs, fmt.Errorf("batteries.%s: design_mah must be 0..1000000 and efficiency 0..1, got %d and %g",
 				model, b.DesignMilliAmpHours, b.Efficiency))
 		}
+	}
+	if err := c.Firmware.Check(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

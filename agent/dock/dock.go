@@ -19,6 +19,7 @@ import (
 
 	"github.com/berthdock/berth/agent/audit"
 	"github.com/berthdock/berth/agent/buffer"
+	"github.com/berthdock/berth/agent/firmware"
 	"github.com/berthdock/berth/agent/localapi"
 	"github.com/berthdock/berth/agent/report"
 	"github.com/berthdock/berth/agent/slot"
@@ -53,8 +54,14 @@ type Settings struct {
 	TLS        *tls.Config
 	AckTimeout time.Duration
 	StateEvery time.Duration
-	Slot       slot.Config     // per-slot settings; Index, Dock and Clock are filled in
-	Clock      clockwork.Clock // nil: the real clock
+	Slot       slot.Config // per-slot settings; Index, Dock and Clock are filled in
+	// Firmware, if set, runs firmware campaigns on docked recorders; its
+	// Report is set to the dock's (firmware.go).
+	Firmware *firmware.Updater
+	// FirmwareFetch, if set, keeps Firmware's campaigns in step with the
+	// collector's (a part of Run).
+	FirmwareFetch *firmware.Fetcher
+	Clock         clockwork.Clock // nil: the real clock
 }
 
 // Dock is a running dock agent.
@@ -102,6 +109,13 @@ func New(set Settings, p Parts) (*Dock, error) {
 	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password, TLS: set.TLS, Clock: set.Clock,
 		AckTimeout: set.AckTimeout, OnConnect: d.publishState}, p.Outbox, d.command, p.Log.With("part", "report"))
 	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, set.Clock, p.Log.With("part", "upload"))
+	if set.Firmware != nil {
+		set.Firmware.Report = d.Firmware
+		if set.Firmware.Log == nil {
+			set.Firmware.Log = p.Log.With("part", "firmware")
+		}
+		set.Slot.Firmware = set.Firmware
+	}
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
 		cfg.Index, cfg.Dock, cfg.Keys, cfg.Clock, cfg.Holes = bs.Index, set.Dock, p.Keys, set.Clock, d.holes
@@ -140,6 +154,9 @@ func (d *Dock) Run(ctx context.Context) error {
 	run("buffer", d.p.Buffer.Run)
 	run("state", d.stateLoop)
 	run("commands", d.commandLoop)
+	if d.set.FirmwareFetch != nil {
+		run("firmware", d.set.FirmwareFetch.Run)
+	}
 	for i, s := range d.slots {
 		events := d.p.Board.Slots()[i].Presence.Events()
 		run(fmt.Sprintf("slot %d", i), func(ctx context.Context) error { return s.Run(ctx, events) })

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthdock/berth/agent/audit"
 	"github.com/berthdock/berth/agent/buffer"
+	"github.com/berthdock/berth/agent/firmware"
 	"github.com/berthdock/berth/agent/outbox"
 	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/agent/uploader"
@@ -144,7 +145,27 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	if o.Slot.Batteries == nil {
 		o.Slot.Batteries = cfg.Batteries
 	}
-	s.Dock, err = New(Settings{Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token, TLS: tlsCfg,
+	campaigns, err := cfg.Firmware.Load()
+	if err != nil {
+		return nil, err
+	}
+	var fw *firmware.Updater
+	var fetch *firmware.Fetcher
+	if len(campaigns) > 0 || cfg.Firmware.Fetch {
+		fw = &firmware.Updater{Now: o.Clock.Now}
+		fw.SetCampaigns(campaigns)
+		o.Log.Info("firmware campaigns loaded", "count", len(campaigns), "fetch", cfg.Firmware.Fetch)
+	}
+	if cfg.Firmware.Fetch {
+		vendor, err := firmware.ParseVendorKey(cfg.Firmware.VendorKey)
+		if err != nil {
+			return nil, err
+		}
+		fetch = &firmware.Fetcher{BaseURL: cfg.Collector.URL, Dock: cfg.Dock, Token: token, HTTP: httpClient,
+			Dir: filepath.Join(cfg.DataDir, "firmware"), Vendor: vendor, Updater: fw, Static: campaigns,
+			Every: cfg.Firmware.FetchEvery, Log: o.Log.With("part", "firmware")}
+	}
+	s.Dock, err = New(Settings{Firmware: fw, FirmwareFetch: fetch, Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token, TLS: tlsCfg,
 		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Clock: o.Clock},
 		Parts{Board: s.Board, Buffer: s.Buffer, Outbox: s.Outbox, Audit: s.Audit, Upload: client, Keys: keys,
 			Log: o.Log, Logs: o.Logs})

@@ -65,6 +65,9 @@ func (s *Slot) session(ctx context.Context) (linkLost bool) {
 		return true
 	}
 	s.reportComplete(d)
+	if s.firmwareStep(ctx, c, d) {
+		return true // the recorder rebooted, or the link broke mid-transfer
+	}
 	s.releaseAll(ctx, c, d)
 	if ctx.Err() != nil {
 		return false

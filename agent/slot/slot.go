@@ -45,6 +45,9 @@ type Config struct {
 	// Holes are the supervisors' decisions to release around a sequence
 	// hole (nil: none; every hole withholds releases).
 	Holes *HoleReleases
+	// Firmware, if set, updates a recorder's firmware once its footage is
+	// safe in the buffer (firmware.go).
+	Firmware FirmwareStep
 }
 
 func (c *Config) defaults() {

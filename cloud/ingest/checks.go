@@ -24,6 +24,8 @@ var (
 	rangePercent = intRange{lo: 0, hi: 100}
 	rangeSlot    = intRange{lo: 0, hi: 255}
 	rangePart    = intRange{lo: 1, hi: 100000}
+	rangeFwSlot  = intRange{lo: 0, hi: 1000}
+	rangeSize    = intRange{lo: 1, hi: 1<<63 - 1}
 )
 
 // schemaInt reports whether the number literal raw is a JSON Schema

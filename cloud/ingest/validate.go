@@ -88,6 +88,9 @@ const maxFields = 24
 func str(name string, required bool, maxLen int) field {
 	return field{name: name, kind: fString, required: required, maxLen: maxLen}
 }
+func str2(name string, required bool, minLen, maxLen int) field {
+	return field{name: name, kind: fString, required: required, minLen: minLen, maxLen: maxLen}
+}
 func kind(name string, k fkind, required bool) field {
 	return field{name: name, kind: k, required: required}
 }
@@ -171,6 +174,13 @@ var (
 			integer("part", rangePart, true), integer("parts", rangePart, true),
 			{name: "segments", kind: fObjects, maxLen: wire.MaxInventoryPart, obj: inventorySpec},
 			integer("copied", rangeCount, false)}},
+
+		wire.TypeFirmware: {name: wire.TypeFirmware, typ: reflect.TypeFor[wire.FirmwareProgress](), fields: []field{
+			kind("campaign", fID, true), kind("serial", fID, true), integer("slot", rangeFwSlot, true),
+			str2("model", true, 1, 255), str2("version", true, 1, 255), str("running", false, 255),
+			enum("state", true, "transferring", "rebooting", "installed", "rolled-back", "rejected", "refused", "failed"),
+			integer("held", rangeCount, true), integer("size", rangeSize, true), str("detail", false, 1024),
+			kind("at", fSetTime, true)}},
 
 		wire.TypeCommand: {name: wire.TypeCommand, typ: reflect.TypeFor[wire.Command](), fields: []field{
 			enum("action", true, "power-cycle", "refresh", "release-hole"), integer("slot", rangeInt, false), str("by", false, 0),
@@ -620,6 +630,11 @@ func goRules(b wire.Body) error {
 		if b.DockedAt.IsZero() {
 			return fmt.Errorf("%w: missing docked_at", wire.ErrInvalid)
 		}
+		if err := b.Validate(); err != nil {
+			return err
+		}
+	case *wire.FirmwareProgress:
+		// wire.FirmwareProgress.Validate's cross-field and byte-length rules.
 		if err := b.Validate(); err != nil {
 			return err
 		}

@@ -435,7 +435,7 @@ func TestSpecsMatchSchemaFiles(t *testing.T) {
 	for typ, spec := range bodySpecs {
 		files[spec] = read(typ + ".json")
 	}
-	if len(bodySpecs) != 8 {
+	if len(bodySpecs) != 9 {
 		t.Errorf("%d body specs", len(bodySpecs))
 	}
 	for spec, f := range files {

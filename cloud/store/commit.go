@@ -115,6 +115,10 @@ func check(m Incoming) error {
 			texts = append(texts, g.SHA256, g.StopCause)
 			times = append(times, g.Start, g.End)
 		}
+	case *wire.FirmwareProgress:
+		want = wire.TypeFirmware
+		texts = append(texts, b.Campaign, b.Serial, b.Model, b.Version, b.Running, b.State, b.Detail)
+		times = append(times, b.At)
 	default:
 		return fmt.Errorf("body type %T", m.Body)
 	}
@@ -242,7 +246,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		fn   func(context.Context) error
 	}{
 		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings},
-		{"commands", w.commands}, {"analysis work", w.markWork}, {"docks", w.docks}, {"audit", w.audit},
+		{"commands", w.commands}, {"analysis work", w.markWork}, {"docks", w.docks}, {"audit", w.audit}, {"firmware", w.firmware},
 	} {
 		if err := step.fn(ctx); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", step.name, err)

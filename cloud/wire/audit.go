@@ -23,6 +23,7 @@ const (
 	AuditConfig        = "config"
 	AuditCommand       = "command"
 	AuditStarted       = "started"
+	AuditFirmware      = "firmware" // a recorder rebooted to install firmware (DockLink §17)
 )
 
 // GenesisHash is the Prev of a dock's first audit record.

@@ -24,6 +24,7 @@ const (
 	TypeAck             = "ack"
 	TypeCommand         = "cmd"
 	TypeDocking         = "docking"
+	TypeFirmware        = "firmware.progress"
 )
 
 // Envelope wraps every report. ID is unique per dock and stable across
@@ -99,6 +100,7 @@ var bodyTypes = map[string]func() Body{
 	TypeAck:             func() Body { return new(Ack) },
 	TypeCommand:         func() Body { return new(Command) },
 	TypeDocking:         func() Body { return new(Docking) },
+	TypeFirmware:        func() Body { return new(FirmwareProgress) },
 }
 
 // Body is implemented by every message body; Validate checks the fields a

@@ -23,6 +23,7 @@ commands:
   evidence       custody: read the footage access log, set and lift legal holds
   holes          holes release: a supervisor lets a recorder with a sequence hole release its receipted segments
   user           add people (roles, units, passwords) and issue their API tokens
+  firmware       firmware campaigns: create (pilot first), advance, status, the docks' configuration
 `
 
 func main() {
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runHoles(ctx, args, stdout, stderr)
 	case "evidence":
 		return runEvidence(ctx, args, stdout, stderr)
+	case "firmware":
+		return runFirmware(ctx, args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0

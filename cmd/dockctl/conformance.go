@@ -9,15 +9,18 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/berthdock/berth/agent/firmware"
 	"github.com/berthdock/berth/drivers/seriallink"
 	"github.com/berthdock/berth/firmware-protocol/conformance"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
 const conformanceUsage = `usage: dockctl conformance (--port PATH | --addr HOST:PORT) [--key [SERIAL=]BASE64]... [--release] [--set-clock] [--timeout 30s] [-v]
+       [--fw-image FILE --fw-manifest FILE --fw-vendor-key BASE64 [--fw-install]]
 
 Runs the DockLink v1 conformance suite (firmware-protocol/PROTOCOL.md §15)
 against one device and prints a pass/fail table; exits 1 if it does not conform.
@@ -27,6 +30,10 @@ against one device and prints a pass/fail table; exits 1 if it does not conform.
               it the signature is checked against the key the device announces
   --release   also RELEASE one verified segment (frees footage on the device!)
   --set-clock also set the device clock to this host's clock
+  --fw-image, --fw-manifest, --fw-vendor-key
+              a vendor-signed test image the device accepts (§17): the transfer, resume and
+              mismatch checks run with it (checked against the vendor key first)
+  --fw-install also install it: the device reboots into the test image (or reports a rollback)
 `
 
 // anyKey is an enrolled key given without a serial: it answers for
@@ -87,6 +94,10 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	setClock := fs.Bool("set-clock", false, "also set the device clock")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-check timeout (footage checks get more per byte held)")
 	verbose := fs.Bool("v", false, "log each check as it runs")
+	fwImage := fs.String("fw-image", "", "vendor-signed test firmware image")
+	fwManifest := fs.String("fw-manifest", "", "its signed manifest (JSON)")
+	fwVendor := fs.String("fw-vendor-key", "", "the vendor's Ed25519 public key, base64")
+	fwInstall := fs.Bool("fw-install", false, "also install the test image (the device reboots)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -106,7 +117,15 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 			return d.DialContext(ctx, "tcp", *addr)
 		}
 	}
-	opts := &conformance.Opts{Release: *release, SetClock: *setClock, CheckTimeout: *timeout}
+	opts := &conformance.Opts{Release: *release, SetClock: *setClock, CheckTimeout: *timeout, FirmwareInstall: *fwInstall}
+	if *fwImage != "" || *fwManifest != "" || *fwVendor != "" || *fwInstall {
+		img, err := loadTestImage(*fwImage, *fwManifest, *fwVendor)
+		if err != nil {
+			fmt.Fprintf(stderr, "dockctl conformance: %v\n", err)
+			return 2
+		}
+		opts.Firmware = img
+	}
 	if keys.key != nil || keys.serial != nil {
 		opts.Keys = keys
 	}
@@ -123,4 +142,25 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		return 1
 	}
 	return 0
+}
+
+// loadTestImage reads a vendor-signed test image after checking it with
+// the vendor key, as a dock would before offering it.
+func loadTestImage(image, manifest, vendorKey string) (*conformance.Image, error) {
+	if image == "" || manifest == "" || vendorKey == "" {
+		return nil, fmt.Errorf("--fw-image, --fw-manifest and --fw-vendor-key go together")
+	}
+	vendor, err := firmware.ParseVendorKey(vendorKey)
+	if err != nil {
+		return nil, err
+	}
+	img, err := firmware.LoadImage(image, manifest, vendor)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(image)
+	if err != nil {
+		return nil, err
+	}
+	return &conformance.Image{Offer: img.Offer, Bytes: b}, nil
 }

@@ -6,8 +6,8 @@
 // verifies, so a vendor can prove a firmware build (`dockctl conformance`).
 //
 // Checks are read-only by default. The only footage-changing check —
-// releasing a segment with its correct hash — and the clock-changing one run
-// only when Opts asks for them.
+// releasing a segment with its correct hash — the clock-changing one and
+// the firmware install run only when Opts asks for them.
 package conformance
 
 import (
@@ -36,6 +36,12 @@ type Opts struct {
 	Release bool
 	// SetClock opts in to setting the device clock to Now.
 	SetClock bool
+	// Firmware is a signed test image the device accepts (§17); without
+	// it only the refusals and FW_STATUS are checked.
+	Firmware *Image
+	// FirmwareInstall opts in to installing Firmware: the device reboots
+	// and runs the test image (or reports a rollback).
+	FirmwareInstall bool
 	// CheckTimeout bounds each check (default 30 s); checks that read
 	// footage get one more second per 5 MiB the device holds.
 	CheckTimeout time.Duration

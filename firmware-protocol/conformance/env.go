@@ -38,6 +38,7 @@ type env struct {
 	status   *docklink.Status
 	segs     []docklink.Segment
 	verified map[uint64]bool // segments whose bytes hashed to their sha256
+	fwStaged bool            // the test image is staged whole (§17.4 check)
 }
 
 func newEnv(dial Dialer, opts *Opts) *env {

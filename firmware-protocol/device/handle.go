@@ -50,6 +50,14 @@ func (s *session) handle(f docklink.Frame) docklink.Message {
 		return s.read(m)
 	case *docklink.Release:
 		return s.release(m)
+	case *docklink.FwOffer:
+		return s.fwOffer(m)
+	case *docklink.FwWrite:
+		return s.fwWrite(m)
+	case *docklink.FwCommit:
+		return s.fwCommit(m)
+	case *docklink.FwStatusGet:
+		return s.fwStatus()
 	}
 	return refuse(docklink.CodeInternal, "no handler for %s", f.Type)
 }
@@ -71,6 +79,10 @@ func (s *session) hello(m *docklink.Hello) docklink.Message {
 		s.buf = make([]byte, s.maxRead)
 	}
 	s.caps = s.o.Capabilities & docklink.CapAll
+	if _, ok := s.b.(Firmware); !ok {
+		s.caps &^= docklink.CapFirmware
+	}
+	s.fw = fwSession{}
 	s.state = stateNegotiated
 	return &docklink.HelloAck{
 		Version:        docklink.Version1,

@@ -45,6 +45,10 @@ func (s state) String() string {
 // SetReadDeadline (net.Conn, *os.File), else closes rw if it is an
 // io.Closer; otherwise it returns at the next frame or link end.
 //
+// After a FW_COMMIT with reboot set (§17.5) Serve answers it, calls the
+// Firmware backend's FirmwareReboot and returns ErrRebooted: the caller
+// ends the link, as a rebooting recorder's USB port does.
+//
 // On a pseudo-terminal master, the dock closing the slave side reads as
 // EIO: Serve returns that error (errors.Is(err, syscall.EIO)) and the
 // caller decides when the next link starts (§3.1).
@@ -56,6 +60,9 @@ func Serve(ctx context.Context, rw io.ReadWriter, b Backend, opts *Opts) error {
 	stop := context.AfterFunc(ctx, func() { interrupt(rw) })
 	defer stop()
 	err := s.run()
+	if errors.Is(err, ErrRebooted) {
+		return err
+	}
 	if ctx.Err() != nil || linkEnded(err) {
 		return nil
 	}
@@ -89,6 +96,8 @@ type session struct {
 	maxRead uint32
 	caps    docklink.Capability
 	buf     []byte // READ buffer, maxRead bytes
+
+	fw fwSession // the accepted firmware offer (§17)
 
 	open struct { // the segment being read, kept open across READs
 		seq  uint64
@@ -155,6 +164,11 @@ func (s *session) run() error {
 		}
 		if err := s.send(f.ReqID, resp); err != nil {
 			return err
+		}
+		if s.fw.reboot {
+			s.log.Info("docklink: rebooting to install firmware", "version", s.fw.offer.Version)
+			s.b.(Firmware).FirmwareReboot()
+			return ErrRebooted
 		}
 	}
 }

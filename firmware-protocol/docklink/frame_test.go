@@ -152,7 +152,7 @@ func TestWriteMessageRespectsPeerLimit(t *testing.T) {
 }
 
 func TestDecodeUnknownType(t *testing.T) {
-	for _, typ := range []Type{0x00, 0x0B, 0x7F, 0x80, 0x8B, 0xFE} {
+	for _, typ := range []Type{0x00, 0x0F, 0x7F, 0x80, 0x8F, 0xFE} {
 		if _, err := Decode(typ, nil); !errors.Is(err, ErrUnknownType) {
 			t.Errorf("type 0x%02x: %v, want ErrUnknownType", uint8(typ), err)
 		}

@@ -49,6 +49,14 @@ func FuzzReleaseAck(f *testing.F)    { fuzzDecoder(f, TypeReleaseAck) }
 func FuzzPing(f *testing.F)          { fuzzDecoder(f, TypePing) }
 func FuzzPong(f *testing.F)          { fuzzDecoder(f, TypePong) }
 func FuzzError(f *testing.F)         { fuzzDecoder(f, TypeError) }
+func FuzzFwOffer(f *testing.F)       { fuzzDecoder(f, TypeFwOffer) }
+func FuzzFwOfferAck(f *testing.F)    { fuzzDecoder(f, TypeFwOfferAck) }
+func FuzzFwWrite(f *testing.F)       { fuzzDecoder(f, TypeFwWrite) }
+func FuzzFwWriteAck(f *testing.F)    { fuzzDecoder(f, TypeFwWriteAck) }
+func FuzzFwCommit(f *testing.F)      { fuzzDecoder(f, TypeFwCommit) }
+func FuzzFwCommitAck(f *testing.F)   { fuzzDecoder(f, TypeFwCommitAck) }
+func FuzzFwStatusGet(f *testing.F)   { fuzzDecoder(f, TypeFwStatusGet) }
+func FuzzFwStatus(f *testing.F)      { fuzzDecoder(f, TypeFwStatus) }
 
 // FuzzReadFrame feeds arbitrary bytes to the Framer: no panic, no
 // allocation beyond the limit, and every frame it accepts re-encodes to a

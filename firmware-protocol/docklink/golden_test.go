@@ -45,8 +45,8 @@ var goldens = []struct {
 	id   uint32
 	msg  Message
 }{
-	{"hello", 1, &Hello{MinVersion: 1, MaxVersion: 1, Capabilities: CapAll, MaxPayload: 1 << 20, DockID: "dock-7"}},
-	{"hello_ack", 1, &HelloAck{Version: 1, Capabilities: CapAll, MaxPayload: 1 << 20, MaxRead: 256 << 10, MaxOutstanding: 32,
+	{"hello", 1, &Hello{MinVersion: 1, MaxVersion: 1, Capabilities: capsV1, MaxPayload: 1 << 20, DockID: "dock-7"}},
+	{"hello_ack", 1, &HelloAck{Version: 1, Capabilities: capsV1, MaxPayload: 1 << 20, MaxRead: 256 << 10, MaxOutstanding: 32,
 		Info: DeviceInfo{Serial: "BWC-0001", Model: "R1", Firmware: "2.3.1", HWRevision: "B", PublicKey: sha(0x10)}}},
 	{"auth_challenge", 2, &AuthChallenge{Nonce: sha(0x30)}},
 	{"auth_response", 2, &AuthResponse{Signature: sig64()}},
@@ -75,7 +75,20 @@ var goldens = []struct {
 	{"ping", 11, &Ping{}},
 	{"pong", 11, &Pong{}},
 	{"error", 12, &Error{Code: CodeHashMismatch, Message: "seq 42: hash differs"}},
+	{"fw_offer", 13, &FwOffer{Model: "R1", Version: "2.5.0", Size: 1 << 20, SHA256: sha(0xC0), Signature: sig64()}},
+	{"fw_offer_ack", 13, &FwOfferAck{Held: 393216, MaxWrite: 256 << 10}},
+	{"fw_write", 14, &FwWrite{Offset: 393216, Bytes: []byte{0x7f, 'E', 'L', 'F', 0x02, 0x01, 0x01, 0x00}}},
+	{"fw_write_ack", 14, &FwWriteAck{Held: 393224}},
+	{"fw_commit", 15, &FwCommit{SHA256: sha(0xC0), Reboot: true}},
+	{"fw_commit_ack", 15, &FwCommitAck{Version: "2.5.0"}},
+	{"fw_status_get", 16, &FwStatusGet{}},
+	{"fw_status", 16, &FwStatus{Running: "2.4.1", Previous: "2.3.1", Result: FwResultRolledBack, ResultVersion: "2.5.0",
+		Detail: "boot self-test failed", StagedSHA256: sha(0xC0), StagedHeld: 1 << 20}},
 }
+
+// capsV1 are the capabilities of DockLink v1 as first published (§16's
+// examples): the firmware bit came later, so the vectors stay as they were.
+const capsV1 = CapClockSet | CapEvents | CapRelease | CapMedia
 
 // wireFrame encodes one message as it appears on the wire.
 func wireFrame(t testing.TB, id uint32, m Message) []byte {

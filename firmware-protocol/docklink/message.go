@@ -61,6 +61,22 @@ func NewMessage(t Type) (Message, error) {
 		return new(Pong), nil
 	case TypeError:
 		return new(Error), nil
+	case TypeFwOffer:
+		return new(FwOffer), nil
+	case TypeFwOfferAck:
+		return new(FwOfferAck), nil
+	case TypeFwWrite:
+		return new(FwWrite), nil
+	case TypeFwWriteAck:
+		return new(FwWriteAck), nil
+	case TypeFwCommit:
+		return new(FwCommit), nil
+	case TypeFwCommitAck:
+		return new(FwCommitAck), nil
+	case TypeFwStatusGet:
+		return new(FwStatusGet), nil
+	case TypeFwStatus:
+		return new(FwStatus), nil
 	}
 	return nil, fmt.Errorf("%w: 0x%02X", ErrUnknownType, uint8(t))
 }

@@ -19,6 +19,10 @@ const (
 	TypeRead          Type = 0x08
 	TypeRelease       Type = 0x09
 	TypePing          Type = 0x0A
+	TypeFwOffer       Type = 0x0B // §17.3
+	TypeFwWrite       Type = 0x0C // §17.4
+	TypeFwCommit      Type = 0x0D // §17.5
+	TypeFwStatusGet   Type = 0x0E // §17.6
 
 	TypeHelloAck      Type = 0x81
 	TypeAuthResponse  Type = 0x82
@@ -30,6 +34,10 @@ const (
 	TypeData          Type = 0x88
 	TypeReleaseAck    Type = 0x89
 	TypePong          Type = 0x8A
+	TypeFwOfferAck    Type = 0x8B
+	TypeFwWriteAck    Type = 0x8C
+	TypeFwCommitAck   Type = 0x8D
+	TypeFwStatus      Type = 0x8E
 
 	TypeError Type = 0xFF
 )
@@ -41,7 +49,9 @@ var typeNames = map[Type]string{
 	TypeHelloAck: "HELLO_ACK", TypeAuthResponse: "AUTH_RESPONSE", TypeStatus: "STATUS",
 	TypeClock: "CLOCK", TypeClockSetAck: "CLOCK_SET_ACK", TypeInventoryPage: "INVENTORY_PAGE",
 	TypeEventsPage: "EVENTS_PAGE", TypeData: "DATA", TypeReleaseAck: "RELEASE_ACK", TypePong: "PONG",
-	TypeError: "ERROR",
+	TypeError:   "ERROR",
+	TypeFwOffer: "FW_OFFER", TypeFwWrite: "FW_WRITE", TypeFwCommit: "FW_COMMIT", TypeFwStatusGet: "FW_STATUS_GET",
+	TypeFwOfferAck: "FW_OFFER_ACK", TypeFwWriteAck: "FW_WRITE_ACK", TypeFwCommitAck: "FW_COMMIT_ACK", TypeFwStatus: "FW_STATUS",
 }
 
 func (t Type) String() string {
@@ -67,9 +77,10 @@ const (
 	CapEvents   Capability = 1 << 1 // EVENTS_GET is supported
 	CapRelease  Capability = 1 << 2 // RELEASE is supported
 	CapMedia    Capability = 1 << 3 // segments carry a media description
+	CapFirmware Capability = 1 << 4 // firmware update messages (§17)
 
 	// CapAll is every capability defined by v1.
-	CapAll = CapClockSet | CapEvents | CapRelease | CapMedia
+	CapAll = CapClockSet | CapEvents | CapRelease | CapMedia | CapFirmware
 )
 
 // Has reports whether all bits of c2 are set in c.
@@ -167,10 +178,11 @@ const (
 	EventDocked      EventKind = 10
 	EventUndocked    EventKind = 11
 	EventReleased    EventKind = 12 // Seq names the segment freed by a RELEASE
+	EventFirmware    EventKind = 13 // a firmware update was installed, rolled back or rejected; Detail says which (§17.7)
 )
 
 var eventNames = [...]string{"unknown", "power-on", "power-off", "record-start", "record-stop",
-	"button-mark", "low-battery", "storage-full", "fault", "clock-set", "docked", "undocked", "released"}
+	"button-mark", "low-battery", "storage-full", "fault", "clock-set", "docked", "undocked", "released", "firmware"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {
@@ -203,6 +215,9 @@ const (
 	CodeUnsupported    ErrorCode = 14 // capability not offered by this device
 	CodeBadClock       ErrorCode = 15 // CLOCK_SET time refused
 	CodeInternal       ErrorCode = 16 // any other device failure
+	CodeBadSignature   ErrorCode = 17 // FW_OFFER signature does not verify with the vendor key, or the image is for another model (§17.3)
+	CodeImageMismatch  ErrorCode = 18 // the received image's SHA-256 differs from the offer's; the staged image is discarded (§17.5)
+	CodeNoOffer        ErrorCode = 19 // FW_WRITE or FW_COMMIT without an accepted FW_OFFER of that image in this session (§17.4)
 )
 
 var codeNames = map[ErrorCode]string{
@@ -211,6 +226,7 @@ var codeNames = map[ErrorCode]string{
 	CodeAuthRequired: "AUTH_REQUIRED", CodeBadVersion: "BAD_VERSION", CodeUnknownSegment: "UNKNOWN_SEGMENT",
 	CodeOutOfRange: "OUT_OF_RANGE", CodeHashMismatch: "HASH_MISMATCH", CodeBusy: "BUSY",
 	CodeStorage: "STORAGE", CodeUnsupported: "UNSUPPORTED", CodeBadClock: "BAD_CLOCK", CodeInternal: "INTERNAL",
+	CodeBadSignature: "BAD_SIGNATURE", CodeImageMismatch: "IMAGE_MISMATCH", CodeNoOffer: "NO_OFFER",
 }
 
 func (c ErrorCode) String() string {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
 // FaultKind names an injected fault.
@@ -35,11 +37,24 @@ const (
 	// FaultAuth signs challenges with a key other than the device's, so
 	// authentication fails (§6.2).
 	FaultAuth
+	// FaultFwPowerLoss cuts power once the recorder holds N bytes of a
+	// firmware image being received (§17.4): the write that crosses N
+	// keeps the bytes below it, is not answered, and the link drops. The
+	// bytes held survive, so the next offer resumes at N. Fires once.
+	FaultFwPowerLoss
+	// FaultFwBootFail makes a pending image fail its boot self-test
+	// (Version, or any version if empty): the recorder rolls back to the
+	// running image and reports it (§17.7).
+	FaultFwBootFail
+	// FaultFwVendorKey makes the recorder trust another vendor key, so
+	// every image signed with VendorKey() is refused BAD_SIGNATURE (§17.3).
+	FaultFwVendorKey
 )
 
 var faultNames = map[FaultKind]string{
 	FaultDisconnect: "disconnect", FaultCorruptFrame: "corrupt-frame", FaultWrongHash: "wrong-hash",
 	FaultMissingSeq: "missing-seq", FaultDyingBattery: "dying-battery", FaultAuth: "auth",
+	FaultFwPowerLoss: "fw-power-loss", FaultFwBootFail: "fw-boot-fail", FaultFwVendorKey: "fw-vendor-key",
 }
 
 func (k FaultKind) String() string {
@@ -49,13 +64,15 @@ func (k FaultKind) String() string {
 	return fmt.Sprintf("fault(%d)", int(k))
 }
 
-// Fault is one injected fault. N is the byte count (Disconnect), frame
-// number (CorruptFrame) or segment seq (WrongHash, MissingSeq); Duration is
-// the time to empty (DyingBattery).
+// Fault is one injected fault. N is the byte count (Disconnect,
+// FwPowerLoss), frame number (CorruptFrame) or segment seq (WrongHash,
+// MissingSeq); Duration is the time to empty (DyingBattery); Version the
+// image that fails to boot (FwBootFail, "" for any).
 type Fault struct {
 	Kind     FaultKind
 	N        uint64
 	Duration time.Duration
+	Version  string
 }
 
 // ErrFault wraps a fault description that cannot be parsed or applied.
@@ -72,6 +89,9 @@ const DefaultDyingBattery = 10 * time.Minute
 //	missing-seq=SEQ        segment SEQ is missing (a hole)
 //	dying-battery[=DUR]    battery empties over DUR (default 10m), then the recorder powers off
 //	auth                   signs with the wrong key
+//	fw-power-loss=BYTES    power fails once BYTES of a firmware image are held (k, M, G suffixes)
+//	fw-boot-fail[=VERSION] a pending image (VERSION, or any) fails to boot: rollback
+//	fw-vendor-key          trusts another vendor key: images are refused BAD_SIGNATURE
 func ParseFault(s string) (Fault, error) {
 	name, arg, hasArg := strings.Cut(strings.TrimSpace(s), "=")
 	var f Fault
@@ -81,13 +101,18 @@ func ParseFault(s string) (Fault, error) {
 		}
 	}
 	if f.Kind == 0 {
-		return Fault{}, fmt.Errorf("%w: %q: unknown fault (disconnect, corrupt-frame, wrong-hash, missing-seq, dying-battery, auth)", ErrFault, s)
+		return Fault{}, fmt.Errorf("%w: %q: unknown fault (disconnect, corrupt-frame, wrong-hash, missing-seq, dying-battery, auth, fw-power-loss, fw-boot-fail, fw-vendor-key)", ErrFault, s)
 	}
 	switch f.Kind {
-	case FaultAuth:
+	case FaultAuth, FaultFwVendorKey:
 		if hasArg {
-			return Fault{}, fmt.Errorf("%w: %q: auth takes no argument", ErrFault, s)
+			return Fault{}, fmt.Errorf("%w: %q: %s takes no argument", ErrFault, s, name)
 		}
+	case FaultFwBootFail:
+		if hasArg && (arg == "" || len(arg) > docklink.MaxString) {
+			return Fault{}, fmt.Errorf("%w: %q: want fw-boot-fail or fw-boot-fail=VERSION", ErrFault, s)
+		}
+		f.Version = arg
 	case FaultDyingBattery:
 		f.Duration = DefaultDyingBattery
 		if hasArg {
@@ -106,10 +131,10 @@ func ParseFault(s string) (Fault, error) {
 			}
 			f.N = n
 		}
-	case FaultDisconnect:
+	case FaultDisconnect, FaultFwPowerLoss:
 		n, err := parseBytes(arg)
 		if !hasArg || err != nil || n == 0 {
-			return Fault{}, fmt.Errorf("%w: %q: want disconnect=BYTES, e.g. disconnect=4M", ErrFault, s)
+			return Fault{}, fmt.Errorf("%w: %q: want %s=BYTES, e.g. %s=4M", ErrFault, s, name, name)
 		}
 		f.N = n
 	default: // wrong-hash, missing-seq
@@ -125,8 +150,13 @@ func ParseFault(s string) (Fault, error) {
 // String is the ParseFault form.
 func (f Fault) String() string {
 	switch f.Kind {
-	case FaultAuth:
+	case FaultAuth, FaultFwVendorKey:
 		return f.Kind.String()
+	case FaultFwBootFail:
+		if f.Version == "" {
+			return f.Kind.String()
+		}
+		return fmt.Sprintf("%s=%s", f.Kind, f.Version)
 	case FaultDyingBattery:
 		return fmt.Sprintf("%s=%s", f.Kind, f.Duration)
 	}

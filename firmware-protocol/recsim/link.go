@@ -101,6 +101,10 @@ func (l *link) Write(p []byte) (int, error) {
 		l.sever(ErrPoweredOff)
 		return 0, errCut
 	}
+	if l.r.takePowerCut() {
+		l.sever(ErrPowerCut)
+		return 0, errCut
+	}
 	orig := len(p)
 	p = l.corrupt(p)
 	limit := len(p)
@@ -277,6 +281,9 @@ func (r *Recorder) serveLink(ctx context.Context, rw io.ReadWriter, cut func() e
 		}
 	})()
 	err := device.Serve(ctx, l, r, &r.devo)
+	if errors.Is(err, device.ErrRebooted) {
+		l.sever(err) // the USB port goes away while the recorder boots
+	}
 	if c := l.cause(); c != nil {
 		return c
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/berthdock/berth/firmware-protocol/device"
 )
 
 // ptyPort is one recorder's pseudo-terminal, reached through a stable
@@ -256,7 +258,7 @@ func (s *Server) servePTY(ctx context.Context, p *ptyPort, rec *Recorder) error 
 			return nil
 		}
 		switch {
-		case errors.Is(err, ErrDisconnected), errors.Is(err, ErrPoweredOff):
+		case errors.Is(err, ErrDisconnected), errors.Is(err, ErrPoweredOff), errors.Is(err, ErrPowerCut), errors.Is(err, device.ErrRebooted):
 			log.Info("recsim: pty unplugged", "cause", err)
 			if err := p.unplug(); err != nil {
 				log.Debug("recsim: unplug", "err", err)

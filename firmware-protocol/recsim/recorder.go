@@ -64,6 +64,10 @@ type Config struct {
 	// Faults to inject (see FaultKind).
 	Faults []Fault
 
+	// VendorKey is the public key the recorder verifies firmware images
+	// with (§17.2); nil trusts VendorKey()'s.
+	VendorKey ed25519.PublicKey
+
 	// StateDir, if set, keeps the recorder's released segments and event
 	// log in StateDir/<serial>.state.json, written durably before a
 	// release is acknowledged and read back by the next Load or Generate.
@@ -135,6 +139,7 @@ type Recorder struct {
 	officer  string
 	firmware string
 	dead     bool
+	fw       fwState
 }
 
 var _ device.Backend = (*Recorder)(nil)
@@ -197,6 +202,13 @@ func newRecorder(m *Manifest, segs []segment, cfg *Config) (*Recorder, error) {
 		return nil, fmt.Errorf("%w: Ed25519 key of %d bytes", ErrConfig, len(r.priv))
 	}
 	r.sign = r.priv
+	r.fw.vendor = c.VendorKey
+	if r.fw.vendor == nil {
+		r.fw.vendor = VendorKey().Public().(ed25519.PublicKey)
+	}
+	if len(r.fw.vendor) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: vendor key of %d bytes", ErrConfig, len(r.fw.vendor))
+	}
 	r.firmware = pick(c.Firmware, m.Firmware, "2.4.1")
 	r.officer = pick(c.Officer, m.Officer, "010234")
 	r.info = docklink.DeviceInfo{Serial: serial, Model: pick(c.Model, m.Model, "recsim"), Firmware: r.firmware, HWRevision: pick(c.HWRevision, m.HWRevision, "B")}
@@ -314,6 +326,18 @@ func (r *Recorder) applyFaults(faults []Fault, now time.Time) error {
 			r.battery.dying, r.battery.start = d, now
 		case FaultAuth:
 			r.sign = DeriveKey(r.info.Serial + "\x00wrong key")
+		case FaultFwPowerLoss:
+			if f.N == 0 {
+				return fmt.Errorf("%w: %s: byte count 0", ErrFault, f)
+			}
+			r.fw.powerLossAt = f.N
+		case FaultFwBootFail:
+			r.fw.bootFail = f.Version
+			if r.fw.bootFail == "" {
+				r.fw.bootFail = "*"
+			}
+		case FaultFwVendorKey:
+			r.fw.vendor = DeriveKey("recsim other vendor").Public().(ed25519.PublicKey)
 		default:
 			return fmt.Errorf("%w: kind %d", ErrFault, int(f.Kind))
 		}
@@ -380,7 +404,11 @@ func (r *Recorder) PoweredOff() bool {
 }
 
 // Info implements device.Backend.
-func (r *Recorder) Info() docklink.DeviceInfo { return r.info }
+func (r *Recorder) Info() docklink.DeviceInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.info
+}
 
 // Sign implements device.Backend (with FaultAuth, with the wrong key).
 func (r *Recorder) Sign(msg []byte) ([]byte, error) {

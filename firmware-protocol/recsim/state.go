@@ -29,6 +29,17 @@ type stateDoc struct {
 	Serial   string       `json:"serial"`
 	Released []Release    `json:"released"`
 	Events   []stateEvent `json:"events"` // added at run time (release, clock set, alarms)
+	Firmware *stateFw     `json:"firmware,omitempty"`
+}
+
+// stateFw is the firmware the recorder runs and the last update's result
+// (§17.6); a pending or partly received image is not kept here.
+type stateFw struct {
+	Running       string `json:"running"`
+	Previous      string `json:"previous,omitempty"`
+	Result        uint8  `json:"result,omitempty"`
+	ResultVersion string `json:"result_version,omitempty"`
+	Detail        string `json:"detail,omitempty"`
 }
 
 type stateEvent struct {
@@ -86,6 +97,14 @@ func (r *Recorder) loadState() error {
 		r.lastSeq = max(r.lastSeq, rel.Seq)
 		r.released = append(r.released, rel)
 	}
+	if f := doc.Firmware; f != nil {
+		res := docklink.FwResult(f.Result)
+		if f.Running == "" || len(f.Running) > docklink.MaxString || len(f.Previous) > docklink.MaxString || !res.Valid() {
+			return fmt.Errorf("%w: %s: bad firmware record", ErrState, r.state)
+		}
+		r.firmware, r.info.Firmware = f.Running, f.Running
+		r.fw.previous, r.fw.result, r.fw.resultV, r.fw.detail = f.Previous, res, f.ResultVersion, f.Detail
+	}
 	next := uint64(len(r.events)) + 1
 	if n := len(r.events); n > 0 {
 		next = r.events[n-1].Index + 1
@@ -108,6 +127,10 @@ func (r *Recorder) saveStateLocked() error {
 		return nil
 	}
 	doc := stateDoc{Serial: r.info.Serial, Released: r.released}
+	if r.fw.reboots > 0 || r.fw.result != docklink.FwResultNone {
+		doc.Firmware = &stateFw{Running: r.firmware, Previous: r.fw.previous, Result: uint8(r.fw.result),
+			ResultVersion: r.fw.resultV, Detail: r.fw.detail}
+	}
 	for _, e := range r.events[r.runtime:] {
 		doc.Events = append(doc.Events, stateEvent{Index: e.Index, Time: e.Time, Kind: uint8(e.Kind), Seq: e.Seq, Detail: e.Detail})
 	}

@@ -199,6 +199,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rest = strings.TrimPrefix(rest, "/")
+	if fw, ok := strings.CutPrefix(rest, "firmware"); ok && (fw == "" || fw[0] == '/') {
+		s.firmware(w, r, dock, strings.TrimPrefix(fw, "/"))
+		return
+	}
 	if rest == "" {
 		if r.Method != http.MethodPost {
 			s.methodNotAllowed(w, r, dock, "POST")

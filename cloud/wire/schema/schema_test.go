@@ -65,6 +65,11 @@ func samples() map[string][]any {
 					{Seq: 44, Start: t0.Add(time.Hour), End: t0.Add(time.Hour), Size: 0, SHA256: hash("b"), StopCause: wire.StopPowerLoss}}},
 			&wire.Docking{Serial: "R", DockedAt: t0, Phase: wire.DockingComplete, Part: 1, Parts: 1, Copied: 3},
 		},
+		wire.TypeFirmware: {
+			&wire.FirmwareProgress{Campaign: "fw-2.5.0", Serial: "REC-1", Slot: 2, Model: "R1", Version: "2.5.0", Running: "2.4.1",
+				State: wire.FwRolledBack, Held: 10, Size: 10, Detail: "boot self-test failed", At: t0},
+			&wire.FirmwareProgress{Campaign: "c", Serial: "R", Model: "m", Version: "v", State: wire.FwTransferring, Size: 1, At: t0},
+		},
 		wire.TypeCommand: {
 			&wire.Command{Action: wire.CmdPowerCycle, Slot: 3, By: "custodian-1"},
 			&wire.Command{Action: wire.CmdRefresh},
@@ -146,7 +151,7 @@ func TestEveryWireBodyValidates(t *testing.T) {
 	}
 	s := samples()
 	for _, typ := range []string{wire.TypeDockState, wire.TypeSlotState, wire.TypeDeviceHealth, wire.TypeSegmentManifest,
-		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand, wire.TypeDocking} {
+		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand, wire.TypeDocking, wire.TypeFirmware} {
 		if len(s[typ]) == 0 {
 			t.Errorf("no sample for %s", typ)
 		}
@@ -289,6 +294,11 @@ func rejections(t *testing.T) map[string][]byte {
 		"cmd action":              set(wire.TypeCommand, "action", "rm -rf"),
 		"cmd slot 300":            set(wire.TypeCommand, "slot", 300),
 		"cmd by number":           set(wire.TypeCommand, "by", 7),
+		"firmware state":          set(wire.TypeFirmware, "state", "done"),
+		"firmware slot":           set(wire.TypeFirmware, "slot", -1),
+		"firmware size 0":         set(wire.TypeFirmware, "size", 0),
+		"firmware bad campaign":   set(wire.TypeFirmware, "campaign", "a b"),
+		"firmware zero at":        set(wire.TypeFirmware, "at", "0001-01-01T00:00:00Z"),
 		"docking phase":           set(wire.TypeDocking, "phase", "done"),
 		"docking part 0":          set(wire.TypeDocking, "part", 0),
 		"docking zero docked_at":  set(wire.TypeDocking, "docked_at", "0001-01-01T00:00:00Z"),
