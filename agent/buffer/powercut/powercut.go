@@ -26,6 +26,7 @@
 package powercut
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,12 +70,23 @@ type fileState struct {
 	written int64 // bytes written since the last fsync
 }
 
-// undoEntry restores the bytes a write replaced and the size before it.
+// undoEntry restores the bytes a change replaced and the size before it.
 type undoEntry struct {
 	off     int64
-	old     []byte // the bytes [off, off+len(old)) held before the change
+	old     []byte // a write's: the bytes [off, off+len(old)) held before it
 	oldSize int64
+	// A shrink's: the non-zero blocks it cut off (the zero ones come back
+	// as holes, as a shrunk preallocated file of badger's is mostly holes).
+	shrink bool
+	tail   []block
 }
+
+type block struct {
+	off  int64
+	data []byte
+}
+
+const tailBlock = 64 << 10
 
 // Mount mounts a fault-injecting filesystem on mnt over backing (both
 // directories must exist). It needs /dev/fuse and the right to mount
@@ -199,12 +211,33 @@ func (s *fileState) rollBack() error {
 				return err
 			}
 		}
+		if e.shrink {
+			// A shrink: what lies past its new end goes, the old tail
+			// comes back as holes with its non-zero blocks.
+			if err := s.f.Truncate(e.off); err != nil {
+				return err
+			}
+		}
 		if err := s.f.Truncate(e.oldSize); err != nil {
 			return err
+		}
+		for _, b := range e.tail {
+			if _, err := s.f.WriteAt(b.data, b.off); err != nil {
+				return err
+			}
 		}
 	}
 	s.undo, s.written = nil, 0
 	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // state returns the undo log of backing inode ino, opening the file with
@@ -242,12 +275,20 @@ func (p *FS) before(s *fileState, off, n int64) error {
 	switch {
 	case n > 0 && off < e.oldSize:
 		e.old = make([]byte, min(n, e.oldSize-off))
-	case n < 0 && off < e.oldSize:
-		e.old = make([]byte, e.oldSize-off) // the bytes a shrink cuts off
-	}
-	if len(e.old) > 0 {
 		if _, err := s.f.ReadAt(e.old, off); err != nil {
 			return err
+		}
+	case n < 0 && off < e.oldSize:
+		e.shrink = true
+		buf := make([]byte, tailBlock)
+		for at := off; at < e.oldSize; at += tailBlock {
+			b := buf[:min(tailBlock, e.oldSize-at)]
+			if _, err := s.f.ReadAt(b, at); err != nil {
+				return err
+			}
+			if !allZero(b) {
+				e.tail = append(e.tail, block{at, bytes.Clone(b)})
+			}
 		}
 	}
 	s.undo = append(s.undo, e)
