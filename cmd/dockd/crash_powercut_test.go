@@ -268,4 +268,3 @@ func (r *crashRig) checkBufferedSurvived(dir string, tally *powerCutTally, rng *
 	}
 	return len(wants)
 }
-
