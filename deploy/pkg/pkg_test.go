@@ -48,30 +48,16 @@ func packages(t *testing.T) map[string]string {
 			debsErr = err
 			return
 		}
-		if debsDir, debsErr = os.MkdirTemp("", "berth-debs-"); debsErr != nil {
+		var paths []string
+		if dir := os.Getenv("BERTH_PKG_DIR"); dir != "" {
+			// Packages built already (go run ./deploy/pkg --version 1.2.3~test --out DIR).
+			paths, debsErr = filepath.Glob(filepath.Join(dir, "*.deb"))
+		} else {
+			paths, debsErr = buildPackages(root)
+		}
+		if debsErr != nil {
 			return
 		}
-		// The packager runs as shipped (go run ./deploy/pkg), built
-		// without -race: compressing 60 MB under the race detector
-		// would take minutes.
-		began := time.Now()
-		bin := filepath.Join(debsDir, "pkg")
-		build := exec.Command(goTool(), "build", "-o", bin, ".")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			debsErr = fmt.Errorf("go build ./deploy/pkg: %v\n%s", err, out)
-			return
-		}
-		run := exec.Command(bin, "--out", debsDir, "--version", "1.2.3~test")
-		run.Dir = root
-		var stderr strings.Builder
-		run.Stderr = &stderr
-		out, err := run.Output()
-		if err != nil {
-			debsErr = fmt.Errorf("deploy/pkg: %v\n%s", err, stderr.String())
-			return
-		}
-		paths := strings.Fields(string(out))
 		debs = map[string]string{}
 		for _, p := range paths {
 			m := regexp.MustCompile(`^(berth-[a-z]+)_1\.2\.3~test_([a-z0-9]+)\.deb$`).FindStringSubmatch(filepath.Base(p))
@@ -81,12 +67,39 @@ func packages(t *testing.T) map[string]string {
 			}
 			debs[m[1]+"_"+m[2]] = p
 		}
-		fmt.Fprintf(os.Stderr, "built %d packages in %s\n", len(paths), time.Since(began).Round(time.Millisecond))
 	})
 	if debsErr != nil {
 		t.Fatal(debsErr)
 	}
 	return debs
+}
+
+// buildPackages runs the packager as shipped (go run ./deploy/pkg), built
+// without -race (compressing 60 MB under the race detector would take
+// minutes), into a temporary directory.
+func buildPackages(root string) ([]string, error) {
+	var err error
+	if debsDir, err = os.MkdirTemp("", "berth-debs-"); err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	bin := filepath.Join(debsDir, "pkg")
+	build := exec.Command(goTool(), "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./deploy/pkg: %v\n%s", err, out)
+	}
+	run := exec.Command(bin, "--out", debsDir, "--version", "1.2.3~test")
+	run.Dir = root
+	var stderr strings.Builder
+	run.Stderr = &stderr
+	out, err := run.Output()
+	if err != nil {
+		return nil, fmt.Errorf("deploy/pkg: %v\n%s", err, stderr.String())
+	}
+	paths := strings.Fields(string(out))
+	fmt.Fprintf(os.Stderr, "built %d packages in %s\n", len(paths), time.Since(began).Round(time.Millisecond))
+	return paths, nil
 }
 
 func goTool() string {
