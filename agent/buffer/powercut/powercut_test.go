@@ -3,7 +3,9 @@ package powercut
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -92,29 +94,25 @@ func TestCutKeepsOnlySynced(t *testing.T) {
 }
 
 // TestCutMmap: badger writes its memtable log through a shared mapping;
-// what msync flushed survives, what was only dirtied does not.
+// what msync flushed survives, what was only dirtied does not. The mapping
+// is made in a child process (this test binary again): a page fault on a
+// FUSE file in the process serving it can deadlock with the Go runtime's
+// stop-the-world.
 func TestCutMmap(t *testing.T) {
+	if path := os.Getenv("POWERCUT_MMAP_CHILD"); path != "" {
+		if err := mmapChild(path); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	p := mountForTest(t)
 	path := filepath.Join(p.Mnt, "00001.mem")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCutMmap$")
+	cmd.Env = append(os.Environ(), "POWERCUT_MMAP_CHILD="+path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mmap child: %v\n%s", err, out)
 	}
-	const size = 1 << 16
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	m, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
-	if err != nil {
-		t.Fatalf("mmap on FUSE: %v", err)
-	}
-	copy(m, "first entry")
-	if err := msync(m); err != nil {
-		t.Fatal(err)
-	}
-	copy(m[8192:], "second entry, only dirtied")
-	syscall.Munmap(m)
-	f.Close()
 	if _, err := p.Cut(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +120,32 @@ func TestCutMmap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) != size || !bytes.HasPrefix(b, []byte("first entry")) || !bytes.Equal(b[8192:8192+26], make([]byte, 26)) {
+	if len(b) != mmapSize || !bytes.HasPrefix(b, []byte("first entry")) || !bytes.Equal(b[8192:8192+26], make([]byte, 26)) {
 		t.Fatalf("after the cut: %d bytes, head %q, second page %q", len(b), b[:11], b[8192:8192+26])
 	}
+}
+
+const mmapSize = 1 << 16
+
+func mmapChild(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(mmapSize); err != nil {
+		return err
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, mmapSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("mmap on FUSE: %w", err)
+	}
+	copy(m, "first entry")
+	if err := msync(m); err != nil {
+		return err
+	}
+	copy(m[8192:], "second entry, only dirtied")
+	return syscall.Munmap(m)
 }
 
 func msync(b []byte) error {
