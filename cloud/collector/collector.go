@@ -357,23 +357,40 @@ func (c *Collector) Handler() http.Handler {
 	mux.Handle("/", c.console.Handler())
 	mux.Handle("/metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		var problems []string
-		if err := c.st.Ping(ctx); err != nil {
-			problems = append(problems, "store: "+err.Error())
-		}
-		if !c.in.Connected() {
-			problems = append(problems, "mqtt: ingest not connected")
-		}
-		if len(problems) > 0 {
-			http.Error(w, strings.Join(problems, "\n"), http.StatusServiceUnavailable)
+		if err := c.Healthy(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
 	return mux
 }
+
+// Healthy is /healthz: the store answers a ping within 2 s and ingest is
+// connected to the broker. A *HealthError says which part failed.
+func (c *Collector) Healthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var problems []string
+	if err := c.st.Ping(ctx); err != nil {
+		problems = append(problems, "store: "+err.Error())
+	}
+	if !c.in.Connected() {
+		problems = append(problems, "mqtt: ingest not connected")
+	}
+	if len(problems) > 0 {
+		return &HealthError{Store: !strings.HasPrefix(problems[0], "mqtt"), Problems: problems}
+	}
+	return nil
+}
+
+// HealthError is what Healthy found wrong.
+type HealthError struct {
+	Store    bool // the store did not answer (a restart may help; a broker away does not need one)
+	Problems []string
+}
+
+func (e *HealthError) Error() string { return strings.Join(e.Problems, "\n") }
 
 // Run serves until ctx ends, then shuts down in order: stop taking uploads
 // (in-flight requests finish), stop ingest (in-flight commits finish and are

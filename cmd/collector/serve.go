@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/berthdock/berth/cloud/collector"
 )
@@ -58,9 +62,50 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer c.Close()
 	fmt.Fprintf(stdout, "collector: uploads at %s, MQTT %s, receipt key %s\n", c.UploadURL(), c.BrokerURL(), base64.StdEncoding.EncodeToString(c.PublicKey()))
-	if err := c.Run(ctx); err != nil {
+	wctx, stopWatchdog := context.WithCancel(ctx)
+	watchdogDone := make(chan struct{})
+	go func() { defer close(watchdogDone); watchdog(wctx, c, log) }()
+	err = c.Run(ctx)
+	stopWatchdog()
+	<-watchdogDone
+	if err != nil {
 		fmt.Fprintf(stderr, "collector serve: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// watchdog tells systemd (Type=notify, deploy/cloud/collector.service) the
+// collector is ready once its listeners are bound and its store is open,
+// then pets the watchdog at half its interval while the store answers
+// (Collector.Healthy; a broker away is not a reason to restart: ingest
+// reconnects by itself). Outside systemd (no NOTIFY_SOCKET) it does nothing.
+func watchdog(ctx context.Context, c *collector.Collector, log *slog.Logger) {
+	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("sd_notify ready", "err", err)
+	} else if !ok {
+		return
+	}
+	every, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || every <= 0 {
+		<-ctx.Done()
+		daemon.SdNotify(false, daemon.SdNotifyStopping)
+		return
+	}
+	t := time.NewTicker(every / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			daemon.SdNotify(false, daemon.SdNotifyStopping)
+			return
+		case <-t.C:
+			var he *collector.HealthError
+			if err := c.Healthy(ctx); errors.As(err, &he) && he.Store {
+				log.Error("unhealthy: not petting the watchdog", "err", err)
+				continue
+			}
+			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+		}
+	}
 }

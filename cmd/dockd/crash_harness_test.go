@@ -175,9 +175,13 @@ func (r *crashRig) startDockd() {
 	lf.Close()
 	r.dockd, r.dockdDone = cmd, make(chan error, 1)
 	go func() { r.dockdDone <- cmd.Wait() }()
-	deadline := time.Now().Add(20 * time.Second)
+	began := time.Now()
+	deadline := began.Add(20 * time.Second)
 	for {
 		if _, err := r.status(); err == nil {
+			if testing.Verbose() {
+				r.t.Logf("dockd start %d answered after %s", r.starts, time.Since(began).Round(time.Millisecond))
+			}
 			return
 		}
 		select {

@@ -41,6 +41,30 @@ func TestCrashKillDockd(t *testing.T) {
 	rng := crashSeed(t)
 	r := crashNewRig(t, crashKillFootage)
 	began := time.Now()
+	phases, alive := r.killCycles(rng, kills, maxCopying, nil)
+	killed := time.Since(began)
+	t.Logf("%d kills in %s (dockd alive %s in all): %d while copying, %d while only uploading",
+		kills, killed.Round(time.Millisecond), alive.Round(time.Millisecond), phases["copying"], phases["uploading"])
+	if phases["copying"] == 0 || phases["uploading"] == 0 {
+		t.Errorf("kills landed %d times in copying and %d times in uploading: want both", phases["copying"], phases["uploading"])
+	}
+
+	r.setUploadRate(4 << 20)
+	r.startDockd()
+	r.waitSettled(2 * time.Minute)
+	t.Logf("settled %s after the last kill, %s in all", time.Since(began.Add(killed)).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+	r.stopDockd()
+	r.report(r.check())
+}
+
+// killCycles starts dockd and kills it with SIGKILL at kills random
+// moments of copying or uploading (at most maxCopying of them while
+// copying), calling after(i, st) once dockd is dead (st: its last status
+// before the kill; nil after: nothing). It returns how many kills landed
+// in each phase and how long dockd was alive in all.
+func (r *crashRig) killCycles(rng *rand.Rand, kills, maxCopying int, after func(i int, st localapi.Status)) (map[string]int, time.Duration) {
+	t := r.t
+	t.Helper()
 	phases := map[string]int{}
 	var alive time.Duration
 	// pause waits a random moment. When the uploads left are few for the
@@ -60,7 +84,7 @@ func TestCrashKillDockd(t *testing.T) {
 		// uploads about 0.7 of a segment, so the uploads last until the
 		// last kill on a fast machine, and on a slow one (-race) the cap
 		// rises and leaves no long tail.
-		rate := crashKillFootage.UploadRate
+		rate := r.fp.UploadRate
 		if crashPhase(last) == "uploading" {
 			ratio := float64(last.Backlog.Segments) / float64(kills-i)
 			rate = min(max(int64(ratio*(200<<10)), 64<<10), 4<<20)
@@ -98,18 +122,9 @@ func TestCrashKillDockd(t *testing.T) {
 		alive += time.Since(up)
 		phases[crashPhase(st)]++
 		last = st
+		if after != nil {
+			after(i, st)
+		}
 	}
-	killed := time.Since(began)
-	t.Logf("%d kills in %s (dockd alive %s in all): %d while copying, %d while only uploading",
-		kills, killed.Round(time.Millisecond), alive.Round(time.Millisecond), phases["copying"], phases["uploading"])
-	if phases["copying"] == 0 || phases["uploading"] == 0 {
-		t.Errorf("kills landed %d times in copying and %d times in uploading: want both", phases["copying"], phases["uploading"])
-	}
-
-	r.setUploadRate(4 << 20)
-	r.startDockd()
-	r.waitSettled(2 * time.Minute)
-	t.Logf("settled %s after the last kill, %s in all", time.Since(began.Add(killed)).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
-	r.stopDockd()
-	r.report(r.check())
+	return phases, alive
 }
