@@ -26,6 +26,10 @@ var (
 	rangePart    = intRange{lo: 1, hi: 100000}
 	rangeFwSlot  = intRange{lo: 0, hi: 1000}
 	rangeSize    = intRange{lo: 1, hi: 1<<63 - 1}
+	// wire.MeasuredCapacity's bounds (device.health.json's battery.measured).
+	rangeMilliAmpHours       = intRange{lo: 1, hi: 1_000_000}
+	rangeDesignMilliAmpHours = intRange{lo: 0, hi: 1_000_000}
+	rangeMeasuredPct         = intRange{lo: 0, hi: 200}
 )
 
 // schemaInt reports whether the number literal raw is a JSON Schema

@@ -112,7 +112,13 @@ var (
 
 	batterySpec = &objSpec{name: "battery", typ: reflect.TypeFor[wire.Battery](), fields: []field{
 		integer("mv", rangeInt, true), integer("percent", rangePercent, true), integer("health_pct", rangePercent, true),
-		integer("cycles", rangeInt, true), kind("temperature_c", fNumber, true), kind("charging", fBool, true)}}
+		integer("cycles", rangeInt, true), kind("temperature_c", fNumber, true), kind("charging", fBool, true),
+		{name: "measured", kind: fReceipt, obj: measuredSpec}}} // fReceipt: null or an object, into a pointer
+
+	measuredSpec = &objSpec{name: "measured", typ: reflect.TypeFor[wire.MeasuredCapacity](), fields: []field{
+		integer("mah", rangeMilliAmpHours, true), integer("design_mah", rangeDesignMilliAmpHours, false),
+		integer("pct", rangeMeasuredPct, false), integer("from_pct", rangePercent, true), integer("to_pct", rangePercent, true),
+		kind("at", fSetTime, true)}}
 
 	inventorySpec = &objSpec{name: "segment", typ: reflect.TypeFor[wire.InventoryEntry](), fields: []field{
 		integer("seq", rangeUint64, true), kind("start", fTime, true), kind("end", fTime, true),
@@ -267,7 +273,7 @@ func (o *objSpec) bind() error {
 }
 
 func bindSpecs() error {
-	for _, o := range []*objSpec{receiptSpec, batterySpec, storageSpec, inventorySpec, refusalSpec} {
+	for _, o := range []*objSpec{receiptSpec, measuredSpec, batterySpec, storageSpec, inventorySpec, refusalSpec} {
 		if err := o.bind(); err != nil {
 			return err
 		}
