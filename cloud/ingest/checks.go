@@ -24,6 +24,7 @@ var (
 	rangePercent = intRange{lo: 0, hi: 100}
 	rangeSlot    = intRange{lo: 0, hi: 255}
 	rangePart    = intRange{lo: 1, hi: 100000}
+	rangeIndex   = intRange{lo: 1, hi: 1<<64 - 1}
 )
 
 // schemaInt reports whether the number literal raw is a JSON Schema

@@ -55,6 +55,7 @@ var topicTypes = map[string]string{
 	wire.KindSegment: wire.TypeSegmentManifest,
 	wire.KindAudit:   wire.TypeAuditRecord,
 	wire.KindDocking: wire.TypeDocking,
+	wire.KindEvents:  wire.TypeRecorderEvents,
 }
 
 // Decoder turns one MQTT message into a store.Incoming, or a *Rejection. It
@@ -165,5 +166,6 @@ func ReportFilters() []string {
 		wire.DockTopic("+", wire.KindSegment),
 		wire.DockTopic("+", wire.KindAudit),
 		wire.DockTopic("+", wire.KindDocking),
+		wire.DockTopic("+", wire.KindEvents),
 	}
 }

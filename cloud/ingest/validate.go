@@ -116,6 +116,12 @@ var (
 		integer("size", rangeCount, true), kind("sha256", fSHA, true),
 		enum("stop_cause", true, "auto-split", "user", "low-battery", "storage-full", "fault", "power-loss", "unknown")}}
 
+	eventSpec = &objSpec{name: "event", typ: reflect.TypeFor[wire.RecorderEvent](), fields: []field{
+		integer("index", rangeIndex, true), kind("time", fTime, true),
+		enum("kind", true, "power-on", "power-off", "record-start", "record-stop", "button-mark", "low-battery",
+			"storage-full", "fault", "clock-set", "docked", "undocked", "released", "unknown"),
+		integer("seq", rangeUint64, false), str("detail", false, wire.MaxEventDetail)}}
+
 	refusalSpec = &objSpec{name: "refusal", typ: reflect.TypeFor[wire.Refusal](), fields: []field{
 		{name: "id", kind: fString, required: true, minLen: 1}, str("reason", true, 1024)}}
 
@@ -171,6 +177,10 @@ var (
 			integer("part", rangePart, true), integer("parts", rangePart, true),
 			{name: "segments", kind: fObjects, maxLen: wire.MaxInventoryPart, obj: inventorySpec},
 			integer("copied", rangeCount, false)}},
+
+		wire.TypeRecorderEvents: {name: wire.TypeRecorderEvents, typ: reflect.TypeFor[wire.RecorderEvents](), fields: []field{
+			kind("serial", fID, true), kind("docked_at", fSetTime, true),
+			{name: "events", kind: fObjects, required: true, minLen: 1, maxLen: wire.MaxEventsPart, obj: eventSpec}}},
 
 		wire.TypeCommand: {name: wire.TypeCommand, typ: reflect.TypeFor[wire.Command](), fields: []field{
 			enum("action", true, "power-cycle", "refresh"), integer("slot", rangeInt, false), str("by", false, 0)},
@@ -255,7 +265,7 @@ func (o *objSpec) bind() error {
 }
 
 func bindSpecs() error {
-	for _, o := range []*objSpec{receiptSpec, batterySpec, storageSpec, inventorySpec, refusalSpec} {
+	for _, o := range []*objSpec{receiptSpec, batterySpec, storageSpec, inventorySpec, refusalSpec, eventSpec} {
 		if err := o.bind(); err != nil {
 			return err
 		}
@@ -615,6 +625,15 @@ func goRules(b wire.Body) error {
 		}
 	case *wire.Docking:
 		// wire.Docking.Validate's cross-field rules.
+		if b.DockedAt.IsZero() {
+			return fmt.Errorf("%w: missing docked_at", wire.ErrInvalid)
+		}
+		if err := b.Validate(); err != nil {
+			return err
+		}
+	case *wire.RecorderEvents:
+		// wire.RecorderEvents.Validate's cross-field rules (ascending
+		// indexes) and Go's zero time in another zone.
 		if b.DockedAt.IsZero() {
 			return fmt.Errorf("%w: missing docked_at", wire.ErrInvalid)
 		}

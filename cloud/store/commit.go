@@ -115,6 +115,17 @@ func check(m Incoming) error {
 			texts = append(texts, g.SHA256, g.StopCause)
 			times = append(times, g.Start, g.End)
 		}
+	case *wire.RecorderEvents:
+		want = wire.TypeRecorderEvents
+		texts = append(texts, b.Serial)
+		times = append(times, b.DockedAt)
+		for _, ev := range b.Events {
+			if ev.Index > math.MaxInt64 || ev.Seq > math.MaxInt64 {
+				return fmt.Errorf("event index %d or seq %d out of range", ev.Index, ev.Seq)
+			}
+			texts = append(texts, ev.Kind, ev.Detail)
+			times = append(times, ev.Time)
+		}
 	default:
 		return fmt.Errorf("body type %T", m.Body)
 	}
@@ -240,7 +251,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		name string
 		fn   func(context.Context) error
 	}{
-		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings},
+		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings}, {"events", w.events},
 		{"commands", w.commands}, {"docks", w.docks}, {"audit", w.audit},
 	} {
 		if err := step.fn(ctx); err != nil {

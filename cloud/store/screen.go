@@ -41,6 +41,8 @@ func (w *writer) screen(ctx context.Context) error {
 			serial = b.Serial
 		case *wire.Docking:
 			serial = b.Serial
+		case *wire.RecorderEvents:
+			serial = b.Serial
 		default:
 			continue
 		}
@@ -126,6 +128,8 @@ func (w *writer) screen(ctx context.Context) error {
 				alert.Severity, alert.Unit, alert.Serial, alert.Dock = "warning", v.AlertUnit, serial, m.Env.Dock
 			}
 		case *wire.SegmentManifest:
+			serial = b.Serial
+		case *wire.RecorderEvents:
 			serial = b.Serial
 		default:
 			kept = append(kept, i)

@@ -23,6 +23,8 @@ const (
 	AuditConfig        = "config"
 	AuditCommand       = "command"
 	AuditStarted       = "started"
+	AuditEventsFailed  = "events-failed" // the recorder's event log could not be read
+	AuditEventsReset   = "events-reset"  // the recorder's event log restarted its numbering
 )
 
 // GenesisHash is the Prev of a dock's first audit record.

@@ -24,6 +24,7 @@ const (
 	TypeAck             = "ack"
 	TypeCommand         = "cmd"
 	TypeDocking         = "docking"
+	TypeRecorderEvents  = "recorder.events"
 )
 
 // Envelope wraps every report. ID is unique per dock and stable across
@@ -99,6 +100,7 @@ var bodyTypes = map[string]func() Body{
 	TypeAck:             func() Body { return new(Ack) },
 	TypeCommand:         func() Body { return new(Command) },
 	TypeDocking:         func() Body { return new(Docking) },
+	TypeRecorderEvents:  func() Body { return new(RecorderEvents) },
 }
 
 // Body is implemented by every message body; Validate checks the fields a

@@ -20,6 +20,7 @@ const (
 	KindAck     = "ack"     // collector -> dock
 	KindCmd     = "cmd"     // collector -> dock
 	KindDocking = "docking" // inventory at docking, and its end
+	KindEvents  = "events"  // the recorder's event log, read at docking
 )
 
 // ErrBadTopic reports a topic outside berth v1 or with an invalid element.
@@ -44,6 +45,7 @@ func AuditTopic(dock string) string          { return DockTopic(dock, KindAudit)
 func AckTopic(dock string) string            { return DockTopic(dock, KindAck) }
 func CmdTopic(dock string) string            { return DockTopic(dock, KindCmd) }
 func DockingTopic(dock string) string        { return DockTopic(dock, KindDocking) }
+func EventsTopic(dock string) string         { return DockTopic(dock, KindEvents) }
 func AlertTopic(unit, kind string) string    { return Root + "/alerts/" + unit + "/" + kind }
 func SharedSubscription(group string) string { return "$share/" + group + "/" + Root + "/docks/+/#" }
 func DockSubscription() string               { return Root + "/docks/+/#" }
@@ -78,7 +80,7 @@ func ParseDockTopic(topic string) (DockTopicParts, error) {
 		if err := ValidID(p.Sub); err != nil {
 			return DockTopicParts{}, fmt.Errorf("%w: %s: %w", ErrBadTopic, p.Kind, err)
 		}
-	case KindState, KindSegment, KindAudit, KindAck, KindCmd, KindDocking:
+	case KindState, KindSegment, KindAudit, KindAck, KindCmd, KindDocking, KindEvents:
 		if len(parts) != 2 {
 			return DockTopicParts{}, fmt.Errorf("%w: %q has extra elements", ErrBadTopic, topic)
 		}

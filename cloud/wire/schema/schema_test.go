@@ -63,6 +63,12 @@ func samples() map[string][]any {
 					{Seq: 44, Start: t0.Add(time.Hour), End: t0.Add(time.Hour), Size: 0, SHA256: hash("b"), StopCause: wire.StopPowerLoss}}},
 			&wire.Docking{Serial: "R", DockedAt: t0, Phase: wire.DockingComplete, Part: 1, Parts: 1, Copied: 3},
 		},
+		wire.TypeRecorderEvents: {
+			&wire.RecorderEvents{Serial: "REC-1", DockedAt: t0, Events: []wire.RecorderEvent{
+				{Index: 1, Time: t0, Kind: wire.EventPowerOn},
+				{Index: 2, Time: t0.Add(time.Minute), Kind: wire.EventRecordStop, Seq: 1<<64 - 1, Detail: "低电量 low-battery"},
+				{Index: 1<<64 - 1, Time: t0.Add(time.Hour), Kind: wire.EventFault, Detail: "encoder stalled"}}},
+		},
 		wire.TypeCommand: {
 			&wire.Command{Action: wire.CmdPowerCycle, Slot: 3, By: "custodian-1"},
 			&wire.Command{Action: wire.CmdRefresh},
@@ -144,7 +150,7 @@ func TestEveryWireBodyValidates(t *testing.T) {
 	}
 	s := samples()
 	for _, typ := range []string{wire.TypeDockState, wire.TypeSlotState, wire.TypeDeviceHealth, wire.TypeSegmentManifest,
-		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand, wire.TypeDocking} {
+		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand, wire.TypeDocking, wire.TypeRecorderEvents} {
 		if len(s[typ]) == 0 {
 			t.Errorf("no sample for %s", typ)
 		}
@@ -283,6 +289,14 @@ func rejections(t *testing.T) map[string][]byte {
 		"cmd action":              set(wire.TypeCommand, "action", "rm -rf"),
 		"cmd slot 300":            set(wire.TypeCommand, "slot", 300),
 		"cmd by number":           set(wire.TypeCommand, "by", 7),
+		"events none":             set(wire.TypeRecorderEvents, "events", []any{}),
+		"events zero docked_at":   set(wire.TypeRecorderEvents, "docked_at", "0001-01-01T00:00:00Z"),
+		"events index 0": set(wire.TypeRecorderEvents, "events", []any{map[string]any{"index": 0, "time": "2026-11-25T07:00:00Z",
+			"kind": "power-on"}}),
+		"events kind": set(wire.TypeRecorderEvents, "events", []any{map[string]any{"index": 1, "time": "2026-11-25T07:00:00Z",
+			"kind": "exploded"}}),
+		"events detail long": set(wire.TypeRecorderEvents, "events", []any{map[string]any{"index": 1, "time": "2026-11-25T07:00:00Z",
+			"kind": "fault", "detail": strings.Repeat("x", 256)}}),
 		"docking phase":           set(wire.TypeDocking, "phase", "done"),
 		"docking part 0":          set(wire.TypeDocking, "part", 0),
 		"docking zero docked_at":  set(wire.TypeDocking, "docked_at", "0001-01-01T00:00:00Z"),
