@@ -96,6 +96,16 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 	if err != nil {
 		return nil, err
 	}
+	// The recorder's own log, from the docks it was docked in (device
+	// times, like the inventory's).
+	logged, err := e.st.RecorderEvents(ctx, d.Serial, from.Add(-contextWindow), now.Add(contextWindow))
+	if err != nil {
+		return nil, err
+	}
+	evs := make([]timeline.Event, len(logged))
+	for i, v := range logged {
+		evs[i] = timeline.Event{Index: v.Index, Time: v.Time, Kind: v.Kind, Seq: v.Seq, Detail: v.Detail}
+	}
 	var syncs []timeline.Sync
 	for _, h := range hist {
 		syncs = append(syncs, timeline.Sync{At: h.Health.DockClock, Offset: time.Duration(h.Health.ClockOffsetMs) * time.Millisecond, Set: h.Health.ClockSet})
@@ -121,7 +131,7 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 			SHA256: v.SHA256})
 	}
 	up := e.policy(d.Unit)
-	tl := timeline.Build(d.Serial, tsegs, syncs, up.Policy)
+	tl := timeline.BuildWithEvents(d.Serial, tsegs, evs, syncs, up.Policy)
 	findings := timeline.Analyze(tl, up.Policy, now)
 	// Holes are judged only on a whole inventory: the latest docking's
 	// parts are all in, and nothing newer arrived ahead of its inventory.
@@ -152,7 +162,8 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 	for _, f := range findings {
 		a := alert.Alert{Key: f.Key(), Kind: f.Kind, Severity: severity[f.Kind], Unit: d.Unit, Officer: f.Officer,
 			Serial: d.Serial, Seq: f.Seq, Dock: bySeq[f.Seq].Dock, Title: titles[f.Kind], Detail: f.Detail, At: f.At,
-			Evidence: alert.Evidence{StoppedAt: f.StoppedAt, ResumedAt: f.ResumedAt, StopCause: f.StopCause}}
+			Evidence: alert.Evidence{StoppedAt: f.StoppedAt, ResumedAt: f.ResumedAt, StopCause: f.StopCause,
+				StopCauseFrom: f.StopCauseFrom, Events: evidenceEvents(f.Events)}}
 		if f.Kind == timeline.KindOffloadDueSoon {
 			// One alert per docking that started the countdown.
 			a.Key = fmt.Sprintf("%s/%s/%d", f.Kind, d.Serial, d.LastDockedAt.Unix())
@@ -381,4 +392,16 @@ func orUnassigned(u string) string {
 		return "unassigned"
 	}
 	return u
+}
+
+// evidenceEvents is what an alert shows of the recorder's log near it.
+func evidenceEvents(evs []timeline.Event) []alert.RecorderEvent {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]alert.RecorderEvent, len(evs))
+	for i, e := range evs {
+		out[i] = alert.RecorderEvent{Index: e.Index, At: e.Time, Kind: e.Kind, Seq: e.Seq, Detail: e.Detail}
+	}
+	return out
 }
