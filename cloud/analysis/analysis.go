@@ -50,6 +50,7 @@ type Store interface {
 	// arrived recently (judged all the same).
 	Inventory(ctx context.Context, serial string, from, to time.Time) ([]store.Inventoried, error)
 	RecorderEvents(ctx context.Context, serial string, from, to time.Time) ([]store.RecorderEvent, error)
+	Assignments(ctx context.Context, serial string, from, to time.Time) ([]store.Assignment, error)
 	Dockings(ctx context.Context, serial string) (store.DockingSummary, bool, error)
 	LateArrivals(ctx context.Context, since, before time.Time) (map[string]time.Time, error)
 	DeviceHealth(ctx context.Context, serial string, from, to time.Time) ([]store.HealthRecord, error)

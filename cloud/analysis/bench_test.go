@@ -68,6 +68,9 @@ func (m *memStore) Inventory(context.Context, string, time.Time, time.Time) ([]s
 func (m *memStore) RecorderEvents(context.Context, string, time.Time, time.Time) ([]store.RecorderEvent, error) {
 	return nil, nil // nor event logs
 }
+func (m *memStore) Assignments(context.Context, string, time.Time, time.Time) ([]store.Assignment, error) {
+	return nil, nil // nor checkouts
+}
 func (m *memStore) Dockings(context.Context, string) (store.DockingSummary, bool, error) {
 	return store.DockingSummary{}, false, nil
 }

@@ -132,6 +132,17 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 	}
 	up := e.policy(d.Unit)
 	tl := timeline.BuildWithEvents(d.Serial, tsegs, evs, syncs, up.Policy)
+	// Who carried it: an officer who checked it out at a dock, for what
+	// was recorded until its next docking.
+	checked, err := e.st.Assignments(ctx, d.Serial, from.Add(-e.cfg.Lookback), now.Add(time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	assigned := make([]timeline.Assignment, len(checked))
+	for i, a := range checked {
+		assigned[i] = timeline.Assignment{Officer: a.Officer, From: a.From, Until: a.Until}
+	}
+	tl.Assign(assigned)
 	findings := timeline.Analyze(tl, up.Policy, now)
 	// Holes are judged only on a whole inventory: the latest docking's
 	// parts are all in, and nothing newer arrived ahead of its inventory.
@@ -146,7 +157,11 @@ func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time,
 			Detail: fmt.Sprintf("seq %d..%d missing after the last listed segment %d: the recorder assigned up to %d (docked %s at %s)",
 				maxSeq+1, sum.LastSeq, maxSeq, sum.LastSeq, sum.Latest.Format(time.RFC3339), sum.Dock)})
 	}
-	if f, ok := timeline.OffloadDue(d.Serial, d.Officer, d.LastDockedAt, now, up.Policy, up.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
+	carrier := d.Officer
+	if o := timeline.OfficerAt(assigned, now); o != "" {
+		carrier = o
+	}
+	if f, ok := timeline.OffloadDue(d.Serial, carrier, d.LastDockedAt, now, up.Policy, up.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
 		findings = append(findings, f)
 	}
 

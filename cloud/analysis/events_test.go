@@ -58,3 +58,32 @@ func TestEventLogInAlerts(t *testing.T) {
 		t.Errorf("detail %q does not say where the cause came from", got.Detail)
 	}
 }
+
+// TestCheckoutNamesCarrier: an officer who checked the recorder out at the
+// dock it was docked in is the one alerts name, not its configured officer.
+func TestCheckoutNamesCarrier(t *testing.T) {
+	now := t0.Add(30 * time.Hour)
+	w := newInvWorld(t, now, speechBySeq{})
+	start := t0.Add(20 * time.Hour)
+	w.plan(start, 2, nil, map[uint64]time.Duration{1: 2 * time.Minute})
+	*w.now = start.Add(-time.Hour)
+	w.health() // docked before the shift
+	commit(t, w.st, "dock-1", &w.n, wire.TypeCheckout, &wire.Checkout{Serial: "R1", Officer: "o-carrier", Slot: 1, At: start.Add(-30 * time.Minute)})
+	*w.now = now
+	w.dock(2, 1, 2)
+	w.arrive(1)
+	w.arrive(2)
+	w.pass()
+	found := false
+	for _, a := range w.got {
+		if strings.HasPrefix(a.Kind, "interruption") {
+			found = true
+			if a.Officer != "o-carrier" {
+				t.Errorf("alert names %q, want the officer who checked the recorder out", a.Officer)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no interruption alert among %d deliveries", len(w.got))
+	}
+}

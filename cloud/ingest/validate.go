@@ -182,6 +182,9 @@ var (
 			kind("serial", fID, true), kind("docked_at", fSetTime, true),
 			{name: "events", kind: fObjects, required: true, minLen: 1, maxLen: wire.MaxEventsPart, obj: eventSpec}}},
 
+		wire.TypeCheckout: {name: wire.TypeCheckout, typ: reflect.TypeFor[wire.Checkout](), fields: []field{
+			kind("serial", fID, true), kind("officer", fID, true), integer("slot", rangeSlot, true), kind("at", fSetTime, true)}},
+
 		wire.TypeCommand: {name: wire.TypeCommand, typ: reflect.TypeFor[wire.Command](), fields: []field{
 			enum("action", true, "power-cycle", "refresh"), integer("slot", rangeInt, false), str("by", false, 0)},
 			when: commandIfThen},
@@ -630,6 +633,10 @@ func goRules(b wire.Body) error {
 		}
 		if err := b.Validate(); err != nil {
 			return err
+		}
+	case *wire.Checkout:
+		if b.At.IsZero() { // Go's zero time in another zone
+			return fmt.Errorf("%w: missing at", wire.ErrInvalid)
 		}
 	case *wire.RecorderEvents:
 		// wire.RecorderEvents.Validate's cross-field rules (ascending

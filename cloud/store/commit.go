@@ -115,6 +115,10 @@ func check(m Incoming) error {
 			texts = append(texts, g.SHA256, g.StopCause)
 			times = append(times, g.Start, g.End)
 		}
+	case *wire.Checkout:
+		want = wire.TypeCheckout
+		texts = append(texts, b.Serial, b.Officer)
+		times = append(times, b.At)
 	case *wire.RecorderEvents:
 		want = wire.TypeRecorderEvents
 		texts = append(texts, b.Serial)
@@ -251,7 +255,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		name string
 		fn   func(context.Context) error
 	}{
-		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings}, {"events", w.events},
+		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings}, {"events", w.events}, {"checkouts", w.checkouts},
 		{"commands", w.commands}, {"docks", w.docks}, {"audit", w.audit},
 	} {
 		if err := step.fn(ctx); err != nil {

@@ -43,6 +43,8 @@ func (w *writer) screen(ctx context.Context) error {
 			serial = b.Serial
 		case *wire.RecorderEvents:
 			serial = b.Serial
+		case *wire.Checkout:
+			serial = b.Serial
 		default:
 			continue
 		}
@@ -130,6 +132,8 @@ func (w *writer) screen(ctx context.Context) error {
 		case *wire.SegmentManifest:
 			serial = b.Serial
 		case *wire.RecorderEvents:
+			serial = b.Serial
+		case *wire.Checkout:
 			serial = b.Serial
 		default:
 			kept = append(kept, i)

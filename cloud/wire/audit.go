@@ -10,21 +10,25 @@ import (
 
 // Audit actions a dock records.
 const (
-	AuditDocked        = "docked"
-	AuditUndocked      = "undocked"
-	AuditAuthenticated = "authenticated"
-	AuditAuthRefused   = "auth-refused"
-	AuditClockSet      = "clock-set"
-	AuditCopied        = "copied"
-	AuditVerified      = "verified"
-	AuditUploaded      = "uploaded"
-	AuditReleased      = "released"
-	AuditFault         = "fault"
-	AuditConfig        = "config"
-	AuditCommand       = "command"
-	AuditStarted       = "started"
-	AuditEventsFailed  = "events-failed" // the recorder's event log could not be read
-	AuditEventsReset   = "events-reset"  // the recorder's event log restarted its numbering
+	AuditDocked          = "docked"
+	AuditUndocked        = "undocked"
+	AuditAuthenticated   = "authenticated"
+	AuditAuthRefused     = "auth-refused"
+	AuditClockSet        = "clock-set"
+	AuditCopied          = "copied"
+	AuditVerified        = "verified"
+	AuditUploaded        = "uploaded"
+	AuditReleased        = "released"
+	AuditFault           = "fault"
+	AuditConfig          = "config"
+	AuditCommand         = "command"
+	AuditStarted         = "started"
+	AuditEventsFailed    = "events-failed"    // the recorder's event log could not be read
+	AuditEventsReset     = "events-reset"     // the recorder's event log restarted its numbering
+	AuditCheckoutOffered = "checkout-offered" // a card tap: the slot's LED shows the recorder to take
+	AuditCheckout        = "checkout"         // the officer took the offered recorder
+	AuditCheckoutLapsed  = "checkout-lapsed"  // the offer passed without the recorder being taken
+	AuditCheckoutRefused = "checkout-refused" // a card tap with no officer mapped, or no ready recorder
 )
 
 // GenesisHash is the Prev of a dock's first audit record.

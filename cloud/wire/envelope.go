@@ -25,6 +25,7 @@ const (
 	TypeCommand         = "cmd"
 	TypeDocking         = "docking"
 	TypeRecorderEvents  = "recorder.events"
+	TypeCheckout        = "checkout"
 )
 
 // Envelope wraps every report. ID is unique per dock and stable across
@@ -101,6 +102,7 @@ var bodyTypes = map[string]func() Body{
 	TypeCommand:         func() Body { return new(Command) },
 	TypeDocking:         func() Body { return new(Docking) },
 	TypeRecorderEvents:  func() Body { return new(RecorderEvents) },
+	TypeCheckout:        func() Body { return new(Checkout) },
 }
 
 // Body is implemented by every message body; Validate checks the fields a

@@ -17,3 +17,17 @@ CREATE TABLE recorder_events (
 	PRIMARY KEY (serial, idx, dock, docked_ns)
 );
 CREATE INDEX recorder_events_by_time ON recorder_events (serial, event_ns);
+
+-- Checkouts (wire.Checkout): an officer took a ready recorder at a dock by
+-- a card tap. Until the recorder's next docking its footage is theirs. The
+-- collector believes a checkout only from the dock the recorder was last
+-- docked in at the tap (Store.Assignments). Rows are only inserted.
+CREATE TABLE checkouts (
+	serial      TEXT NOT NULL,
+	at_ns       BIGINT NOT NULL,
+	dock        TEXT NOT NULL,
+	slot        BIGINT NOT NULL,
+	officer     TEXT NOT NULL,
+	received_ns BIGINT NOT NULL,
+	PRIMARY KEY (serial, at_ns, dock)
+);

@@ -63,6 +63,7 @@ func samples() map[string][]any {
 					{Seq: 44, Start: t0.Add(time.Hour), End: t0.Add(time.Hour), Size: 0, SHA256: hash("b"), StopCause: wire.StopPowerLoss}}},
 			&wire.Docking{Serial: "R", DockedAt: t0, Phase: wire.DockingComplete, Part: 1, Parts: 1, Copied: 3},
 		},
+		wire.TypeCheckout: {&wire.Checkout{Serial: "REC-1", Officer: "officer-7", Slot: 255, At: t0}},
 		wire.TypeRecorderEvents: {
 			&wire.RecorderEvents{Serial: "REC-1", DockedAt: t0, Events: []wire.RecorderEvent{
 				{Index: 1, Time: t0, Kind: wire.EventPowerOn},
@@ -150,7 +151,7 @@ func TestEveryWireBodyValidates(t *testing.T) {
 	}
 	s := samples()
 	for _, typ := range []string{wire.TypeDockState, wire.TypeSlotState, wire.TypeDeviceHealth, wire.TypeSegmentManifest,
-		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand, wire.TypeDocking, wire.TypeRecorderEvents} {
+		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand, wire.TypeDocking, wire.TypeRecorderEvents, wire.TypeCheckout} {
 		if len(s[typ]) == 0 {
 			t.Errorf("no sample for %s", typ)
 		}
@@ -289,6 +290,9 @@ func rejections(t *testing.T) map[string][]byte {
 		"cmd action":              set(wire.TypeCommand, "action", "rm -rf"),
 		"cmd slot 300":            set(wire.TypeCommand, "slot", 300),
 		"cmd by number":           set(wire.TypeCommand, "by", 7),
+		"checkout bad officer":    set(wire.TypeCheckout, "officer", "o 7"),
+		"checkout slot 256":       set(wire.TypeCheckout, "slot", 256),
+		"checkout zero at":        set(wire.TypeCheckout, "at", "0001-01-01T00:00:00Z"),
 		"events none":             set(wire.TypeRecorderEvents, "events", []any{}),
 		"events zero docked_at":   set(wire.TypeRecorderEvents, "docked_at", "0001-01-01T00:00:00Z"),
 		"events index 0": set(wire.TypeRecorderEvents, "events", []any{map[string]any{"index": 0, "time": "2026-11-25T07:00:00Z",
