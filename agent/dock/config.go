@@ -59,6 +59,9 @@ type Config struct {
 	APISocket   string        `yaml:"api_socket"`   // dockctl's socket
 	MetricsAddr string        `yaml:"metrics_addr"` // 127.0.0.1:9110; empty: off
 	StateEvery  time.Duration `yaml:"state_every"`  // dock state report period
+
+	// Checkout maps officers' cards for the board's card reader (optional).
+	Checkout Checkout `yaml:"checkout"`
 }
 
 // Size is a byte count written as 512MiB, 64GiB, 10MB or a plain number.
@@ -138,6 +141,9 @@ func (c *Config) Check() error {
 		}
 	}
 	if _, err := c.previousKeys(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Checkout.check(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

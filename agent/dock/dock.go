@@ -54,6 +54,7 @@ type Settings struct {
 	AckTimeout time.Duration
 	StateEvery time.Duration
 	Slot       slot.Config     // per-slot settings; Index, Dock and Clock are filled in
+	Checkout   Checkout        // officers' cards, when the board has a card reader
 	Clock      clockwork.Clock // nil: the real clock
 }
 
@@ -138,6 +139,9 @@ func (d *Dock) Run(ctx context.Context) error {
 	run("buffer", d.p.Buffer.Run)
 	run("state", d.stateLoop)
 	run("commands", d.commandLoop)
+	if d.p.Board.CardReader() != nil {
+		run("cards", d.cardLoop)
+	}
 	for i, s := range d.slots {
 		events := d.p.Board.Slots()[i].Presence.Events()
 		run(fmt.Sprintf("slot %d", i), func(ctx context.Context) error { return s.Run(ctx, events) })

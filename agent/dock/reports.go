@@ -65,6 +65,11 @@ func (d *Dock) Events(b wire.RecorderEvents) {
 	d.put(id, wire.TypeRecorderEvents, wire.EventsTopic(d.set.Dock), false, &b)
 }
 
+// Checkout implements slot.Reports.
+func (d *Dock) Checkout(c wire.Checkout) {
+	d.put(fmt.Sprintf("co-%s-%d", c.Serial, c.At.UnixNano()), wire.TypeCheckout, wire.CheckoutTopic(d.set.Dock), false, &c)
+}
+
 // Audit implements slot.Reports: append to the hash-chained log, then ship.
 func (d *Dock) Audit(action string, slotIdx int, serial string, seq uint64, detail string) {
 	d.mu.Lock()

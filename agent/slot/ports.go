@@ -60,5 +60,7 @@ type Reports interface {
 	// Events reports a run of the recorder's event log (wire.RecorderEvents);
 	// it is durable when Events returns.
 	Events(e wire.RecorderEvents)
+	// Checkout reports that an officer took the recorder offered to them.
+	Checkout(c wire.Checkout)
 	Audit(action string, slot int, serial string, seq uint64, detail string)
 }

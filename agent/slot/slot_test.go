@@ -286,6 +286,7 @@ type reports struct {
 	manifests []wire.SegmentManifest
 	dockings  []wire.Docking
 	events    []wire.RecorderEvents
+	checkouts []wire.Checkout
 	order     []string // "docking inventory", "manifest", "docking complete" as reported
 	audits    []string
 	health    []wire.DeviceHealth
@@ -319,6 +320,11 @@ func (r *reports) Events(e wire.RecorderEvents) {
 	r.order = append(r.order, "events")
 	r.mu.Unlock()
 }
+func (r *reports) Checkout(c wire.Checkout) {
+	r.mu.Lock()
+	r.checkouts = append(r.checkouts, c)
+	r.mu.Unlock()
+}
 func (r *reports) Audit(action string, slot int, serial string, seq uint64, detail string) {
 	r.mu.Lock()
 	r.audits = append(r.audits, action)
@@ -341,7 +347,10 @@ type rig struct {
 	cancel context.CancelFunc
 }
 
-func newRig(t *testing.T, enrol bool) *rig {
+func newRig(t *testing.T, enrol bool) *rig { t.Helper(); return newRigWith(t, enrol, nil) }
+
+// newRigWith is newRig with the slot's config changed by tune.
+func newRigWith(t *testing.T, enrol bool, tune func(*Config)) *rig {
 	t.Helper()
 	_, collKey, _ := ed25519.GenerateKey(nil)
 	rec := devicetest.New("REC-0001", 7, nil)
@@ -350,7 +359,11 @@ func newRig(t *testing.T, enrol bool) *rig {
 		keys["REC-0001"] = rec.PublicKey()
 	}
 	r := &rig{rec: rec, buf: newMemBuffer(collKey), rep: &reports{}, hw: &hw{rec: rec}, events: make(chan presence.Event)}
-	r.slot = New(Config{Index: 2, Dock: "dock-1", Keys: keys, StatusEvery: 20 * time.Millisecond},
+	cfg := Config{Index: 2, Dock: "dock-1", Keys: keys, StatusEvery: 20 * time.Millisecond}
+	if tune != nil {
+		tune(&cfg)
+	}
+	r.slot = New(cfg,
 		r.hw, &power{}, r.buf, r.buf, r.rep, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)
