@@ -15,6 +15,7 @@ import (
 //	"buffer/p/" id          -> progress (binary) (while copying)
 //	"buffer/c/" id off(8)   -> footage chunk     (value log)
 //	"buffer/f/" n(4)        -> filler            (see reclaim.go)
+//	"buffer/e/" serial      -> event-log cursor  (see events.go)
 //
 // where id is len(serial) (1 byte), serial, seq (8 bytes big endian), so
 // one segment's chunks sort together in offset order and no serial is a
@@ -28,6 +29,7 @@ const (
 	tagProgress = 'p'
 	tagChunk    = 'c'
 	tagFiller   = 'f'
+	tagEvents   = 'e'
 )
 
 type segID struct {

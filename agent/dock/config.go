@@ -69,6 +69,8 @@ type Config struct {
 	// recorder's HELLO gives), for the capacity the dock measures from the
 	// charge current on slots with a current sensor.
 	Batteries map[string]slot.BatteryModel `yaml:"batteries"`
+	// Checkout maps officers' cards for the board's card reader (optional).
+	Checkout Checkout `yaml:"checkout"`
 }
 
 // Size is a byte count written as 512MiB, 64GiB, 10MB or a plain number.
@@ -157,6 +159,9 @@ func (c *Config) Check() error {
 		}
 	}
 	if err := c.Firmware.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Checkout.check(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

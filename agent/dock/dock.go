@@ -61,6 +61,7 @@ type Settings struct {
 	// FirmwareFetch, if set, keeps Firmware's campaigns in step with the
 	// collector's (a part of Run).
 	FirmwareFetch *firmware.Fetcher
+	Checkout      Checkout        // officers' cards, when the board has a card reader
 	Clock         clockwork.Clock // nil: the real clock
 }
 
@@ -156,6 +157,9 @@ func (d *Dock) Run(ctx context.Context) error {
 	run("commands", d.commandLoop)
 	if d.set.FirmwareFetch != nil {
 		run("firmware", d.set.FirmwareFetch.Run)
+	}
+	if d.p.Board.CardReader() != nil {
+		run("cards", d.cardLoop)
 	}
 	for i, s := range d.slots {
 		events := d.p.Board.Slots()[i].Presence.Events()

@@ -57,6 +57,19 @@ func (d *Dock) Docking(b wire.Docking) {
 	d.put(d.id("dock"), wire.TypeDocking, wire.DockingTopic(d.set.Dock), false, &b)
 }
 
+// Events implements slot.Reports. The id names the recorder, the docking
+// and the first event: the same run read again at the same docking (a link
+// lost and the session started over) is one message.
+func (d *Dock) Events(b wire.RecorderEvents) {
+	id := fmt.Sprintf("ev-%s-%d-%d", b.Serial, b.DockedAt.UnixNano(), b.Events[0].Index)
+	d.put(id, wire.TypeRecorderEvents, wire.EventsTopic(d.set.Dock), false, &b)
+}
+
+// Checkout implements slot.Reports.
+func (d *Dock) Checkout(c wire.Checkout) {
+	d.put(fmt.Sprintf("co-%s-%d", c.Serial, c.At.UnixNano()), wire.TypeCheckout, wire.CheckoutTopic(d.set.Dock), false, &c)
+}
+
 // Audit implements slot.Reports: append to the hash-chained log, then ship.
 func (d *Dock) Audit(action string, slotIdx int, serial string, seq uint64, detail string) {
 	d.mu.Lock()

@@ -52,6 +52,7 @@ func TestFaultClassesDistinct(t *testing.T) {
 	for _, c := range append(FaultClasses, otherClass) {
 		see("fault class "+c.Name, c.Pattern.String())
 	}
+	see("checkout offer", TakePattern.String())
 	for _, f := range allFaults {
 		if got, want := Pattern(wire.SlotFault, f), ClassOf(f).Pattern; got != want {
 			t.Errorf("fault %s shows %s, its class %s", f, got, want)

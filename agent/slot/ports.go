@@ -34,6 +34,10 @@ type Buffer interface {
 	// to date with each change (buffered, fault, uploaded, released): the
 	// one place a manifest is built after the copy began.
 	Manifest(serial string, seq uint64) (wire.SegmentManifest, error)
+	// EventCursor and SetEventCursor keep, per recorder, where reading its
+	// event log stopped (durably: SetEventCursor returns once synced).
+	EventCursor(serial string) (buffer.EventCursor, error)
+	SetEventCursor(serial string, c buffer.EventCursor) error
 }
 
 // Receipts waits for the uploader.
@@ -53,5 +57,10 @@ type Reports interface {
 	// Docking reports the recorder's inventory before copying and the
 	// end of the copy (wire.Docking).
 	Docking(d wire.Docking)
+	// Events reports a run of the recorder's event log (wire.RecorderEvents);
+	// it is durable when Events returns.
+	Events(e wire.RecorderEvents)
+	// Checkout reports that an officer took the recorder offered to them.
+	Checkout(c wire.Checkout)
 	Audit(action string, slot int, serial string, seq uint64, detail string)
 }

@@ -45,6 +45,7 @@ func (s *Slot) session(ctx context.Context) (linkLost bool) {
 	if !ok {
 		return ctx.Err() == nil && s.faultIs(FaultLink)
 	}
+	s.readEvents(ctx, c, d)
 	var wg sync.WaitGroup
 	mctx, stopMonitor := context.WithCancel(ctx)
 	wg.Add(1)

@@ -91,6 +91,7 @@ type Slot struct {
 	since  time.Time
 	health *wire.DeviceHealth
 	lastPr time.Time
+	take   *taking // an offer to an officer (checkout.go)
 }
 
 // New makes a slot; Run drives it.
@@ -132,12 +133,16 @@ func (s *Slot) update(force bool, f func(st *wire.SlotState)) {
 	if changed {
 		s.since = now
 	}
+	if s.take != nil && st.State != wire.SlotReady && st.State != wire.SlotEmpty {
+		s.take = nil // a fault or a new session: the recorder is not ready to take any more
+	}
+	offered := s.take != nil
 	report := changed || force || now.Sub(s.lastPr) >= s.cfg.ProgressEvery
 	if report {
 		s.lastPr = now
 	}
 	s.mu.Unlock()
-	if changed {
+	if changed && !offered {
 		if err := s.hw.SetPattern(Pattern(st.State, st.Fault)); err != nil {
 			s.log.Warn("led", "err", err)
 		}
@@ -253,6 +258,7 @@ func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
 			case !ev.Present && present:
 				present = false
 				serial := s.serial()
+				s.taken(serial, s.cfg.Clock.Now())
 				stop()
 				if err := s.pw.Set(false); err != nil {
 					s.log.Error("charge off", "err", err)

@@ -89,6 +89,7 @@ type memBuffer struct {
 	// holdReceipts keeps buffered segments without a receipt until grant.
 	holdReceipts bool
 	bad          badReceipt
+	cursors      map[string]buffer.EventCursor
 }
 
 // badReceipt is what is wrong with the receipts a memBuffer issues.
@@ -122,6 +123,22 @@ func (m *memBuffer) Begin(meta buffer.Meta) (buffer.Writer, error) {
 	}
 	m.meta[key] = meta
 	return &memWriter{m: m, key: key, off: int64(m.data[key].Len())}, nil
+}
+
+func (m *memBuffer) EventCursor(serial string) (buffer.EventCursor, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cursors[serial], nil
+}
+
+func (m *memBuffer) SetEventCursor(serial string, c buffer.EventCursor) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cursors == nil {
+		m.cursors = map[string]buffer.EventCursor{}
+	}
+	m.cursors[serial] = c
+	return nil
 }
 
 func (m *memBuffer) MarkReleased(serial string, seq uint64) error {
@@ -276,6 +293,8 @@ type reports struct {
 	states    []wire.SlotState
 	manifests []wire.SegmentManifest
 	dockings  []wire.Docking
+	events    []wire.RecorderEvents
+	checkouts []wire.Checkout
 	order     []string // "docking inventory", "manifest", "docking complete" as reported
 	audits    []string
 	health    []wire.DeviceHealth
@@ -301,6 +320,17 @@ func (r *reports) Docking(d wire.Docking) {
 	r.mu.Lock()
 	r.dockings = append(r.dockings, d)
 	r.order = append(r.order, "docking "+d.Phase)
+	r.mu.Unlock()
+}
+func (r *reports) Events(e wire.RecorderEvents) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.order = append(r.order, "events")
+	r.mu.Unlock()
+}
+func (r *reports) Checkout(c wire.Checkout) {
+	r.mu.Lock()
+	r.checkouts = append(r.checkouts, c)
 	r.mu.Unlock()
 }
 func (r *reports) Audit(action string, slot int, serial string, seq uint64, detail string) {

@@ -65,6 +65,22 @@ type Evidence struct {
 	// tried before NextCheck (the engine backs off).
 	CheckAttempts int       `json:"check_attempts,omitempty"`
 	NextCheck     time.Time `json:"next_check,omitzero"`
+	// StopCauseFrom is "event-log" when the recorder's own event log, not
+	// the segment's listing, gave StopCause.
+	StopCauseFrom string `json:"stop_cause_from,omitempty"`
+	// Events are the recorder's own log entries near the finding (power,
+	// record start and stop, alarms, button marks), times corrected.
+	Events []RecorderEvent `json:"events,omitempty"`
+}
+
+// RecorderEvent is one entry of the recorder's event log shown with a
+// finding; At is on the dock's (true) clock.
+type RecorderEvent struct {
+	Index  uint64    `json:"index"`
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Seq    uint64    `json:"seq,omitempty"`
+	Detail string    `json:"detail,omitempty"`
 }
 
 // SpeechRegion is one sound the reason check heard: its place in the

@@ -59,6 +59,8 @@ type Store interface {
 	// highest seq it assigned, and footage older than the lookback that
 	// arrived recently (judged all the same).
 	Inventory(ctx context.Context, serial string, from, to time.Time) ([]store.Inventoried, error)
+	RecorderEvents(ctx context.Context, serial string, from, to time.Time) ([]store.RecorderEvent, error)
+	Assignments(ctx context.Context, serial string, from, to time.Time) ([]store.Assignment, error)
 	Dockings(ctx context.Context, serial string) (store.DockingSummary, bool, error)
 	LateArrivalsOf(ctx context.Context, serials []string, since, before time.Time) (map[string]time.Time, error)
 	DeviceHealth(ctx context.Context, serial string, from, to time.Time) ([]store.HealthRecord, error)

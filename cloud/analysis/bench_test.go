@@ -100,6 +100,12 @@ func (m *memStore) Unannounced(context.Context, int) ([]store.Alert, error)     
 func (m *memStore) Inventory(context.Context, string, time.Time, time.Time) ([]store.Inventoried, error) {
 	return nil, nil // the benchmark's docks send no inventory: judged on what arrived
 }
+func (m *memStore) RecorderEvents(context.Context, string, time.Time, time.Time) ([]store.RecorderEvent, error) {
+	return nil, nil // nor event logs
+}
+func (m *memStore) Assignments(context.Context, string, time.Time, time.Time) ([]store.Assignment, error) {
+	return nil, nil // nor checkouts
+}
 func (m *memStore) Dockings(context.Context, string) (store.DockingSummary, bool, error) {
 	return store.DockingSummary{}, false, nil
 }

@@ -124,6 +124,16 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 	if err != nil {
 		return nil, err
 	}
+	// The recorder's own log, from the docks it was docked in (device
+	// times, like the inventory's).
+	logged, err := e.st.RecorderEvents(ctx, d.Serial, from.Add(-contextWindow), now.Add(contextWindow))
+	if err != nil {
+		return nil, err
+	}
+	evs := make([]timeline.Event, len(logged))
+	for i, v := range logged {
+		evs[i] = timeline.Event{Index: v.Index, Time: v.Time, Kind: v.Kind, Seq: v.Seq, Detail: v.Detail}
+	}
 	var syncs []timeline.Sync
 	for _, h := range hist {
 		syncs = append(syncs, timeline.Sync{At: h.Health.DockClock, Offset: time.Duration(h.Health.ClockOffsetMs) * time.Millisecond, Set: h.Health.ClockSet})
@@ -149,7 +159,18 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 			SHA256: v.SHA256})
 	}
 	up := e.policy(d.Unit)
-	tl := timeline.Build(d.Serial, tsegs, syncs, up.Policy)
+	tl := timeline.BuildWithEvents(d.Serial, tsegs, evs, syncs, up.Policy)
+	// Who carried it: an officer who checked it out at a dock, for what
+	// was recorded until its next docking.
+	checked, err := e.st.Assignments(ctx, d.Serial, from.Add(-e.cfg.Lookback), now.Add(time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	assigned := make([]timeline.Assignment, len(checked))
+	for i, a := range checked {
+		assigned[i] = timeline.Assignment{Officer: a.Officer, From: a.From, Until: a.Until}
+	}
+	tl.Assign(assigned)
 	findings := timeline.Analyze(tl, up.Policy, now)
 	clocks := make([]segClock, len(tl.Segments))
 	for i, s := range tl.Segments {
@@ -169,7 +190,11 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 			Detail: fmt.Sprintf("seq %d..%d missing after the last listed segment %d: the recorder assigned up to %d (docked %s at %s)",
 				maxSeq+1, sum.LastSeq, maxSeq, sum.LastSeq, sum.Latest.Format(time.RFC3339), sum.Dock)})
 	}
-	if f, ok := timeline.OffloadDue(d.Serial, d.Officer, d.LastDockedAt, now, up.Policy, up.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
+	carrier := d.Officer
+	if o := timeline.OfficerAt(assigned, now); o != "" {
+		carrier = o
+	}
+	if f, ok := timeline.OffloadDue(d.Serial, carrier, d.LastDockedAt, now, up.Policy, up.OffloadWarn); ok && !d.LastDockedAt.IsZero() {
 		findings = append(findings, f)
 	}
 
@@ -185,7 +210,8 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 	for _, f := range findings {
 		a := alert.Alert{Key: f.Key(), Kind: f.Kind, Severity: severity[f.Kind], Unit: d.Unit, Officer: f.Officer,
 			Serial: d.Serial, Seq: f.Seq, Dock: bySeq[f.Seq].Dock, Title: titles[f.Kind], Detail: f.Detail, At: f.At,
-			Evidence: alert.Evidence{StoppedAt: f.StoppedAt, ResumedAt: f.ResumedAt, StopCause: f.StopCause}}
+			Evidence: alert.Evidence{StoppedAt: f.StoppedAt, ResumedAt: f.ResumedAt, StopCause: f.StopCause,
+				StopCauseFrom: f.StopCauseFrom, Events: evidenceEvents(f.Events)}}
 		if f.Kind == timeline.KindOffloadDueSoon {
 			// One alert per docking that started the countdown.
 			a.Key = fmt.Sprintf("%s/%s/%d", f.Kind, d.Serial, d.LastDockedAt.Unix())
@@ -426,4 +452,16 @@ func (e *Engine) liveAlerts(ctx context.Context, serial string) ([]store.Alert, 
 		out = append(out, as...)
 	}
 	return out, nil
+}
+
+// evidenceEvents is what an alert shows of the recorder's log near it.
+func evidenceEvents(evs []timeline.Event) []alert.RecorderEvent {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]alert.RecorderEvent, len(evs))
+	for i, e := range evs {
+		out[i] = alert.RecorderEvent{Index: e.Index, At: e.Time, Kind: e.Kind, Seq: e.Seq, Detail: e.Detail}
+	}
+	return out
 }

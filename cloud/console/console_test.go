@@ -80,7 +80,8 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(w.srv.Close)
 	at := time.Date(2026, 11, 30, 22, 14, 0, 0, time.UTC) // 06:14 next day in Shanghai
 	for _, a := range []store.Alert{
-		{Key: "i/R1/7", Kind: "interruption-unexplained", Severity: "warning", Unit: "u1", Officer: "o-1", Serial: "R1", Seq: 7, Title: "no reason", At: at},
+		{Key: "i/R1/7", Kind: "interruption-unexplained", Severity: "warning", Unit: "u1", Officer: "o-1", Serial: "R1", Seq: 7, Title: "no reason", At: at,
+			Evidence: []byte(`{"stop_cause":"low-battery","stop_cause_from":"event-log","events":[{"index":3,"at":"2026-11-30T22:10:00Z","kind":"low-battery","seq":6,"detail":"battery 3%"}]}`)},
 		{Key: "b/R9", Kind: "battery-worn", Severity: "warning", Unit: "u2", Serial: "R9", Title: "worn", At: at},
 	} {
 		if _, err := st.UpsertAlert(ctx, a); err != nil {
@@ -235,6 +236,9 @@ func TestBrowserSession(t *testing.T) {
 	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))
 	if csrf == nil || !strings.Contains(string(page), "<svg") {
 		t.Fatalf("alert page without CSRF token or timeline:\n%s", page)
+	}
+	if !strings.Contains(string(page), `id="device-log"`) || !strings.Contains(string(page), "battery 3%") {
+		t.Errorf("alert page does not list the recorder's events near the gap")
 	}
 	post := func(form url.Values, hdr ...string) int {
 		req, _ := http.NewRequest("POST", w.srv.URL+alertPath+"/act", strings.NewReader(form.Encode()))

@@ -122,6 +122,7 @@ var messages = map[string][2]string{
 	"stopped-at":        {"中断时间", "Stopped"},
 	"resumed-at":        {"恢复时间", "Resumed"},
 	"stop-cause":        {"设备记录的中断原因", "Stop cause (device)"},
+	"device-log":        {"记录仪日志（中断前后）", "Recorder's event log around the gap"},
 	"speech":            {"恢复后开头的讲话", "Speech at the restart"},
 	"speech-seconds":    {"佩戴者讲话时长", "Wearer's speech"},
 	"reason-spoken":     {"是否说明原因", "Reason stated"},

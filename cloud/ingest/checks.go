@@ -30,6 +30,7 @@ var (
 	rangeMilliAmpHours       = intRange{lo: 1, hi: 1_000_000}
 	rangeDesignMilliAmpHours = intRange{lo: 0, hi: 1_000_000}
 	rangeMeasuredPct         = intRange{lo: 0, hi: 200}
+	rangeIndex               = intRange{lo: 1, hi: 1<<64 - 1}
 )
 
 // schemaInt reports whether the number literal raw is a JSON Schema

@@ -49,12 +49,14 @@ func reject(reason string, err error) *Rejection { return &Rejection{Reason: rea
 // topicTypes maps each dock topic kind a dock publishes on to the only
 // message type it carries.
 var topicTypes = map[string]string{
-	wire.KindState:   wire.TypeDockState,
-	wire.KindSlots:   wire.TypeSlotState,
-	wire.KindDevices: wire.TypeDeviceHealth,
-	wire.KindSegment: wire.TypeSegmentManifest,
-	wire.KindAudit:   wire.TypeAuditRecord,
-	wire.KindDocking: wire.TypeDocking,
+	wire.KindState:    wire.TypeDockState,
+	wire.KindSlots:    wire.TypeSlotState,
+	wire.KindDevices:  wire.TypeDeviceHealth,
+	wire.KindSegment:  wire.TypeSegmentManifest,
+	wire.KindAudit:    wire.TypeAuditRecord,
+	wire.KindDocking:  wire.TypeDocking,
+	wire.KindEvents:   wire.TypeRecorderEvents,
+	wire.KindCheckout: wire.TypeCheckout,
 	// firmware.progress: registered in firmware.go
 }
 
@@ -167,5 +169,7 @@ func ReportFilters() []string {
 		wire.DockTopic("+", wire.KindAudit),
 		wire.DockTopic("+", wire.KindDocking),
 		wire.DockTopic("+", wire.KindFirmware),
+		wire.DockTopic("+", wire.KindEvents),
+		wire.DockTopic("+", wire.KindCheckout),
 	}
 }

@@ -125,6 +125,12 @@ var (
 		integer("size", rangeCount, true), kind("sha256", fSHA, true),
 		enum("stop_cause", true, "auto-split", "user", "low-battery", "storage-full", "fault", "power-loss", "unknown")}}
 
+	eventSpec = &objSpec{name: "event", typ: reflect.TypeFor[wire.RecorderEvent](), fields: []field{
+		integer("index", rangeIndex, true), kind("time", fTime, true),
+		enum("kind", true, "power-on", "power-off", "record-start", "record-stop", "button-mark", "low-battery",
+			"storage-full", "fault", "clock-set", "docked", "undocked", "released", "unknown"),
+		integer("seq", rangeUint64, false), str("detail", false, wire.MaxEventDetail)}}
+
 	refusalSpec = &objSpec{name: "refusal", typ: reflect.TypeFor[wire.Refusal](), fields: []field{
 		{name: "id", kind: fString, required: true, minLen: 1}, str("reason", true, 1024)}}
 
@@ -187,6 +193,12 @@ var (
 			enum("state", true, "transferring", "rebooting", "installed", "rolled-back", "rejected", "refused", "failed"),
 			integer("held", rangeCount, true), integer("size", rangeSize, true), str("detail", false, 1024),
 			kind("at", fSetTime, true)}},
+		wire.TypeRecorderEvents: {name: wire.TypeRecorderEvents, typ: reflect.TypeFor[wire.RecorderEvents](), fields: []field{
+			kind("serial", fID, true), kind("docked_at", fSetTime, true),
+			{name: "events", kind: fObjects, required: true, minLen: 1, maxLen: wire.MaxEventsPart, obj: eventSpec}}},
+
+		wire.TypeCheckout: {name: wire.TypeCheckout, typ: reflect.TypeFor[wire.Checkout](), fields: []field{
+			kind("serial", fID, true), kind("officer", fID, true), integer("slot", rangeSlot, true), kind("at", fSetTime, true)}},
 
 		wire.TypeCommand: {name: wire.TypeCommand, typ: reflect.TypeFor[wire.Command](), fields: []field{
 			enum("action", true, "power-cycle", "refresh", "release-hole"), integer("slot", rangeInt, false), str("by", false, 0),
@@ -273,7 +285,7 @@ func (o *objSpec) bind() error {
 }
 
 func bindSpecs() error {
-	for _, o := range []*objSpec{receiptSpec, measuredSpec, batterySpec, storageSpec, inventorySpec, refusalSpec} {
+	for _, o := range []*objSpec{receiptSpec, measuredSpec, batterySpec, storageSpec, inventorySpec, refusalSpec, eventSpec} {
 		if err := o.bind(); err != nil {
 			return err
 		}
@@ -641,6 +653,19 @@ func goRules(b wire.Body) error {
 		}
 	case *wire.FirmwareProgress:
 		// wire.FirmwareProgress.Validate's cross-field and byte-length rules.
+		if err := b.Validate(); err != nil {
+			return err
+		}
+	case *wire.Checkout:
+		if b.At.IsZero() { // Go's zero time in another zone
+			return fmt.Errorf("%w: missing at", wire.ErrInvalid)
+		}
+	case *wire.RecorderEvents:
+		// wire.RecorderEvents.Validate's cross-field rules (ascending
+		// indexes) and Go's zero time in another zone.
+		if b.DockedAt.IsZero() {
+			return fmt.Errorf("%w: missing docked_at", wire.ErrInvalid)
+		}
 		if err := b.Validate(); err != nil {
 			return err
 		}

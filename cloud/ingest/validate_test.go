@@ -121,7 +121,11 @@ func validBodies() map[string]wire.Body {
 			Segments: []wire.InventoryEntry{{Seq: 7, Start: tv, End: tv.Add(time.Minute), Size: 5, SHA256: sha, StopCause: wire.StopFault},
 				{Seq: 9, Start: tv.Add(time.Hour), End: tv.Add(time.Hour), Size: 6, SHA256: sha, StopCause: wire.StopUser}},
 			Copied: 1},
-		wire.TypeCommand: &wire.Command{Action: wire.CmdPowerCycle, Slot: 3, By: "chief"},
+		wire.TypeCommand:  &wire.Command{Action: wire.CmdPowerCycle, Slot: 3, By: "chief"},
+		wire.TypeCheckout: &wire.Checkout{Serial: "R-1", Officer: "o-7", Slot: 3, At: tv},
+		wire.TypeRecorderEvents: &wire.RecorderEvents{Serial: "R-1", DockedAt: tv, Events: []wire.RecorderEvent{
+			{Index: 4, Time: tv, Kind: wire.EventLowBattery, Seq: 7, Detail: "battery 3%"},
+			{Index: 5, Time: tv.Add(time.Second), Kind: wire.EventRecordStop, Seq: 7, Detail: "low-battery"}}},
 	}
 }
 
@@ -432,10 +436,13 @@ func TestSpecsMatchSchemaFiles(t *testing.T) {
 	b, _ = schema.Files.ReadFile("ack.json")
 	json.Unmarshal(b, &arrays)
 	files[refusalSpec] = arrays.Properties["refused"].Items
+	b, _ = schema.Files.ReadFile("recorder.events.json")
+	json.Unmarshal(b, &arrays)
+	files[eventSpec] = arrays.Properties["events"].Items
 	for typ, spec := range bodySpecs {
 		files[spec] = read(typ + ".json")
 	}
-	if len(bodySpecs) != 9 {
+	if len(bodySpecs) != 11 {
 		t.Errorf("%d body specs", len(bodySpecs))
 	}
 	for spec, f := range files {

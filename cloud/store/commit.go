@@ -119,6 +119,21 @@ func check(m Incoming) error {
 		want = wire.TypeFirmware
 		texts = append(texts, b.Campaign, b.Serial, b.Model, b.Version, b.Running, b.State, b.Detail)
 		times = append(times, b.At)
+	case *wire.Checkout:
+		want = wire.TypeCheckout
+		texts = append(texts, b.Serial, b.Officer)
+		times = append(times, b.At)
+	case *wire.RecorderEvents:
+		want = wire.TypeRecorderEvents
+		texts = append(texts, b.Serial)
+		times = append(times, b.DockedAt)
+		for _, ev := range b.Events {
+			if ev.Index > math.MaxInt64 || ev.Seq > math.MaxInt64 {
+				return fmt.Errorf("event index %d or seq %d out of range", ev.Index, ev.Seq)
+			}
+			texts = append(texts, ev.Kind, ev.Detail)
+			times = append(times, ev.Time)
+		}
 	default:
 		return fmt.Errorf("body type %T", m.Body)
 	}
@@ -245,7 +260,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		name string
 		fn   func(context.Context) error
 	}{
-		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings},
+		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings}, {"events", w.events}, {"checkouts", w.checkouts},
 		{"commands", w.commands}, {"analysis work", w.markWork}, {"docks", w.docks}, {"audit", w.audit}, {"firmware", w.firmware},
 	} {
 		if err := step.fn(ctx); err != nil {

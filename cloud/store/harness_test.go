@@ -135,7 +135,7 @@ func msg(t testing.TB, dock, id string, at time.Time, body wire.Body) Incoming {
 		"*wire.DockState": wire.TypeDockState, "*wire.SlotState": wire.TypeSlotState,
 		"*wire.DeviceHealth": wire.TypeDeviceHealth, "*wire.SegmentManifest": wire.TypeSegmentManifest,
 		"*wire.AuditRecord": wire.TypeAuditRecord, "*wire.Ack": wire.TypeAck, "*wire.Command": wire.TypeCommand,
-		"*wire.Docking": wire.TypeDocking, "*wire.FirmwareProgress": wire.TypeFirmware,
+		"*wire.Docking": wire.TypeDocking, "*wire.FirmwareProgress": wire.TypeFirmware, "*wire.RecorderEvents": wire.TypeRecorderEvents, "*wire.Checkout": wire.TypeCheckout,
 	}[fmt.Sprintf("%T", body)]
 	env, err := wire.NewEnvelope(id, dock, at, typ, body)
 	if err != nil {

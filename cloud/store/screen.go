@@ -15,8 +15,8 @@ import (
 )
 
 // screen drops from the batch's fresh messages the reports a dock may not
-// make (DESIGN.md, "Trust and judgement"): a health report or a segment
-// manifest for a recorder the recorder policy keeps from the dock
+// make (DESIGN.md, "Trust and judgement"): a health report, a segment
+// manifest, a recorder's event log or a checkout for a recorder the recorder policy keeps from the dock
 // (RecorderPolicy.judge: enrolled to another unit, not enrolled under
 // RecordersEnrolledOnly, not authenticated by the dock under
 // RecordersAuthenticated), and a health report dated beyond the allowed
@@ -40,6 +40,10 @@ func (w *writer) screen(ctx context.Context) error {
 		case *wire.SegmentManifest:
 			serial = b.Serial
 		case *wire.Docking:
+			serial = b.Serial
+		case *wire.RecorderEvents:
+			serial = b.Serial
+		case *wire.Checkout:
 			serial = b.Serial
 		default:
 			continue
@@ -126,6 +130,10 @@ func (w *writer) screen(ctx context.Context) error {
 				alert.Severity, alert.Unit, alert.Serial, alert.Dock = "warning", v.AlertUnit, serial, m.Env.Dock
 			}
 		case *wire.SegmentManifest:
+			serial = b.Serial
+		case *wire.RecorderEvents:
+			serial = b.Serial
+		case *wire.Checkout:
 			serial = b.Serial
 		default:
 			kept = append(kept, i)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/agent/dock"
+	"github.com/berthdock/berth/agent/slot"
 	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/drivers/board"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
@@ -42,6 +43,11 @@ type Config struct {
 	Dock      func(*dock.Config)
 	// Board options for the simulated board (nil: defaults).
 	Board *board.Opts
+	// CardReader gives the simulated board an officers' card reader
+	// (board.Sim().PresentCard).
+	CardReader bool
+	// Slot tunes the dock's slots (charge thresholds, periods).
+	Slot slot.Config
 	// NoDock: the dock runs elsewhere (dockd as a subprocess); the world
 	// writes its files (DockConfig names them) but opens no dock.
 	NoDock bool
@@ -142,6 +148,10 @@ func Start(ctx context.Context, cfg Config) (_ *World, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.CardReader {
+		spec.CardReader = &board.CardReaderSpec{SPI: "SIM_SPI_CARD", Reset: board.Pin{Name: "SIM_CARD_RST"},
+			IRQ: board.Pin{Name: "SIM_CARD_IRQ"}, Gain: 4}
+	}
 	b, err := board.Open(spec, cfg.Board)
 	if err != nil {
 		return nil, err
@@ -152,7 +162,8 @@ func Start(ctx context.Context, cfg Config) (_ *World, err error) {
 			return nil, err
 		}
 	}
-	if w.Sys, err = dock.Open(w.DockCfg, dock.OpenOpts{Version: cfg.Version, Log: cfg.Log.With("side", "dock"), Board: b, Token: w.Token}); err != nil {
+	if w.Sys, err = dock.Open(w.DockCfg, dock.OpenOpts{Version: cfg.Version, Log: cfg.Log.With("side", "dock"), Board: b, Token: w.Token,
+		Slot: cfg.Slot}); err != nil {
 		return nil, err
 	}
 	dockCtx, dockStop := context.WithCancel(runCtx)

@@ -39,6 +39,12 @@ type Finding struct {
 	// For holes: the missing range, inclusive.
 	MissingFrom, MissingTo uint64
 	Detail                 string
+	// StopCauseFrom is CauseFromLog when the recorder's event log, not the
+	// segment's listing, gave StopCause.
+	StopCauseFrom string
+	// Events are the recorder's own log entries around the finding
+	// (BuildWithEvents): power, record start and stop, alarms, marks.
+	Events []Event
 }
 
 // Key identifies a finding for deduplication: analysing the same timeline
@@ -70,7 +76,7 @@ func Analyze(tl Timeline, p rules.Policy, now time.Time) []Finding {
 			// too; like a user stop it counts within the restart window.
 			if p.Resumes(r.StopCause, gap) {
 				add(Finding{Kind: KindInterruption, Seq: first.Seq, Officer: first.Officer, At: next.Start,
-					StoppedAt: r.End, ResumedAt: next.Start, StopCause: r.StopCause, Gap: gap,
+					StoppedAt: r.End, ResumedAt: next.Start, StopCause: r.StopCause, StopCauseFrom: last.CauseFrom, Gap: gap,
 					Detail: fmt.Sprintf("stopped (%s) after seq %d, resumed %s later with seq %d", r.StopCause, last.Seq, gap.Round(time.Second), first.Seq)})
 				continue
 			}
@@ -79,7 +85,7 @@ func Analyze(tl Timeline, p rules.Policy, now time.Time) []Finding {
 			resumed := i+1 < len(tl.Recordings) && tl.Recordings[i+1].Start.Sub(r.End) <= p.AbnormalResumeWindow
 			if !resumed && now.Sub(r.End) > p.AbnormalResumeWindow {
 				add(Finding{Kind: KindAbnormalNoResume, Seq: last.Seq, Officer: last.Officer, At: r.End, StoppedAt: r.End,
-					StopCause: r.StopCause, Detail: fmt.Sprintf("stopped (%s) with seq %d and did not resume within %s", r.StopCause, last.Seq, p.AbnormalResumeWindow)})
+					StopCause: r.StopCause, StopCauseFrom: last.CauseFrom, Detail: fmt.Sprintf("stopped (%s) with seq %d and did not resume within %s", r.StopCause, last.Seq, p.AbnormalResumeWindow)})
 			}
 		}
 	}
@@ -110,6 +116,7 @@ func Analyze(tl Timeline, p rules.Policy, now time.Time) []Finding {
 	}
 
 	out = append(out, sequenceFindings(tl.Serial, segs)...)
+	attachEvents(tl, out)
 	slices.SortStableFunc(out, func(a, b Finding) int { return a.At.Compare(b.At) })
 	return out
 }

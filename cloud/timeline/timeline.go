@@ -20,6 +20,9 @@ type Segment struct {
 	// ReceivedAt is when the evidence store's receipt was issued (zero while
 	// not yet in storage).
 	ReceivedAt time.Time
+	// CauseFrom says where StopCause came from when not from the
+	// segment's own listing (CauseFromLog).
+	CauseFrom string
 }
 
 // Sync is one docking's clock reading: at dock time At the device clock was
@@ -43,6 +46,9 @@ type Timeline struct {
 	Serial     string
 	Segments   []Segment // sorted by corrected start; times corrected
 	Recordings []Recording
+	// Events is the recorder's event log, corrected and in time order
+	// (BuildWithEvents; nil from Build).
+	Events []Event
 }
 
 // Correct returns segs with Start and End moved from device time to dock
@@ -110,7 +116,12 @@ func after(s Sync) time.Duration {
 
 // Build corrects and groups one recorder's segments into recordings.
 func Build(serial string, segs []Segment, syncs []Sync, p rules.Policy) Timeline {
-	tl := Timeline{Serial: serial, Segments: Correct(segs, syncs)}
+	return build(serial, Correct(segs, syncs), p)
+}
+
+// build groups corrected segments (in Correct's order) into recordings.
+func build(serial string, segs []Segment, p rules.Policy) Timeline {
+	tl := Timeline{Serial: serial, Segments: segs}
 	for i, s := range tl.Segments {
 		if n := len(tl.Recordings); n > 0 {
 			r := &tl.Recordings[n-1]

@@ -10,20 +10,26 @@ import (
 
 // Audit actions a dock records.
 const (
-	AuditDocked        = "docked"
-	AuditUndocked      = "undocked"
-	AuditAuthenticated = "authenticated"
-	AuditAuthRefused   = "auth-refused"
-	AuditClockSet      = "clock-set"
-	AuditCopied        = "copied"
-	AuditVerified      = "verified"
-	AuditUploaded      = "uploaded"
-	AuditReleased      = "released"
-	AuditFault         = "fault"
-	AuditConfig        = "config"
-	AuditCommand       = "command"
-	AuditStarted       = "started"
-	AuditFirmware      = "firmware" // a recorder rebooted to install firmware (DockLink §17)
+	AuditDocked          = "docked"
+	AuditUndocked        = "undocked"
+	AuditAuthenticated   = "authenticated"
+	AuditAuthRefused     = "auth-refused"
+	AuditClockSet        = "clock-set"
+	AuditCopied          = "copied"
+	AuditVerified        = "verified"
+	AuditUploaded        = "uploaded"
+	AuditReleased        = "released"
+	AuditFault           = "fault"
+	AuditConfig          = "config"
+	AuditCommand         = "command"
+	AuditStarted         = "started"
+	AuditEventsFailed    = "events-failed"    // the recorder's event log could not be read
+	AuditEventsReset     = "events-reset"     // the recorder's event log restarted its numbering
+	AuditCheckoutOffered = "checkout-offered" // a card tap: the slot's LED shows the recorder to take
+	AuditCheckout        = "checkout"         // the officer took the offered recorder
+	AuditCheckoutLapsed  = "checkout-lapsed"  // the offer passed without the recorder being taken
+	AuditCheckoutRefused = "checkout-refused" // a card tap with no officer mapped, or no ready recorder
+	AuditFirmware        = "firmware"         // a recorder rebooted to install firmware (DockLink §17)
 )
 
 // GenesisHash is the Prev of a dock's first audit record.

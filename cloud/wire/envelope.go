@@ -25,6 +25,8 @@ const (
 	TypeCommand         = "cmd"
 	TypeDocking         = "docking"
 	TypeFirmware        = "firmware.progress"
+	TypeRecorderEvents  = "recorder.events"
+	TypeCheckout        = "checkout"
 )
 
 // Envelope wraps every report. ID is unique per dock and stable across
@@ -101,6 +103,8 @@ var bodyTypes = map[string]func() Body{
 	TypeCommand:         func() Body { return new(Command) },
 	TypeDocking:         func() Body { return new(Docking) },
 	TypeFirmware:        func() Body { return new(FirmwareProgress) },
+	TypeRecorderEvents:  func() Body { return new(RecorderEvents) },
+	TypeCheckout:        func() Body { return new(Checkout) },
 }
 
 // Body is implemented by every message body; Validate checks the fields a

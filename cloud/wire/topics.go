@@ -12,14 +12,16 @@ const Root = "berth/v1"
 
 // Kinds of dock topics: the path element after berth/v1/docks/{dock}/.
 const (
-	KindState   = "state"   // retained; LWT "offline"
-	KindSlots   = "slots"   // slots/{slot}, retained
-	KindDevices = "devices" // devices/{serial}, health snapshot at docking
-	KindSegment = "segments"
-	KindAudit   = "audit"
-	KindAck     = "ack"     // collector -> dock
-	KindCmd     = "cmd"     // collector -> dock
-	KindDocking = "docking" // inventory at docking, and its end
+	KindState    = "state"   // retained; LWT "offline"
+	KindSlots    = "slots"   // slots/{slot}, retained
+	KindDevices  = "devices" // devices/{serial}, health snapshot at docking
+	KindSegment  = "segments"
+	KindAudit    = "audit"
+	KindAck      = "ack"      // collector -> dock
+	KindCmd      = "cmd"      // collector -> dock
+	KindDocking  = "docking"  // inventory at docking, and its end
+	KindEvents   = "events"   // the recorder's event log, read at docking
+	KindCheckout = "checkout" // an officer took a recorder (card tap)
 )
 
 // ErrBadTopic reports a topic outside berth v1 or with an invalid element.
@@ -45,6 +47,8 @@ func AckTopic(dock string) string            { return DockTopic(dock, KindAck) }
 func CmdTopic(dock string) string            { return DockTopic(dock, KindCmd) }
 func DockingTopic(dock string) string        { return DockTopic(dock, KindDocking) }
 func FirmwareTopic(dock string) string       { return DockTopic(dock, KindFirmware) }
+func EventsTopic(dock string) string         { return DockTopic(dock, KindEvents) }
+func CheckoutTopic(dock string) string       { return DockTopic(dock, KindCheckout) }
 func AlertTopic(unit, kind string) string    { return Root + "/alerts/" + unit + "/" + kind }
 func SharedSubscription(group string) string { return "$share/" + group + "/" + Root + "/docks/+/#" }
 func DockSubscription() string               { return Root + "/docks/+/#" }
@@ -79,7 +83,7 @@ func ParseDockTopic(topic string) (DockTopicParts, error) {
 		if err := ValidID(p.Sub); err != nil {
 			return DockTopicParts{}, fmt.Errorf("%w: %s: %w", ErrBadTopic, p.Kind, err)
 		}
-	case KindState, KindSegment, KindAudit, KindAck, KindCmd, KindDocking, KindFirmware:
+	case KindState, KindSegment, KindAudit, KindAck, KindCmd, KindDocking, KindEvents, KindCheckout, KindFirmware:
 		if len(parts) != 2 {
 			return DockTopicParts{}, fmt.Errorf("%w: %q has extra elements", ErrBadTopic, topic)
 		}

@@ -167,6 +167,7 @@ func TestReceipt(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"v":1,"id":"x","dock":"d","time":"2026-01-01T00:00:00Z","type":"ack","body":{"ids":["a"]}}`))
 	f.Add([]byte(`{"v":1,"id":"x","dock":"d","time":"2026-01-01T00:00:00Z","type":"slot.state","body":{"slot":1,"state":"copying"}}`))
+	f.Add([]byte(`{"v":1,"id":"x","dock":"d","time":"2026-01-01T00:00:00Z","type":"recorder.events","body":{"serial":"R","docked_at":"2026-01-01T00:00:00Z","events":[{"index":1,"time":"2026-01-01T00:00:00Z","kind":"fault","seq":3,"detail":"encoder stalled"}]}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"v":1,"id":"x","dock":"d","time":"2026-01-01T00:00:00Z","type":"cmd","body":{"action":"release-hole","serial":"R1","from":3,"to":4,"by":"chief","reason":"lost"}}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {

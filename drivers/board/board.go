@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdock/berth/drivers/cardreader"
+	"github.com/berthdock/berth/drivers/cardreader/cardreadertest"
 	"io"
 	"log/slog"
 	"net"
@@ -73,6 +75,7 @@ type Board struct {
 	log    *slog.Logger
 	chips  map[string]*ina3221.Dev // opened INA3221s by bus and address
 	chipEr map[string]error        // INA3221s that failed to open
+	reader *cardreader.Dev         // nil without a card reader
 }
 
 var _ conn.Resource = (*Board)(nil)
@@ -161,6 +164,9 @@ func (b *Board) open(o Opts) error {
 	s := b.spec
 	out, err := b.ledOutput()
 	if err != nil {
+		return err
+	}
+	if err := b.openReader(o); err != nil {
 		return err
 	}
 	b.leds, err = led.New(out, &led.Opts{Slots: len(s.Slots), Frame: led.DefaultOpts.Frame, Clock: o.Clock, Logger: o.Logger})
@@ -282,6 +288,46 @@ func (b *Board) Slots() []*Slot { return b.slots }
 // LEDs returns the board's indicator driver.
 func (b *Board) LEDs() *led.Dev { return b.leds }
 
+// CardReader returns the officers' card reader, or nil when the board file
+// names none (the dock works without one). The caller runs it; Halt halts
+// it, once its Run returned.
+func (b *Board) CardReader() *cardreader.Dev { return b.reader }
+
+// openReader opens the board file's card reader, if any: on the simulated
+// board a register-level fake of the chip (Sim.PresentCard).
+func (b *Board) openReader(o Opts) error {
+	c := b.spec.CardReader
+	if c == nil {
+		return nil
+	}
+	ro := cardreader.DefaultOpts
+	ro.AntennaGain, ro.Clock, ro.Log = c.Gain, o.Clock, o.Logger
+	var err error
+	if b.sim != nil {
+		chip := cardreadertest.New()
+		b.sim.chip = chip
+		b.reader, err = cardreader.New(chip, chip.Reset, chip.IRQ, &ro)
+	} else {
+		port, perr := b.hw.spi(c.SPI)
+		if perr != nil {
+			return b.fail(c.Line, "card_reader.spi", perr)
+		}
+		reset, perr := b.hw.pin(c.Reset.Name)
+		if perr != nil {
+			return b.fail(c.Reset.Line, "card_reader.reset", perr)
+		}
+		irq, perr := b.hw.pin(c.IRQ.Name)
+		if perr != nil {
+			return b.fail(c.IRQ.Line, "card_reader.irq", perr)
+		}
+		b.reader, err = cardreader.New(port, reset, irq, &ro)
+	}
+	if err != nil {
+		return b.fail(c.Line, "card_reader", err)
+	}
+	return nil
+}
+
 // Sim returns the simulation controls, or nil on real hardware.
 func (b *Board) Sim() *Sim { return b.sim }
 
@@ -308,6 +354,9 @@ func (b *Board) Halt() error {
 	errs = append(errs, perrs...)
 	if b.leds != nil {
 		errs = append(errs, b.leds.Halt())
+	}
+	if b.reader != nil {
+		errs = append(errs, b.reader.Halt())
 	}
 	if b.hw != nil {
 		errs = append(errs, b.hw.close())

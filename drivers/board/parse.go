@@ -302,6 +302,19 @@ func (p *parser) spec(root *yaml.Node) *Spec {
 			s.Slots = append(s.Slots, p.slot(fmt.Sprintf("slots[%d]", i), sn))
 		}
 	}
+	if o := top.child("card_reader", false); o != nil {
+		c := &CardReaderSpec{Line: o.node.Line, Gain: 4}
+		c.SPI, _ = o.str("spi", true)
+		c.Reset, c.IRQ = o.pin("reset"), o.pin("irq")
+		if g, ok := o.integer("gain", false); ok {
+			if g < 0 || g > 7 {
+				p.fail(o.node.Line, o.field("gain"), "antenna gain %d not in 0..7", g)
+			}
+			c.Gain = g
+		}
+		o.done()
+		s.CardReader = c
+	}
 	if o := top.child("sim", false); o != nil {
 		if n := o.take("missing_i2c"); n != nil {
 			var addrs []uint16

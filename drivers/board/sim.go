@@ -3,6 +3,7 @@ package board
 import (
 	"errors"
 	"fmt"
+	"github.com/berthdock/berth/drivers/cardreader/cardreadertest"
 	"io"
 	"math"
 	"slices"
@@ -33,6 +34,28 @@ type Sim struct {
 	bus     *simBus
 	board   *Board // set by Open once slots exist
 	missing []uint16
+	chip    *cardreadertest.Chip // the card reader, if the board file has one
+}
+
+// ErrSimNoReader is returned by the card controls of a simulated board
+// whose file names no card reader.
+var ErrSimNoReader = errors.New("board: the simulated board has no card reader")
+
+// PresentCard holds a card with uid (4 or 7 bytes) on the card reader.
+func (s *Sim) PresentCard(uid []byte) error {
+	if s.chip == nil {
+		return ErrSimNoReader
+	}
+	return s.chip.Present(uid)
+}
+
+// RemoveCard takes the card off the reader.
+func (s *Sim) RemoveCard() error {
+	if s.chip == nil {
+		return ErrSimNoReader
+	}
+	s.chip.Remove()
+	return nil
 }
 
 // load is what a docked recorder draws while its slot is powered.

@@ -44,6 +44,18 @@ type Spec struct {
 	LEDs  LEDSpec
 	Slots []SlotSpec
 	Sim   SimSpec
+	// CardReader is the dock's optional officer card reader (nil: none).
+	CardReader *CardReaderSpec
+}
+
+// CardReaderSpec is an MFRC522 card reader on SPI with its reset and
+// interrupt lines (drivers/cardreader).
+type CardReaderSpec struct {
+	SPI   string // periph SPI port name, e.g. "/dev/spidev0.1" or "SPI0.1"
+	Reset Pin
+	IRQ   Pin
+	Gain  int // antenna gain 0..7; 4 when not given
+	Line  int
 }
 
 // LEDSpec is the board's LED backend.

@@ -25,7 +25,7 @@ type use struct {
 }
 
 func (p *parser) validate(s *Spec) {
-	usesI2C, usesSPI := false, s.LEDs.Type == LEDAPA102 || s.LEDs.Type == LEDWS2812
+	usesI2C, usesSPI := false, s.LEDs.Type == LEDAPA102 || s.LEDs.Type == LEDWS2812 || s.CardReader != nil
 	for _, sl := range s.Slots {
 		if sl.Current != nil {
 			usesI2C = true
@@ -57,6 +57,13 @@ func (p *parser) validate(s *Spec) {
 	paths := map[string]use{}
 	sensors := map[string]use{}
 	chips := map[string]struct{ kind, field string }{}
+	if c := s.CardReader; c != nil {
+		claimPin("card_reader.reset", c.Reset)
+		claimPin("card_reader.irq", c.IRQ)
+		if c.SPI != "" && c.SPI == s.LEDs.SPI && usesStrip(s) {
+			p.fail(c.Line, "card_reader.spi", "SPI port %s already used by leds.spi", c.SPI)
+		}
+	}
 	for i, sl := range s.Slots {
 		at := fmt.Sprintf("slots[%d]", i)
 		if sl.Name != "" {
@@ -124,3 +131,5 @@ func (p *parser) validate(s *Spec) {
 		}
 	}
 }
+
+func usesStrip(s *Spec) bool { return s.LEDs.Type == LEDAPA102 || s.LEDs.Type == LEDWS2812 }

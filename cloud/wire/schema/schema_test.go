@@ -70,6 +70,13 @@ func samples() map[string][]any {
 				State: wire.FwRolledBack, Held: 10, Size: 10, Detail: "boot self-test failed", At: t0},
 			&wire.FirmwareProgress{Campaign: "c", Serial: "R", Model: "m", Version: "v", State: wire.FwTransferring, Size: 1, At: t0},
 		},
+		wire.TypeCheckout: {&wire.Checkout{Serial: "REC-1", Officer: "officer-7", Slot: 255, At: t0}},
+		wire.TypeRecorderEvents: {
+			&wire.RecorderEvents{Serial: "REC-1", DockedAt: t0, Events: []wire.RecorderEvent{
+				{Index: 1, Time: t0, Kind: wire.EventPowerOn},
+				{Index: 2, Time: t0.Add(time.Minute), Kind: wire.EventRecordStop, Seq: 1<<64 - 1, Detail: "低电量 low-battery"},
+				{Index: 1<<64 - 1, Time: t0.Add(time.Hour), Kind: wire.EventFault, Detail: "encoder stalled"}}},
+		},
 		wire.TypeCommand: {
 			&wire.Command{Action: wire.CmdPowerCycle, Slot: 3, By: "custodian-1"},
 			&wire.Command{Action: wire.CmdRefresh},
@@ -151,7 +158,7 @@ func TestEveryWireBodyValidates(t *testing.T) {
 	}
 	s := samples()
 	for _, typ := range []string{wire.TypeDockState, wire.TypeSlotState, wire.TypeDeviceHealth, wire.TypeSegmentManifest,
-		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand, wire.TypeDocking, wire.TypeFirmware} {
+		wire.TypeAuditRecord, wire.TypeAck, wire.TypeCommand, wire.TypeDocking, wire.TypeRecorderEvents, wire.TypeCheckout, wire.TypeFirmware} {
 		if len(s[typ]) == 0 {
 			t.Errorf("no sample for %s", typ)
 		}
@@ -299,6 +306,17 @@ func rejections(t *testing.T) map[string][]byte {
 		"firmware size 0":         set(wire.TypeFirmware, "size", 0),
 		"firmware bad campaign":   set(wire.TypeFirmware, "campaign", "a b"),
 		"firmware zero at":        set(wire.TypeFirmware, "at", "0001-01-01T00:00:00Z"),
+		"checkout bad officer":    set(wire.TypeCheckout, "officer", "o 7"),
+		"checkout slot 256":       set(wire.TypeCheckout, "slot", 256),
+		"checkout zero at":        set(wire.TypeCheckout, "at", "0001-01-01T00:00:00Z"),
+		"events none":             set(wire.TypeRecorderEvents, "events", []any{}),
+		"events zero docked_at":   set(wire.TypeRecorderEvents, "docked_at", "0001-01-01T00:00:00Z"),
+		"events index 0": set(wire.TypeRecorderEvents, "events", []any{map[string]any{"index": 0, "time": "2026-11-25T07:00:00Z",
+			"kind": "power-on"}}),
+		"events kind": set(wire.TypeRecorderEvents, "events", []any{map[string]any{"index": 1, "time": "2026-11-25T07:00:00Z",
+			"kind": "exploded"}}),
+		"events detail long": set(wire.TypeRecorderEvents, "events", []any{map[string]any{"index": 1, "time": "2026-11-25T07:00:00Z",
+			"kind": "fault", "detail": strings.Repeat("x", 256)}}),
 		"docking phase":           set(wire.TypeDocking, "phase", "done"),
 		"docking part 0":          set(wire.TypeDocking, "part", 0),
 		"docking zero docked_at":  set(wire.TypeDocking, "docked_at", "0001-01-01T00:00:00Z"),

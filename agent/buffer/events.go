@@ -1,0 +1,77 @@
+package buffer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/berthdock/berth/cloud/wire"
+)
+
+// EventCursor is where the dock stopped reading a recorder's event log
+// (DockLink §10): the last event it made durable for the collector, its
+// index and device time. The next docking reads from there; the time tells
+// a log that was reset (the recorder restarted its numbering) from one
+// that grew.
+type EventCursor struct {
+	Index uint64    `json:"index"`
+	Time  time.Time `json:"time"`
+}
+
+// eventCursorKey is "buffer/e/" serial: one per recorder.
+func eventCursorKey(serial string) []byte {
+	return append([]byte(Prefix+string(tagEvents)+"/"), serial...)
+}
+
+// EventCursor returns where reading serial's event log stopped; the zero
+// cursor if it was never read here.
+func (b *Buffer) EventCursor(serial string) (EventCursor, error) {
+	if err := wire.ValidID(serial); err != nil {
+		return EventCursor{}, fmt.Errorf("buffer: event cursor: %w", err)
+	}
+	var c EventCursor
+	err := b.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(eventCursorKey(serial))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("%w: event cursor of %s: %v", ErrCorrupt, serial, err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return EventCursor{}, fmt.Errorf("buffer: event cursor: %w", err)
+	}
+	return c, nil
+}
+
+// SetEventCursor durably records where reading serial's event log stopped.
+// Call it only once the events up to c are durable for the collector (in
+// the outbox): a crash in between reads them again, which the collector
+// folds by index.
+func (b *Buffer) SetEventCursor(serial string, c EventCursor) error {
+	if err := wire.ValidID(serial); err != nil {
+		return fmt.Errorf("buffer: event cursor: %w", err)
+	}
+	v, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("buffer: event cursor: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if err := b.db.Update(func(txn *badger.Txn) error { return txn.Set(eventCursorKey(serial), v) }); err != nil {
+		return fmt.Errorf("buffer: event cursor: %w", err)
+	}
+	return b.sync()
+}
