@@ -93,6 +93,7 @@ func LEDCard() string {
 	} {
 		fmt.Fprintf(&b, "| %s | %s / %s |\n", Pattern(r.st, ""), r.zh, r.en)
 	}
+	fmt.Fprintf(&b, "| %s | %s / %s |\n", TakePattern, "刷卡后：请取走这台记录仪（已分配给您）", "after a card tap: take this recorder (it is now assigned to you)")
 	b.WriteString("\n## 故障 / Faults\n\n| 指示灯 LED | 类别 Class | 警员请 / Officer | 故障 Faults (dockctl) | 装备管理员 / Custodian next |\n|---|---|---|---|---|\n")
 	for _, c := range append(FaultClasses, otherClass) {
 		faults := strings.Join(c.Faults, ", ")
