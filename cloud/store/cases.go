@@ -119,9 +119,16 @@ func (s *Store) FindFootage(ctx context.Context, q CaseQuery) ([]CaseHit, error)
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	args = append(args, q.Limit)
-	rs, err := s.db.QueryContext(ctx, s.d.q(query+` ORDER BY g.corr_start_ns, g.serial, g.seq LIMIT ?`), args...)
+	return s.caseHits(ctx, "find footage", query+` ORDER BY g.corr_start_ns, g.serial, g.seq LIMIT ?`, args...)
+}
+
+// caseHits runs a query selecting a segment's serial, seq, officer, unit,
+// corrected start and end, case tag and object id, and returns the hits
+// with their case links; what names the query in errors.
+func (s *Store) caseHits(ctx context.Context, what, query string, args ...any) ([]CaseHit, error) {
+	rs, err := s.db.QueryContext(ctx, s.d.q(query), args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: find footage: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	var out []CaseHit
 	for rs.Next() {
@@ -129,14 +136,14 @@ func (s *Store) FindFootage(ctx context.Context, q CaseQuery) ([]CaseHit, error)
 		var seq, start, end int64
 		if err := rs.Scan(&h.Serial, &seq, &h.Officer, &h.Unit, &start, &end, &h.CaseTag, &h.Object); err != nil {
 			rs.Close()
-			return nil, fmt.Errorf("store: find footage: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		h.Seq, h.Start, h.End = uint64(seq), time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
 		out = append(out, h)
 	}
 	rs.Close()
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("store: find footage: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	for i := range out {
 		if out[i].Links, err = s.CaseLinks(ctx, out[i].Serial, out[i].Seq); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"time"
 )
 
 // HeldObjects returns the ids of the objects under a legal hold now (their
@@ -39,34 +38,10 @@ func (s *Store) LinkedFootage(ctx context.Context, afterSerial string, afterSeq 
 	if afterSeq > math.MaxInt64 {
 		afterSeq = math.MaxInt64
 	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT g.serial, g.seq, g.officer, COALESCE(r.unit, ''), g.corr_start_ns,
+	return s.caseHits(ctx, "linked footage", `SELECT g.serial, g.seq, g.officer, COALESCE(r.unit, ''), g.corr_start_ns,
 		g.corr_end_ns, g.case_tag, c.object_id FROM segments g LEFT JOIN recorders r ON r.serial = g.serial
 		JOIN receipts c ON c.device = g.serial AND c.seq = g.seq
 		WHERE EXISTS (SELECT 1 FROM case_links l WHERE l.serial = g.serial AND l.seq = g.seq)
 		AND (g.serial > ? OR (g.serial = ? AND g.seq > ?))
-		ORDER BY g.serial, g.seq LIMIT ?`), afterSerial, afterSerial, int64(afterSeq), limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: linked footage: %w", err)
-	}
-	var out []CaseHit
-	for rs.Next() {
-		var h CaseHit
-		var seq, start, end int64
-		if err := rs.Scan(&h.Serial, &seq, &h.Officer, &h.Unit, &start, &end, &h.CaseTag, &h.Object); err != nil {
-			rs.Close()
-			return nil, fmt.Errorf("store: linked footage: %w", err)
-		}
-		h.Seq, h.Start, h.End = uint64(seq), time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
-		out = append(out, h)
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("store: linked footage: %w", err)
-	}
-	for i := range out {
-		if out[i].Links, err = s.CaseLinks(ctx, out[i].Serial, out[i].Seq); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+		ORDER BY g.serial, g.seq LIMIT ?`, afterSerial, afterSerial, int64(afterSeq), limit)
 }
