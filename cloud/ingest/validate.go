@@ -52,11 +52,11 @@ const (
 	fInt                  // an integer within rng
 	fNumber               // any number (Go float64)
 	fBool
-	fObject   // a nested object (Go struct)
-	fReceipt  // null or common.json receipt (Go *wire.Receipt)
-	fStrings  // an array of strings, items bounds
-	fObjects  // an array of objects (Go slice of structs), items bounds
-	fAnyValue // no constraint (the envelope's unknown members)
+	fObject    // a nested object (Go struct)
+	fOptObject // null or an object of obj (Go: a pointer to obj.typ; manifest receipt, battery measured)
+	fStrings   // an array of strings, items bounds
+	fObjects   // an array of objects (Go slice of structs), items bounds
+	fAnyValue  // no constraint (the envelope's unknown members)
 )
 
 // field is one property of an object schema and the Go field it fills.
@@ -113,7 +113,7 @@ var (
 	batterySpec = &objSpec{name: "battery", typ: reflect.TypeFor[wire.Battery](), fields: []field{
 		integer("mv", rangeInt, true), integer("percent", rangePercent, true), integer("health_pct", rangePercent, true),
 		integer("cycles", rangeInt, true), kind("temperature_c", fNumber, true), kind("charging", fBool, true),
-		{name: "measured", kind: fReceipt, obj: measuredSpec}}} // fReceipt: null or an object, into a pointer
+		{name: "measured", kind: fOptObject, obj: measuredSpec}}}
 
 	measuredSpec = &objSpec{name: "measured", typ: reflect.TypeFor[wire.MeasuredCapacity](), fields: []field{
 		integer("mah", rangeMilliAmpHours, true), integer("design_mah", rangeDesignMilliAmpHours, false),
@@ -167,7 +167,7 @@ var (
 			kind("officer", fOptID, false), str("case_tag", false, 128), str("media", false, 256),
 			integer("clock_offset_ms", rangeInt, true), kind("clock_synced_at", fTime, true),
 			enum("state", true, "buffered", "uploaded", "released", "fault"), str("fault", false, 0),
-			{name: "receipt", kind: fReceipt, obj: receiptSpec}, kind("follows_interruption", fBool, false)}},
+			{name: "receipt", kind: fOptObject, obj: receiptSpec}, kind("follows_interruption", fBool, false)}},
 
 		wire.TypeAuditRecord: {name: wire.TypeAuditRecord, typ: reflect.TypeFor[wire.AuditRecord](), fields: []field{
 			integer("index", rangeUint64, true), kind("time", fSetTime, true),
@@ -270,7 +270,7 @@ func (o *objSpec) bind() error {
 			good = t.Kind() == reflect.Bool
 		case fObject:
 			good = t == f.obj.typ
-		case fReceipt:
+		case fOptObject:
 			good = t == reflect.PointerTo(f.obj.typ)
 		case fStrings:
 			good = t == reflect.TypeFor[[]string]()
@@ -460,7 +460,7 @@ func (w *walker) value(f *field, v int32, dst reflect.Value, path string) error 
 		return want("boolean")
 	case fObject:
 		return w.object(f.obj, v, dst, path)
-	case fReceipt:
+	case fOptObject:
 		if nd.kind == nNull {
 			dst.SetZero() // Go: null sets a pointer to nil
 			return nil
