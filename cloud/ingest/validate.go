@@ -167,7 +167,8 @@ var (
 			kind("officer", fOptID, false), str("case_tag", false, 128), str("media", false, 256),
 			integer("clock_offset_ms", rangeInt, true), kind("clock_synced_at", fTime, true),
 			enum("state", true, "buffered", "uploaded", "released", "fault"), str("fault", false, 0),
-			{name: "receipt", kind: fOptObject, obj: receiptSpec}, kind("follows_interruption", fBool, false)}},
+			{name: "receipt", kind: fOptObject, obj: receiptSpec}, kind("follows_interruption", fBool, false),
+			enum("time_source", false, "device", "file")}},
 
 		wire.TypeAuditRecord: {name: wire.TypeAuditRecord, typ: reflect.TypeFor[wire.AuditRecord](), fields: []field{
 			integer("index", rangeUint64, true), kind("time", fSetTime, true),

@@ -361,3 +361,28 @@ func TestMeasuredCapacityStaysWithTheRecorder(t *testing.T) {
 		}
 	})
 }
+
+// A legacy mass-storage recorder's times come from its files: the store
+// keeps that provenance (the first manifest's, never changed by a later
+// one), and a DockLink manifest's is "device".
+func TestSegmentTimeSource(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		ctx := context.Background()
+		legacy := manifest("L1", 1, t0, 0)
+		legacy.TimeSource = wire.TimeSourceFile
+		commit(t, s, msg(t, "dock-1", "s1", t0, legacy), msg(t, "dock-1", "s2", t0, manifest("R1", 1, t0, 0)))
+		later := *legacy
+		later.TimeSource, later.State = wire.TimeSourceDevice, wire.SegUploaded
+		commit(t, s, msg(t, "dock-1", "s3", t0.Add(time.Hour), &later))
+		for serial, want := range map[string]string{"L1": wire.TimeSourceFile, "R1": wire.TimeSourceDevice} {
+			segs, err := s.Segments(ctx, serial, time.Time{}, time.Time{})
+			if err != nil || len(segs) != 1 {
+				t.Fatalf("%s: segments = %+v, %v", serial, segs, err)
+			}
+			if segs[0].TimeSource != want {
+				t.Errorf("%s: time source %q, want %q", serial, segs[0].TimeSource, want)
+			}
+		}
+	})
+}

@@ -39,6 +39,10 @@ type Segment struct {
 	Fault          string
 	// FollowsInterruption is sticky: once reported, kept.
 	FollowsInterruption bool
+	// TimeSource is where Start and End come from: wire.TimeSourceDevice
+	// (DockLink) or wire.TimeSourceFile (a legacy mass-storage recorder's
+	// file names and container metadata: less trustworthy).
+	TimeSource string
 	// Receipt is the collector's recorded receipt (its receipts table is the
 	// only source of truth: a receipt a dock echoes in a manifest never
 	// counts); nil while not in the evidence store.
@@ -67,7 +71,7 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 		g.clock_synced_ns, g.corr_start_ns, g.corr_end_ns, g.size, g.sha256, g.computed, g.hash_mismatch, g.stop_cause,
 		g.officer, g.case_tag, g.media, g.state, g.fault, g.follows_interruption,
 		r.object_id, r.sha256, r.size, r.stored_ns, r.key_id, r.signature,
-		g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns
+		g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns, g.time_source
 		FROM segments g LEFT JOIN receipts r ON r.device = g.serial AND r.seq = g.seq
 		WHERE g.serial = ? AND g.corr_start_ns < ? AND g.corr_end_ns >= ?
 		ORDER BY g.corr_start_ns, g.seq`), serial, hi, lo)
@@ -83,7 +87,7 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 		var robj, rsha, rkey, rsig, conflict sql.NullString
 		if err := rs.Scan(&g.Serial, &seq, &g.Dock, &st, &en, &off, &synced, &cs, &ce, &g.Size, &g.SHA256, &g.Computed,
 			&g.HashMismatch, &g.StopCause, &g.Officer, &g.CaseTag, &g.Media, &g.State, &g.Fault, &g.FollowsInterruption,
-			&robj, &rsha, &rsize, &rstored, &rkey, &rsig, &conflict, &first, &rep, &upd); err != nil {
+			&robj, &rsha, &rsize, &rstored, &rkey, &rsig, &conflict, &first, &rep, &upd, &g.TimeSource); err != nil {
 			return nil, fmt.Errorf("store: segments: %w", err)
 		}
 		g.Seq = uint64(seq)

@@ -21,7 +21,7 @@ func claim(b *wire.SegmentManifest) string {
 // conflict_claim and changes nothing else reported). The earliest clock
 // sync wins (it is nearest the recording). Reported state follows the
 // newest agreeing manifest. Sticky: a dock-computed hash, a mismatch, a
-// receipt, follows_interruption.
+// receipt, follows_interruption. time_source is the first manifest's.
 const segmentSet = `ON CONFLICT (serial, seq) DO UPDATE SET
 	conflict_claim = CASE WHEN excluded.claim <> segments.claim THEN excluded.claim
 		WHEN excluded.conflict_claim IS NOT NULL THEN excluded.conflict_claim
@@ -50,7 +50,16 @@ const segmentCols = `serial TEXT, seq BIGINT, dock TEXT, msg_id TEXT, start_ns B
 	computed TEXT, hash_mismatch BOOLEAN, stop_cause TEXT, officer TEXT, case_tag TEXT, media TEXT, state TEXT,
 	fault TEXT, follows_interruption BOOLEAN, receipt_object TEXT, receipt_sha256 TEXT, receipt_size BIGINT,
 	receipt_stored_ns BIGINT, receipt_key_id TEXT, receipt_sig TEXT, claim TEXT, conflict_claim TEXT,
-	first_seen_ns BIGINT, reported_ns BIGINT, updated_ns BIGINT`
+	first_seen_ns BIGINT, reported_ns BIGINT, updated_ns BIGINT, time_source TEXT`
+
+// timeSource is the stored time_source of a manifest ("" is a DockLink
+// recorder's clock).
+func timeSource(b *wire.SegmentManifest) string {
+	if b.TimeSource == "" {
+		return wire.TimeSourceDevice
+	}
+	return b.TimeSource
+}
 
 type segKey struct {
 	serial string
@@ -146,7 +155,7 @@ func (w *writer) segments(ctx context.Context) error {
 			base.Size, base.SHA256, computed, mismatch, lb.StopCause, lb.Officer, lb.CaseTag, lb.Media, lb.State,
 			lb.Fault, follows}
 		row = append(row, rcv...)
-		row = append(row, claim(base), conflict, w.now, last.Env.Time.UnixNano(), w.now)
+		row = append(row, claim(base), conflict, w.now, last.Env.Time.UnixNano(), w.now, timeSource(base))
 		rows = append(rows, row)
 	}
 	if err := w.s.multi(ctx, w.tx, "segments", segmentCols, segmentSet+

@@ -258,7 +258,19 @@ type SegmentManifest struct {
 	Fault               string    `json:"fault,omitempty"`
 	Receipt             *Receipt  `json:"receipt,omitempty"`
 	FollowsInterruption bool      `json:"follows_interruption,omitempty"`
+	// TimeSource says where Start and End come from: TimeSourceDevice (or
+	// "", the default: the recorder's own clock over DockLink, offset
+	// measured at docking) or TimeSourceFile (a legacy mass-storage
+	// recorder: file names and container metadata, no clock reading; less
+	// trustworthy).
+	TimeSource string `json:"time_source,omitempty"`
 }
+
+// Where a segment's times come from (SegmentManifest.TimeSource).
+const (
+	TimeSourceDevice = "device"
+	TimeSourceFile   = "file"
+)
 
 func (b *SegmentManifest) Validate() error {
 	if err := ValidID(b.Serial); err != nil {
@@ -286,6 +298,9 @@ func (b *SegmentManifest) Validate() error {
 	}
 	if !segStates[b.State] {
 		return invalid("segment state %q", b.State)
+	}
+	if b.TimeSource != "" && b.TimeSource != TimeSourceDevice && b.TimeSource != TimeSourceFile {
+		return invalid("time source %q", b.TimeSource)
 	}
 	if len(b.CaseTag) > 128 || len(b.Media) > 256 {
 		return invalid("case tag or media too long")
