@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"time"
@@ -25,6 +26,19 @@ type docking struct {
 	segs   []docklink.Segment
 	follow map[uint64]bool // seq -> follows an interruption
 	hole   string          // why releases are withheld, "" if none
+	// A legacy mass-storage recorder (storage.go): its times come from
+	// its files (wire.TimeSourceFile), media describes each file, and keep
+	// leaves its footage on it after the receipt.
+	timeSource string
+	media      map[uint64]string
+	keep       bool
+}
+
+// footage is where a docking's segments are read and released: a DockLink
+// recorder (*docklink.Client) or a mass-storage volume (Volume).
+type footage interface {
+	ReadSegment(ctx context.Context, seg docklink.Segment, offset int64, w io.Writer) (int64, error)
+	Release(ctx context.Context, seq uint64, sha [32]byte) error
 }
 
 // session runs one docking until it is done or ctx ends (removal). It
@@ -153,7 +167,7 @@ func (s *Slot) linkFault(ctx context.Context, step string, err error) (*docking,
 
 // copyAll copies every segment not yet durable here, those that follow an
 // interruption first (the collector checks them for a spoken reason).
-func (s *Slot) copyAll(ctx context.Context, c *docklink.Client, d *docking) {
+func (s *Slot) copyAll(ctx context.Context, c footage, d *docking) {
 	order := slices.Clone(d.segs)
 	slices.SortStableFunc(order, func(a, b docklink.Segment) int {
 		if fa, fb := d.follow[a.Seq], d.follow[b.Seq]; fa != fb {
@@ -208,7 +222,7 @@ func (s *Slot) copyAll(ctx context.Context, c *docklink.Client, d *docking) {
 }
 
 // copyOne streams one segment into the buffer, resuming at what is durable.
-func (s *Slot) copyOne(ctx context.Context, c *docklink.Client, d *docking, seg docklink.Segment) error {
+func (s *Slot) copyOne(ctx context.Context, c footage, d *docking, seg docklink.Segment) error {
 	m := buffer.Meta{Serial: d.info.Serial, Seg: seg, FollowsInterruption: d.follow[seg.Seq], Manifest: s.manifest(d, seg)}
 	w, err := s.buf.Begin(m)
 	if err != nil {
@@ -247,7 +261,7 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 
 // releaseAll waits for each durable segment's receipt and then frees it on
 // the recorder, unless releases are withheld.
-func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
+func (s *Slot) releaseAll(ctx context.Context, c footage, d *docking) {
 	serial := d.info.Serial
 	allUploaded := true
 	for _, seg := range d.segs {
@@ -286,7 +300,12 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 				seg.Seq, sha, seg.Size, rcpt.SHA256, rcpt.Size))
 			continue
 		}
-		if err := c.Release(ctx, seg.Seq, seg.SHA256); err != nil {
+		detail := "receipt " + rcpt.ObjectID
+		if d.keep {
+			// The policy leaves the footage on the recorder: only the
+			// dock's copy is let go.
+			detail += "; footage left on the recorder (policy keep)"
+		} else if err := c.Release(ctx, seg.Seq, seg.SHA256); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -298,7 +317,7 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 			return
 		}
 		s.update(true, func(st *wire.SlotState) { st.Released++ })
-		s.rep.Audit(wire.AuditReleased, s.cfg.Index, serial, seg.Seq, "receipt "+rcpt.ObjectID)
+		s.rep.Audit(wire.AuditReleased, s.cfg.Index, serial, seg.Seq, detail)
 		s.publishManifest(serial, seg.Seq)
 	}
 	if allUploaded && !s.faulted() {
@@ -310,10 +329,14 @@ func (s *Slot) releaseAll(ctx context.Context, c *docklink.Client, d *docking) {
 // footage and brings it up to date at each change; what is reported is
 // always the buffer's (publishManifest).
 func (s *Slot) manifest(d *docking, seg docklink.Segment) wire.SegmentManifest {
-	return wire.SegmentManifest{Serial: d.info.Serial, Seq: seg.Seq, Start: seg.Start.UTC(), End: seg.End.UTC(), Size: int64(seg.Size),
+	m := wire.SegmentManifest{Serial: d.info.Serial, Seq: seg.Seq, Start: seg.Start.UTC(), End: seg.End.UTC(), Size: int64(seg.Size),
 		SHA256: hex.EncodeToString(seg.SHA256[:]), StopCause: stopCause(seg.StopCause), Officer: safeID(seg.Officer),
 		CaseTag: seg.CaseTag, Media: mediaString(seg.Media), ClockOffsetMs: d.clock.Offset.Milliseconds(),
 		ClockSyncedAt: d.clock.Received.UTC(), State: wire.SegBuffered, FollowsInterruption: d.follow[seg.Seq]}
+	if d.timeSource != "" {
+		m.TimeSource, m.Media = d.timeSource, d.media[seg.Seq]
+	}
+	return m
 }
 
 // publishManifest reports the segment as the buffer now holds it, once

@@ -48,6 +48,9 @@ type Config struct {
 	// Firmware, if set, updates a recorder's firmware once its footage is
 	// safe in the buffer (firmware.go).
 	Firmware FirmwareStep
+	// Storage, if set, makes this a slot for legacy recorders that present
+	// as USB mass storage instead of speaking DockLink (storage.go).
+	Storage Storage
 }
 
 func (c *Config) defaults() {
@@ -222,7 +225,11 @@ func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
 		go func() {
 			defer close(done)
 			bo := relinkBackoff()
-			for attempt := 0; s.session(sctx); attempt++ {
+			session := s.session
+			if s.cfg.Storage != nil {
+				session = s.storageSession
+			}
+			for attempt := 0; session(sctx); attempt++ {
 				// The link broke with the recorder still docked: start
 				// over (the copy resumes at what the buffer holds).
 				delay := bo.NextBackOff()

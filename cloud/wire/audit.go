@@ -30,6 +30,7 @@ const (
 	AuditCheckoutLapsed  = "checkout-lapsed"  // the offer passed without the recorder being taken
 	AuditCheckoutRefused = "checkout-refused" // a card tap with no officer mapped, or no ready recorder
 	AuditFirmware        = "firmware"         // a recorder rebooted to install firmware (DockLink §17)
+	AuditMounted         = "mounted"          // a legacy mass-storage recorder's volume, mounted read-only (not authenticated)
 )
 
 // GenesisHash is the Prev of a dock's first audit record.

@@ -100,6 +100,8 @@ type Slot struct {
 	currentErr error
 	linkOpts   seriallink.Opts
 
+	storage *StorageSpec // nil: a DockLink slot
+
 	mu   sync.Mutex
 	link SerialSpec
 }
@@ -175,7 +177,7 @@ func (b *Board) open(o Opts) error {
 	}
 	for i, ss := range s.Slots {
 		at := fmt.Sprintf("slots[%d]", i)
-		sl := &Slot{Index: i, Name: ss.Name, leds: b.leds, link: ss.Serial, linkOpts: o.Link}
+		sl := &Slot{Index: i, Name: ss.Name, leds: b.leds, link: ss.Serial, linkOpts: o.Link, storage: ss.Storage}
 		if sl.linkOpts.Clock == nil {
 			sl.linkOpts.Clock = o.Clock
 		}
@@ -389,8 +391,20 @@ func (s *Slot) Sense() (chargesense.Reading, error) {
 	return s.current.Sense()
 }
 
+// Storage is where the slot's mass-storage recorder appears, for a slot
+// of legacy recorders (board file storage:); false for a DockLink slot.
+func (s *Slot) Storage() (StorageSpec, bool) {
+	if s.storage == nil {
+		return StorageSpec{}, false
+	}
+	return *s.storage, true
+}
+
 // LinkName describes where the slot's recorder link is.
 func (s *Slot) LinkName() string {
+	if s.storage != nil {
+		return "storage:" + s.storage.Path
+	}
 	l := s.getLink()
 	if l.TCP != "" {
 		return "tcp:" + l.TCP
@@ -402,6 +416,9 @@ func (s *Slot) LinkName() string {
 // *seriallink.Dev, whose Reconnect handles unplug/replug) or, on the
 // simulated board, a TCP connection to recsim.
 func (s *Slot) OpenLink(ctx context.Context) (io.ReadWriteCloser, error) {
+	if s.storage != nil {
+		return nil, fmt.Errorf("%w: %s: a mass-storage slot has no serial link (%s)", ErrLink, s, s.storage.Path)
+	}
 	l := s.getLink()
 	switch {
 	case l.TCP != "":

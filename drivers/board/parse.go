@@ -407,14 +407,43 @@ func (p *parser) slot(path string, n *yaml.Node) SlotSpec {
 	if c := o.child("current", false); c != nil {
 		s.Current = p.current(c)
 	}
-	if c := o.child("serial", true); c != nil {
+	// A slot's recorder speaks DockLink over a serial link, or (a legacy
+	// recorder) presents as USB mass storage: exactly one of the two.
+	_, hasStorage := o.keys["storage"]
+	if c := o.child("serial", !hasStorage); c != nil {
 		s.Serial.Line = c.node.Line
 		s.Serial.Path, _ = c.str("path", false)
 		s.Serial.TCP, _ = c.str("tcp", false)
 		if (s.Serial.Path == "") == (s.Serial.TCP == "") {
 			p.fail(c.node.Line, c.path, "want exactly one of path (a serial device) or tcp (simulated board)")
 		}
+		if hasStorage {
+			p.fail(c.node.Line, c.path, "a slot has a serial link or mass storage, not both")
+		}
 		c.done()
+	}
+	if c := o.child("storage", false); c != nil {
+		st := &StorageSpec{Line: c.node.Line}
+		st.Path, _ = c.str("path", true)
+		if st.Path != "" && !strings.HasPrefix(st.Path, "/") {
+			p.fail(c.node.Line, c.field("path"), "want an absolute path (a /dev/disk/by-path link), got %q", st.Path)
+		}
+		if n := c.take("fstypes"); n != nil {
+			n = deref(n)
+			if n.Kind != yaml.SequenceNode {
+				p.fail(n.Line, c.field("fstypes"), "want a list of file system types, got %s", kindName(n))
+			}
+			for _, e := range n.Content {
+				e = deref(e)
+				if e.Kind != yaml.ScalarNode || e.Value == "" {
+					p.fail(e.Line, c.field("fstypes"), "want a file system type, got %s", kindName(e))
+					continue
+				}
+				st.FSTypes = append(st.FSTypes, e.Value)
+			}
+		}
+		c.done()
+		s.Storage = st
 	}
 	o.done()
 	return s

@@ -144,6 +144,14 @@ func TestParseErrors(t *testing.T) {
 			"board.yaml:15: slots[1].current.limit: limit 2A above the calibrated full scale 1.638A"},
 		{"one chip, two types", edit(t, "    serial: {path: /dev/ttyACM0}", "    current: {address: 0x41, type: ina3221, channel: 1}\n    serial: {path: /dev/ttyACM0}"),
 			`board.yaml:16: slots[1].current.type: ina219 on bus "" address 0x41, but slots[0].current says that chip is an ina3221`},
+		{"serial and storage", edit(t, "serial: {path: /dev/ttyACM0}", "serial: {path: /dev/ttyACM0}\n    storage: {path: /dev/sda1}"),
+			"board.yaml:10: slots[0].serial: a slot has a serial link or mass storage, not both"},
+		{"relative storage path", edit(t, "serial: {path: /dev/ttyACM0}", "storage: {path: sda1}"),
+			`board.yaml:10: slots[0].storage.path: want an absolute path (a /dev/disk/by-path link), got "sda1"`},
+		{"storage path twice", edit(t, "serial: {path: /dev/ttyACM0}", "storage: {path: /dev/sda1}", "serial: {path: /dev/ttyACM1}", "storage: {path: /dev/sda1}"),
+			"board.yaml:16: slots[1].storage.path: /dev/sda1 already used by slots[0].storage.path"},
+		{"storage without path", edit(t, "serial: {path: /dev/ttyACM0}", "storage: {fstypes: [vfat]}"),
+			"board.yaml:10: slots[0].storage.path: missing"},
 		{"huge", "# " + strings.Repeat("x", MaxFileSize), "board.yaml:1: 262146 bytes, larger than a board file can be"},
 		{"not YAML", "board: [\n", "board.yaml:1: not valid YAML"},
 		{"no slots", "board: x\nkind: sim\nleds: {type: gpio}\nslots: []\n",
@@ -165,6 +173,23 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("got  %s\nwant %s", msg, tc.want)
 			}
 		})
+	}
+}
+
+// A slot for legacy recorders names its USB port's block device instead of
+// a serial link.
+func TestParseStorageSlot(t *testing.T) {
+	dev := "/dev/disk/by-path/platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.3:1.0-scsi-0:0:0:0-part1"
+	s, err := Parse("board.yaml", []byte(edit(t, "serial: {path: /dev/ttyACM1}", "storage: {path: "+dev+", fstypes: [vfat, exfat]}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Slots[0].Storage != nil {
+		t.Errorf("slot A has storage %+v", s.Slots[0].Storage)
+	}
+	st := s.Slots[1].Storage
+	if st == nil || st.Path != dev || len(st.FSTypes) != 2 || st.FSTypes[1] != "exfat" || s.Slots[1].Serial.Path != "" {
+		t.Fatalf("slot B storage %+v serial %+v", st, s.Slots[1].Serial)
 	}
 }
 

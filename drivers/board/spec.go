@@ -75,7 +75,10 @@ type SlotSpec struct {
 	LED      SlotLEDSpec
 	Current  *CurrentSpec // nil: no sensor on this slot
 	Serial   SerialSpec
-	Line     int
+	// Storage, instead of Serial, makes the slot one for legacy recorders
+	// that present as USB mass storage (agent/massstore).
+	Storage *StorageSpec
+	Line    int
 }
 
 // ChargeSpec is a slot's charge-enable output.
@@ -124,6 +127,15 @@ type SerialSpec struct {
 	Path string
 	TCP  string
 	Line int
+}
+
+// StorageSpec is where a mass-storage recorder's volume appears: the udev
+// by-path link of the slot's USB port's block device (its partition), and
+// the file system types to try (empty: vfat, exfat, ext4).
+type StorageSpec struct {
+	Path    string
+	FSTypes []string
+	Line    int
 }
 
 // SimSpec holds simulation-only knobs.

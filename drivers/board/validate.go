@@ -120,6 +120,12 @@ func (p *parser) validate(s *Spec) {
 		if sl.Serial.TCP != "" && s.Kind != KindSim {
 			p.fail(sl.Serial.Line, at+".serial.tcp", "tcp links exist only on the simulated board (kind: sim)")
 		}
+		if st := sl.Storage; st != nil && st.Path != "" {
+			if u, ok := paths[st.Path]; ok {
+				p.fail(st.Line, at+".storage.path", "%s already used by %s", st.Path, u.field)
+			}
+			paths[st.Path] = use{at + ".storage.path"}
+		}
 		for _, v := range []struct{ field, val string }{{"path", sl.Serial.Path}, {"tcp", sl.Serial.TCP}} {
 			if v.val == "" {
 				continue
