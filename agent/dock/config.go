@@ -71,6 +71,9 @@ type Config struct {
 	Batteries map[string]slot.BatteryModel `yaml:"batteries"`
 	// Checkout maps officers' cards for the board's card reader (optional).
 	Checkout Checkout `yaml:"checkout"`
+	// MassStorage configures slots of legacy mass-storage recorders
+	// (massstorage.go); used only by board slots with storage:.
+	MassStorage MassStorage `yaml:"mass_storage"`
 }
 
 // Size is a byte count written as 512MiB, 64GiB, 10MB or a plain number.
@@ -162,6 +165,9 @@ func (c *Config) Check() error {
 		errs = append(errs, err)
 	}
 	if err := c.Checkout.check(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.MassStorage.check(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -62,6 +62,7 @@ type Settings struct {
 	// collector's (a part of Run).
 	FirmwareFetch *firmware.Fetcher
 	Checkout      Checkout        // officers' cards, when the board has a card reader
+	MassStorage   MassStorage     // slots of legacy mass-storage recorders (board file storage:)
 	Clock         clockwork.Clock // nil: the real clock
 }
 
@@ -120,6 +121,11 @@ func New(set Settings, p Parts) (*Dock, error) {
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
 		cfg.Index, cfg.Dock, cfg.Keys, cfg.Clock, cfg.Holes = bs.Index, set.Dock, p.Keys, set.Clock, d.holes
+		st, err := set.MassStorage.storageOf(bs, p.Buffer, p.Log.With("slot", bs.Index))
+		if err != nil {
+			return nil, err
+		}
+		cfg.Storage = st
 		d.slots = append(d.slots, slot.New(cfg, bs, bs.Power, p.Buffer, d.hub, d, p.Log))
 	}
 	return d, nil

@@ -167,7 +167,7 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 	}
 	s.Dock, err = New(Settings{Firmware: fw, FirmwareFetch: fetch, Dock: cfg.Dock, Unit: cfg.Unit, Version: o.Version, Broker: cfg.MQTT.Broker, Username: cfg.Dock, Password: token, TLS: tlsCfg,
 		AckTimeout: cfg.MQTT.AckTimeout, StateEvery: cfg.StateEvery, Slot: o.Slot, Clock: o.Clock,
-		Checkout: cfg.Checkout},
+		Checkout: cfg.Checkout, MassStorage: cfg.MassStorage},
 		Parts{Board: s.Board, Buffer: s.Buffer, Outbox: s.Outbox, Audit: s.Audit, Upload: client, Keys: keys,
 			Log: o.Log, Logs: o.Logs})
 	if err != nil {

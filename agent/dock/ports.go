@@ -20,6 +20,10 @@ type Buffer interface {
 	Manifest(serial string, seq uint64) (wire.SegmentManifest, error)
 	Stats() BufferStats
 	Run(ctx context.Context) error
+	// VolumeIndex and SetVolumeIndex keep the numbering of legacy
+	// mass-storage recorders' files (massstore.Index).
+	VolumeIndex(serial string) (buffer.VolumeIndex, error)
+	SetVolumeIndex(serial string, ix buffer.VolumeIndex) error
 }
 
 // *buffer.Buffer is the dock's Buffer, and it speaks the slot's and the

@@ -51,6 +51,10 @@ type Config struct {
 	// NoDock: the dock runs elsewhere (dockd as a subprocess); the world
 	// writes its files (DockConfig names them) but opens no dock.
 	NoDock bool
+	// Storage adds slots for legacy mass-storage recorders after the
+	// recorders' slots (board file storage:), in order; the dock
+	// configuration's mass_storage section says how they are ingested.
+	Storage []board.StorageSpec
 }
 
 // World is a running collector (with its broker), recsim recorders and a
@@ -144,9 +148,12 @@ func Start(ctx context.Context, cfg Config) (_ *World, err error) {
 		return w, nil
 	}
 
-	spec, err := board.NewSimSpec("testworld", len(cfg.Recorders))
+	spec, err := board.NewSimSpec("testworld", len(cfg.Recorders)+len(cfg.Storage))
 	if err != nil {
 		return nil, err
+	}
+	for i, st := range cfg.Storage {
+		spec.Slots[len(cfg.Recorders)+i].Storage = &st
 	}
 	if cfg.CardReader {
 		spec.CardReader = &board.CardReaderSpec{SPI: "SIM_SPI_CARD", Reset: board.Pin{Name: "SIM_CARD_RST"},
