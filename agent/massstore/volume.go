@@ -1,6 +1,7 @@
 package massstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,9 +10,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/berthdock/berth/agent/buffer"
+	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/cloud/wire/rules"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
@@ -118,8 +122,31 @@ func (v *Volume) Inventory(ctx context.Context) ([]docklink.Segment, uint64, err
 		segs = append(segs, docklink.Segment{Seq: seq, Start: f.Start, End: f.End, Size: uint64(f.Size), SHA256: f.sha,
 			StopCause: docklink.StopUnknown, Officer: v.id.Officer})
 	}
+	inferSplits(segs)
 	sortSegs(segs)
 	return segs, next - 1, nil
+}
+
+// inferSplits marks a file whose successor starts where it ends (within
+// the recording rules' split tolerance) as an automatic split: a recorder
+// that cuts a long recording into files. Every other stop stays unknown,
+// as nothing on the volume says why the recording stopped.
+func inferSplits(segs []docklink.Segment) {
+	byStart := slices.Clone(segs)
+	slices.SortStableFunc(byStart, func(a, b docklink.Segment) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortStableFunc(byStart, func(a, b docklink.Segment) int { return a.Start.Compare(b.Start) })
+	split := map[uint64]bool{}
+	p := rules.DefaultPolicy()
+	for i := 1; i < len(byStart); i++ {
+		if p.Joins(wire.StopAutoSplit, byStart[i].Start.Sub(byStart[i-1].End)) {
+			split[byStart[i-1].Seq] = true
+		}
+	}
+	for i := range segs {
+		if split[segs[i].Seq] {
+			segs[i].StopCause = docklink.StopAutoSplit
+		}
+	}
 }
 
 // hash reads a whole file once (the first of its two reads).

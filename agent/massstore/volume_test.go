@@ -191,3 +191,21 @@ func TestReadIdentity(t *testing.T) {
 		t.Error("a missing identity file was accepted")
 	}
 }
+
+// A recorder that cuts a long recording into files: a file whose next one
+// starts where it ends is an automatic split; the last stop is unknown.
+func TestInferSplits(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	segs := []docklink.Segment{
+		{Seq: 1, Start: t0, End: t0.Add(5 * time.Minute)},
+		{Seq: 3, Start: t0.Add(20 * time.Minute), End: t0.Add(21 * time.Minute)},
+		{Seq: 2, Start: t0.Add(5*time.Minute + time.Second), End: t0.Add(10 * time.Minute)},
+	}
+	inferSplits(segs)
+	want := map[uint64]docklink.StopCause{1: docklink.StopAutoSplit, 2: docklink.StopUnknown, 3: docklink.StopUnknown}
+	for _, g := range segs {
+		if g.StopCause != want[g.Seq] {
+			t.Errorf("seq %d: stop cause %v, want %v", g.Seq, g.StopCause, want[g.Seq])
+		}
+	}
+}
