@@ -80,3 +80,60 @@ func TestDeployPiConfigBatteries(t *testing.T) {
 		t.Fatalf("efficiency 85 accepted: %v", err)
 	}
 }
+
+// The shipped dockd.yaml's commented mass_storage example, uncommented,
+// parses; a policy or time zone that does not exist is refused.
+func TestDeployPiConfigMassStorage(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/pi/dockd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("REPLACE-WITH-THE-COLLECTOR'S-BASE64-ED25519-PUBLIC-KEY="), []byte(base64.StdEncoding.EncodeToString(pub)), 1)
+	var out []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case line == "# mass_storage:":
+			in, line = true, "mass_storage:"
+		case in && strings.HasPrefix(line, "#   "):
+			line = strings.TrimPrefix(line, "# ")
+		default:
+			in = false
+		}
+		out = append(out, line)
+	}
+	cfg := strings.Join(out, "\n")
+	if !strings.Contains(cfg, "\nmass_storage:\n  release: keep") {
+		t.Fatal("deploy/pi/dockd.yaml lost its mass_storage example (update this test)")
+	}
+	path := filepath.Join(t.TempDir(), "dockd.yaml")
+	load := func(s string) (*Config, error) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return LoadConfig(path)
+	}
+	c, err := load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.MassStorage; m.Release != "keep" || m.IdentityFile != "DEVICE.TXT" || m.TimeZone != "Asia/Shanghai" ||
+		m.MountDir != "/run/berth/media" || m.Wait.Seconds() != 20 {
+		t.Fatalf("mass_storage %+v", m)
+	}
+	for bad, want := range map[string]string{
+		"release: keep":               "mass_storage.release",
+		"time_zone: Asia/Shanghai":    "mass_storage.time_zone",
+		"mount_dir: /run/berth/media": "mass_storage.mount_dir",
+	} {
+		wrong := map[string]string{"release: keep": "release: shred", "time_zone: Asia/Shanghai": "time_zone: Mars/Olympus",
+			"mount_dir: /run/berth/media": "mount_dir: media"}[bad]
+		if _, err := load(strings.Replace(cfg, bad, wrong, 1)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s accepted: %v", wrong, err)
+		}
+	}
+}
