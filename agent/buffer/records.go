@@ -16,6 +16,7 @@ import (
 //	"buffer/c/" id off(8)   -> footage chunk     (value log)
 //	"buffer/f/" n(4)        -> filler            (see reclaim.go)
 //	"buffer/e/" serial      -> event-log cursor  (see events.go)
+//	"buffer/h/" len serial from(8) to(8) -> hole-release decision (see holes.go)
 //
 // where id is len(serial) (1 byte), serial, seq (8 bytes big endian), so
 // one segment's chunks sort together in offset order and no serial is a
@@ -30,6 +31,7 @@ const (
 	tagChunk    = 'c'
 	tagFiller   = 'f'
 	tagEvents   = 'e'
+	tagHoles    = 'h'
 )
 
 type segID struct {
