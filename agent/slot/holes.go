@@ -16,9 +16,10 @@ import (
 // dock shares one with its slots. The dock keeps them in its buffer (a
 // HoleKeeper) and loads them at start, so a restart forgets none.
 type HoleReleases struct {
-	mu   sync.Mutex
-	m    map[string][]seqRange
-	keep HoleKeeper
+	mu      sync.Mutex
+	m       map[string][]seqRange
+	keep    HoleKeeper
+	changed chan struct{} // closed (and replaced) when a decision is added
 }
 
 // HoleKeeper keeps decisions durably (the buffer).
@@ -31,7 +32,7 @@ type HoleKeeper interface {
 // and then Allow keeps them in memory only). It also returns how many
 // kept records did not decode.
 func NewHoleReleases(keep HoleKeeper) (*HoleReleases, int, error) {
-	h := &HoleReleases{m: map[string][]seqRange{}, keep: keep}
+	h := &HoleReleases{m: map[string][]seqRange{}, keep: keep, changed: make(chan struct{})}
 	if keep == nil {
 		return h, 0, nil
 	}
@@ -61,7 +62,20 @@ func (h *HoleReleases) Allow(d buffer.HoleRelease) error {
 		}
 	}
 	h.m[d.Serial] = append(h.m[d.Serial], seqRange{d.From, d.To})
+	close(h.changed)
+	h.changed = make(chan struct{})
 	return err
+}
+
+// Changed returns a channel closed when the next decision is added (a
+// slot whose recorder is held by a hole waits on it; nil h: never).
+func (h *HoleReleases) Changed() <-chan struct{} {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.changed
 }
 
 // covers reports whether a decision on serial names all of r.
