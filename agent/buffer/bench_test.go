@@ -139,9 +139,9 @@ func (p pattern) write(w io.Writer) error {
 	return nil
 }
 
-func offload(b *testing.B, streams int, segSize int, syncEvery int) {
+func offload(b *testing.B, streams int, segSize int, chunkSize int) {
 	f := benchFixture(b)
-	f.opts.SyncEvery = syncEvery
+	f.opts.ChunkSize = chunkSize
 	buf := f.open(b)
 	defer buf.Close()
 	data := newPattern(segSize)
@@ -195,22 +195,18 @@ func offload(b *testing.B, streams int, segSize int, syncEvery int) {
 }
 
 // BenchmarkOffload is one uncapped stream into the buffer: hashing,
-// encryption and the default syncing (every DefaultSyncEvery chunks and at
-// Commit).
+// encryption and badger's synced writes (every chunk).
 func BenchmarkOffload(b *testing.B) { offload(b, 1, 64<<20, 0) }
 
-// BenchmarkOffload4 is four slots copying at once.
+// BenchmarkOffload4 is four slots copying at once (badger groups their
+// chunks into fewer synced writes).
 func BenchmarkOffload4(b *testing.B) { offload(b, 4, 32<<20, 0) }
 
-// BenchmarkSyncCost compares syncing after every chunk, every N chunks and
-// only at Commit.
-func BenchmarkSyncCost(b *testing.B) {
-	for _, se := range []int{1, 4, 16, 64, -1} {
-		name := fmt.Sprintf("every=%d", se)
-		if se == -1 {
-			name = "commit-only"
-		}
-		b.Run(name, func(b *testing.B) { offload(b, 1, 64<<20, se) })
+// BenchmarkChunkSize compares chunk sizes: every chunk is one synced
+// write, so larger chunks sync less often and hold more memory.
+func BenchmarkChunkSize(b *testing.B) {
+	for _, cs := range []int{256 << 10, 1 << 20, 4 << 20} {
+		b.Run(fmt.Sprintf("chunk=%dKiB", cs>>10), func(b *testing.B) { offload(b, 1, 64<<20, cs) })
 	}
 }
 

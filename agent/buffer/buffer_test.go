@@ -205,7 +205,7 @@ func TestResumeAfterCrash(t *testing.T) {
 
 func crashChild() {
 	dir, kf := os.Getenv("BUFFER_CRASH_DIR"), os.Getenv("BUFFER_CRASH_KEY")
-	b, err := Open(dir, &Opts{KeyFile: kf, Reserve: 1 << 20, MemTableSize: 1 << 20, ValueLogFileSize: 4 << 20, SyncEvery: -1})
+	b, err := Open(dir, &Opts{KeyFile: kf, Reserve: 1 << 20, MemTableSize: 1 << 20, ValueLogFileSize: 4 << 20})
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)

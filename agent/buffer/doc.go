@@ -29,20 +29,32 @@
 // The writer hands a chunk to badger asynchronously and hashes the next one
 // meanwhile (one chunk in flight).
 //
-// A segment counts as buffered only after Commit has synced the database
-// (db.Sync: value log and memtable WAL) and the hash over every byte equals
+// Badger runs with SyncWrites on: every write (a chunk with its progress
+// entry, a record, a receipt, a release, an outbox report) is fsynced, value
+// log before memtable log, before badger answers. So a chunk counts in
+// Offset, and a segment as buffered, only once it is on disk, and nothing
+// durable ever points at bytes that are not. A segment counts as buffered
+// only once its last chunk is durable and the hash over every byte equals
 // the recorder's; a mismatch makes it PhaseFaulty, Commit's error wraps
-// ErrHashMismatch, and nothing about it can be uploaded or released
-// (the faulty copy's chunks are garbage; the original stays on the
-// recorder, and a new Begin starts over). Receipts (MarkUploaded) and
-// releases (MarkReleased) are synced before they return.
+// ErrHashMismatch, and nothing about it can be uploaded or released (the
+// faulty copy's chunks are garbage; the original stays on the recorder,
+// and a new Begin starts over). Receipts (MarkUploaded) and releases
+// (MarkReleased) are durable before they return.
 //
-// While streaming, the database is synced every SyncEvery (16) chunks.
-// Footage stays on the recorder until its receipt, so bytes lost to a power
-// cut before a sync only cost a re-copy; the periodic sync bounds that loss
-// and the dirty page cache on a board with little memory, and keeps
-// Commit's final sync short. BenchmarkSyncCost measures the choice (see the
-// figures below).
+// Badger's own default (SyncWrites off, and Sync when asked) is not enough
+// for that promise, which is why this costs a sync per chunk: its Sync
+// fsyncs only the newest value-log file and the active memtable's log, so
+// a memtable rotated but not yet flushed keeps its log in the page cache,
+// and a memtable flush writes (and fsyncs) a table whose pointers and
+// progress entries refer to value-log bytes never synced. After a power
+// cut a resumed copy then continued from progress over chunks that were
+// gone, and Commit called buffered a segment that read back as garbage
+// (TestCommittedSurvivesCut, on the FUSE layer of ./powercut, shows both;
+// cmd/dockd's TestCrashPowerCutDockd found it). Syncing every 1 MiB chunk
+// cost one stream about 45 % of its rate on the development disk at load 16
+// (27 against 47 MB/s); four streams lose about 10 %, since badger groups
+// concurrent transactions into one synced write (BenchmarkOffload,
+// BenchmarkOffload4, BenchmarkChunkSize; see the figures below).
 //
 // # Badger options for a Raspberry-Pi-class board
 //
@@ -137,20 +149,22 @@
 //   - The disk itself (BenchmarkDiskBaseline, 64 MiB written and
 //     fdatasynced): 98-230 MB/s (dd with fdatasync: 115-177 MB/s).
 //   - BenchmarkOffload (one stream, 64 KiB writes, 64 MiB segments,
-//     encrypted, hashing, SyncEvery 16, Commit synced): 73-118 MB/s on the
+//     encrypted, hashing; measured before SyncWrites, with a sync every 16
+//     chunks and at Commit): 73-118 MB/s on the
 //     disk, 99-196 MB/s on tmpfs; raw badger writing 1 MiB encrypted values
 //     on tmpfs managed 96-308 MB/s under the same load, so the buffer adds
 //     little to badger's own write path, and on this disk the durable rate
 //     is bounded by the disk's, below the 200 MB/s aimed at.
 //   - BenchmarkOffload4 (four streams): 65-110 MB/s aggregate on the disk,
 //     99-202 MB/s on tmpfs.
-//   - BenchmarkSyncCost (MB/s on the disk; quieter run, then loaded run):
-//     sync every chunk 54 / 110, every 4 chunks 57 / 122, every 16 117 /
-//     91, every 64 92 / 83, only at Commit 106 / 91, against a disk
-//     baseline of 230 / 98. Syncing every 1 MiB chunk halved the rate when
-//     the disk had bandwidth to spare; every 16 chunks is as fast as
-//     syncing only at Commit within the noise while bounding what a power
-//     cut costs to 16 MiB of re-copy per stream, hence DefaultSyncEvery.
+//   - SyncWrites (2026-12-05, the same test binary built both ways and run
+//     alternately, load 12-16): one stream 26-28 MB/s synced against
+//     46-51 MB/s with a sync every 16 chunks; four streams 47-56 against
+//     54-62 MB/s. BenchmarkChunkSize (synced, load 9-11): 256 KiB chunks
+//     22 MB/s, 1 MiB 52 MB/s, 4 MiB 70 MB/s, with peak live heap 28, 34
+//     and 46 MiB: 1 MiB stays the default, within the board's memory.
+//     Before SyncWrites, BenchmarkSyncCost had measured a sync every chunk
+//     at 54 MB/s against 117 for every 16 on a quiet disk.
 //   - BenchmarkChurn (production options, 256 MiB backlog, 2.5 GiB through
 //     it in four interleaved streams of 16 MiB segments, each receipted,
 //     released and reclaimed): peak disk use 321-326 MiB = 1.26-1.27x the

@@ -37,9 +37,6 @@ type Opts struct {
 	// ChunkSize is the footage chunk size (1 MiB); it must exceed
 	// ValueThreshold so that chunks live in the value log.
 	ChunkSize int
-	// SyncEvery syncs the database after this many chunks of one stream
-	// (0: DefaultSyncEvery; -1: only at Commit, Abort and on receipts).
-	SyncEvery int
 
 	// Badger sizing (defaults in DefaultOpts).
 	MemTableSize     int64
@@ -76,7 +73,6 @@ type Opts struct {
 // Defaults (see the package documentation for the reasoning and figures).
 const (
 	DefaultChunkSize        = 1 << 20
-	DefaultSyncEvery        = 16
 	DefaultMemTableSize     = 2 << 20
 	DefaultValueLogFileSize = 32 << 20
 	DefaultBlockCacheSize   = 4 << 20
@@ -111,9 +107,6 @@ func (o *Opts) defaults() {
 	}
 	if o.ChunkSize == 0 {
 		o.ChunkSize = DefaultChunkSize
-	}
-	if o.SyncEvery == 0 {
-		o.SyncEvery = DefaultSyncEvery
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = DefaultMemTableSize
@@ -167,9 +160,6 @@ func (o *Opts) check() error {
 	if o.DiscardRatio <= 0 || o.DiscardRatio >= 1 {
 		errs = append(errs, fmt.Errorf("discard ratio %g not in (0, 1)", o.DiscardRatio))
 	}
-	if o.SyncEvery < -1 {
-		errs = append(errs, fmt.Errorf("sync every %d chunks", o.SyncEvery))
-	}
 	if o.RetainUnreleased < 0 {
 		errs = append(errs, errors.New("retain-unreleased must not be negative"))
 	}
@@ -189,7 +179,7 @@ func (o *Opts) check() error {
 func (o *Opts) badgerOptions(dir string, key []byte) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithLogger(slogLogger{o.Logger.With("part", "badger")}).
-		WithSyncWrites(false).
+		WithSyncWrites(true).
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2).
 		WithDetectConflicts(false).

@@ -16,6 +16,7 @@ import (
 //	"buffer/c/" id off(8)   -> footage chunk     (value log)
 //	"buffer/f/" n(4)        -> filler            (see reclaim.go)
 //	"buffer/e/" serial      -> event-log cursor  (see events.go)
+//	"buffer/h/" len serial from(8) to(8) -> hole-release decision (see holes.go)
 //	"buffer/v/" serial      -> volume index      (see volume.go)
 //
 // where id is len(serial) (1 byte), serial, seq (8 bytes big endian), so
@@ -31,6 +32,7 @@ const (
 	tagChunk    = 'c'
 	tagFiller   = 'f'
 	tagEvents   = 'e'
+	tagHoles    = 'h'
 	tagVolume   = 'v'
 )
 

@@ -155,7 +155,6 @@ type writer struct {
 	flight   *inflight
 	durable  int64
 	chunks   uint32
-	unsynced int
 	reserved int64
 	done     bool
 	err      error // sticky: a failed chunk ends the copy
@@ -266,23 +265,15 @@ type inflight struct {
 	n    int64
 }
 
-// await waits for the chunk in flight and makes its progress the writer's,
-// syncing every SyncEvery chunks.
+// await waits for the chunk in flight and makes its progress the writer's:
+// badger has synced it (and its progress entry) when it answers.
 func (w *writer) await() error {
 	f := w.flight
 	if f == nil {
 		return nil
 	}
 	w.flight = nil
-	err := <-f.done
-	if err == nil {
-		w.unsynced++
-		if se := w.b.opts.SyncEvery; se > 0 && w.unsynced >= se {
-			err = w.b.db.Sync()
-			w.unsynced = 0
-		}
-	}
-	if err != nil {
+	if err := <-f.done; err != nil {
 		w.err = fmt.Errorf("buffer: write %s at %d: %w", w.id, w.durable, err)
 		return w.err
 	}

@@ -107,7 +107,14 @@ func New(set Settings, p Parts) (*Dock, error) {
 	}
 	d := &Dock{set: set, p: p, started: set.Clock.Now(), stopped: map[string]error{}, cycles: make(chan powerCycle, 16)}
 	d.hub = newReceiptHub(p.Buffer)
-	d.holes = slot.NewHoleReleases()
+	holes, bad, err := slot.NewHoleReleases(p.Buffer)
+	if err != nil {
+		return nil, fmt.Errorf("dock: hole-release decisions: %w", err)
+	}
+	if bad > 0 {
+		p.Log.Warn("hole-release decisions that do not decode were skipped (their recorders keep footage until decided again)", "records", bad)
+	}
+	d.holes = holes
 	d.rep = report.New(report.Config{Dock: set.Dock, Broker: set.Broker, Username: set.Username, Password: set.Password, TLS: set.TLS, Clock: set.Clock,
 		AckTimeout: set.AckTimeout, OnConnect: d.publishState}, p.Outbox, d.command, p.Log.With("part", "report"))
 	d.up = uploader.New(p.Buffer, p.Upload, d.receipted, set.Clock, p.Log.With("part", "upload"))
@@ -214,7 +221,10 @@ func (d *Dock) command(e wire.Envelope, c *wire.Command) {
 	case wire.CmdReleaseHole:
 		d.Audit(wire.AuditCommand, -1, c.Serial, c.From, fmt.Sprintf("release around missing seq %d..%d decided by %s: %s",
 			c.From, c.To, c.By, c.Reason))
-		d.holes.Allow(c.Serial, c.From, c.To)
+		err := d.holes.Allow(buffer.HoleRelease{Serial: c.Serial, From: c.From, To: c.To, By: c.By, Reason: c.Reason, At: d.set.Clock.Now().UTC()})
+		if err != nil {
+			d.p.Log.Error("hole-release decision not kept: it holds until dockd restarts", "serial", c.Serial, "from", c.From, "to", c.To, "err", err)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 // manifest of each segment, its figures, and its space-reclaiming loop.
 type Buffer interface {
 	slot.Buffer
+	slot.HoleKeeper
 	uploader.Buffer
 	Manifest(serial string, seq uint64) (wire.SegmentManifest, error)
 	Stats() BufferStats

@@ -127,6 +127,12 @@ func (f *Fetcher) campaign(ctx context.Context, c upload.FirmwareCampaign) (*Cam
 }
 
 func (f *Fetcher) get(ctx context.Context, path string) (*http.Response, error) {
+	return f.getFrom(ctx, path, 0)
+}
+
+// getFrom GETs path, asking for the bytes from offset on when offset > 0:
+// the answer is then 206 from exactly there, or 200 with everything.
+func (f *Fetcher) getFrom(ctx context.Context, path string, offset int64) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(f.BaseURL, "/")+path, nil)
 	if err != nil {
 		return nil, err
@@ -134,6 +140,9 @@ func (f *Fetcher) get(ctx context.Context, path string) (*http.Response, error) 
 	req.Header.Set(upload.HeaderDock, f.Dock)
 	if f.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+f.Token)
+	}
+	if offset > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
 	}
 	hc := f.HTTP
 	if hc == nil {
@@ -143,39 +152,76 @@ func (f *Fetcher) get(ctx context.Context, path string) (*http.Response, error) 
 	if err != nil {
 		return nil, fmt.Errorf("firmware: GET %s: %w", path, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	ok := resp.StatusCode == http.StatusOK
+	if offset > 0 && resp.StatusCode == http.StatusPartialContent {
+		var start int64
+		_, perr := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-", &start)
+		ok = perr == nil && start == offset
+	}
+	if !ok {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
-		return nil, fmt.Errorf("firmware: GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
+		return nil, fmt.Errorf("firmware: GET %s from %d: %s %s: %s", path, offset, resp.Status,
+			resp.Header.Get("Content-Range"), strings.TrimSpace(string(b)))
 	}
 	return resp, nil
 }
 
-// download writes the image to path through a temporary file, at most
-// size bytes, synced before the rename.
+// download writes the image to path, at most size bytes, synced before
+// its rename from path+".part". A download cut off (the link, the dock's
+// power) resumes from what the part file holds, with a Range request; the
+// whole image's signature and SHA-256 are checked after (LoadImage), so a
+// part file holding anything else only costs a fresh download.
 func (f *Fetcher) download(ctx context.Context, urlPath, path string, size uint64) error {
-	resp, err := f.get(ctx, urlPath)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".fw-*")
-	if err != nil {
-		return fmt.Errorf("firmware: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, io.LimitReader(resp.Body, int64(size)+1))
-	if err == nil && uint64(n) != size {
-		err = fmt.Errorf("%w: %d bytes downloaded, the manifest says %d", ErrImage, n, size)
-	}
+	part := path + ".part"
+	err := func() error {
+		fh, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o640)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		held, err := fh.Seek(0, io.SeekEnd)
+		if err != nil {
+			return err
+		}
+		if uint64(held) > size {
+			if err := fh.Truncate(0); err != nil {
+				return err
+			}
+			held = 0
+		}
+		if uint64(held) < size {
+			resp, err := f.getFrom(ctx, urlPath, held)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && held > 0 { // the server sent it all again
+				if err := fh.Truncate(0); err != nil {
+					return err
+				}
+				held = 0
+			}
+			if held > 0 {
+				f.log().Info("firmware image download resumed", "image", urlPath, "from", held, "size", size)
+			}
+			n, err := io.Copy(io.NewOffsetWriter(fh, held), io.LimitReader(resp.Body, int64(size)-held+1))
+			held += n
+			if serr := fh.Sync(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				return fmt.Errorf("%d of %d bytes held, resumed next time: %w", held, size, err)
+			}
+		}
+		if uint64(held) != size {
+			fh.Truncate(0)
+			return fmt.Errorf("%w: %d bytes downloaded, the manifest says %d", ErrImage, held, size)
+		}
+		return nil
+	}()
 	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = os.Rename(part, path)
 	}
 	if err != nil {
 		return fmt.Errorf("firmware: image %s: %w", urlPath, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/berthdock/berth/agent/buffer"
 	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
@@ -12,22 +13,69 @@ import (
 // withhold releases. A recorder with a hole keeps all its footage until a
 // decision names every hole the dock finds; even then, a segment is
 // released only with its verified receipt. Safe for concurrent use; the
-// dock shares one with its slots. Held in memory: a dock restarted before
-// the recorder docks again needs the decision sent again.
+// dock shares one with its slots. The dock keeps them in its buffer (a
+// HoleKeeper) and loads them at start, so a restart forgets none.
 type HoleReleases struct {
-	mu sync.Mutex
-	m  map[string][]seqRange
+	mu      sync.Mutex
+	m       map[string][]seqRange
+	keep    HoleKeeper
+	changed chan struct{} // closed (and replaced) when a decision is added
 }
 
-// NewHoleReleases returns an empty set of decisions.
-func NewHoleReleases() *HoleReleases { return &HoleReleases{m: map[string][]seqRange{}} }
+// HoleKeeper keeps decisions durably (the buffer).
+type HoleKeeper interface {
+	KeepHoleRelease(buffer.HoleRelease) error
+	HoleReleases() ([]buffer.HoleRelease, int, error)
+}
 
-// Allow records the decision that serial's missing from..to may be
-// released around.
-func (h *HoleReleases) Allow(serial string, from, to uint64) {
+// NewHoleReleases returns the decisions keep holds (none if keep is nil,
+// and then Allow keeps them in memory only). It also returns how many
+// kept records did not decode.
+func NewHoleReleases(keep HoleKeeper) (*HoleReleases, int, error) {
+	h := &HoleReleases{m: map[string][]seqRange{}, keep: keep, changed: make(chan struct{})}
+	if keep == nil {
+		return h, 0, nil
+	}
+	kept, bad, err := keep.HoleReleases()
+	if err != nil {
+		return nil, bad, err
+	}
+	for _, d := range kept {
+		h.m[d.Serial] = append(h.m[d.Serial], seqRange{d.From, d.To})
+	}
+	return h, bad, nil
+}
+
+// Allow records the decision d: d.Serial's missing d.From..d.To may be
+// released around. It is kept durably first; if that fails it still holds
+// until the dock restarts, and the error says so.
+func (h *HoleReleases) Allow(d buffer.HoleRelease) error {
+	var err error
+	if h.keep != nil {
+		err = h.keep.KeepHoleRelease(d)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.m[serial] = append(h.m[serial], seqRange{from, to})
+	for _, r := range h.m[d.Serial] {
+		if r == (seqRange{d.From, d.To}) {
+			return err
+		}
+	}
+	h.m[d.Serial] = append(h.m[d.Serial], seqRange{d.From, d.To})
+	close(h.changed)
+	h.changed = make(chan struct{})
+	return err
+}
+
+// Changed returns a channel closed when the next decision is added (a
+// slot whose recorder is held by a hole waits on it; nil h: never).
+func (h *HoleReleases) Changed() <-chan struct{} {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.changed
 }
 
 // covers reports whether a decision on serial names all of r.

@@ -93,6 +93,34 @@ func (s *Slot) session(ctx context.Context) (linkLost bool) {
 	if !s.faulted() {
 		s.setState(wire.SlotReleased)
 	}
+	// A hole withholds releases: a supervisor's decision may still come
+	// while the recorder is here, and then what has a receipt is released.
+	for d.hole != "" {
+		changed := s.cfg.Holes.Changed()
+		if d.hole = withheld(d.info.Serial, d.segs, d.status, s.cfg.Holes); d.hole != "" {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-changed:
+			}
+			continue
+		}
+		s.update(true, func(st *wire.SlotState) {
+			if st.State == wire.SlotFault && st.Fault == FaultSequenceHole {
+				st.State, st.Fault, st.Detail = wire.SlotUploaded, "", ""
+			}
+		})
+		s.releaseAll(ctx, c, d)
+		if ctx.Err() != nil {
+			return false
+		}
+		if s.faultIs(FaultLink) {
+			return true
+		}
+		if !s.faulted() {
+			s.setState(wire.SlotReleased)
+		}
+	}
 	// The monitor goes on charging and watching until the recorder is taken.
 	<-ctx.Done()
 	return false

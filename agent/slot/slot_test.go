@@ -495,7 +495,8 @@ func TestSequenceHoleWithholdsRelease(t *testing.T) {
 		gone int // index of the segment freed behind the dock's back
 	}{{"between", 1}, {"trailing", 2}} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, true)
+			holes, _, _ := NewHoleReleases(nil)
+			r := newRigWith(t, true, func(c *Config) { c.Holes = holes }, nil)
 			segs := r.rec.AddRandom(3, 1000, 1, t0)
 			gone := segs[tc.gone]
 			if err := r.rec.Release(gone.Seq, gone.SHA256); err != nil {
@@ -516,6 +517,17 @@ func TestSequenceHoleWithholdsRelease(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			if got := r.rec.Released(); !slices.Equal(got, []uint64{gone.Seq}) { // only our own tampering
 				t.Fatalf("released %v", got)
+			}
+			// A supervisor's decision while the recorder is still docked:
+			// the receipted segments around the hole are released then.
+			if err := holes.Allow(buffer.HoleRelease{Serial: "REC-0001", From: gone.Seq, To: gone.Seq, By: "sup", Reason: "lost"}); err != nil {
+				t.Fatal(err)
+			}
+			st = r.waitState(t, wire.SlotReleased)
+			got := r.rec.Released()
+			slices.Sort(got)
+			if st.Released != 2 || !slices.Equal(got, []uint64{1, 2, 3}) {
+				t.Fatalf("after the decision: state %+v, released %v", st, got)
 			}
 		})
 	}

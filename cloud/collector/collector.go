@@ -434,10 +434,18 @@ func (c *Collector) Run(ctx context.Context) error {
 	}()
 
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() {
 		defer wg.Done()
 		c.sweepStaging(runCtx)
+	}()
+	go func() { // hole-release decisions follow their recorder to the dock it docks at
+		defer wg.Done()
+		select { // commands are published through ingest's connection
+		case <-c.in.Ready():
+		case <-runCtx.Done():
+		}
+		c.deliverHoleReleases(runCtx, holeCourierEvery)
 	}()
 	go func() { // custody: re-extend the object lock of held and case-linked objects
 		defer wg.Done()
@@ -505,6 +513,26 @@ func (c *Collector) Close() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// holeCourierEvery is how often undelivered hole-release decisions are sent.
+const holeCourierEvery = 30 * time.Second
+
+// deliverHoleReleases sends hole-release decisions to the docks their
+// recorders last docked at, every interval until ctx ends.
+func (c *Collector) deliverHoleReleases(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := console.DeliverHoleReleases(ctx, c.st, c, c.log.With("part", "holes")); err != nil && ctx.Err() == nil {
+			c.log.Warn("hole-release decisions not all sent; next round retries", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // SendCommand publishes a command to a dock (power-cycle, refresh).

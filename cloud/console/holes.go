@@ -1,7 +1,10 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -14,8 +17,10 @@ import (
 // {"reason": ...}: a supervisor of the recorder's unit decides that its
 // receipted segments may be released around its standing sequence holes.
 // The decision is recorded (who, why, each hole's alert history) and sent
-// to the dock that last docked the recorder, which still releases only
-// segments with a verified receipt.
+// at once (DeliverHoleReleases) to the dock that last docked the recorder,
+// which keeps it and still releases only segments with a verified
+// receipt; the collector's courier sends it again wherever the recorder
+// docks next.
 func (c *Console) releaseHoles(r *request) (any, error) {
 	if c.o.Commands == nil {
 		return nil, refuse(http.StatusNotImplemented, "this console sends no commands to docks")
@@ -51,15 +56,36 @@ func (c *Console) releaseHoles(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sent []string
-	for _, d := range decided {
-		id, err := c.o.Commands.SendCommand(r.ctx, dev.LastDock, wire.Command{Action: wire.CmdReleaseHole, Serial: serial,
-			From: d.From, To: d.To, By: r.who.Name, Reason: body.Reason})
-		if err != nil {
-			return nil, err // recorded; sending again repeats the decision, harmlessly
-		}
-		sent = append(sent, id)
+	sent, err := DeliverHoleReleases(r.ctx, c.o.Store, c.o.Commands, c.o.Log)
+	if err != nil {
+		return nil, err // recorded; the courier sends it on its next round
 	}
 	c.o.Log.Info("console: hole release", "serial", serial, "holes", len(decided), "dock", dev.LastDock, "by", r.who.Name)
 	return map[string]any{"serial": serial, "dock": dev.LastDock, "decisions": decided, "commands": sent, "by": r.who.Name}, nil
+}
+
+// DeliverHoleReleases sends every hole-release decision to the dock that
+// last docked its recorder, unless it was sent there already (a recorder
+// that docks at another dock gets its decisions there too), and records
+// each delivery. It returns the command IDs sent. Two collectors may both
+// send one decision: the dock keeps each decided range once.
+func DeliverHoleReleases(ctx context.Context, st *store.Store, cmds Commands, log *slog.Logger) ([]string, error) {
+	due, err := st.UndeliveredHoleReleases(ctx, 1000)
+	if err != nil {
+		return nil, err
+	}
+	var sent []string
+	for _, d := range due {
+		id, err := cmds.SendCommand(ctx, d.Dock, wire.Command{Action: wire.CmdReleaseHole, Serial: d.Serial,
+			From: d.From, To: d.To, By: d.By, Reason: d.Reason})
+		if err != nil {
+			return sent, fmt.Errorf("console: hole release %d to %s: %w", d.ID, d.Dock, err)
+		}
+		if err := st.HoleReleaseDelivered(ctx, d.ID, d.Dock); err != nil {
+			return sent, err
+		}
+		log.Info("hole-release decision sent", "serial", d.Serial, "from", d.From, "to", d.To, "dock", d.Dock, "command", id)
+		sent = append(sent, id)
+	}
+	return sent, nil
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +64,32 @@ func TestReleaseHolesAPI(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].By != "chief" || list[0].From != 3 || list[0].To != 4 ||
 		list[0].Reason != "fell in the river; 3-4 unrecoverable" {
 		t.Errorf("decisions %+v (%v)", list, err)
+	}
+	// The decision was delivered: the courier sends nothing more until the
+	// recorder docks elsewhere, then sends it there, once.
+	if sent, err := DeliverHoleReleases(ctx, w.st, w.sent, slog.New(slog.DiscardHandler)); err != nil || len(sent) != 0 {
+		t.Errorf("courier after the console's delivery sent %v (%v)", sent, err)
+	}
+	later := at.Add(2 * time.Hour)
+	e, err := wire.NewEnvelope("hR1b", "dock-2", later, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.4.1",
+		Slot: 0, DockedAt: later, DockClock: later, DeviceClock: later, ClockSet: true, Battery: wire.Battery{Percent: 50, HealthPct: 95},
+		Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wire.DecodeBody(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.st.Commit(ctx, []store.Incoming{{Env: e, Body: b}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := DeliverHoleReleases(ctx, w.st, w.sent, slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(w.sent.cmds, "; "); got != "dock-1 release-hole 0 by chief; dock-2 release-hole 0 by chief" {
+		t.Errorf("commands sent after the recorder moved to dock-2: %q", got)
 	}
 }

@@ -134,3 +134,46 @@ func holeRange(key string) (from, to uint64, ok bool) {
 	}
 	return f, t, true
 }
+
+// HoleDelivery is a decision not yet sent to the dock that last docked its
+// recorder.
+type HoleDelivery struct {
+	ID int64 `json:"id"`
+	HoleRelease
+	Dock string `json:"dock"`
+}
+
+// UndeliveredHoleReleases lists the decisions whose recorder last docked
+// at a dock they were not sent to (never sent, or the recorder moved),
+// oldest first, at most limit.
+func (s *Store) UndeliveredHoleReleases(ctx context.Context, limit int) ([]HoleDelivery, error) {
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT h.id, h.serial, h.from_seq, h.to_seq, h.alert_id, h.reason, h.decided_by,
+		h.role, h.decided_ns, d.last_dock FROM hole_releases h JOIN devices d ON d.serial = h.serial
+		WHERE d.last_dock <> '' AND h.sent_dock <> d.last_dock ORDER BY h.id LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: undelivered hole releases: %w", err)
+	}
+	defer rs.Close()
+	var out []HoleDelivery
+	for rs.Next() {
+		var d HoleDelivery
+		var from, to, at int64
+		if err := rs.Scan(&d.ID, &d.Serial, &from, &to, &d.Alert, &d.Reason, &d.By, &d.Role, &at, &d.Dock); err != nil {
+			return nil, fmt.Errorf("store: undelivered hole releases: %w", err)
+		}
+		d.From, d.To, d.At = uint64(from), uint64(to), time.Unix(0, at).UTC()
+		out = append(out, d)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: undelivered hole releases: %w", err)
+	}
+	return out, nil
+}
+
+// HoleReleaseDelivered records that decision id was sent to dock.
+func (s *Store) HoleReleaseDelivered(ctx context.Context, id int64, dock string) error {
+	if _, err := s.db.ExecContext(ctx, s.d.q(`UPDATE hole_releases SET sent_dock = ? WHERE id = ?`), dock, id); err != nil {
+		return fmt.Errorf("store: hole release %d delivered: %w", id, err)
+	}
+	return nil
+}

@@ -16,7 +16,8 @@ import (
 
 // screen drops from the batch's fresh messages the reports a dock may not
 // make (DESIGN.md, "Trust and judgement"): a health report, a segment
-// manifest, a recorder's event log or a checkout for a recorder the recorder policy keeps from the dock
+// manifest, a recorder's event log, a checkout or a firmware update's
+// progress for a recorder the recorder policy keeps from the dock
 // (RecorderPolicy.judge: enrolled to another unit, not enrolled under
 // RecordersEnrolledOnly, not authenticated by the dock under
 // RecordersAuthenticated), and a health report dated beyond the allowed
@@ -44,6 +45,8 @@ func (w *writer) screen(ctx context.Context) error {
 		case *wire.RecorderEvents:
 			serial = b.Serial
 		case *wire.Checkout:
+			serial = b.Serial
+		case *wire.FirmwareProgress:
 			serial = b.Serial
 		default:
 			continue
@@ -134,6 +137,8 @@ func (w *writer) screen(ctx context.Context) error {
 		case *wire.RecorderEvents:
 			serial = b.Serial
 		case *wire.Checkout:
+			serial = b.Serial
+		case *wire.FirmwareProgress:
 			serial = b.Serial
 		default:
 			kept = append(kept, i)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
 )
 
 // A dock may not report for another unit's recorder, nor date a health
@@ -27,8 +29,10 @@ func TestReportScreening(t *testing.T) {
 		mine := health("REC-A", now.Add(-time.Minute))
 		mine.Unit = "u-nowhere" // a report cannot move a recorder
 		seg := manifest("REC-B", 9, now.Add(-2*time.Hour), 0)
+		fw := &wire.FirmwareProgress{Campaign: "fw-1", Serial: "REC-B", Slot: 1, Model: "BWC", Version: "2.5.0",
+			State: wire.FwInstalled, Held: 10, Size: 10, At: now.Add(-time.Minute)}
 		dup := commit(t, s, msg(t, "dock-a", "a1", now, hostile), msg(t, "dock-a", "a2", now, future),
-			msg(t, "dock-a", "a3", now, mine), msg(t, "dock-a", "a4", now, seg))
+			msg(t, "dock-a", "a3", now, mine), msg(t, "dock-a", "a4", now, seg), msg(t, "dock-a", "a7", now, fw))
 		for i, d := range dup {
 			if d {
 				t.Errorf("message %d reported as a duplicate", i)
@@ -58,6 +62,9 @@ func TestReportScreening(t *testing.T) {
 		}
 		if segs, err := s.Segments(ctx, "REC-B", time.Time{}, time.Time{}); err != nil || len(segs) != 0 {
 			t.Errorf("dock-a's manifest for REC-B stored: %+v %v", segs, err)
+		}
+		if fwp, err := s.FirmwareProgress(ctx, "fw-1"); err != nil || len(fwp) != 0 {
+			t.Errorf("dock-a's firmware progress for REC-B stored: %+v %v", fwp, err)
 		}
 		refused, err := s.Alerts(ctx, AlertFilter{Kind: KindRecorderRefused})
 		if err != nil || len(refused) != 1 || refused[0].Unit != "u-b" || refused[0].Dock != "dock-a" {

@@ -76,6 +76,8 @@ type Board struct {
 	chips  map[string]*ina3221.Dev // opened INA3221s by bus and address
 	chipEr map[string]error        // INA3221s that failed to open
 	reader *cardreader.Dev         // nil without a card reader
+	// readerFault says why the board file's card reader is not in use.
+	readerFault error
 }
 
 var _ conn.Resource = (*Board)(nil)
@@ -324,11 +326,22 @@ func (b *Board) openReader(o Opts) error {
 		}
 		b.reader, err = cardreader.New(port, reset, irq, &ro)
 	}
+	if errors.Is(err, cardreader.ErrNotFitted) {
+		// The reader is optional: the dock goes on without checkout by
+		// card rather than refuse to copy footage.
+		b.reader, b.readerFault = nil, fmt.Errorf("board file line %d: card_reader: %w", c.Line, err)
+		b.log.Error("the card reader the board file names does not answer: checkout by card is off", "err", err)
+		return nil
+	}
 	if err != nil {
 		return b.fail(c.Line, "card_reader", err)
 	}
 	return nil
 }
+
+// CardReaderFault says why the board file's card reader is not in use
+// (nil if it is, or if the board file names none).
+func (b *Board) CardReaderFault() error { return b.readerFault }
 
 // Sim returns the simulation controls, or nil on real hardware.
 func (b *Board) Sim() *Sim { return b.sim }

@@ -52,6 +52,11 @@ var DefaultOpts = Opts{Wait: 500 * time.Millisecond, Repeat: 3 * time.Second, An
 // ErrConfig reports bad options.
 var ErrConfig = errors.New("cardreader: bad options")
 
+// ErrNotFitted: the board file names a reader, but nothing on its SPI bus
+// answers as one (periph's initialisation reads back what it set, and
+// fails).
+var ErrNotFitted = errors.New("cardreader: no reader answers")
+
 // Dev is a card reader.
 type Dev struct {
 	o    Opts
@@ -88,9 +93,11 @@ func New(port spi.Port, reset gpio.PinOut, irq gpio.PinIn, o *Opts) (*Dev, error
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	// periph's initialisation resets the chip and reads back what it set:
+	// on a bus with no chip that fails.
 	r, err := mfrc522.NewSPI(port, reset, irq, mfrc522.WithTimeout(opts.Wait))
 	if err != nil {
-		return nil, fmt.Errorf("cardreader: %s: %w", port, err)
+		return nil, fmt.Errorf("%w on %s (is it fitted and wired as the board file says?): %w", ErrNotFitted, port, err)
 	}
 	if err := r.SetAntennaGain(opts.AntennaGain); err != nil {
 		return nil, fmt.Errorf("cardreader: %w", err)

@@ -2,6 +2,7 @@ package cardreader_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -91,6 +92,11 @@ func TestBadOptions(t *testing.T) {
 	}
 	if _, err := cardreader.New(cardreadertest.New(), chip.Reset, nil, nil); err == nil {
 		t.Error("no IRQ line accepted")
+	}
+	unfit := cardreadertest.New()
+	unfit.Unfit()
+	if _, err := cardreader.New(unfit, unfit.Reset, unfit.IRQ, nil); !errors.Is(err, cardreader.ErrNotFitted) {
+		t.Errorf("a bus with no reader on it: %v, want ErrNotFitted", err)
 	}
 	for _, s := range []string{"", "deadbeef", "DEADBEE", "DEADBEEFX", "0452139A7F618"} {
 		if cardreader.ValidUID(s) {

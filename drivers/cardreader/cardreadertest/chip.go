@@ -64,7 +64,16 @@ type Chip struct {
 	command   byte
 	uid       []byte // the card in the field (4 or 7 bytes), nil if none
 	connected bool
+	absent    bool
 	Requests  int // REQA probes answered or not
+}
+
+// Unfit makes the chip answer as an SPI bus with no reader on it: every
+// register reads 0xFF (the bus's pull-up).
+func (c *Chip) Unfit() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.absent = true
 }
 
 // New makes a chip with no card in its field.
@@ -141,6 +150,9 @@ func (c *Chip) Tx(w, r []byte) error {
 }
 
 func (c *Chip) read(reg byte) byte {
+	if c.absent {
+		return 0xFF
+	}
 	switch reg {
 	case regFIFOData:
 		if len(c.fifo) == 0 {
