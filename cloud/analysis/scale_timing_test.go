@@ -1,9 +1,14 @@
 package analysis
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +32,20 @@ func (s *tStore) rec(name string, t0 time.Time) {
 	s.t[name] += time.Since(t0)
 	s.n[name]++
 	s.mu.Unlock()
+}
+func (s *tStore) reset() {
+	s.mu.Lock()
+	s.t, s.n = nil, nil
+	s.mu.Unlock()
+}
+func (s *tStore) calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.n {
+		n += c
+	}
+	return n
 }
 func (s *tStore) String() string {
 	var ks []string
@@ -91,4 +110,91 @@ func (s *tStore) Docks(ctx context.Context) ([]store.Dock, error) {
 func (s *tStore) Unannounced(ctx context.Context, n int) ([]store.Alert, error) {
 	defer s.rec("unannounced", time.Now())
 	return s.Store.Unannounced(ctx, n)
+}
+
+// procCPU is a process's user+system CPU time from /proc (0 if unknown).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces), from field 3.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// pgBackendCPU maps each PostgreSQL backend serving connections named app
+// to its CPU time so far; nil if PostgreSQL is not on this machine (its
+// backends' /proc entries unreadable).
+func pgBackendCPU(ctx context.Context, db *sql.DB, app string) map[int]time.Duration {
+	rs, err := db.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+	if err != nil {
+		return nil
+	}
+	defer rs.Close()
+	out := map[int]time.Duration{}
+	for rs.Next() {
+		var pid int
+		if rs.Scan(&pid) != nil {
+			return nil
+		}
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil {
+			return nil
+		}
+		out[pid] = procCPU(pid)
+	}
+	if rs.Err() != nil {
+		return nil
+	}
+	return out
+}
+
+// cpuSince is the CPU time the backends of after spent since before.
+func cpuSince(before, after map[int]time.Duration) time.Duration {
+	var d time.Duration
+	for pid, t := range after {
+		d += t - before[pid]
+	}
+	return d
+}
+func (s *tStore) RecorderEvents(ctx context.Context, a string, f, t time.Time) ([]store.RecorderEvent, error) {
+	defer s.rec("events", time.Now())
+	return s.Store.RecorderEvents(ctx, a, f, t)
+}
+func (s *tStore) Assignments(ctx context.Context, a string, f, t time.Time) ([]store.Assignment, error) {
+	defer s.rec("assignments", time.Now())
+	return s.Store.Assignments(ctx, a, f, t)
+}
+func (s *tStore) CloseAlert(ctx context.Context, id int64, by string) error {
+	defer s.rec("close", time.Now())
+	return s.Store.CloseAlert(ctx, id, by)
+}
+func (s *tStore) ClaimAnnouncement(ctx context.Context, k string) (bool, error) {
+	defer s.rec("announce", time.Now())
+	return s.Store.ClaimAnnouncement(ctx, k)
+}
+func (s *tStore) RetryWork(ctx context.Context, o, sn string, at time.Time) error {
+	defer s.rec("retry", time.Now())
+	return s.Store.RetryWork(ctx, o, sn, at)
+}
+func (s *tStore) Slots(ctx context.Context, d string) ([]store.Slot, error) {
+	defer s.rec("slots", time.Now())
+	return s.Store.Slots(ctx, d)
+}
+func (s *tStore) AuditBreaks(ctx context.Context) ([]store.AuditBreak, error) {
+	defer s.rec("auditbreaks", time.Now())
+	return s.Store.AuditBreaks(ctx)
+}
+func (s *tStore) EscalateOnce(ctx context.Context, id int64, l int) (bool, error) {
+	defer s.rec("escalate", time.Now())
+	return s.Store.EscalateOnce(ctx, id, l)
 }
