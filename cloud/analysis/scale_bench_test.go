@@ -128,12 +128,33 @@ func BenchmarkAnalysisDesignScale(b *testing.B) {
 		b.Logf("%s: store calls b: %s", phase, tb)
 	}
 
+	// dropAdded leaves the seed as it was: it drops the dockings a run
+	// committed after the day (their segments, receipts, inventory,
+	// docking messages and health snapshots) and gives their recorders
+	// back their last docking of the day.
+	dropAdded := func() {
+		seq, n := fmt.Sprint(perRec), fmt.Sprint(seedNow.UnixNano())
+		for _, q := range []string{
+			`DELETE FROM ` + schema + `.segments WHERE seq > ` + seq,
+			`DELETE FROM ` + schema + `.receipts WHERE seq > ` + seq,
+			`DELETE FROM ` + schema + `.inventory WHERE seq > ` + seq,
+			`DELETE FROM ` + schema + `.dockings WHERE docked_ns > ` + n,
+			`DELETE FROM ` + schema + `.device_health WHERE docked_ns > ` + n,
+			`UPDATE ` + schema + `.devices SET (last_dock, last_docked_ns, health) = (SELECT h.dock, h.docked_ns, h.body
+				FROM ` + schema + `.device_health h WHERE h.serial = devices.serial ORDER BY h.docked_ns DESC LIMIT 1)
+				WHERE last_docked_ns > ` + n,
+		} {
+			if _, err := raw.ExecContext(ctx, q); err != nil {
+				b.Fatal(q, err)
+			}
+		}
+	}
+
 	for b.Loop() {
 		// Reset the judgement: every recorder of the day due, no alert
-		// (and no footage a cut-short run added).
+		// (and nothing a cut-short run added).
+		dropAdded()
 		for _, q := range []string{`TRUNCATE ` + schema + `.alerts CASCADE`,
-			fmt.Sprintf(`DELETE FROM %s.segments WHERE seq > %d`, schema, perRec),
-			fmt.Sprintf(`DELETE FROM %s.receipts WHERE seq > %d`, schema, perRec),
 			`UPDATE ` + schema + `.analysis_work SET wake_ns = 0, gen = gen + 1, lease_owner = NULL, lease_until_ns = NULL`} {
 			if _, err := raw.ExecContext(ctx, q); err != nil {
 				b.Fatal(q, err)
@@ -249,15 +270,7 @@ func BenchmarkAnalysisDesignScale(b *testing.B) {
 				lat[len(lat)-1].Round(time.Millisecond), d.dups())
 		}
 		b.ReportMetric(float64(d.dups()), "latency-dup-alerts")
-		// Leave the seed as it was: drop what this run added.
-		for _, q := range []string{
-			fmt.Sprintf(`DELETE FROM %s.segments WHERE seq > %d`, schema, perRec),
-			fmt.Sprintf(`DELETE FROM %s.receipts WHERE seq > %d`, schema, perRec),
-		} {
-			if _, err := raw.ExecContext(ctx, q); err != nil {
-				b.Fatal(q, err)
-			}
-		}
+		dropAdded()
 	}
 }
 
