@@ -53,17 +53,21 @@ type Store interface {
 	Docks(ctx context.Context) ([]store.Dock, error)
 	Slots(ctx context.Context, dock string) ([]store.Slot, error)
 	AuditBreaks(ctx context.Context) ([]store.AuditBreak, error)
-	Segments(ctx context.Context, serial string, from, to time.Time) ([]store.Segment, error)
-	// Inventory, Dockings and LateArrivals give the whole picture: what
-	// the recorder listed at docking (pending until it arrives), the
-	// highest seq it assigned, and footage older than the lookback that
-	// arrived recently (judged all the same).
-	Inventory(ctx context.Context, serial string, from, to time.Time) ([]store.Inventoried, error)
-	RecorderEvents(ctx context.Context, serial string, from, to time.Time) ([]store.RecorderEvent, error)
-	Assignments(ctx context.Context, serial string, from, to time.Time) ([]store.Assignment, error)
-	Dockings(ctx context.Context, serial string) (store.DockingSummary, bool, error)
+	// A batch of recorders is judged on what these read about all of
+	// them at once, one statement each. Inventory, Dockings and
+	// LateArrivals give the whole picture: what the recorder listed at
+	// docking (pending until it arrives), the highest seq it assigned,
+	// and footage older than the lookback that arrived recently (judged
+	// all the same).
+	SegmentsOf(ctx context.Context, spans []store.Span) (map[string][]store.Segment, error)
+	InventoryOf(ctx context.Context, spans []store.Span) (map[string][]store.Inventoried, error)
+	RecorderEventsOf(ctx context.Context, spans []store.Span) (map[string][]store.RecorderEvent, error)
+	AssignmentsOf(ctx context.Context, spans []store.Span) (map[string][]store.Assignment, error)
+	DockingsOf(ctx context.Context, serials []string) (map[string]store.DockingSummary, error)
 	LateArrivalsOf(ctx context.Context, serials []string, since, before time.Time) (map[string]time.Time, error)
-	DeviceHealth(ctx context.Context, serial string, from, to time.Time) ([]store.HealthRecord, error)
+	DeviceHealthOf(ctx context.Context, spans []store.Span) (map[string][]store.HealthRecord, error)
+	LiveAlertsOf(ctx context.Context, serials []string) (map[string][]store.Alert, error)
+	AlertsByKeys(ctx context.Context, keys []string) (map[string]store.Alert, error)
 	UpsertAlert(ctx context.Context, a store.Alert) (bool, error)
 	AlertByKey(ctx context.Context, key string) (store.Alert, bool, error)
 	Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error)
@@ -276,17 +280,17 @@ func (e *Engine) closeLifted(ctx context.Context, kinds []string, standing map[s
 			live = append(live, as...)
 		}
 	}
-	return e.closeLiftedOf(ctx, live, kinds, standing)
+	return e.closeLiftedOf(ctx, e.known(nil, nil), live, kinds, standing)
 }
 
 // closeLiftedOf closes those of the live alerts of kinds whose finding no
 // longer holds.
-func (e *Engine) closeLiftedOf(ctx context.Context, live []store.Alert, kinds []string, standing map[string]bool) error {
+func (e *Engine) closeLiftedOf(ctx context.Context, k *knownAlerts, live []store.Alert, kinds []string, standing map[string]bool) error {
 	for _, a := range live {
 		if standing[a.Key] || !slices.Contains(kinds, a.Kind) {
 			continue
 		}
-		if err := e.st.CloseAlert(ctx, a.ID, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
+		if err := k.close(ctx, a, "analysis: condition ended"); err != nil && !errors.Is(err, store.ErrState) {
 			return err
 		}
 		e.log.Info("alert closed: condition ended", "key", a.Key, "kind", a.Kind, "serial", a.Serial)
@@ -295,20 +299,21 @@ func (e *Engine) closeLiftedOf(ctx context.Context, live []store.Alert, kinds []
 }
 
 // raise stores an alert and delivers it if it is new.
-func (e *Engine) raise(ctx context.Context, a alert.Alert) (bool, error) {
+func (e *Engine) raise(ctx context.Context, k *knownAlerts, a alert.Alert) (bool, error) {
 	a.Unit = orUnassigned(a.Unit)
 	now := e.cfg.Clock.Now()
 	// Every pass finds every finding again: write only what is new or
-	// changed. A read by the unique key costs far less than the refresh
+	// changed. A read by the unique key (for a batch of recorders, one
+	// read of all their findings' keys) costs far less than the refresh
 	// transaction (on PostgreSQL it was most of a steady pass).
-	old, ok, err := e.st.AlertByKey(ctx, a.Key)
+	old, ok, err := k.byKey(ctx, a.Key)
 	if err != nil {
 		return false, err
 	}
 	if ok && (old.State == store.AlertClosed || unchanged(old, a)) {
 		return false, nil
 	}
-	created, err := e.st.UpsertAlert(ctx, toStore(a, now))
+	created, err := k.upsert(ctx, toStore(a, now))
 	if err != nil || !created {
 		return false, err
 	}
@@ -431,11 +436,12 @@ const hungAfter = 2 * time.Minute
 func (e *Engine) docks(ctx context.Context, docks []store.Dock, standing map[string]bool) ([]alert.Alert, error) {
 	var out []alert.Alert
 	now := e.cfg.Clock.Now()
+	k := e.known(nil, nil)
 	raise := func(a alert.Alert, condition bool) error {
 		if condition {
 			standing[a.Key] = true
 		}
-		ok, err := e.raise(ctx, a)
+		ok, err := e.raise(ctx, k, a)
 		if ok {
 			out = append(out, a)
 		}
@@ -448,11 +454,12 @@ func (e *Engine) docks(ctx context.Context, docks []store.Dock, standing map[str
 			continue
 		}
 		for _, f := range health.Dock(d.ID, d.State, d.LastSeen, now, e.cfg.OfflineAfter, e.cfg.Health) {
-			key, err := e.standingKey(ctx, f.Kind, "", d.ID, d.LastSeen)
+			live, err := e.liveOfKind(ctx, f.Kind)
 			if err != nil {
 				return out, err
 			}
-			a := alert.Alert{Key: key, Kind: f.Kind, Severity: f.Severity, Unit: d.Unit, Dock: d.ID,
+			live = slices.DeleteFunc(live, func(a store.Alert) bool { return a.Dock != d.ID })
+			a := alert.Alert{Key: standingKey(live, f.Kind, d.ID, d.LastSeen), Kind: f.Kind, Severity: f.Severity, Unit: d.Unit, Dock: d.ID,
 				Title: healthTitles[f.Kind] + ": " + d.ID, Detail: f.Detail, At: d.LastSeen}
 			if err := raise(a, true); err != nil {
 				return out, err

@@ -65,11 +65,19 @@ func (m *memStore) DevicesOf(_ context.Context, serials []string) ([]store.Devic
 	return out, nil
 }
 func (m *memStore) Docks(context.Context) ([]store.Dock, error) { return m.docks, nil }
-func (m *memStore) Segments(_ context.Context, serial string, _, _ time.Time) ([]store.Segment, error) {
-	return m.segs[serial], nil
+func (m *memStore) SegmentsOf(_ context.Context, spans []store.Span) (map[string][]store.Segment, error) {
+	out := map[string][]store.Segment{}
+	for _, sp := range spans {
+		out[sp.Serial] = m.segs[sp.Serial]
+	}
+	return out, nil
 }
-func (m *memStore) DeviceHealth(_ context.Context, serial string, _, _ time.Time) ([]store.HealthRecord, error) {
-	return m.health[serial], nil
+func (m *memStore) DeviceHealthOf(_ context.Context, spans []store.Span) (map[string][]store.HealthRecord, error) {
+	out := map[string][]store.HealthRecord{}
+	for _, sp := range spans {
+		out[sp.Serial] = m.health[sp.Serial]
+	}
+	return out, nil
 }
 func (m *memStore) UpsertAlert(_ context.Context, a store.Alert) (bool, error) {
 	m.mu.Lock()
@@ -92,22 +100,36 @@ func (m *memStore) AlertByKey(_ context.Context, key string) (store.Alert, bool,
 	a, ok := m.alerts[key]
 	return a, ok, nil
 }
+func (m *memStore) AlertsByKeys(_ context.Context, keys []string) (map[string]store.Alert, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]store.Alert{}
+	for _, k := range keys {
+		if a, ok := m.alerts[k]; ok {
+			out[k] = a
+		}
+	}
+	return out, nil
+}
+func (m *memStore) LiveAlertsOf(context.Context, []string) (map[string][]store.Alert, error) {
+	return nil, nil // as Alerts: the benchmark closes nothing
+}
 func (m *memStore) Alerts(context.Context, store.AlertFilter) ([]store.Alert, error) { return nil, nil }
 func (m *memStore) CloseAlert(context.Context, int64, string) error                  { return nil }
 func (m *memStore) EscalateOnce(context.Context, int64, int) (bool, error)           { return false, nil }
 func (m *memStore) ClaimAnnouncement(context.Context, string) (bool, error)          { return false, nil }
 func (m *memStore) Unannounced(context.Context, int) ([]store.Alert, error)          { return nil, nil }
-func (m *memStore) Inventory(context.Context, string, time.Time, time.Time) ([]store.Inventoried, error) {
+func (m *memStore) InventoryOf(context.Context, []store.Span) (map[string][]store.Inventoried, error) {
 	return nil, nil // the benchmark's docks send no inventory: judged on what arrived
 }
-func (m *memStore) RecorderEvents(context.Context, string, time.Time, time.Time) ([]store.RecorderEvent, error) {
+func (m *memStore) RecorderEventsOf(context.Context, []store.Span) (map[string][]store.RecorderEvent, error) {
 	return nil, nil // nor event logs
 }
-func (m *memStore) Assignments(context.Context, string, time.Time, time.Time) ([]store.Assignment, error) {
+func (m *memStore) AssignmentsOf(context.Context, []store.Span) (map[string][]store.Assignment, error) {
 	return nil, nil // nor checkouts
 }
-func (m *memStore) Dockings(context.Context, string) (store.DockingSummary, bool, error) {
-	return store.DockingSummary{}, false, nil
+func (m *memStore) DockingsOf(context.Context, []string) (map[string]store.DockingSummary, error) {
+	return nil, nil
 }
 func (m *memStore) Slots(context.Context, string) ([]store.Slot, error)     { return nil, nil }
 func (m *memStore) AuditBreaks(context.Context) ([]store.AuditBreak, error) { return nil, nil }
@@ -366,10 +388,16 @@ type timedStore struct {
 	reads, lookups, upserts time.Duration
 }
 
-func (t *timedStore) Segments(ctx context.Context, serial string, from, to time.Time) ([]store.Segment, error) {
+func (t *timedStore) SegmentsOf(ctx context.Context, spans []store.Span) (map[string][]store.Segment, error) {
 	t0 := time.Now()
 	defer func() { t.reads += time.Since(t0) }()
-	return t.Store.Segments(ctx, serial, from, to)
+	return t.Store.SegmentsOf(ctx, spans)
+}
+
+func (t *timedStore) AlertsByKeys(ctx context.Context, keys []string) (map[string]store.Alert, error) {
+	t0 := time.Now()
+	defer func() { t.lookups += time.Since(t0) }()
+	return t.Store.AlertsByKeys(ctx, keys)
 }
 
 func (t *timedStore) AlertByKey(ctx context.Context, key string) (store.Alert, bool, error) {

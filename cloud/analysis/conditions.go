@@ -45,44 +45,51 @@ var healthTitles = map[string]string{
 	KindReasonCheckFailed:    "口头说明核查失败 Spoken-reason check keeps failing",
 }
 
-// standingKey returns the key of the open or acknowledged alert of kind
-// about serial (or, for serial "", dock): one alert per device (or dock)
-// and condition, updated in place however often it is observed again (a
-// power-cycled recorder docks again). Without one, the key names the
-// first observation of this occurrence, since.
-func (e *Engine) standingKey(ctx context.Context, kind, serial, dock string, since time.Time) (string, error) {
-	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
-		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Kind: kind, Serial: serial, Limit: 100000})
-		if err != nil {
-			return "", err
-		}
-		for _, a := range as {
-			if serial != "" || a.Dock == dock {
-				return a.Key, nil
-			}
+// standingKey returns the key of the first of live (the open, then
+// acknowledged, alerts about subject, a recorder's serial or a dock, each
+// newest first) of kind: one alert per device (or dock) and condition,
+// updated in place however often it is observed again (a power-cycled
+// recorder docks again). Without one, the key names the first observation
+// of this occurrence, since.
+func standingKey(live []store.Alert, kind, subject string, since time.Time) string {
+	for _, a := range live {
+		if a.Kind == kind {
+			return a.Key
 		}
 	}
-	subject := serial
-	if subject == "" {
-		subject = dock
-	}
-	return fmt.Sprintf("%s/%s/%s", kind, subject, since.UTC().Format(time.RFC3339)), nil
+	return fmt.Sprintf("%s/%s/%s", kind, subject, since.UTC().Format(time.RFC3339))
 }
 
-// deviceHealth raises the health findings of the recorder's last docking,
-// one alert per condition, standing while the condition holds. The clock
-// is judged at every snapshot in the lookback, though: the dock sets the
-// clock when it measures it, so a second session of the same docking (a
-// link that dropped) measures almost nothing, and the drift it corrected
-// would vanish with it; the latest drift found is the alert's.
-func (e *Engine) deviceHealth(ctx context.Context, d store.Device, hist []store.HealthRecord, from time.Time,
-	standing map[string]bool, raise func(alert.Alert) error) error {
-	mk := func(f health.Finding, rec store.HealthRecord) (alert.Alert, error) {
-		at := rec.Health.DockedAt
-		key, err := e.standingKey(ctx, f.Kind, d.Serial, "", at)
-		return alert.Alert{Key: key, Kind: f.Kind, Severity: f.Severity, Unit: d.Unit, Officer: d.Officer, Serial: d.Serial,
-			Dock: rec.Dock, Title: healthTitles[f.Kind] + ": " + d.Serial, Detail: f.Detail, At: at}, err
+// liveOfKind reads the open, then acknowledged, alerts of kind, each
+// newest first.
+func (e *Engine) liveOfKind(ctx context.Context, kind string) ([]store.Alert, error) {
+	var out []store.Alert
+	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
+		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Kind: kind, Limit: 100000})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
 	}
+	return out, nil
+}
+
+// deviceHealth returns the health findings of the recorder's last docking
+// as alerts, one per condition, standing while the condition holds (their
+// keys go into standing); live are the recorder's open and acknowledged
+// alerts. The clock is judged at every snapshot in hist from from on,
+// though: the dock sets the clock when it measures it, so a second
+// session of the same docking (a link that dropped) measures almost
+// nothing, and the drift it corrected would vanish with it; the latest
+// drift found is the alert's.
+func (e *Engine) deviceHealth(d store.Device, hist []store.HealthRecord, from time.Time, live []store.Alert,
+	standing map[string]bool) []alert.Alert {
+	mk := func(f health.Finding, rec store.HealthRecord) alert.Alert {
+		at := rec.Health.DockedAt
+		return alert.Alert{Key: standingKey(live, f.Kind, d.Serial, at), Kind: f.Kind, Severity: f.Severity, Unit: d.Unit,
+			Officer: d.Officer, Serial: d.Serial, Dock: rec.Dock, Title: healthTitles[f.Kind] + ": " + d.Serial, Detail: f.Detail, At: at}
+	}
+	var out []alert.Alert
 	var drift *store.HealthRecord
 	var driftF health.Finding
 	if d.Health.Serial != "" {
@@ -93,14 +100,9 @@ func (e *Engine) deviceHealth(ctx context.Context, d store.Device, hist []store.
 				drift, driftF = &last, f
 				continue
 			}
-			a, err := mk(f, last)
-			if err != nil {
-				return err
-			}
+			a := mk(f, last)
 			standing[a.Key] = true
-			if err := raise(a); err != nil {
-				return err
-			}
+			out = append(out, a)
 		}
 	}
 	for i := len(hist) - 1; i >= 0 && drift == nil; i-- {
@@ -115,11 +117,7 @@ func (e *Engine) deviceHealth(ctx context.Context, d store.Device, hist []store.
 		}
 	}
 	if drift != nil {
-		a, err := mk(driftF, *drift)
-		if err != nil {
-			return err
-		}
-		return raise(a)
+		out = append(out, mk(driftF, *drift))
 	}
-	return nil
+	return out
 }

@@ -69,105 +69,141 @@ const contextWindow = 24 * time.Hour
 // is withdrawn with the reason, never left open nor closed silently.
 var withdrawable = []string{timeline.KindSequenceHole, KindTailLost, timeline.KindAbnormalNoResume}
 
-// device analyses one recorder: timeline findings on the whole inventory,
-// spoken-reason checks, health of its last docking, and the offload
-// countdown; it closes the recorder's conditions that ended, and returns
-// when the recorder must be judged again if nothing changes. lateFrom, if
-// set, is the start of the oldest footage that arrived within the
-// lookback: it is judged too.
-func (e *Engine) device(ctx context.Context, d store.Device, lateFrom time.Time) ([]alert.Alert, time.Time, error) {
-	now := e.cfg.Clock.Now()
-	standing := map[string]bool{} // keys of condition findings that still hold
-	wk := &wake{now: now}
-	// The recorder's alerts still open or acknowledged, read once: those a
-	// finding no longer holds for are withdrawn or closed. (Alerts raised
-	// by this judgement hold by definition.)
-	live, err := e.liveAlerts(ctx, d.Serial)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	out, err := e.deviceFindings(ctx, d, lateFrom, standing, wk, live)
-	if err != nil {
-		return out, time.Time{}, err
-	}
-	if err := e.closeLiftedOf(ctx, live, deviceConditions, standing); err != nil {
-		return out, time.Time{}, err
-	}
-	if len(standing) > 0 {
-		wk.by(now.Add(e.cfg.Refresh)) // the age in an overdue alert's detail
-	}
-	wk.by(now.Add(e.cfg.Rejudge))
-	return out, wk.at, nil
+// recorderContext is what a recorder is judged on, read for a whole batch
+// of recorders with one statement per table (readBatch).
+type recorderContext struct {
+	from    time.Time // start of the footage re-read: the lookback, or older footage that arrived within it
+	segs    []store.Segment
+	inv     []store.Inventoried
+	sum     store.DockingSummary
+	docked  bool // sum is of its dockings; false: none reported
+	hist    []store.HealthRecord
+	logged  []store.RecorderEvent
+	checked []store.Assignment
+	// live are its alerts still open or acknowledged (open first, each
+	// newest first): those a finding no longer holds for are withdrawn or
+	// closed. (Alerts raised by this judgement hold by definition.)
+	live []store.Alert
 }
 
-func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom time.Time, standing map[string]bool, wk *wake,
-	live []store.Alert) ([]alert.Alert, error) {
-	now := e.cfg.Clock.Now()
-	from := now.Add(-e.cfg.Lookback)
-	if !lateFrom.IsZero() && lateFrom.Add(-contextWindow).Before(from) {
-		from = lateFrom.Add(-contextWindow)
+// readBatch reads, at now, the context of the recorders devs, one
+// statement per table for all of them. late maps a recorder to the start
+// of the oldest footage that arrived within the lookback: it is judged
+// too, however old.
+func (e *Engine) readBatch(ctx context.Context, now time.Time, devs []store.Device, late map[string]time.Time) (map[string]*recorderContext, error) {
+	out := make(map[string]*recorderContext, len(devs))
+	serials := make([]string, len(devs))
+	var segs, around, past []store.Span
+	for i, d := range devs {
+		from := now.Add(-e.cfg.Lookback)
+		if lf := late[d.Serial]; !lf.IsZero() && lf.Add(-contextWindow).Before(from) {
+			from = lf.Add(-contextWindow)
+		}
+		out[d.Serial] = &recorderContext{from: from}
+		serials[i] = d.Serial
+		segs = append(segs, store.Span{Serial: d.Serial, From: from, To: now.Add(time.Hour)})
+		// Device times (the inventory, the recorder's own log): a
+		// drifting clock is within a day of true time.
+		around = append(around, store.Span{Serial: d.Serial, From: from.Add(-contextWindow), To: now.Add(contextWindow)})
+		// Health snapshots (clock syncs) and checkouts from a lookback
+		// earlier still: the sync before the first segment, the officer
+		// who took the recorder before it.
+		past = append(past, store.Span{Serial: d.Serial, From: from.Add(-e.cfg.Lookback), To: now.Add(time.Hour)})
 	}
-	segs, err := e.st.Segments(ctx, d.Serial, from, now.Add(time.Hour))
+	sg, err := e.st.SegmentsOf(ctx, segs)
 	if err != nil {
 		return nil, err
 	}
-	// Device times: a drifting clock is within a day of true time.
-	inv, err := e.st.Inventory(ctx, d.Serial, from.Add(-contextWindow), now.Add(contextWindow))
+	inv, err := e.st.InventoryOf(ctx, around)
 	if err != nil {
 		return nil, err
 	}
-	sum, docked, err := e.st.Dockings(ctx, d.Serial)
+	sums, err := e.st.DockingsOf(ctx, serials)
 	if err != nil {
 		return nil, err
 	}
-	hist, err := e.st.DeviceHealth(ctx, d.Serial, from.Add(-e.cfg.Lookback), now.Add(time.Hour))
+	hist, err := e.st.DeviceHealthOf(ctx, past)
 	if err != nil {
 		return nil, err
 	}
-	// The recorder's own log, from the docks it was docked in (device
-	// times, like the inventory's).
-	logged, err := e.st.RecorderEvents(ctx, d.Serial, from.Add(-contextWindow), now.Add(contextWindow))
+	logged, err := e.st.RecorderEventsOf(ctx, around)
 	if err != nil {
 		return nil, err
 	}
-	evs := make([]timeline.Event, len(logged))
-	for i, v := range logged {
+	checked, err := e.st.AssignmentsOf(ctx, past)
+	if err != nil {
+		return nil, err
+	}
+	live, err := e.st.LiveAlertsOf(ctx, serials)
+	if err != nil {
+		return nil, err
+	}
+	for sn, c := range out {
+		c.segs, c.inv, c.hist, c.logged, c.checked, c.live = sg[sn], inv[sn], hist[sn], logged[sn], checked[sn], live[sn]
+		c.sum, c.docked = sums[sn]
+	}
+	return out, nil
+}
+
+// assessment is a recorder's judgement before anything of it is stored:
+// the alerts its findings raise, in order, and what the rest of the
+// judgement needs (assess makes it without the store; act stores it).
+type assessment struct {
+	d        store.Device
+	c        *recorderContext
+	up       UnitPolicy
+	found    []alert.Alert // the timeline's findings (interruptions still to judge)
+	health   []alert.Alert // then the health findings
+	bySeq    map[uint64]store.Segment
+	pending  map[uint64]bool // inventoried, not reported yet
+	held     map[string]bool // keys of the findings that hold now
+	standing map[string]bool // keys of condition findings that still hold
+	// wholeSeq: the sequence is judged on a whole inventory; missing are
+	// its holes and lost tail, seqs lo..hi what it covers.
+	wholeSeq bool
+	missing  []timeline.Finding
+	lo, hi   uint64
+	wk       *wake
+}
+
+// assess judges recorder d on its context c at now: timeline findings on
+// the whole inventory, health of its last docking, and the offload
+// countdown.
+func (e *Engine) assess(d store.Device, c *recorderContext, now time.Time) *assessment {
+	as := &assessment{d: d, c: c, up: e.policy(d.Unit), bySeq: map[uint64]store.Segment{}, pending: map[uint64]bool{},
+		held: map[string]bool{}, standing: map[string]bool{}, wk: &wake{now: now}}
+	evs := make([]timeline.Event, len(c.logged))
+	for i, v := range c.logged {
 		evs[i] = timeline.Event{Index: v.Index, Time: v.Time, Kind: v.Kind, Seq: v.Seq, Detail: v.Detail}
 	}
 	var syncs []timeline.Sync
-	for _, h := range hist {
+	for _, h := range c.hist {
 		syncs = append(syncs, timeline.Sync{At: h.Health.DockClock, Offset: time.Duration(h.Health.ClockOffsetMs) * time.Millisecond, Set: h.Health.ClockSet})
 	}
-	bySeq := map[uint64]store.Segment{}
-	tsegs := make([]timeline.Segment, 0, len(segs)+len(inv))
+	tsegs := make([]timeline.Segment, 0, len(c.segs)+len(c.inv))
 	var maxSeq uint64
-	for _, s := range segs {
-		bySeq[s.Seq] = s
+	for _, s := range c.segs {
+		as.bySeq[s.Seq] = s
 		maxSeq = max(maxSeq, s.Seq)
 		tsegs = append(tsegs, timeline.Segment{Seq: s.Seq, Start: s.Start, End: s.End, StopCause: s.StopCause, Officer: s.Officer,
 			SHA256: s.SHA256, Computed: s.Computed, ReceivedAt: s.ReceivedAt})
 	}
 	// Inventoried and not reported yet: pending, part of the picture.
-	pending := map[uint64]bool{}
-	for _, v := range inv {
-		if _, ok := bySeq[v.Seq]; ok {
+	for _, v := range c.inv {
+		if _, ok := as.bySeq[v.Seq]; ok {
 			continue
 		}
-		pending[v.Seq] = true
+		as.pending[v.Seq] = true
 		maxSeq = max(maxSeq, v.Seq)
 		tsegs = append(tsegs, timeline.Segment{Seq: v.Seq, Start: v.Start, End: v.End, StopCause: v.StopCause, Officer: d.Officer,
 			SHA256: v.SHA256})
 	}
-	up := e.policy(d.Unit)
+	up := as.up
 	tl := timeline.BuildWithEvents(d.Serial, tsegs, evs, syncs, up.Policy)
 	// Who carried it: an officer who checked it out at a dock, for what
 	// was recorded until its next docking.
-	checked, err := e.st.Assignments(ctx, d.Serial, from.Add(-e.cfg.Lookback), now.Add(time.Hour))
-	if err != nil {
-		return nil, err
-	}
-	assigned := make([]timeline.Assignment, len(checked))
-	for i, a := range checked {
+	assigned := make([]timeline.Assignment, len(c.checked))
+	for i, a := range c.checked {
 		assigned[i] = timeline.Assignment{Officer: a.Officer, From: a.From, Until: a.Until}
 	}
 	tl.Assign(assigned)
@@ -176,11 +212,12 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 	for i, s := range tl.Segments {
 		clocks[i] = segClock{end: s.End, received: s.ReceivedAt, cause: s.StopCause}
 	}
-	wk.deadlines(clocks, d.LastDockedAt, up)
+	as.wk.deadlines(clocks, d.LastDockedAt, up)
 	// Holes are judged only on a whole inventory: the latest docking's
 	// parts are all in, and nothing newer arrived ahead of its inventory.
 	// Without any docking report (a dock that does not send them) the
 	// sequence is judged on what arrived.
+	sum, docked := c.sum, c.docked
 	wholeSeq := !docked || sum.Listed && maxSeq <= sum.LastSeq
 	if !wholeSeq {
 		findings = slices.DeleteFunc(findings, func(f timeline.Finding) bool { return f.Kind == timeline.KindSequenceHole })
@@ -198,18 +235,9 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 		findings = append(findings, f)
 	}
 
-	var out []alert.Alert
-	held := map[string]bool{} // keys of the findings that hold now
-	raise := func(a alert.Alert) error {
-		ok, err := e.raise(ctx, a)
-		if ok {
-			out = append(out, a)
-		}
-		return err
-	}
 	for _, f := range findings {
 		a := alert.Alert{Key: f.Key(), Kind: f.Kind, Severity: severity[f.Kind], Unit: d.Unit, Officer: f.Officer,
-			Serial: d.Serial, Seq: f.Seq, Dock: bySeq[f.Seq].Dock, Title: titles[f.Kind], Detail: f.Detail, At: f.At,
+			Serial: d.Serial, Seq: f.Seq, Dock: as.bySeq[f.Seq].Dock, Title: titles[f.Kind], Detail: f.Detail, At: f.At,
 			Evidence: alert.Evidence{StoppedAt: f.StoppedAt, ResumedAt: f.ResumedAt, StopCause: f.StopCause,
 				StopCauseFrom: f.StopCauseFrom, Events: evidenceEvents(f.Events)}}
 		if f.Kind == timeline.KindOffloadDueSoon {
@@ -217,7 +245,7 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 			a.Key = fmt.Sprintf("%s/%s/%d", f.Kind, d.Serial, d.LastDockedAt.Unix())
 		}
 		if slices.Contains(conditions, f.Kind) {
-			standing[a.Key] = true
+			as.standing[a.Key] = true
 		}
 		if f.Kind == KindTailLost {
 			// Keyed as the hole the same numbers become once the recorder
@@ -225,47 +253,99 @@ func (e *Engine) deviceFindings(ctx context.Context, d store.Device, lateFrom ti
 			// withdrawal and a new alert.
 			a.Key = fmt.Sprintf("%s/%s/%d-%d", timeline.KindSequenceHole, d.Serial, f.MissingFrom, f.MissingTo)
 		}
-		held[a.Key] = true
+		as.held[a.Key] = true
 		if f.Kind == timeline.KindInterruption {
-			if r := bySeq[f.Seq]; pending[f.Seq] || r.Receipt == nil && r.State != wire.SegFault {
+			if r := as.bySeq[f.Seq]; as.pending[f.Seq] || r.Receipt == nil && r.State != wire.SegFault {
 				// The resumed footage is on its way: judged when it
 				// arrives, no "unchecked" alert meanwhile.
 				continue
 			}
+		}
+		as.found = append(as.found, a)
+	}
+	if wholeSeq && len(tsegs) > 0 {
+		as.wholeSeq, as.lo, as.hi = true, minSeq(tsegs), maxSeq
+		for _, f := range findings {
+			if f.Kind == timeline.KindSequenceHole || f.Kind == KindTailLost {
+				as.missing = append(as.missing, f)
+			}
+		}
+	}
+	as.health = e.deviceHealth(d, c.hist, c.from, c.live, as.standing)
+	return as
+}
+
+// keys are the alert keys act looks up: its findings', and for an
+// interruption those of each verdict its check may reach.
+func (as *assessment) keys() []string {
+	var out []string
+	for _, a := range as.found {
+		out = append(out, a.Key)
+		if a.Kind == timeline.KindInterruption {
+			for _, k := range []string{KindUnexplained, KindExplained, KindUnchecked, KindReasonCheckFailed} {
+				out = append(out, k+keySuffix(a))
+			}
+		}
+	}
+	for _, a := range as.health {
+		out = append(out, a.Key)
+	}
+	return out
+}
+
+// act stores an assessment: raises its alerts (judging the interruptions'
+// spoken reasons), withdraws what no longer holds on the whole picture,
+// closes the recorder's conditions that ended, and returns the alerts
+// raised and when the recorder must be judged again if nothing changes.
+func (e *Engine) act(ctx context.Context, as *assessment, k *knownAlerts) ([]alert.Alert, time.Time, error) {
+	var out []alert.Alert
+	raise := func(a alert.Alert) error {
+		ok, err := e.raise(ctx, k, a)
+		if ok {
+			out = append(out, a)
+		}
+		return err
+	}
+	for _, a := range as.found {
+		if a.Kind == timeline.KindInterruption {
 			var err error
-			if a, err = e.judge(ctx, a, bySeq[f.Seq], up.Policy, wk); err != nil {
-				return out, err
+			if a, err = e.judge(ctx, k, a, as.bySeq[a.Seq], as.up.Policy, as.wk); err != nil {
+				return out, time.Time{}, err
 			}
 			if a.Kind == "" {
 				continue // already judged
 			}
 		}
 		if err := raise(a); err != nil {
-			return out, err
+			return out, time.Time{}, err
 		}
 	}
-	if wholeSeq && len(tsegs) > 0 {
-		var missing []timeline.Finding
-		for _, f := range findings {
-			if f.Kind == timeline.KindSequenceHole || f.Kind == KindTailLost {
-				missing = append(missing, f)
-			}
-		}
-		if err := e.withdraw(ctx, d.Serial, live, held, missing, minSeq(tsegs), maxSeq); err != nil {
-			return out, err
+	if as.wholeSeq {
+		if err := e.withdraw(ctx, k, as.d.Serial, as.c.live, as.held, as.missing, as.lo, as.hi); err != nil {
+			return out, time.Time{}, err
 		}
 	}
-	if err := e.deviceHealth(ctx, d, hist, from, standing, raise); err != nil {
-		return out, err
+	for _, a := range as.health {
+		if err := raise(a); err != nil {
+			return out, time.Time{}, err
+		}
 	}
-	return out, nil
+	if err := e.closeLiftedOf(ctx, k, as.c.live, deviceConditions, as.standing); err != nil {
+		return out, time.Time{}, err
+	}
+	now := as.wk.now
+	if len(as.standing) > 0 {
+		as.wk.by(now.Add(e.cfg.Refresh)) // the age in an overdue alert's detail
+	}
+	as.wk.by(now.Add(e.cfg.Rejudge))
+	return out, as.wk.at, nil
 }
 
 // withdraw closes, with the reason recorded and delivered, the live
 // (open or acknowledged) withdrawable alerts of serial about seqs in [lo, hi+1] whose finding no
 // longer holds on the whole picture; a hole whose range changed (missing
 // lists the holes that hold) says so.
-func (e *Engine) withdraw(ctx context.Context, serial string, live []store.Alert, held map[string]bool, missing []timeline.Finding, lo, hi uint64) error {
+func (e *Engine) withdraw(ctx context.Context, k *knownAlerts, serial string, live []store.Alert, held map[string]bool, missing []timeline.Finding, lo, hi uint64) error {
 	{
 		for _, sa := range live {
 			if !slices.Contains(withdrawable, sa.Kind) || held[sa.Key] || sa.Seq < lo || sa.Seq > hi+1 {
@@ -280,7 +360,7 @@ func (e *Engine) withdraw(ctx context.Context, serial string, live []store.Alert
 					why = fmt.Sprintf("the missing range is now seq %d..%d (%s)", f.MissingFrom, f.MissingTo, f.Detail)
 				}
 			}
-			if err := e.st.CloseAlert(ctx, sa.ID, "analysis: withdrawn: "+why); errors.Is(err, store.ErrState) {
+			if err := k.close(ctx, sa, "analysis: withdrawn: "+why); errors.Is(err, store.ErrState) {
 				continue // closed meanwhile (a person, another collector): theirs to tell
 			} else if err != nil {
 				return err
@@ -307,10 +387,10 @@ func minSeq(segs []timeline.Segment) uint64 {
 // judge runs the spoken-reason check for an interruption once: the alert's
 // key is the resumed segment's, so a judged interruption is found in the
 // store and skipped (returned with an empty Kind).
-func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment, p rules.Policy, wk *wake) (alert.Alert, error) {
+func (e *Engine) judge(ctx context.Context, k *knownAlerts, a alert.Alert, resumed store.Segment, p rules.Policy, wk *wake) (alert.Alert, error) {
 	keys := []string{KindUnexplained, KindExplained}
-	for _, k := range keys {
-		if _, ok, err := e.st.AlertByKey(ctx, k+keySuffix(a)); err != nil || ok {
+	for _, kind := range keys {
+		if _, ok, err := k.byKey(ctx, kind+keySuffix(a)); err != nil || ok {
 			return alert.Alert{}, err
 		}
 	}
@@ -322,7 +402,7 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 		return a, nil
 	}
 	// A check that failed before is retried with backoff, not every pass.
-	prev, hadPrev, err := e.st.AlertByKey(ctx, KindUnchecked+keySuffix(a))
+	prev, hadPrev, err := k.byKey(ctx, KindUnchecked+keySuffix(a))
 	if err != nil {
 		return alert.Alert{}, err
 	}
@@ -339,14 +419,14 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 		if ctx.Err() != nil {
 			return alert.Alert{}, err // cut short, not failed: the next pass checks again
 		}
-		a, err := e.checkFailed(ctx, a, pev.CheckAttempts+1, err)
+		a, err := e.checkFailed(ctx, k, a, pev.CheckAttempts+1, err)
 		wk.by(a.Evidence.NextCheck)
 		return a, err
 	}
 	// Judged now: an earlier "not yet checked" record of this interruption
 	// (raised while the footage was on its way) is superseded, not left
 	// open and escalating beside the verdict.
-	if err := e.supersede(ctx, KindUnchecked+keySuffix(a)); err != nil {
+	if err := e.supersede(ctx, k, KindUnchecked+keySuffix(a)); err != nil {
 		return alert.Alert{}, err
 	}
 	spoken := v.Spoken
@@ -362,14 +442,14 @@ func (e *Engine) judge(ctx context.Context, a alert.Alert, resumed store.Segment
 	a.Key = a.Kind + keySuffix(a)
 	if spoken {
 		// Recorded for the audit trail, closed at once: nobody needs to act.
-		if _, err := e.st.UpsertAlert(ctx, toStore(a, e.cfg.Clock.Now())); err != nil {
+		if _, err := k.upsert(ctx, toStore(a, e.cfg.Clock.Now())); err != nil {
 			return alert.Alert{}, err
 		}
-		sa, ok, err := e.st.AlertByKey(ctx, a.Key)
+		sa, ok, err := k.byKey(ctx, a.Key)
 		if err != nil || !ok {
 			return alert.Alert{}, fmt.Errorf("explained interruption %s not stored: %w", a.Key, err)
 		}
-		return alert.Alert{}, e.st.CloseAlert(ctx, sa.ID, "reason-check")
+		return alert.Alert{}, k.close(ctx, sa, "reason-check")
 	}
 	return a, nil
 }
@@ -390,7 +470,7 @@ func (e *Engine) checkReason(ctx context.Context, resumed store.Segment, p rules
 // checkFailed records the attempt-th failed reason check on the unchecked
 // alert with when to try again (exponential backoff from Every, capped);
 // from the CheckAttempts-th on, the failing check is an alert of its own.
-func (e *Engine) checkFailed(ctx context.Context, a alert.Alert, attempt int, cause error) (alert.Alert, error) {
+func (e *Engine) checkFailed(ctx context.Context, k *knownAlerts, a alert.Alert, attempt int, cause error) (alert.Alert, error) {
 	e.log.Warn("reason check failed", "serial", a.Serial, "seq", a.Seq, "attempt", attempt, "err", cause)
 	bo := &backoff.ExponentialBackOff{InitialInterval: e.cfg.Every, Multiplier: 2, MaxInterval: e.cfg.CheckBackoffMax}
 	bo.Reset()
@@ -409,7 +489,7 @@ func (e *Engine) checkFailed(ctx context.Context, a alert.Alert, attempt int, ca
 		f.Evidence.NextCheck = time.Time{}
 		f.Evidence.CheckAttempts = e.cfg.CheckAttempts // stable: one alert, not rewritten at each attempt
 		f.Detail = fmt.Sprintf("the spoken-reason check of seq %d failed %d times (last: %v); a person must listen to it", a.Seq, e.cfg.CheckAttempts, cause)
-		if _, err := e.raise(ctx, f); err != nil {
+		if _, err := e.raise(ctx, k, f); err != nil {
 			return alert.Alert{}, err
 		}
 	}
@@ -418,12 +498,12 @@ func (e *Engine) checkFailed(ctx context.Context, a alert.Alert, attempt int, ca
 
 // supersede closes the alert with key, if there is one still open or
 // acknowledged.
-func (e *Engine) supersede(ctx context.Context, key string) error {
-	sa, ok, err := e.st.AlertByKey(ctx, key)
+func (e *Engine) supersede(ctx context.Context, k *knownAlerts, key string) error {
+	sa, ok, err := k.byKey(ctx, key)
 	if err != nil || !ok || sa.State == store.AlertClosed {
 		return err
 	}
-	return e.st.CloseAlert(ctx, sa.ID, "reason-check")
+	return k.close(ctx, sa, "reason-check")
 }
 
 func keySuffix(a alert.Alert) string { return fmt.Sprintf("/%s/%d", a.Serial, a.Seq) }
@@ -439,19 +519,6 @@ func orUnassigned(u string) string {
 		return "unassigned"
 	}
 	return u
-}
-
-// liveAlerts reads serial's open and acknowledged alerts.
-func (e *Engine) liveAlerts(ctx context.Context, serial string) ([]store.Alert, error) {
-	var out []store.Alert
-	for _, state := range []string{store.AlertOpen, store.AlertAcknowledged} {
-		as, err := e.st.Alerts(ctx, store.AlertFilter{State: state, Serial: serial, Limit: 1 << 30})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, as...)
-	}
-	return out, nil
 }
 
 // evidenceEvents is what an alert shows of the recorder's log near it.

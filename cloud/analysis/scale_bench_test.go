@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,9 @@ import (
 // PostgreSQL at the design's scale: a day of BERTH_BENCH_RECORDERS
 // recorders (default 100,000) × BERTH_BENCH_SEGMENTS segments (default 20:
 // 2M), in three shifts, each shift's recorders docking at its change (the
-// peaks), 1 % of them with a hole. It reports:
+// peaks) with what a dock reports of a docking (health snapshot, inventory,
+// docking complete, the segments with their receipts), 1 % of them with a
+// hole. It reports:
 //
 //   - day-s: two analysers digesting the whole day (every recorder due
 //     once), splitting it; dup-alerts must be 0;
@@ -34,6 +37,12 @@ import (
 //     a shift-change peak fed over BERTH_BENCH_FEED (default 60 s) to two
 //     analysers running every BERTH_BENCH_EVERY (default 1 min, the
 //     collector's default).
+//
+// Beside each time, figures that do not depend on how busy the machine is:
+// the store calls the engines made (day-store-calls, steady-store-calls)
+// and the CPU time spent by this process (-go-cpu-s) and, when PostgreSQL
+// runs on this machine, by the backends serving the engines (-pg-cpu-s,
+// from /proc; a backend that exits mid-phase is not counted).
 //
 // The day is seeded with SQL (generate_series) into its own schema, kept
 // between runs (the size is in its name); each run resets the judgement
@@ -57,7 +66,7 @@ func BenchmarkAnalysisDesignScale(b *testing.B) {
 	}
 	defer raw.Close()
 	ctx := context.Background()
-	schema := fmt.Sprintf("bench_analysis_scale_%dx%d", recorders, perRec)
+	schema := fmt.Sprintf("bench_analysis_scale2_%dx%d", recorders, perRec)
 	if _, err := raw.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+schema); err != nil {
 		b.Fatal(err)
 	}
@@ -74,8 +83,15 @@ func BenchmarkAnalysisDesignScale(b *testing.B) {
 	}
 	// The day ends at seedNow whenever the benchmark runs.
 	clock := offsetClock{clockwork.NewRealClock(), seedNow.Sub(time.Now())}
+	// The engines' connections are named, so their backends' CPU time
+	// can be read.
+	const app = "berth-bench-analysis"
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
 	open := func() *store.Store {
-		st, err := store.Open(ctx, dsn, &store.Opts{Logger: log, Schema: schema, Clock: clock, MaxConns: 8})
+		st, err := store.Open(ctx, dsn+sep+"application_name="+app, &store.Opts{Logger: log, Schema: schema, Clock: clock, MaxConns: 8})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -88,16 +104,57 @@ func BenchmarkAnalysisDesignScale(b *testing.B) {
 	cfg := func(owner string) Config {
 		return Config{Clock: clock, Owner: owner, Escalate: -1, OfflineAfter: 48 * time.Hour, Every: every, Workers: 4, Batch: 200}
 	}
-	ta := &tStore{Store: sa}
+	ta, tb := &tStore{Store: sa}, &tStore{Store: sb}
 	ea := New(cfg("bench-a"), ta, nil, nil, []Deliverer{d}, log)
-	eb := New(cfg("bench-b"), sb, nil, nil, []Deliverer{d}, log)
+	eb := New(cfg("bench-b"), tb, nil, nil, []Deliverer{d}, log)
+	// use reports a phase's load-independent figures since start.
+	type usage struct {
+		goCPU time.Duration
+		pg    map[int]time.Duration
+	}
+	begin := func() usage {
+		ta.reset()
+		tb.reset()
+		return usage{procCPU(os.Getpid()), pgBackendCPU(ctx, raw, app)}
+	}
+	use := func(phase string, u usage) {
+		b.ReportMetric(float64(ta.calls()+tb.calls()), phase+"-store-calls")
+		b.ReportMetric((procCPU(os.Getpid()) - u.goCPU).Seconds(), phase+"-go-cpu-s")
+		if u.pg != nil {
+			pg := cpuSince(u.pg, pgBackendCPU(ctx, raw, app))
+			b.ReportMetric(pg.Seconds(), phase+"-pg-cpu-s")
+		}
+		b.Logf("%s: store calls a: %s", phase, ta)
+		b.Logf("%s: store calls b: %s", phase, tb)
+	}
+
+	// dropAdded leaves the seed as it was: it drops the dockings a run
+	// committed after the day (their segments, receipts, inventory,
+	// docking messages and health snapshots) and gives their recorders
+	// back their last docking of the day.
+	dropAdded := func() {
+		seq, n := fmt.Sprint(perRec), fmt.Sprint(seedNow.UnixNano())
+		for _, q := range []string{
+			`DELETE FROM ` + schema + `.segments WHERE seq > ` + seq,
+			`DELETE FROM ` + schema + `.receipts WHERE seq > ` + seq,
+			`DELETE FROM ` + schema + `.inventory WHERE seq > ` + seq,
+			`DELETE FROM ` + schema + `.dockings WHERE docked_ns > ` + n,
+			`DELETE FROM ` + schema + `.device_health WHERE docked_ns > ` + n,
+			`UPDATE ` + schema + `.devices SET (last_dock, last_docked_ns, health) = (SELECT h.dock, h.docked_ns, h.body
+				FROM ` + schema + `.device_health h WHERE h.serial = devices.serial ORDER BY h.docked_ns DESC LIMIT 1)
+				WHERE last_docked_ns > ` + n,
+		} {
+			if _, err := raw.ExecContext(ctx, q); err != nil {
+				b.Fatal(q, err)
+			}
+		}
+	}
 
 	for b.Loop() {
 		// Reset the judgement: every recorder of the day due, no alert
-		// (and no footage a cut-short run added).
+		// (and nothing a cut-short run added).
+		dropAdded()
 		for _, q := range []string{`TRUNCATE ` + schema + `.alerts CASCADE`,
-			fmt.Sprintf(`DELETE FROM %s.segments WHERE seq > %d`, schema, perRec),
-			fmt.Sprintf(`DELETE FROM %s.receipts WHERE seq > %d`, schema, perRec),
 			`UPDATE ` + schema + `.analysis_work SET wake_ns = 0, gen = gen + 1, lease_owner = NULL, lease_until_ns = NULL`} {
 			if _, err := raw.ExecContext(ctx, q); err != nil {
 				b.Fatal(q, err)
@@ -105,8 +162,8 @@ func BenchmarkAnalysisDesignScale(b *testing.B) {
 		}
 		d.reset()
 
-		b.Log(ta.String())
 		// 1. The whole day, two analysers splitting it.
+		u := begin()
 		t0 := time.Now()
 		var ja, jb int
 		var wg sync.WaitGroup
@@ -138,9 +195,8 @@ func BenchmarkAnalysisDesignScale(b *testing.B) {
 		b.ReportMetric(float64(d.dups()), "dup-alerts")
 		b.Logf("day: %d recorders (%d by a, %d by b), %d segments in %s; %d alerts, %d delivered twice",
 			ja+jb, ja, jb, recorders*perRec, day.Round(time.Millisecond), len(d.at), d.dups())
+		use("day", u)
 
-		b.Log(ta.String())
-		ta.t = nil
 		// 2. A quiet pass.
 		t0 = time.Now()
 		r, err := ea.PassReport(ctx)
@@ -156,14 +212,14 @@ func BenchmarkAnalysisDesignScale(b *testing.B) {
 		// new footage follows theirs.
 		commitDocking(ctx, b, sa, raw, schema, clock.Now(), shiftOf(0, 0, changed), perRec, 20, nil)
 		b.ReportMetric(time.Since(t0).Seconds(), "commit-s")
+		u = begin()
 		t0 = time.Now()
-		ta.t = nil
 		r, err = ea.PassReport(ctx)
 		if err != nil || len(r.Judged) != changed {
 			b.Fatalf("steady pass judged %d of %d (%v)", len(r.Judged), changed, err)
 		}
 		b.ReportMetric(time.Since(t0).Seconds(), "steady-pass-s")
-		b.Log(ta.String())
+		use("steady", u)
 		b.ReportMetric(float64(changed*20), "steady-new-segments")
 
 		// 4. Latency: a shift-change peak fed to two running analysers.
@@ -214,21 +270,14 @@ func BenchmarkAnalysisDesignScale(b *testing.B) {
 				lat[len(lat)-1].Round(time.Millisecond), d.dups())
 		}
 		b.ReportMetric(float64(d.dups()), "latency-dup-alerts")
-		// Leave the seed as it was: drop what this run added.
-		for _, q := range []string{
-			fmt.Sprintf(`DELETE FROM %s.segments WHERE seq > %d`, schema, perRec),
-			fmt.Sprintf(`DELETE FROM %s.receipts WHERE seq > %d`, schema, perRec),
-		} {
-			if _, err := raw.ExecContext(ctx, q); err != nil {
-				b.Fatal(q, err)
-			}
-		}
+		dropAdded()
 	}
 }
 
 // commitDocking commits, through Commit, a docking at now of recorders
-// recs: a health report and segments first+1..first+count of
-// each (but the skipped offsets), each with its receipt (inserted with
+// recs: a health report, the inventory, segments first+1..first+count of
+// each (but the skipped offsets, which the recorder lost) and the
+// docking's end, each segment with its receipt (inserted with
 // SQL in one statement per batch: receipts are not what is measured). It returns when the
 // commit returned.
 func commitDocking(ctx context.Context, b *testing.B, st *store.Store, raw *sql.DB, schema string, now time.Time, recs []int, first, count int,
@@ -284,6 +333,11 @@ func commitDocking(ctx context.Context, b *testing.B, st *store.Store, raw *sql.
 		add(wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: sn, Firmware: "2.4.1", Officer: "o" + strconv.Itoa(i), DockedAt: now,
 			DockClock: now, DeviceClock: now, ClockSet: true, Battery: wire.Battery{Percent: 90, HealthPct: 90},
 			Storage: wire.Storage{TotalBytes: 1 << 36, FreeBytes: 1 << 35, HealthPct: 95}})
+		// As a dock does: the inventory (what the recorder holds: the
+		// skipped segments are lost) before copying, the segments, then
+		// the docking's end.
+		var inv []wire.InventoryEntry
+		var manifests []*wire.SegmentManifest
 		for k := 1; k <= count; k++ {
 			if slices.Contains(skip, k) {
 				continue
@@ -291,12 +345,22 @@ func commitDocking(ctx context.Context, b *testing.B, st *store.Store, raw *sql.
 			seq := uint64(first + k)
 			start := now.Add(-time.Duration(count-k+1) * 10 * time.Minute)
 			sha := fmt.Sprintf("%032x%032x", i, seq)
+			inv = append(inv, wire.InventoryEntry{Seq: seq, Start: start, End: start.Add(10 * time.Minute), Size: 1000, SHA256: sha,
+				StopCause: wire.StopAutoSplit})
 			r := wire.Receipt{ObjectID: "sha256-" + sha, Device: sn, Seq: seq, SHA256: sha, Size: 1000, StoredAt: now, KeyID: "k", Signature: "s"}
 			rcpts = append(rcpts, r)
-			add(wire.TypeSegmentManifest, &wire.SegmentManifest{Serial: sn, Seq: seq, Start: start, End: start.Add(10 * time.Minute),
+			manifests = append(manifests, &wire.SegmentManifest{Serial: sn, Seq: seq, Start: start, End: start.Add(10 * time.Minute),
 				Size: 1000, SHA256: sha, StopCause: wire.StopAutoSplit, Officer: "o" + strconv.Itoa(i), State: wire.SegUploaded,
 				Receipt: &r, ClockSyncedAt: now})
 		}
+		last := uint64(first + count)
+		add(wire.TypeDocking, &wire.Docking{Serial: sn, DockedAt: now, Phase: wire.DockingInventory, LastSeq: last, Part: 1, Parts: 1,
+			Segments: inv})
+		for _, m := range manifests {
+			add(wire.TypeSegmentManifest, m)
+		}
+		add(wire.TypeDocking, &wire.Docking{Serial: sn, DockedAt: now, Phase: wire.DockingComplete, LastSeq: last, Part: 1, Parts: 1,
+			Copied: len(manifests)})
 	}
 	flush()
 	return time.Now()
@@ -357,6 +421,22 @@ func seedDay(ctx context.Context, b *testing.B, db *sql.DB, s string, recorders,
 			s, shiftEnd, hour, segLen, recorders-1, per)},
 		{"receipts", fmt.Sprintf(`INSERT INTO %[1]s.receipts (device, seq, object_id, sha256, size, stored_ns, key_id, signature, recorded_ns)
 			SELECT serial, seq, 'sha256-'||sha256, sha256, size, updated_ns, 'k', 's', updated_ns FROM %[1]s.segments`, s)},
+		// What the dock reported of each docking: the health snapshot,
+		// the inventory (what the recorder held: the lost segment is not
+		// in it) and the inventory and complete messages.
+		{"device_health", fmt.Sprintf(`INSERT INTO %[1]s.device_health (serial, docked_ns, dock, slot, msg_id, firmware, officer,
+			battery_mv, battery_pct, battery_health_pct, battery_cycles, battery_temp_c, storage_total, storage_free,
+			storage_health_pct, storage_errors, bad_blocks, device_clock_ns, dock_clock_ns, clock_offset_ms, clock_set, body)
+			SELECT serial, last_docked_ns, last_dock, 0, 'h', firmware, officer, 4000, 90, 90, 100, 30, 68719476736, 34359738368,
+			95, 0, 0, last_docked_ns, last_docked_ns, 0, true,
+			jsonb_set(jsonb_set(jsonb_set(health::jsonb, '{docked_at}', to_jsonb(%[2]s)), '{dock_clock}', to_jsonb(%[2]s)),
+				'{device_clock}', to_jsonb(%[2]s))::text
+			FROM %[1]s.devices`, s, `to_char(to_timestamp(last_docked_ns / 1e9) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`)},
+		{"inventory", fmt.Sprintf(`INSERT INTO %[1]s.inventory (serial, seq, docked_ns, start_ns, end_ns, size, sha256, stop_cause, received_ns)
+			SELECT serial, seq, first_seen_ns, start_ns, end_ns, size, sha256, stop_cause, first_seen_ns FROM %[1]s.segments`, s)},
+		{"dockings", fmt.Sprintf(`INSERT INTO %[1]s.dockings (serial, docked_ns, phase, part, parts, dock, last_seq, recording, copied, received_ns)
+			SELECT serial, last_docked_ns, p.phase, 1, 1, last_dock, %[2]d, false, CASE WHEN p.phase = 'complete' THEN %[2]d ELSE 0 END,
+			last_docked_ns FROM %[1]s.devices, (VALUES ('inventory'), ('complete')) AS p(phase)`, s, per)},
 		{"analysis_work", fmt.Sprintf(`INSERT INTO %[1]s.analysis_work (serial, gen, wake_ns) SELECT serial, 1, 0 FROM %[1]s.devices`, s)},
 	}
 	for _, st := range steps {

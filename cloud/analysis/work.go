@@ -74,7 +74,10 @@ func (e *Engine) PassReport(ctx context.Context) (PassResult, error) {
 	return res, errors.Join(errs...)
 }
 
-// judgeBatch judges the claimed recorders with cfg.Workers goroutines.
+// judgeBatch judges the claimed recorders: it reads what they are judged
+// on with one statement per table for the whole batch (readBatch), assesses
+// each, reads the alerts of all their findings at once, then stores each
+// recorder's judgement, with cfg.Workers goroutines.
 func (e *Engine) judgeBatch(ctx context.Context, work []store.Work) (PassResult, error) {
 	serials := make([]string, len(work))
 	for i, w := range work {
@@ -99,41 +102,45 @@ func (e *Engine) judgeBatch(ctx context.Context, work []store.Work) (PassResult,
 	if err != nil {
 		return retry(err)
 	}
-	bySerial := make(map[string]store.Device, len(devs))
-	for _, d := range devs {
-		bySerial[d.Serial] = d
+	rcs, err := e.readBatch(ctx, now, devs, late)
+	if err != nil {
+		return retry(err)
 	}
+	assessed := make(map[string]*assessment, len(devs))
+	var mu sync.Mutex
+	e.parallel(len(devs), func(i int) {
+		as := e.assess(devs[i], rcs[devs[i].Serial], now)
+		mu.Lock()
+		assessed[devs[i].Serial] = as
+		mu.Unlock()
+	})
+	var keys []string
+	for _, d := range devs {
+		keys = append(keys, assessed[d.Serial].keys()...)
+	}
+	got, err := e.st.AlertsByKeys(ctx, keys)
+	if err != nil {
+		return retry(err)
+	}
+	k := e.known(keys, got)
 	var (
-		mu   sync.Mutex
 		res  PassResult
 		done []store.Judgement
 		errs []error
-		wg   sync.WaitGroup
 	)
-	next := make(chan store.Work)
-	for range min(e.cfg.Workers, len(work)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for w := range next {
-				as, j, err := e.judgeOne(ctx, w, bySerial, late[w.Serial])
-				mu.Lock()
-				res.Created = append(res.Created, as...)
-				if err != nil {
-					res.Retry = append(res.Retry, w.Serial)
-					errs = append(errs, err)
-				} else {
-					done = append(done, j)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, w := range work {
-		next <- w
-	}
-	close(next)
-	wg.Wait()
+	e.parallel(len(work), func(i int) {
+		w := work[i]
+		as, j, err := e.judgeOne(ctx, w, assessed[w.Serial], k)
+		mu.Lock()
+		defer mu.Unlock()
+		res.Created = append(res.Created, as...)
+		if err != nil {
+			res.Retry = append(res.Retry, w.Serial)
+			errs = append(errs, err)
+		} else {
+			done = append(done, j)
+		}
+	})
 	// Every judgement of the batch is stored: one transaction ends the
 	// leases. Should it fail, the leases lapse and the batch is judged
 	// again (its alerts are keyed: found, not raised twice).
@@ -150,23 +157,44 @@ func (e *Engine) judgeBatch(ctx context.Context, work []store.Work) (PassResult,
 	return res, errors.Join(errs...)
 }
 
-// judgeOne judges one claimed recorder, or leaves it due for the next pass.
-func (e *Engine) judgeOne(ctx context.Context, w store.Work, devs map[string]store.Device, lateFrom time.Time) ([]alert.Alert, store.Judgement, error) {
-	d, ok := devs[w.Serial]
-	if !ok {
+// parallel calls fn(0) ... fn(n-1) on cfg.Workers goroutines and returns
+// when all returned.
+func (e *Engine) parallel(n int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(e.cfg.Workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// judgeOne stores the judgement of one claimed recorder (as, nil for a
+// recorder no dock reported on), or leaves it due for the next pass.
+func (e *Engine) judgeOne(ctx context.Context, w store.Work, as *assessment, k *knownAlerts) ([]alert.Alert, store.Judgement, error) {
+	if as == nil {
 		// Footage of a recorder no dock reported on yet: judged when its
 		// first health report arrives (which marks it again).
 		return nil, store.Judgement{Work: w}, nil
 	}
-	as, next, err := e.device(ctx, d, lateFrom)
+	out, next, err := e.act(ctx, as, k)
 	if err != nil {
-		err = fmt.Errorf("analysis: device %s: %w", d.Serial, err)
+		err = fmt.Errorf("analysis: device %s: %w", w.Serial, err)
 		if rerr := e.st.RetryWork(ctx, e.cfg.Owner, w.Serial, e.cfg.Clock.Now().Add(e.cfg.Every)); rerr != nil {
 			// The lease lapses instead: retried all the same, later.
 			err = errors.Join(err, rerr)
 		}
 	}
-	return as, store.Judgement{Work: w, Next: next}, err
+	return out, store.Judgement{Work: w, Next: next}, err
 }
 
 // wake collects when a recorder must next be judged though nothing about

@@ -311,14 +311,72 @@ func scanAlert(sc interface{ Scan(...any) error }) (Alert, error) {
 
 // AlertByKey returns the alert with dedup key key.
 func (s *Store) AlertByKey(ctx context.Context, key string) (Alert, bool, error) {
-	a, err := scanAlert(s.db.QueryRowContext(ctx, s.d.q(`SELECT `+alertCols+` FROM alerts WHERE dedup_key = ?`), key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Alert{}, false, nil
-	}
+	m, err := s.AlertsByKeys(ctx, []string{key})
 	if err != nil {
 		return Alert{}, false, fmt.Errorf("store: alert %q: %w", key, err)
 	}
-	return a, true, nil
+	a, ok := m[key]
+	return a, ok, nil
+}
+
+// AlertsByKeys returns, in one statement, the alerts with these dedup
+// keys, by key (the keys no alert has are absent).
+func (s *Store) AlertsByKeys(ctx context.Context, keys []string) (map[string]Alert, error) {
+	rows := make([][]any, 0, len(keys))
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			rows = append(rows, []any{k})
+		}
+	}
+	out := make(map[string]Alert, len(keys))
+	err := s.withRows(ctx, `k TEXT`, rows, `SELECT `+qualified("a", alertCols)+` FROM w CROSS JOIN alerts a WHERE a.dedup_key = w.k`,
+		nil, func(rs *sql.Rows) error {
+			a, err := scanAlert(rs)
+			if err == nil {
+				out[a.Key] = a
+			}
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("store: alerts by key: %w", err)
+	}
+	return out, nil
+}
+
+// LiveAlertsOf returns, in one statement, the open and acknowledged alerts
+// about each of serials, by serial: the open ones first, each state newest
+// first (as Alerts lists them).
+func (s *Store) LiveAlertsOf(ctx context.Context, serials []string) (map[string][]Alert, error) {
+	rows, err := serialRows(serials)
+	if err != nil {
+		return nil, fmt.Errorf("store: live alerts: %w", err)
+	}
+	out := make(map[string][]Alert, len(serials))
+	err = s.withRows(ctx, `serial TEXT`, rows, `SELECT `+qualified("a", alertCols)+` FROM w CROSS JOIN alerts a
+		WHERE a.serial = w.serial AND a.state IN (?, ?)
+		ORDER BY a.serial, CASE a.state WHEN ? THEN 0 ELSE 1 END, a.opened_ns DESC, a.id DESC`,
+		[]any{AlertOpen, AlertAcknowledged, AlertOpen}, func(rs *sql.Rows) error {
+			a, err := scanAlert(rs)
+			if err == nil {
+				out[a.Serial] = append(out[a.Serial], a)
+			}
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("store: live alerts: %w", err)
+	}
+	return out, nil
+}
+
+// qualified prefixes each of the comma-separated columns cols with table.
+func qualified(table, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // AlertByID returns alert id.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -132,4 +133,52 @@ func newerSetIf(table, guard, extra string, cols ...string) string {
 		parts = append(parts, fmt.Sprintf("%[2]s = CASE WHEN %[3]s THEN excluded.%[2]s ELSE %[1]s.%[2]s END", table, c, cond))
 	}
 	return strings.Join(parts, ",\n\t")
+}
+
+// withRows runs query once per maxRowsPerStatement rows, prefixed with
+//
+//	WITH w (cols) AS (SELECT <row source>)
+//
+// so query reads the rows as table w (typed as for multi: "serial TEXT,
+// lo BIGINT"), and calls scan for each result row. The rows are one JSON
+// parameter, bound before args: a read about a batch of recorders costs one
+// statement, whatever its size and on either engine (no placeholder list
+// to outgrow SQLite's variable limit). query should join w first (w CROSS
+// JOIN t WHERE t.k = w.k): SQLite then reads w outermost and t by its
+// index. query may go on with the WITH clause (", m AS (...) SELECT ...").
+func (s *Store) withRows(ctx context.Context, typed string, rows [][]any, query string, args []any, scan func(*sql.Rows) error) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	cols, err := parseColumns(typed)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	sel, from := s.d.rowSource(cols)
+	q := s.d.q("WITH w (" + strings.Join(names, ", ") + ") AS (SELECT " + sel + " " + from + ") " + query)
+	for start := 0; start < len(rows); start += maxRowsPerStatement {
+		chunk := rows[start:min(len(rows), start+maxRowsPerStatement)]
+		js, err := json.Marshal(chunk)
+		if err != nil {
+			return fmt.Errorf("store: encode rows: %w", err)
+		}
+		rs, err := s.db.QueryContext(ctx, q, append([]any{string(js)}, args...)...)
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+			if err := scan(rs); err != nil {
+				rs.Close()
+				return err
+			}
+		}
+		if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+			return err
+		}
+	}
+	return nil
 }

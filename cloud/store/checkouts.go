@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -47,39 +46,39 @@ type Assignment struct {
 // recorder was docked in at the tap: the latest health snapshot at or
 // before it is that dock's.
 func (s *Store) Assignments(ctx context.Context, serial string, from, to time.Time) ([]Assignment, error) {
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if !from.IsZero() && timeOK(from) {
-		lo = from.UnixNano()
-	}
-	if !to.IsZero() && timeOK(to) {
-		hi = to.UnixNano()
-	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT c.officer, c.dock, c.slot, c.at_ns,
-		(SELECT MIN(n.docked_ns) FROM device_health n WHERE n.serial = c.serial AND n.docked_ns > c.at_ns)
-		FROM checkouts c
-		WHERE c.serial = ? AND c.at_ns >= ? AND c.at_ns < ?
-		AND c.dock = (SELECT h.dock FROM device_health h WHERE h.serial = c.serial AND h.docked_ns <= c.at_ns
-			ORDER BY h.docked_ns DESC, h.dock LIMIT 1)
-		ORDER BY c.at_ns, c.dock`), serial, lo, hi)
+	m, err := s.AssignmentsOf(ctx, []Span{{serial, from, to}})
+	return m[serial], err
+}
+
+// AssignmentsOf is Assignments for each span's recorder, in one statement:
+// the checkouts by serial.
+func (s *Store) AssignmentsOf(ctx context.Context, spans []Span) (map[string][]Assignment, error) {
+	rows, err := spanRows(spans)
 	if err != nil {
 		return nil, fmt.Errorf("store: assignments: %w", err)
 	}
-	defer rs.Close()
-	var out []Assignment
-	for rs.Next() {
-		a := Assignment{Serial: serial}
+	out := make(map[string][]Assignment, len(spans))
+	err = s.withRows(ctx, spanCols, rows, `SELECT c.serial, c.officer, c.dock, c.slot, c.at_ns,
+		(SELECT MIN(n.docked_ns) FROM device_health n WHERE n.serial = c.serial AND n.docked_ns > c.at_ns)
+		FROM w CROSS JOIN checkouts c
+		WHERE c.serial = w.serial AND c.at_ns >= w.lo AND c.at_ns < w.hi
+		AND c.dock = (SELECT h.dock FROM device_health h WHERE h.serial = c.serial AND h.docked_ns <= c.at_ns
+			ORDER BY h.docked_ns DESC, h.dock LIMIT 1)
+		ORDER BY c.serial, c.at_ns, c.dock`, nil, func(rs *sql.Rows) error {
+		var a Assignment
 		var at int64
 		var until sql.NullInt64
-		if err := rs.Scan(&a.Officer, &a.Dock, &a.Slot, &at, &until); err != nil {
-			return nil, fmt.Errorf("store: assignments: %w", err)
+		if err := rs.Scan(&a.Serial, &a.Officer, &a.Dock, &a.Slot, &at, &until); err != nil {
+			return err
 		}
 		a.From = time.Unix(0, at).UTC()
 		if until.Valid {
 			a.Until = time.Unix(0, until.Int64).UTC()
 		}
-		out = append(out, a)
-	}
-	if err := rs.Err(); err != nil {
+		out[a.Serial] = append(out[a.Serial], a)
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: assignments: %w", err)
 	}
 	return out, nil

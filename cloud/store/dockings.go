@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -76,31 +75,33 @@ type Inventoried struct {
 // Inventory lists serial's inventoried segments whose device-time span
 // overlaps [from, to) (zero bounds are open), by seq.
 func (s *Store) Inventory(ctx context.Context, serial string, from, to time.Time) ([]Inventoried, error) {
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if !from.IsZero() && timeOK(from) {
-		lo = from.UnixNano()
-	}
-	if !to.IsZero() && timeOK(to) {
-		hi = to.UnixNano()
-	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT seq, docked_ns, start_ns, end_ns, size, sha256, stop_cause, received_ns
-		FROM inventory WHERE serial = ? AND start_ns < ? AND end_ns >= ? ORDER BY seq`), serial, hi, lo)
+	m, err := s.InventoryOf(ctx, []Span{{serial, from, to}})
+	return m[serial], err
+}
+
+// InventoryOf is Inventory for each span's recorder, in one statement: the
+// inventoried segments by serial.
+func (s *Store) InventoryOf(ctx context.Context, spans []Span) (map[string][]Inventoried, error) {
+	rows, err := spanRows(spans)
 	if err != nil {
 		return nil, fmt.Errorf("store: inventory: %w", err)
 	}
-	defer rs.Close()
-	var out []Inventoried
-	for rs.Next() {
-		var v Inventoried
-		var seq, dn, st, en, rc int64
-		if err := rs.Scan(&seq, &dn, &st, &en, &v.Size, &v.SHA256, &v.StopCause, &rc); err != nil {
-			return nil, fmt.Errorf("store: inventory: %w", err)
-		}
-		v.Serial, v.Seq = serial, uint64(seq)
-		v.DockedAt, v.Start, v.End, v.ReceivedAt = time.Unix(0, dn).UTC(), time.Unix(0, st).UTC(), time.Unix(0, en).UTC(), time.Unix(0, rc).UTC()
-		out = append(out, v)
-	}
-	if err := rs.Err(); err != nil {
+	out := make(map[string][]Inventoried, len(spans))
+	err = s.withRows(ctx, spanCols, rows, `SELECT v.serial, v.seq, v.docked_ns, v.start_ns, v.end_ns, v.size, v.sha256,
+		v.stop_cause, v.received_ns FROM w CROSS JOIN inventory v
+		WHERE v.serial = w.serial AND v.start_ns < w.hi AND v.end_ns >= w.lo ORDER BY v.serial, v.seq`, nil,
+		func(rs *sql.Rows) error {
+			var v Inventoried
+			var seq, dn, st, en, rc int64
+			if err := rs.Scan(&v.Serial, &seq, &dn, &st, &en, &v.Size, &v.SHA256, &v.StopCause, &rc); err != nil {
+				return err
+			}
+			v.Seq = uint64(seq)
+			v.DockedAt, v.Start, v.End, v.ReceivedAt = time.Unix(0, dn).UTC(), time.Unix(0, st).UTC(), time.Unix(0, en).UTC(), time.Unix(0, rc).UTC()
+			out[v.Serial] = append(out[v.Serial], v)
+			return nil
+		})
+	if err != nil {
 		return nil, fmt.Errorf("store: inventory: %w", err)
 	}
 	return out, nil
@@ -123,28 +124,48 @@ type DockingSummary struct {
 
 // Dockings summarises serial's dockings; ok is false if it has none.
 func (s *Store) Dockings(ctx context.Context, serial string) (sum DockingSummary, ok bool, err error) {
-	var last, latest sql.NullInt64
-	var rec sql.NullBool
-	err = s.db.QueryRowContext(ctx, s.d.q(`SELECT MAX(last_seq), MAX(docked_ns),
-		(SELECT recording FROM dockings d2 WHERE d2.serial = ? ORDER BY last_seq DESC, docked_ns DESC LIMIT 1)
-		FROM dockings WHERE serial = ?`), serial, serial).Scan(&last, &latest, &rec)
+	m, err := s.DockingsOf(ctx, []string{serial})
+	sum, ok = m[serial]
+	return sum, ok, err
+}
+
+// DockingsOf is Dockings for each of serials, in one statement: the
+// summaries of those with dockings, by serial.
+func (s *Store) DockingsOf(ctx context.Context, serials []string) (map[string]DockingSummary, error) {
+	rows, err := serialRows(serials)
 	if err != nil {
-		return sum, false, fmt.Errorf("store: dockings: %w", err)
+		return nil, fmt.Errorf("store: dockings: %w", err)
 	}
-	if !latest.Valid {
-		return sum, false, nil
-	}
-	sum.LastSeq, sum.Recording, sum.Latest = uint64(last.Int64), rec.Bool, time.Unix(0, latest.Int64).UTC()
-	var parts, seen, complete int64
-	err = s.db.QueryRowContext(ctx, s.d.q(`SELECT COALESCE(MAX(CASE WHEN phase = ? THEN parts END), 0),
-		COUNT(CASE WHEN phase = ? THEN 1 END), COUNT(CASE WHEN phase = ? THEN 1 END), MAX(dock)
-		FROM dockings WHERE serial = ? AND docked_ns = ?`), wire.DockingInventory, wire.DockingInventory, wire.DockingComplete,
-		serial, latest.Int64).Scan(&parts, &seen, &complete, &sum.Dock)
+	out := make(map[string]DockingSummary, len(serials))
+	// m: each recorder's highest seq and latest docking; then the
+	// recording flag of the docking that said the highest seq, and the
+	// latest docking's parts.
+	err = s.withRows(ctx, `serial TEXT`, rows, `, m (serial, last_seq, latest) AS (
+			SELECT d.serial, MAX(d.last_seq), MAX(d.docked_ns) FROM w CROSS JOIN dockings d WHERE d.serial = w.serial
+			GROUP BY d.serial)
+		SELECT m.serial, m.last_seq, m.latest,
+			(SELECT d2.recording FROM dockings d2 WHERE d2.serial = m.serial ORDER BY d2.last_seq DESC, d2.docked_ns DESC LIMIT 1),
+			COALESCE(MAX(CASE WHEN l.phase = ? THEN l.parts END), 0), COUNT(CASE WHEN l.phase = ? THEN 1 END),
+			COUNT(CASE WHEN l.phase = ? THEN 1 END), MAX(l.dock)
+		FROM m CROSS JOIN dockings l WHERE l.serial = m.serial AND l.docked_ns = m.latest
+		GROUP BY m.serial, m.last_seq, m.latest ORDER BY m.serial`,
+		[]any{wire.DockingInventory, wire.DockingInventory, wire.DockingComplete}, func(rs *sql.Rows) error {
+			var serial string
+			var sum DockingSummary
+			var last, latest, parts, seen, complete int64
+			var rec sql.NullBool
+			if err := rs.Scan(&serial, &last, &latest, &rec, &parts, &seen, &complete, &sum.Dock); err != nil {
+				return err
+			}
+			sum.LastSeq, sum.Recording, sum.Latest = uint64(last), rec.Bool, time.Unix(0, latest).UTC()
+			sum.Listed, sum.Complete = parts > 0 && seen >= parts, complete > 0
+			out[serial] = sum
+			return nil
+		})
 	if err != nil {
-		return sum, false, fmt.Errorf("store: dockings: %w", err)
+		return nil, fmt.Errorf("store: dockings: %w", err)
 	}
-	sum.Listed, sum.Complete = parts > 0 && seen >= parts, complete > 0
-	return sum, true, nil
+	return out, nil
 }
 
 // LateArrivals maps each recorder with segments or inventory committed at

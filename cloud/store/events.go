@@ -3,8 +3,8 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -59,37 +59,39 @@ type RecorderEvent struct {
 // at two dockings (a dock that restarted before saving its place) is
 // listed once, as first read.
 func (s *Store) RecorderEvents(ctx context.Context, serial string, from, to time.Time) ([]RecorderEvent, error) {
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if !from.IsZero() && timeOK(from) {
-		lo = from.UnixNano()
-	}
-	if !to.IsZero() && timeOK(to) {
-		hi = to.UnixNano()
-	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT e.idx, e.event_ns, e.kind, e.seq, e.detail, e.dock, e.docked_ns
-		FROM recorder_events e
-		WHERE e.serial = ? AND e.event_ns >= ? AND e.event_ns < ?
-		AND EXISTS (SELECT 1 FROM device_health h WHERE h.serial = e.serial AND h.docked_ns = e.docked_ns AND h.dock = e.dock)
-		ORDER BY e.idx, e.docked_ns, e.dock`), serial, lo, hi)
+	m, err := s.RecorderEventsOf(ctx, []Span{{serial, from, to}})
+	return m[serial], err
+}
+
+// RecorderEventsOf is RecorderEvents for each span's recorder, in one
+// statement: the events by serial.
+func (s *Store) RecorderEventsOf(ctx context.Context, spans []Span) (map[string][]RecorderEvent, error) {
+	rows, err := spanRows(spans)
 	if err != nil {
 		return nil, fmt.Errorf("store: recorder events: %w", err)
 	}
-	defer rs.Close()
-	var out []RecorderEvent
-	for rs.Next() {
+	out := make(map[string][]RecorderEvent, len(spans))
+	err = s.withRows(ctx, spanCols, rows, `SELECT e.serial, e.idx, e.event_ns, e.kind, e.seq, e.detail, e.dock, e.docked_ns
+		FROM w CROSS JOIN recorder_events e
+		WHERE e.serial = w.serial AND e.event_ns >= w.lo AND e.event_ns < w.hi
+		AND EXISTS (SELECT 1 FROM device_health h WHERE h.serial = e.serial AND h.docked_ns = e.docked_ns AND h.dock = e.dock)
+		ORDER BY e.serial, e.idx, e.docked_ns, e.dock`, nil, func(rs *sql.Rows) error {
 		var v RecorderEvent
+		var serial string
 		var idx, at, seq, dn int64
-		if err := rs.Scan(&idx, &at, &v.Kind, &seq, &v.Detail, &v.Dock, &dn); err != nil {
-			return nil, fmt.Errorf("store: recorder events: %w", err)
+		if err := rs.Scan(&serial, &idx, &at, &v.Kind, &seq, &v.Detail, &v.Dock, &dn); err != nil {
+			return err
 		}
-		if n := len(out); n > 0 && out[n-1].Index == uint64(idx) {
-			continue
+		got := out[serial]
+		if n := len(got); n > 0 && got[n-1].Index == uint64(idx) {
+			return nil
 		}
 		v.Index, v.Seq = uint64(idx), uint64(seq)
 		v.Time, v.DockedAt = time.Unix(0, at).UTC(), time.Unix(0, dn).UTC()
-		out = append(out, v)
-	}
-	if err := rs.Err(); err != nil {
+		out[serial] = append(got, v)
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: recorder events: %w", err)
 	}
 	return out, nil

@@ -57,30 +57,77 @@ type Segment struct {
 	ReportedAt time.Time // envelope time of the newest manifest applied
 }
 
+// Span is one recorder and the time range [From, To) read about it (a
+// zero bound is open): the batch reads (SegmentsOf, InventoryOf, ...) take
+// one per recorder, so a batch of recorders costs one statement per table.
+type Span struct {
+	Serial   string
+	From, To time.Time
+}
+
+// spanRows are spans as the rows of withRows' w (serial TEXT, lo BIGINT,
+// hi BIGINT); a serial named twice is an argument error (its rows would
+// be read twice).
+func spanRows(spans []Span) ([][]any, error) {
+	rows := make([][]any, len(spans))
+	seen := make(map[string]bool, len(spans))
+	for i, sp := range spans {
+		if seen[sp.Serial] {
+			return nil, fmt.Errorf("%w: recorder %q named twice", ErrArgument, sp.Serial)
+		}
+		seen[sp.Serial] = true
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if !sp.From.IsZero() && timeOK(sp.From) {
+			lo = sp.From.UnixNano()
+		}
+		if !sp.To.IsZero() && timeOK(sp.To) {
+			hi = sp.To.UnixNano()
+		}
+		rows[i] = []any{sp.Serial, lo, hi}
+	}
+	return rows, nil
+}
+
+const spanCols = `serial TEXT, lo BIGINT, hi BIGINT`
+
+// serialRows are serials as the rows of withRows' w (serial TEXT); a
+// serial named twice is an argument error.
+func serialRows(serials []string) ([][]any, error) {
+	rows := make([][]any, len(serials))
+	seen := make(map[string]bool, len(serials))
+	for i, sn := range serials {
+		if seen[sn] {
+			return nil, fmt.Errorf("%w: recorder %q named twice", ErrArgument, sn)
+		}
+		seen[sn] = true
+		rows[i] = []any{sn}
+	}
+	return rows, nil
+}
+
 // Segments lists serial's segments whose corrected span overlaps [from, to)
 // (a zero bound is open), ordered by corrected start, then seq.
 func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time) ([]Segment, error) {
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if !from.IsZero() && timeOK(from) {
-		lo = from.UnixNano()
+	m, err := s.SegmentsOf(ctx, []Span{{serial, from, to}})
+	return m[serial], err
+}
+
+// SegmentsOf is Segments for each span's recorder, in one statement: the
+// segments by serial.
+func (s *Store) SegmentsOf(ctx context.Context, spans []Span) (map[string][]Segment, error) {
+	rows, err := spanRows(spans)
+	if err != nil {
+		return nil, fmt.Errorf("store: segments: %w", err)
 	}
-	if !to.IsZero() && timeOK(to) {
-		hi = to.UnixNano()
-	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT g.serial, g.seq, g.dock, g.start_ns, g.end_ns, g.clock_offset_ms,
+	out := make(map[string][]Segment, len(spans))
+	err = s.withRows(ctx, spanCols, rows, `SELECT g.serial, g.seq, g.dock, g.start_ns, g.end_ns, g.clock_offset_ms,
 		g.clock_synced_ns, g.corr_start_ns, g.corr_end_ns, g.size, g.sha256, g.computed, g.hash_mismatch, g.stop_cause,
 		g.officer, g.case_tag, g.media, g.state, g.fault, g.follows_interruption,
 		r.object_id, r.sha256, r.size, r.stored_ns, r.key_id, r.signature,
 		g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns, g.time_source
-		FROM segments g LEFT JOIN receipts r ON r.device = g.serial AND r.seq = g.seq
-		WHERE g.serial = ? AND g.corr_start_ns < ? AND g.corr_end_ns >= ?
-		ORDER BY g.corr_start_ns, g.seq`), serial, hi, lo)
-	if err != nil {
-		return nil, fmt.Errorf("store: segments: %w", err)
-	}
-	defer rs.Close()
-	var out []Segment
-	for rs.Next() {
+		FROM w CROSS JOIN segments g LEFT JOIN receipts r ON r.device = g.serial AND r.seq = g.seq
+		WHERE g.serial = w.serial AND g.corr_start_ns < w.hi AND g.corr_end_ns >= w.lo
+		ORDER BY g.serial, g.corr_start_ns, g.seq`, nil, func(rs *sql.Rows) error {
 		var g Segment
 		var seq, st, en, off, cs, ce, first, rep, upd int64
 		var synced, rsize, rstored sql.NullInt64
@@ -88,7 +135,7 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 		if err := rs.Scan(&g.Serial, &seq, &g.Dock, &st, &en, &off, &synced, &cs, &ce, &g.Size, &g.SHA256, &g.Computed,
 			&g.HashMismatch, &g.StopCause, &g.Officer, &g.CaseTag, &g.Media, &g.State, &g.Fault, &g.FollowsInterruption,
 			&robj, &rsha, &rsize, &rstored, &rkey, &rsig, &conflict, &first, &rep, &upd, &g.TimeSource); err != nil {
-			return nil, fmt.Errorf("store: segments: %w", err)
+			return err
 		}
 		g.Seq = uint64(seq)
 		g.Start, g.End = time.Unix(0, st).UTC(), time.Unix(0, en).UTC()
@@ -101,9 +148,10 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 		}
 		g.Conflict = conflict.String
 		g.FirstSeen, g.ReportedAt, g.UpdatedAt = time.Unix(0, first).UTC(), time.Unix(0, rep).UTC(), time.Unix(0, upd).UTC()
-		out = append(out, g)
-	}
-	if err := rs.Err(); err != nil {
+		out[g.Serial] = append(out[g.Serial], g)
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: segments: %w", err)
 	}
 	return out, nil
@@ -226,32 +274,33 @@ type HealthRecord struct {
 // clock syncs (DockClock, ClockOffsetMs, ClockSet) the timeline
 // interpolates between.
 func (s *Store) DeviceHealth(ctx context.Context, serial string, from, to time.Time) ([]HealthRecord, error) {
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if !from.IsZero() && timeOK(from) {
-		lo = from.UnixNano()
-	}
-	if !to.IsZero() && timeOK(to) {
-		hi = to.UnixNano()
-	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT dock, body FROM device_health
-		WHERE serial = ? AND docked_ns >= ? AND docked_ns < ? ORDER BY docked_ns, dock`), serial, lo, hi)
+	m, err := s.DeviceHealthOf(ctx, []Span{{serial, from, to}})
+	return m[serial], err
+}
+
+// DeviceHealthOf is DeviceHealth for each span's recorder, in one
+// statement: the snapshots by serial.
+func (s *Store) DeviceHealthOf(ctx context.Context, spans []Span) (map[string][]HealthRecord, error) {
+	rows, err := spanRows(spans)
 	if err != nil {
 		return nil, fmt.Errorf("store: device health: %w", err)
 	}
-	defer rs.Close()
-	var out []HealthRecord
-	for rs.Next() {
-		var h HealthRecord
-		var body string
-		if err := rs.Scan(&h.Dock, &body); err != nil {
-			return nil, fmt.Errorf("store: device health: %w", err)
-		}
-		if err := json.Unmarshal([]byte(body), &h.Health); err != nil {
-			return nil, fmt.Errorf("store: device health body: %w", err)
-		}
-		out = append(out, h)
-	}
-	if err := rs.Err(); err != nil {
+	out := make(map[string][]HealthRecord, len(spans))
+	err = s.withRows(ctx, spanCols, rows, `SELECT h.serial, h.dock, h.body FROM w CROSS JOIN device_health h
+		WHERE h.serial = w.serial AND h.docked_ns >= w.lo AND h.docked_ns < w.hi ORDER BY h.serial, h.docked_ns, h.dock`, nil,
+		func(rs *sql.Rows) error {
+			var h HealthRecord
+			var serial, body string
+			if err := rs.Scan(&serial, &h.Dock, &body); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(body), &h.Health); err != nil {
+				return fmt.Errorf("device health body: %w", err)
+			}
+			out[serial] = append(out[serial], h)
+			return nil
+		})
+	if err != nil {
 		return nil, fmt.Errorf("store: device health: %w", err)
 	}
 	return out, nil
