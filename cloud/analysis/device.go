@@ -182,11 +182,14 @@ func (e *Engine) assess(d store.Device, c *recorderContext, now time.Time) *asse
 	}
 	tsegs := make([]timeline.Segment, 0, len(c.segs)+len(c.inv))
 	var maxSeq uint64
+	fileTimed := false // a legacy mass-storage recorder: its inventory is too
 	for _, s := range c.segs {
 		as.bySeq[s.Seq] = s
 		maxSeq = max(maxSeq, s.Seq)
+		ft := s.TimeSource == wire.TimeSourceFile
+		fileTimed = fileTimed || ft
 		tsegs = append(tsegs, timeline.Segment{Seq: s.Seq, Start: s.Start, End: s.End, StopCause: s.StopCause, Officer: s.Officer,
-			SHA256: s.SHA256, Computed: s.Computed, ReceivedAt: s.ReceivedAt})
+			SHA256: s.SHA256, Computed: s.Computed, ReceivedAt: s.ReceivedAt, FileTimes: ft})
 	}
 	// Inventoried and not reported yet: pending, part of the picture.
 	for _, v := range c.inv {
@@ -196,7 +199,7 @@ func (e *Engine) assess(d store.Device, c *recorderContext, now time.Time) *asse
 		as.pending[v.Seq] = true
 		maxSeq = max(maxSeq, v.Seq)
 		tsegs = append(tsegs, timeline.Segment{Seq: v.Seq, Start: v.Start, End: v.End, StopCause: v.StopCause, Officer: d.Officer,
-			SHA256: v.SHA256})
+			SHA256: v.SHA256, FileTimes: fileTimed})
 	}
 	up := as.up
 	tl := timeline.BuildWithEvents(d.Serial, tsegs, evs, syncs, up.Policy)

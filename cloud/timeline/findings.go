@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/rules"
 )
 
@@ -75,13 +76,20 @@ func Analyze(tl Timeline, p rules.Policy, now time.Time) []Finding {
 			// tolerance, so an automatic split here left footage missing
 			// too; like a user stop it counts within the restart window.
 			if p.Resumes(r.StopCause, gap) {
+				detail := fmt.Sprintf("stopped (%s) after seq %d, resumed %s later with seq %d", r.StopCause, last.Seq, gap.Round(time.Second), first.Seq)
+				if first.FileTimes {
+					detail += " (times from the recorder's files)"
+				}
 				add(Finding{Kind: KindInterruption, Seq: first.Seq, Officer: first.Officer, At: next.Start,
 					StoppedAt: r.End, ResumedAt: next.Start, StopCause: r.StopCause, StopCauseFrom: last.CauseFrom, Gap: gap,
-					Detail: fmt.Sprintf("stopped (%s) after seq %d, resumed %s later with seq %d", r.StopCause, last.Seq, gap.Round(time.Second), first.Seq)})
+					Detail: detail})
 				continue
 			}
 		}
-		if rules.Abnormal(r.StopCause) {
+		// A legacy recorder's files do not say why a recording stopped:
+		// "unknown" there is no evidence of an abnormal stop, and every
+		// shift's last recording would otherwise be alerted.
+		if rules.Abnormal(r.StopCause) && !(last.FileTimes && r.StopCause == wire.StopUnknown) {
 			resumed := i+1 < len(tl.Recordings) && tl.Recordings[i+1].Start.Sub(r.End) <= p.AbnormalResumeWindow
 			if !resumed && now.Sub(r.End) > p.AbnormalResumeWindow {
 				add(Finding{Kind: KindAbnormalNoResume, Seq: last.Seq, Officer: last.Officer, At: r.End, StoppedAt: r.End,

@@ -23,6 +23,10 @@ type Segment struct {
 	// CauseFrom says where StopCause came from when not from the
 	// segment's own listing (CauseFromLog).
 	CauseFrom string
+	// FileTimes: a legacy mass-storage recorder's segment, whose times
+	// come from its file names and container (wire.TimeSourceFile) and
+	// whose stop cause is "unknown" unless the files show a split.
+	FileTimes bool
 }
 
 // Sync is one docking's clock reading: at dock time At the device clock was

@@ -19,6 +19,8 @@ func seg(seq uint64, startMin, endMin float64, cause string) Segment {
 		SHA256: fmt.Sprintf("%064x", seq), ReceivedAt: at(endMin + 60)}
 }
 
+func fileSeg(s Segment) Segment { s.FileTimes = true; return s }
+
 func kinds(fs []Finding) []string {
 	var k []string
 	for _, f := range fs {
@@ -46,6 +48,17 @@ func TestAnalyze(t *testing.T) {
 			seg(1, 0, 10, wire.StopAutoSplit), seg(2, 11, 20, wire.StopUser)}, []string{KindInterruption}},
 		{"fault never resumed", []Segment{
 			seg(1, 0, 10, wire.StopFault)}, []string{KindAbnormalNoResume}},
+		{"unknown stop never resumed", []Segment{
+			seg(1, 0, 10, wire.StopUnknown)}, []string{KindAbnormalNoResume}},
+		// A legacy recorder's files say nothing of why it stopped: no
+		// abnormal stop for its "unknown"; a quick restart is still an
+		// interruption, and a known fault still counts.
+		{"file times: unknown stop is not abnormal", []Segment{
+			fileSeg(seg(1, 0, 10, wire.StopUnknown))}, nil},
+		{"file times: quick restart is an interruption", []Segment{
+			fileSeg(seg(1, 0, 10, wire.StopUnknown)), fileSeg(seg(2, 12, 20, wire.StopUnknown))}, []string{KindInterruption}},
+		{"file times: a fault is abnormal", []Segment{
+			fileSeg(seg(1, 0, 10, wire.StopFault))}, []string{KindAbnormalNoResume}},
 		{"hole", []Segment{
 			seg(1, 0, 10, wire.StopUser), seg(4, 300, 310, wire.StopUser)}, []string{KindSequenceHole}},
 		{"overlap", []Segment{
