@@ -434,7 +434,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	}()
 
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() {
 		defer wg.Done()
 		c.sweepStaging(runCtx)
@@ -442,6 +442,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	go func() { // custody: re-extend the object lock of held and case-linked objects
 		defer wg.Done()
 		RetentionKeeper(&c.cfg, c.st, c.ev, c.log.With("part", "custody")).Run(runCtx, keepEvery)
+	}()
+	go func() { // custody: abort abandoned multipart uploads no staging area names (S3)
+		defer wg.Done()
+		OrphanJob(&c.cfg, c.st, c.ev, c.log.With("part", "custody")).Run(runCtx, keepEvery)
 	}()
 	go func() {
 		defer wg.Done()

@@ -867,10 +867,141 @@ func (s *S3) StagingAreas(ctx context.Context) ([]StagingArea, error) {
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
+		if errors.Is(err, ErrCorrupt) {
+			// Not an area this code can continue (one staged before the
+			// upload moved into the multipart upload): listed without
+			// meta, so the sweep discards it once it is old enough.
+			t, terr := s.lastWrite(ctx, id)
+			if terr != nil {
+				return nil, fmt.Errorf("evidence: staging %s: %w", id, terr)
+			}
+			s.log.Warn("evidence: unreadable staging area", "staging", id, "touched", t, "err", err)
+			out = append(out, StagingArea{ID: id, Touched: t})
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("evidence: staging %s: %w", id, err)
 		}
 		out = append(out, StagingArea{ID: id, Size: a.size, Meta: a.meta, Touched: a.touched})
 	}
 	return out, nil
+}
+
+// lastWrite is the time of the last write under staging area id.
+func (s *S3) lastWrite(ctx context.Context, id string) (time.Time, error) {
+	var t time.Time
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: stagingKey(id, ""), Recursive: true}) {
+		if o.Err != nil {
+			return time.Time{}, o.Err
+		}
+		if o.LastModified.After(t) {
+			t = o.LastModified.UTC()
+		}
+	}
+	return t, nil
+}
+
+// MultipartUpload is a multipart upload in progress in the bucket.
+type MultipartUpload struct {
+	Object   string // the object id (SHA-256) it would complete
+	UploadID string
+	// Staging is the staging area whose upload it is; "" if no staging
+	// area names it (an orphan: a Begin that stopped before its meta
+	// object, a racing Begin's loser whose abort failed, a discard that
+	// stopped half-way).
+	Staging string
+	// Progress is its last progress by the server's clock: its start, its
+	// last part, and its staging area's last write.
+	Progress time.Time
+}
+
+// MultipartUploads lists the multipart uploads in progress of objects/,
+// each with the staging area that names it and its last progress. An area
+// whose meta object does not read (one written before the upload moved
+// into the multipart upload) names no upload; it is logged and skipped.
+func (s *S3) MultipartUploads(ctx context.Context) ([]MultipartUpload, error) {
+	type area struct {
+		id      string
+		touched time.Time
+	}
+	areas := map[string]area{} // upload id -> its staging area
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s3Staging}) {
+		if o.Err != nil {
+			return nil, fmt.Errorf("evidence: multipart uploads: %w", o.Err)
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(o.Key, s3Staging), "/")
+		if ValidStagingID(id) != nil {
+			continue
+		}
+		a, err := s.load(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case errors.Is(err, ErrCorrupt):
+			s.log.Warn("evidence: a staging area names no upload", "staging", id, "err", err)
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("evidence: multipart uploads: staging %s: %w", id, err)
+		}
+		if a.upload != "" {
+			areas[a.upload] = area{id, a.touched}
+		}
+	}
+	var out []MultipartUpload
+	for u := range s.c.ListIncompleteUploads(ctx, s.bucket, s3Objects, true) {
+		if u.Err != nil {
+			return nil, fmt.Errorf("evidence: multipart uploads: %w", u.Err)
+		}
+		id := strings.TrimPrefix(u.Key, s3Objects)
+		if ValidObjectID(id) != nil {
+			continue
+		}
+		m := MultipartUpload{Object: id, UploadID: u.UploadID, Progress: u.Initiated.UTC()}
+		if a, ok := areas[u.UploadID]; ok {
+			m.Staging = a.id
+			if a.touched.After(m.Progress) {
+				m.Progress = a.touched.UTC()
+			}
+		}
+		for marker := 0; ; {
+			res, err := s.core.ListObjectParts(ctx, s.bucket, u.Key, u.UploadID, marker, 1000)
+			if errCode(err) == "NoSuchUpload" {
+				break // completed or aborted meanwhile
+			}
+			if err != nil {
+				return nil, fmt.Errorf("evidence: multipart uploads: parts of %s: %w", id, err)
+			}
+			for _, p := range res.ObjectParts {
+				if p.LastModified.After(m.Progress) {
+					m.Progress = p.LastModified.UTC()
+				}
+			}
+			if !res.IsTruncated || res.NextPartNumberMarker <= marker {
+				break
+			}
+			marker = res.NextPartNumberMarker
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// AbortUpload aborts orphaned multipart upload u (its parts are never
+// evidence: the dock holds the footage until a receipt); nil if it is gone
+// already. An upload a staging area names is refused: it ends with its
+// area (Discard, by the upload endpoint's sweep). Which orphans are
+// abandoned is the caller's policy (custody.Orphans); this is the
+// mechanism.
+func (s *S3) AbortUpload(ctx context.Context, u MultipartUpload) error {
+	if err := ValidObjectID(u.Object); err != nil {
+		return err
+	}
+	if u.Staging != "" {
+		return fmt.Errorf("evidence: abort upload %s: staging area %s names it (discard the area)", u.UploadID, u.Staging)
+	}
+	err := s.core.AbortMultipartUpload(ctx, s.bucket, objectKey(u.Object), u.UploadID)
+	if err != nil && errCode(err) != "NoSuchUpload" {
+		return fmt.Errorf("evidence: abort upload %s of %s: %w", u.UploadID, u.Object, err)
+	}
+	return nil
 }
