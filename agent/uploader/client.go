@@ -41,6 +41,8 @@ type ClientOpts struct {
 	// ChunkSize is the bytes per request (default DefaultChunkSize); it
 	// must not exceed the collector's chunk limit. A chunk is never held
 	// in memory whole (see HTTPClient), so it costs no memory to raise.
+	// Under RateBytes the default is what the cap sends in a minute (at
+	// most DefaultChunkSize), so a chunk meets the collector's timeout.
 	ChunkSize int
 	// HTTPClient makes the requests (default: a client with the default
 	// transport and no overall timeout; use ctx deadlines).
@@ -57,6 +59,14 @@ var _ Client = (*HTTPClient)(nil)
 // collector 1.5 times the bytes. Fewer, larger requests also cost less per
 // byte on both sides (measured in cloud/upload/server BenchmarkUpload).
 const DefaultChunkSize = 16 << 20
+
+// Under a bandwidth cap the default chunk is what the cap sends in
+// cappedChunkSeconds (half the collector's default chunk timeout), at least
+// minCappedChunk.
+const (
+	cappedChunkSeconds = 60
+	minCappedChunk     = 64 << 10
+)
 
 // pieceSize is how much of the source is read at a time: the buffer's own
 // chunk (agent/buffer stores footage in 1 MiB values), so one read is one
@@ -119,6 +129,12 @@ func NewClient(o ClientOpts) (*HTTPClient, error) {
 		keys: append(wire.ReceiptKeys{o.CollectorKey}, o.PreviousKeys...), chunk: o.ChunkSize, http: o.HTTPClient}
 	if c.chunk <= 0 {
 		c.chunk = DefaultChunkSize
+		if o.RateBytes > 0 {
+			// Under a bandwidth cap a chunk must arrive within the
+			// collector's chunk timeout (2 min by default): take what
+			// the cap sends in half of it.
+			c.chunk = int(min(DefaultChunkSize, max(o.RateBytes*cappedChunkSeconds, minCappedChunk)))
+		}
 	}
 	if c.http == nil {
 		c.http = &http.Client{}
