@@ -103,7 +103,7 @@ func (c CaseCursor) String() string {
 // ParseCaseCursor reads a CaseCursor.String.
 func ParseCaseCursor(v string) (CaseCursor, error) {
 	f := strings.SplitN(v, ".", 3)
-	if len(f) != 3 || f[2] == "" {
+	if len(f) != 3 || f[2] == "" || len(f[2]) > 128 || cleanText(f[2]) != nil {
 		return CaseCursor{}, fmt.Errorf("%w: cursor %.80q", ErrArgument, v)
 	}
 	ns, err1 := strconv.ParseInt(f[0], 10, 64)
