@@ -40,6 +40,10 @@ type Config struct {
 		PreviousKeys []string `yaml:"previous_public_keys"`
 		TokenFile    string   `yaml:"token_file"` // this dock's token
 		Rate         Size     `yaml:"rate"`       // upload bandwidth limit per second; 0: none
+		// Chunk is the bytes per upload request, at most the collector's
+		// chunk limit; 0: the uploader's default (16 MiB, less under a
+		// rate: uploader.ClientOpts.ChunkSize).
+		Chunk Size `yaml:"chunk"`
 	} `yaml:"collector"`
 
 	// TLS is the dock's machine identity for mutual TLS (collector enroll

@@ -138,7 +138,8 @@ func Open(cfg *Config, o OpenOpts) (_ *System, err error) {
 		httpClient = &http.Client{Transport: tr}
 	}
 	client, err := uploader.NewClient(uploader.ClientOpts{BaseURL: cfg.Collector.URL, Dock: cfg.Dock, Token: token,
-		CollectorKey: collectorKey, PreviousKeys: previous, RateBytes: int64(cfg.Collector.Rate), HTTPClient: httpClient})
+		CollectorKey: collectorKey, PreviousKeys: previous, RateBytes: int64(cfg.Collector.Rate), ChunkSize: int(cfg.Collector.Chunk),
+		HTTPClient: httpClient})
 	if err != nil {
 		return nil, err
 	}

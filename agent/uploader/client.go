@@ -1,6 +1,7 @@
 package uploader
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -38,7 +39,10 @@ type ClientOpts struct {
 	// RateBytes caps the upload bandwidth in bytes per second; 0 is no cap.
 	RateBytes int64
 	// ChunkSize is the bytes per request (default DefaultChunkSize); it
-	// must not exceed the collector's chunk limit.
+	// must not exceed the collector's chunk limit. A chunk is never held
+	// in memory whole (see HTTPClient), so it costs no memory to raise.
+	// Under RateBytes the default is what the cap sends in a minute (at
+	// most DefaultChunkSize), so a chunk meets the collector's timeout.
 	ChunkSize int
 	// HTTPClient makes the requests (default: a client with the default
 	// transport and no overall timeout; use ctx deadlines).
@@ -47,8 +51,27 @@ type ClientOpts struct {
 
 var _ Client = (*HTTPClient)(nil)
 
-// DefaultChunkSize is the default bytes per chunk request.
-const DefaultChunkSize = 4 << 20
+// DefaultChunkSize is the default bytes per chunk request: the collector's
+// limit (server.DefaultMaxChunk). On the S3 evidence backend every chunk
+// of 5 MiB or more is a part of the object's multipart upload as it
+// comes, while a smaller one is stored once as it comes and again inside
+// the part it ends up in (S3's least part is 5 MiB): 4 MiB chunks cost the
+// collector 1.5 times the bytes. Fewer, larger requests also cost less per
+// byte on both sides (measured in cloud/upload/server BenchmarkUpload).
+const DefaultChunkSize = 16 << 20
+
+// Under a bandwidth cap the default chunk is what the cap sends in
+// cappedChunkSeconds (half the collector's default chunk timeout), at least
+// minCappedChunk.
+const (
+	cappedChunkSeconds = 60
+	minCappedChunk     = 64 << 10
+)
+
+// pieceSize is how much of the source is read at a time: the buffer's own
+// chunk (agent/buffer stores footage in 1 MiB values), so one read is one
+// lookup.
+const pieceSize = 1 << 20
 
 // maxConflicts bounds how often one Upload call re-synchronises its offset
 // after an offset conflict before giving up (another uploader is racing it).
@@ -57,6 +80,15 @@ const maxConflicts = 4
 // HTTPClient uploads segments to the collector's evidence endpoint over
 // the resumable upload protocol (cloud/wire/upload); it is the uploader's
 // Client in production and is safe for concurrent use.
+//
+// A chunk's SHA-256 goes in its request's header, before its bytes, so each
+// chunk is read from the source twice: once to hash it (the next chunk is
+// hashed while the current one is on the wire) and once as the request's
+// body, a piece at a time. Memory per upload is therefore three pieces
+// (1 MiB each) whatever the chunk size, where holding chunks whole would
+// take two chunks (32 MiB at the default size: too much for a dockd held to
+// an 80 MiB heap, see deploy/pi/dockd.service). The price is reading the
+// footage from the buffer twice.
 type HTTPClient struct {
 	base    string
 	dock    string
@@ -97,6 +129,12 @@ func NewClient(o ClientOpts) (*HTTPClient, error) {
 		keys: append(wire.ReceiptKeys{o.CollectorKey}, o.PreviousKeys...), chunk: o.ChunkSize, http: o.HTTPClient}
 	if c.chunk <= 0 {
 		c.chunk = DefaultChunkSize
+		if o.RateBytes > 0 {
+			// Under a bandwidth cap a chunk must arrive within the
+			// collector's chunk timeout (2 min by default): take what
+			// the cap sends in half of it.
+			c.chunk = int(min(DefaultChunkSize, max(o.RateBytes*cappedChunkSeconds, minCappedChunk)))
+		}
 	}
 	if c.http == nil {
 		c.http = &http.Client{}
@@ -158,48 +196,53 @@ func (c *HTTPClient) Upload(ctx context.Context, device string, seq uint64, size
 	return r, nil
 }
 
-// chunk is one chunk read from the source and hashed.
+// chunk is one chunk of the source, hashed.
 type chunk struct {
-	off int64
-	p   []byte
-	sum string
-	err error
+	off, n int64
+	sum    string
+	err    error
 }
 
-// read fills buf with the source's bytes at off and hashes them.
-func read(src io.ReaderAt, buf []byte, off int64) chunk {
-	n, err := src.ReadAt(buf, off)
-	if n < len(buf) {
-		return chunk{err: fmt.Errorf("%w: read source at %d: %d of %d bytes: %w", upload.ErrArgument, off, n, len(buf), err)}
+// hashChunk hashes the source's n bytes at off, reading them a piece at a
+// time into buf.
+func hashChunk(src io.ReaderAt, buf []byte, off, n int64) chunk {
+	h := sha256.New()
+	got, err := io.CopyBuffer(h, io.NewSectionReader(src, off, n), buf)
+	if err == nil && got != n {
+		err = io.ErrUnexpectedEOF
 	}
-	s := sha256.Sum256(buf)
-	return chunk{off: off, p: buf, sum: hex.EncodeToString(s[:])}
+	if err != nil {
+		return chunk{err: fmt.Errorf("%w: read source at %d: %d of %d bytes: %w", upload.ErrArgument, off, got, n, err)}
+	}
+	return chunk{off: off, n: n, sum: hex.EncodeToString(h.Sum(nil))}
 }
 
 // send uploads the bytes from st.Offset on and finishes the upload. The
-// next chunk is read and hashed while the current one is on the wire; the
+// next chunk is hashed while the current one is on the wire; the
 // goroutine doing it is joined before each chunk's answer is acted on.
 func (c *HTTPClient) send(ctx context.Context, st upload.Status, size int64, src io.ReaderAt, progress func(int64)) (upload.Status, error) {
-	bufs := [2][]byte{make([]byte, min(int64(c.chunk), size)), make([]byte, min(int64(c.chunk), size))}
-	next := func(i int, off int64) []byte { return bufs[i%2][:min(int64(c.chunk), size-off)] }
+	src = &exactReaderAt{r: src, size: size}
+	hashBuf := make([]byte, min(pieceSize, size))
+	body := bufio.NewReaderSize(nil, int(min(pieceSize, max(size, 16))))
+	length := func(off int64) int64 { return min(int64(c.chunk), size-off) }
 	off := st.Offset
 	progress(off)
 	conflicts := 0
-	for i := 0; ; {
+	for {
 		var cur chunk
 		if off < size {
-			cur = read(src, next(i, off), off)
-			if cur.err != nil {
+			if cur = hashChunk(src, hashBuf, off, length(off)); cur.err != nil {
 				return upload.Status{}, cur.err
 			}
 		}
 		for off < size {
 			var ahead chunk
 			var wg sync.WaitGroup
-			if end := off + int64(len(cur.p)); end < size {
-				wg.Go(func() { ahead = read(src, next(i+1, end), end) })
+			if end := off + cur.n; end < size {
+				wg.Go(func() { ahead = hashChunk(src, hashBuf, end, length(end)) })
 			}
-			done, err := c.chunkAt(ctx, st.Upload, off, cur.p, cur.sum)
+			body.Reset(io.NewSectionReader(src, off, cur.n))
+			done, err := c.chunkAt(ctx, st.Upload, off, cur.n, body, cur.sum)
 			wg.Wait()
 			if err != nil {
 				at, ok := c.resync(err, &conflicts)
@@ -209,7 +252,7 @@ func (c *HTTPClient) send(ctx context.Context, st upload.Status, size int64, src
 				off = at
 				break
 			}
-			off, i = done, i+1
+			off = done
 			progress(off)
 			if off < size {
 				if ahead.err != nil {
@@ -219,7 +262,7 @@ func (c *HTTPClient) send(ctx context.Context, st upload.Status, size int64, src
 			}
 		}
 		if off < size {
-			continue // re-synchronised: read again at the collector's offset
+			continue // re-synchronised: hash again at the collector's offset
 		}
 		fin, err := c.finish(ctx, st.Upload)
 		if err == nil {
@@ -234,6 +277,34 @@ func (c *HTTPClient) send(ctx context.Context, st upload.Status, size int64, src
 		}
 		off = resumeAt
 	}
+}
+
+// exactReaderAt is a source of size bytes that must deliver all of them:
+// a read ending early within size is an error, not a short chunk.
+type exactReaderAt struct {
+	r    io.ReaderAt
+	size int64
+}
+
+func (e *exactReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	want := len(p)
+	if off >= e.size {
+		return 0, io.EOF
+	}
+	if rest := e.size - off; int64(want) > rest {
+		want = int(rest)
+	}
+	n, err := e.r.ReadAt(p[:want], off)
+	if n < want {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, fmt.Errorf("%d of %d bytes: %w", n, want, err)
+	}
+	if want < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // resync reports whether err is the collector naming another durable
@@ -288,16 +359,16 @@ func (c *HTTPClient) Offset(ctx context.Context, id string) (int64, error) {
 	return off, nil
 }
 
-func (c *HTTPClient) chunkAt(ctx context.Context, id string, off int64, p []byte, sum string) (int64, error) {
-	body := &chunkBody{ctx: ctx, p: p, limiter: c.limiter}
+func (c *HTTPClient) chunkAt(ctx context.Context, id string, off, n int64, r io.Reader, sum string) (int64, error) {
+	body := &chunkBody{ctx: ctx, r: r, left: n, limiter: c.limiter}
 	// The transport may still read a body after an early answer; after
-	// this call returns, p is reused for another chunk.
+	// this call returns, r is reset for another chunk.
 	defer body.stop()
 	req, err := c.request(ctx, http.MethodPatch, c.base+"/"+url.PathEscape(id), body)
 	if err != nil {
 		return 0, err
 	}
-	req.ContentLength = int64(len(p))
+	req.ContentLength = n
 	req.GetBody = nil
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set(upload.HeaderOffset, strconv.FormatInt(off, 10))
@@ -305,7 +376,7 @@ func (c *HTTPClient) chunkAt(ctx context.Context, id string, off int64, p []byte
 	if err := c.do(req, nil); err != nil {
 		return 0, err
 	}
-	return off + int64(len(p)), nil
+	return off + n, nil
 }
 
 // chunkBody is a chunk's request body: paced by the rate limiter, and cut
@@ -315,7 +386,8 @@ type chunkBody struct {
 	limiter *rate.Limiter   // nil: no cap
 
 	mu      sync.Mutex
-	p       []byte
+	r       io.Reader
+	left    int64
 	stopped bool
 }
 
@@ -331,19 +403,28 @@ func (b *chunkBody) Read(q []byte) (int, error) {
 	if b.stopped {
 		return 0, errBodyStopped
 	}
-	if len(b.p) == 0 {
+	if b.left == 0 {
 		return 0, io.EOF
 	}
-	n := copy(q, b.p)
-	b.p = b.p[n:]
-	return n, nil
+	if int64(len(q)) > b.left {
+		q = q[:b.left]
+	}
+	n, err := b.r.Read(q)
+	b.left -= int64(n)
+	if err == io.EOF && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
 }
 
 func (b *chunkBody) Close() error { return nil }
 
 func (b *chunkBody) stop() {
 	b.mu.Lock()
-	b.stopped, b.p = true, nil
+	b.stopped, b.r = true, nil
 	b.mu.Unlock()
 }
 

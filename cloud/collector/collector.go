@@ -451,6 +451,10 @@ func (c *Collector) Run(ctx context.Context) error {
 		defer wg.Done()
 		RetentionKeeper(&c.cfg, c.st, c.ev, c.log.With("part", "custody")).Run(runCtx, keepEvery)
 	}()
+	go func() { // custody: abort abandoned multipart uploads no staging area names (S3)
+		defer wg.Done()
+		OrphanJob(&c.cfg, c.st, c.ev, c.log.With("part", "custody")).Run(runCtx, keepEvery)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := c.in.Run(runCtx); err != nil {

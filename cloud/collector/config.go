@@ -181,6 +181,10 @@ type S3Config struct {
 	Retention time.Duration `yaml:"retention"`
 	// CreateBucket makes the bucket, with object lock, when missing.
 	CreateBucket bool `yaml:"create_bucket"`
+	// OrphanAge is how long a multipart upload that no staging area names
+	// may make no progress before the custody job aborts it (default a
+	// week, custody.DefaultOrphanAge); one of a receipted object never is.
+	OrphanAge time.Duration `yaml:"orphan_age"`
 }
 
 // UnitEnrolment names a unit and its equipment custodian.

@@ -47,6 +47,14 @@ func RetentionKeeper(cfg *Config, st *store.Store, ev evidence.Store, log *slog.
 		Units: cfg.Retention.Units, CaseTypes: cfg.Retention.CaseTypes}}
 }
 
+// OrphanJob is the custody job that aborts the evidence bucket's
+// multipart uploads no staging area names once they have made no progress
+// for the S3 configuration's orphan_age (custody.Orphans); serve runs it
+// every keepEvery.
+func OrphanJob(cfg *Config, st *store.Store, ev evidence.Store, log *slog.Logger) custody.Orphans {
+	return custody.Orphans{Store: st, Evidence: ev, Age: cfg.S3.OrphanAge, Log: log}
+}
+
 // keepEvery is how often serve re-applies retention to the object lock:
 // far more often than the weeks a lock has left when it is renewed
 // (custody.DefaultRenew), so a collector down for days loses nothing.

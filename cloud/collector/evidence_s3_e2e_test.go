@@ -51,8 +51,9 @@ func TestEvidenceS3EndToEnd(t *testing.T) {
 			cc.Store = filepath.Join(dir, "shared.db")
 			cc.SigningKeyFile = filepath.Join(dir, "receipt.key")
 		},
-		// Slow enough that the hand-over happens mid-upload.
-		Dock: func(dc *dock.Config) { dc.Collector.Rate = 2 << 20 }})
+		// Slow enough that the hand-over happens mid-upload, in chunks
+		// smaller than a segment (the default would send each whole).
+		Dock: func(dc *dock.Config) { dc.Collector.Rate, dc.Collector.Chunk = 2<<20, 2<<20 }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,25 +92,6 @@ func actor(p people.Principal, unit string) store.Actor {
 	return store.Actor{Name: p.Name, Role: p.Role, Unit: unit}
 }
 
-// unitsOf resolves the unit of each hit: the recorder's enrolled unit,
-// else the unit of the dock that reported the segment (recorders not
-// enrolled, as in the demo).
-func (c *Console) unitOf(r *request, docks map[string]string, serial string, seq uint64, enrolled string) (string, error) {
-	if enrolled != "" {
-		return enrolled, nil
-	}
-	segs, err := c.o.Store.Segments(r.ctx, serial, time.Time{}, time.Time{})
-	if err != nil {
-		return "", err
-	}
-	for _, g := range segs {
-		if g.Seq == seq {
-			return docks[g.Dock], nil
-		}
-	}
-	return "", nil
-}
-
 func (c *Console) dockUnits(r *request) (map[string]string, error) {
 	ds, err := c.o.Store.Docks(r.ctx)
 	if err != nil {
@@ -123,22 +104,35 @@ func (c *Console) dockUnits(r *request) (map[string]string, error) {
 	return m, nil
 }
 
+// scopeOf is a person's units for a store query: nil (every unit) for an
+// admin, else the units they supervise.
+func scopeOf(p people.Principal) []string {
+	if p.Role == people.RoleAdmin {
+		return nil
+	}
+	return append([]string{}, p.Units...)
+}
+
 // searchEvidence answers an evidence search from the query (case, party,
-// officer, unit, from, to as YYYY-MM-DD in the agency's zone, limit),
-// within the caller's units.
-func (c *Console) searchEvidence(r *request) ([]footageRow, error) {
+// officer, recorder, unit, from, to as YYYY-MM-DD in the agency's zone,
+// limit, after: the cursor of the previous page's last row), within the
+// caller's units: the store filters by unit in the query, so a page is
+// full whatever other units hold. next is the cursor of the page's last
+// row when the page is full ("" when there is no more).
+func (c *Console) searchEvidence(r *request) (rows []footageRow, next string, err error) {
 	if !canSearchEvidence(r.who) {
-		return nil, refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
+		return nil, "", refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
 	}
 	q := r.URL.Query()
 	cq := store.CaseQuery{Case: strings.TrimSpace(q.Get("case")), Party: strings.TrimSpace(q.Get("party")),
-		Officer: strings.TrimSpace(q.Get("officer")), Limit: 1000}
+		Officer: strings.TrimSpace(q.Get("officer")), Recorder: strings.TrimSpace(q.Get("recorder")),
+		Unit: strings.TrimSpace(q.Get("unit")), Units: scopeOf(r.who), Limit: 200}
 	for name, dst := range map[string]*time.Time{"from": &cq.From, "to": &cq.To} {
 		if v := q.Get(name); v != "" {
 			t, err := time.ParseInLocation("2006-01-02", v, c.o.Location)
 			if err != nil {
 				if t, err = time.Parse(time.RFC3339, v); err != nil {
-					return nil, refuse(http.StatusBadRequest, name+": want YYYY-MM-DD or RFC 3339")
+					return nil, "", refuse(http.StatusBadRequest, name+": want YYYY-MM-DD or RFC 3339")
 				}
 			} else if name == "to" {
 				t = t.AddDate(0, 0, 1)
@@ -146,36 +140,26 @@ func (c *Console) searchEvidence(r *request) ([]footageRow, error) {
 			*dst = t
 		}
 	}
-	limit := 200
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 1000 {
-		limit = n
+		cq.Limit = n
 	}
-	unit := strings.TrimSpace(q.Get("unit"))
-	if unit != "" && !r.who.InScope(unit) {
-		return nil, refuse(http.StatusForbidden, "unit "+unit+" is outside your units")
+	if v := q.Get("after"); v != "" {
+		after, err := store.ParseCaseCursor(v)
+		if err != nil {
+			return nil, "", refuse(http.StatusBadRequest, "after: want the next cursor of the previous page")
+		}
+		cq.After = &after
 	}
-	recorder := strings.TrimSpace(q.Get("recorder"))
+	if cq.Unit != "" && !r.who.InScope(cq.Unit) {
+		return nil, "", refuse(http.StatusForbidden, "unit "+cq.Unit+" is outside your units")
+	}
 	hits, err := c.o.Store.FindFootage(r.ctx, cq)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	docks, err := c.dockUnits(r)
-	if err != nil {
-		return nil, err
-	}
-	out := []footageRow{}
+	rows = []footageRow{}
 	for _, h := range hits {
-		if recorder != "" && h.Serial != recorder {
-			continue
-		}
-		u, err := c.unitOf(r, docks, h.Serial, h.Seq, h.Unit)
-		if err != nil {
-			return nil, err
-		}
-		if !r.who.InScope(u) || unit != "" && u != unit {
-			continue
-		}
-		row := footageRow{Serial: h.Serial, Seq: h.Seq, Officer: h.Officer, Unit: u, Start: h.Start, End: h.End, CaseTag: h.CaseTag,
+		row := footageRow{Serial: h.Serial, Seq: h.Seq, Officer: h.Officer, Unit: h.Unit, Start: h.Start, End: h.End, CaseTag: h.CaseTag,
 			Object: h.Object, Links: []linkJSON{}}
 		for _, l := range h.Links {
 			row.Links = append(row.Links, linkJSON{Case: l.Case, Type: l.Type, Party: l.Party, By: l.By.Name, Role: l.By.Role, Reason: l.Reason, At: l.At})
@@ -183,16 +167,16 @@ func (c *Console) searchEvidence(r *request) ([]footageRow, error) {
 		if h.Object != "" {
 			hs, err := c.o.Store.Holds(r.ctx, objectID(h.Object))
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			row.Held = len(hs) > 0 && hs[len(hs)-1].Held
 		}
-		out = append(out, row)
-		if len(out) == limit {
-			break
-		}
+		rows = append(rows, row)
 	}
-	return out, nil
+	if len(hits) == cq.Limit {
+		next = hits[len(hits)-1].Cursor().String()
+	}
+	return rows, next, nil
 }
 
 // objectID is the object's id of a receipt's object (id or id@version).

@@ -34,8 +34,8 @@ func (c *Console) evidenceRoutes(mux *http.ServeMux) {
 
 	// API.
 	mux.HandleFunc("GET /api/evidence", c.apiPage(func(r *request) (any, error) {
-		rows, err := c.searchEvidence(r)
-		return map[string]any{"segments": rows}, err
+		rows, next, err := c.searchEvidence(r)
+		return map[string]any{"segments": rows, "next": next}, err
 	}))
 	mux.HandleFunc("GET /api/evidence/{serial}/{seq}", c.apiPage(func(r *request) (any, error) {
 		if !canSearchEvidence(r.who) {
@@ -169,14 +169,20 @@ type accessJSON struct {
 	Remote  string    `json:"remote"`
 }
 
-// accessLog reads the footage access log for a supervisor or an admin
-// (an auditor): who viewed or exported what, when, from where.
+// accessLog reads the footage access log for a supervisor (accesses to
+// their units' footage only) or an admin (an auditor: all): who viewed or
+// exported what, when, from where; filtered by object, viewer, action,
+// unit and time.
 func (c *Console) accessLog(r *request) ([]accessJSON, error) {
 	if !canSearchEvidence(r.who) {
 		return nil, refuse(http.StatusForbidden, "role "+r.who.Role+" may not read the access log")
 	}
 	q := r.URL.Query()
-	aq := store.AccessQuery{ObjectID: q.Get("object"), Viewer: q.Get("viewer"), Action: q.Get("action"), Limit: 1000}
+	aq := store.AccessQuery{ObjectID: q.Get("object"), Viewer: q.Get("viewer"), Action: q.Get("action"), Unit: q.Get("unit"),
+		Units: scopeOf(r.who), Limit: 1000}
+	if aq.Unit != "" && !r.who.InScope(aq.Unit) {
+		return nil, refuse(http.StatusForbidden, "unit "+aq.Unit+" is outside your units")
+	}
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 10000 {
 		aq.Limit = n
 	}
@@ -203,11 +209,11 @@ func (c *Console) accessLog(r *request) ([]accessJSON, error) {
 func (c *Console) evidencePage(r *request) error {
 	data := map[string]any{"Q": r.URL.Query(), "CanPlay": r.who.CanViewFootage(), "CanExport": canExport(r.who)}
 	if r.URL.Query().Has("search") {
-		rows, err := c.searchEvidence(r)
+		rows, next, err := c.searchEvidence(r)
 		if err != nil {
 			return err
 		}
-		data["Rows"], data["Searched"] = rows, true
+		data["Rows"], data["Next"], data["Searched"] = rows, next, true
 	} else if !canSearchEvidence(r.who) {
 		return refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
 	}

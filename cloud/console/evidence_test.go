@@ -8,7 +8,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,5 +233,62 @@ func TestOpenAPICovers(t *testing.T) {
 		if doc.Paths[want] == nil {
 			t.Errorf("openapi.json lacks %s", want)
 		}
+	}
+}
+
+// A supervisor's search is kept to their units in the store's query, so a
+// page is full of their footage however much of other units' lies between,
+// and pages follow each other by the next cursor; the access log is kept
+// to their units' footage the same way.
+func TestEvidenceSearchPagesWithinUnits(t *testing.T) {
+	w := newWorld(t)
+	chief := w.tokens["chief"]
+	var mine []string
+	var objs []string
+	for seq := uint64(1); seq <= 5; seq++ {
+		objs = append(objs, w.footage(t, "dock-1", "R1", seq, "o-1", "CASE-P", []byte(fmt.Sprintf("mine %d", seq))))
+		w.footage(t, "dock-2", "R9", seq, "o-1", "CASE-P", []byte(fmt.Sprintf("theirs %d", seq)))
+		mine = append(mine, fmt.Sprintf("R1/%d", seq))
+	}
+	var got []string
+	after := ""
+	for page := 0; page < 5; page++ {
+		code, body := w.do(t, "GET", "/api/evidence?case=CASE-P&limit=2&after="+url.QueryEscape(after), chief, nil)
+		var p struct {
+			Segments []footageRow
+			Next     string
+		}
+		if err := json.Unmarshal([]byte(body), &p); code != 200 || err != nil {
+			t.Fatalf("page %d: %d %s", page, code, body)
+		}
+		if p.Next != "" && len(p.Segments) != 2 {
+			t.Fatalf("page %d: %d rows and a next cursor", page, len(p.Segments))
+		}
+		for _, s := range p.Segments {
+			got = append(got, fmt.Sprintf("%s/%d", s.Serial, s.Seq))
+		}
+		if after = p.Next; after == "" {
+			break
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(mine, " ") {
+		t.Fatalf("pages found %v, want %v", got, mine)
+	}
+	if code, _ := w.do(t, "GET", "/api/evidence?after=nonsense", chief, nil); code != http.StatusBadRequest {
+		t.Fatalf("a bad cursor: %d", code)
+	}
+
+	ctx := context.Background()
+	for _, o := range []string{objs[0], "an-object-of-no-unit"} {
+		if err := w.st.RecordAccess(ctx, store.FootageAccess{Viewer: "someone", Role: "supervisor", ObjectID: o, Action: "view", Granted: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, body := w.do(t, "GET", "/api/access?viewer=someone", chief, nil)
+	if code != 200 || !strings.Contains(body, objs[0]) || strings.Contains(body, "an-object-of-no-unit") {
+		t.Fatalf("access log of the supervisor's units: %d %s", code, body)
+	}
+	if code, _ := w.do(t, "GET", "/api/access?unit=u2", chief, nil); code != http.StatusForbidden {
+		t.Fatalf("access log of another unit: %d", code)
 	}
 }

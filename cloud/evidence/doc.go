@@ -71,9 +71,21 @@
 // pending chunk, staging/<id>/p<offset>, only if absent (of two instances
 // appending at one offset exactly one wins), and goes into the next part.
 // Every request carries its body's SHA-256 as the signed payload hash,
-// which the server checks before it stores anything, and chunks are
-// hashed here as they stream. The durable offset is the end of the chain
-// of parts from 0 and then of pending chunks.
+// which the server checks before it stores anything: a chunk sent as it
+// came is signed with the dock's chunk sum, so the server's check is the
+// chunk's, and it is hashed here only into the object's running SHA-256
+// (OpenS3 probes that the server refuses a body that does not match its
+// signed hash; one that does not gets chunks hashed here too). The
+// durable offset is the end of the chain of parts from 0 and then of
+// pending chunks.
+//
+// Two instances writing the same part at once (S3 has no conditional part
+// upload, and keeps the last write) are not fenced: the part's state
+// object that names the server's ETag wins, so the durable offset becomes
+// the last writer's end, and a dock told a longer offset by the other is
+// refused at it with the durable one (ErrOffset) and resends from there;
+// nothing is receipted before the whole SHA-256 is checked, and the dock
+// keeps the footage until then (TestS3RacingPartWritesResync).
 //
 // Commit needs no second pass over the bytes: the last part's state gives
 // the SHA-256 of all of them, which must be the declared one, or the

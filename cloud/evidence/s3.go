@@ -83,6 +83,12 @@ type S3 struct {
 	part   int64
 	log    *slog.Logger
 	clock  clockwork.Clock
+	// hashChunks: the server was not seen to refuse a body that does not
+	// hash to its signed SHA-256 (see probePayloadCheck), so a chunk sent
+	// as it came is hashed here too. With a server that checks, the
+	// signed hash is the dock's chunk sum and the server's check is the
+	// chunk's: hashing it here as well would be the same work twice.
+	hashChunks bool
 
 	// pending holds, per staging area, the bytes of the pending chunks
 	// this instance wrote, so the part they go into is sent without
@@ -146,7 +152,32 @@ func OpenS3(ctx context.Context, o S3Opts) (*S3, error) {
 	if err := s.checkBucket(ctx, o.CreateBucket, o.Region); err != nil {
 		return nil, err
 	}
+	if err := s.probePayloadCheck(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// probePayloadCheck finds out whether the server refuses a body that does
+// not hash to the request's signed x-amz-content-sha256 (AWS S3, MinIO and
+// versitygw do), by putting one under staging/ that does not. If the
+// server stores it, it is deleted again and chunks are hashed here too
+// (hashChunks), with a warning: the object's whole SHA-256, checked at
+// commit, is computed here either way.
+func (s *S3) probePayloadCheck(ctx context.Context) error {
+	key := s3Staging + "payload-check-" + strconv.FormatInt(s.clock.Now().UnixNano(), 36)
+	other := sha256.Sum256([]byte("not the body"))
+	info, err := s.core.PutObject(ctx, s.bucket, key, strings.NewReader("body"), 4, "", hex.EncodeToString(other[:]), putOnce())
+	switch code := errCode(err); {
+	case code == "XAmzContentSHA256Mismatch" || code == "BadDigest":
+		return nil
+	case err != nil:
+		return fmt.Errorf("evidence: s3 payload check: %w", err)
+	}
+	s.hashChunks = true
+	s.log.Warn("evidence: the S3 server stored a body that does not hash to its signed SHA-256; chunks are hashed here too",
+		"bucket", s.bucket)
+	return s.removeVersion(ctx, key, info.VersionID)
 }
 
 func (s *S3) checkBucket(ctx context.Context, create bool, region string) error {
@@ -538,7 +569,7 @@ func (s *S3) appendPending(ctx context.Context, id string, a *s3Area, off int64,
 	if keep != nil {
 		b = make([]byte, 0, n)
 	}
-	hr := &hashReader{r: r, left: n, h: sha256.New(), keep: b}
+	hr := &hashReader{r: r, left: n, h: s.chunkHash(), keep: b}
 	info, perr := s.core.PutObject(ctx, s.bucket, partKey(id, off), hr, n, "", want, putOnce())
 	if err := s.chunkErr(ctx, id, a, off, n, want, hr, perr, func() {
 		if err := s.removeVersion(ctx, partKey(id, off), info.VersionID); err != nil {
@@ -585,7 +616,7 @@ func (s *S3) chunkErr(ctx context.Context, id string, a *s3Area, off, n int64, w
 	switch code := errCode(perr); {
 	case hr.err != nil:
 		return fmt.Errorf("%w: %d of %d bytes: %w", ErrShortChunk, hr.read, n, hr.err)
-	case hr.read == n && hex.EncodeToString(hr.h.Sum(nil)) != want:
+	case hr.h != nil && hr.read == n && hex.EncodeToString(hr.h.Sum(nil)) != want:
 		if perr == nil { // stored despite its hash (a server not checking payload hashes): drop it
 			drop()
 		}
@@ -615,7 +646,7 @@ func (s *S3) appendPart(ctx context.Context, id string, a *s3Area, off int64, r 
 		return a.off, fmt.Errorf("%w: more than 10000 parts", ErrTooLarge)
 	}
 	key := objectKey(a.sum)
-	hr := &hashReader{r: r, left: n, h: sha256.New()}
+	hr := &hashReader{r: r, left: n, h: s.chunkHash()}
 	var part minio.ObjectPart
 	var perr error
 	if len(a.pend) == 0 {
@@ -624,7 +655,10 @@ func (s *S3) appendPart(ctx context.Context, id string, a *s3Area, off int64, r 
 		part, perr = s.core.PutObjectPart(ctx, s.bucket, key, a.upload, num, hr, n,
 			minio.PutObjectPartOptions{Sha256Hex: want, DisableContentSha256: true})
 	} else {
-		// The pending chunks and this one: gathered, hashed, sent.
+		// The pending chunks and this one: gathered, hashed, sent. The
+		// part's signed SHA-256 is of all of them, so this chunk's sum is
+		// checked here.
+		hr.h = sha256.New()
 		pn := off - a.partEnd
 		buf := make([]byte, pn+n)
 		s.pendMu.Lock()
@@ -711,13 +745,22 @@ func (s *S3) readPending(ctx context.Context, a *s3Area, b []byte) error {
 	return nil
 }
 
+// chunkHash is a hash for a chunk sent as it came: nil (none) when the
+// server checks the signed payload hash, which is the chunk's sum.
+func (s *S3) chunkHash() hash.Hash {
+	if s.hashChunks {
+		return sha256.New()
+	}
+	return nil
+}
+
 // hashReader reads exactly left bytes of r, hashing them; an early end or
 // a read error is kept in err.
 type hashReader struct {
 	r    io.Reader
 	left int64
 	read int64
-	h    hash.Hash
+	h    hash.Hash // if set, the chunk's own hash
 	also hash.Hash // if set, fed the same bytes
 	keep []byte    // if not nil, the bytes are appended
 	err  error
@@ -731,7 +774,9 @@ func (h *hashReader) Read(p []byte) (int, error) {
 		p = p[:h.left]
 	}
 	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
+	if h.h != nil {
+		h.h.Write(p[:n])
+	}
 	if h.also != nil {
 		h.also.Write(p[:n])
 	}
@@ -822,10 +867,141 @@ func (s *S3) StagingAreas(ctx context.Context) ([]StagingArea, error) {
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
+		if errors.Is(err, ErrCorrupt) {
+			// Not an area this code can continue (one staged before the
+			// upload moved into the multipart upload): listed without
+			// meta, so the sweep discards it once it is old enough.
+			t, terr := s.lastWrite(ctx, id)
+			if terr != nil {
+				return nil, fmt.Errorf("evidence: staging %s: %w", id, terr)
+			}
+			s.log.Warn("evidence: unreadable staging area", "staging", id, "touched", t, "err", err)
+			out = append(out, StagingArea{ID: id, Touched: t})
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("evidence: staging %s: %w", id, err)
 		}
 		out = append(out, StagingArea{ID: id, Size: a.size, Meta: a.meta, Touched: a.touched})
 	}
 	return out, nil
+}
+
+// lastWrite is the time of the last write under staging area id.
+func (s *S3) lastWrite(ctx context.Context, id string) (time.Time, error) {
+	var t time.Time
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: stagingKey(id, ""), Recursive: true}) {
+		if o.Err != nil {
+			return time.Time{}, o.Err
+		}
+		if o.LastModified.After(t) {
+			t = o.LastModified.UTC()
+		}
+	}
+	return t, nil
+}
+
+// MultipartUpload is a multipart upload in progress in the bucket.
+type MultipartUpload struct {
+	Object   string // the object id (SHA-256) it would complete
+	UploadID string
+	// Staging is the staging area whose upload it is; "" if no staging
+	// area names it (an orphan: a Begin that stopped before its meta
+	// object, a racing Begin's loser whose abort failed, a discard that
+	// stopped half-way).
+	Staging string
+	// Progress is its last progress by the server's clock: its start, its
+	// last part, and its staging area's last write.
+	Progress time.Time
+}
+
+// MultipartUploads lists the multipart uploads in progress of objects/,
+// each with the staging area that names it and its last progress. An area
+// whose meta object does not read (one written before the upload moved
+// into the multipart upload) names no upload; it is logged and skipped.
+func (s *S3) MultipartUploads(ctx context.Context) ([]MultipartUpload, error) {
+	type area struct {
+		id      string
+		touched time.Time
+	}
+	areas := map[string]area{} // upload id -> its staging area
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s3Staging}) {
+		if o.Err != nil {
+			return nil, fmt.Errorf("evidence: multipart uploads: %w", o.Err)
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(o.Key, s3Staging), "/")
+		if ValidStagingID(id) != nil {
+			continue
+		}
+		a, err := s.load(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case errors.Is(err, ErrCorrupt):
+			s.log.Warn("evidence: a staging area names no upload", "staging", id, "err", err)
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("evidence: multipart uploads: staging %s: %w", id, err)
+		}
+		if a.upload != "" {
+			areas[a.upload] = area{id, a.touched}
+		}
+	}
+	var out []MultipartUpload
+	for u := range s.c.ListIncompleteUploads(ctx, s.bucket, s3Objects, true) {
+		if u.Err != nil {
+			return nil, fmt.Errorf("evidence: multipart uploads: %w", u.Err)
+		}
+		id := strings.TrimPrefix(u.Key, s3Objects)
+		if ValidObjectID(id) != nil {
+			continue
+		}
+		m := MultipartUpload{Object: id, UploadID: u.UploadID, Progress: u.Initiated.UTC()}
+		if a, ok := areas[u.UploadID]; ok {
+			m.Staging = a.id
+			if a.touched.After(m.Progress) {
+				m.Progress = a.touched.UTC()
+			}
+		}
+		for marker := 0; ; {
+			res, err := s.core.ListObjectParts(ctx, s.bucket, u.Key, u.UploadID, marker, 1000)
+			if errCode(err) == "NoSuchUpload" {
+				break // completed or aborted meanwhile
+			}
+			if err != nil {
+				return nil, fmt.Errorf("evidence: multipart uploads: parts of %s: %w", id, err)
+			}
+			for _, p := range res.ObjectParts {
+				if p.LastModified.After(m.Progress) {
+					m.Progress = p.LastModified.UTC()
+				}
+			}
+			if !res.IsTruncated || res.NextPartNumberMarker <= marker {
+				break
+			}
+			marker = res.NextPartNumberMarker
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// AbortUpload aborts orphaned multipart upload u (its parts are never
+// evidence: the dock holds the footage until a receipt); nil if it is gone
+// already. An upload a staging area names is refused: it ends with its
+// area (Discard, by the upload endpoint's sweep). Which orphans are
+// abandoned is the caller's policy (custody.Orphans); this is the
+// mechanism.
+func (s *S3) AbortUpload(ctx context.Context, u MultipartUpload) error {
+	if err := ValidObjectID(u.Object); err != nil {
+		return err
+	}
+	if u.Staging != "" {
+		return fmt.Errorf("evidence: abort upload %s: staging area %s names it (discard the area)", u.UploadID, u.Staging)
+	}
+	err := s.core.AbortMultipartUpload(ctx, s.bucket, objectKey(u.Object), u.UploadID)
+	if err != nil && errCode(err) != "NoSuchUpload" {
+		return fmt.Errorf("evidence: abort upload %s of %s: %w", u.UploadID, u.Object, err)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -66,11 +67,51 @@ func (s *Store) LinkCase(ctx context.Context, l CaseLink) error {
 
 // CaseQuery finds footage; zero fields match all. Case matches a
 // segment's reported case tag or a link; Party matches a link; Unit is the
-// recorder's enrolled unit; From and To bound the drift-corrected start.
+// segment's unit (see CaseHit.Unit); From and To bound the drift-corrected
+// start.
 type CaseQuery struct {
 	Case, Party, Officer, Unit string
+	Recorder                   string // the recorder's serial
 	From, To                   time.Time
-	Limit                      int // default 1000
+	// Units, if not nil, keeps only footage of these units (a
+	// supervisor's scope), in the query itself; an empty list finds
+	// nothing. nil is every unit (an admin, or an operator's CLI).
+	Units []string
+	// After continues a search after this hit (keyset pagination: the
+	// last hit of the previous page); nil starts at the oldest.
+	After *CaseCursor
+	Limit int // default 1000
+}
+
+// CaseCursor is where a page of FindFootage ended: its last hit's start,
+// serial and sequence, the order hits come in.
+type CaseCursor struct {
+	Start  time.Time
+	Serial string
+	Seq    uint64
+}
+
+// Cursor is the cursor that continues a search after h.
+func (h CaseHit) Cursor() CaseCursor { return CaseCursor{Start: h.Start, Serial: h.Serial, Seq: h.Seq} }
+
+// String encodes c for an API's "after" parameter (ParseCaseCursor reads
+// it): start in Unix nanoseconds, sequence, serial.
+func (c CaseCursor) String() string {
+	return fmt.Sprintf("%d.%d.%s", c.Start.UnixNano(), c.Seq, c.Serial)
+}
+
+// ParseCaseCursor reads a CaseCursor.String.
+func ParseCaseCursor(v string) (CaseCursor, error) {
+	f := strings.SplitN(v, ".", 3)
+	if len(f) != 3 || f[2] == "" || len(f[2]) > 128 || cleanText(f[2]) != nil {
+		return CaseCursor{}, fmt.Errorf("%w: cursor %.80q", ErrArgument, v)
+	}
+	ns, err1 := strconv.ParseInt(f[0], 10, 64)
+	seq, err2 := strconv.ParseUint(f[1], 10, 63)
+	if err1 != nil || err2 != nil {
+		return CaseCursor{}, fmt.Errorf("%w: cursor %.80q", ErrArgument, v)
+	}
+	return CaseCursor{Start: time.Unix(0, ns).UTC(), Serial: f[2], Seq: seq}, nil
 }
 
 // CaseHit is one segment found, with its links.
@@ -78,7 +119,10 @@ type CaseHit struct {
 	Serial  string
 	Seq     uint64
 	Officer string
-	Unit    string // enrolled unit of the recorder; "" if not enrolled
+	// Unit is the segment's unit: the recorder's enrolled unit, else the
+	// unit of the dock that reported the segment (recorders not enrolled,
+	// as in the demo); "" if neither has one.
+	Unit    string
 	Start   time.Time
 	End     time.Time
 	CaseTag string // as the recorder reported it
@@ -86,7 +130,24 @@ type CaseHit struct {
 	Links   []CaseLink
 }
 
-// FindFootage answers a CaseQuery from the indexes, oldest first.
+// segmentUnit is the SQL of a segment's unit (CaseHit.Unit), for a query
+// joining segments g, recorders r and docks d.
+const segmentUnit = `COALESCE(NULLIF(r.unit, ''), d.unit, '')`
+
+// inList appends to where a condition that expr is one of vs (false for
+// none), and its arguments to args.
+func inList(expr string, vs []string, where []string, args []any) ([]string, []any) {
+	if len(vs) == 0 {
+		return append(where, "1 = 0"), args
+	}
+	for _, v := range vs {
+		args = append(args, v)
+	}
+	return append(where, expr+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(vs)), ", ")+")"), args
+}
+
+// FindFootage answers a CaseQuery from the indexes, oldest first (by
+// start, serial, sequence), at most Limit hits after q.After.
 func (s *Store) FindFootage(ctx context.Context, q CaseQuery) ([]CaseHit, error) {
 	if q.Limit <= 0 {
 		q.Limit = 1000
@@ -103,8 +164,14 @@ func (s *Store) FindFootage(ctx context.Context, q CaseQuery) ([]CaseHit, error)
 	if q.Officer != "" {
 		add(`g.officer = ?`, q.Officer)
 	}
+	if q.Recorder != "" {
+		add(`g.serial = ?`, q.Recorder)
+	}
 	if q.Unit != "" {
-		add(`r.unit = ?`, q.Unit)
+		add(segmentUnit+` = ?`, q.Unit)
+	}
+	if q.Units != nil {
+		where, args = inList(segmentUnit, q.Units, where, args)
 	}
 	if !q.From.IsZero() {
 		add(`g.corr_start_ns >= ?`, q.From.UnixNano())
@@ -112,8 +179,17 @@ func (s *Store) FindFootage(ctx context.Context, q CaseQuery) ([]CaseHit, error)
 	if !q.To.IsZero() {
 		add(`g.corr_start_ns < ?`, q.To.UnixNano())
 	}
-	query := `SELECT g.serial, g.seq, g.officer, COALESCE(r.unit, ''), g.corr_start_ns, g.corr_end_ns, g.case_tag,
+	if a := q.After; a != nil {
+		if a.Seq > math.MaxInt64 {
+			return nil, fmt.Errorf("%w: cursor seq %d", ErrArgument, a.Seq)
+		}
+		ns := a.Start.UnixNano()
+		add(`(g.corr_start_ns > ? OR g.corr_start_ns = ? AND (g.serial > ? OR g.serial = ? AND g.seq > ?))`,
+			ns, ns, a.Serial, a.Serial, int64(a.Seq))
+	}
+	query := `SELECT g.serial, g.seq, g.officer, ` + segmentUnit + `, g.corr_start_ns, g.corr_end_ns, g.case_tag,
 		COALESCE(c.object_id, '') FROM segments g LEFT JOIN recorders r ON r.serial = g.serial
+		LEFT JOIN docks d ON d.id = g.dock
 		LEFT JOIN receipts c ON c.device = g.serial AND c.seq = g.seq`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")

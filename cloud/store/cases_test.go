@@ -18,12 +18,18 @@ func TestCaseIndex(t *testing.T) {
 		if err := s.EnrollDock(ctx, "dock-1", "unit-7", "dock-1-token-0123456789"); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.EnrollUnit(ctx, Unit{ID: "unit-9"}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EnrollDock(ctx, "dock-2", "unit-9", "dock-2-token-0123456789"); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.EnrollRecorder(ctx, Recorder{Serial: "R1", Unit: "unit-7", PublicKey: testKey(1)}, "test"); err != nil {
 			t.Fatal(err)
 		}
 		m1, m2, m3 := manifest("R1", 1, t0, 0), manifest("R1", 2, t0.Add(time.Hour), 0), manifest("R2", 1, t0.Add(2*time.Hour), 0)
 		m2.CaseTag, m3.CaseTag, m3.Officer = "", "case-9", "o-2002"
-		commit(t, s, msg(t, "dock-1", "a", t0, m1), msg(t, "dock-1", "b", t0, m2), msg(t, "dock-1", "c", t0, m3))
+		commit(t, s, msg(t, "dock-1", "a", t0, m1), msg(t, "dock-1", "b", t0, m2), msg(t, "dock-2", "c", t0, m3))
 
 		sup := Actor{Name: "chief-wang", Role: "supervisor"}
 		for _, tc := range []struct {
@@ -53,6 +59,11 @@ func TestCaseIndex(t *testing.T) {
 			{"by party", CaseQuery{Party: "Zhang San"}, "R1/2"},
 			{"by officer", CaseQuery{Officer: "o-2002"}, "R2/1"},
 			{"by unit", CaseQuery{Unit: "unit-7"}, "R1/1 R1/2"},
+			{"by the reporting dock's unit (recorder not enrolled)", CaseQuery{Unit: "unit-9"}, "R2/1"},
+			{"by recorder", CaseQuery{Recorder: "R2"}, "R2/1"},
+			{"within a scope", CaseQuery{Case: "case-1", Units: []string{"unit-9", "unit-x"}}, "R2/1"},
+			{"empty scope", CaseQuery{Units: []string{}}, ""},
+			{"after a cursor", CaseQuery{Case: "case-1", After: &CaseCursor{Start: t0, Serial: "R1", Seq: 1}}, "R1/2 R2/1"},
 			{"by time", CaseQuery{From: t0.Add(30 * time.Minute), To: t0.Add(90 * time.Minute)}, "R1/2"},
 			{"combined", CaseQuery{Case: "case-1", Officer: "o-1001"}, "R1/1 R1/2"},
 			{"nothing", CaseQuery{Case: "case-404"}, ""},
@@ -70,6 +81,32 @@ func TestCaseIndex(t *testing.T) {
 					t.Fatalf("found %v, want %s", got, tc.want)
 				}
 			})
+		}
+		// Keyset pages, a hit at a time, through the cursor's text form.
+		var paged []string
+		q := CaseQuery{Case: "case-1", Limit: 1}
+		for range 5 {
+			hs, err := s.FindFootage(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hs) == 0 {
+				break
+			}
+			paged = append(paged, hs[0].Serial+"/"+itoa(hs[0].Seq))
+			c, err := ParseCaseCursor(hs[0].Cursor().String())
+			if err != nil || c != hs[0].Cursor() {
+				t.Fatalf("cursor %q reads back as %+v, %v", hs[0].Cursor(), c, err)
+			}
+			q.After = &c
+		}
+		if strings.Join(paged, " ") != "R1/1 R1/2 R2/1" {
+			t.Fatalf("pages %v", paged)
+		}
+		for _, bad := range []string{"", "1.2", "x.1.R1", "1.x.R1", "1.2."} {
+			if _, err := ParseCaseCursor(bad); !errors.Is(err, ErrArgument) {
+				t.Fatalf("cursor %q: %v", bad, err)
+			}
 		}
 		hs, err := s.FindFootage(ctx, CaseQuery{Party: "Zhang San"})
 		if err != nil || len(hs) != 1 || hs[0].CaseTag != "" || len(hs[0].Links) != 1 || hs[0].Links[0].By != sup || hs[0].Unit != "unit-7" {

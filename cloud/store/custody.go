@@ -119,8 +119,20 @@ type AccessQuery struct {
 	Action   string
 	Since    time.Time // at or after
 	Until    time.Time // before
-	Limit    int       // default 1000
+	// Unit keeps the accesses to footage of this unit (CaseHit.Unit of
+	// a segment the object is receipted for); Units, if not nil, those of
+	// these units (a supervisor's scope; an empty list finds nothing).
+	// Either drops accesses naming no receipted object.
+	Unit  string
+	Units []string
+	Limit int // default 1000
 }
+
+// accessUnit is the SQL of "the accessed object is footage of a unit
+// that" (the condition follows), for a query over footage_access.
+const accessUnit = `EXISTS (SELECT 1 FROM receipts c JOIN segments g ON g.serial = c.device AND g.seq = c.seq
+	LEFT JOIN recorders r ON r.serial = g.serial LEFT JOIN docks d ON d.id = g.dock
+	WHERE c.object_id = footage_access.object_id AND `
 
 // AccessLog reads the footage access log (who viewed or exported what,
 // when, from where, granted or refused), oldest first, for a supervisor
@@ -140,6 +152,15 @@ func (s *Store) AccessLog(ctx context.Context, q AccessQuery) ([]FootageAccess, 
 	}
 	if q.Action != "" {
 		add("action = ?", q.Action)
+	}
+	if q.Unit != "" {
+		add(accessUnit+segmentUnit+" = ?)", q.Unit)
+	}
+	if q.Units != nil {
+		var cond []string
+		var vs []any
+		cond, vs = inList(segmentUnit, q.Units, cond, vs)
+		where, args = append(where, accessUnit+cond[0]+")"), append(args, vs...)
 	}
 	if !q.Since.IsZero() {
 		add("at_ns >= ?", q.Since.UnixNano())

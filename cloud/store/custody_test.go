@@ -2,9 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/berthdock/berth/cloud/wire"
 )
 
 func TestHolds(t *testing.T) {
@@ -85,6 +89,72 @@ func TestAccessLogFilters(t *testing.T) {
 					if rows[i] != tc.want[i] {
 						t.Fatalf("rows %v, want %v", rows, tc.want)
 					}
+				}
+			})
+		}
+	})
+}
+
+// The access log kept to a unit's footage, in the query: the unit of the
+// segment an accessed object is receipted for (the recorder's enrolled
+// unit, else the reporting dock's).
+func TestAccessLogByUnit(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		for _, u := range []struct{ unit, dock string }{{"unit-7", "dock-1"}, {"unit-9", "dock-2"}} {
+			if err := s.EnrollUnit(ctx, Unit{ID: u.unit}, "test"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.EnrollDock(ctx, u.dock, u.unit, u.dock+"-token-0123456789"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.EnrollRecorder(ctx, Recorder{Serial: "R1", Unit: "unit-7", PublicKey: testKey(1)}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		// R1 is enrolled in unit-7; R2 is not
+		// enrolled and reported by unit-9's dock.
+		commit(t, s, msg(t, "dock-1", "a", t0, manifest("R1", 1, t0, 0)), msg(t, "dock-2", "b", t0, manifest("R2", 1, t0, 0)))
+		key := ed25519.NewKeyFromSeed(make([]byte, 32))
+		for _, r := range []wire.Receipt{
+			{ObjectID: hash64("R1/1") + "@v1", Device: "R1", Seq: 1, SHA256: hash64("R1/1"), Size: 1 << 20, StoredAt: t0},
+			{ObjectID: hash64("R2/1") + "@v1", Device: "R2", Seq: 1, SHA256: hash64("R2/1"), Size: 1 << 20, StoredAt: t0},
+		} {
+			r.Sign("k", key)
+			if err := s.RecordReceipt(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, obj := range []string{hash64("R1/1") + "@v1", hash64("R2/1") + "@v1", "not-receipted"} {
+			if err := s.RecordAccess(ctx, FootageAccess{At: t0.Add(time.Duration(i) * time.Minute), Viewer: "wang", Role: "supervisor",
+				ObjectID: obj, Action: "view", Granted: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			name string
+			q    AccessQuery
+			want []string
+		}{
+			{"unit", AccessQuery{Unit: "unit-7"}, []string{hash64("R1/1") + "@v1"}},
+			{"unit of the dock", AccessQuery{Unit: "unit-9"}, []string{hash64("R2/1") + "@v1"}},
+			{"scope", AccessQuery{Units: []string{"unit-9", "unit-x"}}, []string{hash64("R2/1") + "@v1"}},
+			{"scope and unit", AccessQuery{Units: []string{"unit-9"}, Unit: "unit-7"}, nil},
+			{"empty scope", AccessQuery{Units: []string{}}, nil},
+			{"every unit", AccessQuery{}, []string{hash64("R1/1") + "@v1", hash64("R2/1") + "@v1", "not-receipted"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.AccessLog(ctx, tc.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var objs []string
+				for _, a := range got {
+					objs = append(objs, a.ObjectID)
+				}
+				if strings.Join(objs, " ") != strings.Join(tc.want, " ") {
+					t.Fatalf("objects %v, want %v", objs, tc.want)
 				}
 			})
 		}

@@ -62,3 +62,27 @@ func FuzzCommitText(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCaseCursor: an API's "after" parameter either is refused with
+// ErrArgument or reads as a cursor whose text form reads back the same.
+func FuzzParseCaseCursor(f *testing.F) {
+	for _, s := range []string{"1764468000000000000.5.R1", "0.0.x", "-1.2.a.b", "1.2.", "", "9.18446744073709551615.R", "1.2.R\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCaseCursor(s)
+		if err != nil {
+			if !errors.Is(err, ErrArgument) {
+				t.Fatalf("%q: %v is not ErrArgument", s, err)
+			}
+			return
+		}
+		if cleanText(c.Serial) != nil {
+			t.Fatalf("%q: a cursor naming serial %q (not NUL-free UTF-8) accepted", s, c.Serial)
+		}
+		again, err := ParseCaseCursor(c.String())
+		if err != nil || again != c {
+			t.Fatalf("%q reads as %+v, whose text %q reads as %+v (%v)", s, c, c.String(), again, err)
+		}
+	})
+}

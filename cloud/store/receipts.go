@@ -67,6 +67,20 @@ func (s *Store) RecordReceipt(ctx context.Context, r wire.Receipt) error {
 	return nil
 }
 
+// Receipted reports whether a receipt names the object of SHA-256
+// sha256hex (whatever its version).
+func (s *Store) Receipted(ctx context.Context, sha256hex string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT 1 FROM receipts WHERE sha256 = ? LIMIT 1`), sha256hex).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: receipted: %w", err)
+	}
+	return true, nil
+}
+
 // Receipt returns the recorded receipt of device's segment seq.
 func (s *Store) Receipt(ctx context.Context, device string, seq uint64) (wire.Receipt, bool, error) {
 	r, ok, err := s.receipt(ctx, s.db, device, seq)

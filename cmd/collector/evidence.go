@@ -17,22 +17,23 @@ import (
 	"github.com/berthdock/berth/cloud/store"
 )
 
-const evidenceUsage = `usage: collector evidence access [--config FILE | --db DSN] [--object ID] [--viewer NAME] [--action view|export]
-                                  [--since RFC3339] [--until RFC3339] [--limit N] [--json]
+const evidenceUsage = `usage: collector evidence access [--object REF] [--viewer NAME] [--action view|export] [--unit U]
+                                  [--since RFC3339] [--until RFC3339] [--limit N] [--json] [--server URL] [--token-file FILE]
        collector evidence hold SERIAL SEQ --reason TEXT [--server URL] [--token-file FILE]      (supervisor or admin)
        collector evidence lift-hold SERIAL SEQ --reason TEXT [--server URL] [--token-file FILE] (supervisor or admin)
-       collector evidence holds OBJECT [--config FILE | --db DSN]
-       collector evidence find [--case C] [--party P] [--officer O] [--unit U] [--since T] [--until T] [--limit N] [--json]
+       collector evidence holds SERIAL SEQ [--server URL] [--token-file FILE]
+       collector evidence find [--case C] [--party P] [--officer O] [--recorder R] [--unit U] [--since T] [--until T]
+                               [--limit N] [--json] [--server URL] [--token-file FILE]
        collector evidence export ...   (collector evidence export, for its usage)
        collector evidence link SERIAL SEQ --case C [--type T] [--party P] --reason TEXT [--server URL] [--token-file FILE]
        collector evidence retention apply [--config FILE | --db DSN --evidence DIR]
            (re-extends the object lock of held and case-linked objects, as collector serve does
            every few hours; changes nothing when every lock is in place)
 
-OBJECT is an evidence object id (its SHA-256). hold, lift-hold, link and the export steps
-go through the collector's API as the person whose token it is (collector user token NAME;
-or set BERTH_TOKEN): nobody acts under a name they type. access, holds and find read the
-store of an operator who holds it.
+Every subcommand but retention goes through the collector's API as the person whose token
+it is (collector user token NAME; or set BERTH_TOKEN): nobody acts or reads under a name they
+type, and a supervisor finds footage and reads accesses of their own units only (an admin:
+all). retention apply works on the store and evidence of an operator who holds them.
 `
 
 // runEvidence is the custody tool: the footage access log, and legal holds.
@@ -51,48 +52,67 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	configPath := fs.String("config", "", "the collector's configuration file (store and evidence store)")
 	dsn := fs.String("db", defaultDSN, "collector store: SQLite file or postgres:// URL (without --config)")
 	evDir := fs.String("evidence", "berth-collector/evidence", "evidence directory (without --config)")
-	var q store.AccessQuery
-	var cq store.CaseQuery
 	var link store.CaseLink
-	var since, until, reason, server, tokenFile string
+	var reason, server, tokenFile string
 	var asJSON bool
+	var limit int
+	query := url.Values{} // the API's query of access and find
+	queryVar := func(name, usage string) {
+		fs.Func(name, usage, func(v string) error { query.Set(name, v); return nil })
+	}
+	timeVar := func(name, param, usage string) {
+		fs.Func(name, usage+" (RFC 3339)", func(v string) error {
+			if _, err := time.Parse(time.RFC3339, v); err != nil {
+				return err
+			}
+			query.Set(param, v)
+			return nil
+		})
+	}
 	apiFlags := func() {
 		fs.StringVar(&server, "server", "http://127.0.0.1:8780", "the collector's URL")
 		fs.StringVar(&tokenFile, "token-file", "", "file holding your API token (default: $BERTH_TOKEN)")
-		fs.StringVar(&reason, "reason", "", "why (required; recorded)")
 	}
 	switch sub {
 	case "access":
-		fs.StringVar(&q.ObjectID, "object", "", "only this object")
-		fs.StringVar(&q.Viewer, "viewer", "", "only this viewer")
-		fs.StringVar(&q.Action, "action", "", "only this action (view, export)")
-		fs.StringVar(&since, "since", "", "at or after this time (RFC 3339)")
-		fs.StringVar(&until, "until", "", "before this time (RFC 3339)")
-		fs.IntVar(&q.Limit, "limit", 1000, "at most this many, oldest first")
+		queryVar("object", "only this object (its receipt's ref)")
+		queryVar("viewer", "only this viewer")
+		queryVar("action", "only this action (view, export, ...)")
+		queryVar("unit", "only accesses to footage of this unit")
+		timeVar("since", "since", "at or after this time")
+		timeVar("until", "until", "before this time")
+		fs.IntVar(&limit, "limit", 1000, "at most this many (10000 at most), oldest first")
 		fs.BoolVar(&asJSON, "json", false, "one JSON object per line")
+		apiFlags()
 	case "hold", "lift-hold":
 		apiFlags()
-	case "holds", "retention":
+		fs.StringVar(&reason, "reason", "", "why (required; recorded)")
+	case "holds":
+		apiFlags()
+	case "retention":
 	case "find":
-		fs.StringVar(&cq.Case, "case", "", "case number (reported tag or a link)")
-		fs.StringVar(&cq.Party, "party", "", "inspected party (a link)")
-		fs.StringVar(&cq.Officer, "officer", "", "officer")
-		fs.StringVar(&cq.Unit, "unit", "", "the recorder's enrolled unit")
-		fs.StringVar(&since, "since", "", "recording started at or after (RFC 3339)")
-		fs.StringVar(&until, "until", "", "recording started before (RFC 3339)")
-		fs.IntVar(&cq.Limit, "limit", 1000, "at most this many, oldest first")
+		queryVar("case", "case number (reported tag or a link)")
+		queryVar("party", "inspected party (a link)")
+		queryVar("officer", "officer")
+		queryVar("recorder", "recorder serial")
+		queryVar("unit", "the segment's unit (the recorder's enrolled unit, else its dock's)")
+		timeVar("since", "from", "recording started at or after")
+		timeVar("until", "to", "recording started before")
+		fs.IntVar(&limit, "limit", 1000, "at most this many, oldest first (pages of the API's, followed)")
 		fs.BoolVar(&asJSON, "json", false, "one JSON object per line")
+		apiFlags()
 	case "link":
 		fs.StringVar(&link.Case, "case", "", "case number (required)")
 		fs.StringVar(&link.Type, "type", "", "case type (complaint, lawsuit, ...: the retention policy's)")
 		fs.StringVar(&link.Party, "party", "", "inspected party")
 		apiFlags()
+		fs.StringVar(&reason, "reason", "", "why (required; recorded)")
 	default:
 		fmt.Fprintf(stderr, "collector evidence: unknown subcommand %q\n%s", sub, evidenceUsage)
 		return 2
 	}
 	// Flags may come before or after the positional arguments.
-	want := map[string]int{"access": 0, "find": 0, "link": 2, "hold": 2, "lift-hold": 2, "holds": 1, "retention": 1}[sub]
+	want := map[string]int{"access": 0, "find": 0, "link": 2, "hold": 2, "lift-hold": 2, "holds": 2, "retention": 1}[sub]
 	var pos []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
@@ -127,21 +147,19 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		return evidenceAPI(ctx, sub, server, tokenFile, pos[0], seq, link, reason, stdout, stderr)
 	}
-	for _, t := range []struct {
-		s   string
-		dst *time.Time
-	}{{since, &q.Since}, {until, &q.Until}} {
-		if t.s == "" {
-			continue
-		}
-		v, err := time.Parse(time.RFC3339, t.s)
+	if sub == "access" || sub == "find" {
+		api, err := newAPIClient(server, tokenFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "collector evidence access: %v\n", err)
+			fmt.Fprintf(stderr, "collector evidence %s: %v\n", sub, err)
 			return 2
 		}
-		*t.dst = v
+		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		if sub == "access" {
+			return listAccess(ctx, api, query, limit, asJSON, stdout, stderr)
+		}
+		return listFootage(ctx, api, query, limit, asJSON, stdout, stderr)
 	}
-	cq.From, cq.To = q.Since, q.Until
 	cfg := &collector.Config{Store: *dsn, Evidence: *evDir}
 	if *configPath != "" {
 		var err error
@@ -158,41 +176,19 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	defer st.Close()
-	switch sub {
-	case "access":
-		return listAccess(ctx, st, q, asJSON, stdout, stderr)
-	case "find":
-		return listFootage(ctx, st, cq, asJSON, stdout, stderr)
-	case "retention":
-		ev, err := collector.OpenEvidence(ctx, cfg, discardLogger())
-		if err != nil {
-			fmt.Fprintf(stderr, "collector evidence retention: %v\n", err)
-			return 1
-		}
-		rep, err := collector.RetentionKeeper(cfg, st, ev, discardLogger()).Apply(ctx)
-		fmt.Fprintf(stdout, "retention enforced by the %s: %d held and %d case-linked objects, %d locks extended, %d failed\n",
-			rep.How, rep.Held, rep.Linked, rep.Extended, rep.Failed)
-		if err != nil {
-			fmt.Fprintf(stderr, "collector evidence retention: %v\n", err)
-			return 1
-		}
-		return 0
-	case "holds":
-		hs, err := st.Holds(ctx, strings.SplitN(object, "@", 2)[0])
-		if err != nil {
-			fmt.Fprintf(stderr, "collector evidence holds: %v\n", err)
-			return 1
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "AT\tHOLD\tBY\tROLE\tREASON")
-		for _, h := range hs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.At.Local().Format(time.DateTime), map[bool]string{true: "set", false: "lifted"}[h.Held],
-				h.By.Name, h.By.Role, h.Reason)
-		}
-		tw.Flush()
-		return 0
+	ev, err := collector.OpenEvidence(ctx, cfg, discardLogger())
+	if err != nil {
+		fmt.Fprintf(stderr, "collector evidence retention: %v\n", err)
+		return 1
 	}
-	return 2
+	rep, err := collector.RetentionKeeper(cfg, st, ev, discardLogger()).Apply(ctx)
+	fmt.Fprintf(stdout, "retention enforced by the %s: %d held and %d case-linked objects, %d locks extended, %d failed\n",
+		rep.How, rep.Held, rep.Linked, rep.Extended, rep.Failed)
+	if err != nil {
+		fmt.Fprintf(stderr, "collector evidence retention: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 // evidenceAPI links a segment to a case, or sets or lifts its legal hold,
@@ -213,10 +209,13 @@ func evidenceAPI(ctx context.Context, sub, server, tokenFile, serial string, seq
 		RetainUntil time.Time `json:"retain_until"`
 		EnforcedBy  string    `json:"enforced_by"`
 	}
-	if sub == "link" {
+	switch sub {
+	case "holds":
+		return listHolds(ctx, api, path+"holds", serial, seq, stdout, stderr)
+	case "link":
 		err = api.call(ctx, http.MethodPost, path+"links", map[string]string{"case": link.Case, "type": link.Type, "party": link.Party,
 			"reason": reason}, &out)
-	} else {
+	default:
 		err = api.call(ctx, http.MethodPost, path+sub, map[string]string{"reason": reason}, &out)
 	}
 	if err != nil {
@@ -234,15 +233,82 @@ func evidenceAPI(ctx context.Context, sub, server, tokenFile, serial string, seq
 	return 0
 }
 
-func listFootage(ctx context.Context, st *store.Store, q store.CaseQuery, asJSON bool, stdout, stderr io.Writer) int {
-	hs, err := st.FindFootage(ctx, q)
-	if err != nil {
-		fmt.Fprintf(stderr, "collector evidence find: %v\n", err)
+// listHolds prints a segment's legal-hold history, from the API.
+func listHolds(ctx context.Context, api *apiClient, path, serial string, seq uint64, stdout, stderr io.Writer) int {
+	var out struct {
+		Object string `json:"object"`
+		Holds  []struct {
+			Held   bool      `json:"held"`
+			By     string    `json:"by"`
+			Role   string    `json:"role"`
+			Reason string    `json:"reason"`
+			At     time.Time `json:"at"`
+		} `json:"holds"`
+	}
+	if err := api.call(ctx, http.MethodGet, path, nil, &out); err != nil {
+		fmt.Fprintf(stderr, "collector evidence holds %s %d: %v\n", serial, seq, err)
 		return 1
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "legal holds of %s/%d (%s)\n", serial, seq, dash(out.Object))
+	fmt.Fprintln(tw, "AT\tHOLD\tBY\tROLE\tREASON")
+	for _, h := range out.Holds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.At.Local().Format(time.DateTime), map[bool]string{true: "set", false: "lifted"}[h.Held],
+			h.By, h.Role, h.Reason)
+	}
+	tw.Flush()
+	return 0
+}
+
+// footageJSON is a segment as the API's evidence search answers it.
+type footageJSON struct {
+	Serial  string    `json:"serial"`
+	Seq     uint64    `json:"seq"`
+	Officer string    `json:"officer"`
+	Unit    string    `json:"unit"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	CaseTag string    `json:"case_tag"`
+	Object  string    `json:"object"`
+	Held    bool      `json:"held"`
+	Links   []struct {
+		Case   string    `json:"case"`
+		Type   string    `json:"type,omitempty"`
+		Party  string    `json:"party,omitempty"`
+		By     string    `json:"by"`
+		Role   string    `json:"role"`
+		Reason string    `json:"reason"`
+		At     time.Time `json:"at"`
+	} `json:"links"`
+}
+
+// findPage is the most the evidence search answers at a time.
+const findPage = 1000
+
+// listFootage prints the segments the API's evidence search finds, oldest
+// first, following its pages (keyset cursors) up to limit.
+func listFootage(ctx context.Context, api *apiClient, q url.Values, limit int, asJSON bool, stdout, stderr io.Writer) int {
+	var hits []footageJSON
+	for limit > 0 {
+		q.Set("limit", strconv.Itoa(min(limit, findPage)))
+		var page struct {
+			Segments []footageJSON `json:"segments"`
+			Next     string        `json:"next"`
+		}
+		if err := api.call(ctx, http.MethodGet, "/api/evidence?"+q.Encode(), nil, &page); err != nil {
+			fmt.Fprintf(stderr, "collector evidence find: %v\n", err)
+			return 1
+		}
+		hits = append(hits, page.Segments...)
+		limit -= len(page.Segments)
+		if page.Next == "" || len(page.Segments) == 0 {
+			break
+		}
+		q.Set("after", page.Next)
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
-		for _, h := range hs {
+		for _, h := range hits {
 			if err := enc.Encode(h); err != nil {
 				fmt.Fprintf(stderr, "collector evidence find: %v\n", err)
 				return 1
@@ -251,8 +317,8 @@ func listFootage(ctx context.Context, st *store.Store, q store.CaseQuery, asJSON
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "START\tRECORDER\tOFFICER\tUNIT\tCASES\tPARTIES\tOBJECT")
-	for _, h := range hs {
+	fmt.Fprintln(tw, "START\tRECORDER\tOFFICER\tUNIT\tCASES\tPARTIES\tHELD\tOBJECT")
+	for _, h := range hits {
 		cases, parties := []string{}, []string{}
 		if h.CaseTag != "" {
 			cases = append(cases, h.CaseTag)
@@ -263,23 +329,38 @@ func listFootage(ctx context.Context, st *store.Store, q store.CaseQuery, asJSON
 				parties = append(parties, l.Party)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s #%d\t%s\t%s\t%s\t%s\t%s\n", h.Start.Local().Format(time.DateTime), h.Serial, h.Seq, dash(h.Officer),
-			dash(h.Unit), dash(strings.Join(cases, ",")), dash(strings.Join(parties, ",")), dash(h.Object))
+		fmt.Fprintf(tw, "%s\t%s #%d\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Start.Local().Format(time.DateTime), h.Serial, h.Seq, dash(h.Officer),
+			dash(h.Unit), dash(strings.Join(cases, ",")), dash(strings.Join(parties, ",")), map[bool]string{true: "held", false: "-"}[h.Held],
+			dash(h.Object))
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%d segments\n", len(hs))
+	fmt.Fprintf(stdout, "%d segments\n", len(hits))
 	return 0
 }
 
-func listAccess(ctx context.Context, st *store.Store, q store.AccessQuery, asJSON bool, stdout, stderr io.Writer) int {
-	as, err := st.AccessLog(ctx, q)
-	if err != nil {
+// listAccess prints the footage access log the API answers (a
+// supervisor's units only; an admin's all).
+func listAccess(ctx context.Context, api *apiClient, q url.Values, limit int, asJSON bool, stdout, stderr io.Writer) int {
+	q.Set("limit", strconv.Itoa(limit))
+	var out struct {
+		Accesses []struct {
+			At      time.Time `json:"at"`
+			Viewer  string    `json:"viewer"`
+			Role    string    `json:"role"`
+			Object  string    `json:"object"`
+			Action  string    `json:"action"`
+			Granted bool      `json:"granted"`
+			Reason  string    `json:"reason"`
+			Remote  string    `json:"remote"`
+		} `json:"accesses"`
+	}
+	if err := api.call(ctx, http.MethodGet, "/api/access?"+q.Encode(), nil, &out); err != nil {
 		fmt.Fprintf(stderr, "collector evidence access: %v\n", err)
 		return 1
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
-		for _, a := range as {
+		for _, a := range out.Accesses {
 			if err := enc.Encode(a); err != nil {
 				fmt.Fprintf(stderr, "collector evidence access: %v\n", err)
 				return 1
@@ -289,11 +370,11 @@ func listAccess(ctx context.Context, st *store.Store, q store.AccessQuery, asJSO
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tVIEWER\tROLE\tACTION\tOBJECT\tGRANTED\tFROM\tREASON")
-	for _, a := range as {
+	for _, a := range out.Accesses {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n", a.At.Local().Format(time.DateTime), a.Viewer, a.Role, a.Action,
-			a.ObjectID, a.Granted, dash(a.Remote), dash(a.Reason))
+			a.Object, a.Granted, dash(a.Remote), dash(a.Reason))
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%d accesses\n", len(as))
+	fmt.Fprintf(stdout, "%d accesses\n", len(out.Accesses))
 	return 0
 }

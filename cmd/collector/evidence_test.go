@@ -119,10 +119,11 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Two views of R1/5 (unit-7's footage), one of an object of no unit.
 	at := time.Date(2026, 11, 30, 22, 14, 0, 0, time.UTC)
-	for i, v := range []string{"chief-wang", "li", "chief-wang"} {
-		if err := st.RecordAccess(ctx, store.FootageAccess{At: at.Add(time.Duration(i) * time.Hour), Viewer: v, Role: "supervisor",
-			ObjectID: "obj-" + string(rune('a'+i)), Action: "view", Granted: true, Remote: "10.1.2.3:4567"}); err != nil {
+	for i, a := range []struct{ viewer, object string }{{"chief-wang", w.sum}, {"li", "obj-elsewhere"}, {"chief-wang", w.sum}} {
+		if err := st.RecordAccess(ctx, store.FootageAccess{At: at.Add(time.Duration(i) * time.Hour), Viewer: a.viewer, Role: "supervisor",
+			ObjectID: a.object, Action: "view", Granted: true, Remote: "10.1.2.3:4567"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -141,9 +142,15 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 		out     string // in stdout (or stderr when code != 0)
 		without string // not in stdout
 	}{
-		{"access by viewer", []string{"access", "--db", db, "--viewer", "chief-wang"}, 0, "2 accesses", "obj-b"},
-		{"access window", []string{"access", "--db", db, "--since", "2026-11-30T22:30:00Z"}, 0, "obj-b", "obj-a"},
-		{"bad time", []string{"access", "--db", db, "--since", "yesterday"}, 2, "cannot parse", ""},
+		{"access by viewer", with([]string{"access", "--viewer", "chief-wang"}, api("chief")...), 0, "2 accesses", "obj-elsewhere"},
+		{"access of the supervisor's units", with([]string{"access"}, api("chief")...), 0, "2 accesses", "obj-elsewhere"},
+		{"access, all for an admin", with([]string{"access"}, api("admin-1")...), 0, "3 accesses", ""},
+		{"access of a unit", with([]string{"access", "--unit", "unit-7"}, api("admin-1")...), 0, "2 accesses", "obj-elsewhere"},
+		{"access of another unit", with([]string{"access", "--unit", "unit-9"}, api("chief")...), 1, "outside your units", ""},
+		{"access by an auxiliary", with([]string{"access"}, api("zhao")...), 1, "403", ""},
+		{"access window", with([]string{"access", "--since", "2026-11-30T23:30:00Z", "--json"}, api("admin-1")...), 0, `"viewer":"chief-wang"`, "li"},
+		{"access without a token", []string{"access", "--server", w.server}, 2, "token", ""},
+		{"bad time", with([]string{"access", "--since", "yesterday"}, api("chief")...), 2, "cannot parse", ""},
 		{"--by is gone", with([]string{"hold", "R1", "5", "--by", "chief", "--reason", "x"}, api("chief")...), 2, "by", ""},
 		{"hold without a token", []string{"hold", "R1", "5", "--server", w.server, "--reason", "x"}, 2, "token", ""},
 		{"hold by an auxiliary", with([]string{"hold", "R1", "5", "--reason", "x"}, api("zhao")...), 1, "403", ""},
@@ -152,13 +159,18 @@ func TestEvidenceAccessAndHolds(t *testing.T) {
 		{"hold without a segment", []string{"hold", "--reason", "x"}, 2, "SERIAL SEQ", ""},
 		{"hold", with([]string{"hold", "R1", "5", "--reason", "complaint 17"}, api("chief")...), 0, "set by chief; enforced by the application", ""},
 		{"lift", with([]string{"lift-hold", "R1", "5", "--reason", "closed"}, api("admin-1")...), 0, "lifted by admin-1", ""},
-		{"history", []string{"holds", w.sum, "--db", db}, 0, "complaint 17", ""},
-		{"find nothing", []string{"find", "--db", db, "--case", "case-1"}, 0, "0 segments", ""},
+		{"history", with([]string{"holds", "R1", "5"}, api("chief")...), 0, "complaint 17", ""},
+		{"history by an auxiliary", with([]string{"holds", "R1", "5"}, api("zhao")...), 1, "403", ""},
+		{"find nothing", with([]string{"find", "--case", "case-1"}, api("chief")...), 0, "0 segments", ""},
 		{"link an unknown segment", with([]string{"link", "R1", "7", "--case", "case-1", "--reason", "x"}, api("o-1")...), 1, "no segment R1/7", ""},
 		{"link by an auxiliary", with([]string{"link", "R1", "5", "--case", "case-1", "--reason", "x"}, api("zhao")...), 1, "not permitted", ""},
 		{"link without seq", []string{"link", "R1", "--case", "case-1"}, 2, "SERIAL SEQ", ""},
 		{"link", with([]string{"link", "R1", "5", "--case", "case-1", "--type", "complaint", "--reason", "filed"}, api("o-1")...), 0, "linked to case case-1 by o-1", ""},
-		{"find the linked case", []string{"find", "--db", db, "--case", "case-1"}, 0, "1 segments", ""},
+		{"find the linked case", with([]string{"find", "--case", "case-1"}, api("chief")...), 0, "1 segments", ""},
+		{"find by unit", with([]string{"find", "--unit", "unit-7", "--json"}, api("chief")...), 0, `"serial":"R1"`, ""},
+		{"find in pages", with([]string{"find", "--limit", "1", "--recorder", "R1"}, api("admin-1")...), 0, "1 segments", ""},
+		{"find outside the units", with([]string{"find", "--unit", "unit-9"}, api("chief")...), 1, "outside your units", ""},
+		{"find by an officer", with([]string{"find", "--case", "case-1"}, api("o-1")...), 1, "403", ""},
 		{"retention apply", []string{"retention", "apply", "--db", db, "--evidence", w.evDir}, 0, "enforced by the application", ""},
 		{"retention without apply", []string{"retention", "--db", db}, 2, "which object", ""},
 		{"retention other", []string{"retention", "shorten", "--db", db}, 2, "unknown action", ""},

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	rtmetrics "runtime/metrics"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +29,13 @@ import (
 // signed and checked by the server, the object's SHA-256 carried from part
 // to part in a state object; at commit the hash checked, the upload
 // completed and its ETag checked against the parts'. MB/cpu-s+srv adds
-// versitygw's CPU to the process's.
+// versitygw's CPU to the process's. MB/s depends on how busy the machine
+// is; MB/cpu-s (the process's CPU: the dock's client and the collector)
+// and MB/cpu-s+srv much less, so compare those across runs, and report
+// `uptime` beside any figure. peak-heap-MiB is the most heap the process
+// (client and collector) held in objects, live or not yet collected,
+// while uploading: the client holds three 1 MiB pieces whatever the
+// chunk size (agent/uploader).
 // Every iteration uploads different footage (no dedup shortcut).
 func BenchmarkUpload(b *testing.B) {
 	for _, tc := range []struct {
@@ -52,6 +59,7 @@ func BenchmarkUpload(b *testing.B) {
 			ctx := context.Background()
 			b.SetBytes(int64(tc.size))
 			var cpu, srvCPU time.Duration
+			peak := heapSampler()
 			b.ResetTimer()
 			for i := range b.N {
 				b.StopTimer()
@@ -70,12 +78,36 @@ func BenchmarkUpload(b *testing.B) {
 			}
 			// CPU of client and server together, independent of how busy
 			// the machine is: the figure to compare across runs.
+			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
 			b.ReportMetric(float64(tc.size)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
 			if srv != nil { // and with the S3 server's CPU (versitygw) added
 				b.ReportMetric(float64(tc.size)*float64(b.N)/1e6/(cpu+srvCPU).Seconds(), "MB/cpu-s+srv")
 			}
 		})
 	}
+}
+
+// heapSampler samples the heap's bytes in objects every millisecond until
+// the function it returns is called, which returns the most seen.
+func heapSampler() func() uint64 {
+	s := []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var peak uint64
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			rtmetrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
 }
 
 // cpuTime is the process's user+system CPU time so far.
