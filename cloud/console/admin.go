@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/berthdock/berth/cloud/people"
@@ -105,7 +106,96 @@ func (c *Console) addPerson(r *request, p newPerson) (store.Person, error) {
 	return got, err
 }
 
+// personView is what the person page and GET /api/people/{name} show: the
+// person and the append-only history of changes to them.
+type personView struct {
+	Person  store.Person         `json:"person"`
+	Changes []store.PersonChange `json:"changes"`
+	Roles   []string             `json:"-"`
+}
+
+func (c *Console) personView(r *request) (personView, error) {
+	v := personView{Roles: people.Roles, Changes: []store.PersonChange{}}
+	if !r.who.CanManagePeople() {
+		return v, refuse(http.StatusForbidden, "people are kept by an admin")
+	}
+	name := r.PathValue("name")
+	p, ok, err := c.o.Store.PersonByName(r.ctx, name)
+	if err != nil {
+		return v, err
+	}
+	if !ok {
+		return v, refuse(http.StatusNotFound, "no person "+name)
+	}
+	p.PasswordHash = ""
+	v.Person = p
+	ch, err := c.o.Store.PersonChanges(r.ctx, name)
+	if err != nil {
+		return v, err
+	}
+	v.Changes = append(v.Changes, ch...)
+	return v, nil
+}
+
+// editPerson applies an admin's change to person {name}; the store
+// records it with who made it. An admin may neither disable themselves
+// nor give up their own admin role (the registry keeps someone to mend
+// it).
+func (c *Console) editPerson(r *request, e store.PersonEdit) (personView, error) {
+	if !r.who.CanManagePeople() {
+		return personView{}, refuse(http.StatusForbidden, "people are kept by an admin")
+	}
+	name := r.PathValue("name")
+	if name == r.who.Name && (e.Disabled || e.Role != people.RoleAdmin) {
+		return personView{}, refuse(http.StatusConflict, "an admin may not disable themselves or give up their own admin role")
+	}
+	e.DisplayName = strings.TrimSpace(e.DisplayName)
+	if _, err := c.o.People.Edit(r.ctx, name, e, r.who.Name, r.who.Role); err != nil {
+		return personView{}, custodyError(err)
+	}
+	c.o.Log.Info("console: person changed", "name", name, "role", e.Role, "units", strings.Join(e.Units, ","), "disabled", e.Disabled,
+		"by", r.who.Name)
+	return c.personView(r)
+}
+
+// unitList reads "u1, u2" into units.
+func unitList(s string) []string {
+	var units []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			units = append(units, u)
+		}
+	}
+	return units
+}
+
 func (c *Console) adminRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /admin/people/{name}", c.page(func(r *request) error {
+		v, err := c.personView(r)
+		if err != nil {
+			return err
+		}
+		c.render(r, "person", map[string]any{"V": v})
+		return nil
+	}))
+	mux.HandleFunc("POST /admin/people/{name}", c.page(func(r *request) error {
+		r.Body = http.MaxBytesReader(r.w, r.Body, 16<<10)
+		e := store.PersonEdit{Role: r.FormValue("role"), Units: unitList(r.FormValue("units")), DisplayName: r.FormValue("display_name"),
+			Disabled: r.FormValue("disabled") != ""}
+		if _, err := c.editPerson(r, e); err != nil {
+			return err
+		}
+		http.Redirect(r.w, r.Request, "/admin/people/"+url.PathEscape(r.PathValue("name"))+"#changes", http.StatusSeeOther)
+		return nil
+	}))
+	mux.HandleFunc("GET /api/people/{name}", c.apiPage(func(r *request) (any, error) { return c.personView(r) }))
+	mux.HandleFunc("POST /api/people/{name}", c.apiPage(func(r *request) (any, error) {
+		var e store.PersonEdit
+		if err := decodeBody(r, &e); err != nil {
+			return nil, err
+		}
+		return c.editPerson(r, e)
+	}))
 	mux.HandleFunc("GET /admin", c.page(func(r *request) error {
 		reg, err := c.registry(r)
 		if err != nil {
@@ -116,14 +206,8 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("POST /admin/people", c.page(func(r *request) error {
 		r.Body = http.MaxBytesReader(r.w, r.Body, 16<<10)
-		var units []string
-		for _, u := range strings.Split(r.FormValue("units"), ",") {
-			if u = strings.TrimSpace(u); u != "" {
-				units = append(units, u)
-			}
-		}
 		if _, err := c.addPerson(r, newPerson{Name: r.FormValue("name"), DisplayName: r.FormValue("display_name"), Role: r.FormValue("role"),
-			Units: units, Password: r.FormValue("password")}); err != nil {
+			Units: unitList(r.FormValue("units")), Password: r.FormValue("password")}); err != nil {
 			return err
 		}
 		http.Redirect(r.w, r.Request, "/admin#people", http.StatusSeeOther)

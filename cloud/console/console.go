@@ -96,6 +96,8 @@ type Console struct {
 	refused atomic.Int64
 	// linksRefused counts alert links refused (links.go).
 	linksRefused atomic.Int64
+	// fleetWhole is the largest fleet judged whole (fleet.go).
+	fleetWhole int
 }
 
 // Cookie names.
@@ -131,8 +133,8 @@ func New(o Opts) (*Console, error) {
 	if o.OpeningWindow <= 0 {
 		o.OpeningWindow = 30 * time.Second
 	}
-	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message", "evidence", "segment", "exports", "admin"} {
+	c := &Console{o: o, pages: map[string]*template.Template{}, fleetWhole: fleetWhole}
+	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message", "evidence", "segment", "exports", "admin", "person"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", p, err)

@@ -98,6 +98,21 @@ func (d *Directory) Add(ctx context.Context, p store.Person, password, by string
 	return d.st.SavePerson(ctx, p, by)
 }
 
+// Edit changes an existing person's role, units, display name or
+// disabled state for an admin (by, acting as byRole); the store records
+// the change with who made it and, on disabling, ends the person's
+// sessions and revokes their API tokens: a disabled person's next request
+// is refused whatever credential it carries.
+func (d *Directory) Edit(ctx context.Context, name string, e store.PersonEdit, by, byRole string) (store.Person, error) {
+	if !ValidRole(e.Role) {
+		return store.Person{}, fmt.Errorf("%w: role %q: want one of %s", store.ErrArgument, e.Role, strings.Join(Roles, ", "))
+	}
+	if e.Role != RoleAdmin && len(e.Units) == 0 {
+		return store.Person{}, fmt.Errorf("%w: %s needs at least one unit (only an admin acts in every unit)", store.ErrArgument, name)
+	}
+	return d.st.EditPerson(ctx, name, e, by, byRole)
+}
+
 // allow paces sign-in attempts per name: a burst of 5, then one each 10 s.
 func (d *Directory) allow(name string) bool {
 	d.mu.Lock()

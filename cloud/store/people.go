@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
@@ -50,7 +51,33 @@ func (s *Store) SavePerson(ctx context.Context, p Person, by string) error {
 		return fmt.Errorf("%w: person: %w", ErrArgument, err)
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO people (name, display_name, role, password_hash, disabled, created_by, created_ns)
+		before, existed, err := s.personTx(ctx, tx, p.Name)
+		if err != nil {
+			return err
+		}
+		change := "added: " + describePerson(p)
+		if existed {
+			var ch []string
+			if d := personDiff(before, p); d != "" {
+				ch = append(ch, d)
+			}
+			if p.PasswordHash != "" {
+				ch = append(ch, "password set")
+			}
+			if len(ch) == 0 {
+				ch = append(ch, "unchanged")
+			}
+			change = "saved: " + strings.Join(ch, "; ")
+		}
+		if err := s.personChangeTx(ctx, tx, p.Name, by, "", change); err != nil {
+			return err
+		}
+		if p.Disabled {
+			if err := s.revokeTx(ctx, tx, p.Name); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, s.d.q(`INSERT INTO people (name, display_name, role, password_hash, disabled, created_by, created_ns)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name,
 			role = excluded.role, disabled = excluded.disabled,
 			password_hash = CASE WHEN excluded.password_hash = '' THEN people.password_hash ELSE excluded.password_hash END`),
