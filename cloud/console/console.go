@@ -82,6 +82,9 @@ type Opts struct {
 	// Links checks the signed links alert deliveries carry to alert
 	// pages (GET /alerts/link); nil: such links are refused.
 	Links *alert.Links
+	// OIDC, if set, offers sign-in with the agency's identity provider
+	// beside the password (oidc.go).
+	OIDC *people.OIDC
 	// Custody, if set, serves evidence search, play, case links, holds,
 	// exports and the access log (evidence_routes.go); nil: those
 	// actions answer 503.
@@ -98,6 +101,8 @@ type Console struct {
 	linksRefused atomic.Int64
 	// fleetWhole is the largest fleet judged whole (fleet.go).
 	fleetWhole int
+	// oidcRefused counts OIDC sign-ins refused (oidc.go).
+	oidcRefused atomic.Int64
 }
 
 // Cookie names.
@@ -172,6 +177,7 @@ func (c *Console) Handler() http.Handler {
 	c.api(mux)
 	c.evidenceRoutes(mux)
 	c.adminRoutes(mux)
+	c.oidcRoutes(mux)
 	// Cross-origin state changes are refused (Sec-Fetch-Site / Origin);
 	// forms also carry the session's CSRF token (checked in page).
 	return http.NewCrossOriginProtection().Handler(securityHeaders(mux))

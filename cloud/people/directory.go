@@ -155,11 +155,7 @@ func (d *Directory) SignIn(ctx context.Context, name, password string) (Session,
 	if !ok || p.PasswordHash == "" || p.Disabled || verr != nil {
 		return Session{}, ErrPassword
 	}
-	s := Session{Cookie: newSecret(), CSRF: newSecret(), Expires: d.clock.Now().Add(d.ttl), Who: principalOf(p)}
-	if err := d.st.CreateSession(ctx, store.Session{IDHash: HashToken(s.Cookie), Person: p.Name, CSRF: s.CSRF, Expires: s.Expires}); err != nil {
-		return Session{}, err
-	}
-	return s, nil
+	return d.newSession(ctx, p)
 }
 
 // FromCookie returns the session a cookie value holds.
