@@ -143,7 +143,7 @@ func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
 // unit at a time (?unit=).
 const (
 	fleetWhole = 2000
-	fleetPage  = 200
+	fleetPage  = 100
 )
 
 // fleetView is what the fleet page and the API lists show.
