@@ -18,7 +18,16 @@ type registry struct {
 	Recorders []recorderJSON `json:"recorders"`
 	People    []store.Person `json:"people"`
 	Roles     []string       `json:"roles"`
+	// NextDock and NextRecorder continue the docks and recorders, listed
+	// registryPage at a time (?after_dock=, ?after_recorder=).
+	NextDock     string `json:"next_dock,omitempty"`
+	NextRecorder string `json:"next_recorder,omitempty"`
 }
+
+// registryPage is how many docks and recorders the registry lists at a
+// time by default (the Console's registryPage): the design's 10k docks
+// and 100k recorders are not one page.
+const registryPage = 200
 
 type unitJSON struct {
 	ID        string `json:"id"`
@@ -51,19 +60,26 @@ func (c *Console) registry(r *request) (registry, error) {
 	for _, u := range us {
 		reg.Units = append(reg.Units, unitJSON{ID: u.ID, Name: u.Name, Custodian: u.Custodian, By: u.EnrolledBy})
 	}
-	ds, err := c.o.Store.Docks(r.ctx)
+	q := r.URL.Query()
+	ds, err := c.o.Store.DocksPage(r.ctx, nil, q.Get("after_dock"), c.registryPage)
 	if err != nil {
 		return reg, err
 	}
 	for _, d := range ds {
 		reg.Docks = append(reg.Docks, dockJSON{ID: d.ID, Unit: d.Unit, Enrolled: d.Enrolled})
 	}
-	rs, err := c.o.Store.Recorders(r.ctx, "")
+	if len(ds) == c.registryPage {
+		reg.NextDock = ds[len(ds)-1].ID
+	}
+	rs, err := c.o.Store.RecordersPage(r.ctx, q.Get("after_recorder"), c.registryPage)
 	if err != nil {
 		return reg, err
 	}
 	for _, x := range rs {
 		reg.Recorders = append(reg.Recorders, recorderJSON{Serial: x.Serial, Unit: x.Unit, By: x.EnrolledBy})
+	}
+	if len(rs) == c.registryPage {
+		reg.NextRecorder = rs[len(rs)-1].Serial
 	}
 	ps, err := c.o.Store.People(r.ctx)
 	if err != nil {
@@ -201,7 +217,15 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 		if err != nil {
 			return err
 		}
-		c.render(r, "admin", map[string]any{"R": reg})
+		page := map[string]any{"R": reg}
+		q := r.URL.Query()
+		if reg.NextDock != "" {
+			page["MoreDocks"] = "/admin?" + url.Values{"after_dock": {reg.NextDock}, "after_recorder": {q.Get("after_recorder")}}.Encode() + "#docks"
+		}
+		if reg.NextRecorder != "" {
+			page["MoreRecorders"] = "/admin?" + url.Values{"after_recorder": {reg.NextRecorder}, "after_dock": {q.Get("after_dock")}}.Encode() + "#recorders"
+		}
+		c.render(r, "admin", page)
 		return nil
 	}))
 	mux.HandleFunc("POST /admin/people", c.page(func(r *request) error {

@@ -99,8 +99,10 @@ type Console struct {
 	refused atomic.Int64
 	// linksRefused counts alert links refused (links.go).
 	linksRefused atomic.Int64
-	// fleetWhole is the largest fleet judged whole (fleet.go).
-	fleetWhole int
+	// fleetWhole is the largest fleet judged whole (fleet.go);
+	// registryPage the docks and recorders the registry lists at a
+	// time (admin.go).
+	fleetWhole, registryPage int
 	// oidcRefused counts OIDC sign-ins refused (oidc.go).
 	oidcRefused atomic.Int64
 }
@@ -138,7 +140,7 @@ func New(o Opts) (*Console, error) {
 	if o.OpeningWindow <= 0 {
 		o.OpeningWindow = 30 * time.Second
 	}
-	c := &Console{o: o, pages: map[string]*template.Template{}, fleetWhole: fleetWhole}
+	c := &Console{o: o, pages: map[string]*template.Template{}, fleetWhole: fleetWhole, registryPage: registryPage}
 	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message", "evidence", "segment", "exports", "admin", "person"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -159,5 +160,63 @@ func TestFleetPages(t *testing.T) {
 	}
 	if code, body := w.do(t, "GET", "/fleet/recorders.csv?unit=u1", w.tokens["keeper"], nil); code != 200 || strings.Contains(body, "R99") || !strings.Contains(body, "R04") {
 		t.Errorf("u1's CSV: %d\n%s", code, body)
+	}
+}
+
+// TestRegistryPages: the admin's registry lists docks and recorders a page
+// at a time; following next_dock and next_recorder visits each once.
+func TestRegistryPages(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if err := w.st.EnrollUnit(ctx, store.Unit{ID: "u1", Name: "Section 1", Custodian: "keeper"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		seed := make([]byte, ed25519.SeedSize)
+		seed[0] = byte(i + 1)
+		if err := w.st.EnrollRecorder(ctx, store.Recorder{Serial: fmt.Sprintf("REC-%d", i), Unit: "u1",
+			PublicKey: ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.dir.Add(ctx, store.Person{Name: "root", Role: people.RoleAdmin}, "a long password", "test"); err != nil {
+		t.Fatal(err)
+	}
+	root, err := w.dir.IssueToken(ctx, "root", "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.con.registryPage = 2
+	var docks, recs []string
+	path := "/api/admin/registry"
+	for range 5 {
+		code, body := w.do(t, "GET", path, root, nil)
+		var reg registry
+		if code != 200 || json.Unmarshal([]byte(body), &reg) != nil {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		for _, d := range reg.Docks {
+			docks = append(docks, d.ID)
+		}
+		for _, r := range reg.Recorders {
+			recs = append(recs, r.Serial)
+		}
+		if reg.NextDock == "" && reg.NextRecorder == "" {
+			break
+		}
+		afterDock, afterRec := reg.NextDock, reg.NextRecorder
+		if afterDock == "" {
+			afterDock = "~" // past the last dock: the docks are done
+		}
+		if afterRec == "" {
+			afterRec = "~"
+		}
+		path = "/api/admin/registry?" + url.Values{"after_dock": {afterDock}, "after_recorder": {afterRec}}.Encode()
+	}
+	if !slices.Equal(docks, []string{"dock-1", "dock-2"}) || !slices.Equal(recs, []string{"REC-0", "REC-1", "REC-2", "REC-3", "REC-4"}) {
+		t.Errorf("registry pages: docks %v, recorders %v", docks, recs)
+	}
+	if code, body := w.do(t, "GET", "/admin", root, nil); code != 200 || !strings.Contains(body, `id="next-recorders"`) || !strings.Contains(body, `id="next-docks"`) {
+		t.Errorf("the admin page has no next links: %d", code)
 	}
 }

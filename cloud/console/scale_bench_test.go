@@ -22,7 +22,8 @@ import (
 )
 
 // Scale of the design's plan: 100k recorders, 10k docks (4 slots each),
-// 2M segments, in 1,000 units; one alert per recorder.
+// 2M segments, in 1,000 units, every recorder enrolled; one alert per
+// recorder.
 const (
 	scaleRecorders = 100_000
 	scaleDocks     = 10_000
@@ -115,6 +116,9 @@ func BenchmarkConsoleAtScale(b *testing.B) {
 		{"alert-page-admin", "admin", fmt.Sprintf("/alerts/%d", alertID)},
 		{"fleet-admin", "admin", "/fleet"},
 		{"fleet-admin-unit", "admin", "/fleet?unit=u0500"},
+		{"admin-registry", "admin", "/admin"},
+		{"admin-registry-deep", "admin", "/admin?after_dock=D05000&after_recorder=R050000"},
+		{"api-registry", "admin", "/api/admin/registry"},
 		{"api-alerts-admin", "admin", "/api/alerts"},
 		{"api-alerts-admin-all-states", "admin", "/api/alerts?state=all"},
 		{"api-recorders-admin", "admin", "/api/recorders"},
@@ -158,6 +162,13 @@ func seedScale(ctx context.Context, b *testing.B, db *sql.DB) error {
 		{"docks", scaleDocks, fmt.Sprintf(`INSERT INTO %s.docks (id, unit, enrolled, enrolled_ns, last_seen_ns, state, version, slot_count, buffer_bytes,
 			buffer_capacity, state_ns) SELECT 'D'||lpad(i::text, 5, '0'), 'u'||lpad((i %% %d)::text, 4, '0'), true, %d, %d, 'online', '1.0',
 			4, i * 1000, 1 << 34, %d FROM generate_series(0, %d) i`, s, scaleUnits, now, now, now, scaleDocks-1)},
+		{"units", scaleUnits, fmt.Sprintf(`INSERT INTO %s.units (id, name, custodian, enrolled_by, enrolled_ns)
+			SELECT 'u'||lpad(i::text, 4, '0'), 'Section '||i, 'keeper', 'bench', %d FROM generate_series(0, %d) i`, s, now, scaleUnits-1)},
+		// The enrolment registry: every recorder enrolled to the unit it
+		// reports (one Ed25519 public key stands for all).
+		{"recorders", scaleRecorders, fmt.Sprintf(`INSERT INTO %s.recorders (serial, unit, public_key, enrolled_by, enrolled_ns)
+			SELECT 'R'||lpad(i::text, 6, '0'), 'u'||lpad((i %% %d)::text, 4, '0'), 'O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=',
+			'bench', %d FROM generate_series(0, %d) i`, s, scaleUnits, now, scaleRecorders-1)},
 		{"slots", scaleDocks * 4, fmt.Sprintf(`INSERT INTO %s.slots (dock, slot, state, serial, updated_ns) SELECT d.id, k, 'ready', '', %d
 			FROM %s.docks d, generate_series(0, 3) k`, s, now, s)},
 		{"devices", scaleRecorders, fmt.Sprintf(`INSERT INTO %s.devices (serial, model, firmware, officer, unit, last_dock, last_docked_ns, health)
