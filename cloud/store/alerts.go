@@ -433,30 +433,24 @@ func (s *Store) AlertCountsUpTo(ctx context.Context, f AlertFilter, most int) (c
 	if !ok {
 		return nil, true, nil
 	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT severity, kind FROM alerts`+where+` ORDER BY `+severityWeight+
-		` DESC, opened_ns DESC, id DESC LIMIT ?`), append(args, most+1)...)
+	order := ` ORDER BY ` + severityWeight + ` DESC, opened_ns DESC, id DESC`
+	// Both read the index alone (migration 0012): the groups of the
+	// first most, and whether a most+1st exists.
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT severity, kind, count(*) FROM (SELECT severity, kind FROM alerts`+where+order+
+		` LIMIT ?) x GROUP BY severity, kind`), append(args, most)...)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: alert counts: %w", err)
 	}
 	defer rs.Close()
-	type group struct{ severity, kind string }
-	n := map[group]int{}
-	seen := 0
 	for rs.Next() {
-		var g group
-		if err := rs.Scan(&g.severity, &g.kind); err != nil {
+		var c AlertCount
+		if err := rs.Scan(&c.Severity, &c.Kind, &c.Count); err != nil {
 			return nil, false, fmt.Errorf("store: alert counts: %w", err)
 		}
-		if seen++; seen > most {
-			break
-		}
-		n[g]++
+		counts = append(counts, c)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, false, fmt.Errorf("store: alert counts: %w", err)
-	}
-	for g, c := range n {
-		counts = append(counts, AlertCount{Severity: g.severity, Kind: g.kind, Count: c})
 	}
 	slices.SortFunc(counts, func(a, b AlertCount) int {
 		if c := cmp.Compare(weightOf(b.Severity), weightOf(a.Severity)); c != 0 {
@@ -464,7 +458,13 @@ func (s *Store) AlertCountsUpTo(ctx context.Context, f AlertFilter, most int) (c
 		}
 		return cmp.Compare(a.Kind+"\x00"+a.Severity, b.Kind+"\x00"+b.Severity)
 	})
-	return counts, seen <= most, nil
+	var more int
+	err = s.db.QueryRowContext(ctx, s.d.q(`SELECT count(*) FROM (SELECT 1 FROM alerts`+where+order+` LIMIT 1 OFFSET ?) x`),
+		append(args, most)...).Scan(&more)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: alert counts: %w", err)
+	}
+	return counts, more == 0, nil
 }
 
 // upsertAlertTx is UpsertAlert's write inside tx; a is validated and ev is

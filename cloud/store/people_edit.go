@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -55,7 +54,7 @@ func (s *Store) EditPerson(ctx context.Context, name string, e PersonEdit, by, b
 	units := slices.Compact(slices.Sorted(slices.Values(e.Units)))
 	var after Person
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		before, ok, err := s.personTx(ctx, tx, name)
+		before, ok, err := s.person(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -116,35 +115,6 @@ func (s *Store) PersonChanges(ctx context.Context, name string) ([]PersonChange,
 		return nil, fmt.Errorf("store: person changes: %w", err)
 	}
 	return out, nil
-}
-
-// personTx reads a person with their units inside tx.
-func (s *Store) personTx(ctx context.Context, tx *sql.Tx, name string) (Person, bool, error) {
-	var p Person
-	var at int64
-	err := tx.QueryRowContext(ctx, s.d.q(`SELECT name, display_name, role, password_hash, disabled, created_by, created_ns
-		FROM people WHERE name = ?`), name).Scan(&p.Name, &p.DisplayName, &p.Role, &p.PasswordHash, &p.Disabled, &p.CreatedBy, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Person{}, false, nil
-	}
-	if err != nil {
-		return Person{}, false, err
-	}
-	p.CreatedAt = time.Unix(0, at).UTC()
-	rs, err := tx.QueryContext(ctx, s.d.q(`SELECT unit FROM person_units WHERE person = ? ORDER BY unit`), name)
-	if err != nil {
-		return Person{}, false, err
-	}
-	defer rs.Close()
-	p.Units = []string{}
-	for rs.Next() {
-		var u string
-		if err := rs.Scan(&u); err != nil {
-			return Person{}, false, err
-		}
-		p.Units = append(p.Units, u)
-	}
-	return p, true, rs.Err()
 }
 
 func (s *Store) personChangeTx(ctx context.Context, tx *sql.Tx, name, by, byRole, change string) error {

@@ -2,12 +2,12 @@
 -- inbox lists alerts most severe first, then newest, one page at a time
 -- (keyset pagination on the sort key). The sort key's first column is
 -- store.severityWeight, written here as the same expression so that both
--- engines match it to the index.
-CREATE INDEX alerts_state_weight ON alerts (state, (CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END), opened_ns, id);
-CREATE INDEX alerts_unit_weight ON alerts (unit, state, (CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END), opened_ns, id);
-CREATE INDEX alerts_weight ON alerts ((CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END), opened_ns, id);
--- The inbox's counts of every unit, from the index alone.
-CREATE INDEX alerts_counts ON alerts (state, severity, kind);
+-- engines match it to the index. Severity and kind end each key so that
+-- the inbox's counts (of the most urgent 10,000: AlertCountsUpTo) read
+-- the index alone.
+CREATE INDEX alerts_state_weight ON alerts (state, (CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END), opened_ns, id, severity, kind);
+CREATE INDEX alerts_unit_weight ON alerts (unit, state, (CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END), opened_ns, id, severity, kind);
+CREATE INDEX alerts_weight ON alerts ((CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END), opened_ns, id, severity, kind);
 -- alerts_inbox (0006) is the same index as alerts_by_state (0001).
 DROP INDEX alerts_by_state;
 -- The inbox's filters by officer and by dock, in any unit.
