@@ -240,9 +240,23 @@ func boolInt(b bool) int {
 }
 
 func (c *Console) fleet(r *request) error {
-	v, err := c.fleetView(r, true, true)
+	q := r.URL.Query()
+	v, err := c.fleetView(r, true, false)
 	if err != nil {
 		return err
+	}
+	// A paged fleet of every unit opens on its units and recorders; its
+	// docks are a page of their own (?after_dock=), one click away, so
+	// that the overview stays light.
+	docksLink := ""
+	if v.Paged && q.Get("unit") == "" && !q.Has("after_dock") {
+		docksLink = "/fleet?" + url.Values{"after_dock": {""}}.Encode() + "#docks"
+	} else {
+		d, err := c.fleetView(r, false, true)
+		if err != nil {
+			return err
+		}
+		v.Docks, v.NextDock = d.Docks, d.NextDock
 	}
 	pull := 0
 	for _, x := range v.Recorders {
@@ -251,8 +265,8 @@ func (c *Console) fleet(r *request) error {
 		}
 	}
 	data := map[string]any{"Recorders": v.Recorders, "Docks": v.Docks, "Pull": pull, "Now": c.o.Clock.Now(),
-		"CanCommand": c.o.Commands != nil, "Paged": v.Paged, "Unit": r.URL.Query().Get("unit"), "CSV": "", "More": "", "MoreDocks": ""}
-	q := r.URL.Query()
+		"CanCommand": c.o.Commands != nil, "Paged": v.Paged, "Unit": r.URL.Query().Get("unit"), "CSV": "", "More": "", "MoreDocks": "",
+		"DocksLink": docksLink}
 	if u := q.Get("unit"); u != "" {
 		data["CSV"] = "?unit=" + url.QueryEscape(u)
 	}

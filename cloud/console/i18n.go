@@ -128,6 +128,7 @@ var messages = map[string][2]string{
 	"first-page":          {"第一页", "First page"},
 	"all-units":           {"全部单位", "All units"},
 	"this-page":           {"本页", "this page"},
+	"docks-by-id":         {"按编号列出坞站", "List the docks by id"},
 	"fleet-paged":         {"记录仪数量较多：按编号分页列出；待检修排序请按单位查看。", "A large fleet: listed by serial one page at a time; choose a unit for its pull list, most urgent first."},
 	"stopped-at":          {"中断时间", "Stopped"},
 	"resumed-at":          {"恢复时间", "Resumed"},

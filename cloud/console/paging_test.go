@@ -145,10 +145,17 @@ func TestFleetPages(t *testing.T) {
 		t.Errorf("unit u2: %v (%s)", got, order)
 	}
 	code, body := w.do(t, "GET", "/fleet?limit=2", root, nil)
-	for _, want := range []string{`id="fleet-paged"`, `href="/fleet?unit=u1"`, `href="/fleet?unit=u2"`, `id="next-recorders"`} {
+	for _, want := range []string{`id="fleet-paged"`, `href="/fleet?unit=u1"`, `href="/fleet?unit=u2"`, `id="next-recorders"`, `id="list-docks"`} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("the admin's fleet page: %d, lacks %s", code, want)
 		}
+	}
+	if strings.Contains(body, `data-dock="dock-1"`) {
+		t.Error("the admin's fleet overview lists docks (they are a page of their own)")
+	}
+	code, body = w.do(t, "GET", "/fleet?after_dock=&limit=1", root, nil)
+	if code != 200 || !strings.Contains(body, `data-dock="dock-1"`) || strings.Contains(body, `data-dock="dock-2"`) || !strings.Contains(body, `id="next-docks"`) {
+		t.Errorf("the admin's first page of docks: %d, want dock-1 and a next link", code)
 	}
 	w.con.fleetWhole = 10
 	code, body = w.do(t, "GET", "/fleet?unit=u1", root, nil)

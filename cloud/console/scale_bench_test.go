@@ -116,6 +116,7 @@ func BenchmarkConsoleAtScale(b *testing.B) {
 		{"alert-page-admin", "admin", fmt.Sprintf("/alerts/%d", alertID)},
 		{"fleet-admin", "admin", "/fleet"},
 		{"fleet-admin-unit", "admin", "/fleet?unit=u0500"},
+		{"fleet-admin-docks", "admin", "/fleet?after_dock="},
 		{"admin-registry", "admin", "/admin"},
 		{"admin-registry-deep", "admin", "/admin?after_dock=D05000&after_recorder=R050000"},
 		{"api-registry", "admin", "/api/admin/registry"},
