@@ -257,8 +257,21 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: console.time_zone: %w", err)
 	}
+	var sso *people.OIDC
+	if oc := cfg.Console.OIDC; oc.Issuer != "" {
+		secret := ""
+		if oc.ClientSecretFile != "" {
+			if secret, err = ReadSecretFile(oc.ClientSecretFile); err != nil {
+				return nil, fmt.Errorf("collector: console.oidc client secret: %w", err)
+			}
+		}
+		if sso, err = people.NewOIDC(people.OIDCConfig{Issuer: oc.Issuer, ClientID: oc.ClientID, ClientSecret: secret,
+			RedirectURL: oc.RedirectURL, Claim: oc.Claim, Domain: oc.Domain, Client: &http.Client{Timeout: 10 * time.Second}}, c.people); err != nil {
+			return nil, fmt.Errorf("collector: console.oidc: %w", err)
+		}
+	}
 	if c.console, err = console.New(console.Opts{Store: c.st, People: c.people, Footage: c.ev, Commands: c, Log: c.log.With("part", "console"),
-		Location: loc, Health: th, SecureCookies: cfg.Console.SecureCookies, Links: links,
+		Location: loc, Health: th, SecureCookies: cfg.Console.SecureCookies, Links: links, OIDC: sso,
 		Custody: &console.Custody{Evidence: c.ev, Key: c.key, ExportDir: filepath.Join(cfg.DataDir, "exports"),
 			Retention: custody.Retention{Default: cfg.Retention.Default, Units: cfg.Retention.Units, CaseTypes: cfg.Retention.CaseTypes}}}); err != nil {
 		return nil, err
@@ -267,6 +280,11 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if err := c.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_console_alert_links_refused_total",
 		Help: "Alert links refused by the console: forged, malformed, expired or naming no alert."},
 		func() float64 { return float64(cons.LinksRefused()) })); err != nil {
+		return nil, fmt.Errorf("collector: metrics: %w", err)
+	}
+	if err := c.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_console_oidc_refused_total",
+		Help: "OIDC sign-ins refused by the console: state, nonce, signature, audience, expiry, unknown or disabled person, provider errors."},
+		func() float64 { return float64(cons.OIDCRefused()) })); err != nil {
 		return nil, fmt.Errorf("collector: metrics: %w", err)
 	}
 	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Clock: o.Clock, Health: th,

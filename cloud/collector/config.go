@@ -130,6 +130,24 @@ type Config struct {
 		// an escalation sends a fresh one). Opening the page still
 		// needs a sign-in.
 		LinkTTL time.Duration `yaml:"link_ttl"`
+		// OIDC, when its issuer is set, offers sign-in with the
+		// agency's OpenID Connect provider beside the password
+		// (cloud/people/oidc.go). The person must already be in the
+		// registry, named by Claim; no role comes from the provider.
+		OIDC struct {
+			Issuer           string `yaml:"issuer"`
+			ClientID         string `yaml:"client_id"`
+			ClientSecretFile string `yaml:"client_secret_file"`
+			// RedirectURL is the console's /signin/oidc/callback as
+			// browsers reach it (registered with the provider).
+			RedirectURL string `yaml:"redirect_url"`
+			// Claim names the person: its value is the sign-in name
+			// (default preferred_username).
+			Claim string `yaml:"claim"`
+			// Domain, if set, is required after an "@" in the claim
+			// (an email) and stripped before the name is looked up.
+			Domain string `yaml:"domain"`
+		} `yaml:"oidc"`
 	} `yaml:"console"`
 
 	// Webhooks receive every new or escalated alert.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/berthdock/berth/cloud/people"
@@ -17,7 +18,16 @@ type registry struct {
 	Recorders []recorderJSON `json:"recorders"`
 	People    []store.Person `json:"people"`
 	Roles     []string       `json:"roles"`
+	// NextDock and NextRecorder continue the docks and recorders, listed
+	// registryPage at a time (?after_dock=, ?after_recorder=).
+	NextDock     string `json:"next_dock,omitempty"`
+	NextRecorder string `json:"next_recorder,omitempty"`
 }
+
+// registryPage is how many docks and recorders the registry lists at a
+// time by default (the Console's registryPage): the design's 10k docks
+// and 100k recorders are not one page.
+const registryPage = 200
 
 type unitJSON struct {
 	ID        string `json:"id"`
@@ -50,19 +60,26 @@ func (c *Console) registry(r *request) (registry, error) {
 	for _, u := range us {
 		reg.Units = append(reg.Units, unitJSON{ID: u.ID, Name: u.Name, Custodian: u.Custodian, By: u.EnrolledBy})
 	}
-	ds, err := c.o.Store.Docks(r.ctx)
+	q := r.URL.Query()
+	ds, err := c.o.Store.DocksPage(r.ctx, nil, q.Get("after_dock"), c.registryPage)
 	if err != nil {
 		return reg, err
 	}
 	for _, d := range ds {
 		reg.Docks = append(reg.Docks, dockJSON{ID: d.ID, Unit: d.Unit, Enrolled: d.Enrolled})
 	}
-	rs, err := c.o.Store.Recorders(r.ctx, "")
+	if len(ds) == c.registryPage {
+		reg.NextDock = ds[len(ds)-1].ID
+	}
+	rs, err := c.o.Store.RecordersPage(r.ctx, q.Get("after_recorder"), c.registryPage)
 	if err != nil {
 		return reg, err
 	}
 	for _, x := range rs {
 		reg.Recorders = append(reg.Recorders, recorderJSON{Serial: x.Serial, Unit: x.Unit, By: x.EnrolledBy})
+	}
+	if len(rs) == c.registryPage {
+		reg.NextRecorder = rs[len(rs)-1].Serial
 	}
 	ps, err := c.o.Store.People(r.ctx)
 	if err != nil {
@@ -105,25 +122,116 @@ func (c *Console) addPerson(r *request, p newPerson) (store.Person, error) {
 	return got, err
 }
 
+// personView is what the person page and GET /api/people/{name} show: the
+// person and the append-only history of changes to them.
+type personView struct {
+	Person  store.Person         `json:"person"`
+	Changes []store.PersonChange `json:"changes"`
+	Roles   []string             `json:"-"`
+}
+
+func (c *Console) personView(r *request) (personView, error) {
+	v := personView{Roles: people.Roles, Changes: []store.PersonChange{}}
+	if !r.who.CanManagePeople() {
+		return v, refuse(http.StatusForbidden, "people are kept by an admin")
+	}
+	name := r.PathValue("name")
+	p, ok, err := c.o.Store.PersonByName(r.ctx, name)
+	if err != nil {
+		return v, err
+	}
+	if !ok {
+		return v, refuse(http.StatusNotFound, "no person "+name)
+	}
+	p.PasswordHash = ""
+	v.Person = p
+	ch, err := c.o.Store.PersonChanges(r.ctx, name)
+	if err != nil {
+		return v, err
+	}
+	v.Changes = append(v.Changes, ch...)
+	return v, nil
+}
+
+// editPerson applies an admin's change to person {name}; the store
+// records it with who made it. An admin may neither disable themselves
+// nor give up their own admin role (the registry keeps someone to mend
+// it).
+func (c *Console) editPerson(r *request, e store.PersonEdit) (personView, error) {
+	if !r.who.CanManagePeople() {
+		return personView{}, refuse(http.StatusForbidden, "people are kept by an admin")
+	}
+	name := r.PathValue("name")
+	if name == r.who.Name && (e.Disabled || e.Role != people.RoleAdmin) {
+		return personView{}, refuse(http.StatusConflict, "an admin may not disable themselves or give up their own admin role")
+	}
+	e.DisplayName = strings.TrimSpace(e.DisplayName)
+	if _, err := c.o.People.Edit(r.ctx, name, e, r.who.Name, r.who.Role); err != nil {
+		return personView{}, custodyError(err)
+	}
+	c.o.Log.Info("console: person changed", "name", name, "role", e.Role, "units", strings.Join(e.Units, ","), "disabled", e.Disabled,
+		"by", r.who.Name)
+	return c.personView(r)
+}
+
+// unitList reads "u1, u2" into units.
+func unitList(s string) []string {
+	var units []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			units = append(units, u)
+		}
+	}
+	return units
+}
+
 func (c *Console) adminRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /admin/people/{name}", c.page(func(r *request) error {
+		v, err := c.personView(r)
+		if err != nil {
+			return err
+		}
+		c.render(r, "person", map[string]any{"V": v})
+		return nil
+	}))
+	mux.HandleFunc("POST /admin/people/{name}", c.page(func(r *request) error {
+		r.Body = http.MaxBytesReader(r.w, r.Body, 16<<10)
+		e := store.PersonEdit{Role: r.FormValue("role"), Units: unitList(r.FormValue("units")), DisplayName: r.FormValue("display_name"),
+			Disabled: r.FormValue("disabled") != ""}
+		if _, err := c.editPerson(r, e); err != nil {
+			return err
+		}
+		http.Redirect(r.w, r.Request, "/admin/people/"+url.PathEscape(r.PathValue("name"))+"#changes", http.StatusSeeOther)
+		return nil
+	}))
+	mux.HandleFunc("GET /api/people/{name}", c.apiPage(func(r *request) (any, error) { return c.personView(r) }))
+	mux.HandleFunc("POST /api/people/{name}", c.apiPage(func(r *request) (any, error) {
+		var e store.PersonEdit
+		if err := decodeBody(r, &e); err != nil {
+			return nil, err
+		}
+		return c.editPerson(r, e)
+	}))
 	mux.HandleFunc("GET /admin", c.page(func(r *request) error {
 		reg, err := c.registry(r)
 		if err != nil {
 			return err
 		}
-		c.render(r, "admin", map[string]any{"R": reg})
+		page := map[string]any{"R": reg}
+		q := r.URL.Query()
+		if reg.NextDock != "" {
+			page["MoreDocks"] = "/admin?" + url.Values{"after_dock": {reg.NextDock}, "after_recorder": {q.Get("after_recorder")}}.Encode() + "#docks"
+		}
+		if reg.NextRecorder != "" {
+			page["MoreRecorders"] = "/admin?" + url.Values{"after_recorder": {reg.NextRecorder}, "after_dock": {q.Get("after_dock")}}.Encode() + "#recorders"
+		}
+		c.render(r, "admin", page)
 		return nil
 	}))
 	mux.HandleFunc("POST /admin/people", c.page(func(r *request) error {
 		r.Body = http.MaxBytesReader(r.w, r.Body, 16<<10)
-		var units []string
-		for _, u := range strings.Split(r.FormValue("units"), ",") {
-			if u = strings.TrimSpace(u); u != "" {
-				units = append(units, u)
-			}
-		}
 		if _, err := c.addPerson(r, newPerson{Name: r.FormValue("name"), DisplayName: r.FormValue("display_name"), Role: r.FormValue("role"),
-			Units: units, Password: r.FormValue("password")}); err != nil {
+			Units: unitList(r.FormValue("units")), Password: r.FormValue("password")}); err != nil {
 			return err
 		}
 		http.Redirect(r.w, r.Request, "/admin#people", http.StatusSeeOther)

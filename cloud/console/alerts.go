@@ -49,7 +49,7 @@ func (l localizer) Rule(kind string) string {
 func inboxFilter(r *request) (store.AlertFilter, error) {
 	q := r.URL.Query()
 	f := store.AlertFilter{State: q.Get("state"), Kind: q.Get("kind"), Severity: q.Get("severity"), Officer: q.Get("officer"),
-		Serial: q.Get("serial"), Dock: q.Get("dock"), Unit: q.Get("unit"), Units: r.who.Scope(), BySeverity: true, Limit: 500}
+		Serial: q.Get("serial"), Dock: q.Get("dock"), Unit: q.Get("unit"), Units: r.who.Scope(), BySeverity: true, Limit: inboxPage}
 	if !q.Has("state") {
 		f.State = store.AlertOpen
 	}
@@ -68,7 +68,52 @@ func inboxFilter(r *request) (store.AlertFilter, error) {
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 1000 {
 		f.Limit = n
 	}
+	if v := q.Get("after"); v != "" {
+		c, err := parseCursor(v)
+		if err != nil {
+			return f, err
+		}
+		f.After = c
+	}
 	return f, nil
+}
+
+// countsUpTo bounds the alerts the inbox counts by kind: beyond it (an
+// admin's 60k open alerts) the counts are those of the most urgent
+// countsUpTo, and the page and the API say so.
+const countsUpTo = 10_000
+
+// inboxPage is how many alerts one page of the inbox and of GET
+// /api/alerts lists unless ?limit= asks otherwise (at most 1000); the next
+// page continues after the last one listed (?after=, a keyset cursor).
+const inboxPage = 100
+
+// cursorOf is the ?after= value that continues a listing after a:
+// severity, opening time (ns) and id.
+func cursorOf(a store.Alert) string {
+	return fmt.Sprintf("%s.%d.%d", a.Severity, a.OpenedAt.UnixNano(), a.ID)
+}
+
+func parseCursor(v string) (*store.AlertCursor, error) {
+	bad := refuse(http.StatusBadRequest, "after: want the cursor of a listing's next link (severity.opened_ns.id)")
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 || len(v) > 96 {
+		return nil, bad
+	}
+	ns, err1 := strconv.ParseInt(parts[1], 10, 64)
+	id, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || id <= 0 {
+		return nil, bad
+	}
+	return &store.AlertCursor{Severity: parts[0], Opened: time.Unix(0, ns), ID: id}, nil
+}
+
+// nextOf is the cursor of the page after list ("" when list is the last).
+func nextOf(list []store.Alert, limit int) string {
+	if len(list) < limit || len(list) == 0 {
+		return ""
+	}
+	return cursorOf(list[len(list)-1])
 }
 
 func (c *Console) inbox(r *request) error {
@@ -90,12 +135,23 @@ func (c *Console) inbox(r *request) error {
 	if err != nil {
 		return err
 	}
-	counts, err := c.o.Store.AlertCounts(r.ctx, store.AlertFilter{State: f.State, Units: f.Units})
+	counts, exact, err := c.o.Store.AlertCountsUpTo(r.ctx, store.AlertFilter{State: f.State, Units: f.Units}, countsUpTo)
 	if err != nil {
 		return err
 	}
+	next, first := "", ""
+	if cur := nextOf(list, f.Limit); cur != "" {
+		q := r.URL.Query()
+		q.Set("after", cur)
+		next = "/inbox?" + q.Encode()
+	}
+	if f.After != nil {
+		q := r.URL.Query()
+		q.Del("after")
+		first = "/inbox?" + q.Encode()
+	}
 	c.render(r, "inbox", map[string]any{"Alerts": list, "Counts": counts, "Q": r.URL.Query(), "State": f.State,
-		"Kinds": kindsOf(counts)})
+		"Kinds": kindsOf(counts), "Next": next, "First": first, "Exact": exact, "UpTo": countsUpTo})
 	return nil
 }
 

@@ -4,8 +4,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
-
-	"github.com/berthdock/berth/cloud/store"
 )
 
 //go:embed openapi.json
@@ -33,14 +31,15 @@ func (c *Console) api(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		counts, err := c.o.Store.AlertCounts(r.ctx, f)
+		counts, exact, err := c.o.Store.AlertCountsUpTo(r.ctx, f, countsUpTo)
 		if err != nil {
 			return nil, err
 		}
-		if list == nil {
-			list = []store.Alert{}
+		out := map[string]any{"alerts": nonNil(list), "counts": nonNil(counts), "counts_exact": exact}
+		if next := nextOf(list, f.Limit); next != "" {
+			out["next"] = next
 		}
-		return map[string]any{"alerts": list, "counts": counts}, nil
+		return out, nil
 	}))
 	mux.HandleFunc("GET /api/alerts/{id}", c.apiPage(func(r *request) (any, error) {
 		a, err := c.alertFor(r)
@@ -73,11 +72,18 @@ func (c *Console) api(mux *http.ServeMux) {
 		}))
 	}
 	mux.HandleFunc("GET /api/recorders", c.apiPage(func(r *request) (any, error) {
-		recs, _, err := c.fleetData(r)
-		if recs == nil {
-			recs = []recorderRow{}
+		v, err := c.fleetView(r, true, false)
+		if err != nil {
+			return nil, err
 		}
-		return map[string]any{"recorders": recs}, err
+		out := map[string]any{"recorders": nonNil(v.Recorders), "order": "pull-list"}
+		if v.Paged {
+			out["order"] = "serial"
+		}
+		if v.NextRecorder != "" {
+			out["next"] = v.NextRecorder
+		}
+		return out, nil
 	}))
 	mux.HandleFunc("POST /api/docks/{dock}/slots/{slot}/power-cycle", c.apiPage(func(r *request) (any, error) {
 		if err := c.powerCycle(r); err != nil {
@@ -88,11 +94,15 @@ func (c *Console) api(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/compliance", c.apiPage(c.compliance))
 	mux.HandleFunc("POST /api/recorders/{serial}/holes/release", c.apiPage(c.releaseHoles))
 	mux.HandleFunc("GET /api/docks", c.apiPage(func(r *request) (any, error) {
-		_, docks, err := c.fleetData(r)
-		if docks == nil {
-			docks = []dockRow{}
+		v, err := c.fleetView(r, false, true)
+		if err != nil {
+			return nil, err
 		}
-		return map[string]any{"docks": docks}, err
+		out := map[string]any{"docks": nonNil(v.Docks)}
+		if v.NextDock != "" {
+			out["next"] = v.NextDock
+		}
+		return out, nil
 	}))
 }
 
@@ -117,4 +127,12 @@ func (c *Console) apiPage(h func(*request) (any, error)) http.HandlerFunc {
 		}
 		inner(w, r)
 	}
+}
+
+// nonNil lists none as [] in JSON, not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -82,6 +82,9 @@ type Opts struct {
 	// Links checks the signed links alert deliveries carry to alert
 	// pages (GET /alerts/link); nil: such links are refused.
 	Links *alert.Links
+	// OIDC, if set, offers sign-in with the agency's identity provider
+	// beside the password (oidc.go).
+	OIDC *people.OIDC
 	// Custody, if set, serves evidence search, play, case links, holds,
 	// exports and the access log (evidence_routes.go); nil: those
 	// actions answer 503.
@@ -96,6 +99,12 @@ type Console struct {
 	refused atomic.Int64
 	// linksRefused counts alert links refused (links.go).
 	linksRefused atomic.Int64
+	// fleetWhole is the largest fleet judged whole (fleet.go);
+	// registryPage the docks and recorders the registry lists at a
+	// time (admin.go).
+	fleetWhole, registryPage int
+	// oidcRefused counts OIDC sign-ins refused (oidc.go).
+	oidcRefused atomic.Int64
 }
 
 // Cookie names.
@@ -131,8 +140,8 @@ func New(o Opts) (*Console, error) {
 	if o.OpeningWindow <= 0 {
 		o.OpeningWindow = 30 * time.Second
 	}
-	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message", "evidence", "segment", "exports", "admin"} {
+	c := &Console{o: o, pages: map[string]*template.Template{}, fleetWhole: fleetWhole, registryPage: registryPage}
+	for _, p := range []string{"signin", "inbox", "alert", "fleet", "message", "evidence", "segment", "exports", "admin", "person"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", p, err)
@@ -170,6 +179,7 @@ func (c *Console) Handler() http.Handler {
 	c.api(mux)
 	c.evidenceRoutes(mux)
 	c.adminRoutes(mux)
+	c.oidcRoutes(mux)
 	// Cross-origin state changes are refused (Sec-Fetch-Site / Origin);
 	// forms also carry the session's CSRF token (checked in page).
 	return http.NewCrossOriginProtection().Handler(securityHeaders(mux))

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -38,18 +39,25 @@ type dockRow struct {
 	Slots  []store.Slot `json:"slots"`
 }
 
-// fleetData is the fleet in the caller's scope: recorders due for
-// maintenance first (critical first, then the most worn battery), then the
-// rest by serial; docks by id.
-func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
+// fleetScope is the units the fleet shows: the caller's scope, or the
+// one unit of ?unit= within it.
+func fleetScope(r *request) ([]string, error) {
 	if !r.who.CanSeeFleet() {
-		return nil, nil, refuse(http.StatusForbidden, "role "+r.who.Role+" has no fleet view")
+		return nil, refuse(http.StatusForbidden, "role "+r.who.Role+" has no fleet view")
 	}
-	devs, err := c.o.Store.DevicesIn(r.ctx, r.who.Scope())
-	if err != nil {
-		return nil, nil, err
+	u := r.URL.Query().Get("unit")
+	if u == "" {
+		return r.who.Scope(), nil
 	}
-	var recs []recorderRow
+	if !r.who.InScope(u) {
+		return nil, refuse(http.StatusNotFound, "no unit "+u+" in your units")
+	}
+	return []string{u}, nil
+}
+
+// judge gives each recorder the findings of the fleet policy.
+func (c *Console) judge(r *request, devs []store.Device) []recorderRow {
+	recs := make([]recorderRow, 0, len(devs))
 	for _, d := range devs {
 		if !r.who.InScope(d.Unit) {
 			continue
@@ -60,6 +68,12 @@ func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
 		}
 		recs = append(recs, row)
 	}
+	return recs
+}
+
+// sortPull puts the recorders due for maintenance first (critical first,
+// then the most worn battery), then the rest by serial.
+func sortPull(recs []recorderRow) {
 	slices.SortStableFunc(recs, func(a, b recorderRow) int {
 		if c := cmp.Compare(boolInt(len(b.Findings) > 0), boolInt(len(a.Findings) > 0)); c != 0 {
 			return c
@@ -74,20 +88,16 @@ func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
 		}
 		return cmp.Compare(a.Serial, b.Serial)
 	})
-	ds, err := c.o.Store.DocksIn(r.ctx, r.who.Scope())
-	if err != nil {
-		return nil, nil, err
-	}
-	slots, err := c.o.Store.SlotsIn(r.ctx, r.who.Scope())
-	if err != nil {
-		return nil, nil, err
-	}
+}
+
+// dockRows joins docks with their slots and online state.
+func (c *Console) dockRows(r *request, ds []store.Dock, slots []store.Slot) []dockRow {
 	byDock := map[string][]store.Slot{}
 	for _, s := range slots {
 		byDock[s.Dock] = append(byDock[s.Dock], s)
 	}
 	now := c.o.Clock.Now()
-	var docks []dockRow
+	docks := make([]dockRow, 0, len(ds))
 	for _, d := range ds {
 		if !r.who.InScope(d.Unit) {
 			continue
@@ -98,7 +108,128 @@ func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
 		}
 		docks = append(docks, row)
 	}
-	return recs, docks, nil
+	return docks
+}
+
+// fleetData is the whole fleet in the caller's scope (or the unit of
+// ?unit=): recorders due for maintenance first, then the rest by serial;
+// docks by id. The CSV exports take it whole, whatever its size.
+func (c *Console) fleetData(r *request) ([]recorderRow, []dockRow, error) {
+	scope, err := fleetScope(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	devs, err := c.o.Store.DevicesIn(r.ctx, scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	recs := c.judge(r, devs)
+	sortPull(recs)
+	ds, err := c.o.Store.DocksIn(r.ctx, scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	slots, err := c.o.Store.SlotsIn(r.ctx, scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	return recs, c.dockRows(r, ds, slots), nil
+}
+
+// A fleet view judges at most fleetWhole recorders on a request (the
+// Console's fleetWhole, this by default): a larger scope (an admin's 100k
+// recorders) is listed fleetPage at a time, in serial and dock id order
+// (?after=, ?after_dock= continue it), and its pull list is judged one
+// unit at a time (?unit=).
+const (
+	fleetWhole = 2000
+	fleetPage  = 100
+)
+
+// fleetView is what the fleet page and the API lists show.
+type fleetView struct {
+	Recorders []recorderRow
+	Docks     []dockRow
+	// Paged: the lists are one page in serial and id order, not the
+	// whole pull list; NextRecorder and NextDock continue them ("" at
+	// the end).
+	Paged                  bool
+	NextRecorder, NextDock string
+}
+
+// fleetView lists the caller's fleet (the recorders if recs, the docks
+// if docks): whole and in pull-list order when the scope is small enough,
+// else one page.
+func (c *Console) fleetView(r *request, recs, docks bool) (fleetView, error) {
+	var v fleetView
+	scope, err := fleetScope(r)
+	if err != nil {
+		return v, err
+	}
+	q := r.URL.Query()
+	limit := fleetPage
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 1000 {
+		limit = n
+	}
+	v.Paged = q.Has("after") || q.Has("after_dock")
+	if !v.Paged {
+		n, err := c.o.Store.CountDevicesUpTo(r.ctx, scope, c.fleetWhole+1)
+		if err != nil {
+			return v, err
+		}
+		v.Paged = n > c.fleetWhole
+	}
+	if !v.Paged {
+		if recs {
+			devs, err := c.o.Store.DevicesIn(r.ctx, scope)
+			if err != nil {
+				return v, err
+			}
+			v.Recorders = c.judge(r, devs)
+			sortPull(v.Recorders)
+		}
+		if docks {
+			ds, err := c.o.Store.DocksIn(r.ctx, scope)
+			if err != nil {
+				return v, err
+			}
+			slots, err := c.o.Store.SlotsIn(r.ctx, scope)
+			if err != nil {
+				return v, err
+			}
+			v.Docks = c.dockRows(r, ds, slots)
+		}
+		return v, nil
+	}
+	if recs {
+		devs, err := c.o.Store.DevicesPage(r.ctx, scope, q.Get("after"), limit)
+		if err != nil {
+			return v, err
+		}
+		if len(devs) == limit {
+			v.NextRecorder = devs[len(devs)-1].Serial
+		}
+		v.Recorders = c.judge(r, devs)
+	}
+	if docks {
+		ds, err := c.o.Store.DocksPage(r.ctx, scope, q.Get("after_dock"), limit)
+		if err != nil {
+			return v, err
+		}
+		ids := make([]string, len(ds))
+		for i, d := range ds {
+			ids[i] = d.ID
+		}
+		slots, err := c.o.Store.SlotsOfDocks(r.ctx, ids)
+		if err != nil {
+			return v, err
+		}
+		if len(ds) == limit {
+			v.NextDock = ds[len(ds)-1].ID
+		}
+		v.Docks = c.dockRows(r, ds, slots)
+	}
+	return v, nil
 }
 
 func boolInt(b bool) int {
@@ -109,18 +240,53 @@ func boolInt(b bool) int {
 }
 
 func (c *Console) fleet(r *request) error {
-	recs, docks, err := c.fleetData(r)
+	q := r.URL.Query()
+	v, err := c.fleetView(r, true, false)
 	if err != nil {
 		return err
 	}
+	// A paged fleet of every unit opens on its units and recorders; its
+	// docks are a page of their own (?after_dock=), one click away, so
+	// that the overview stays light.
+	docksLink := ""
+	if v.Paged && q.Get("unit") == "" && !q.Has("after_dock") {
+		docksLink = "/fleet?" + url.Values{"after_dock": {""}}.Encode() + "#docks"
+	} else {
+		d, err := c.fleetView(r, false, true)
+		if err != nil {
+			return err
+		}
+		v.Docks, v.NextDock = d.Docks, d.NextDock
+	}
 	pull := 0
-	for _, x := range recs {
+	for _, x := range v.Recorders {
 		if len(x.Findings) > 0 {
 			pull++
 		}
 	}
-	c.render(r, "fleet", map[string]any{"Recorders": recs, "Docks": docks, "Pull": pull, "Now": c.o.Clock.Now(),
-		"CanCommand": c.o.Commands != nil})
+	data := map[string]any{"Recorders": v.Recorders, "Docks": v.Docks, "Pull": pull, "Now": c.o.Clock.Now(),
+		"CanCommand": c.o.Commands != nil, "Paged": v.Paged, "Unit": r.URL.Query().Get("unit"), "CSV": "", "More": "", "MoreDocks": "",
+		"DocksLink": docksLink}
+	if u := q.Get("unit"); u != "" {
+		data["CSV"] = "?unit=" + url.QueryEscape(u)
+	}
+	if v.NextRecorder != "" {
+		m := url.Values{"after": {v.NextRecorder}, "after_dock": {q.Get("after_dock")}, "unit": {q.Get("unit")}}
+		data["More"] = "/fleet?" + m.Encode()
+	}
+	if v.NextDock != "" {
+		m := url.Values{"after_dock": {v.NextDock}, "after": {q.Get("after")}, "unit": {q.Get("unit")}}
+		data["MoreDocks"] = "/fleet?" + m.Encode() + "#docks"
+	}
+	if v.Paged && q.Get("unit") == "" {
+		scope, _ := fleetScope(r)
+		units, err := c.o.Store.FleetUnits(r.ctx, scope)
+		if err != nil {
+			return err
+		}
+		data["Units"] = units
+	}
+	c.render(r, "fleet", data)
 	return nil
 }
 

@@ -32,7 +32,7 @@ func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 	if !localPath(next) {
 		next = "/"
 	}
-	c.render(c.anonymous(w, r), "signin", map[string]any{"Next": next})
+	c.render(c.anonymous(w, r), "signin", map[string]any{"Next": next, "OIDC": c.o.OIDC != nil})
 }
 
 func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +53,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		}
 		c.o.Log.Info("console: sign-in refused", "name", loggable(name), "remote", r.RemoteAddr, "why", msg)
 		w.WriteHeader(code)
-		c.render(c.anonymous(w, r), "signin", map[string]any{"Next": next, "Error": msg, "Name": name})
+		c.render(c.anonymous(w, r), "signin", map[string]any{"Next": next, "Error": msg, "Name": name, "OIDC": c.o.OIDC != nil})
 		return
 	}
 	c.o.Log.Info("console: signed in", "name", s.Who.Name, "role", s.Who.Role, "remote", r.RemoteAddr)

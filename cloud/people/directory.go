@@ -98,6 +98,21 @@ func (d *Directory) Add(ctx context.Context, p store.Person, password, by string
 	return d.st.SavePerson(ctx, p, by)
 }
 
+// Edit changes an existing person's role, units, display name or
+// disabled state for an admin (by, acting as byRole); the store records
+// the change with who made it and, on disabling, ends the person's
+// sessions and revokes their API tokens: a disabled person's next request
+// is refused whatever credential it carries.
+func (d *Directory) Edit(ctx context.Context, name string, e store.PersonEdit, by, byRole string) (store.Person, error) {
+	if !ValidRole(e.Role) {
+		return store.Person{}, fmt.Errorf("%w: role %q: want one of %s", store.ErrArgument, e.Role, strings.Join(Roles, ", "))
+	}
+	if e.Role != RoleAdmin && len(e.Units) == 0 {
+		return store.Person{}, fmt.Errorf("%w: %s needs at least one unit (only an admin acts in every unit)", store.ErrArgument, name)
+	}
+	return d.st.EditPerson(ctx, name, e, by, byRole)
+}
+
 // allow paces sign-in attempts per name: a burst of 5, then one each 10 s.
 func (d *Directory) allow(name string) bool {
 	d.mu.Lock()
@@ -140,11 +155,7 @@ func (d *Directory) SignIn(ctx context.Context, name, password string) (Session,
 	if !ok || p.PasswordHash == "" || p.Disabled || verr != nil {
 		return Session{}, ErrPassword
 	}
-	s := Session{Cookie: newSecret(), CSRF: newSecret(), Expires: d.clock.Now().Add(d.ttl), Who: principalOf(p)}
-	if err := d.st.CreateSession(ctx, store.Session{IDHash: HashToken(s.Cookie), Person: p.Name, CSRF: s.CSRF, Expires: s.Expires}); err != nil {
-		return Session{}, err
-	}
-	return s, nil
+	return d.newSession(ctx, p)
 }
 
 // FromCookie returns the session a cookie value holds.

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,6 +68,23 @@ type AlertFilter struct {
 	// newest first (the supervisor's inbox); else newest first.
 	BySeverity bool
 	Limit      int // <= 0: 1000
+	// After, when set, lists only the alerts after this one in the
+	// order asked (keyset pagination: the cursor of the last alert of
+	// the previous page, AlertCursorOf).
+	After *AlertCursor
+}
+
+// AlertCursor is where a page of alerts ended: the last alert's severity,
+// opening time and id, the columns both orders sort by.
+type AlertCursor struct {
+	Severity string
+	Opened   time.Time
+	ID       int64
+}
+
+// AlertCursorOf is the cursor that continues a listing after a.
+func AlertCursorOf(a Alert) *AlertCursor {
+	return &AlertCursor{Severity: a.Severity, Opened: a.OpenedAt, ID: a.ID}
 }
 
 // where is f's WHERE clause and arguments (without LIMIT); ok is false when
@@ -391,11 +410,24 @@ func (s *Store) AlertByID(ctx context.Context, id int64) (Alert, bool, error) {
 	return a, true, nil
 }
 
-// severityRank orders critical, warning, info.
-const severityRank = `CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END`
+// severityWeight orders critical (2), warning (1), info (0): the inbox
+// sorts by it descending, then by opening time and id descending, so one
+// row comparison continues a page and the expression indexes of migration
+// 0012 (written with this very expression) serve both.
+const severityWeight = `(CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END)`
+
+func weightOf(severity string) int {
+	switch severity {
+	case "critical":
+		return 2
+	case "warning":
+		return 1
+	}
+	return 0
+}
 
 // Alerts lists alerts matching f, newest first (f.BySeverity: most severe
-// first, then newest).
+// first, then newest), after f.After if set.
 func (s *Store) Alerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 	if f.Limit <= 0 {
 		f.Limit = 1000
@@ -406,7 +438,21 @@ func (s *Store) Alerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 	}
 	order := ` ORDER BY opened_ns DESC, id DESC`
 	if f.BySeverity {
-		order = ` ORDER BY ` + severityRank + `, opened_ns DESC, id DESC`
+		order = ` ORDER BY ` + severityWeight + ` DESC, opened_ns DESC, id DESC`
+	}
+	if c := f.After; c != nil {
+		cond := `(opened_ns, id) < (?, ?)`
+		cargs := []any{c.Opened.UnixNano(), c.ID}
+		if f.BySeverity {
+			cond = `(` + severityWeight + `, opened_ns, id) < (?, ?, ?)`
+			cargs = append([]any{weightOf(c.Severity)}, cargs...)
+		}
+		if where == "" {
+			where = ` WHERE ` + cond
+		} else {
+			where += ` AND ` + cond
+		}
+		args = append(args, cargs...)
 	}
 	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT `+alertCols+` FROM alerts`+where+order+` LIMIT ?`), append(args, f.Limit)...)
 	if err != nil {
@@ -435,28 +481,48 @@ type AlertCount struct {
 	Count    int    `json:"count"`
 }
 
-// AlertCounts counts the alerts matching f (its Limit and order are
-// ignored) by severity and kind, most severe first.
-func (s *Store) AlertCounts(ctx context.Context, f AlertFilter) ([]AlertCount, error) {
+// AlertCountsUpTo counts, by severity and kind, the alerts matching f
+// (its Limit, After and order are ignored) among the first most of them
+// in the inbox's order (most severe, then newest): its cost is bounded
+// whatever the number of alerts. exact is false when more alerts match:
+// the counts are then those of the most urgent most, and say so.
+func (s *Store) AlertCountsUpTo(ctx context.Context, f AlertFilter, most int) (counts []AlertCount, exact bool, err error) {
 	where, args, ok := f.where()
 	if !ok {
-		return nil, nil
+		return nil, true, nil
 	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT severity, kind, count(*) FROM alerts`+where+
-		` GROUP BY severity, kind ORDER BY min(`+severityRank+`), kind`), args...)
+	order := ` ORDER BY ` + severityWeight + ` DESC, opened_ns DESC, id DESC`
+	// Both read the index alone (migration 0012): the groups of the
+	// first most, and whether a most+1st exists.
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT severity, kind, count(*) FROM (SELECT severity, kind FROM alerts`+where+order+
+		` LIMIT ?) x GROUP BY severity, kind`), append(args, most)...)
 	if err != nil {
-		return nil, fmt.Errorf("store: alert counts: %w", err)
+		return nil, false, fmt.Errorf("store: alert counts: %w", err)
 	}
 	defer rs.Close()
-	var out []AlertCount
 	for rs.Next() {
 		var c AlertCount
 		if err := rs.Scan(&c.Severity, &c.Kind, &c.Count); err != nil {
-			return nil, fmt.Errorf("store: alert counts: %w", err)
+			return nil, false, fmt.Errorf("store: alert counts: %w", err)
 		}
-		out = append(out, c)
+		counts = append(counts, c)
 	}
-	return out, rs.Err()
+	if err := rs.Err(); err != nil {
+		return nil, false, fmt.Errorf("store: alert counts: %w", err)
+	}
+	slices.SortFunc(counts, func(a, b AlertCount) int {
+		if c := cmp.Compare(weightOf(b.Severity), weightOf(a.Severity)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Kind+"\x00"+a.Severity, b.Kind+"\x00"+b.Severity)
+	})
+	var more int
+	err = s.db.QueryRowContext(ctx, s.d.q(`SELECT count(*) FROM (SELECT 1 FROM alerts`+where+order+` LIMIT 1 OFFSET ?) x`),
+		append(args, most)...).Scan(&more)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: alert counts: %w", err)
+	}
+	return counts, more == 0, nil
 }
 
 // upsertAlertTx is UpsertAlert's write inside tx; a is validated and ev is

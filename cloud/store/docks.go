@@ -138,8 +138,13 @@ func (s *Store) DocksIn(ctx context.Context, units []string) ([]Dock, error) {
 		return nil, nil
 	}
 	where, args := unitsIn("unit", units)
+	return s.docks(ctx, where+` ORDER BY id`, args...)
+}
+
+// docks reads the docks of a WHERE ... ORDER BY ... clause.
+func (s *Store) docks(ctx context.Context, where string, args ...any) ([]Dock, error) {
 	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT id, unit, enrolled, enrolled_ns, last_seen_ns, state, version, slot_count,
-		buffer_bytes, buffer_capacity, backlog_segments, backlog_bytes, oldest_backlog_ns, state_ns FROM docks`+where+` ORDER BY id`), args...)
+		buffer_bytes, buffer_capacity, backlog_segments, backlog_bytes, oldest_backlog_ns, state_ns FROM docks`+where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: docks: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
@@ -50,7 +51,33 @@ func (s *Store) SavePerson(ctx context.Context, p Person, by string) error {
 		return fmt.Errorf("%w: person: %w", ErrArgument, err)
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO people (name, display_name, role, password_hash, disabled, created_by, created_ns)
+		before, existed, err := s.person(ctx, tx, p.Name)
+		if err != nil {
+			return err
+		}
+		change := "added: " + describePerson(p)
+		if existed {
+			var ch []string
+			if d := personDiff(before, p); d != "" {
+				ch = append(ch, d)
+			}
+			if p.PasswordHash != "" {
+				ch = append(ch, "password set")
+			}
+			if len(ch) == 0 {
+				ch = append(ch, "unchanged")
+			}
+			change = "saved: " + strings.Join(ch, "; ")
+		}
+		if err := s.personChangeTx(ctx, tx, p.Name, by, "", change); err != nil {
+			return err
+		}
+		if p.Disabled {
+			if err := s.revokeTx(ctx, tx, p.Name); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, s.d.q(`INSERT INTO people (name, display_name, role, password_hash, disabled, created_by, created_ns)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name,
 			role = excluded.role, disabled = excluded.disabled,
 			password_hash = CASE WHEN excluded.password_hash = '' THEN people.password_hash ELSE excluded.password_hash END`),
@@ -76,32 +103,47 @@ func (s *Store) SavePerson(ctx context.Context, p Person, by string) error {
 
 // PersonByName returns a person with their units.
 func (s *Store) PersonByName(ctx context.Context, name string) (Person, bool, error) {
+	p, ok, err := s.person(ctx, s.db, name)
+	if err != nil {
+		return Person{}, false, fmt.Errorf("store: person %s: %w", name, err)
+	}
+	return p, ok, nil
+}
+
+// rowsQuerier is a database or a transaction, for reads of many rows.
+type rowsQuerier interface {
+	querier
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// person reads a person with their units through q.
+func (s *Store) person(ctx context.Context, q rowsQuerier, name string) (Person, bool, error) {
 	var p Person
 	var at int64
-	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT name, display_name, role, password_hash, disabled, created_by, created_ns
+	err := q.QueryRowContext(ctx, s.d.q(`SELECT name, display_name, role, password_hash, disabled, created_by, created_ns
 		FROM people WHERE name = ?`), name).Scan(&p.Name, &p.DisplayName, &p.Role, &p.PasswordHash, &p.Disabled, &p.CreatedBy, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Person{}, false, nil
 	}
 	if err != nil {
-		return Person{}, false, fmt.Errorf("store: person %s: %w", name, err)
+		return Person{}, false, err
 	}
 	p.CreatedAt = time.Unix(0, at).UTC()
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT unit FROM person_units WHERE person = ? ORDER BY unit`), name)
+	rs, err := q.QueryContext(ctx, s.d.q(`SELECT unit FROM person_units WHERE person = ? ORDER BY unit`), name)
 	if err != nil {
-		return Person{}, false, fmt.Errorf("store: person %s units: %w", name, err)
+		return Person{}, false, fmt.Errorf("units: %w", err)
 	}
 	defer rs.Close()
 	p.Units = []string{}
 	for rs.Next() {
 		var u string
 		if err := rs.Scan(&u); err != nil {
-			return Person{}, false, fmt.Errorf("store: person %s units: %w", name, err)
+			return Person{}, false, fmt.Errorf("units: %w", err)
 		}
 		p.Units = append(p.Units, u)
 	}
 	if err := rs.Err(); err != nil {
-		return Person{}, false, fmt.Errorf("store: person %s units: %w", name, err)
+		return Person{}, false, fmt.Errorf("units: %w", err)
 	}
 	return p, true, nil
 }

@@ -216,6 +216,13 @@ func (s *Store) DevicesIn(ctx context.Context, units []string) ([]Device, error)
 	if units != nil && len(units) == 0 {
 		return nil, nil
 	}
+	q, args := devicesWhere(units)
+	return s.devices(ctx, q, args)
+}
+
+// devicesWhere is deviceCols with the WHERE clause that limits it to
+// units (nil: none).
+func devicesWhere(units []string) (string, []any) {
 	q := deviceCols
 	var args []any
 	if units != nil {
@@ -233,12 +240,19 @@ func (s *Store) DevicesIn(ctx context.Context, units []string) ([]Device, error)
 			}
 		}
 	}
-	return s.devices(ctx, q, args)
+	return q, args
 }
 
-// devices reads the recorders of q (deviceCols and a WHERE clause).
+// devices reads the recorders of q (deviceCols and a WHERE clause) by
+// serial.
 func (s *Store) devices(ctx context.Context, q string, args []any) ([]Device, error) {
-	rs, err := s.db.QueryContext(ctx, s.d.q(q+` ORDER BY d.serial`), args...)
+	return s.devicesQ(ctx, q+` ORDER BY d.serial`, args)
+}
+
+// devicesQ reads the recorders of a whole query (deviceCols, WHERE, ORDER
+// BY and any LIMIT).
+func (s *Store) devicesQ(ctx context.Context, q string, args []any) ([]Device, error) {
+	rs, err := s.db.QueryContext(ctx, s.d.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,9 @@ import (
 // plays the opening window of the resumed recording and acknowledges it
 // with a written explanation; the auxiliary can neither open its footage
 // nor close it; the custodian sees the worn battery first on the pull list
-// and downloads the CSV. Screenshots go to BERTH_SCREENSHOTS (else the
+// and downloads the CSV; the admin adds a unit to the auxiliary and then
+// disables them, and the auxiliary's open session and API token stop at
+// once. Screenshots go to BERTH_SCREENSHOTS (else the
 // test's temporary directory). One Chromium serves every person, each in
 // its own browser context (its own cookies).
 func browseConsole(t *testing.T) func(context.Context, *world) error {
@@ -58,6 +61,7 @@ func browseConsole(t *testing.T) func(context.Context, *world) error {
 		t.Run("evidence", func(t *testing.T) { browseEvidence(t, browser, w, ppl["supervisor"], shots) })
 		t.Run("auxiliary", func(t *testing.T) { browseAuxiliary(t, browser, w, ppl["auxiliary"], alertID, shots) })
 		t.Run("custodian", func(t *testing.T) { browseCustodian(t, browser, w, ppl["custodian"], shots) })
+		t.Run("admin", func(t *testing.T) { browseAdmin(t, browser, w, ppl["admin"], ppl["auxiliary"], shots) })
 		t.Logf("console screenshots in %s", shots)
 		return nil
 	}
@@ -295,5 +299,67 @@ func browseCustodian(t *testing.T, browser context.Context, w *world, p signin, 
 	if len(lines) < 5 || !strings.HasPrefix(lines[0], "serial,unit,officer") || !strings.HasPrefix(lines[1], "BWC-0102,") ||
 		!strings.Contains(lines[1], "battery-worn") {
 		t.Errorf("recorders.csv:\n%s", csv)
+	}
+}
+
+// browseAdmin: the auxiliary is signed in and holds an API token; the
+// admin opens the auxiliary from the registry, adds a unit, then disables
+// them; both changes are in the auxiliary's history with the admin's
+// name; the auxiliary's open page sends them to sign in at the next
+// request, their token answers 401, and they cannot sign in again.
+func browseAdmin(t *testing.T, browser context.Context, w *world, admin, aux signin, shots string) {
+	auxCtx := person(t, browser, w, aux)
+	tok, err := w.Col.People().IssueToken(auxCtx, aux.Name, "demo test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := func() int {
+		req, _ := http.NewRequestWithContext(auxCtx, "GET", w.consoleURL()+"api/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := me(); code != http.StatusOK {
+		t.Fatalf("the auxiliary's token before: %d", code)
+	}
+	ctx := person(t, browser, w, admin)
+	edit := `tr[data-name="` + aux.Name + `"] a.edit-person`
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("nav-admin")),
+		chromedp.WaitVisible(chromedp.ID("people-table")),
+		chromedp.Click(chromedp.CSS(edit)),
+		chromedp.WaitVisible(chromedp.ID("edit-person")),
+		chromedp.SetValue(chromedp.ID("units"), demoUnit+",unit-4"),
+		chromedp.Click(chromedp.ID("save-person")),
+		chromedp.WaitVisible(chromedp.ID("changes-table")),
+		chromedp.Click(chromedp.ID("disabled")),
+		chromedp.Click(chromedp.ID("save-person")),
+		chromedp.WaitVisible(chromedp.ID("changes-table")),
+	); err != nil {
+		t.Fatalf("the admin edits and disables %s: %v", aux.Name, err)
+	}
+	changes, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("changes-table")))
+	shot(t, ctx, shots, "person")
+	for _, want := range []string{"units " + demoUnit + " → " + demoUnit + ",unit-4", "disabled (sessions ended, API tokens revoked)", admin.Name} {
+		if !strings.Contains(changes, want) {
+			t.Errorf("the auxiliary's history lacks %q:\n%s", want, changes)
+		}
+	}
+	// The auxiliary's open session: the next page is the sign-in.
+	if err := chromedp.Do(auxCtx,
+		chromedp.Navigate(w.consoleURL()+"fleet"),
+		chromedp.WaitVisible(chromedp.ID("signin-submit")),
+	); err != nil {
+		t.Errorf("a disabled auxiliary's session still works: %v", err)
+	}
+	if code := me(); code != http.StatusUnauthorized {
+		t.Errorf("a disabled auxiliary's token: %d, want 401", code)
+	}
+	if _, err := w.Col.People().SignIn(auxCtx, aux.Name, aux.Password); err == nil {
+		t.Error("a disabled auxiliary signed in")
 	}
 }

@@ -23,13 +23,15 @@ func demoPassword() string {
 }
 
 // openConsole enrols the demo's people (a supervisor, a custodian and an
-// auxiliary of the demo's unit, each with a fresh password) and prints the
-// console's address and their sign-ins.
+// auxiliary of the demo's unit, and an admin who keeps the registry, each
+// with a fresh password) and prints the console's address and their
+// sign-ins.
 func (w *world) openConsole(ctx context.Context) error {
 	w.people = []signin{
 		{Name: "chief-wang", Role: people.RoleSupervisor, Display: "王科长"},
 		{Name: "keeper-zhao", Role: people.RoleCustodian, Display: "赵装备"},
 		{Name: "aux-chen", Role: people.RoleAuxiliary, Display: "陈辅警"},
+		{Name: "admin-liu", Role: people.RoleAdmin, Display: "刘管理员"},
 	}
 	for i := range w.people {
 		p := &w.people[i]
