@@ -51,8 +51,9 @@
 // gone, and Commit called buffered a segment that read back as garbage
 // (TestCommittedSurvivesCut, on the FUSE layer of ./powercut, shows both;
 // cmd/dockd's TestCrashPowerCutDockd found it). Syncing every 1 MiB chunk
-// cost one stream about 45 % of its rate on the development disk at load 16
-// (27 against 47 MB/s); four streams lose about 10 %, since badger groups
+// costs little on a quiet machine (one stream 116-120 MB/s against 118-141,
+// four streams 129-132 against 138-145) and up to 45 % of one stream's rate
+// when the machine is loaded (27 against 47 MB/s at load 16); badger groups
 // concurrent transactions into one synced write (BenchmarkOffload,
 // BenchmarkOffload4, BenchmarkChunkSize; see the figures below).
 //
@@ -158,9 +159,10 @@
 //   - BenchmarkOffload4 (four streams): 65-110 MB/s aggregate on the disk,
 //     99-202 MB/s on tmpfs.
 //   - SyncWrites (2026-12-05, the same test binary built both ways and run
-//     alternately, load 12-16): one stream 26-28 MB/s synced against
-//     46-51 MB/s with a sync every 16 chunks; four streams 47-56 against
-//     54-62 MB/s. BenchmarkChunkSize (synced, load 9-11): 256 KiB chunks
+//     alternately): at load 2-3 (disk baseline 812-878 MB/s) one stream
+//     116-120 MB/s synced against 118-141 with a sync every 16 chunks,
+//     four streams 129-132 against 138-145; at load 12-16 one stream
+//     26-28 against 46-51 MB/s, four streams 47-56 against 54-62 MB/s. BenchmarkChunkSize (synced, load 9-11): 256 KiB chunks
 //     22 MB/s, 1 MiB 52 MB/s, 4 MiB 70 MB/s, with peak live heap 28, 34
 //     and 46 MiB: 1 MiB stays the default, within the board's memory.
 //     Before SyncWrites, BenchmarkSyncCost had measured a sync every chunk
