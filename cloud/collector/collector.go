@@ -451,43 +451,36 @@ func (c *Collector) Run(ctx context.Context) error {
 		httpDone <- err
 	}()
 
-	var wg sync.WaitGroup
-	wg.Add(5)
-	go func() {
-		defer wg.Done()
+	var wg sync.WaitGroup // each part of the collector runs until runCtx ends
+	wg.Go(func() {
 		c.sweepStaging(runCtx)
-	}()
-	go func() { // hole-release decisions follow their recorder to the dock it docks at
-		defer wg.Done()
+	})
+	wg.Go(func() { // hole-release decisions follow their recorder to the dock it docks at
 		select { // commands are published through ingest's connection
 		case <-c.in.Ready():
 		case <-runCtx.Done():
 		}
 		c.deliverHoleReleases(runCtx, holeCourierEvery)
-	}()
-	go func() { // custody: re-extend the object lock of held and case-linked objects
-		defer wg.Done()
+	})
+	wg.Go(func() { // custody: re-extend the object lock of held and case-linked objects
 		RetentionKeeper(&c.cfg, c.st, c.ev, c.log.With("part", "custody")).Run(runCtx, keepEvery)
-	}()
-	go func() { // custody: abort abandoned multipart uploads no staging area names (S3)
-		defer wg.Done()
+	})
+	wg.Go(func() { // custody: abort abandoned multipart uploads no staging area names (S3)
 		OrphanJob(&c.cfg, c.st, c.ev, c.log.With("part", "custody")).Run(runCtx, keepEvery)
-	}()
-	go func() {
-		defer wg.Done()
+	})
+	wg.Go(func() {
 		if err := c.in.Run(runCtx); err != nil {
 			fail("ingest", err)
 			stopAll()
 		}
-	}()
-	go func() {
-		defer wg.Done()
+	})
+	wg.Go(func() {
 		select { // alerts are published through ingest's connection
 		case <-c.in.Ready():
 		case <-runCtx.Done():
 		}
 		fail("analysis", c.engine.Run(runCtx))
-	}()
+	})
 	c.log.Info("collector running", "http", c.HTTPAddr(), "mqtt", c.brokerU, "store", redact(c.cfg.Store), "evidence", c.cfg.evidenceName())
 
 	select {
