@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -185,8 +187,38 @@ func testSlot(ctx context.Context, cfg selftestConfig, b *board.Board, s *board.
 	}
 
 	// Link: a docked recorder's port must open; an empty slot's must not.
-	r.link = linkSlot(ctx, cfg, s, present, fail)
+	// A legacy slot's is its volume's block device (never mounted here).
+	if st, ok := s.Storage(); ok {
+		r.link = storageSlot(st, present, fail)
+	} else {
+		r.link = linkSlot(ctx, cfg, s, present, fail)
+	}
 	return r
+}
+
+// storageSlot checks a legacy mass-storage slot: a docked recorder's
+// volume must appear as a block device at the board file's path (a
+// /dev/disk/by-path link); an empty slot's must not. It never mounts.
+func storageSlot(st board.StorageSpec, present bool, fail func(string, ...any)) string {
+	fi, err := os.Stat(st.Path)
+	switch {
+	case err != nil && present:
+		fail("storage %s: recorder present but its volume does not appear: %v", st.Path, err)
+		return "unreachable"
+	case err != nil:
+		return "none (slot empty)"
+	case fi.Mode()&os.ModeDevice == 0 || fi.Mode()&os.ModeCharDevice != 0:
+		fail("storage %s: not a block device (%s)", st.Path, fi.Mode())
+		return "error"
+	}
+	seen := st.Path
+	if t, err := filepath.EvalSymlinks(st.Path); err == nil && t != st.Path {
+		seen += " -> " + t
+	}
+	if !present {
+		fail("storage %s appears but the presence input reads empty: check the presence switch", seen)
+	}
+	return seen
 }
 
 // presenceState waits for the presence watcher's first (initial) event.

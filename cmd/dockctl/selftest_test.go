@@ -222,3 +222,48 @@ func TestSelftestRealBoardUnreachable(t *testing.T) {
 		})
 	}
 }
+
+// A legacy mass-storage slot is checked by its volume's block device
+// (never mounted): missing while a recorder is docked, or not a block
+// device, fails the slot; a block device passes.
+func TestSelftestStorageSlot(t *testing.T) {
+	addrs := tcpLinks(listeners(t, 3))
+	regular := filepath.Join(t.TempDir(), "not-a-disk")
+	if err := os.WriteFile(regular, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	block := ""
+	for _, p := range []string{"/dev/loop0", "/dev/sda", "/dev/vda"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0 {
+			block = p
+			break
+		}
+	}
+	for _, tc := range []struct {
+		name, path, want string
+		code             int
+	}{
+		{"volume missing", "/dev/disk/by-path/platform-nonexistent-usb-0:1.4:1.0-scsi-0:0:0:0-part1", "slot D: storage /dev/disk/by-path/platform-nonexistent-usb-0:1.4:1.0-scsi-0:0:0:0-part1: recorder present but its volume does not appear", 1},
+		{"not a block device", regular, "slot D: storage " + regular + ": not a block device", 1},
+		{"block device", block, block, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.path == "" {
+				t.Skip("no block device on this machine to point the slot at")
+			}
+			path := simBoard(t, addrs, "")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = append(b, []byte(fmt.Sprintf("  - name: D\n    charge: {pin: CHG_D}\n    presence: {pin: PRS_D}\n    led: {pins: [LED_D_R, LED_D_G, LED_D_B]}\n    current: {address: 0x43, limit: 2.5A}\n    storage: {path: %q}\n", tc.path))...)
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := selftest(t, "--board", path)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d (want %d), output lacks %q:\n%s%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
+}
