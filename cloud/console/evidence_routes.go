@@ -213,7 +213,16 @@ func (c *Console) evidencePage(r *request) error {
 		if err != nil {
 			return err
 		}
-		data["Rows"], data["Next"], data["Searched"] = rows, next, true
+		data["Rows"], data["Searched"] = rows, true
+		q := r.URL.Query()
+		if next != "" {
+			q.Set("after", next)
+			data["Next"] = "/evidence?" + q.Encode()
+		}
+		if q.Has("after") && r.URL.Query().Get("after") != "" {
+			q.Del("after")
+			data["First"] = "/evidence?" + q.Encode()
+		}
 	} else if !canSearchEvidence(r.who) {
 		return refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
 	}

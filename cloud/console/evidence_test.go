@@ -9,10 +9,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -276,6 +278,28 @@ func TestEvidenceSearchPagesWithinUnits(t *testing.T) {
 	}
 	if code, _ := w.do(t, "GET", "/api/evidence?after=nonsense", chief, nil); code != http.StatusBadRequest {
 		t.Fatalf("a bad cursor: %d", code)
+	}
+	// The page links its next page (and, past the first, the first).
+	link := regexp.MustCompile(`id="(next|first)-page"|href="(/evidence\?[^"]+)" id="next-page"`)
+	pageURL, pages := "/evidence?search=1&case=CASE-P&limit=2", 0
+	for pageURL != "" && pages < 5 {
+		code, body := w.do(t, "GET", pageURL, chief, nil)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", pageURL, code, body)
+		}
+		if pages > 0 && !strings.Contains(body, `id="first-page"`) {
+			t.Fatalf("page %d links no first page", pages)
+		}
+		pageURL = ""
+		for _, m := range link.FindAllStringSubmatch(body, -1) {
+			if m[2] != "" {
+				pageURL = html.UnescapeString(m[2])
+			}
+		}
+		pages++
+	}
+	if pages != 3 {
+		t.Fatalf("followed %d evidence pages of 2 rows for 5 segments, want 3", pages)
 	}
 
 	ctx := context.Background()
