@@ -1,12 +1,8 @@
 package buffer
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -33,22 +29,8 @@ func (b *Buffer) EventCursor(serial string) (EventCursor, error) {
 		return EventCursor{}, fmt.Errorf("buffer: event cursor: %w", err)
 	}
 	var c EventCursor
-	err := b.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(eventCursorKey(serial))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("%w: event cursor of %s: %v", ErrCorrupt, serial, err)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return EventCursor{}, fmt.Errorf("buffer: event cursor: %w", err)
+	if _, err := b.readKept(eventCursorKey(serial), "event cursor of "+serial, &c); err != nil {
+		return EventCursor{}, err
 	}
 	return c, nil
 }
@@ -61,17 +43,5 @@ func (b *Buffer) SetEventCursor(serial string, c EventCursor) error {
 	if err := wire.ValidID(serial); err != nil {
 		return fmt.Errorf("buffer: event cursor: %w", err)
 	}
-	v, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("buffer: event cursor: %w", err)
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return ErrClosed
-	}
-	if err := b.db.Update(func(txn *badger.Txn) error { return txn.Set(eventCursorKey(serial), v) }); err != nil {
-		return fmt.Errorf("buffer: event cursor: %w", err)
-	}
-	return b.sync()
+	return b.keep(eventCursorKey(serial), "event cursor of "+serial, c)
 }

@@ -42,19 +42,7 @@ func (b *Buffer) KeepHoleRelease(h HoleRelease) error {
 	if h.From == 0 || h.To < h.From {
 		return fmt.Errorf("buffer: hole release of %s: range %d..%d", h.Serial, h.From, h.To)
 	}
-	v, err := json.Marshal(h)
-	if err != nil {
-		return fmt.Errorf("buffer: hole release: %w", err)
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return ErrClosed
-	}
-	if err := b.db.Update(func(txn *badger.Txn) error { return txn.Set(holeKey(h.Serial, h.From, h.To), v) }); err != nil {
-		return fmt.Errorf("buffer: hole release: %w", err)
-	}
-	return b.sync()
+	return b.keep(holeKey(h.Serial, h.From, h.To), "hole release of "+h.Serial, h)
 }
 
 // HoleReleases returns every decision kept, in key order (by recorder,

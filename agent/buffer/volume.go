@@ -1,12 +1,8 @@
 package buffer
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -45,22 +41,8 @@ func (b *Buffer) VolumeIndex(serial string) (VolumeIndex, error) {
 		return VolumeIndex{}, fmt.Errorf("buffer: volume index: %w", err)
 	}
 	var ix VolumeIndex
-	err := b.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(volumeKey(serial))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			if err := json.Unmarshal(v, &ix); err != nil {
-				return fmt.Errorf("%w: volume index of %s: %v", ErrCorrupt, serial, err)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return VolumeIndex{}, fmt.Errorf("buffer: volume index: %w", err)
+	if _, err := b.readKept(volumeKey(serial), "volume index of "+serial, &ix); err != nil {
+		return VolumeIndex{}, err
 	}
 	return ix, nil
 }
@@ -72,17 +54,5 @@ func (b *Buffer) SetVolumeIndex(serial string, ix VolumeIndex) error {
 	if err := wire.ValidID(serial); err != nil {
 		return fmt.Errorf("buffer: volume index: %w", err)
 	}
-	v, err := json.Marshal(ix)
-	if err != nil {
-		return fmt.Errorf("buffer: volume index: %w", err)
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return ErrClosed
-	}
-	if err := b.db.Update(func(txn *badger.Txn) error { return txn.Set(volumeKey(serial), v) }); err != nil {
-		return fmt.Errorf("buffer: volume index: %w", err)
-	}
-	return b.sync()
+	return b.keep(volumeKey(serial), "volume index of "+serial, ix)
 }
