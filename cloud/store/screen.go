@@ -34,21 +34,8 @@ func (w *writer) screen(ctx context.Context) error {
 	verdicts := map[pair]Access{}
 	var pairs []pair
 	for _, i := range w.fresh {
-		var serial string
-		switch b := w.msgs[i].Body.(type) {
-		case *wire.DeviceHealth:
-			serial = b.Serial
-		case *wire.SegmentManifest:
-			serial = b.Serial
-		case *wire.Docking:
-			serial = b.Serial
-		case *wire.RecorderEvents:
-			serial = b.Serial
-		case *wire.Checkout:
-			serial = b.Serial
-		case *wire.FirmwareProgress:
-			serial = b.Serial
-		default:
+		serial, ok := recorderOf(w.msgs[i].Body)
+		if !ok {
 			continue
 		}
 		p := pair{w.msgs[i].Env.Dock, serial}
@@ -132,17 +119,12 @@ func (w *writer) screen(ctx context.Context) error {
 				alert.Key, alert.Kind = fmt.Sprintf("%s/%s/%s", KindReportTime, m.Env.Dock, serial), KindReportTime
 				alert.Severity, alert.Unit, alert.Serial, alert.Dock = "warning", v.AlertUnit, serial, m.Env.Dock
 			}
-		case *wire.SegmentManifest:
-			serial = b.Serial
-		case *wire.RecorderEvents:
-			serial = b.Serial
-		case *wire.Checkout:
-			serial = b.Serial
-		case *wire.FirmwareProgress:
-			serial = b.Serial
 		default:
-			kept = append(kept, i)
-			continue
+			var ok bool
+			if serial, ok = recorderOf(b); !ok {
+				kept = append(kept, i)
+				continue
+			}
 		}
 		if v := verdicts[pair{m.Env.Dock, serial}]; !v.Allowed {
 			alert = Alert{Key: fmt.Sprintf("%s/report/%s/%s", KindRecorderRefused, m.Env.Dock, serial), Kind: KindRecorderRefused,
@@ -170,6 +152,26 @@ func (w *writer) screen(ctx context.Context) error {
 	}
 	w.fresh = kept
 	return nil
+}
+
+// recorderOf names the recorder a report is about, for the reports a dock
+// may make only on recorders the policy lets it handle.
+func recorderOf(b wire.Body) (string, bool) {
+	switch b := b.(type) {
+	case *wire.DeviceHealth:
+		return b.Serial, true
+	case *wire.SegmentManifest:
+		return b.Serial, true
+	case *wire.Docking:
+		return b.Serial, true
+	case *wire.RecorderEvents:
+		return b.Serial, true
+	case *wire.Checkout:
+		return b.Serial, true
+	case *wire.FirmwareProgress:
+		return b.Serial, true
+	}
+	return "", false
 }
 
 // dockSerial is a dock and a recorder it reports on.

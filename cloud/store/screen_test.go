@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,8 +32,12 @@ func TestReportScreening(t *testing.T) {
 		seg := manifest("REC-B", 9, now.Add(-2*time.Hour), 0)
 		fw := &wire.FirmwareProgress{Campaign: "fw-1", Serial: "REC-B", Slot: 1, Model: "BWC", Version: "2.5.0",
 			State: wire.FwInstalled, Held: 10, Size: 10, At: now.Add(-time.Minute)}
+		inv := &wire.Docking{Serial: "REC-B", DockedAt: now.Add(-time.Minute), Phase: wire.DockingInventory, LastSeq: 40, Part: 1, Parts: 1,
+			Segments: []wire.InventoryEntry{{Seq: 40, Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour), Size: 10,
+				SHA256: fmt.Sprintf("%064x", 40), StopCause: wire.StopUser}}}
 		dup := commit(t, s, msg(t, "dock-a", "a1", now, hostile), msg(t, "dock-a", "a2", now, future),
-			msg(t, "dock-a", "a3", now, mine), msg(t, "dock-a", "a4", now, seg), msg(t, "dock-a", "a7", now, fw))
+			msg(t, "dock-a", "a3", now, mine), msg(t, "dock-a", "a4", now, seg), msg(t, "dock-a", "a7", now, fw),
+			msg(t, "dock-a", "a8", now, inv))
 		for i, d := range dup {
 			if d {
 				t.Errorf("message %d reported as a duplicate", i)
@@ -62,6 +67,9 @@ func TestReportScreening(t *testing.T) {
 		}
 		if segs, err := s.Segments(ctx, "REC-B", time.Time{}, time.Time{}); err != nil || len(segs) != 0 {
 			t.Errorf("dock-a's manifest for REC-B stored: %+v %v", segs, err)
+		}
+		if sum, ok, err := s.Dockings(ctx, "REC-B"); err != nil || ok {
+			t.Errorf("dock-a's inventory of REC-B stored: %+v %v", sum, err)
 		}
 		if fwp, err := s.FirmwareProgress(ctx, "fw-1"); err != nil || len(fwp) != 0 {
 			t.Errorf("dock-a's firmware progress for REC-B stored: %+v %v", fwp, err)
