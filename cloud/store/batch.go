@@ -54,6 +54,21 @@ func (d dialect) rowSource(cols []column) (sel, from string) {
 	return strings.Join(exprs, ", "), from
 }
 
+// rowSourceOf parses typed ("id TEXT, n BIGINT") into its columns, their
+// names joined for a column list, and the dialect's row source over one
+// JSON parameter ("<select list> <from>"), for multi and withRows.
+func (s *Store) rowSourceOf(typed string) (cols []column, names, source string, err error) {
+	if cols, err = parseColumns(typed); err != nil {
+		return nil, "", "", err
+	}
+	n := make([]string, len(cols))
+	for i, c := range cols {
+		n[i] = c.name
+	}
+	sel, from := s.d.rowSource(cols)
+	return cols, strings.Join(n, ", "), sel + " " + from, nil
+}
+
 // multi inserts rows with one statement per maxRowsPerStatement rows:
 //
 //	INSERT INTO table (cols) SELECT <row source> <tail>
@@ -67,16 +82,11 @@ func (s *Store) multi(ctx context.Context, tx *sql.Tx, table, typed, tail string
 	if len(rows) == 0 {
 		return nil
 	}
-	cols, err := parseColumns(typed)
+	cols, names, source, err := s.rowSourceOf(typed)
 	if err != nil {
 		return err
 	}
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = c.name
-	}
-	sel, from := s.d.rowSource(cols)
-	q := s.d.q("INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") SELECT " + sel + " " + from + " " + tail)
+	q := s.d.q("INSERT INTO " + table + " (" + names + ") SELECT " + source + " " + tail)
 	for start := 0; start < len(rows); start += maxRowsPerStatement {
 		chunk := rows[start:min(len(rows), start+maxRowsPerStatement)]
 		for _, r := range chunk {
@@ -150,16 +160,11 @@ func (s *Store) withRows(ctx context.Context, typed string, rows [][]any, query 
 	if len(rows) == 0 {
 		return nil
 	}
-	cols, err := parseColumns(typed)
+	_, names, source, err := s.rowSourceOf(typed)
 	if err != nil {
 		return err
 	}
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = c.name
-	}
-	sel, from := s.d.rowSource(cols)
-	q := s.d.q("WITH w (" + strings.Join(names, ", ") + ") AS (SELECT " + sel + " " + from + ") " + query)
+	q := s.d.q("WITH w (" + names + ") AS (SELECT " + source + ") " + query)
 	for start := 0; start < len(rows); start += maxRowsPerStatement {
 		chunk := rows[start:min(len(rows), start+maxRowsPerStatement)]
 		js, err := json.Marshal(chunk)
