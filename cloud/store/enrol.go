@@ -222,8 +222,13 @@ func (s *Store) EnrollRecorder(ctx context.Context, r Recorder, by string) error
 
 // Recorders lists the enrolled recorders of unit ("" lists all), by serial.
 func (s *Store) Recorders(ctx context.Context, unit string) ([]Recorder, error) {
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT serial, unit, public_key, enrolled_by, enrolled_ns FROM recorders
-		WHERE ? = '' OR unit = ? ORDER BY serial`), unit, unit)
+	return s.recorders(ctx, `WHERE ? = '' OR unit = ? ORDER BY serial`, unit, unit)
+}
+
+// recorders lists the enrolled recorders the query's tail (WHERE, ORDER,
+// LIMIT) selects.
+func (s *Store) recorders(ctx context.Context, tail string, args ...any) ([]Recorder, error) {
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT serial, unit, public_key, enrolled_by, enrolled_ns FROM recorders `+tail), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: recorders: %w", err)
 	}

@@ -100,22 +100,5 @@ func (s *Store) FleetUnits(ctx context.Context, units []string) ([]UnitFleet, er
 // RecordersPage lists up to limit enrolled recorders with serials after
 // after, by serial: Recorders(ctx, "") one page at a time.
 func (s *Store) RecordersPage(ctx context.Context, after string, limit int) ([]Recorder, error) {
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT serial, unit, public_key, enrolled_by, enrolled_ns FROM recorders
-		WHERE serial > ? ORDER BY serial LIMIT ?`), after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: recorders: %w", err)
-	}
-	defer rs.Close()
-	var out []Recorder
-	for rs.Next() {
-		r, err := scanRecorder(rs)
-		if err != nil {
-			return nil, fmt.Errorf("store: recorders: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("store: recorders: %w", err)
-	}
-	return out, nil
+	return s.recorders(ctx, `WHERE serial > ? ORDER BY serial LIMIT ?`, after, limit)
 }
