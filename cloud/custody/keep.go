@@ -150,13 +150,8 @@ var errNotApplied = errors.New("lock not extended")
 // Run applies the job now and every interval until ctx ends, logging what
 // each run did.
 func (k Keeper) Run(ctx context.Context, every time.Duration) {
-	log := k.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	log := logOr(k.Log)
+	runEvery(ctx, every, func() {
 		rep, err := k.Apply(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -164,10 +159,27 @@ func (k Keeper) Run(ctx context.Context, every time.Duration) {
 		case rep.Extended > 0:
 			log.Info("custody: retention run", "held", rep.Held, "linked", rep.Linked, "extended", rep.Extended)
 		}
+	})
+}
+
+// runEvery calls run now and then every interval until ctx ends: the
+// custody jobs' loop.
+func runEvery(ctx context.Context, every time.Duration, run func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		run()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+func logOr(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.Default()
+	}
+	return l
 }

@@ -124,13 +124,8 @@ func (o Orphans) Apply(ctx context.Context) (OrphanReport, error) {
 // Run applies the job now and every interval until ctx ends, logging what
 // each run did.
 func (o Orphans) Run(ctx context.Context, every time.Duration) {
-	log := o.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	log := logOr(o.Log)
+	runEvery(ctx, every, func() {
 		rep, err := o.Apply(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -139,10 +134,5 @@ func (o Orphans) Run(ctx context.Context, every time.Duration) {
 			log.Info("custody: orphaned uploads run", "uploads", rep.Uploads, "orphans", rep.Orphans, "aborted", rep.Aborted,
 				"receipted_kept", rep.Receipted)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
