@@ -421,6 +421,8 @@ type proxy struct {
 	mu    sync.Mutex
 	conns []net.Conn
 	wg    sync.WaitGroup
+	// down refuses new connections: the network is out.
+	down atomic.Bool
 }
 
 func startProxy(t testing.TB, to string) *proxy {
@@ -445,6 +447,10 @@ func (p *proxy) accept() {
 		if err != nil {
 			return
 		}
+		if p.down.Load() {
+			in.Close()
+			continue
+		}
 		out, err := net.Dial("tcp", p.to)
 		if err != nil {
 			in.Close()
@@ -465,6 +471,19 @@ func (p *proxy) kill() {
 	p.cut()
 	p.wg.Wait()
 }
+
+// outage takes the network down: the connections open now drop and new
+// ones are refused until restore. A broker publishes a will only when it
+// sees the old connection go; a dock that reconnects before then takes its
+// session over, and mosquitto (2.0) sends no will on a takeover. A test
+// that waits for a will must therefore keep the dock off until it came.
+func (p *proxy) outage() {
+	p.down.Store(true)
+	p.cut()
+}
+
+// restore brings the network back after an outage.
+func (p *proxy) restore() { p.down.Store(false) }
 
 // cut drops the connections open now; new ones are still accepted.
 func (p *proxy) cut() {

@@ -182,8 +182,9 @@ func TestLastWill(t *testing.T) {
 		}
 
 		eventually(t, 5*time.Second, "online state acked", func() bool { return box.Len() == 0 })
-		p.cut() // the dock drops off the network, and comes back
+		p.outage() // the dock drops off the network, and comes back
 		eventually(t, 5*time.Second, "offline will delivered", func() bool { return len(col.offlineIDs()) == 1 })
+		p.restore()
 		e, st, ok := retainedState(t, addr, dock)
 		if !ok || st.State != wire.DockOffline {
 			t.Fatalf("retained state after the outage = %+v (present %v), want offline", st, ok)
@@ -310,8 +311,9 @@ func TestOnConnectRestoresOnline(t *testing.T) {
 	}
 	r := startReporter(t, cfg, box, nil)
 	eventually(t, 5*time.Second, "first online state acked", func() bool { return n.Load() == 1 && box.Len() == 0 })
-	p.cut()
+	p.outage()
 	eventually(t, 5*time.Second, "will delivered", func() bool { return len(col.offlineIDs()) == 1 })
+	p.restore()
 	eventually(t, 5*time.Second, "online state after reconnecting acked", func() bool { return n.Load() == 2 && box.Len() == 0 })
 	if _, st, ok := retainedState(t, b.addr, dock); !ok || st.State != wire.DockOnline {
 		t.Errorf("retained state after reconnecting = %+v (present %v), want online", st, ok)
