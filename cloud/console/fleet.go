@@ -71,8 +71,20 @@ func (c *Console) judge(r *request, devs []store.Device) []recorderRow {
 	return recs
 }
 
+// batteryPct is the battery's health as the fleet ranks it: the dock's
+// measurement of design capacity where there is one and it is the worse,
+// else what the recorder claims. A recorder that claims 95% while the dock
+// measured 60% is a 60% battery on the pull list.
+func batteryPct(b wire.Battery) int {
+	if m := b.Measured; m != nil && m.Pct > 0 && m.Pct < b.HealthPct {
+		return m.Pct
+	}
+	return b.HealthPct
+}
+
 // sortPull puts the recorders due for maintenance first (critical first,
-// then the most worn battery), then the rest by serial.
+// then the most worn battery, claimed or measured), then the rest by
+// serial.
 func sortPull(recs []recorderRow) {
 	slices.SortStableFunc(recs, func(a, b recorderRow) int {
 		if c := cmp.Compare(boolInt(len(b.Findings) > 0), boolInt(len(a.Findings) > 0)); c != 0 {
@@ -82,7 +94,7 @@ func sortPull(recs []recorderRow) {
 			return c
 		}
 		if len(a.Findings) > 0 {
-			if c := cmp.Compare(a.Health.Battery.HealthPct, b.Health.Battery.HealthPct); c != 0 {
+			if c := cmp.Compare(batteryPct(a.Health.Battery), batteryPct(b.Health.Battery)); c != 0 {
 				return c
 			}
 		}
@@ -305,8 +317,8 @@ func (c *Console) recordersCSV(r *request) error {
 	if err != nil {
 		return err
 	}
-	rows := [][]string{{"serial", "unit", "officer", "model", "firmware", "battery_health_pct", "battery_cycles", "battery_temp_c",
-		"storage_health_pct", "storage_free_bytes", "storage_total_bytes", "read_errors", "write_errors", "bad_blocks",
+	rows := [][]string{{"serial", "unit", "officer", "model", "firmware", "battery_health_pct", "battery_measured_mah",
+		"battery_measured_pct", "battery_measured_at", "battery_cycles", "battery_temp_c", "storage_health_pct", "storage_free_bytes", "storage_total_bytes", "read_errors", "write_errors", "bad_blocks",
 		"clock_offset_ms", "last_docked", "last_dock", "last_slot", "findings"}}
 	for _, x := range recs {
 		h := x.Health
@@ -317,8 +329,17 @@ func (c *Console) recordersCSV(r *request) error {
 			}
 			fs += f.Kind + ": " + f.Detail
 		}
+		// The dock's measurement, empty where no full charge was measured
+		// (pct empty too where the dock does not know the model's design).
+		var mah, mpct, mat string
+		if m := h.Battery.Measured; m != nil {
+			mah, mat = strconv.Itoa(m.MilliAmpHours), m.At.In(c.o.Location).Format(time.RFC3339)
+			if m.Pct > 0 {
+				mpct = strconv.Itoa(m.Pct)
+			}
+		}
 		rows = append(rows, []string{x.Serial, x.Unit, x.Officer, x.Model, x.Firmware, strconv.Itoa(h.Battery.HealthPct),
-			strconv.Itoa(h.Battery.Cycles), fmt.Sprintf("%.1f", h.Battery.TemperatureC), strconv.Itoa(h.Storage.HealthPct),
+			mah, mpct, mat, strconv.Itoa(h.Battery.Cycles), fmt.Sprintf("%.1f", h.Battery.TemperatureC), strconv.Itoa(h.Storage.HealthPct),
 			strconv.FormatInt(h.Storage.FreeBytes, 10), strconv.FormatInt(h.Storage.TotalBytes, 10),
 			strconv.FormatInt(h.Storage.ReadErrors, 10), strconv.FormatInt(h.Storage.WriteErrors, 10),
 			strconv.FormatInt(h.Storage.BadBlocks, 10), strconv.FormatInt(h.ClockOffsetMs, 10),

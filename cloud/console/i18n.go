@@ -164,6 +164,7 @@ var messages = map[string][2]string{
 	"recorders":           {"记录仪", "Recorders"},
 	"docks":               {"坞站", "Docks"},
 	"battery-health":      {"电池健康", "Battery health"},
+	"battery-measured":    {"实测容量", "Measured capacity"},
 	"cycles":              {"循环次数", "Cycles"},
 	"temperature":         {"温度", "Temp."},
 	"storage-health":      {"存储健康", "Storage health"},
