@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,6 +47,20 @@ type idp struct {
 	aud    string           // if set, the ID token's audience instead of the client id
 	exp    time.Duration    // the ID token's lifetime (negative: expired)
 	state  string           // if set, the state sent back instead of the client's
+	// host, if set, names the provider in its URLs instead of 127.0.0.1
+	// (a browser test puts it on another site than the console's).
+	host string
+	// interactive: the authorization endpoint shows an approval form
+	// instead of redirecting at once.
+	interactive bool
+}
+
+// url is the provider's base URL and issuer.
+func (p *idp) url() string {
+	if p.host != "" {
+		return strings.Replace(p.srv.URL, "127.0.0.1", p.host, 1)
+	}
+	return p.srv.URL
 }
 
 type grant struct{ nonce, challenge, redirect, user string }
@@ -59,7 +74,7 @@ func newIDP(t *testing.T) *idp {
 	p := &idp{key: key, clientID: "berth-console", secret: "client-secret-of-the-test", grants: map[string]grant{}, exp: 5 * time.Minute}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		u := p.srv.URL
+		u := p.url()
 		json.NewEncoder(w).Encode(map[string]any{"issuer": u, "authorization_endpoint": u + "/authorize", "token_endpoint": u + "/token",
 			"jwks_uri": u + "/jwks", "response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
 			"id_token_signing_alg_values_supported": []string{"ES256"}, "code_challenge_methods_supported": []string{"S256"}})
@@ -81,8 +96,21 @@ func newIDP(t *testing.T) *idp {
 		if p.state != "" {
 			state = p.state
 		}
+		interactive := p.interactive
 		p.mu.Unlock()
-		http.Redirect(w, r, q.Get("redirect_uri")+"?"+url.Values{"code": {code}, "state": {state}}.Encode(), http.StatusFound)
+		back := q.Get("redirect_uri") + "?" + url.Values{"code": {code}, "state": {state}}.Encode()
+		if interactive {
+			// The person approves on the provider's own page: the way
+			// back to the console then starts on the provider's site.
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, `<!doctype html><form method="post" action="/approve"><input type="hidden" name="back" value="%s">`+
+				`<button id="approve">Approve</button></form>`, html.EscapeString(back))
+			return
+		}
+		http.Redirect(w, r, back, http.StatusFound)
+	})
+	mux.HandleFunc("POST /approve", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.FormValue("back"), http.StatusFound)
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		id, secret, ok := r.BasicAuth()
@@ -118,7 +146,7 @@ func newIDP(t *testing.T) *idp {
 			return
 		}
 		now := time.Now()
-		idt, err := jwt.Signed(sig).Claims(jwt.Claims{Issuer: p.srv.URL, Subject: "sub-" + g.user, Audience: jwt.Audience{aud},
+		idt, err := jwt.Signed(sig).Claims(jwt.Claims{Issuer: p.url(), Subject: "sub-" + g.user, Audience: jwt.Audience{aud},
 			IssuedAt: jwt.NewNumericDate(now.Add(min(exp, 0) - time.Minute)), Expiry: jwt.NewNumericDate(now.Add(exp))}).
 			Claims(map[string]any{"nonce": nonce, "preferred_username": g.user}).Serialize()
 		if err != nil {
