@@ -266,7 +266,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 			}
 		}
 		if sso, err = people.NewOIDC(people.OIDCConfig{Issuer: oc.Issuer, ClientID: oc.ClientID, ClientSecret: secret,
-			RedirectURL: oc.RedirectURL, Claim: oc.Claim, Domain: oc.Domain, Client: &http.Client{Timeout: 10 * time.Second}}, c.people); err != nil {
+			RedirectURL: oc.RedirectURL, PostLogoutURL: oc.PostLogoutURL, Claim: oc.Claim, Domain: oc.Domain, Client: &http.Client{Timeout: 10 * time.Second}}, c.people); err != nil {
 			return nil, fmt.Errorf("collector: console.oidc: %w", err)
 		}
 	}

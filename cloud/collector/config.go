@@ -141,6 +141,10 @@ type Config struct {
 			// RedirectURL is the console's /signin/oidc/callback as
 			// browsers reach it (registered with the provider).
 			RedirectURL string `yaml:"redirect_url"`
+			// PostLogoutURL is where the provider's logout sends the
+			// browser back (registered with the provider; default
+			// /signin on redirect_url's origin).
+			PostLogoutURL string `yaml:"post_logout_url"`
 			// Claim names the person: its value is the sign-in name
 			// (default preferred_username).
 			Claim string `yaml:"claim"`

@@ -12,9 +12,21 @@ import (
 // kept in a short-lived HttpOnly cookie; GET /signin/oidc/callback brings
 // it back, and package people verifies everything and opens the same
 // session as a password sign-in. Each refusal is counted (OIDCRefused),
-// logged with its reason, and shown on the sign-in page.
+// logged with its reason, and shown on the sign-in page. Signing out of
+// such a session also ends the provider's (RP-initiated logout, when the
+// provider names an end_session_endpoint), so the next person at a shared
+// desk PC is asked for their own password by the provider.
 
 const oidcCookie = "berth_oidc"
+
+// oidcHintCookie keeps an OIDC sign-in's ID token for the provider's
+// logout at sign-out ("-" when the token is too long for a cookie: the
+// logout then goes without the hint). It goes only to /signout.
+const oidcHintCookie = "berth_oidc_hint"
+
+// maxHintCookie bounds the ID token kept as a cookie (browsers keep
+// about 4 KiB per cookie).
+const maxHintCookie = 3500
 
 func (c *Console) oidcRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /signin/oidc", c.oidcBegin)
@@ -74,9 +86,39 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.o.Log.Info("console: signed in", "name", s.Who.Name, "role", s.Who.Role, "remote", r.RemoteAddr, "with", "oidc")
+	secure := r.TLS != nil || c.o.SecureCookies
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.Cookie, Path: "/", Expires: s.Expires, HttpOnly: true,
-		Secure: r.TLS != nil || c.o.SecureCookies, SameSite: http.SameSiteLaxMode})
+		Secure: secure, SameSite: http.SameSiteLaxMode})
+	hint := s.IDToken
+	if len(hint) > maxHintCookie || hint == "" {
+		hint = "-"
+	}
+	http.SetCookie(w, &http.Cookie{Name: oidcHintCookie, Value: hint, Path: "/signout", Expires: s.Expires, HttpOnly: true,
+		Secure: secure, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// oidcLogout ends the provider's session after the console's own (the
+// session of an OIDC sign-in, known by its hint cookie): the browser goes
+// to the provider's logout, which sends it back to the sign-in page. ""
+// for a password sign-in, a console without OIDC, or a provider without
+// a logout endpoint (the console's session has ended all the same).
+func (c *Console) oidcLogout(w http.ResponseWriter, r *http.Request) string {
+	ck, err := r.Cookie(oidcHintCookie)
+	if err != nil || c.o.OIDC == nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: oidcHintCookie, Value: "", Path: "/signout", MaxAge: -1, HttpOnly: true})
+	hint := ck.Value
+	if hint == "-" {
+		hint = ""
+	}
+	u, err := c.o.OIDC.LogoutURL(r.Context(), hint)
+	if err != nil {
+		c.o.Log.Warn("console: the identity provider's logout is unavailable", "err", err)
+		return ""
+	}
+	return u
 }
 
 // oidcRefuse counts, logs and shows a refused OIDC sign-in.

@@ -95,6 +95,28 @@ func TestOIDCSignInBrowser(t *testing.T) {
 		if !strings.Contains(body, `"name": "chief"`) {
 			t.Errorf("/api/me after the OIDC sign-in: %s", body)
 		}
+		// Signing out goes through the provider's logout and back.
+		p.mu.Lock()
+		issued, before := p.issued, len(p.logouts)
+		p.mu.Unlock()
+		if err := chromedp.Do(tab,
+			chromedp.Navigate(srv.URL+"/inbox"),
+			chromedp.WaitVisible(chromedp.ID("signout")),
+			chromedp.Click(chromedp.ID("signout")),
+			chromedp.WaitVisible(chromedp.ID("signin-oidc")),
+		); err != nil {
+			t.Fatalf("signing out in the browser: %v", err)
+		}
+		p.mu.Lock()
+		logouts := p.logouts[before:]
+		p.mu.Unlock()
+		if len(logouts) != 1 || logouts[0].Get("id_token_hint") != issued || logouts[0].Get("post_logout_redirect_uri") != srv.URL+"/signin" {
+			t.Errorf("the provider's logout requests: %v", logouts)
+		}
+		me, err = chromedp.RunResponse(tab, chromedp.Navigate(srv.URL+"/api/me"))
+		if err != nil || me.Status != http.StatusUnauthorized {
+			t.Errorf("GET /api/me after signing out: %v %v, want 401", me, err)
+		}
 	})
 
 	t.Run("stranger", func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +54,10 @@ type idp struct {
 	// interactive: the authorization endpoint shows an approval form
 	// instead of redirecting at once.
 	interactive bool
+	// noLogout: discovery names no end_session_endpoint.
+	noLogout bool
+	issued   string       // the last ID token signed
+	logouts  []url.Values // the logout requests, in order
 }
 
 // url is the provider's base URL and issuer.
@@ -75,9 +80,21 @@ func newIDP(t *testing.T) *idp {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		u := p.url()
-		json.NewEncoder(w).Encode(map[string]any{"issuer": u, "authorization_endpoint": u + "/authorize", "token_endpoint": u + "/token",
+		meta := map[string]any{"issuer": u, "authorization_endpoint": u + "/authorize", "token_endpoint": u + "/token",
 			"jwks_uri": u + "/jwks", "response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
-			"id_token_signing_alg_values_supported": []string{"ES256"}, "code_challenge_methods_supported": []string{"S256"}})
+			"id_token_signing_alg_values_supported": []string{"ES256"}, "code_challenge_methods_supported": []string{"S256"}}
+		p.mu.Lock()
+		if !p.noLogout {
+			meta["end_session_endpoint"] = u + "/logout?realm=police"
+		}
+		p.mu.Unlock()
+		json.NewEncoder(w).Encode(meta)
+	})
+	mux.HandleFunc("GET /logout", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.logouts = append(p.logouts, r.URL.Query())
+		p.mu.Unlock()
+		http.Redirect(w, r, r.URL.Query().Get("post_logout_redirect_uri"), http.StatusFound)
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
@@ -153,6 +170,9 @@ func newIDP(t *testing.T) *idp {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
+		p.mu.Lock()
+		p.issued = idt
+		p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"access_token": "at-" + g.user, "token_type": "Bearer", "expires_in": 300, "id_token": idt})
 	})
@@ -248,6 +268,25 @@ func TestOIDCSignIn(t *testing.T) {
 				if c.OIDCRefused() != refusedBefore {
 					t.Error("a good sign-in was counted as refused")
 				}
+				// Signing out ends the provider's session too, with the
+				// sign-in's ID token as hint, and comes back to sign-in.
+				p.mu.Lock()
+				issued, before := p.issued, len(p.logouts)
+				p.mu.Unlock()
+				out := signOut(t, client, srv.URL, string(body))
+				if out.Request.URL.String() != srv.URL+"/signin" {
+					t.Errorf("after signing out: %s, want the console's sign-in", out.Request.URL)
+				}
+				p.mu.Lock()
+				logouts := p.logouts[before:]
+				p.mu.Unlock()
+				if len(logouts) != 1 || logouts[0].Get("id_token_hint") != issued || logouts[0].Get("client_id") != p.clientID ||
+					logouts[0].Get("post_logout_redirect_uri") != srv.URL+"/signin" || logouts[0].Get("realm") != "police" {
+					t.Errorf("the provider's logout requests: %v", logouts)
+				}
+				if me, _ := client.Get(srv.URL + "/api/me"); me.StatusCode != http.StatusUnauthorized {
+					t.Errorf("signed out, /api/me answers %d", me.StatusCode)
+				}
 				return
 			}
 			if !strings.Contains(string(body), `id="signin-error"`) || !strings.Contains(string(body), tc.why) {
@@ -266,6 +305,66 @@ func TestOIDCSignIn(t *testing.T) {
 				t.Errorf("a refused sign-in left a session: %d", me.StatusCode)
 			}
 		})
+	}
+}
+
+// signOut posts the sign-out form of page (a signed-in page) with its
+// CSRF token and follows the redirects.
+func signOut(t *testing.T, client *http.Client, base, page string) *http.Response {
+	t.Helper()
+	m := regexp.MustCompile(`action="/signout".*?name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no sign-out form with a CSRF token in the page:\n%s", page)
+	}
+	resp, err := client.PostForm(base+"/signout", url.Values{"csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("sign-out ended with %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	return resp
+}
+
+// TestOIDCSignOutWithoutProviderLogout: a provider that offers no
+// end_session_endpoint leaves sign-out as it is for a password: the
+// console's session ends and the browser is back at sign-in.
+func TestOIDCSignOutWithoutProviderLogout(t *testing.T) {
+	w := newWorld(t)
+	p := newIDP(t)
+	p.noLogout, p.user = true, "chief"
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
+	t.Cleanup(srv.Close)
+	o, err := people.NewOIDC(people.OIDCConfig{Issuer: p.url(), ClientID: p.clientID, ClientSecret: p.secret,
+		RedirectURL: srv.URL + "/signin/oidc/callback"}, w.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Opts{Store: w.st, People: w.dir, Footage: w.ev, Log: w.con.o.Log, OIDC: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = c.Handler()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	resp, err := client.Get(srv.URL + "/signin/oidc?next=/inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/inbox" {
+		t.Fatalf("OIDC sign-in landed on %s (%d)", resp.Request.URL, resp.StatusCode)
+	}
+	out := signOut(t, client, srv.URL, string(page))
+	if out.Request.URL.String() != srv.URL+"/signin" || len(p.logouts) != 0 {
+		t.Errorf("signed out to %s with %d provider logouts; want the console's sign-in and none", out.Request.URL, len(p.logouts))
+	}
+	if me, _ := client.Get(srv.URL + "/api/me"); me.StatusCode != http.StatusUnauthorized {
+		t.Errorf("signed out, /api/me answers %d", me.StatusCode)
 	}
 }
 

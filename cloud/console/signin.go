@@ -74,6 +74,10 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	if u := c.oidcLogout(w, r); u != "" {
+		http.Redirect(w, r, u, http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 

@@ -135,6 +135,9 @@ type Session struct {
 	CSRF    string
 	Expires time.Time
 	Who     Principal
+	// IDToken is the provider's raw ID token of an OIDC sign-in ("" for a
+	// password): the hint its logout takes (OIDC.LogoutURL).
+	IDToken string
 }
 
 // SignIn checks a password and opens a session.

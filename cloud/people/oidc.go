@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -33,6 +34,10 @@ type OIDCConfig struct {
 	ClientID     string
 	ClientSecret string
 	RedirectURL  string // the console's /signin/oidc/callback as the provider reaches the browser
+	// PostLogoutURL is where the provider sends the browser back after
+	// its logout (default: /signin on RedirectURL's origin); it must be
+	// registered with the provider like RedirectURL.
+	PostLogoutURL string
 	// Claim of the ID token that names the person (default
 	// "preferred_username"); its value must be a person's sign-in name.
 	Claim string
@@ -75,6 +80,13 @@ func NewOIDC(cfg OIDCConfig, dir *Directory) (*OIDC, error) {
 	}
 	if cfg.Claim == "" {
 		cfg.Claim = "preferred_username"
+	}
+	if cfg.PostLogoutURL == "" {
+		u, err := url.Parse(cfg.RedirectURL)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return nil, fmt.Errorf("people: OIDC redirect URL %q is not an absolute URL", cfg.RedirectURL)
+		}
+		cfg.PostLogoutURL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/signin"}).String()
 	}
 	if cfg.Client == nil {
 		cfg.Client = http.DefaultClient
@@ -200,7 +212,40 @@ func (o *OIDC) Finish(ctx context.Context, f OIDCFlow, state, code, providerErr 
 	if errors.Is(err, ErrUnknown) {
 		return Session{}, loggable(name), fmt.Errorf("%w: %q", ErrOIDCPerson, loggable(name))
 	}
+	s.IDToken = raw
 	return s, name, err
+}
+
+// LogoutURL is where to send the browser once the console's own session
+// has ended, so that the provider's ends too (OpenID Connect RP-Initiated
+// Logout 1.0): the provider's end_session_endpoint with the ID token of
+// the sign-in as hint (if the browser still had it), our client id, and
+// the way back to the console. Without it, the next "sign in with the
+// directory" on a shared desk PC would sign the last person in again
+// without a password. "" if the provider offers no logout endpoint.
+func (o *OIDC) LogoutURL(ctx context.Context, idTokenHint string) (string, error) {
+	p, err := o.discover(ctx)
+	if err != nil {
+		return "", err
+	}
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.EndSession == "" {
+		return "", nil
+	}
+	u, err := url.Parse(meta.EndSession)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("%w: end_session_endpoint %q is not a URL", ErrOIDCUnavailable, loggable(meta.EndSession))
+	}
+	q := u.Query()
+	if idTokenHint != "" {
+		q.Set("id_token_hint", idTokenHint)
+	}
+	q.Set("client_id", o.cfg.ClientID)
+	q.Set("post_logout_redirect_uri", o.cfg.PostLogoutURL)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // loggable bounds what a provider or a token said before it is logged
