@@ -107,6 +107,14 @@ type Config struct {
 		// spoken-reason check judges what matches one as the prompt, not
 		// the wearer (named by the file's base name in the verdict).
 		ReasonPrompts []string `yaml:"reason_prompts"`
+		// ReasonMicGainDB is the fleet's microphone calibration for the
+		// spoken-reason check (`collector reason-check --calibrate` on
+		// clips of officers stating a reason with its recorders): how
+		// many dB louder they record a voice than the reference. The
+		// check tells the wearer from a bystander by level, so a fleet
+		// that records quieter than the reference has every wearer
+		// judged a bystander until it is set. 0: the reference.
+		ReasonMicGainDB float64 `yaml:"reason_mic_gain_db"`
 	} `yaml:"analysis"`
 
 	// PublicURL is how people reach this collector, e.g.

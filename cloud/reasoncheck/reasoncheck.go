@@ -117,16 +117,29 @@ type Opts struct {
 	// (LoadPrompt) given to the default detector: what matches one is
 	// judged the prompt, not the wearer. Used only when Detector is nil.
 	Prompts []*vad.Prompt
+	// MicGainDB is the fleet's microphone calibration (see Calibrate):
+	// how many dB louder its recorders record the same voice at the same
+	// distance than the reference the default detector's level rule is
+	// set for. Used only when Detector is nil.
+	MicGainDB float64
 }
 
 // NewWithOpts returns a checker configured by o.
 func NewWithOpts(o Opts) *Checker {
 	if o.Detector == nil {
-		vo := vad.DefaultOpts
-		vo.Prompts = o.Prompts
-		o.Detector = vad.New(&vo)
+		o.Detector = vad.New(detectorOpts(o.Prompts, o.MicGainDB))
 	}
 	return &Checker{det: o.Detector, tr: o.Transcriber}
+}
+
+// detectorOpts are the default detector's options for a fleet whose
+// microphones record gainDB louder than the reference: the near-field
+// level moves with it; every other rule compares levels within the clip.
+func detectorOpts(prompts []*vad.Prompt, gainDB float64) *vad.Opts {
+	vo := vad.DefaultOpts
+	vo.Prompts = prompts
+	vo.NearField += gainDB
+	return &vo
 }
 
 // Check decodes the opening window of a WAV or MP4 file (r, size) and

@@ -22,7 +22,10 @@ type Opts struct {
 	MinSNR float64
 	// NearField is the speech-band level (dBFS) the loud voiced frames of a
 	// region (their 80th percentile) must reach: a talker at the
-	// microphone is 20–30 dB louder than one across a room.
+	// microphone is 20–30 dB louder than one across a room. The figure
+	// is the microphone's: a fleet whose recorders record louder or
+	// quieter than the reference moves it (reasoncheck.Calibrate,
+	// reasoncheck.Opts.MicGainDB).
 	NearField float64
 	// BelowPeak drops regions whose loud voiced level is more than this
 	// (dB) under the clip's loudest speech region: background talk while

@@ -7,11 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/berthdock/berth/cloud/audio"
 	"github.com/berthdock/berth/cloud/reasoncheck"
 	"github.com/berthdock/berth/cloud/transcribe"
 )
@@ -30,13 +32,16 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	asrURL := fs.String("asr-url", "", "OpenAI-compatible transcription endpoint (off when empty): the wearer's speech is transcribed and classified")
 	asrModel := fs.String("asr-model", "whisper-1", "model name for --asr-url")
 	asrKeyEnv := fs.String("asr-key-env", "", "name of the environment variable holding the --asr-url API key")
+	micGain := fs.Float64("mic-gain", 0, "the fleet's microphone calibration in dB (analysis.reason_mic_gain_db)")
+	calibrate := fs.Bool("calibrate", false, "measure the microphone calibration from FILEs of officers stating a reason (at least 3) instead of checking them")
 	var promptFiles []string
 	fs.Func("prompt", "a recorder model's voice prompt (WAV or MP4, the prompt alone) to enrol; what matches it is the prompt, not the wearer (repeatable)", func(v string) error {
 		promptFiles = append(promptFiles, v)
 		return nil
 	})
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: collector reason-check [--json] [--window 30s] [--min-speech 2s] [--prompt FILE]... [--asr-url URL [--asr-model M] [--asr-key-env VAR]] FILE...")
+		fmt.Fprintln(stderr, "usage: collector reason-check [--json] [--window 30s] [--min-speech 2s] [--mic-gain DB] [--prompt FILE]... [--asr-url URL [--asr-model M] [--asr-key-env VAR]] FILE...")
+		fmt.Fprintln(stderr, "       collector reason-check --calibrate [--json] [--window 30s] FILE...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,12 +56,19 @@ func runReasonCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "collector reason-check: bad policy: window %s, min-speech %s\n", *window, *minSpeech)
 		return 2
 	}
+	if *calibrate {
+		return runCalibrate(ctx, fs.Args(), pol, *asJSON, stdout, stderr)
+	}
+	if math.IsNaN(*micGain) || math.Abs(*micGain) > reasoncheck.MaxMicGainDB {
+		fmt.Fprintf(stderr, "collector reason-check: --mic-gain %v: beyond ±%.0f dB\n", *micGain, reasoncheck.MaxMicGainDB)
+		return 2
+	}
 	prompts, err := reasoncheck.LoadPromptFiles(ctx, promptFiles)
 	if err != nil {
 		fmt.Fprintf(stderr, "collector reason-check: %v\n", err)
 		return 2
 	}
-	opts := reasoncheck.Opts{Prompts: prompts}
+	opts := reasoncheck.Opts{Prompts: prompts, MicGainDB: *micGain}
 	if *asrURL != "" {
 		key := ""
 		if *asrKeyEnv != "" {
@@ -168,4 +180,60 @@ func heard(res reasoncheck.Result) string {
 		parts[i] = fmt.Sprintf("%s %.1fs", s, secs[s])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// runCalibrate is `collector reason-check --calibrate FILE...`: the
+// fleet's microphone calibration from clips of officers stating a reason
+// with its recorders, one line per clip and the figure to configure.
+func runCalibrate(ctx context.Context, files []string, pol reasoncheck.Policy, asJSON bool, stdout, stderr io.Writer) int {
+	clips := make([]*audio.Clip, len(files))
+	for i, name := range files {
+		f, err := os.Open(name)
+		if err == nil {
+			var st os.FileInfo
+			if st, err = f.Stat(); err == nil {
+				clips[i], err = audio.Decode(ctx, f, st.Size(), pol.Window)
+			}
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "collector reason-check: %s: %v\n", name, err)
+			return 1
+		}
+	}
+	cal, err := reasoncheck.Calibrate(ctx, clips, pol)
+	if asJSON {
+		levels := make([]any, len(cal.Levels))
+		for i, l := range cal.Levels {
+			if !math.IsNaN(l) {
+				levels[i] = l
+			}
+		}
+		out := map[string]any{"files": files, "levels_dbfs": levels, "used": cal.Used, "median_dbfs": cal.MedianDBFS,
+			"reference_dbfs": reasoncheck.ReferenceWearerDBFS, "mic_gain_db": cal.MicGainDB}
+		if err != nil {
+			out["error"] = err.Error()
+		}
+		json.NewEncoder(stdout).Encode(out)
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FILE\tWEARER LEVEL")
+		for i, name := range files {
+			lvl := "no voice"
+			if i < len(cal.Levels) && !math.IsNaN(cal.Levels[i]) {
+				lvl = fmt.Sprintf("%.1f dBFS", cal.Levels[i])
+			}
+			fmt.Fprintf(tw, "%s\t%s\n", name, lvl)
+		}
+		tw.Flush()
+		if err == nil {
+			fmt.Fprintf(stdout, "wearers at %.1f dBFS (median of %d clips); the reference is %.1f dBFS\nset analysis.reason_mic_gain_db: %.1f\n",
+				cal.MedianDBFS, cal.Used, reasoncheck.ReferenceWearerDBFS, cal.MicGainDB)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "collector reason-check: %v\n", err)
+		return 1
+	}
+	return 0
 }

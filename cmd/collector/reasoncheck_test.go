@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/berthdock/berth/cloud/reasoncheck"
@@ -142,5 +144,83 @@ func TestReasonCheckPrompt(t *testing.T) {
 	errOut.Reset()
 	if code := runReasonCheck(context.Background(), []string{"--prompt", filepath.Join(dir, "none.wav"), clip}, &out, &errOut); code != 2 {
 		t.Errorf("a missing prompt file: exit %d, want 2 (%s)", code, errOut.String())
+	}
+}
+
+// TestReasonCheckCalibrate: the fixture recorder's clip 4 (a reason
+// spoken) replayed through a recorder 20 dB quieter is judged no reason
+// at all; `--calibrate` on three such clips measures the microphone
+// (20 dB under what it measures on the original), and `--mic-gain` with
+// that figure judges the reason spoken again. Clips with no voice are a
+// calibration error (exit 1).
+func TestReasonCheckCalibrate(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if os.Getenv("BERTH_REQUIRE_FFMPEG") != "" {
+			t.Fatal("ffmpeg required (BERTH_REQUIRE_FFMPEG is set) but not on PATH")
+		}
+		t.Skip("ffmpeg not on PATH (AAC decode)")
+	}
+	raw, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, "0004.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	orig := filepath.Join(dir, "0004.mp4")
+	if err := os.WriteFile(orig, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	quiet := filepath.Join(dir, "quiet.wav")
+	silent := filepath.Join(dir, "silent.wav")
+	for _, c := range [][]string{
+		{"-i", orig, "-af", "volume=-20dB", "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le", quiet},
+		{"-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "5", "-c:a", "pcm_s16le", silent},
+	} {
+		if out, err := exec.Command("ffmpeg", append([]string{"-loglevel", "error", "-y"}, c...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg %v: %v\n%s", c, err, out)
+		}
+	}
+	calibrate := func(files ...string) (float64, int, string) {
+		var out, errOut bytes.Buffer
+		code := runReasonCheck(context.Background(), append([]string{"--calibrate", "--json"}, files...), &out, &errOut)
+		var cal struct {
+			Gain  float64 `json:"mic_gain_db"`
+			Error string  `json:"error"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &cal); err != nil {
+			t.Fatalf("calibrate %v: %v: %s %s", files, err, out.String(), errOut.String())
+		}
+		return cal.Gain, code, cal.Error + errOut.String()
+	}
+	ref, code, msg := calibrate(orig, orig, orig)
+	if code != 0 {
+		t.Fatalf("calibrate on the original: exit %d: %s", code, msg)
+	}
+	gain, code, msg := calibrate(quiet, quiet, quiet)
+	if code != 0 || gain > ref-19 || gain < ref-21 {
+		t.Fatalf("calibrate 20 dB quieter: %+.1f dB (original %+.1f), exit %d: %s", gain, ref, code, msg)
+	}
+	verdict := func(args ...string) bool {
+		var out, errOut bytes.Buffer
+		if code := runReasonCheck(context.Background(), append([]string{"--json"}, args...), &out, &errOut); code != 0 {
+			t.Fatalf("reason-check %v: exit %d: %s", args, code, errOut.String())
+		}
+		var res reasoncheck.Result
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+			t.Fatal(err)
+		}
+		return res.ReasonSpoken
+	}
+	if verdict(quiet) {
+		t.Error("20 dB quieter and uncalibrated, the reason is still judged spoken: the level rule did not bite")
+	}
+	if !verdict("--mic-gain", fmt.Sprint(gain), quiet) {
+		t.Errorf("calibrated (%+.1f dB), the quiet recorder's reason is not judged spoken", gain)
+	}
+	if _, code, msg := calibrate(silent, silent, silent); code != 1 || !strings.Contains(msg, "at least 3") {
+		t.Errorf("calibrating on silence: exit %d: %s", code, msg)
+	}
+	var out, errOut bytes.Buffer
+	if code := runReasonCheck(context.Background(), []string{"--mic-gain", "45", quiet}, &out, &errOut); code != 2 {
+		t.Errorf("--mic-gain 45: exit %d, want 2", code)
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package reasoncheck
+
+const raceEnabled = false
