@@ -422,3 +422,39 @@ func TestAlertClipFollowsFootageUnit(t *testing.T) {
 		t.Errorf("holds %+v", hs)
 	}
 }
+
+// TestRedirectsStayOnSite: the places the console sends a browser after
+// sign-in or a language switch stay on this site, however the path is
+// dressed (a browser strips tabs and line breaks from a Location, so
+// "/\t/evil" would lead to //evil).
+func TestRedirectsStayOnSite(t *testing.T) {
+	w := newWorld(t)
+	// The transport, not a client: a client refuses to read such a
+	// Location at all, a browser reads it after cleaning.
+	send := func(req *http.Request) *http.Response {
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// What a browser does to a Location before resolving it.
+	browser := strings.NewReplacer("\t", "", "\n", "", "\r", "")
+	names := []string{"chief", "aux", "keeper"} // sign-ins are throttled per name
+	for i, next := range []string{"//evil.example/", "/\t/evil.example/", "/\n/evil.example/", "/\r\n/evil.example/", `/\evil.example/`,
+		"https://evil.example/", "/%09/evil.example/"} {
+		lang, _ := http.NewRequest("GET", w.srv.URL+"/lang/en?back="+url.QueryEscape(next), nil)
+		form := url.Values{"name": {names[i%len(names)]}, "password": {"a long password"}, "next": {next}}
+		signin, _ := http.NewRequest("POST", w.srv.URL+"/signin", strings.NewReader(form.Encode()))
+		signin.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, req := range []*http.Request{lang, signin} {
+			resp := send(req)
+			loc := browser.Replace(resp.Header.Get("Location"))
+			u, err := url.Parse(loc)
+			if resp.StatusCode != http.StatusSeeOther || err != nil || u.Host != "" || strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, `/\`) {
+				t.Errorf("%s with next %q: %d to %q", req.URL.Path, next, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+	}
+}
