@@ -222,9 +222,14 @@ func (c *Console) loadAlertView(r *request, a store.Alert) (alertView, error) {
 		}
 	}
 	if a.Serial != "" && a.Seq > 0 && r.who.CanViewFootage() {
-		if _, ok, err := c.o.Store.Receipt(r.ctx, a.Serial, a.Seq); err != nil {
+		// The footage's unit decides, not the alert's (footageFor).
+		seg, err := c.footageFor(r, a.Serial, a.Seq)
+		var he *httpError
+		switch {
+		case errors.As(err, &he):
+		case err != nil:
 			return v, err
-		} else if ok {
+		case seg.Object != "":
 			v.Footage = true
 			v.ClipURL = fmt.Sprintf("/alerts/%d/clip#t=0,%d", a.ID, int(c.o.OpeningWindow/time.Second))
 		}
@@ -304,10 +309,12 @@ func (c *Console) clip(r *request) error {
 }
 
 // serveFootage serves segment serial/seq to a person who may view footage
-// (the caller checked the unit's scope), with range requests, each one
-// written to the footage access log before a byte leaves; refusals of
-// signed-in people are logged too. why names the page it was played
-// from (an alert, an evidence search).
+// of its unit (footageFor: the footage's own unit, whatever page it is
+// played from: an alert is sent to a unit, which need not be the unit
+// its segment belongs to), with range requests, each one written to the
+// footage access log before a byte leaves; refusals of signed-in people
+// are logged too. why names the page it was played from (an alert, an
+// evidence search).
 func (c *Console) serveFootage(r *request, serial string, seq uint64, why string) error {
 	rec := store.FootageAccess{Viewer: r.who.Name, Role: r.who.Role, Action: "view", Remote: loggable(r.RemoteAddr)}
 	deny := func(code int, msg string) error {
@@ -328,6 +335,13 @@ func (c *Console) serveFootage(r *request, serial string, seq uint64, why string
 		return refuse(http.StatusNotFound, "the segment is not in the evidence store yet")
 	}
 	rec.ObjectID = rc.ObjectID
+	if _, err := c.footageFor(r, serial, seq); err != nil {
+		var he *httpError
+		if errors.As(err, &he) {
+			return deny(he.code, he.msg)
+		}
+		return err
+	}
 	obj, err := c.o.Footage.Stat(r.ctx, rc.ObjectID)
 	if err != nil {
 		if errors.Is(err, evidence.ErrNotFound) {

@@ -329,6 +329,17 @@ func (c *Console) setLang(w http.ResponseWriter, r *http.Request) {
 }
 
 // localPath accepts only a path on this site (no scheme, no host, no //).
+// Control characters are refused too: a browser strips tabs and line
+// breaks from a Location before reading it (WHATWG URL), so "/\t/evil"
+// would take the person to //evil, off-site.
 func localPath(p string) bool {
-	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.Contains(p, `\`)
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.Contains(p, `\`) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -189,6 +190,18 @@ func (c *Console) segmentFor(r *request) (footageRow, error) {
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
 	if err != nil || serial == "" || len(serial) > 128 {
 		return footageRow{}, refuse(http.StatusBadRequest, "want /evidence/SERIAL/SEQ")
+	}
+	return c.footageFor(r, serial, seq)
+}
+
+// footageFor loads segment serial/seq if its unit (the recorder's
+// enrolled unit, else the unit of the dock that reported the segment) is
+// within the caller's units, else refuses with 404 as if it did not
+// exist. It is the one judgement of whose footage a segment is, for the
+// evidence pages and for every clip served (serveFootage).
+func (c *Console) footageFor(r *request, serial string, seq uint64) (footageRow, error) {
+	if serial == "" || len(serial) > 128 || seq > math.MaxInt64 {
+		return footageRow{}, refuse(http.StatusNotFound, "no such segment")
 	}
 	segs, err := c.o.Store.Segments(r.ctx, serial, time.Time{}, time.Time{})
 	if err != nil {

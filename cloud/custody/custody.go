@@ -79,6 +79,12 @@ func (h Holds) Lift(ctx context.Context, by store.Actor, ref, reason string) (En
 }
 
 func (h Holds) apply(ctx context.Context, by store.Actor, ref, reason string, on bool) (Enforcement, error) {
+	// Who may act is judged before the object is looked at, and a refusal
+	// names nothing of it: a person who may not hold footage learns no
+	// object id (a footage hash) from trying.
+	if err := store.CheckHold(store.HoldEvent{ObjectID: ref, Held: on, By: by, Reason: reason}); err != nil {
+		return "", fmt.Errorf("custody: hold: %w", err)
+	}
 	obj, err := h.Evidence.Stat(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("custody: hold %s: %w", ref, err)

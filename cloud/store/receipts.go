@@ -111,3 +111,32 @@ func (s *Store) receipt(ctx context.Context, q querier, device string, seq uint6
 	r.StoredAt = time.Unix(0, stored).UTC()
 	return r, true, nil
 }
+
+// ReceiptsOf lists up to limit recorded receipts whose object has SHA-256
+// sha256hex (any device and seq), by device and seq: who else holds the
+// footage a dock claims.
+func (s *Store) ReceiptsOf(ctx context.Context, sha256hex string, limit int) ([]wire.Receipt, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT device, seq, object_id, sha256, size, stored_ns, key_id, signature FROM receipts
+		WHERE sha256 = ? ORDER BY device, seq LIMIT ?`), sha256hex, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: receipts of %.64s: %w", sha256hex, err)
+	}
+	defer rs.Close()
+	var out []wire.Receipt
+	for rs.Next() {
+		var r wire.Receipt
+		var seq, stored int64
+		if err := rs.Scan(&r.Device, &seq, &r.ObjectID, &r.SHA256, &r.Size, &stored, &r.KeyID, &r.Signature); err != nil {
+			return nil, fmt.Errorf("store: receipts of %.64s: %w", sha256hex, err)
+		}
+		r.Seq, r.StoredAt = uint64(seq), time.Unix(0, stored).UTC()
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: receipts of %.64s: %w", sha256hex, err)
+	}
+	return out, nil
+}

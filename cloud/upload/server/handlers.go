@@ -285,6 +285,9 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, dock, id string)
 // answers with the receipt the store holds (the first one, if the segment
 // was receipted before).
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, m meta, obj evidence.Object, outcome string) {
+	if !s.mayClaim(w, r, m) {
+		return
+	}
 	ctx := r.Context()
 	rec := wire.Receipt{ObjectID: obj.Ref(), // names the stored version where the store keeps versions (S3)
 		Device: m.Device, Seq: m.Seq, SHA256: m.SHA256, Size: m.Size,

@@ -58,6 +58,8 @@ type Store interface {
 	RecordReceipt(ctx context.Context, r wire.Receipt) error
 	// Receipt returns the recorded receipt of device's segment seq.
 	Receipt(ctx context.Context, device string, seq uint64) (wire.Receipt, bool, error)
+	// ReceiptsOf lists up to limit receipts of the object with a SHA-256.
+	ReceiptsOf(ctx context.Context, sha256hex string, limit int) ([]wire.Receipt, error)
 	// RecorderAccess judges, from enrolment, whether dock may upload for
 	// the recorder serial.
 	RecorderAccess(ctx context.Context, dock, serial string) (store.Access, error)

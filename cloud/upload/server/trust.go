@@ -19,6 +19,12 @@ import (
 // unit). A refusal is a 403 with the reason, counted and logged, and an
 // alert to the custodians of the recorder's unit (else the dock's).
 func (s *Server) may(w http.ResponseWriter, r *http.Request, dock, device string) bool {
+	return s.mayFor(w, r, dock, device, "")
+}
+
+// mayFor is may; claim, if not empty, says how the upload concerns device
+// when it is not the upload's own recorder (mayClaim).
+func (s *Server) mayFor(w http.ResponseWriter, r *http.Request, dock, device, claim string) bool {
 	a, err := s.store.RecorderAccess(r.Context(), dock, device)
 	if err != nil {
 		s.fail(w, r, dock, "check enrolment", err)
@@ -30,12 +36,48 @@ func (s *Server) may(w http.ResponseWriter, r *http.Request, dock, device string
 	if a.Allowed {
 		return true
 	}
+	why := a.Reason
+	if claim != "" {
+		why = claim + ": " + a.Reason
+	}
 	s.alert(r.Context(), store.Alert{Key: "recorder-refused/upload/" + dock + "/" + device, Kind: store.KindRecorderRefused,
 		Severity: "warning", Unit: a.AlertUnit, Serial: device, Dock: dock,
 		Title:  "Dock " + dock + " tried to upload footage for recorder " + device,
-		Detail: a.Reason, At: s.clock.Now()})
-	s.reject(w, r, dock, http.StatusForbidden, upload.ReasonRecorderRefused, nil, a.Reason)
+		Detail: why, At: s.clock.Now()})
+	s.reject(w, r, dock, http.StatusForbidden, upload.ReasonRecorderRefused, nil, why)
 	return false
+}
+
+// maxClaimReceipts bounds the receipts of one object mayClaim checks.
+const maxClaimReceipts = 100
+
+// mayClaim checks, before m's segment is receipted to an object, that the
+// footage is not already receipted to a recorder m's dock may not handle.
+// A receipt binds footage to a segment, and who may view or export a
+// segment follows its recorder's unit: without this check a dock that
+// learnt the SHA-256 of another unit's footage could have it receipted,
+// with no byte sent (the held-object shortcut of create) or by sending
+// it, as a segment of its own recorder, and its unit's supervisors could
+// then play or export the other unit's footage. The same recorder
+// policy judges (may): a dock may claim held footage exactly when it may
+// handle every recorder the footage is receipted to; the refusal is a 403
+// with the reason, counted, logged, and an alert to that recorder's unit.
+func (s *Server) mayClaim(w http.ResponseWriter, r *http.Request, m meta) bool {
+	held, err := s.store.ReceiptsOf(r.Context(), m.SHA256, maxClaimReceipts)
+	if err != nil {
+		s.fail(w, r, m.Dock, "read receipts of object", err)
+		return false
+	}
+	for _, h := range held {
+		if h.Device == m.Device {
+			continue
+		}
+		claim := fmt.Sprintf("the footage claimed as %s/%d is receipted as %s/%d", m.Device, m.Seq, h.Device, h.Seq)
+		if !s.mayFor(w, r, m.Dock, h.Device, claim) {
+			return false
+		}
+	}
+	return true
 }
 
 // alert raises a; a failure to record it is logged (the request's own
