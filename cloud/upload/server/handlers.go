@@ -330,12 +330,17 @@ func (s *Server) conflict(w http.ResponseWriter, r *http.Request, m meta, have w
 			unit = a.DockUnit
 		}
 	}
-	detail := fmt.Sprintf("dock %s uploads %s/%d as sha256 %s size %d; the collector's receipt says object %s sha256 %s size %d",
-		m.Dock, m.Device, m.Seq, m.SHA256, m.Size, have.ObjectID, have.SHA256, have.Size)
+	s.log.Warn("upload: receipt conflict", "dock", m.Dock, "device", m.Device, "seq", m.Seq, "claimed_sha256", m.SHA256,
+		"claimed_size", m.Size, "held_object", have.ObjectID, "held_sha256", have.SHA256, "held_size", have.Size)
+	// Neither the alert (which may go to the claiming dock's unit, for a
+	// recorder enrolled nowhere) nor the answer names the held footage's
+	// hash or object: a hash is what claims footage by reference.
+	detail := fmt.Sprintf("dock %s uploads %s/%d as sha256 %s size %d; the collector already holds a receipted recording of %s/%d with another hash or size (its evidence is under %s/%d)",
+		m.Dock, m.Device, m.Seq, m.SHA256, m.Size, m.Device, m.Seq, m.Device, m.Seq)
 	s.alert(r.Context(), store.Alert{Key: fmt.Sprintf("receipt-conflict/%s/%d/%s", m.Device, m.Seq, m.SHA256),
 		Kind: store.KindReceiptConflict, Severity: "critical", Unit: unit, Serial: m.Device, Seq: m.Seq, Dock: m.Dock,
 		Title:  fmt.Sprintf("Recorder %s segment %d: two different recordings claim one sequence number", m.Device, m.Seq),
 		Detail: detail, At: s.clock.Now()})
 	s.reject(w, r, m.Dock, http.StatusConflict, upload.ReasonReceiptConflict, nil,
-		fmt.Sprintf("%s/%d is receipted as sha256 %s size %d", m.Device, m.Seq, have.SHA256, have.Size))
+		fmt.Sprintf("%s/%d is already receipted with another hash or size", m.Device, m.Seq))
 }

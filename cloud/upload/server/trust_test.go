@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/berthdock/berth/agent/uploader"
@@ -154,6 +155,11 @@ func TestReceiptConflictAlerts(t *testing.T) {
 		as := e.alerts(t, store.KindReceiptConflict)
 		if len(as) != 1 || as[0].Unit != "unit-1" || as[0].Serial != "REC-A" || as[0].Seq != 7 || as[0].Dock != testDock {
 			t.Fatalf("alerts: %+v", as)
+		}
+		// Neither the claiming dock nor the alert's readers learn the held
+		// footage's hash (a hash claims footage by reference).
+		if strings.Contains(ue.Message, jsum) || strings.Contains(as[0].Detail, jsum) || strings.Contains(as[0].Title, jsum) {
+			t.Errorf("the held footage's hash leaks: answer %q, alert %q", ue.Message, as[0].Detail)
 		}
 	})
 }
