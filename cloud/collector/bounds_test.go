@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -68,5 +70,25 @@ func TestDeployConfigLoads(t *testing.T) {
 	}
 	if c.ClientCA == "" || c.MQTT.CertFile == "" || c.MQTT.KeyFile == "" || c.MQTT.CAFile == "" {
 		t.Fatalf("mutual TLS settings not read: client_ca %q mqtt %q %q %q", c.ClientCA, c.MQTT.CAFile, c.MQTT.CertFile, c.MQTT.KeyFile)
+	}
+}
+
+// A microphone calibration beyond what any recorder has is refused at
+// start, naming the key; one within bounds starts.
+func TestReasonMicGainBounded(t *testing.T) {
+	for _, tc := range []struct {
+		gain float64
+		bad  bool
+	}{{-12.5, false}, {45, true}, {math.NaN(), true}} {
+		cfg := Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0"}
+		cfg.MQTT.Embedded = "127.0.0.1:0"
+		cfg.Analysis.ReasonMicGainDB = tc.gain
+		c, err := New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler)})
+		if c != nil {
+			c.Close()
+		}
+		if bad := err != nil && strings.Contains(err.Error(), "reason_mic_gain_db"); bad != tc.bad || (err != nil && !bad) {
+			t.Errorf("reason_mic_gain_db %v: %v", tc.gain, err)
+		}
 	}
 }
