@@ -97,7 +97,7 @@ type Slot struct {
 	since  time.Time
 	health *wire.DeviceHealth
 	lastPr time.Time
-	take   *taking // an offer to an officer (checkout.go)
+	take   *taking       // an offer to an officer (checkout.go)
 	cur    *continuation // the docking under way, once identified (continued.go)
 	cont   *continuation // the docking the next session may continue
 
