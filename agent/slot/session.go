@@ -91,7 +91,7 @@ func (s *Slot) session(ctx context.Context) (linkLost bool) {
 		return true
 	}
 	if !s.faulted() {
-		s.setState(wire.SlotReleased)
+		s.settle(wire.SlotReleased)
 	}
 	// A hole withholds releases: a supervisor's decision may still come
 	// while the recorder is here, and then what has a receipt is released.
@@ -118,7 +118,7 @@ func (s *Slot) session(ctx context.Context) (linkLost bool) {
 			return true
 		}
 		if !s.faulted() {
-			s.setState(wire.SlotReleased)
+			s.settle(wire.SlotReleased)
 		}
 	}
 	// The monitor goes on charging and watching until the recorder is taken.
@@ -376,7 +376,7 @@ func (s *Slot) releaseAll(ctx context.Context, c footage, d *docking) {
 		s.publishManifest(serial, seg.Seq)
 	}
 	if allUploaded && !s.faulted() {
-		s.setState(wire.SlotUploaded)
+		s.settle(wire.SlotUploaded)
 	}
 }
 

@@ -178,6 +178,18 @@ func (s *Slot) setState(state string) {
 	s.update(true, func(st *wire.SlotState) { st.State = state })
 }
 
+// settle marks the footage handed over (uploaded, released) unless the
+// slot is ready already: the charge monitor marks an uploaded or released
+// recorder ready once charged, concurrently with the session, and ready
+// does not step back (an officer's offer stands on it).
+func (s *Slot) settle(state string) {
+	s.update(true, func(st *wire.SlotState) {
+		if st.State != wire.SlotReady {
+			st.State = state
+		}
+	})
+}
+
 // fault shows a fault; the session goes on where it can.
 func (s *Slot) fault(reason, detail string) {
 	s.update(true, func(st *wire.SlotState) { st.State, st.Fault, st.Detail = wire.SlotFault, reason, detail })
