@@ -157,9 +157,15 @@ func TestCheckoutSurvivesDockRestart(t *testing.T) {
 	waitFor(t, "the slot shows the recorder to take after the restart", func() bool {
 		return sys.Dock.Status().Slots[0].State == wire.SlotReady && hw.Pattern() == slot.TakePattern
 	})
+	// dockctl status shows the standing offer (the local API's slot).
+	if o := sys.Dock.Status().Slots[0].Offer; o == nil || o.Officer != "officer-78" || o.Serial != rec.Serial() || o.Restored ||
+		o.Since.Before(tap.Add(-time.Second)) || !o.Expires.Equal(o.Since.Add(2*time.Minute)) {
+		t.Errorf("the local API's offer: %+v", o)
+	}
 	if err := sys.Board.Sim().Remove(0); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the offer ends when the recorder is taken", func() bool { return sys.Dock.Status().Slots[0].Offer == nil })
 	ctx := context.Background()
 	var as []store.Assignment
 	waitFor(t, "the collector holds the assignment", func() bool {
