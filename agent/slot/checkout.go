@@ -237,3 +237,18 @@ func (s *Slot) offerOnUpdate(st wire.SlotState) (ended, shown *taking) {
 	s.take = nil
 	return t, nil
 }
+
+// withdrawRestored withdraws an offer kept across a restart that has not
+// been shown again: the session found its recorder changed (why).
+func (s *Slot) withdrawRestored(why string) {
+	s.mu.Lock()
+	t := s.take
+	if t == nil || !t.restored {
+		s.mu.Unlock()
+		return
+	}
+	s.take = nil
+	s.mu.Unlock()
+	s.persistOffer()
+	s.rep.Audit(wire.AuditCheckoutLapsed, s.cfg.Index, t.serial, 0, "officer "+t.officer+": offer withdrawn after a dockd restart: "+why)
+}

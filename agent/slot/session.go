@@ -182,6 +182,9 @@ func (s *Slot) identify(ctx context.Context, c *docklink.Client) (*docking, bool
 		} else {
 			s.log.Info("new docking", "after", prev.after, "why", why)
 			s.rep.Audit(wire.AuditDocked, s.cfg.Index, info.Serial, 0, "a new docking after "+prev.after+": "+why)
+			// An offer kept across a restart was for the recorder as it
+			// was: one that changed meanwhile is not offered any more.
+			s.withdrawRestored(why)
 		}
 	}
 	s.mu.Lock()
