@@ -9,8 +9,9 @@ import (
 )
 
 // The dock's small records kept beside the footage (an event-log cursor,
-// a legacy volume's file numbering, a hole-release decision) are JSON
-// values under their own keys, read and written here.
+// a legacy volume's file numbering, a hole-release decision, a pending
+// checkout offer) are JSON values under their own keys, read, written and
+// deleted here.
 
 // readKept decodes the record at key into v; found is false (and v left
 // alone) if there is none. what names the record in errors.
@@ -48,6 +49,20 @@ func (b *Buffer) keep(key []byte, what string, v any) error {
 		return ErrClosed
 	}
 	if err := b.db.Update(func(txn *badger.Txn) error { return txn.Set(key, raw) }); err != nil {
+		return fmt.Errorf("buffer: %s: %w", what, err)
+	}
+	return b.sync()
+}
+
+// forget durably deletes the record at key (on disk when it returns); a
+// record that is not there is forgotten already.
+func (b *Buffer) forget(key []byte, what string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if err := b.db.Update(func(txn *badger.Txn) error { return txn.Delete(key) }); err != nil {
 		return fmt.Errorf("buffer: %s: %w", what, err)
 	}
 	return b.sync()

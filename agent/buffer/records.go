@@ -18,6 +18,7 @@ import (
 //	"buffer/e/" serial      -> event-log cursor  (see events.go)
 //	"buffer/h/" len serial from(8) to(8) -> hole-release decision (see holes.go)
 //	"buffer/v/" serial      -> volume index      (see volume.go)
+//	"buffer/o/" slot(2)     -> checkout offer    (see offers.go)
 //
 // where id is len(serial) (1 byte), serial, seq (8 bytes big endian), so
 // one segment's chunks sort together in offset order and no serial is a
@@ -34,6 +35,7 @@ const (
 	tagEvents   = 'e'
 	tagHoles    = 'h'
 	tagVolume   = 'v'
+	tagOffer    = 'o'
 )
 
 type segID struct {

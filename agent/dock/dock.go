@@ -127,7 +127,7 @@ func New(set Settings, p Parts) (*Dock, error) {
 	}
 	for _, bs := range p.Board.Slots() {
 		cfg := set.Slot
-		cfg.Index, cfg.Dock, cfg.Keys, cfg.Clock, cfg.Holes = bs.Index, set.Dock, p.Keys, set.Clock, d.holes
+		cfg.Index, cfg.Dock, cfg.Keys, cfg.Clock, cfg.Holes, cfg.Offers = bs.Index, set.Dock, p.Keys, set.Clock, d.holes, p.Buffer
 		st, err := set.MassStorage.storageOf(bs, p.Buffer, p.Log.With("slot", bs.Index))
 		if err != nil {
 			return nil, err

@@ -102,6 +102,35 @@ func TestFirmwareCampaignEndToEnd(t *testing.T) {
 	if st := recs[1].FirmwareStatus(); st.Running == "2.5.0" || st.Result.String() != wire.FwRolledBack || recs[1].Reboots() != 1 {
 		t.Errorf("%s: %+v, %d reboots", recs[1].Serial(), st, recs[1].Reboots())
 	}
+	// Each recorder docked once: the session after its reboot found the
+	// same recorder, unchanged, and continued the docking, so the
+	// collector holds one docking (one health snapshot, its inventory
+	// listed and complete) with the firmware install in it, and its
+	// latest snapshot (the devices table) names what runs now.
+	devs, err := w.Col.Store().Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := map[string]string{}
+	for _, d := range devs {
+		running[d.Serial] = d.Firmware
+	}
+	for i, rec := range recs {
+		hist, err := w.Col.Store().DeviceHealth(ctx, rec.Serial(), time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, ok, err := w.Col.Store().Dockings(ctx, rec.Serial())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hist) != 1 || !ok || !sum.Latest.Equal(hist[0].Health.DockedAt) || !sum.Listed || !sum.Complete {
+			t.Errorf("%s: %d health snapshots (one per docking), docking summary %+v (%v)", rec.Serial(), len(hist), sum, ok)
+		}
+		if want := rec.FirmwareStatus().Running; running[rec.Serial()] != want || (i == 0) != (want == "2.5.0") {
+			t.Errorf("%s: the collector says it runs %q, it runs %q", rec.Serial(), running[rec.Serial()], want)
+		}
+	}
 }
 
 // A campaign created at the collector reaches the dock (fetch: list and

@@ -17,6 +17,7 @@ import (
 type Buffer interface {
 	slot.Buffer
 	slot.HoleKeeper
+	slot.OfferKeeper
 	uploader.Buffer
 	Manifest(serial string, seq uint64) (wire.SegmentManifest, error)
 	Stats() BufferStats

@@ -110,6 +110,9 @@ func (d *Dock) Status() localapi.Status {
 		if h, ok := sl.Health(); ok {
 			ls.Officer = h.Officer
 		}
+		if o, ok := sl.Offered(); ok {
+			ls.Offer = &localapi.Offer{Officer: o.Officer, Serial: o.Serial, Since: o.At.UTC(), Expires: o.Until.UTC(), Restored: o.Restored}
+		}
 		if ss.Fault != "" {
 			c := slot.ClassOf(ss.Fault)
 			ls.FaultClass, ls.Next = c.Name, c.Custodian

@@ -48,6 +48,19 @@ type Slot struct {
 	BytesTotal  int64     `json:"bytes_total"`
 	BytesCopied int64     `json:"bytes_copied"`
 	Since       time.Time `json:"since"`
+	Offer       *Offer    `json:"offer,omitempty"` // a checkout offer waiting for its officer
+}
+
+// Offer is a checkout offer standing in a slot: an officer tapped their
+// card and the slot's LED shows them the recorder to take, until Expires.
+type Offer struct {
+	Officer string    `json:"officer"`
+	Serial  string    `json:"serial"`
+	Since   time.Time `json:"since"` // the tap
+	Expires time.Time `json:"expires"`
+	// Restored: kept across a dockd restart; the LED shows it again once
+	// the same recorder is identified and ready.
+	Restored bool `json:"restored"`
 }
 
 // Device is the last health snapshot of a recorder docked here.

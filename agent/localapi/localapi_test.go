@@ -92,7 +92,7 @@ func TestOverSocket(t *testing.T) {
 // TestJSONNamesSnakeCase: every field dockctl --json prints (the local API's
 // bodies) has an explicit snake_case JSON name, never a Go field name.
 func TestJSONNamesSnakeCase(t *testing.T) {
-	for _, v := range []any{Status{}, Slot{}, Device{}, Backlog{}, LogLine{}, errorBody{}} {
+	for _, v := range []any{Status{}, Slot{}, Offer{}, Device{}, Backlog{}, LogLine{}, errorBody{}} {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
 			f := typ.Field(i)

@@ -15,6 +15,14 @@
 // cancelled, and everything durable stays durable; the next docking, in any
 // slot of any dock, carries on from there.
 //
+// A recorder that stays in the slot while its session ends (it rebooted to
+// install firmware, or dockd restarted while an officer's checkout offer
+// stood for it) is re-authenticated and re-identified by the next session,
+// which continues the same docking (the same docked_at in every report)
+// only if nothing the collector judges by changed (continued.go). A
+// standing checkout offer is kept in the buffer and taken up again after a
+// restart (checkout.go).
+//
 // The slot sees its hardware, the buffer, receipts and the reports through
 // small interfaces declared here; package dock wires the real ones.
 package slot

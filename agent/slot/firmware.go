@@ -46,6 +46,9 @@ func (s *Slot) firmwareStep(ctx context.Context, c *docklink.Client, d *docking)
 		return false
 	case rebooting:
 		s.rep.Audit(wire.AuditFirmware, s.cfg.Index, d.info.Serial, 0, "rebooting to install firmware")
+		// The recorder stays in the slot: the next session continues
+		// this docking if it finds the same recorder (continued.go).
+		s.continueAfter("a firmware reboot")
 		return true
 	}
 	return false

@@ -63,7 +63,7 @@ func (g *guardedStep) Step(ctx context.Context, slot int, c *docklink.Client, in
 	return g.inner.Step(ctx, slot, c, info)
 }
 
-func firmwareRig(t *testing.T, faults ...recsim.Fault) (*recsim.Recorder, *memBuffer, *guardedStep, *[]wire.FirmwareProgress, *Slot, chan presence.Event) {
+func firmwareRig(t *testing.T, faults ...recsim.Fault) (*recsim.Recorder, *reports, *guardedStep, *[]wire.FirmwareProgress, *Slot, chan presence.Event) {
 	t.Helper()
 	rec, err := recsim.Generate(9, &recsim.GenOpts{Segments: 3, MinSize: 50 << 10, MaxSize: 100 << 10},
 		&recsim.Config{Rate: recsim.Unlimited, Faults: faults})
@@ -94,8 +94,9 @@ func firmwareRig(t *testing.T, faults ...recsim.Fault) (*recsim.Recorder, *memBu
 	buf := newMemBuffer(collKey)
 	g := &guardedStep{t: t, buf: buf, rec: rec, inner: u}
 	h := &recHW{rec: rec}
+	rep := &reports{}
 	s := New(Config{Index: 1, Dock: "dock-1", Keys: docklink.Keys{rec.Serial(): rec.PublicKey()}, StatusEvery: 20 * time.Millisecond, Firmware: g},
-		h, &power{}, buf, buf, &reports{}, slog.New(slog.DiscardHandler))
+		h, &power{}, buf, buf, rep, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	events := make(chan presence.Event)
 	done := make(chan error, 1)
@@ -107,16 +108,35 @@ func firmwareRig(t *testing.T, faults ...recsim.Fault) (*recsim.Recorder, *memBu
 		}
 		h.wg.Wait()
 	})
-	return rec, buf, g, progress, s, events
+	return rec, rep, g, progress, s, events
 }
 
 func TestFirmwareAfterFootageIsSafe(t *testing.T) {
-	rec, _, g, _, s, events := firmwareRig(t)
+	rec, rep, g, _, s, events := firmwareRig(t)
 	events <- presence.Event{Present: true, At: time.Now()}
 	r := &rig{slot: s}
 	st := r.waitState(t, wire.SlotReleased)
 	if st.Released != 3 {
 		t.Fatalf("state %+v", st)
+	}
+	// One docking: the session after the reboot re-identified the same
+	// recorder, unchanged, and reported under the same docked_at, with
+	// the new firmware in its health snapshot.
+	rep.mu.Lock()
+	health, dockings := slices.Clone(rep.health), slices.Clone(rep.dockings)
+	rep.mu.Unlock()
+	if len(health) != 2 || health[1].Firmware != "2.5.0" {
+		t.Fatalf("health snapshots %+v", health)
+	}
+	for _, h := range health {
+		if !h.DockedAt.Equal(health[0].DockedAt) {
+			t.Errorf("health docked at %s and %s: two dockings", health[0].DockedAt, h.DockedAt)
+		}
+	}
+	for _, d := range dockings {
+		if !d.DockedAt.Equal(health[0].DockedAt) {
+			t.Errorf("docking %s reported at %s, health at %s", d.Phase, d.DockedAt, health[0].DockedAt)
+		}
 	}
 	if rec.Reboots() != 1 || rec.FirmwareStatus().Running != "2.5.0" {
 		t.Fatalf("reboots %d, firmware %+v", rec.Reboots(), rec.FirmwareStatus())

@@ -91,7 +91,7 @@ func (s *Slot) session(ctx context.Context) (linkLost bool) {
 		return true
 	}
 	if !s.faulted() {
-		s.setState(wire.SlotReleased)
+		s.settle(wire.SlotReleased)
 	}
 	// A hole withholds releases: a supervisor's decision may still come
 	// while the recorder is here, and then what has a receipt is released.
@@ -118,7 +118,7 @@ func (s *Slot) session(ctx context.Context) (linkLost bool) {
 			return true
 		}
 		if !s.faulted() {
-			s.setState(wire.SlotReleased)
+			s.settle(wire.SlotReleased)
 		}
 	}
 	// The monitor goes on charging and watching until the recorder is taken.
@@ -161,15 +161,45 @@ func (s *Slot) identify(ctx context.Context, c *docklink.Client) (*docking, bool
 	s.rep.Audit(wire.AuditClockSet, s.cfg.Index, info.Serial, 0,
 		fmt.Sprintf("device clock %s, offset %s (±%s), set=%v", d.clock.Device.UTC().Format(time.RFC3339Nano), d.clock.Offset, d.clock.RTT/2, set))
 	h := healthOf(s.cfg.Index, info, d.status, d.clock, set, s.cfg.Clock.Now())
+	d.at = h.DockedAt
+	// The docking's clock sync, as the collector keeps it (the first
+	// snapshot of a docking).
+	clockSet, offsetMs := h.ClockSet, h.ClockOffsetMs
+	listed := false
+	if prev := s.takeContinuation(); prev != nil {
+		// Whether this session continues the docking depends on what
+		// the recorder lists: list it before anything is reported.
+		if d.segs, err = c.Inventory(ctx); err != nil {
+			s.setContinuation(prev) // the next session may still continue it
+			return s.linkFault(ctx, "inventory", err)
+		}
+		listed = true
+		if ok, why := s.continues(prev, d, h); ok {
+			d.at, h.DockedAt = prev.at, prev.at
+			clockSet, offsetMs = prev.clockSet, prev.offsetMs
+			s.rep.Audit(wire.AuditDocked, s.cfg.Index, info.Serial, 0,
+				"the same recorder after "+prev.after+": the docking of "+prev.at.Format(time.RFC3339Nano)+" continues")
+		} else {
+			s.log.Info("new docking", "after", prev.after, "why", why)
+			s.rep.Audit(wire.AuditDocked, s.cfg.Index, info.Serial, 0, "a new docking after "+prev.after+": "+why)
+			// An offer kept across a restart was for the recorder as it
+			// was: one that changed meanwhile is not offered any more.
+			s.withdrawRestored(why)
+		}
+	}
 	s.mu.Lock()
 	s.health = &h
 	s.mu.Unlock()
 	s.rep.Device(h)
-	d.at = h.DockedAt
 
-	if d.segs, err = c.Inventory(ctx); err != nil {
-		return s.linkFault(ctx, "inventory", err)
+	if !listed {
+		if d.segs, err = c.Inventory(ctx); err != nil {
+			return s.linkFault(ctx, "inventory", err)
+		}
 	}
+	s.mu.Lock()
+	s.cur = continuationOf(d, clockSet, offsetMs)
+	s.mu.Unlock()
 	s.reportInventory(d)
 	d.follow = followers(d.segs)
 	d.hole = withheld(info.Serial, d.segs, d.status, s.cfg.Holes)
@@ -349,7 +379,7 @@ func (s *Slot) releaseAll(ctx context.Context, c footage, d *docking) {
 		s.publishManifest(serial, seg.Seq)
 	}
 	if allUploaded && !s.faulted() {
-		s.setState(wire.SlotUploaded)
+		s.settle(wire.SlotUploaded)
 	}
 }
 

@@ -51,6 +51,9 @@ type Config struct {
 	// Storage, if set, makes this a slot for legacy recorders that present
 	// as USB mass storage instead of speaking DockLink (storage.go).
 	Storage Storage
+	// Offers, if set, keeps the slot's checkout offer across a restart
+	// (checkout.go); nil: offers live in memory only.
+	Offers OfferKeeper
 }
 
 func (c *Config) defaults() {
@@ -94,7 +97,11 @@ type Slot struct {
 	since  time.Time
 	health *wire.DeviceHealth
 	lastPr time.Time
-	take   *taking // an offer to an officer (checkout.go)
+	take   *taking       // an offer to an officer (checkout.go)
+	cur    *continuation // the docking under way, once identified (continued.go)
+	cont   *continuation // the docking the next session may continue
+
+	keepMu sync.Mutex // serialises persistOffer's writes
 }
 
 // New makes a slot; Run drives it.
@@ -136,10 +143,8 @@ func (s *Slot) update(force bool, f func(st *wire.SlotState)) {
 	if changed {
 		s.since = now
 	}
-	if s.take != nil && st.State != wire.SlotReady && st.State != wire.SlotEmpty {
-		s.take = nil // a fault or a new session: the recorder is not ready to take any more
-	}
-	offered := s.take != nil
+	ended, shown := s.offerOnUpdate(st)
+	offered := s.take != nil && !s.take.restored
 	report := changed || force || now.Sub(s.lastPr) >= s.cfg.ProgressEvery
 	if report {
 		s.lastPr = now
@@ -149,7 +154,20 @@ func (s *Slot) update(force bool, f func(st *wire.SlotState)) {
 		if err := s.hw.SetPattern(Pattern(st.State, st.Fault)); err != nil {
 			s.log.Warn("led", "err", err)
 		}
+	}
+	if changed {
 		s.log.Info("slot state", "state", st.State, "serial", st.Serial, "fault", st.Fault)
+	}
+	switch {
+	case ended != nil:
+		s.persistOffer()
+		s.rep.Audit(wire.AuditCheckoutLapsed, s.cfg.Index, ended.serial, 0,
+			fmt.Sprintf("officer %s: offer withdrawn (slot %s, serial %q)", ended.officer, st.State, st.Serial))
+	case shown != nil:
+		if err := s.hw.SetPattern(TakePattern); err != nil {
+			s.log.Warn("led", "err", err)
+		}
+		s.rep.Audit(wire.AuditCheckoutOffered, s.cfg.Index, shown.serial, 0, "officer "+shown.officer+" (offer kept across a dockd restart)")
 	}
 	if report {
 		s.rep.Slot(st)
@@ -158,6 +176,18 @@ func (s *Slot) update(force bool, f func(st *wire.SlotState)) {
 
 func (s *Slot) setState(state string) {
 	s.update(true, func(st *wire.SlotState) { st.State = state })
+}
+
+// settle marks the footage handed over (uploaded, released) unless the
+// slot is ready already: the charge monitor marks an uploaded or released
+// recorder ready once charged, concurrently with the session, and ready
+// does not step back (an officer's offer stands on it).
+func (s *Slot) settle(state string) {
+	s.update(true, func(st *wire.SlotState) {
+		if st.State != wire.SlotReady {
+			st.State = state
+		}
+	})
 }
 
 // fault shows a fault; the session goes on where it can.
@@ -248,6 +278,7 @@ func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
 		s.pw.Set(false)
 		s.hw.SetPattern(Pattern(wire.SlotEmpty, ""))
 	}()
+	s.restoreOffer()
 	for {
 		select {
 		case <-ctx.Done():
@@ -257,6 +288,12 @@ func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
 				return nil
 			}
 			switch {
+			case !ev.Present && !present && ev.Initial:
+				// Found empty at start: a recorder offered before a
+				// restart was taken while dockd was down, and its
+				// docking ended.
+				s.taken("", s.cfg.Clock.Now(), " (taken out while dockd was down)")
+				s.setContinuation(nil)
 			case ev.Present && !present:
 				present = true
 				s.update(true, func(st *wire.SlotState) { *st = wire.SlotState{Slot: s.cfg.Index, State: wire.SlotPresent} })
@@ -265,7 +302,7 @@ func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
 			case !ev.Present && present:
 				present = false
 				serial := s.serial()
-				s.taken(serial, s.cfg.Clock.Now())
+				s.taken(serial, s.cfg.Clock.Now(), " (offer kept across a dockd restart; taken out before the slot showed it again)")
 				stop()
 				if err := s.pw.Set(false); err != nil {
 					s.log.Error("charge off", "err", err)
@@ -273,7 +310,7 @@ func (s *Slot) Run(ctx context.Context, events <-chan presence.Event) error {
 				s.update(true, func(st *wire.SlotState) { *st = wire.SlotState{Slot: s.cfg.Index, State: wire.SlotEmpty} })
 				s.rep.Audit(wire.AuditUndocked, s.cfg.Index, serial, 0, "")
 				s.mu.Lock()
-				s.health = nil
+				s.health, s.cur, s.cont = nil, nil, nil
 				s.mu.Unlock()
 			}
 		case reply := <-s.cycle:

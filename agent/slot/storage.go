@@ -105,7 +105,7 @@ func (s *Slot) storageSession(ctx context.Context) (retry bool) {
 		return false
 	}
 	if !s.faulted() {
-		s.setState(wire.SlotReleased)
+		s.settle(wire.SlotReleased)
 	}
 	<-ctx.Done()
 	return false

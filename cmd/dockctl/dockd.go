@@ -146,6 +146,22 @@ func printSlots(w io.Writer, slots []localapi.Slot) {
 	}
 	tw.Flush()
 	for _, s := range slots {
+		if s.Offer == nil {
+			continue
+		}
+		name := s.Name
+		if name == "" {
+			name = strconv.Itoa(s.Index)
+		}
+		o := s.Offer
+		shown := "its LED shows it"
+		if o.Restored {
+			shown = "kept across a dockd restart; its LED shows it once the recorder is ready again"
+		}
+		fmt.Fprintf(w, "\nslot %s: offered to officer %s (recorder %s) since %s, expires %s; %s\n", name, o.Officer, o.Serial,
+			o.Since.Local().Format(time.TimeOnly), o.Expires.Local().Format(time.TimeOnly), shown)
+	}
+	for _, s := range slots {
 		if s.Next == "" {
 			continue
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,5 +117,58 @@ func TestSlotsSayWhatToDoNext(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in:\n%s", want, out.String())
 		}
+	}
+}
+
+// offerDock has a recorder offered to an officer, and one offer kept
+// across a restart, as dockd reports them.
+type offerDock struct{ simBoardDock }
+
+var offerTap = time.Date(2026, 12, 5, 7, 58, 0, 0, time.UTC)
+
+func (d *offerDock) Status() localapi.Status {
+	return localapi.Status{Dock: "dock-1", Slots: []localapi.Slot{
+		{Index: 0, Name: "A", State: "ready", Serial: "R-1", Offer: &localapi.Offer{Officer: "officer-7", Serial: "R-1",
+			Since: offerTap, Expires: offerTap.Add(time.Minute)}},
+		{Index: 1, Name: "B", State: "identified", Serial: "R-2", Offer: &localapi.Offer{Officer: "officer-8", Serial: "R-2",
+			Since: offerTap, Expires: offerTap.Add(2 * time.Minute), Restored: true}},
+		{Index: 2, Name: "C", State: "ready", Serial: "R-3"},
+	}}
+}
+
+// TestStatusShowsOffers: dockctl status and slots name each slot's
+// standing checkout offer (officer, recorder, since, expiry, and whether
+// it waits for the recorder after a restart), and --json carries it.
+func TestStatusShowsOffers(t *testing.T) {
+	sock := serveAPI(t, &offerDock{})
+	at := func(d time.Duration) string { return offerTap.Add(d).Local().Format(time.TimeOnly) }
+	for _, cmd := range []string{"status", "slots"} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{cmd, "--socket", sock}, &out, &errb); code != 0 {
+			t.Fatalf("%s: exit %d: %s", cmd, code, errb.String())
+		}
+		for _, want := range []string{
+			"slot A: offered to officer officer-7 (recorder R-1) since " + at(0) + ", expires " + at(time.Minute) + "; its LED shows it",
+			"slot B: offered to officer officer-8 (recorder R-2) since " + at(0) + ", expires " + at(2*time.Minute) + "; kept across a dockd restart",
+		} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: no %q in:\n%s", cmd, want, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "slot C: offered") {
+			t.Errorf("%s: slot C has no offer:\n%s", cmd, out.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"slots", "--json", "--socket", sock}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var slots []localapi.Slot
+	if err := json.Unmarshal(out.Bytes(), &slots); err != nil {
+		t.Fatal(err)
+	}
+	if len(slots) != 3 || slots[0].Offer == nil || slots[0].Offer.Officer != "officer-7" || !slots[0].Offer.Expires.Equal(offerTap.Add(time.Minute)) ||
+		slots[1].Offer == nil || !slots[1].Offer.Restored || slots[2].Offer != nil {
+		t.Errorf("--json slots: %s", out.String())
 	}
 }

@@ -69,6 +69,9 @@ var specs = []spec{{
 		{Src: "deploy/boards/rpi4-4slot.yaml", Dst: "/usr/share/berth/boards/rpi4-4slot.yaml", Mode: 0o644},
 		{Src: "deploy/boards/rpi5-4slot.yaml", Dst: "/usr/share/berth/boards/rpi5-4slot.yaml", Mode: 0o644},
 		{Src: "deploy/boards/sim-4slot.yaml", Dst: "/usr/share/berth/boards/sim-4slot.yaml", Mode: 0o644},
+		// Inactive: only docks with legacy mass-storage slots grant dockd
+		// CAP_SYS_ADMIN, by copying it into dockd.service.d (boards.md).
+		{Src: "deploy/pi/dockd-mass-storage.conf", Dst: "/usr/share/berth/systemd/dockd-mass-storage.conf", Mode: 0o644},
 		{Src: "deploy/boards/README.md", Dst: "/usr/share/doc/berth-dockd/boards.md", Mode: 0o644},
 		{Src: "deploy/pi/LEDS.md", Dst: "/usr/share/doc/berth-dockd/LEDS.md", Mode: 0o644},
 		{Src: "README.md", Dst: "/usr/share/doc/berth-dockd/README.md", Mode: 0o644},

@@ -166,6 +166,10 @@ func TestPackagesContents(t *testing.T) {
 		"/var/lib/berth":                             {"drwxr-x---", "berth/berth"},
 		"/usr/share/berth/boards/sim-4slot.yaml":     {"-rw-r--r--", "root/root"},
 		"/usr/share/doc/berth-dockd/LEDS.md":         {"-rw-r--r--", "root/root"},
+		"/usr/share/doc/berth-dockd/boards.md":       {"-rw-r--r--", "root/root"},
+		// The mass-storage drop-in, shipped inactive (boards.md says how
+		// to enable it).
+		"/usr/share/berth/systemd/dockd-mass-storage.conf": {"-rw-r--r--", "root/root"},
 	}
 	colFiles := map[string]entry{
 		"/usr/bin/berth-collector":                    {"-rwxr-xr-x", "root/root"},
@@ -283,8 +287,100 @@ func TestPackagesContents(t *testing.T) {
 			if _, ok := got[string(m[1])]; !ok {
 				t.Errorf("%s starts %s, which the package does not install", w.unit, m[1])
 			}
+			// Nothing widens a unit's privileges by default: no drop-in
+			// directory is installed where systemd reads one.
+			for path := range got {
+				if strings.HasPrefix(path, "/etc/systemd") || strings.HasPrefix(path, "/lib/systemd/system/") && strings.HasSuffix(path, ".d") ||
+					strings.Contains(path, ".service.d/") {
+					t.Errorf("%s is active at install: a drop-in must be opt-in", path)
+				}
+			}
+			if w.pkg == "berth-dockd" {
+				checkMassStorageDropIn(t, data, w.unit)
+			}
 		})
 	}
+}
+
+// checkMassStorageDropIn checks the shipped, inactive mass-storage
+// drop-in: it grants what mounting a recorder's volume needs and nothing
+// that undoes the unit's other settings, the documentation shipped beside
+// it says how to enable it, and systemd accepts the unit with it (when
+// systemd-analyze is installed).
+func checkMassStorageDropIn(t *testing.T, data, unit string) {
+	t.Helper()
+	const shipped = "/usr/share/berth/systemd/dockd-mass-storage.conf"
+	const enabled = "/etc/systemd/system/dockd.service.d/mass-storage.conf"
+	b, err := os.ReadFile(filepath.Join(data, shipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			settings = append(settings, l)
+		}
+	}
+	if want := []string{"[Service]", "AmbientCapabilities=CAP_SYS_ADMIN", "CapabilityBoundingSet=CAP_SYS_ADMIN",
+		"SupplementaryGroups=disk"}; strings.Join(settings, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s sets %q, want %q", shipped, settings, want)
+	}
+	if !strings.Contains(string(b), shipped) || !strings.Contains(string(b), enabled) {
+		t.Errorf("%s does not say how to enable it (copy it to %s)", shipped, enabled)
+	}
+	doc, err := os.ReadFile(filepath.Join(data, "/usr/share/doc/berth-dockd/boards.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), shipped) || !strings.Contains(string(doc), enabled) {
+		t.Errorf("boards.md does not say how to enable %s", shipped)
+	}
+	verifyUnit(t, data, unit, shipped)
+}
+
+// verifyUnit runs systemd-analyze verify on the packaged unit with the
+// drop-in enabled beside it, in a scratch directory (ExecStart pointed at
+// the packaged binary there). It skips without systemd-analyze.
+func verifyUnit(t *testing.T, data, unit, dropIn string) {
+	t.Helper()
+	sa, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Log("systemd-analyze not installed: the drop-in is not verified by systemd")
+		return
+	}
+	dir := t.TempDir()
+	u, err := os.ReadFile(filepath.Join(data, unit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The scratch unit starts an executable that exists here: verify
+	// checks ExecStart's path.
+	u = regexp.MustCompile(`(?m)^ExecStart=(\S+)`).ReplaceAllFunc(u, func([]byte) []byte { return []byte("ExecStart=/bin/true") })
+	name := filepath.Base(unit)
+	if err := os.WriteFile(filepath.Join(dir, name), u, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.ReadFile(filepath.Join(data, dropIn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, name+".d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".d", "mass-storage.conf"), d, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(sa, "verify", "--man=no", filepath.Join(dir, name))
+	cmd.Env = append(os.Environ(), "SYSTEMD_UNIT_PATH="+dir+":")
+	out, err := cmd.CombinedOutput()
+	// verify complains about what this machine lacks (the berth user,
+	// a unit the dependencies name); only the drop-in's words count.
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "mass-storage.conf") || strings.Contains(l, "Unknown key") || strings.Contains(l, "Failed to parse") {
+			t.Errorf("systemd-analyze verify: %s", l)
+		}
+	}
+	t.Logf("systemd-analyze verify %s with the drop-in: %v\n%s", name, err, out)
 }
 
 // TestDockdArm64UnderQemu starts the packaged arm64 dockd under qemu-user
