@@ -101,6 +101,10 @@ type Result struct {
 type Checker struct {
 	det Detector
 	tr  Transcriber
+	// vo are the default detector's options (nil for a Detector of the
+	// caller's): a recording made at a lower rate gets a detector told
+	// how much of the band it holds (narrowFor).
+	vo *vad.Opts
 }
 
 // New returns a checker using det; nil means vad.New(nil).
@@ -126,10 +130,26 @@ type Opts struct {
 
 // NewWithOpts returns a checker configured by o.
 func NewWithOpts(o Opts) *Checker {
+	c := &Checker{det: o.Detector, tr: o.Transcriber}
 	if o.Detector == nil {
-		o.Detector = vad.New(detectorOpts(o.Prompts, o.MicGainDB))
+		c.vo = detectorOpts(o.Prompts, o.MicGainDB)
+		c.det = vad.New(c.vo)
 	}
-	return &Checker{det: o.Detector, tr: o.Transcriber}
+	return c
+}
+
+// narrowFor is the detector for a recording made at rate Hz: the default
+// detector told the highest frequency such a recording holds (95% of its
+// Nyquist: converters roll off before it) when that is under the
+// fricative band's top; else the checker's own.
+func (c *Checker) narrowFor(rate int) Detector {
+	top := 0.95 * float64(rate) / 2
+	if c.vo == nil || rate <= 0 || top >= vad.FricHiHz {
+		return c.det
+	}
+	vo := *c.vo
+	vo.SourceTopHz = top
+	return vad.New(&vo)
 }
 
 // detectorOpts are the default detector's options for a fleet whose
@@ -174,7 +194,7 @@ func (c *Checker) CheckClip(ctx context.Context, clip *audio.Clip, p Policy) (Re
 	if n := int(p.Window.Seconds() * float64(clip.Rate)); len(clip.Samples) > n {
 		clip = &audio.Clip{Rate: clip.Rate, Samples: clip.Samples[:n], Channels: clip.Channels, Codec: clip.Codec}
 	}
-	act, err := c.det.Detect(clip.Samples, clip.Rate)
+	act, err := c.narrowFor(src.Rate).Detect(clip.Samples, clip.Rate)
 	if err != nil {
 		return Result{}, fmt.Errorf("reasoncheck: detect: %w", err)
 	}
@@ -187,7 +207,7 @@ func (c *Checker) CheckClip(ctx context.Context, clip *audio.Clip, p Policy) (Re
 		Regions:          act.Regions,
 		Codec:            src.Codec,
 		Rate:             src.Rate,
-		Detector:         fmt.Sprint(c.det),
+		Detector:         fmt.Sprint(c.narrowFor(src.Rate)),
 	}
 	if res.Regions == nil {
 		res.Regions = []vad.Region{}

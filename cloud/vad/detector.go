@@ -100,6 +100,14 @@ type Opts struct {
 	// sets 10–12 dB cut a crowd out of the one word it surrounded; 14 dB
 	// did not.
 	QuietDrop float64
+	// SourceTopHz is the highest frequency the recording holds, when it
+	// was made at a lower rate than Rate (half of an 8 kHz G.711 or AAC
+	// recording's rate, less its converter's roll-off); 0 means the
+	// whole analysis band. Such a recording holds only part of the
+	// fricative band (3.4–7.5 kHz), so BandLimit is lowered by that part's
+	// share of the band (see bandLimit). Under FricLoHz+100 Hz nothing
+	// above the telephone band is held and the band-limit rule is off.
+	SourceTopHz float64
 	// BridgeGap is the longest pause bridged when a wearer region's
 	// speech time is counted (Region.SpeechSeconds). A region holds no
 	// pause longer than MaxGap, so a BridgeGap over MaxGap acts as MaxGap.
@@ -206,7 +214,11 @@ func New(o *Opts) *Detector {
 
 // String describes the detector.
 func (d *Detector) String() string {
-	return fmt.Sprintf("vad.Detector(harm≥%.2f snr≥%.0fdB near≥%.0fdBFS band>%.0fdB prompts=%d)", d.o.MinHarm, d.o.MinSNR, d.o.NearField, d.o.BandLimit, len(d.o.Prompts))
+	band := fmt.Sprintf("band>%.0fdB", d.o.bandLimit())
+	if !d.o.bandMeasured() {
+		band = "band=unmeasured"
+	}
+	return fmt.Sprintf("vad.Detector(harm≥%.2f snr≥%.0fdB near≥%.0fdBFS %s prompts=%d)", d.o.MinHarm, d.o.MinSNR, d.o.NearField, band, len(d.o.Prompts))
 }
 
 // Detect finds the wearer's speech in 16 kHz mono samples.
@@ -244,8 +256,8 @@ func (o Opts) classify(r *Region) {
 		r.Source, r.Why = SourceNoise, fmt.Sprintf("syllabic modulation %.1f dB < %.1f: a steady tone or engine", r.Mod, o.MinMod)
 	case r.LowDB < o.PromptLow:
 		r.Source, r.Why = SourcePrompt, fmt.Sprintf("nothing under 300 Hz (%.1f dB < %.0f): a tiny loudspeaker, the recorder's prompt", r.LowDB, o.PromptLow)
-	case r.LowDB+r.Fric < o.BandLimit:
-		r.Source, r.Why = SourceLoudspeaker, fmt.Sprintf("band-limited: under 300 Hz %.1f dB, fricatives %.1f dB (sum < %.0f): radio, TV or a phone", r.LowDB, r.Fric, o.BandLimit)
+	case o.bandMeasured() && r.LowDB+r.Fric < o.bandLimit():
+		r.Source, r.Why = SourceLoudspeaker, fmt.Sprintf("band-limited: under 300 Hz %.1f dB, fricatives %.1f dB (sum < %.0f%s): radio, TV or a phone", r.LowDB, r.Fric, o.bandLimit(), o.bandNote())
 	case r.Glide != NoGlide && r.Glide < o.HeldPitch:
 		r.Source, r.Why = SourceMusic, fmt.Sprintf("held pitch (%.2f semitones a frame < %.2f): notes, not intonation", r.Glide, o.HeldPitch)
 	case r.Held >= o.HeldSpectrum && r.Tone < toneShare:
@@ -256,6 +268,36 @@ func (o Opts) classify(r *Region) {
 		r.Wearer = true
 		r.Why = fmt.Sprintf("near-field voice: level %.1f dBFS, under 300 Hz %.1f dB, fricatives %.1f dB, gliding pitch %.2f", r.LevelDBFS, r.LowDB, r.Fric, r.Glide)
 	}
+}
+
+// The fricative band (Frame.HighDB), Hz.
+const (
+	FricLoHz = 3400.0
+	FricHiHz = 7500.0
+)
+
+// bandMeasured: the recording holds enough of the fricative band for the
+// band-limit rule.
+func (o Opts) bandMeasured() bool { return o.SourceTopHz == 0 || o.SourceTopHz >= FricLoHz+100 }
+
+// bandLimit is BandLimit for a recording that holds the fricative band up
+// to SourceTopHz only: lowered by the share of the band it holds, as if a
+// talker's fricatives were spread evenly over it. They rise towards 8 kHz,
+// so a narrow recording loses more than that: the rule stays cautious, and
+// a wearer it takes for a loudspeaker counts as no reason (an alert a
+// supervisor reviews), never the other way round.
+func (o Opts) bandLimit() float64 {
+	if o.SourceTopHz == 0 || o.SourceTopHz >= FricHiHz {
+		return o.BandLimit
+	}
+	return o.BandLimit + 10*math.Log10((o.SourceTopHz-FricLoHz)/(FricHiHz-FricLoHz))
+}
+
+func (o Opts) bandNote() string {
+	if o.SourceTopHz == 0 || o.SourceTopHz >= FricHiHz {
+		return ""
+	}
+	return fmt.Sprintf(", the recording holds up to %.0f Hz", o.SourceTopHz)
 }
 
 func frames(t time.Duration) int { return int(math.Round(t.Seconds() / HopSeconds)) }

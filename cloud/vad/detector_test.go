@@ -469,3 +469,38 @@ func TestQuietDrop(t *testing.T) {
 		t.Errorf("a 3 s statement over the crowd: %.2f s counted, want at least 2.5", s)
 	}
 }
+
+// The band-limit rule follows the share of the fricative band a
+// recording made at a lower rate holds; with none of it, the rule is off.
+func TestBandLimitFollowsSourceBand(t *testing.T) {
+	o := DefaultOpts
+	if o.bandLimit() != o.BandLimit || !o.bandMeasured() {
+		t.Fatalf("full band: limit %.1f, measured %v", o.bandLimit(), o.bandMeasured())
+	}
+	o.SourceTopHz = 0.95 * 4000 // an 8 kHz recording
+	if got, want := o.bandLimit(), o.BandLimit-10.1; got > want+0.05 || got < want-0.05 || !o.bandMeasured() {
+		t.Errorf("8 kHz: limit %.2f, want %.2f", got, want)
+	}
+	o.SourceTopHz = 0.95 * 5512.5 // 11.025 kHz
+	if got := o.bandLimit(); got >= o.BandLimit || got <= o.BandLimit-10 {
+		t.Errorf("11 kHz: limit %.2f", got)
+	}
+	o.SourceTopHz = 3450
+	if o.bandMeasured() {
+		t.Error("a recording holding nothing over 3.45 kHz still judged by the fricative band")
+	}
+	// A band-limited voice in a narrow recording is judged by the rule, and
+	// the reason names the recording's band.
+	o.SourceTopHz = 3800
+	r := Region{Voiced: 0.8, Mod: 4, LowDB: -16, Fric: -20, Glide: 0.3, Held: 0.5, LevelDBFS: -12}
+	o.classify(&r)
+	if r.Source != SourceLoudspeaker || !strings.Contains(r.Why, "holds up to 3800 Hz") {
+		t.Errorf("narrow recording, band-limited voice: %s (%s)", r.Source, r.Why)
+	}
+	r = Region{Voiced: 0.8, Mod: 4, LowDB: -16, Fric: -20, Glide: 0.3, Held: 0.5, LevelDBFS: -12}
+	o.SourceTopHz = 3450
+	o.classify(&r)
+	if r.Source != SourceWearer {
+		t.Errorf("with no fricative band held the rule judged: %s (%s)", r.Source, r.Why)
+	}
+}
