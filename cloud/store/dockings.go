@@ -30,6 +30,7 @@ func (w *writer) dockings(ctx context.Context) error {
 		for _, s := range b.Segments {
 			inv = append(inv, []any{b.Serial, int64(s.Seq), dn, s.Start.UnixNano(), s.End.UnixNano(), s.Size, s.SHA256,
 				s.StopCause, w.now})
+			w.raiseSpan(b.Serial, false, s.Start.UnixNano(), s.End.UnixNano())
 		}
 	}
 	if err := w.s.multi(ctx, w.tx, "dockings", `serial TEXT, docked_ns BIGINT, phase TEXT, part BIGINT, parts BIGINT,
@@ -79,6 +80,16 @@ func (s *Store) Inventory(ctx context.Context, serial string, from, to time.Time
 	return m[serial], err
 }
 
+// inventoryOfSQL reads the inventoried segments overlapping each span of
+// w: the index range [lo - the recorder's longest inventoried span, hi) of
+// inventory_by_time, not its whole history before hi (spans.go).
+var inventoryOfSQL = `, b (serial, lo, hi, floor_ns) AS (SELECT w.serial, w.lo, w.hi, ` + spanFloor("w.lo", "p.inventory_ns") + `
+		FROM w LEFT JOIN recorder_spans p ON p.serial = w.serial)
+	SELECT v.serial, v.seq, v.docked_ns, v.start_ns, v.end_ns, v.size, v.sha256, v.stop_cause, v.received_ns
+		FROM b CROSS JOIN inventory v
+		WHERE v.serial = b.serial AND v.start_ns >= b.floor_ns AND v.start_ns < b.hi AND v.end_ns >= b.lo
+		ORDER BY v.serial, v.seq`
+
 // InventoryOf is Inventory for each span's recorder, in one statement: the
 // inventoried segments by serial.
 func (s *Store) InventoryOf(ctx context.Context, spans []Span) (map[string][]Inventoried, error) {
@@ -87,9 +98,7 @@ func (s *Store) InventoryOf(ctx context.Context, spans []Span) (map[string][]Inv
 		return nil, fmt.Errorf("store: inventory: %w", err)
 	}
 	out := make(map[string][]Inventoried, len(spans))
-	err = s.withRows(ctx, spanCols, rows, `SELECT v.serial, v.seq, v.docked_ns, v.start_ns, v.end_ns, v.size, v.sha256,
-		v.stop_cause, v.received_ns FROM w CROSS JOIN inventory v
-		WHERE v.serial = w.serial AND v.start_ns < w.hi AND v.end_ns >= w.lo ORDER BY v.serial, v.seq`, nil,
+	err = s.withRows(ctx, spanCols, rows, inventoryOfSQL, nil,
 		func(rs *sql.Rows) error {
 			var v Inventoried
 			var seq, dn, st, en, rc int64
