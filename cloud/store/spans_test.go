@@ -198,7 +198,7 @@ func TestHistoryReadsBounded(t *testing.T) {
 				{t0.Add(-day), t0},
 				{t0.Add(-5 * day), t0.Add(-4 * day)},
 				{t0.Add(-2*day - time.Minute), t0.Add(-2*day + time.Minute)}, // R1's long one's end
-				{t0.Add(-2*day - time.Hour), t0.Add(-2 * day)},             // R3 seq 1, corrected
+				{t0.Add(-2*day - time.Hour), t0.Add(-2 * day)},               // R3 seq 1, corrected
 				{time.Time{}, t0.Add(-9 * day)},
 				{t0.Add(-day), time.Time{}},
 				{time.Time{}, time.Time{}},
