@@ -137,12 +137,12 @@ func benchHistorySet(b *testing.B, s *Store, prefix string, recorders int, now t
 	reads := []read{
 		{name: "segments/before", run: raw(before0015SegmentsSQL, segs), table: "segments", sql: before0015SegmentsSQL, spans: segs,
 			rows: count(b, `SELECT count(*) FROM segments WHERE serial >= ? AND serial < ? AND corr_start_ns < ?`, lo, hi, segHi)},
-		{name: "segments/after", run: func() error { _, err := s.SegmentsOf(ctx, segs); return err }, table: "segments", sql: segmentsOfSQL, spans: segs,
+		{name: "segments/after", run: func() error { _, err := s.SegmentsOf(ctx, segs); return err }, table: "segments", sql: s.d.segmentsOfSQL(), spans: segs,
 			rows: count(b, `SELECT count(*) FROM segments g JOIN recorder_spans p ON p.serial = g.serial
 				WHERE g.serial >= ? AND g.serial < ? AND g.corr_start_ns >= ? - p.segment_ns AND g.corr_start_ns < ?`, lo, hi, segLo, segHi)},
 		{name: "inventory/before", run: raw(before0015InventorySQL, around), table: "inventory", sql: before0015InventorySQL, spans: around,
 			rows: count(b, `SELECT count(*) FROM inventory WHERE serial >= ? AND serial < ? AND start_ns < ?`, lo, hi, invHi)},
-		{name: "inventory/after", run: func() error { _, err := s.InventoryOf(ctx, around); return err }, table: "inventory", sql: inventoryOfSQL, spans: around,
+		{name: "inventory/after", run: func() error { _, err := s.InventoryOf(ctx, around); return err }, table: "inventory", sql: s.d.inventoryOfSQL(), spans: around,
 			rows: count(b, `SELECT count(*) FROM inventory v JOIN recorder_spans p ON p.serial = v.serial
 				WHERE v.serial >= ? AND v.serial < ? AND v.start_ns >= ? - p.inventory_ns AND v.start_ns < ?`, lo, hi, invLo, invHi)},
 		{name: "dockings", run: func() error { _, err := s.DockingsOf(ctx, serials); return err }, rows: -1},

@@ -28,3 +28,12 @@ SELECT serial, MAX(seg), MAX(inv) FROM (
 		WHEN end_ns <= start_ns + 9223372036854775807 THEN end_ns - start_ns
 		ELSE 9223372036854775807 END FROM inventory
 ) AS x GROUP BY serial;
+-- The rest of the analysis' per-recorder reads, bounded the same way:
+-- DockingsOf takes a recorder's highest last_seq (and the recording flag
+-- of the docking that said it) by one index probe instead of reading and
+-- sorting all its dockings; LateArrivalsOf finds a recorder's rows
+-- committed since the lookback by the commit time, not by walking its
+-- history before the lookback.
+CREATE INDEX dockings_by_seq ON dockings (serial, last_seq, docked_ns);
+CREATE INDEX segments_by_serial_update ON segments (serial, updated_ns);
+CREATE INDEX inventory_by_serial_receipt ON inventory (serial, received_ns);
