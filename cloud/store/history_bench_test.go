@@ -34,7 +34,9 @@ const (
 // each side, health snapshots from a lookback earlier, dockings, late
 // arrivals) on two recorder sets of BERTH_BENCH_HISTORY_RECORDERS
 // recorders (default 50) each recording 24 segments of 20 min a day: one
-// with 1 day of history, one with BERTH_BENCH_HISTORY_DAYS (default 365).
+// with 1 day of history, one with BERTH_BENCH_HISTORY_DAYS (default 365),
+// and the latter again with one recorder that also has a segment 300 days
+// long (only its own reads may walk further).
 // The lookback is BERTH_BENCH_HISTORY_LOOKBACK (default 24 h: the last
 // day). The segment and inventory reads run twice: "before" is the
 // unbounded statement of migration 0014 (the index range [-inf, hi)),
@@ -66,13 +68,29 @@ func BenchmarkHistoryReads(b *testing.B) {
 			name   string
 			prefix string
 			days   int
-		}{{"1d", "A", 1}, {fmt.Sprintf("%dd", days), "Y", days}}
+		}{{"1d", "A", 1}, {fmt.Sprintf("%dd", days), "Y", days}, {fmt.Sprintf("%dd+absurd", days), "Z", days}}
 		for _, set := range sets {
 			t := time.Now()
 			if err := seedHistory(ctx, s, set.prefix, recorders, set.days, now); err != nil {
 				b.Fatalf("%s: seed %s: %v", be.name, set.name, err)
 			}
 			b.Logf("%s: seeded %d recorders × %d days in %s", be.name, recorders, set.days, time.Since(t).Round(time.Millisecond))
+		}
+		// Z1000 also has one segment (and listing) 300 days long, ending
+		// in the window: its own reads walk 300 days, the others' not.
+		long := []any{"Z1000", now.Add(-300 * 24 * time.Hour).UnixNano(), now.Add(-12 * time.Hour).UnixNano()}
+		for _, q := range []string{`INSERT INTO segments (serial, seq, dock, msg_id, start_ns, end_ns, clock_offset_ms, corr_start_ns,
+			corr_end_ns, size, sha256, stop_cause, state, claim, first_seen_ns, reported_ns, updated_ns)
+			VALUES (?, 999999, 'D1', 'm', ?, ?, 0, ?, ?, 1, 'h', 'auto-split', 'uploaded', 'c', 0, 0, 0)`,
+			`INSERT INTO inventory (serial, seq, docked_ns, start_ns, end_ns, size, sha256, stop_cause, received_ns)
+			VALUES (?, 999999, 0, ?, ?, 1, 'h', 'auto-split', 0)`} {
+			args := append(long, long[1:]...)
+			if strings.Contains(q, "inventory") {
+				args = long
+			}
+			if _, err := s.db.ExecContext(ctx, s.d.q(q), args...); err != nil {
+				b.Fatal(err)
+			}
 		}
 		if err := backfillSpans(ctx, s); err != nil {
 			b.Fatal(err)
