@@ -69,6 +69,8 @@ type Store interface {
 	LiveAlertsOf(ctx context.Context, serials []string) (map[string][]store.Alert, error)
 	AlertsByKeys(ctx context.Context, keys []string) (map[string]store.Alert, error)
 	UpsertAlert(ctx context.Context, a store.Alert) (bool, error)
+	// UpsertAlerts stores a batch's alerts in one transaction (flush).
+	UpsertAlerts(ctx context.Context, as []store.Alert) ([]bool, error)
 	AlertByKey(ctx context.Context, key string) (store.Alert, bool, error)
 	Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error)
 	CloseAlert(ctx context.Context, id int64, by string) error
@@ -76,6 +78,7 @@ type Store interface {
 	// ClaimAnnouncement and Unannounced deliver every alert exactly once,
 	// the engine's and those other parts raised (store.TrustKinds).
 	ClaimAnnouncement(ctx context.Context, key string) (bool, error)
+	ClaimAnnouncements(ctx context.Context, keys []string) (map[string]bool, error)
 	Unannounced(ctx context.Context, limit int) ([]store.Alert, error)
 }
 
@@ -300,19 +303,11 @@ func (e *Engine) closeLiftedOf(ctx context.Context, k *knownAlerts, live []store
 
 // raise stores an alert and delivers it if it is new.
 func (e *Engine) raise(ctx context.Context, k *knownAlerts, a alert.Alert) (bool, error) {
-	a.Unit = orUnassigned(a.Unit)
-	now := e.cfg.Clock.Now()
-	// Every pass finds every finding again: write only what is new or
-	// changed. A read by the unique key (for a batch of recorders, one
-	// read of all their findings' keys) costs far less than the refresh
-	// transaction (on PostgreSQL it was most of a steady pass).
-	old, ok, err := k.byKey(ctx, a.Key)
-	if err != nil {
+	a, write, err := e.toWrite(ctx, k, a)
+	if err != nil || !write {
 		return false, err
 	}
-	if ok && (old.State == store.AlertClosed || unchanged(old, a)) {
-		return false, nil
-	}
+	now := e.cfg.Clock.Now()
 	created, err := k.upsert(ctx, toStore(a, now))
 	if err != nil || !created {
 		return false, err
@@ -320,6 +315,67 @@ func (e *Engine) raise(ctx context.Context, k *knownAlerts, a alert.Alert) (bool
 	a.State, a.Opened = store.AlertOpen, now
 	e.deliverOnce(ctx, a)
 	return true, nil
+}
+
+// toWrite reports whether alert a (its unit filled in, as returned) must
+// be written: it is new, or changed and not closed. Every pass finds every
+// finding again: write only what is new or changed. A read by the unique
+// key (for a batch of recorders, one read of all their findings' keys)
+// costs far less than the refresh transaction (on PostgreSQL it was most
+// of a steady pass).
+func (e *Engine) toWrite(ctx context.Context, k *knownAlerts, a alert.Alert) (alert.Alert, bool, error) {
+	a.Unit = orUnassigned(a.Unit)
+	old, ok, err := k.byKey(ctx, a.Key)
+	if err != nil {
+		return a, false, err
+	}
+	return a, !ok || (old.State != store.AlertClosed && !unchanged(old, a)), nil
+}
+
+// flush stores the alerts a batch's judgements raise (each new or
+// changed: toWrite) in one transaction, then claims the new ones'
+// announcements in one more and delivers those it claimed: each delivered
+// once, by whichever engine or part claimed it; one stored but not claimed
+// (the claim failed, the process stopped) is swept by the next pass
+// (announcePending). It returns the alerts created.
+func (e *Engine) flush(ctx context.Context, k *knownAlerts, pend []alert.Alert) ([]alert.Alert, error) {
+	if len(pend) == 0 {
+		return nil, nil
+	}
+	now := e.cfg.Clock.Now()
+	sa := make([]store.Alert, len(pend))
+	for i, a := range pend {
+		sa[i] = toStore(a, now)
+		k.forget(a.Key)
+	}
+	created, err := e.st.UpsertAlerts(ctx, sa)
+	if err != nil {
+		return nil, err
+	}
+	var out []alert.Alert
+	var keys []string
+	for i, a := range pend {
+		if created[i] {
+			a.State, a.Opened = store.AlertOpen, now
+			out = append(out, a)
+			keys = append(keys, a.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	claimed, err := e.st.ClaimAnnouncements(ctx, keys)
+	if err != nil {
+		e.log.Warn("alert announcements failed; the next pass retries", "alerts", len(keys), "err", err)
+		return out, nil
+	}
+	for _, a := range out {
+		if claimed[a.Key] {
+			e.log.Info("alert raised", "key", a.Key, "kind", a.Kind, "unit", a.Unit, "serial", a.Serial)
+			e.send(ctx, a)
+		}
+	}
+	return out, nil
 }
 
 // unchanged reports whether refreshing old with a would change nothing the

@@ -94,6 +94,16 @@ func (m *memStore) UpsertAlert(_ context.Context, a store.Alert) (bool, error) {
 	m.alerts[a.Key] = a
 	return true, nil
 }
+func (m *memStore) UpsertAlerts(ctx context.Context, as []store.Alert) ([]bool, error) {
+	created := make([]bool, len(as))
+	for i, a := range as {
+		created[i], _ = m.UpsertAlert(ctx, a)
+	}
+	return created, nil
+}
+func (m *memStore) ClaimAnnouncements(context.Context, []string) (map[string]bool, error) {
+	return nil, nil
+}
 func (m *memStore) AlertByKey(_ context.Context, key string) (store.Alert, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -404,6 +414,12 @@ func (t *timedStore) AlertByKey(ctx context.Context, key string) (store.Alert, b
 	t0 := time.Now()
 	defer func() { t.lookups += time.Since(t0) }()
 	return t.Store.AlertByKey(ctx, key)
+}
+
+func (t *timedStore) UpsertAlerts(ctx context.Context, as []store.Alert) ([]bool, error) {
+	t0 := time.Now()
+	defer func() { t.upserts += time.Since(t0) }()
+	return t.Store.UpsertAlerts(ctx, as)
 }
 
 func (t *timedStore) UpsertAlert(ctx context.Context, a store.Alert) (bool, error) {

@@ -296,15 +296,16 @@ func (as *assessment) keys() []string {
 	return out
 }
 
-// act stores an assessment: raises its alerts (judging the interruptions'
-// spoken reasons), withdraws what no longer holds on the whole picture,
-// closes the recorder's conditions that ended, and returns the alerts
-// raised and when the recorder must be judged again if nothing changes.
+// act stores an assessment: judges the interruptions' spoken reasons,
+// withdraws what no longer holds on the whole picture, closes the
+// recorder's conditions that ended, and returns the alerts to raise (new
+// or changed: the batch stores them at once, flush) and when the recorder
+// must be judged again if nothing changes.
 func (e *Engine) act(ctx context.Context, as *assessment, k *knownAlerts) ([]alert.Alert, time.Time, error) {
 	var out []alert.Alert
 	raise := func(a alert.Alert) error {
-		ok, err := e.raise(ctx, k, a)
-		if ok {
+		a, write, err := e.toWrite(ctx, k, a)
+		if write {
 			out = append(out, a)
 		}
 		return err

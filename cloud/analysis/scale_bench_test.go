@@ -434,6 +434,10 @@ func seedDay(ctx context.Context, b *testing.B, db *sql.DB, s string, recorders,
 			FROM %[1]s.devices`, s, `to_char(to_timestamp(last_docked_ns / 1e9) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`)},
 		{"inventory", fmt.Sprintf(`INSERT INTO %[1]s.inventory (serial, seq, docked_ns, start_ns, end_ns, size, sha256, stop_cause, received_ns)
 			SELECT serial, seq, first_seen_ns, start_ns, end_ns, size, sha256, stop_cause, first_seen_ns FROM %[1]s.segments`, s)},
+		// Each recorder's longest segment and inventory span (migration
+		// 0015): what Commit keeps, for the bounded history reads.
+		{"recorder_spans", fmt.Sprintf(`INSERT INTO %[1]s.recorder_spans (serial, segment_ns, inventory_ns)
+			SELECT serial, MAX(corr_end_ns - corr_start_ns), MAX(end_ns - start_ns) FROM %[1]s.segments GROUP BY serial`, s)},
 		{"dockings", fmt.Sprintf(`INSERT INTO %[1]s.dockings (serial, docked_ns, phase, part, parts, dock, last_seq, recording, copied, received_ns)
 			SELECT serial, last_docked_ns, p.phase, 1, 1, last_dock, %[2]d, false, CASE WHEN p.phase = 'complete' THEN %[2]d ELSE 0 END,
 			last_docked_ns FROM %[1]s.devices, (VALUES ('inventory'), ('complete')) AS p(phase)`, s, per)},

@@ -105,6 +105,14 @@ func (s *tStore) UpsertAlert(ctx context.Context, a store.Alert) (bool, error) {
 	defer s.rec("upsert", time.Now())
 	return s.Store.UpsertAlert(ctx, a)
 }
+func (s *tStore) UpsertAlerts(ctx context.Context, as []store.Alert) ([]bool, error) {
+	defer s.rec("upsert", time.Now())
+	return s.Store.UpsertAlerts(ctx, as)
+}
+func (s *tStore) ClaimAnnouncements(ctx context.Context, k []string) (map[string]bool, error) {
+	defer s.rec("announce", time.Now())
+	return s.Store.ClaimAnnouncements(ctx, k)
+}
 func (s *tStore) CloseAlert(ctx context.Context, id int64, by string) error {
 	defer s.rec("close", time.Now())
 	return s.Store.CloseAlert(ctx, id, by)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -128,19 +129,33 @@ func (e *Engine) judgeBatch(ctx context.Context, work []store.Work) (PassResult,
 		done []store.Judgement
 		errs []error
 	)
+	raised := make([][]alert.Alert, len(work))
 	e.parallel(len(work), func(i int) {
 		w := work[i]
 		as, j, err := e.judgeOne(ctx, w, assessed[w.Serial], k)
 		mu.Lock()
 		defer mu.Unlock()
-		res.Created = append(res.Created, as...)
 		if err != nil {
 			res.Retry = append(res.Retry, w.Serial)
 			errs = append(errs, err)
 		} else {
+			raised[i] = as
 			done = append(done, j)
 		}
 	})
+	// The alerts of every judgement that succeeded, stored in one
+	// transaction (their announcements claimed in one more) rather than
+	// two per alert. Should it fail, those recorders are due again.
+	created, err := e.flush(ctx, k, slices.Concat(raised...))
+	res.Created = append(res.Created, created...)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("analysis: store alerts: %w", err))
+		for _, j := range done {
+			res.Retry = append(res.Retry, j.Serial)
+			errs = append(errs, e.st.RetryWork(ctx, e.cfg.Owner, j.Serial, now.Add(e.cfg.Every)))
+		}
+		done = nil
+	}
 	// Every judgement of the batch is stored: one transaction ends the
 	// leases. Should it fail, the leases lapse and the batch is judged
 	// again (its alerts are keyed: found, not raised twice).
@@ -178,8 +193,9 @@ func (e *Engine) parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// judgeOne stores the judgement of one claimed recorder (as, nil for a
-// recorder no dock reported on), or leaves it due for the next pass.
+// judgeOne judges one claimed recorder (as, nil for a recorder no dock
+// reported on) and returns the alerts to raise (judgeBatch stores them
+// with the batch's), or leaves it due for the next pass.
 func (e *Engine) judgeOne(ctx context.Context, w store.Work, as *assessment, k *knownAlerts) ([]alert.Alert, store.Judgement, error) {
 	if as == nil {
 		// Footage of a recorder no dock reported on yet: judged when its

@@ -287,16 +287,24 @@ func TestTwoAnalysersSplitTheWork(t *testing.T) {
 }
 
 // cutStore stops its engine (cancels the pass's context) right after the
-// first alert is stored: a collector that crashed mid-pass.
+// first alerts are stored (one alert, or a batch's): a collector that
+// crashed mid-pass. stored counts the alerts it let through.
 type cutStore struct {
 	*store.Store
 	cancel context.CancelFunc
 	once   sync.Once
+	stored int
 }
 
 func (c *cutStore) UpsertAlert(ctx context.Context, a store.Alert) (bool, error) {
 	ok, err := c.Store.UpsertAlert(ctx, a)
-	c.once.Do(c.cancel)
+	c.once.Do(func() { c.stored = 1; c.cancel() })
+	return ok, err
+}
+
+func (c *cutStore) UpsertAlerts(ctx context.Context, as []store.Alert) ([]bool, error) {
+	ok, err := c.Store.UpsertAlerts(ctx, as)
+	c.once.Do(func() { c.stored = len(as); c.cancel() })
 	return ok, err
 }
 
@@ -310,7 +318,8 @@ func TestCrashedPassLeavesTheWork(t *testing.T) {
 		seedHoles(t, st, &n, *db.now, []string{"R1"}, 1, 3, 5) // two holes
 		var d deliveries
 		ctx, cancel := context.WithCancel(context.Background())
-		ea := newWorkEngine(db, &cutStore{Store: st, cancel: cancel}, "a", &d)
+		cut := &cutStore{Store: st, cancel: cancel}
+		ea := newWorkEngine(db, cut, "a", &d)
 		if r, err := ea.PassReport(ctx); err == nil || len(r.Judged) != 0 {
 			t.Fatalf("cut pass judged %v (%v)", r.Judged, err)
 		}
@@ -321,9 +330,9 @@ func TestCrashedPassLeavesTheWork(t *testing.T) {
 			t.Fatalf("work due after the crash %d (%v)", due, err)
 		}
 		eb := newWorkEngine(db, db.open(t), "b", &d)
-		// Still leased to a: b only sweeps the stored alert into delivery.
+		// Still leased to a: b only sweeps the stored alerts into delivery.
 		r, err := eb.PassReport(context.Background())
-		if err != nil || len(r.Judged) != 0 || len(d.keys) != 1 {
+		if err != nil || len(r.Judged) != 0 || cut.stored == 0 || len(d.keys) != cut.stored {
 			t.Fatalf("within a's lease b judged %v, delivered %v (%v)", r.Judged, d.keys, err)
 		}
 		*db.now = db.now.Add(11 * time.Minute)
@@ -336,6 +345,76 @@ func TestCrashedPassLeavesTheWork(t *testing.T) {
 		}
 		if due, err := st.WorkDue(context.Background()); err != nil || due != 0 {
 			t.Fatalf("work due at the end %d (%v)", due, err)
+		}
+	})
+}
+
+// countStore counts the engine's alert writes: batches and single ones
+// about recorders.
+type countStore struct {
+	*store.Store
+	mu                    sync.Mutex
+	batches, batched      int // UpsertAlerts calls, and the alerts in them
+	claimBatches, singles int // ClaimAnnouncements calls; UpsertAlert or ClaimAnnouncement of a recorder's alert
+	claimedKeys           int
+}
+
+func (c *countStore) UpsertAlerts(ctx context.Context, as []store.Alert) ([]bool, error) {
+	c.mu.Lock()
+	c.batches++
+	c.batched += len(as)
+	c.mu.Unlock()
+	return c.Store.UpsertAlerts(ctx, as)
+}
+
+func (c *countStore) ClaimAnnouncements(ctx context.Context, keys []string) (map[string]bool, error) {
+	c.mu.Lock()
+	c.claimBatches++
+	c.claimedKeys += len(keys)
+	c.mu.Unlock()
+	return c.Store.ClaimAnnouncements(ctx, keys)
+}
+
+func (c *countStore) UpsertAlert(ctx context.Context, a store.Alert) (bool, error) {
+	if a.Serial != "" {
+		c.mu.Lock()
+		c.singles++
+		c.mu.Unlock()
+	}
+	return c.Store.UpsertAlert(ctx, a)
+}
+
+// The alerts of a batch of recorders are stored in one transaction and
+// their announcements claimed in one more, not two per alert; each is
+// delivered once.
+func TestPassStoresAlertsPerBatch(t *testing.T) {
+	onBoth(t, func(t *testing.T, db workDB) {
+		st := db.open(t)
+		n := 0
+		seedHoles(t, st, &n, *db.now, serialsN(12))
+		var d deliveries
+		cs := &countStore{Store: st}
+		e := newWorkEngine(db, cs, "a", &d) // batches of 5: 5, 5, 2
+		r, err := e.PassReport(context.Background())
+		if err != nil || len(r.Judged) != 12 {
+			t.Fatalf("judged %v (%v)", r.Judged, err)
+		}
+		// Each recorder: its hole and the break around it.
+		if cs.batches != 3 || cs.batched != 24 || cs.claimBatches != 3 || cs.claimedKeys != 24 || cs.singles != 0 {
+			t.Fatalf("%d upsert batches of %d alerts, %d claim batches of %d keys, %d single writes; want 3, 24, 3, 24, 0",
+				cs.batches, cs.batched, cs.claimBatches, cs.claimedKeys, cs.singles)
+		}
+		if len(r.Created) != 24 || len(d.keys) != 24 {
+			t.Fatalf("created %d, delivered %d; want 24", len(r.Created), len(d.keys))
+		}
+		if dups := d.dups(); len(dups) != 0 {
+			t.Fatalf("delivered more than once: %v", dups)
+		}
+		// A second engine's pass finds nothing to store or deliver.
+		*db.now = db.now.Add(10 * time.Minute)
+		r, err = newWorkEngine(db, cs, "b", &d).PassReport(context.Background())
+		if err != nil || len(r.Created) != 0 || len(d.keys) != 24 || cs.batches != 3 {
+			t.Fatalf("second pass created %d, delivered %d, batches %d (%v)", len(r.Created), len(d.keys), cs.batches, err)
 		}
 	})
 }

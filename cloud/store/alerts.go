@@ -131,23 +131,9 @@ func (f AlertFilter) where() (clause string, args []any, ok bool) {
 // closed and unchanged: a key names one finding, and a new occurrence needs
 // a new key.
 func (s *Store) UpsertAlert(ctx context.Context, a Alert) (created bool, err error) {
-	switch {
-	case a.Key == "" || len(a.Key) > 512:
-		return false, fmt.Errorf("%w: alert key length %d", ErrArgument, len(a.Key))
-	case a.Kind == "" || a.Severity == "" || a.Title == "":
-		return false, fmt.Errorf("%w: alert %q needs kind, severity and title", ErrArgument, a.Key)
-	case a.Seq > math.MaxInt64 || !timeOK(a.At) || !timeOK(a.OpenedAt) || a.Escalation < 0:
-		return false, fmt.Errorf("%w: alert %q seq, time or escalation out of range", ErrArgument, a.Key)
-	}
-	if err := cleanText(a.Key, a.Kind, a.Severity, a.Unit, a.Officer, a.Serial, a.Dock, a.Title, a.Detail,
-		string(a.Evidence)); err != nil {
-		return false, fmt.Errorf("%w: alert %q: %w", ErrArgument, a.Key, err)
-	}
-	ev := string(a.Evidence)
-	if len(a.Evidence) == 0 {
-		ev = "{}"
-	} else if !json.Valid(a.Evidence) {
-		return false, fmt.Errorf("%w: alert %q evidence is not JSON", ErrArgument, a.Key)
+	ev, err := checkAlert(a)
+	if err != nil {
+		return false, err
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -156,6 +142,68 @@ func (s *Store) UpsertAlert(ctx context.Context, a Alert) (created bool, err err
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: upsert alert %q: %w", a.Key, err)
+	}
+	return created, nil
+}
+
+// checkAlert refuses an alert the store cannot hold, and returns its
+// evidence JSON ("{}" for none).
+func checkAlert(a Alert) (string, error) {
+	switch {
+	case a.Key == "" || len(a.Key) > 512:
+		return "", fmt.Errorf("%w: alert key length %d", ErrArgument, len(a.Key))
+	case a.Kind == "" || a.Severity == "" || a.Title == "":
+		return "", fmt.Errorf("%w: alert %q needs kind, severity and title", ErrArgument, a.Key)
+	case a.Seq > math.MaxInt64 || !timeOK(a.At) || !timeOK(a.OpenedAt) || a.Escalation < 0:
+		return "", fmt.Errorf("%w: alert %q seq, time or escalation out of range", ErrArgument, a.Key)
+	}
+	if err := cleanText(a.Key, a.Kind, a.Severity, a.Unit, a.Officer, a.Serial, a.Dock, a.Title, a.Detail,
+		string(a.Evidence)); err != nil {
+		return "", fmt.Errorf("%w: alert %q: %w", ErrArgument, a.Key, err)
+	}
+	if len(a.Evidence) == 0 {
+		return "{}", nil
+	}
+	if !json.Valid(a.Evidence) {
+		return "", fmt.Errorf("%w: alert %q evidence is not JSON", ErrArgument, a.Key)
+	}
+	return string(a.Evidence), nil
+}
+
+// UpsertAlerts is UpsertAlert for each of as, in one transaction: all are
+// stored or none (an argument error in any refuses the whole batch before
+// anything is written). created[i] reports whether as[i] created its
+// alert; a key named twice creates it once (the first), the second
+// refreshes it. Alerts are written in key order, so concurrent batches
+// lock their rows in one order.
+func (s *Store) UpsertAlerts(ctx context.Context, as []Alert) (created []bool, err error) {
+	if len(as) == 0 {
+		return nil, nil
+	}
+	evs := make([]string, len(as))
+	for i, a := range as {
+		if evs[i], err = checkAlert(a); err != nil {
+			return nil, err
+		}
+	}
+	order := make([]int, len(as))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(as[a].Key, as[b].Key) })
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		created = make([]bool, len(as)) // a retried transaction starts again
+		for _, i := range order {
+			c, err := s.upsertAlertTx(ctx, tx, as[i], evs[i])
+			if err != nil {
+				return fmt.Errorf("alert %q: %w", as[i].Key, err)
+			}
+			created[i] = c
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: upsert %d alerts: %w", len(as), err)
 	}
 	return created, nil
 }

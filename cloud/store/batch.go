@@ -145,6 +145,16 @@ func newerSetIf(table, guard, extra string, cols ...string) string {
 	return strings.Join(parts, ",\n\t")
 }
 
+// withRowsSQL is the statement withRows runs for typed and query (its
+// first parameter the JSON rows), placeholders rewritten for the engine.
+func (s *Store) withRowsSQL(typed, query string) (string, error) {
+	_, names, source, err := s.rowSourceOf(typed)
+	if err != nil {
+		return "", err
+	}
+	return s.d.q("WITH w (" + names + ") AS (SELECT " + source + ") " + query), nil
+}
+
 // withRows runs query once per maxRowsPerStatement rows, prefixed with
 //
 //	WITH w (cols) AS (SELECT <row source>)
@@ -160,11 +170,10 @@ func (s *Store) withRows(ctx context.Context, typed string, rows [][]any, query 
 	if len(rows) == 0 {
 		return nil
 	}
-	_, names, source, err := s.rowSourceOf(typed)
+	q, err := s.withRowsSQL(typed, query)
 	if err != nil {
 		return err
 	}
-	q := s.d.q("WITH w (" + names + ") AS (SELECT " + source + ") " + query)
 	for start := 0; start < len(rows); start += maxRowsPerStatement {
 		chunk := rows[start:min(len(rows), start+maxRowsPerStatement)]
 		js, err := json.Marshal(chunk)

@@ -60,9 +60,8 @@ func (s *Store) AssignmentsOf(ctx context.Context, spans []Span) (map[string][]A
 	out := make(map[string][]Assignment, len(spans))
 	err = s.withRows(ctx, spanCols, rows, `SELECT c.serial, c.officer, c.dock, c.slot, c.at_ns,
 		(SELECT MIN(n.docked_ns) FROM device_health n WHERE n.serial = c.serial AND n.docked_ns > c.at_ns)
-		FROM w CROSS JOIN checkouts c
-		WHERE c.serial = w.serial AND c.at_ns >= w.lo AND c.at_ns < w.hi
-		AND c.dock = (SELECT h.dock FROM device_health h WHERE h.serial = c.serial AND h.docked_ns <= c.at_ns
+		FROM w `+s.d.perRow("checkouts", "c", `c.serial = w.serial AND c.at_ns >= w.lo AND c.at_ns < w.hi`)+`
+		WHERE c.dock = (SELECT h.dock FROM device_health h WHERE h.serial = c.serial AND h.docked_ns <= c.at_ns
 			ORDER BY h.docked_ns DESC, h.dock LIMIT 1)
 		ORDER BY c.serial, c.at_ns, c.dock`, nil, func(rs *sql.Rows) error {
 		var a Assignment

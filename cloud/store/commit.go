@@ -197,7 +197,8 @@ func (s *Store) Commit(ctx context.Context, msgs []Incoming) (dup []bool, err er
 type msgKey struct{ dock, id string }
 
 // commitTx writes the batch. Locks are taken in one global order — message
-// keys, then new dock ids, slots, devices, segments, then the dock rows
+// keys, then new dock ids, slots, devices, segments, inventory, the
+// recorders' span bounds (recorder_spans), ..., then the dock rows
 // (each step in sorted key order) — so concurrent Commits on PostgreSQL
 // cannot deadlock. Each dock's row lock serialises its audit chain
 // verification; it is taken last so that it is held briefly: every batch
@@ -260,7 +261,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		name string
 		fn   func(context.Context) error
 	}{
-		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings}, {"events", w.events}, {"checkouts", w.checkouts},
+		{"dock ids", w.dockIDs}, {"slots", w.slots}, {"devices", w.devices}, {"segments", w.segments}, {"dockings", w.dockings}, {"spans", w.spanBounds}, {"events", w.events}, {"checkouts", w.checkouts},
 		{"commands", w.commands}, {"analysis work", w.markWork}, {"docks", w.docks}, {"audit", w.audit}, {"firmware", w.firmware},
 	} {
 		if err := step.fn(ctx); err != nil {
@@ -283,6 +284,9 @@ type writer struct {
 	enrolledUnit map[string]string
 	// refused counts the reports screen refused, by alert kind.
 	refused map[string]int
+	// spans are the longest spans the batch writes, by recorder
+	// (raiseSpan): the spans step raises recorder_spans to them.
+	spans map[string]*spanMax
 }
 
 // newer reports whether message a supersedes b: later envelope time, then

@@ -47,6 +47,23 @@ func (d dialect) q(query string) string {
 	return b.String()
 }
 
+// perRow joins table (as alias) to the rows before it in the FROM clause,
+// reading it for each of them by cond (which names those rows): the
+// bounded history reads (SegmentsOf, InventoryOf) with a batch's rows
+// outermost and the table read by an index range per row. PostgreSQL gets
+// a LATERAL subquery (OFFSET 0 keeps the planner from pulling it up): as a
+// plain join it may hash the whole table against the batch, which it
+// takes for 100 rows (jsonb_array_elements) each matching a third of a
+// recorder's history (a join's range has no known width), and a scan of
+// every recorder's history is what the bound is for. SQLite never
+// reorders a CROSS JOIN.
+func (d dialect) perRow(table, alias, cond string) string {
+	if d.dollar {
+		return "CROSS JOIN LATERAL (SELECT * FROM " + table + " " + alias + " WHERE " + cond + " OFFSET 0) AS " + alias
+	}
+	return "CROSS JOIN " + table + " " + alias + " ON " + cond
+}
+
 // ddl fills the migration template for the engine.
 func (d dialect) ddl(sql string) string {
 	return strings.ReplaceAll(sql, "{{id}}", d.autoID)

@@ -30,6 +30,7 @@ func (w *writer) dockings(ctx context.Context) error {
 		for _, s := range b.Segments {
 			inv = append(inv, []any{b.Serial, int64(s.Seq), dn, s.Start.UnixNano(), s.End.UnixNano(), s.Size, s.SHA256,
 				s.StopCause, w.now})
+			w.raiseSpan(b.Serial, false, s.Start.UnixNano(), s.End.UnixNano())
 		}
 	}
 	if err := w.s.multi(ctx, w.tx, "dockings", `serial TEXT, docked_ns BIGINT, phase TEXT, part BIGINT, parts BIGINT,
@@ -79,6 +80,18 @@ func (s *Store) Inventory(ctx context.Context, serial string, from, to time.Time
 	return m[serial], err
 }
 
+// inventoryOfSQL reads the inventoried segments overlapping each span of
+// w: the index range [lo - the recorder's longest inventoried span, hi) of
+// inventory_by_time, not its whole history before hi (spans.go), per
+// recorder (perRow).
+func (d dialect) inventoryOfSQL() string {
+	return `, b (serial, lo, hi, floor_ns) AS (SELECT w.serial, w.lo, w.hi, ` + spanFloor("w.lo", "p.inventory_ns") + `
+		FROM w LEFT JOIN recorder_spans p ON p.serial = w.serial)
+	SELECT v.serial, v.seq, v.docked_ns, v.start_ns, v.end_ns, v.size, v.sha256, v.stop_cause, v.received_ns
+		FROM b ` + d.perRow("inventory", "v", `v.serial = b.serial AND v.start_ns >= b.floor_ns AND v.start_ns < b.hi AND v.end_ns >= b.lo`) + `
+		ORDER BY v.serial, v.seq`
+}
+
 // InventoryOf is Inventory for each span's recorder, in one statement: the
 // inventoried segments by serial.
 func (s *Store) InventoryOf(ctx context.Context, spans []Span) (map[string][]Inventoried, error) {
@@ -87,9 +100,7 @@ func (s *Store) InventoryOf(ctx context.Context, spans []Span) (map[string][]Inv
 		return nil, fmt.Errorf("store: inventory: %w", err)
 	}
 	out := make(map[string][]Inventoried, len(spans))
-	err = s.withRows(ctx, spanCols, rows, `SELECT v.serial, v.seq, v.docked_ns, v.start_ns, v.end_ns, v.size, v.sha256,
-		v.stop_cause, v.received_ns FROM w CROSS JOIN inventory v
-		WHERE v.serial = w.serial AND v.start_ns < w.hi AND v.end_ns >= w.lo ORDER BY v.serial, v.seq`, nil,
+	err = s.withRows(ctx, spanCols, rows, s.d.inventoryOfSQL(), nil,
 		func(rs *sql.Rows) error {
 			var v Inventoried
 			var seq, dn, st, en, rc int64
@@ -137,12 +148,15 @@ func (s *Store) DockingsOf(ctx context.Context, serials []string) (map[string]Do
 		return nil, fmt.Errorf("store: dockings: %w", err)
 	}
 	out := make(map[string]DockingSummary, len(serials))
-	// m: each recorder's highest seq and latest docking; then the
-	// recording flag of the docking that said the highest seq, and the
-	// latest docking's parts.
+	// m: each recorder's highest seq and latest docking, each one probe
+	// of an index (dockings_by_seq, the primary key), not a read of all
+	// its dockings; then the recording flag of the docking that said the
+	// highest seq (dockings_by_seq again), and the latest docking's parts.
 	err = s.withRows(ctx, `serial TEXT`, rows, `, m (serial, last_seq, latest) AS (
-			SELECT d.serial, MAX(d.last_seq), MAX(d.docked_ns) FROM w CROSS JOIN dockings d WHERE d.serial = w.serial
-			GROUP BY d.serial)
+			SELECT w.serial,
+				(SELECT d.last_seq FROM dockings d WHERE d.serial = w.serial ORDER BY d.last_seq DESC LIMIT 1),
+				(SELECT d.docked_ns FROM dockings d WHERE d.serial = w.serial ORDER BY d.docked_ns DESC LIMIT 1)
+			FROM w)
 		SELECT m.serial, m.last_seq, m.latest,
 			(SELECT d2.recording FROM dockings d2 WHERE d2.serial = m.serial ORDER BY d2.last_seq DESC, d2.docked_ns DESC LIMIT 1),
 			COALESCE(MAX(CASE WHEN l.phase = ? THEN l.parts END), 0), COUNT(CASE WHEN l.phase = ? THEN 1 END),

@@ -72,9 +72,8 @@ func (s *Store) RecorderEventsOf(ctx context.Context, spans []Span) (map[string]
 	}
 	out := make(map[string][]RecorderEvent, len(spans))
 	err = s.withRows(ctx, spanCols, rows, `SELECT e.serial, e.idx, e.event_ns, e.kind, e.seq, e.detail, e.dock, e.docked_ns
-		FROM w CROSS JOIN recorder_events e
-		WHERE e.serial = w.serial AND e.event_ns >= w.lo AND e.event_ns < w.hi
-		AND EXISTS (SELECT 1 FROM device_health h WHERE h.serial = e.serial AND h.docked_ns = e.docked_ns AND h.dock = e.dock)
+		FROM w `+s.d.perRow("recorder_events", "e", `e.serial = w.serial AND e.event_ns >= w.lo AND e.event_ns < w.hi`)+`
+		WHERE EXISTS (SELECT 1 FROM device_health h WHERE h.serial = e.serial AND h.docked_ns = e.docked_ns AND h.dock = e.dock)
 		ORDER BY e.serial, e.idx, e.docked_ns, e.dock`, nil, func(rs *sql.Rows) error {
 		var v RecorderEvent
 		var serial string

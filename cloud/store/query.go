@@ -112,6 +112,23 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 	return m[serial], err
 }
 
+// segmentsOfSQL reads the segments overlapping each span of w: the index
+// range [lo - the recorder's longest span, hi) of segments_by_time, not
+// its whole history before hi (spans.go), per recorder (perRow).
+func (d dialect) segmentsOfSQL() string {
+	return `, b (serial, lo, hi, floor_ns) AS (SELECT w.serial, w.lo, w.hi, ` + spanFloor("w.lo", "p.segment_ns") + `
+		FROM w LEFT JOIN recorder_spans p ON p.serial = w.serial)
+	SELECT g.serial, g.seq, g.dock, g.start_ns, g.end_ns, g.clock_offset_ms,
+		g.clock_synced_ns, g.corr_start_ns, g.corr_end_ns, g.size, g.sha256, g.computed, g.hash_mismatch, g.stop_cause,
+		g.officer, g.case_tag, g.media, g.state, g.fault, g.follows_interruption,
+		r.object_id, r.sha256, r.size, r.stored_ns, r.key_id, r.signature,
+		g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns, g.time_source
+		FROM b ` + d.perRow("segments", "g",
+		`g.serial = b.serial AND g.corr_start_ns >= b.floor_ns AND g.corr_start_ns < b.hi AND g.corr_end_ns >= b.lo`) + `
+		LEFT JOIN receipts r ON r.device = g.serial AND r.seq = g.seq
+		ORDER BY g.serial, g.corr_start_ns, g.seq`
+}
+
 // SegmentsOf is Segments for each span's recorder, in one statement: the
 // segments by serial.
 func (s *Store) SegmentsOf(ctx context.Context, spans []Span) (map[string][]Segment, error) {
@@ -120,14 +137,7 @@ func (s *Store) SegmentsOf(ctx context.Context, spans []Span) (map[string][]Segm
 		return nil, fmt.Errorf("store: segments: %w", err)
 	}
 	out := make(map[string][]Segment, len(spans))
-	err = s.withRows(ctx, spanCols, rows, `SELECT g.serial, g.seq, g.dock, g.start_ns, g.end_ns, g.clock_offset_ms,
-		g.clock_synced_ns, g.corr_start_ns, g.corr_end_ns, g.size, g.sha256, g.computed, g.hash_mismatch, g.stop_cause,
-		g.officer, g.case_tag, g.media, g.state, g.fault, g.follows_interruption,
-		r.object_id, r.sha256, r.size, r.stored_ns, r.key_id, r.signature,
-		g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns, g.time_source
-		FROM w CROSS JOIN segments g LEFT JOIN receipts r ON r.device = g.serial AND r.seq = g.seq
-		WHERE g.serial = w.serial AND g.corr_start_ns < w.hi AND g.corr_end_ns >= w.lo
-		ORDER BY g.serial, g.corr_start_ns, g.seq`, nil, func(rs *sql.Rows) error {
+	err = s.withRows(ctx, spanCols, rows, s.d.segmentsOfSQL(), nil, func(rs *sql.Rows) error {
 		var g Segment
 		var seq, st, en, off, cs, ce, first, rep, upd int64
 		var synced, rsize, rstored sql.NullInt64
@@ -300,8 +310,9 @@ func (s *Store) DeviceHealthOf(ctx context.Context, spans []Span) (map[string][]
 		return nil, fmt.Errorf("store: device health: %w", err)
 	}
 	out := make(map[string][]HealthRecord, len(spans))
-	err = s.withRows(ctx, spanCols, rows, `SELECT h.serial, h.dock, h.body FROM w CROSS JOIN device_health h
-		WHERE h.serial = w.serial AND h.docked_ns >= w.lo AND h.docked_ns < w.hi ORDER BY h.serial, h.docked_ns, h.dock`, nil,
+	err = s.withRows(ctx, spanCols, rows, `SELECT h.serial, h.dock, h.body FROM w `+
+		s.d.perRow("device_health", "h", `h.serial = w.serial AND h.docked_ns >= w.lo AND h.docked_ns < w.hi`)+`
+		ORDER BY h.serial, h.docked_ns, h.dock`, nil,
 		func(rs *sql.Rows) error {
 			var h HealthRecord
 			var serial, body string

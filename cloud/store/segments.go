@@ -157,6 +157,8 @@ func (w *writer) segments(ctx context.Context) error {
 		row = append(row, rcv...)
 		row = append(row, claim(base), conflict, w.now, last.Env.Time.UnixNano(), w.now, timeSource(base))
 		rows = append(rows, row)
+		// The corrected span the upsert may store: within the bound.
+		w.raiseSpan(base.Serial, true, base.Start.Add(-off).UnixNano(), base.End.Add(-off).UnixNano())
 	}
 	if err := w.s.multi(ctx, w.tx, "segments", segmentCols, segmentSet+
 		newerSetIf("segments", "reported_ns", "excluded.claim = segments.claim", "dock", "msg_id", "stop_cause", "officer", "case_tag", "media", "state", "fault"),
