@@ -184,6 +184,10 @@ func seedScale(ctx context.Context, b *testing.B, db *sql.DB) error {
 			%d - (21 - k) * 1800000000000 + 600000000000, 1000000, md5(i::text || k::text), 'auto-split', 'o'||i, 'uploaded', '{}', %d, %d, %d
 			FROM generate_series(0, %d) i, generate_series(1, %d) k`, s, scaleDocks, now, now, now, now, now, now, now,
 			scaleRecorders-1, scaleSegments)},
+		// Each recorder's longest segment (migration 0015): what Commit
+		// keeps, for the bounded history reads.
+		{"recorder_spans", scaleRecorders, fmt.Sprintf(`INSERT INTO %[1]s.recorder_spans (serial, segment_ns)
+			SELECT serial, MAX(corr_end_ns - corr_start_ns) FROM %[1]s.segments GROUP BY serial`, s)},
 		{"alerts", scaleRecorders, fmt.Sprintf(`INSERT INTO %s.alerts (dedup_key, kind, severity, unit, officer, serial, seq, dock, title, detail, at_ns, state,
 			opened_ns, updated_ns, escalation, evidence)
 			SELECT 'k'||i, (ARRAY['interruption-unexplained','battery-worn','sequence-hole','clock-drift'])[1 + i %% 4],
