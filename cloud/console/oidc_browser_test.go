@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/berthdock/berth/cloud/people"
 )
 
 // TestOIDCSignInBrowser signs a supervisor in through the provider in real
@@ -34,19 +31,7 @@ func TestOIDCSignInBrowser(t *testing.T) {
 	w := newWorld(t)
 	p := newIDP(t)
 	p.host, p.interactive = "localhost", true
-	var h http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
-	t.Cleanup(srv.Close)
-	o, err := people.NewOIDC(people.OIDCConfig{Issuer: p.url(), ClientID: p.clientID, ClientSecret: p.secret,
-		RedirectURL: srv.URL + "/signin/oidc/callback"}, w.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(Opts{Store: w.st, People: w.dir, Footage: w.ev, Log: w.con.o.Log, OIDC: o})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = c.Handler()
+	srv, c := oidcConsole(t, w, p)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

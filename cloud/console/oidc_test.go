@@ -335,19 +335,7 @@ func TestOIDCSignOutWithoutProviderLogout(t *testing.T) {
 	w := newWorld(t)
 	p := newIDP(t)
 	p.noLogout, p.user = true, "chief"
-	var h http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
-	t.Cleanup(srv.Close)
-	o, err := people.NewOIDC(people.OIDCConfig{Issuer: p.url(), ClientID: p.clientID, ClientSecret: p.secret,
-		RedirectURL: srv.URL + "/signin/oidc/callback"}, w.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(Opts{Store: w.st, People: w.dir, Footage: w.ev, Log: w.con.o.Log, OIDC: o})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = c.Handler()
+	srv, _ := oidcConsole(t, w, p)
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
 	resp, err := client.Get(srv.URL + "/signin/oidc?next=/inbox")
@@ -366,6 +354,25 @@ func TestOIDCSignOutWithoutProviderLogout(t *testing.T) {
 	if me, _ := client.Get(srv.URL + "/api/me"); me.StatusCode != http.StatusUnauthorized {
 		t.Errorf("signed out, /api/me answers %d", me.StatusCode)
 	}
+}
+
+// oidcConsole serves w's console, signing in through p, on 127.0.0.1:0.
+func oidcConsole(t *testing.T, w *world, p *idp) (*httptest.Server, *Console) {
+	t.Helper()
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
+	t.Cleanup(srv.Close)
+	o, err := people.NewOIDC(people.OIDCConfig{Issuer: p.url(), ClientID: p.clientID, ClientSecret: p.secret,
+		RedirectURL: srv.URL + "/signin/oidc/callback"}, w.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Opts{Store: w.st, People: w.dir, Footage: w.ev, Log: w.con.o.Log, OIDC: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = c.Handler()
+	return srv, c
 }
 
 type writerFunc func([]byte) (int, error)

@@ -25,20 +25,7 @@ import (
 // that the verdict lists the regions heard, each with its judged source
 // and why.
 func TestReasonCheckJSON(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("BERTH_REQUIRE_FFMPEG") != "" {
-			t.Fatal("ffmpeg required (BERTH_REQUIRE_FFMPEG is set) but not on PATH")
-		}
-		t.Skip("ffmpeg not on PATH (AAC decode)")
-	}
-	raw, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, "0004.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "0004.mp4")
-	if err := os.WriteFile(p, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := fixtureClip(t)
 	var out, errOut bytes.Buffer
 	if code := runReasonCheck(context.Background(), []string{"--json", p}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
@@ -106,21 +93,8 @@ func TestReasonCheckJSON(t *testing.T) {
 // named after the file. A prompt file that cannot be enrolled is a usage
 // error (exit 2).
 func TestReasonCheckPrompt(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("BERTH_REQUIRE_FFMPEG") != "" {
-			t.Fatal("ffmpeg required (BERTH_REQUIRE_FFMPEG is set) but not on PATH")
-		}
-		t.Skip("ffmpeg not on PATH (AAC decode)")
-	}
-	raw, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, "0004.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	clip := filepath.Join(dir, "0004.mp4")
-	if err := os.WriteFile(clip, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	clip := fixtureClip(t)
+	dir := filepath.Dir(clip)
 	prompt := filepath.Join(dir, "model-x-prompt.wav")
 	if out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", clip,
 		"-t", "3", "-vn", "-ac", "1", "-ar", "16000", "-y", prompt).CombinedOutput(); err != nil {
@@ -154,21 +128,8 @@ func TestReasonCheckPrompt(t *testing.T) {
 // that figure judges the reason spoken again. Clips with no voice are a
 // calibration error (exit 1).
 func TestReasonCheckCalibrate(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("BERTH_REQUIRE_FFMPEG") != "" {
-			t.Fatal("ffmpeg required (BERTH_REQUIRE_FFMPEG is set) but not on PATH")
-		}
-		t.Skip("ffmpeg not on PATH (AAC decode)")
-	}
-	raw, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, "0004.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	orig := filepath.Join(dir, "0004.mp4")
-	if err := os.WriteFile(orig, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	orig := fixtureClip(t)
+	dir := filepath.Dir(orig)
 	quiet := filepath.Join(dir, "quiet.wav")
 	silent := filepath.Join(dir, "silent.wav")
 	for _, c := range [][]string{
@@ -223,4 +184,27 @@ func TestReasonCheckCalibrate(t *testing.T) {
 	if code := runReasonCheck(context.Background(), []string{"--mic-gain", "45", quiet}, &out, &errOut); code != 2 {
 		t.Errorf("--mic-gain 45: exit %d, want 2", code)
 	}
+}
+
+// fixtureClip writes the fixture recorder's clip 4 (AAC in MP4, a reason
+// spoken at its start) into a temporary directory and returns its path;
+// the tests that decode it need ffmpeg (skipped without it, unless
+// BERTH_REQUIRE_FFMPEG demands it).
+func fixtureClip(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if os.Getenv("BERTH_REQUIRE_FFMPEG") != "" {
+			t.Fatal("ffmpeg required (BERTH_REQUIRE_FFMPEG is set) but not on PATH")
+		}
+		t.Skip("ffmpeg not on PATH (AAC decode)")
+	}
+	raw, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, "0004.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "0004.mp4")
+	if err := os.WriteFile(p, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
