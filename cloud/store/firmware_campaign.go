@@ -170,3 +170,27 @@ func (s *Store) firmwareCampaigns(ctx context.Context, id string) ([]FirmwareCam
 	}
 	return out, nil
 }
+
+// SerialsElsewhere returns those of serials that are enrolled to a unit
+// other than dock's (all enrolled ones, for a dock not enrolled): the
+// recorders a dock is not told of, as a campaign's pilot list would.
+func (s *Store) SerialsElsewhere(ctx context.Context, dock string, serials []string) (map[string]bool, error) {
+	rows := make([][]any, 0, len(serials))
+	for _, sn := range slices.Compact(slices.Sorted(slices.Values(serials))) {
+		rows = append(rows, []any{sn})
+	}
+	out := map[string]bool{}
+	err := s.withRows(ctx, "serial TEXT", rows, `SELECT w.serial FROM w JOIN recorders r ON r.serial = w.serial
+		WHERE r.unit <> COALESCE((SELECT d.unit FROM docks d WHERE d.id = ?), '')`, []any{dock}, func(rs *sql.Rows) error {
+		var sn string
+		if err := rs.Scan(&sn); err != nil {
+			return err
+		}
+		out[sn] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: serials elsewhere: %w", err)
+	}
+	return out, nil
+}

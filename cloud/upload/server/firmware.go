@@ -16,6 +16,7 @@ import (
 // Store that does not implement it serves no campaigns (404).
 type FirmwareStore interface {
 	FirmwareCampaigns(ctx context.Context) ([]store.FirmwareCampaign, error)
+	SerialsElsewhere(ctx context.Context, dock string, serials []string) (map[string]bool, error)
 }
 
 // firmware serves upload.FirmwarePath to an authenticated dock: the
@@ -39,8 +40,16 @@ func (s *Server) firmware(w http.ResponseWriter, r *http.Request, dock, rest str
 	if rest == "" {
 		out := upload.FirmwareCampaigns{Campaigns: []upload.FirmwareCampaign{}}
 		for _, c := range cs {
+			serials, err := s.pilotFor(r.Context(), fs, dock, c.Targets())
+			if err != nil {
+				s.fail(w, r, dock, "firmware campaigns", err)
+				return
+			}
+			if c.Targets() != nil && len(serials) == 0 {
+				continue // a pilot with none of this dock's recorders; an empty list would mean all
+			}
 			out.Campaigns = append(out.Campaigns, upload.FirmwareCampaign{ID: c.ID, Model: c.Model, Version: c.Version,
-				Size: uint64(c.Size), SHA256: c.SHA256, Signature: c.Signature, Serials: c.Targets(), Image: upload.FirmwareImagePath(c.ID)})
+				Size: uint64(c.Size), SHA256: c.SHA256, Signature: c.Signature, Serials: serials, Image: upload.FirmwareImagePath(c.ID)})
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out) // a write error is the client gone
@@ -71,4 +80,24 @@ func (s *Server) firmware(w http.ResponseWriter, r *http.Request, dock, rest str
 		return
 	}
 	s.reject(w, r, dock, http.StatusNotFound, upload.ReasonNotFound, nil, "no such campaign")
+}
+
+// pilotFor is the part of a campaign's pilot (targets; nil: every recorder
+// of the model) a dock is told of: not the recorders enrolled to another
+// unit, whose serials are not the dock's to know (it may not handle them).
+func (s *Server) pilotFor(ctx context.Context, fs FirmwareStore, dock string, targets []string) ([]string, error) {
+	if targets == nil {
+		return nil, nil
+	}
+	away, err := fs.SerialsElsewhere(ctx, dock, targets)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(targets))
+	for _, sn := range targets {
+		if !away[sn] {
+			out = append(out, sn)
+		}
+	}
+	return out, nil
 }
