@@ -137,11 +137,7 @@ func (h Holds) floor(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	clock := h.Clock
-	if clock == nil {
-		clock = clockwork.NewRealClock()
-	}
-	until := clock.Now().Add(d)
+	until := clockOr(h.Clock).Now().Add(d)
 	if !until.After(cur.RetainUntil) {
 		return nil
 	}

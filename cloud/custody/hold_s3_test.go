@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 
 	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/evidence"
-	"github.com/berthdock/berth/cloud/evidence/s3test"
 	"github.com/berthdock/berth/cloud/store"
 )
 
@@ -24,18 +21,8 @@ import (
 // unchanged.
 func TestHeldObjectSurvivesRetentionEnd(t *testing.T) {
 	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := s3test.Start(t)
-	o := srv.Opts(evidence.S3Opts{Mode: evidence.Governance, Retention: 2 * time.Second})
-	ev, err := evidence.OpenS3(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	w := newS3World(t, evidence.S3Opts{Mode: evidence.Governance, Retention: 2 * time.Second})
+	srv, o, ev, st := w.srv, w.o, w.ev, w.st
 	held := commit(t, ev, []byte("footage tied to a lawsuit"))
 	free := commit(t, ev, []byte("footage of nothing in particular"))
 	start, err := ev.Lock(ctx, held.Ref())

@@ -66,14 +66,7 @@ func (k Keeper) Apply(ctx context.Context) (KeepReport, error) {
 	if !ok {
 		return KeepReport{How: ByApplication}, nil
 	}
-	log := k.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	clock := k.Clock
-	if clock == nil {
-		clock = clockwork.NewRealClock()
-	}
+	log, clock := logOr(k.Log), clockOr(k.Clock)
 	floor := k.Floor
 	if floor <= 0 {
 		floor = evidence.MinRetention
@@ -175,6 +168,14 @@ func runEvery(ctx context.Context, every time.Duration, run func()) {
 		case <-t.C:
 		}
 	}
+}
+
+// clockOr is c, or the real clock when c is nil.
+func clockOr(c clockwork.Clock) clockwork.Clock {
+	if c == nil {
+		return clockwork.NewRealClock()
+	}
+	return c
 }
 
 func logOr(l *slog.Logger) *slog.Logger {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,7 +11,6 @@ import (
 
 	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/evidence"
-	"github.com/berthdock/berth/cloud/evidence/s3test"
 	"github.com/berthdock/berth/cloud/store"
 )
 
@@ -30,18 +26,8 @@ import (
 // unheld, unlinked object can.
 func TestKeeperReextends(t *testing.T) {
 	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := s3test.Start(t)
-	o := srv.Opts(evidence.S3Opts{Mode: evidence.Governance, Retention: 2 * time.Second})
-	ev, err := evidence.OpenS3(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	w := newS3World(t, evidence.S3Opts{Mode: evidence.Governance, Retention: 2 * time.Second})
+	srv, o, ev, st, quiet := w.srv, w.o, w.ev, w.st, w.quiet
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	sup := store.Actor{Name: "chief-wang", Role: "supervisor"}
 

@@ -67,14 +67,7 @@ func (o Orphans) Apply(ctx context.Context) (OrphanReport, error) {
 	if !ok {
 		return OrphanReport{}, nil
 	}
-	log := o.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	clock := o.Clock
-	if clock == nil {
-		clock = clockwork.NewRealClock()
-	}
+	log, clock := logOr(o.Log), clockOr(o.Clock)
 	age := o.Age
 	if age <= 0 {
 		age = DefaultOrphanAge

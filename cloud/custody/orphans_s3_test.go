@@ -7,9 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,8 +15,6 @@ import (
 
 	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/evidence"
-	"github.com/berthdock/berth/cloud/evidence/s3test"
-	"github.com/berthdock/berth/cloud/store"
 )
 
 // TestOrphanedUploadsAborted runs the orphaned-upload job against
@@ -30,18 +25,8 @@ import (
 // changes nothing; the directory backend has nothing to do.
 func TestOrphanedUploadsAborted(t *testing.T) {
 	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := s3test.Start(t)
-	o := srv.Opts(evidence.S3Opts{})
-	ev, err := evidence.OpenS3(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"), &store.Opts{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	w := newS3World(t, evidence.S3Opts{})
+	srv, o, ev, st, quiet := w.srv, w.o, w.ev, w.st, w.quiet
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	receipted := segmentAt(t, st, ev, key, 1, []byte("receipted footage"), time.Now().UTC().Truncate(time.Second))
 
