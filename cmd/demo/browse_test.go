@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,7 +189,14 @@ func browseEvidence(t *testing.T, browser context.Context, w *world, p signin, s
 	if err := chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.ID("q-case"), caseNo),
 		chromedp.Click(chromedp.ID("search")),
-		chromedp.WaitVisible(chromedp.ID("footage")),
+	); err != nil {
+		t.Fatalf("search by case %s: %v", caseNo, err)
+	}
+	// The results of the page before stay visible until the search's page
+	// has loaded: wait for that page, else the click lands on the old one.
+	waitFor(t, ctx, `new URLSearchParams(location.search).get('case') === `+strconv.Quote(caseNo)+
+		` && document.readyState === 'complete' && !!document.getElementById('footage')`, "the search by case "+caseNo)
+	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#footage tr:has(input[type=checkbox]) a.segment-link`)),
 		chromedp.WaitVisible(chromedp.ID("player")),
 	); err != nil {
@@ -269,6 +277,22 @@ func browseAuxiliary(t *testing.T, browser context.Context, w *world, p signin, 
 	}
 }
 
+// waitFor evaluates js (a boolean expression) in ctx's page until it is
+// true, for up to 30 s; an evaluation cut by a navigation is asked again.
+// A click's new page replaces the old one some time after the click, and
+// the old page's elements stay visible until then.
+func waitFor(t *testing.T, ctx context.Context, js, what string) {
+	t.Helper()
+	var err error
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		var ok bool
+		if ok, err = chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err == nil && ok {
+			return
+		}
+	}
+	t.Fatalf("waited 30 s for %s (last error %v)", what, err)
+}
+
 func mustID(t *testing.T, s string) int64 {
 	var id int64
 	if _, err := fmt.Sscan(s, &id); err != nil {
@@ -335,13 +359,25 @@ func browseAdmin(t *testing.T, browser context.Context, w *world, admin, aux sig
 		chromedp.WaitVisible(chromedp.ID("edit-person")),
 		chromedp.SetValue(chromedp.ID("units"), demoUnit+",unit-4"),
 		chromedp.Click(chromedp.ID("save-person")),
-		chromedp.WaitVisible(chromedp.ID("changes-table")),
+	); err != nil {
+		t.Fatalf("the admin edits %s: %v", aux.Name, err)
+	}
+	// Each save loads the person's page anew; the table of the page before
+	// is visible until then, so wait for the change itself to be listed
+	// (else the next click lands on the page being replaced).
+	listed := func(what string) {
+		t.Helper()
+		waitFor(t, ctx, `(() => { const c = document.getElementById('changes-table'); return !!c && c.textContent.includes(`+strconv.Quote(what)+`) })()`,
+			"the person's page to list "+what)
+	}
+	listed(demoUnit + ",unit-4")
+	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("disabled")),
 		chromedp.Click(chromedp.ID("save-person")),
-		chromedp.WaitVisible(chromedp.ID("changes-table")),
 	); err != nil {
-		t.Fatalf("the admin edits and disables %s: %v", aux.Name, err)
+		t.Fatalf("the admin disables %s: %v", aux.Name, err)
 	}
+	listed("disabled (sessions ended")
 	changes, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("changes-table")))
 	shot(t, ctx, shots, "person")
 	for _, want := range []string{"units " + demoUnit + " → " + demoUnit + ",unit-4", "disabled (sessions ended, API tokens revoked)", admin.Name} {
