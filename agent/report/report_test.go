@@ -297,17 +297,22 @@ func TestOnConnectRestoresOnline(t *testing.T) {
 	box := newBox(t)
 	col := newCollector(t, b.addr, dock, true)
 	p := startProxy(t, b.addr)
-	var n atomic.Int32
+	// n counts states queued, after the Put: counted before it, the
+	// checks below could see n == 2 with an empty box before the second
+	// state was queued at all (the retained state was then still the will).
+	var seq, n atomic.Int32
 	cfg := testConfig(dock, p.addr())
 	cfg.OnConnect = func() {
-		m, err := Encode(fmt.Sprintf("state-%d", n.Add(1)), dock, time.Now(), wire.TypeDockState, wire.StateTopic(dock), true,
+		m, err := Encode(fmt.Sprintf("state-%d", seq.Add(1)), dock, time.Now(), wire.TypeDockState, wire.StateTopic(dock), true,
 			&wire.DockState{State: wire.DockOnline})
 		if err == nil {
 			err = box.Put(m)
 		}
 		if err != nil {
 			t.Error(err)
+			return
 		}
+		n.Add(1)
 	}
 	r := startReporter(t, cfg, box, nil)
 	eventually(t, 5*time.Second, "first online state acked", func() bool { return n.Load() == 1 && box.Len() == 0 })

@@ -31,8 +31,8 @@ func TestKeeperReextends(t *testing.T) {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	sup := store.Actor{Name: "chief-wang", Role: "supervisor"}
 
-	// Recorded a year ago less 20 s: the default policy keeps it 20 s more.
-	start := time.Now().Add(-evidence.MinRetention + 20*time.Second).UTC().Truncate(time.Second)
+	// Recorded a year ago less 40 s: the default policy keeps it 40 s more.
+	start := time.Now().Add(-evidence.MinRetention + 40*time.Second).UTC().Truncate(time.Second)
 	linked := segmentAt(t, st, ev, key, 1, []byte("footage of a disputed stop"), start)
 	if err := st.LinkCase(ctx, store.CaseLink{Serial: "R1", Seq: 1, Case: "2026-cpl-3", Type: "complaint", By: sup,
 		Reason: "complaint filed"}); err != nil {
@@ -40,7 +40,11 @@ func TestKeeperReextends(t *testing.T) {
 	}
 	held := commit(t, ev, []byte("footage tied to a lawsuit"))
 	free := commit(t, ev, []byte("footage of nothing in particular"))
-	h := custody.Holds{Store: st, Evidence: ev, Floor: 3 * time.Second}
+	// The floor is 6 s and Renew 2 s: a run extends a held lock once
+	// less than 2 s of it is left, so the first two runs below have 4 s
+	// to finish before the held lock is due again (3 s floors flaked on a
+	// loaded CI machine: the second run found it due).
+	h := custody.Holds{Store: st, Evidence: ev, Floor: 6 * time.Second}
 	if _, err := h.Set(ctx, sup, held.Ref(), "lawsuit 2026-civ-17"); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +53,7 @@ func TestKeeperReextends(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	k := custody.Keeper{Store: st, Evidence: ev, Floor: 3 * time.Second, Renew: 2 * time.Second, Log: quiet}
+	k := custody.Keeper{Store: st, Evidence: ev, Floor: 6 * time.Second, Renew: 2 * time.Second, Log: quiet}
 	rep, err := k.Apply(ctx)
 	if err != nil || rep.How != custody.ByObjectStore || rep.Held != 1 || rep.Linked != 1 || rep.Extended != 1 {
 		t.Fatalf("first run: %+v %v", rep, err)
