@@ -35,11 +35,13 @@ var (
 	ErrFFmpegFailed  = errors.New("audio: ffmpeg failed to decode")
 )
 
-// Clip is decoded audio, mixed down to one channel.
+// Clip is decoded audio: one channel of the source, the one the voice is
+// loudest on (see mixer).
 type Clip struct {
 	Rate     int       // samples per second
 	Samples  []float32 // mono, full scale is ±1
-	Channels int       // channels in the source before the mixdown
+	Channels int       // channels in the source
+	Channel  int       // the source channel Samples holds (0-based)
 	Codec    string    // what was decoded: "pcm_s16le", "alaw", "aac", ...
 }
 
@@ -61,11 +63,21 @@ const (
 	MaxDuration = 10 * time.Minute
 )
 
-func frameLimit(rate int, max time.Duration) int {
-	if max <= 0 || max > MaxDuration {
-		max = MaxDuration
+// maxKept bounds the samples a decode keeps over all channels (128 MiB
+// of float32): a mixer keeps every channel until it picks one, and a
+// hostile header (16 channels at 384 kHz) must not make that unbounded.
+// A recorder's stereo at 48 kHz keeps 5.8 min under it; past it the
+// decode stops early and the clip is shorter (the reason check reports
+// the audio it analysed).
+const maxKept = 1 << 25
+
+// frameLimit is how many frames of ch channels at rate a decode of at
+// most max keeps.
+func frameLimit(rate, ch int, d time.Duration) int {
+	if d <= 0 || d > MaxDuration {
+		d = MaxDuration
 	}
-	return int(max.Seconds()*float64(rate) + 0.5)
+	return min(int(d.Seconds()*float64(rate)+0.5), maxKept/max(ch, 1))
 }
 
 // Decode sniffs the container (RIFF/WAVE or ISO BMFF: MP4, MOV) and decodes
@@ -96,19 +108,67 @@ func isBMFF(t []byte) bool {
 	return false
 }
 
-// mixer accumulates interleaved samples into a mono clip.
+// mixer takes interleaved samples, keeps each channel, and gives the one
+// with the most signal power (mean removed) as the clip. Averaging the
+// channels instead would make a recorder whose second channel is silent
+// or disconnected read 6 dB quiet, and the reason check tells the wearer
+// from a bystander partly by level (vad.Opts.NearField); a stereo
+// microphone with both channels on the wearer gives the same level
+// either way.
 type mixer struct {
-	ch  int
-	out []float32
-	acc float32
-	k   int
+	ch    int
+	chans [][]float32
+	k     int
+	n     int // whole frames taken
+}
+
+func newMixer(ch, frames int) *mixer {
+	m := &mixer{ch: ch, chans: make([][]float32, ch)}
+	for i := range m.chans {
+		m.chans[i] = make([]float32, 0, min(frames, 1<<20))
+	}
+	return m
 }
 
 func (m *mixer) add(v float32) {
-	m.acc += v
+	m.chans[m.k] = append(m.chans[m.k], v)
 	m.k++
 	if m.k == m.ch {
-		m.out = append(m.out, m.acc/float32(m.ch))
-		m.acc, m.k = 0, 0
+		m.k = 0
+		m.n++
 	}
+}
+
+// mono is the loudest channel's whole frames and its index.
+func (m *mixer) mono() ([]float32, int) {
+	best, bestP := 0, -1.0
+	for i, c := range m.chans {
+		if p := power(c[:m.n]); p > bestP {
+			best, bestP = i, p
+		}
+	}
+	return m.chans[best][:m.n:m.n], best
+}
+
+// power is x's variance.
+func power(x []float32) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	var s, ss float64
+	for _, v := range x {
+		s += float64(v)
+		ss += float64(v) * float64(v)
+	}
+	n := float64(len(x))
+	return ss/n - (s/n)*(s/n)
+}
+
+// clip makes the Clip of what m took; ErrNoAudio if no whole frame.
+func (m *mixer) clip(rate int, codec string) (*Clip, error) {
+	if m.n == 0 {
+		return nil, ErrNoAudio
+	}
+	s, ch := m.mono()
+	return &Clip{Rate: rate, Samples: s, Channels: m.ch, Channel: ch, Codec: codec}, nil
 }

@@ -214,8 +214,9 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if c.Rate < MinRate || c.Rate > MaxRate || c.Channels < 1 || c.Channels > MaxChannels {
-			t.Fatalf("clip rate %d channels %d", c.Rate, c.Channels)
+		if c.Rate < MinRate || c.Rate > MaxRate || c.Channels < 1 || c.Channels > MaxChannels ||
+			c.Channel < 0 || c.Channel >= c.Channels {
+			t.Fatalf("clip rate %d channels %d channel %d", c.Rate, c.Channels, c.Channel)
 		}
 		if c.Codec == "aac" {
 			return

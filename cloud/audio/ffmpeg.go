@@ -11,15 +11,16 @@ import (
 )
 
 // ffmpegDecode pipes an elementary stream of the given ffmpeg input format
-// through `ffmpeg` and returns mono float samples at rate Hz. The child is
-// killed when ctx ends.
-func ffmpegDecode(ctx context.Context, format string, in []byte, rate int) ([]float32, error) {
+// through `ffmpeg` and returns float samples at rate Hz, ch channels
+// interleaved (ffmpeg mixes nothing: ch is the stream's own count). The
+// child is killed when ctx ends.
+func ffmpegDecode(ctx context.Context, format string, in []byte, rate, ch int) ([]float32, error) {
 	bin, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFFmpegMissing, err)
 	}
 	cmd := exec.CommandContext(ctx, bin, "-hide_banner", "-nostdin", "-loglevel", "error",
-		"-f", format, "-i", "pipe:0", "-vn", "-ac", "1", "-ar", strconv.Itoa(rate),
+		"-f", format, "-i", "pipe:0", "-vn", "-ac", strconv.Itoa(ch), "-ar", strconv.Itoa(rate),
 		"-f", "s16le", "-acodec", "pcm_s16le", "pipe:1")
 	cmd.Stdin = bytes.NewReader(in)
 	var out, stderr bytes.Buffer

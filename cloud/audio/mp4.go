@@ -238,33 +238,30 @@ func decodeMP4PCM(r io.ReaderAt, trak *mp4.TrakBox, f pcmFormat, max time.Durati
 	}
 	bps := f.bits / 8
 	block := bps * f.channels
-	frames := frameLimit(f.rate, max)
-	m := mixer{ch: f.channels, out: make([]float32, 0, min(frames, 1<<20))}
+	frames := frameLimit(f.rate, f.channels, max)
+	m := newMixer(f.channels, frames)
 	var carry []byte
 	for _, dr := range rs {
-		if len(m.out) >= frames {
+		if m.n >= frames {
 			break
 		}
-		want := uint64(frames-len(m.out))*uint64(block) - uint64(len(carry))
+		want := uint64(frames-m.n)*uint64(block) - uint64(len(carry))
 		b, err := readRange(r, dr.Offset, min(dr.Size, want+uint64(block)))
 		if err != nil {
 			return nil, err
 		}
 		b = append(carry, b...)
 		whole := len(b) - len(b)%block
-		for i := 0; i < whole && len(m.out) < frames; i += bps {
+		for i := 0; i < whole && m.n < frames; i += bps {
 			m.add(f.sample(b[i : i+bps]))
 		}
 		carry = append([]byte(nil), b[whole:]...)
-	}
-	if len(m.out) == 0 {
-		return nil, ErrNoAudio
 	}
 	codec := "pcm_" + f.name
 	if f.law != 0 {
 		codec = map[byte]string{'a': "alaw", 'u': "mulaw"}[f.law]
 	}
-	return &Clip{Rate: f.rate, Samples: m.out, Channels: f.channels, Codec: codec}, nil
+	return m.clip(f.rate, codec)
 }
 
 func (f pcmFormat) sample(b []byte) float32 {
@@ -308,7 +305,7 @@ func (f pcmFormat) sample(b []byte) float32 {
 }
 
 // decodeMP4AAC wraps each AAC access unit of the opening window in an ADTS
-// header and has ffmpeg decode the stream to 16 kHz mono.
+// header and has ffmpeg decode the stream to 16 kHz, every channel.
 func decodeMP4AAC(ctx context.Context, r io.ReaderAt, trak *mp4.TrakBox, e *mp4.AudioSampleEntryBox, max time.Duration) (*Clip, error) {
 	if e.Esds == nil || e.Esds.DecConfigDescriptor == nil || e.Esds.DecConfigDescriptor.DecSpecificInfo == nil {
 		return nil, fmt.Errorf("%w: mp4a without AudioSpecificConfig", ErrBadMP4)
@@ -360,18 +357,26 @@ func decodeMP4AAC(ctx context.Context, r io.ReaderAt, trak *mp4.TrakBox, e *mp4.
 			nr++
 		}
 	}
-	pcm, err := ffmpegDecode(ctx, "aac", adts.Bytes(), 16000)
+	ch := aacChannels(asc.ChannelConfiguration)
+	pcm, err := ffmpegDecode(ctx, "aac", adts.Bytes(), 16000, ch)
 	if err != nil {
 		return nil, err
 	}
-	frames := frameLimit(16000, max)
-	if len(pcm) > frames {
-		pcm = pcm[:frames]
+	frames := frameLimit(16000, ch, max)
+	m := newMixer(ch, frames)
+	for _, v := range pcm[:min(len(pcm), frames*ch)] {
+		m.add(v)
 	}
-	if len(pcm) == 0 {
-		return nil, ErrNoAudio
+	return m.clip(16000, "aac")
+}
+
+// aacChannels is the channel count of an AAC channel configuration 1-7
+// (ISO/IEC 14496-3 table 1.19: 7 is 7.1, eight channels).
+func aacChannels(config byte) int {
+	if config == 7 {
+		return 8
 	}
-	return &Clip{Rate: 16000, Samples: pcm, Channels: int(asc.ChannelConfiguration), Codec: "aac"}, nil
+	return int(config)
 }
 
 // adtsHeader is the 7-byte ADTS header (ISO/IEC 14496-3 1.A.2.2) for an

@@ -33,7 +33,8 @@ const maxSkipChunk = 16 << 20
 
 // DecodeWAV decodes a RIFF/WAVE stream: PCM 8 (unsigned), 16, 24, 32-bit,
 // IEEE float 32/64-bit, G.711 A-law and µ-law, plain or
-// WAVE_FORMAT_EXTENSIBLE, any channel count up to MaxChannels (mixed down).
+// WAVE_FORMAT_EXTENSIBLE, any channel count up to MaxChannels (the
+// loudest kept: see mixer).
 // It reads at most max of audio (max <= 0 means MaxDuration). A data chunk
 // whose declared size is 0 or 0xFFFFFFFF (a writer that never finalised the
 // header) or runs past the end of the file is read to the end of the file:
@@ -149,12 +150,12 @@ func (f *wavFormat) codec() string {
 }
 
 func decodeWAVData(src io.Reader, f *wavFormat, max time.Duration) (*Clip, error) {
-	frames := frameLimit(f.rate, max)
-	m := mixer{ch: f.channels, out: make([]float32, 0, min(frames, 1<<20))}
+	frames := frameLimit(f.rate, f.channels, max)
+	m := newMixer(f.channels, frames)
 	bps := f.bits / 8
 	buf := make([]byte, 32<<10-(32<<10)%f.blockAlign)
-	for len(m.out) < frames {
-		want := min(len(buf), (frames-len(m.out))*f.blockAlign)
+	for m.n < frames {
+		want := min(len(buf), (frames-m.n)*f.blockAlign)
 		n, err := io.ReadFull(src, buf[:want])
 		n -= n % f.blockAlign
 		for i := 0; i < n; i += bps {
@@ -167,10 +168,7 @@ func decodeWAVData(src io.Reader, f *wavFormat, max time.Duration) (*Clip, error
 			return nil, fmt.Errorf("audio: read wav data: %w", err)
 		}
 	}
-	if len(m.out) == 0 {
-		return nil, ErrNoAudio
-	}
-	return &Clip{Rate: f.rate, Samples: m.out, Channels: f.channels, Codec: f.codec()}, nil
+	return m.clip(f.rate, f.codec())
 }
 
 func sampleAt(b []byte, f *wavFormat) float32 {
