@@ -93,9 +93,11 @@ type Verdict struct {
 	Regions []alert.SpeechRegion
 }
 
-// ReasonChecker judges the opening window of a segment's footage.
+// ReasonChecker judges the opening window of a segment's footage, recorded
+// by a recorder of model (the recorder's reported model; "" if never
+// reported): the check's level rule is calibrated per model.
 type ReasonChecker interface {
-	Check(ctx context.Context, footage io.ReaderAt, size int64, window, minSpeech time.Duration) (Verdict, error)
+	Check(ctx context.Context, footage io.ReaderAt, size int64, model string, window, minSpeech time.Duration) (Verdict, error)
 }
 
 // Footage opens an evidence object by its receipt's object id.

@@ -29,7 +29,21 @@ var t0 = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 // tested in package reasoncheck).
 type speechBySeq map[uint64]float64
 
-func (s speechBySeq) Check(ctx context.Context, r io.ReaderAt, size int64, window, min time.Duration) (Verdict, error) {
+// modelsAsked records the recorder model each check is asked for.
+type modelsAsked struct {
+	ReasonChecker
+	mu     sync.Mutex
+	models []string
+}
+
+func (m *modelsAsked) Check(ctx context.Context, r io.ReaderAt, size int64, model string, window, min time.Duration) (Verdict, error) {
+	m.mu.Lock()
+	m.models = append(m.models, model)
+	m.mu.Unlock()
+	return m.ReasonChecker.Check(ctx, r, size, model, window, min)
+}
+
+func (s speechBySeq) Check(ctx context.Context, r io.ReaderAt, size int64, model string, window, min time.Duration) (Verdict, error) {
 	b := make([]byte, size)
 	r.ReadAt(b, 0)
 	var seq uint64
@@ -74,7 +88,7 @@ func TestInterruptionsHolesAndDelivery(t *testing.T) {
 	st := stepStore(t, &storeNow)
 	n := 0
 	docked := t0.Add(30 * time.Hour)
-	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Firmware: "2.0", Officer: "o-7", Unit: "unit-3",
+	commit(t, st, "dock-1", &n, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "R1", Model: "BWC-7", Firmware: "2.0", Officer: "o-7", Unit: "unit-3",
 		Slot: 0, DockedAt: docked, DockClock: docked, DeviceClock: docked, ClockSet: true,
 		Battery: wire.Battery{Percent: 50, HealthPct: 95}, Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
 	// seq 1 low battery → seq 2 resumed without speech; seq 2 user stop →
@@ -110,12 +124,18 @@ func TestInterruptionsHolesAndDelivery(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	e := New(Config{Clock: clockwork.NewFakeClockAt(docked.Add(time.Hour))}, st, clip, speechBySeq{2: 0.6, 3: 4.5},
+	check := &modelsAsked{ReasonChecker: speechBySeq{2: 0.6, 3: 4.5}}
+	e := New(Config{Clock: clockwork.NewFakeClockAt(docked.Add(time.Hour))}, st, clip, check,
 		[]Deliverer{&alert.Webhook{URL: srv.URL, Format: alert.FormatJSON}}, slog.New(slog.DiscardHandler))
 	created, err := e.Pass(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The check is told the recorder's model (its microphone's calibration).
+	if check.mu.Lock(); !slices.Equal(check.models, []string{"BWC-7", "BWC-7"}) {
+		t.Errorf("reason checks asked for models %q, want the recorder's BWC-7 twice", check.models)
+	}
+	check.mu.Unlock()
 	var kinds []string
 	for _, a := range created {
 		kinds = append(kinds, a.Kind+"@"+fmt.Sprint(a.Seq))

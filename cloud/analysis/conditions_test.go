@@ -135,7 +135,7 @@ func hasHan(s string) bool {
 // failingCheck is a reason checker whose every check fails, counting them.
 type failingCheck struct{ calls *int }
 
-func (f failingCheck) Check(context.Context, io.ReaderAt, int64, time.Duration, time.Duration) (Verdict, error) {
+func (f failingCheck) Check(context.Context, io.ReaderAt, int64, string, time.Duration, time.Duration) (Verdict, error) {
 	*f.calls++
 	return Verdict{}, errors.New("decoder crashed")
 }

@@ -313,7 +313,7 @@ func (e *Engine) act(ctx context.Context, as *assessment, k *knownAlerts) ([]ale
 	for _, a := range as.found {
 		if a.Kind == timeline.KindInterruption {
 			var err error
-			if a, err = e.judge(ctx, k, a, as.bySeq[a.Seq], as.up.Policy, as.wk); err != nil {
+			if a, err = e.judge(ctx, k, a, as.d.Model, as.bySeq[a.Seq], as.up.Policy, as.wk); err != nil {
 				return out, time.Time{}, err
 			}
 			if a.Kind == "" {
@@ -391,7 +391,7 @@ func minSeq(segs []timeline.Segment) uint64 {
 // judge runs the spoken-reason check for an interruption once: the alert's
 // key is the resumed segment's, so a judged interruption is found in the
 // store and skipped (returned with an empty Kind).
-func (e *Engine) judge(ctx context.Context, k *knownAlerts, a alert.Alert, resumed store.Segment, p rules.Policy, wk *wake) (alert.Alert, error) {
+func (e *Engine) judge(ctx context.Context, k *knownAlerts, a alert.Alert, model string, resumed store.Segment, p rules.Policy, wk *wake) (alert.Alert, error) {
 	keys := []string{KindUnexplained, KindExplained}
 	for _, kind := range keys {
 		if _, ok, err := k.byKey(ctx, kind+keySuffix(a)); err != nil || ok {
@@ -418,7 +418,7 @@ func (e *Engine) judge(ctx context.Context, k *knownAlerts, a alert.Alert, resum
 			return alert.Alert{}, nil
 		}
 	}
-	v, err := e.checkReason(ctx, resumed, p)
+	v, err := e.checkReason(ctx, model, resumed, p)
 	if err != nil {
 		if ctx.Err() != nil {
 			return alert.Alert{}, err // cut short, not failed: the next pass checks again
@@ -459,8 +459,8 @@ func (e *Engine) judge(ctx context.Context, k *knownAlerts, a alert.Alert, resum
 }
 
 // checkReason opens the resumed segment's footage and checks its opening
-// window.
-func (e *Engine) checkReason(ctx context.Context, resumed store.Segment, p rules.Policy) (Verdict, error) {
+// window, as recorded by a recorder of model.
+func (e *Engine) checkReason(ctx context.Context, model string, resumed store.Segment, p rules.Policy) (Verdict, error) {
 	r, size, err := e.footage.Open(ctx, resumed.Receipt.ObjectID)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("open footage of seq %d: %w", resumed.Seq, err)
@@ -468,7 +468,7 @@ func (e *Engine) checkReason(ctx context.Context, resumed store.Segment, p rules
 	if c, ok := r.(interface{ Close() error }); ok {
 		defer c.Close()
 	}
-	return e.check.Check(ctx, r, size, p.OpeningWindow, p.MinSpeech)
+	return e.check.Check(ctx, r, size, model, p.OpeningWindow, p.MinSpeech)
 }
 
 // checkFailed records the attempt-th failed reason check on the unchecked

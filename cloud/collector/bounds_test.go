@@ -73,22 +73,32 @@ func TestDeployConfigLoads(t *testing.T) {
 	}
 }
 
-// A microphone calibration beyond what any recorder has is refused at
-// start, naming the key; one within bounds starts.
+// A microphone calibration beyond what any recorder has, for the fleet
+// or for a model (or for a model with no name), is refused at start,
+// naming the key; one within bounds starts.
 func TestReasonMicGainBounded(t *testing.T) {
 	for _, tc := range []struct {
-		gain float64
-		bad  bool
-	}{{-12.5, false}, {45, true}, {math.NaN(), true}} {
+		gain    float64
+		byModel map[string]float64
+		key     string // in the error; "" when it starts
+	}{
+		{-12.5, nil, ""},
+		{45, nil, "reason_mic_gain_db 45"},
+		{math.NaN(), nil, "reason_mic_gain_db NaN"},
+		{-3, map[string]float64{"BWC-7": -8.5, "BWC-9": 4}, ""},
+		{-3, map[string]float64{"BWC-7": -31}, `reason_mic_gain_db_by_model["BWC-7"] -31`},
+		{0, map[string]float64{"BWC-7": math.NaN()}, `reason_mic_gain_db_by_model["BWC-7"] NaN`},
+		{0, map[string]float64{"": 2}, "reason_mic_gain_db_by_model: a calibration for an empty model name"},
+	} {
 		cfg := Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0"}
 		cfg.MQTT.Embedded = "127.0.0.1:0"
-		cfg.Analysis.ReasonMicGainDB = tc.gain
+		cfg.Analysis.ReasonMicGainDB, cfg.Analysis.ReasonMicGainDBByModel = tc.gain, tc.byModel
 		c, err := New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler)})
 		if c != nil {
 			c.Close()
 		}
-		if bad := err != nil && strings.Contains(err.Error(), "reason_mic_gain_db"); bad != tc.bad || (err != nil && !bad) {
-			t.Errorf("reason_mic_gain_db %v: %v", tc.gain, err)
+		if (tc.key == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.key)) {
+			t.Errorf("gain %v, by model %v: %v; want an error naming %q", tc.gain, tc.byModel, err, tc.key)
 		}
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -114,8 +113,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: analysis.reason_prompts: %w", err)
 	}
-	if g := cfg.Analysis.ReasonMicGainDB; math.IsNaN(g) || math.Abs(g) > reasoncheck.MaxMicGainDB {
-		return nil, fmt.Errorf("collector: analysis.reason_mic_gain_db %v: beyond ±%.0f dB", g, reasoncheck.MaxMicGainDB)
+	reason, err := newReasonChecker(prompts, cfg.Analysis.ReasonMicGainDB, cfg.Analysis.ReasonMicGainDBByModel,
+		"analysis.reason_mic_gain_db", "analysis.reason_mic_gain_db_by_model")
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
 	}
 	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema,
 		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew, BeforeEnrolment: cfg.Enrolment.BeforeEnrolment}); err != nil {
@@ -294,7 +295,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	c.engine = analysis.New(analysis.Config{Every: cfg.Analysis.Every, Escalate: cfg.Analysis.Escalate, Clock: o.Clock, Health: th,
 		Policy: base.Policy, OffloadWarn: base.OffloadWarn, Units: units,
 		Link: links.For},
-		c.st, footage{c.ev}, reasonChecker{reasoncheck.NewWithOpts(reasoncheck.Opts{Prompts: prompts, MicGainDB: cfg.Analysis.ReasonMicGainDB})}, deliver, c.log.With("part", "analysis"))
+		c.st, footage{c.ev}, reason, deliver, c.log.With("part", "analysis"))
 	if len(prompts) > 0 {
 		c.log.Info("reason check: recorder prompts enrolled", "prompts", fmt.Sprint(prompts))
 	}

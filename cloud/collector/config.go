@@ -115,6 +115,12 @@ type Config struct {
 		// that records quieter than the reference has every wearer
 		// judged a bystander until it is set. 0: the reference.
 		ReasonMicGainDB float64 `yaml:"reason_mic_gain_db"`
+		// ReasonMicGainDBByModel calibrates recorder models whose
+		// microphones differ from the fleet's (a mixed fleet), by the
+		// model name the recorders report; a model not listed gets
+		// ReasonMicGainDB. Measured as ReasonMicGainDB is, with clips of
+		// that model only.
+		ReasonMicGainDBByModel map[string]float64 `yaml:"reason_mic_gain_db_by_model"`
 	} `yaml:"analysis"`
 
 	// PublicURL is how people reach this collector, e.g.

@@ -227,8 +227,9 @@ func runCalibrate(ctx context.Context, files []string, pol reasoncheck.Policy, a
 		}
 		tw.Flush()
 		if err == nil {
-			fmt.Fprintf(stdout, "wearers at %.1f dBFS (median of %d clips); the reference is %.1f dBFS\nset analysis.reason_mic_gain_db: %.1f\n",
-				cal.MedianDBFS, cal.Used, reasoncheck.ReferenceWearerDBFS, cal.MicGainDB)
+			fmt.Fprintf(stdout, "wearers at %.1f dBFS (median of %d clips); the reference is %.1f dBFS\nset analysis.reason_mic_gain_db: %.1f\n"+
+				"(or, if the clips are one model's of a mixed fleet, analysis.reason_mic_gain_db_by_model: {MODEL: %.1f})\n",
+				cal.MedianDBFS, cal.Used, reasoncheck.ReferenceWearerDBFS, cal.MicGainDB, cal.MicGainDB)
 		}
 	}
 	if err != nil {
