@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthdock/berth/cloud/console/api"
 	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/people"
@@ -28,44 +29,6 @@ type Custody struct {
 	// ExportDir holds the packages made (one directory per export,
 	// export-ID): the copy kept, and what a download zips.
 	ExportDir string
-}
-
-// footageRow is one segment found by an evidence search.
-type footageRow struct {
-	Serial  string     `json:"serial"`
-	Seq     uint64     `json:"seq"`
-	Officer string     `json:"officer"`
-	Unit    string     `json:"unit"`
-	Start   time.Time  `json:"start"`
-	End     time.Time  `json:"end"`
-	CaseTag string     `json:"case_tag"`
-	Object  string     `json:"object"` // "" while not in the evidence store
-	Held    bool       `json:"held"`
-	Links   []linkJSON `json:"links"`
-}
-
-type linkJSON struct {
-	Case   string    `json:"case"`
-	Type   string    `json:"type,omitempty"`
-	Party  string    `json:"party,omitempty"`
-	By     string    `json:"by"`
-	Role   string    `json:"role"`
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"`
-}
-
-// Cases is every case number of the row: the reported tag and the links.
-func (f footageRow) Cases() []string {
-	var out []string
-	if f.CaseTag != "" {
-		out = append(out, f.CaseTag)
-	}
-	for _, l := range f.Links {
-		if !slices.Contains(out, l.Case) {
-			out = append(out, l.Case)
-		}
-	}
-	return out
 }
 
 // canSearchEvidence: supervisors (their units) and admins; auxiliary staff
@@ -120,7 +83,7 @@ func scopeOf(p people.Principal) []string {
 // caller's units: the store filters by unit in the query, so a page is
 // full whatever other units hold. next is the cursor of the page's last
 // row when the page is full ("" when there is no more).
-func (c *Console) searchEvidence(r *request) (rows []footageRow, next string, err error) {
+func (c *Console) searchEvidence(r *request) (rows []api.Footage, next string, err error) {
 	if !canSearchEvidence(r.who) {
 		return nil, "", refuse(http.StatusForbidden, "role "+r.who.Role+" may not search evidence (rule 6)")
 	}
@@ -158,12 +121,12 @@ func (c *Console) searchEvidence(r *request) (rows []footageRow, next string, er
 	if err != nil {
 		return nil, "", err
 	}
-	rows = []footageRow{}
+	rows = []api.Footage{}
 	for _, h := range hits {
-		row := footageRow{Serial: h.Serial, Seq: h.Seq, Officer: h.Officer, Unit: h.Unit, Start: h.Start, End: h.End, CaseTag: h.CaseTag,
-			Object: h.Object, Links: []linkJSON{}}
+		row := api.Footage{Serial: h.Serial, Seq: h.Seq, Officer: h.Officer, Unit: h.Unit, Start: h.Start, End: h.End, CaseTag: h.CaseTag,
+			Object: h.Object, Links: []api.CaseLink{}}
 		for _, l := range h.Links {
-			row.Links = append(row.Links, linkJSON{Case: l.Case, Type: l.Type, Party: l.Party, By: l.By.Name, Role: l.By.Role, Reason: l.Reason, At: l.At})
+			row.Links = append(row.Links, api.CaseLink{Case: l.Case, Type: l.Type, Party: l.Party, By: l.By.Name, Role: l.By.Role, Reason: l.Reason, At: l.At})
 		}
 		if h.Object != "" {
 			hs, err := c.o.Store.Holds(r.ctx, objectID(h.Object))
@@ -185,11 +148,11 @@ func objectID(ref string) string { return strings.SplitN(ref, "@", 2)[0] }
 
 // segmentFor loads segment {serial}/{seq} of the path if it is within the
 // caller's units (else it is as if it did not exist).
-func (c *Console) segmentFor(r *request) (footageRow, error) {
+func (c *Console) segmentFor(r *request) (api.Footage, error) {
 	serial := r.PathValue("serial")
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
 	if err != nil || serial == "" || len(serial) > 128 {
-		return footageRow{}, refuse(http.StatusBadRequest, "want /evidence/SERIAL/SEQ")
+		return api.Footage{}, refuse(http.StatusBadRequest, "want /evidence/SERIAL/SEQ")
 	}
 	return c.footageFor(r, serial, seq)
 }
@@ -199,36 +162,36 @@ func (c *Console) segmentFor(r *request) (footageRow, error) {
 // within the caller's units, else refuses with 404 as if it did not
 // exist. It is the one judgement of whose footage a segment is, for the
 // evidence pages and for every clip served (serveFootage).
-func (c *Console) footageFor(r *request, serial string, seq uint64) (footageRow, error) {
+func (c *Console) footageFor(r *request, serial string, seq uint64) (api.Footage, error) {
 	if serial == "" || len(serial) > 128 || seq > math.MaxInt64 {
-		return footageRow{}, refuse(http.StatusNotFound, "no such segment")
+		return api.Footage{}, refuse(http.StatusNotFound, "no such segment")
 	}
 	segs, err := c.o.Store.Segments(r.ctx, serial, time.Time{}, time.Time{})
 	if err != nil {
-		return footageRow{}, err
+		return api.Footage{}, err
 	}
 	i := slices.IndexFunc(segs, func(g store.Segment) bool { return g.Seq == seq })
 	if i < 0 {
-		return footageRow{}, refuse(http.StatusNotFound, fmt.Sprintf("no segment %s/%d", serial, seq))
+		return api.Footage{}, refuse(http.StatusNotFound, fmt.Sprintf("no segment %s/%d", serial, seq))
 	}
 	g := segs[i]
 	rec, _, err := c.o.Store.EnrolledRecorder(r.ctx, serial)
 	if err != nil {
-		return footageRow{}, err
+		return api.Footage{}, err
 	}
 	unit := rec.Unit
 	if unit == "" {
 		docks, err := c.dockUnits(r)
 		if err != nil {
-			return footageRow{}, err
+			return api.Footage{}, err
 		}
 		unit = docks[g.Dock]
 	}
 	if !r.who.InScope(unit) {
-		return footageRow{}, refuse(http.StatusNotFound, fmt.Sprintf("no segment %s/%d", serial, seq))
+		return api.Footage{}, refuse(http.StatusNotFound, fmt.Sprintf("no segment %s/%d", serial, seq))
 	}
-	row := footageRow{Serial: serial, Seq: seq, Officer: g.Officer, Unit: unit, Start: g.CorrectedStart, End: g.CorrectedEnd,
-		CaseTag: g.CaseTag, Links: []linkJSON{}}
+	row := api.Footage{Serial: serial, Seq: seq, Officer: g.Officer, Unit: unit, Start: g.CorrectedStart, End: g.CorrectedEnd,
+		CaseTag: g.CaseTag, Links: []api.CaseLink{}}
 	if g.Receipt != nil {
 		row.Object = g.Receipt.ObjectID
 		hs, err := c.o.Store.Holds(r.ctx, objectID(row.Object))
@@ -242,7 +205,7 @@ func (c *Console) footageFor(r *request, serial string, seq uint64) (footageRow,
 		return row, err
 	}
 	for _, l := range ls {
-		row.Links = append(row.Links, linkJSON{Case: l.Case, Type: l.Type, Party: l.Party, By: l.By.Name, Role: l.By.Role, Reason: l.Reason, At: l.At})
+		row.Links = append(row.Links, api.CaseLink{Case: l.Case, Type: l.Type, Party: l.Party, By: l.By.Name, Role: l.By.Role, Reason: l.Reason, At: l.At})
 	}
 	return row, nil
 }
@@ -266,7 +229,7 @@ func custodyError(err error) error {
 }
 
 // linkCase links the segment to a case through custody.Linker.
-func (c *Console) linkCase(r *request, seg footageRow, caseNo, caseType, party, reason string) (time.Time, custody.Enforcement, error) {
+func (c *Console) linkCase(r *request, seg api.Footage, caseNo, caseType, party, reason string) (time.Time, custody.Enforcement, error) {
 	cu, err := c.custody()
 	if err != nil {
 		return time.Time{}, "", err
@@ -281,7 +244,7 @@ func (c *Console) linkCase(r *request, seg footageRow, caseNo, caseType, party, 
 }
 
 // hold sets (on) or lifts a legal hold through custody.Holds.
-func (c *Console) hold(r *request, seg footageRow, on bool, reason string) (custody.Enforcement, error) {
+func (c *Console) hold(r *request, seg api.Footage, on bool, reason string) (custody.Enforcement, error) {
 	cu, err := c.custody()
 	if err != nil {
 		return "", err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthdock/berth/cloud/console/api"
 	"github.com/berthdock/berth/cloud/store"
 )
 
@@ -35,7 +36,7 @@ func (c *Console) evidenceRoutes(mux *http.ServeMux) {
 	// API.
 	mux.HandleFunc("GET /api/evidence", c.apiPage(func(r *request) (any, error) {
 		rows, next, err := c.searchEvidence(r)
-		return map[string]any{"segments": rows, "next": next}, err
+		return api.FootagePage{Segments: rows, Next: next}, err
 	}))
 	mux.HandleFunc("GET /api/evidence/{serial}/{seq}", c.apiPage(func(r *request) (any, error) {
 		if !canSearchEvidence(r.who) {
@@ -44,7 +45,7 @@ func (c *Console) evidenceRoutes(mux *http.ServeMux) {
 		return c.segmentFor(r)
 	}))
 	mux.HandleFunc("POST /api/evidence/{serial}/{seq}/links", c.apiPage(func(r *request) (any, error) {
-		var body struct{ Case, Type, Party, Reason string }
+		var body api.LinkCase
 		if err := decodeBody(r, &body); err != nil {
 			return nil, err
 		}
@@ -56,11 +57,11 @@ func (c *Console) evidenceRoutes(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"serial": seg.Serial, "seq": seg.Seq, "case": body.Case, "by": r.who.Name, "retain_until": until, "enforced_by": how}, nil
+		return api.CaseLinked{Serial: seg.Serial, Seq: seg.Seq, Case: body.Case, By: r.who.Name, RetainUntil: until, EnforcedBy: string(how)}, nil
 	}))
 	for _, act := range []string{"hold", "lift-hold"} {
 		mux.HandleFunc("POST /api/evidence/{serial}/{seq}/"+act, c.apiPage(func(r *request) (any, error) {
-			var body struct{ Reason string }
+			var body api.Reason
 			if err := decodeBody(r, &body); err != nil {
 				return nil, err
 			}
@@ -72,7 +73,7 @@ func (c *Console) evidenceRoutes(mux *http.ServeMux) {
 			if err != nil {
 				return nil, err
 			}
-			return map[string]any{"object": seg.Object, "held": act == "hold", "by": r.who.Name, "enforced_by": how}, nil
+			return api.HoldChanged{Object: seg.Object, Held: act == "hold", By: r.who.Name, EnforcedBy: string(how)}, nil
 		}))
 	}
 	mux.HandleFunc("GET /api/evidence/{serial}/{seq}/holds", c.apiPage(func(r *request) (any, error) {
@@ -84,18 +85,18 @@ func (c *Console) evidenceRoutes(mux *http.ServeMux) {
 			return nil, err
 		}
 		hs, err := c.o.Store.Holds(r.ctx, objectID(seg.Object))
-		out := []map[string]any{}
+		out := api.Holds{Object: seg.Object, Holds: []api.Hold{}}
 		for _, h := range hs {
-			out = append(out, map[string]any{"held": h.Held, "by": h.By.Name, "role": h.By.Role, "reason": h.Reason, "at": h.At})
+			out.Holds = append(out.Holds, api.Hold{Held: h.Held, By: h.By.Name, Role: h.By.Role, Reason: h.Reason, At: h.At})
 		}
-		return map[string]any{"object": seg.Object, "holds": out}, err
+		return out, err
 	}))
 	mux.HandleFunc("GET /api/exports", c.apiPage(func(r *request) (any, error) {
 		es, err := c.listExports(r)
 		return map[string]any{"exports": es}, err
 	}))
 	mux.HandleFunc("POST /api/exports", c.apiPage(func(r *request) (any, error) {
-		var body exportRequest
+		var body api.ExportRequest
 		if err := decodeBody(r, &body); err != nil {
 			return nil, err
 		}
@@ -114,7 +115,7 @@ func (c *Console) evidenceRoutes(mux *http.ServeMux) {
 	}))
 	for _, act := range []string{"approve", "refuse"} {
 		mux.HandleFunc("POST /api/exports/{id}/"+act, c.apiPage(func(r *request) (any, error) {
-			var body struct{ Reason string }
+			var body api.Reason
 			if err := decodeBody(r, &body); err != nil {
 				return nil, err
 			}
@@ -142,7 +143,7 @@ func (c *Console) evidenceRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/exports/{id}/package.zip", c.page(c.downloadExport))
 	mux.HandleFunc("GET /api/access", c.apiPage(func(r *request) (any, error) {
 		as, err := c.accessLog(r)
-		return map[string]any{"accesses": as}, err
+		return api.AccessPage{Accesses: as}, err
 	}))
 }
 
@@ -157,23 +158,11 @@ func decodeBody(r *request, v any) error {
 	return nil
 }
 
-// accessJSON is one access-log row.
-type accessJSON struct {
-	At      time.Time `json:"at"`
-	Viewer  string    `json:"viewer"`
-	Role    string    `json:"role"`
-	Object  string    `json:"object"`
-	Action  string    `json:"action"`
-	Granted bool      `json:"granted"`
-	Reason  string    `json:"reason"`
-	Remote  string    `json:"remote"`
-}
-
 // accessLog reads the footage access log for a supervisor (accesses to
 // their units' footage only) or an admin (an auditor: all): who viewed or
 // exported what, when, from where; filtered by object, viewer, action,
 // unit and time.
-func (c *Console) accessLog(r *request) ([]accessJSON, error) {
+func (c *Console) accessLog(r *request) ([]api.Access, error) {
 	if !canSearchEvidence(r.who) {
 		return nil, refuse(http.StatusForbidden, "role "+r.who.Role+" may not read the access log")
 	}
@@ -196,9 +185,9 @@ func (c *Console) accessLog(r *request) ([]accessJSON, error) {
 		}
 	}
 	as, err := c.o.Store.AccessLog(r.ctx, aq)
-	out := []accessJSON{}
+	out := []api.Access{}
 	for _, a := range as {
-		out = append(out, accessJSON{At: a.At, Viewer: a.Viewer, Role: a.Role, Object: a.ObjectID, Action: a.Action, Granted: a.Granted,
+		out = append(out, api.Access{At: a.At, Viewer: a.Viewer, Role: a.Role, Object: a.ObjectID, Action: a.Action, Granted: a.Granted,
 			Reason: a.Reason, Remote: a.Remote})
 	}
 	return out, err
@@ -272,7 +261,7 @@ func (c *Console) exportForm(r *request) error {
 	if err := r.ParseForm(); err != nil {
 		return refuse(http.StatusBadRequest, "bad form")
 	}
-	var req exportRequest
+	var req api.ExportRequest
 	req.Recipient, req.Purpose = r.FormValue("recipient"), r.FormValue("purpose")
 	for _, v := range r.Form["item"] {
 		serial, seqS, ok := strings.Cut(v, "/")
@@ -280,10 +269,7 @@ func (c *Console) exportForm(r *request) error {
 		if !ok || err != nil {
 			return refuse(http.StatusBadRequest, "bad item "+loggable(v))
 		}
-		req.Items = append(req.Items, struct {
-			Serial string `json:"serial"`
-			Seq    uint64 `json:"seq"`
-		}{serial, seq})
+		req.Items = append(req.Items, api.Segment{Serial: serial, Seq: seq})
 	}
 	if _, err := c.requestExport(r, req); err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/cloud/console/api"
 	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/store"
@@ -91,7 +92,7 @@ func TestEvidenceAPI(t *testing.T) {
 	// Search: by case and by officer, only the caller's units.
 	for _, q := range []string{"?case=CASE-1", "?officer=o-1", "?recorder=R1&from=2026-11-30&to=2026-11-30"} {
 		code, body := w.do(t, "GET", "/api/evidence"+q, chief, nil)
-		var got struct{ Segments []footageRow }
+		var got struct{ Segments []api.Footage }
 		json.Unmarshal([]byte(body), &got)
 		if code != 200 || len(got.Segments) != 1 || got.Segments[0].Serial != "R1" || got.Segments[0].Unit != "u1" || got.Segments[0].Object == "" {
 			t.Fatalf("search %s: %d %s", q, code, body)
@@ -147,7 +148,7 @@ func TestEvidenceAPI(t *testing.T) {
 	// supervisor of the unit, package, download.
 	code, body = w.do(t, "POST", "/api/exports", chief, jsonBody(map[string]any{"items": []any{map[string]any{"serial": "R1", "seq": 7}},
 		"recipient": "县检察院", "purpose": "prosecution"}))
-	var ex exportJSON
+	var ex api.Export
 	if json.Unmarshal([]byte(body), &ex); code != 200 || ex.State != store.ExportRequested || ex.Unit != "u1" {
 		t.Fatalf("request: %d %s", code, body)
 	}
@@ -257,7 +258,7 @@ func TestEvidenceSearchPagesWithinUnits(t *testing.T) {
 	for page := 0; page < 5; page++ {
 		code, body := w.do(t, "GET", "/api/evidence?case=CASE-P&limit=2&after="+url.QueryEscape(after), chief, nil)
 		var p struct {
-			Segments []footageRow
+			Segments []api.Footage
 			Next     string
 		}
 		if err := json.Unmarshal([]byte(body), &p); code != 200 || err != nil {

@@ -10,59 +10,20 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/berthdock/berth/cloud/console/api"
 	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/store"
 )
 
-// exportJSON is an export as the API shows it.
-type exportJSON struct {
-	ID        int64             `json:"id"`
-	Unit      string            `json:"unit"`
-	Recipient string            `json:"recipient"`
-	Purpose   string            `json:"purpose"`
-	By        string            `json:"requested_by"`
-	At        time.Time         `json:"requested_at"`
-	State     string            `json:"state"`
-	Items     []exportItemJSON  `json:"items"`
-	Events    []exportEventJSON `json:"events"`
-	// Can is what the caller may do with it now: approve, refuse,
-	// package, download.
-	Can []string `json:"can"`
-}
-
-type exportItemJSON struct {
-	Serial string `json:"serial"`
-	Seq    uint64 `json:"seq"`
-	Object string `json:"object"`
-}
-
-type exportEventJSON struct {
-	State  string    `json:"state"`
-	By     string    `json:"by"`
-	Role   string    `json:"role"`
-	Detail string    `json:"detail,omitempty"`
-	At     time.Time `json:"at"`
-}
-
-func (x exportJSON) CanDo(a string) bool {
-	for _, v := range x.Can {
-		if v == a {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *Console) exportView(r *request, e store.Export) exportJSON {
-	x := exportJSON{ID: e.ID, Unit: e.Unit, Recipient: e.Recipient, Purpose: e.Purpose, By: e.By.Name, At: e.At, State: e.State(),
-		Items: []exportItemJSON{}, Events: []exportEventJSON{}, Can: []string{}}
+func (c *Console) exportView(r *request, e store.Export) api.Export {
+	x := api.Export{ID: e.ID, Unit: e.Unit, Recipient: e.Recipient, Purpose: e.Purpose, By: e.By.Name, At: e.At, State: e.State(),
+		Items: []api.ExportItem{}, Events: []api.ExportEvent{}, Can: []string{}}
 	for _, it := range e.Items {
-		x.Items = append(x.Items, exportItemJSON{Serial: it.Serial, Seq: it.Seq, Object: it.Object})
+		x.Items = append(x.Items, api.ExportItem{Serial: it.Serial, Seq: it.Seq, Object: it.Object})
 	}
 	for _, ev := range e.Events {
-		x.Events = append(x.Events, exportEventJSON{State: ev.State, By: ev.By.Name, Role: ev.By.Role, Detail: ev.Detail, At: ev.At})
+		x.Events = append(x.Events, api.ExportEvent{State: ev.State, By: ev.By.Name, Role: ev.By.Role, Detail: ev.Detail, At: ev.At})
 	}
 	mine := r.who.Name == e.By.Name
 	supervisor := r.who.Role == "supervisor" && r.who.InScope(e.Unit)
@@ -102,7 +63,7 @@ func (c *Console) exportFor(r *request) (store.Export, error) {
 
 // listExports: the exports of the caller's units (a supervisor's
 // approvals among them) and the caller's own requests.
-func (c *Console) listExports(r *request) ([]exportJSON, error) {
+func (c *Console) listExports(r *request) ([]api.Export, error) {
 	if !canExport(r.who) {
 		return nil, refuse(http.StatusForbidden, "role "+r.who.Role+" has no exports (rule 6)")
 	}
@@ -119,7 +80,7 @@ func (c *Console) listExports(r *request) ([]exportJSON, error) {
 		return nil, err
 	}
 	seen := map[int64]bool{}
-	out := []exportJSON{}
+	out := []api.Export{}
 	for _, e := range append(es, own...) {
 		if !seen[e.ID] {
 			seen[e.ID] = true
@@ -129,19 +90,9 @@ func (c *Console) listExports(r *request) ([]exportJSON, error) {
 	return out, nil
 }
 
-// exportRequest is what a request names.
-type exportRequest struct {
-	Items []struct {
-		Serial string `json:"serial"`
-		Seq    uint64 `json:"seq"`
-	} `json:"items"`
-	Recipient string `json:"recipient"`
-	Purpose   string `json:"purpose"`
-}
-
 // requestExport records a request for segments of one unit, all within
 // the caller's units.
-func (c *Console) requestExport(r *request, req exportRequest) (store.Export, error) {
+func (c *Console) requestExport(r *request, req api.ExportRequest) (store.Export, error) {
 	if !canExport(r.who) {
 		return store.Export{}, refuse(http.StatusForbidden, "role "+r.who.Role+" may not request an export (rule 6)")
 	}

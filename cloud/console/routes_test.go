@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdock/berth/cloud/console/api"
 	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/store"
 )
@@ -87,7 +88,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 	// An export of u1, approved and packaged, for the download routes.
 	code, body := w.do(t, "POST", "/api/exports", w.tokens["chief"], jsonBody(map[string]any{"items": []any{map[string]any{"serial": "R1", "seq": 7}},
 		"recipient": "court", "purpose": "trial"}))
-	var ex exportJSON
+	var ex api.Export
 	if json.Unmarshal([]byte(body), &ex); code != 200 {
 		t.Fatalf("export: %d %s", code, body)
 	}

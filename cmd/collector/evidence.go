@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berthdock/berth/cloud/collector"
+	consoleapi "github.com/berthdock/berth/cloud/console/api"
 	"github.com/berthdock/berth/cloud/store"
 )
 
@@ -203,48 +204,33 @@ func evidenceAPI(ctx context.Context, sub, server, tokenFile, serial string, seq
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	path := fmt.Sprintf("/api/evidence/%s/%d/", url.PathEscape(serial), seq)
-	var out struct {
-		By          string    `json:"by"`
-		Object      string    `json:"object"`
-		RetainUntil time.Time `json:"retain_until"`
-		EnforcedBy  string    `json:"enforced_by"`
-	}
 	switch sub {
 	case "holds":
 		return listHolds(ctx, api, path+"holds", serial, seq, stdout, stderr)
 	case "link":
-		err = api.call(ctx, http.MethodPost, path+"links", map[string]string{"case": link.Case, "type": link.Type, "party": link.Party,
-			"reason": reason}, &out)
+		var out consoleapi.CaseLinked
+		if err = api.call(ctx, http.MethodPost, path+"links", consoleapi.LinkCase{Case: link.Case, Type: link.Type, Party: link.Party,
+			Reason: reason}, &out); err == nil {
+			fmt.Fprintf(stdout, "%s/%d linked to case %s by %s; kept until %s, enforced by the %s\n", serial, seq, link.Case, out.By,
+				out.RetainUntil.Format(time.DateOnly), out.EnforcedBy)
+		}
 	default:
-		err = api.call(ctx, http.MethodPost, path+sub, map[string]string{"reason": reason}, &out)
+		var out consoleapi.HoldChanged
+		if err = api.call(ctx, http.MethodPost, path+sub, consoleapi.Reason{Reason: reason}, &out); err == nil {
+			fmt.Fprintf(stdout, "legal hold on %s/%d (%s) %s by %s; enforced by the %s\n", serial, seq, out.Object,
+				map[bool]string{true: "set", false: "lifted"}[out.Held], out.By, out.EnforcedBy)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "collector evidence %s %s %d: %v\n", sub, serial, seq, err)
 		return 1
-	}
-	switch sub {
-	case "link":
-		fmt.Fprintf(stdout, "%s/%d linked to case %s by %s; kept until %s, enforced by the %s\n", serial, seq, link.Case, out.By,
-			out.RetainUntil.Format(time.DateOnly), out.EnforcedBy)
-	default:
-		fmt.Fprintf(stdout, "legal hold on %s/%d (%s) %s by %s; enforced by the %s\n", serial, seq, out.Object,
-			map[string]string{"hold": "set", "lift-hold": "lifted"}[sub], out.By, out.EnforcedBy)
 	}
 	return 0
 }
 
 // listHolds prints a segment's legal-hold history, from the API.
 func listHolds(ctx context.Context, api *apiClient, path, serial string, seq uint64, stdout, stderr io.Writer) int {
-	var out struct {
-		Object string `json:"object"`
-		Holds  []struct {
-			Held   bool      `json:"held"`
-			By     string    `json:"by"`
-			Role   string    `json:"role"`
-			Reason string    `json:"reason"`
-			At     time.Time `json:"at"`
-		} `json:"holds"`
-	}
+	var out consoleapi.Holds
 	if err := api.call(ctx, http.MethodGet, path, nil, &out); err != nil {
 		fmt.Fprintf(stderr, "collector evidence holds %s %d: %v\n", serial, seq, err)
 		return 1
@@ -260,41 +246,16 @@ func listHolds(ctx context.Context, api *apiClient, path, serial string, seq uin
 	return 0
 }
 
-// footageJSON is a segment as the API's evidence search answers it.
-type footageJSON struct {
-	Serial  string    `json:"serial"`
-	Seq     uint64    `json:"seq"`
-	Officer string    `json:"officer"`
-	Unit    string    `json:"unit"`
-	Start   time.Time `json:"start"`
-	End     time.Time `json:"end"`
-	CaseTag string    `json:"case_tag"`
-	Object  string    `json:"object"`
-	Held    bool      `json:"held"`
-	Links   []struct {
-		Case   string    `json:"case"`
-		Type   string    `json:"type,omitempty"`
-		Party  string    `json:"party,omitempty"`
-		By     string    `json:"by"`
-		Role   string    `json:"role"`
-		Reason string    `json:"reason"`
-		At     time.Time `json:"at"`
-	} `json:"links"`
-}
-
 // findPage is the most the evidence search answers at a time.
 const findPage = 1000
 
 // listFootage prints the segments the API's evidence search finds, oldest
 // first, following its pages (keyset cursors) up to limit.
 func listFootage(ctx context.Context, api *apiClient, q url.Values, limit int, asJSON bool, stdout, stderr io.Writer) int {
-	var hits []footageJSON
+	var hits []consoleapi.Footage
 	for limit > 0 {
 		q.Set("limit", strconv.Itoa(min(limit, findPage)))
-		var page struct {
-			Segments []footageJSON `json:"segments"`
-			Next     string        `json:"next"`
-		}
+		var page consoleapi.FootagePage
 		if err := api.call(ctx, http.MethodGet, "/api/evidence?"+q.Encode(), nil, &page); err != nil {
 			fmt.Fprintf(stderr, "collector evidence find: %v\n", err)
 			return 1
@@ -319,16 +280,13 @@ func listFootage(ctx context.Context, api *apiClient, q url.Values, limit int, a
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "START\tRECORDER\tOFFICER\tUNIT\tCASES\tPARTIES\tHELD\tOBJECT")
 	for _, h := range hits {
-		cases, parties := []string{}, []string{}
-		if h.CaseTag != "" {
-			cases = append(cases, h.CaseTag)
-		}
+		parties := []string{}
 		for _, l := range h.Links {
-			cases = append(cases, l.Case)
 			if l.Party != "" {
 				parties = append(parties, l.Party)
 			}
 		}
+		cases := h.Cases()
 		fmt.Fprintf(tw, "%s\t%s #%d\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Start.Local().Format(time.DateTime), h.Serial, h.Seq, dash(h.Officer),
 			dash(h.Unit), dash(strings.Join(cases, ",")), dash(strings.Join(parties, ",")), map[bool]string{true: "held", false: "-"}[h.Held],
 			dash(h.Object))
@@ -342,18 +300,7 @@ func listFootage(ctx context.Context, api *apiClient, q url.Values, limit int, a
 // supervisor's units only; an admin's all).
 func listAccess(ctx context.Context, api *apiClient, q url.Values, limit int, asJSON bool, stdout, stderr io.Writer) int {
 	q.Set("limit", strconv.Itoa(limit))
-	var out struct {
-		Accesses []struct {
-			At      time.Time `json:"at"`
-			Viewer  string    `json:"viewer"`
-			Role    string    `json:"role"`
-			Object  string    `json:"object"`
-			Action  string    `json:"action"`
-			Granted bool      `json:"granted"`
-			Reason  string    `json:"reason"`
-			Remote  string    `json:"remote"`
-		} `json:"accesses"`
-	}
+	var out consoleapi.AccessPage
 	if err := api.call(ctx, http.MethodGet, "/api/access?"+q.Encode(), nil, &out); err != nil {
 		fmt.Fprintf(stderr, "collector evidence access: %v\n", err)
 		return 1

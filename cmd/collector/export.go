@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	consoleapi "github.com/berthdock/berth/cloud/console/api"
 	"github.com/berthdock/berth/cloud/custody"
 	"github.com/berthdock/berth/cloud/wire"
 )
@@ -30,28 +31,6 @@ const exportUsage = `usage: collector evidence export request SERIAL:SEQ... --to
   every step but verify goes through the collector's API as the person whose token it is:
   [--server URL] [--token-file FILE] (or BERTH_TOKEN; collector user token NAME)
 `
-
-// exportJSON is an export as the API answers it.
-type exportJSON struct {
-	ID        int64  `json:"id"`
-	Unit      string `json:"unit"`
-	Recipient string `json:"recipient"`
-	Purpose   string `json:"purpose"`
-	By        string `json:"requested_by"`
-	State     string `json:"state"`
-	Items     []struct {
-		Serial string `json:"serial"`
-		Seq    uint64 `json:"seq"`
-		Object string `json:"object"`
-	} `json:"items"`
-	Events []struct {
-		State  string    `json:"state"`
-		By     string    `json:"by"`
-		Role   string    `json:"role"`
-		Detail string    `json:"detail"`
-		At     time.Time `json:"at"`
-	} `json:"events"`
-}
 
 // runExport is `collector evidence export`: exports with approval (rule 5).
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -128,14 +107,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute) // packaging copies originals
 	defer cancel()
 	p := fmt.Sprintf("/api/exports/%d", id)
-	var e exportJSON
+	var e consoleapi.Export
 	switch sub {
 	case "request":
-		type item struct {
-			Serial string `json:"serial"`
-			Seq    uint64 `json:"seq"`
-		}
-		var items []item
+		req := consoleapi.ExportRequest{Recipient: *to, Purpose: *purpose}
 		for _, s := range pos {
 			serial, seqS, ok := strings.Cut(s, ":")
 			seq, err := strconv.ParseUint(seqS, 10, 63)
@@ -143,13 +118,13 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				fmt.Fprintf(stderr, "collector evidence export request: %q is not SERIAL:SEQ\n", s)
 				return 2
 			}
-			items = append(items, item{serial, seq})
+			req.Items = append(req.Items, consoleapi.Segment{Serial: serial, Seq: seq})
 		}
-		if err = api.call(ctx, http.MethodPost, "/api/exports", map[string]any{"items": items, "recipient": *to, "purpose": *purpose}, &e); err == nil {
+		if err = api.call(ctx, http.MethodPost, "/api/exports", req, &e); err == nil {
 			fmt.Fprintf(stdout, "export %d requested: %d segments of unit %s for %s\n", e.ID, len(e.Items), e.Unit, e.Recipient)
 		}
 	case "approve", "refuse":
-		if err = api.call(ctx, http.MethodPost, p+"/"+sub, map[string]string{"reason": *reason}, &e); err == nil {
+		if err = api.call(ctx, http.MethodPost, p+"/"+sub, consoleapi.Reason{Reason: *reason}, &e); err == nil {
 			fmt.Fprintf(stdout, "export %d %sd by %s\n", id, sub, e.Events[len(e.Events)-1].By)
 		}
 	case "package":
@@ -180,7 +155,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // then checks that it holds the originals its manifest names.
 func packageExport(ctx context.Context, api *apiClient, id int64, dir string) (int, error) {
 	p := fmt.Sprintf("/api/exports/%d", id)
-	var e exportJSON
+	var e consoleapi.Export
 	if err := api.call(ctx, http.MethodGet, p, nil, &e); err != nil {
 		return 0, err
 	}
