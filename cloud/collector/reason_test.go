@@ -24,16 +24,7 @@ import (
 // `collector reason-check --calibrate` does); a recording of any other
 // model, or of a recorder that never reported one, keeps the fleet's.
 func TestReasonCheckPerModel(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("BERTH_REQUIRE_FFMPEG") != "" {
-			t.Fatal("ffmpeg required (BERTH_REQUIRE_FFMPEG is set) but not on PATH")
-		}
-		t.Skip("ffmpeg not on PATH (AAC decode)")
-	}
-	raw, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, "0004.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := FixtureClip4(t)
 	dir := t.TempDir()
 	orig, quietPath := filepath.Join(dir, "0004.mp4"), filepath.Join(dir, "quiet.wav")
 	if err := os.WriteFile(orig, raw, 0o644); err != nil {
@@ -77,4 +68,22 @@ func TestReasonCheckPerModel(t *testing.T) {
 			t.Errorf("model %q (calibrated %+.1f dB): spoken %v (%s); want %v, saying %q", tc.model, cal.MicGainDB, v.Spoken, v.Detail, tc.spoken, tc.says)
 		}
 	}
+}
+
+// FixtureClip4 is the fixture recorder's clip 4 (AAC in MP4, a reason
+// spoken at its start); the test skips without ffmpeg to decode it
+// (fails, if BERTH_REQUIRE_FFMPEG demands it).
+func FixtureClip4(tb testing.TB) []byte {
+	tb.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if os.Getenv("BERTH_REQUIRE_FFMPEG") != "" {
+			tb.Fatal("ffmpeg required (BERTH_REQUIRE_FFMPEG is set) but not on PATH")
+		}
+		tb.Skip("ffmpeg not on PATH (AAC decode)")
+	}
+	raw, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, "0004.mp4"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw
 }

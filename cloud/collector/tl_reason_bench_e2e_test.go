@@ -3,15 +3,13 @@ package collector_test
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"testing"
 
+	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/reasoncheck"
-	"github.com/berthdock/berth/firmware-protocol/recsim/fixtures"
 )
 
 // BenchmarkTLReasonCheckFixtureMP4 is the spoken-reason check the way the
@@ -24,16 +22,7 @@ import (
 //
 //	go test -run '^$' -bench TLReasonCheckFixtureMP4 -cpu 1 ./cloud/collector
 func BenchmarkTLReasonCheckFixtureMP4(b *testing.B) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("BERTH_REQUIRE_FFMPEG") != "" {
-			b.Fatal("ffmpeg required (BERTH_REQUIRE_FFMPEG is set) but not on PATH")
-		}
-		b.Skip("ffmpeg not on PATH (AAC decode)")
-	}
-	clip4, err := fs.ReadFile(fixtures.Recorder, path.Join(fixtures.RecorderDir, "0004.mp4"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	clip4 := collector.FixtureClip4(b)
 	// A full 30 s opening window: pink noise, AAC in MP4, made by ffmpeg.
 	long := filepath.Join(b.TempDir(), "window30s.mp4")
 	if out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi",
