@@ -12,13 +12,27 @@ import (
 )
 
 // RecordReceipt records a receipt the collector issued after the evidence
-// store holds the object. Recording the same (device, seq) again with the
-// same object, hash and size is a no-op (the first receipt stays); a
-// different object, hash or size for a recorded (device, seq) is
-// ErrConflict and changes nothing.
+// store holds the object, naming no dock (RecordReceiptFrom): its
+// uploader is unknown, as for the receipts recorded before migration 0016.
 func (s *Store) RecordReceipt(ctx context.Context, r wire.Receipt) error {
+	return s.RecordReceiptFrom(ctx, r, "")
+}
+
+// RecordReceiptFrom records a receipt the collector issued, after the
+// evidence store holds the object, for dock's upload. Recording the same
+// (device, seq) again with the same object, hash and size is a no-op (the
+// first receipt stays, with its dock); a different object, hash or size
+// for a recorded (device, seq) is ErrConflict and changes nothing.
+func (s *Store) RecordReceiptFrom(ctx context.Context, r wire.Receipt, dock string) error {
 	if err := wire.ValidID(r.Device); err != nil {
 		return fmt.Errorf("%w: receipt device: %w", ErrArgument, err)
+	}
+	var by any // NULL: no dock named
+	if dock != "" {
+		if err := wire.ValidID(dock); err != nil {
+			return fmt.Errorf("%w: receipt dock: %w", ErrArgument, err)
+		}
+		by = dock
 	}
 	switch {
 	case r.ObjectID == "" || len(r.ObjectID) > 256:
@@ -32,9 +46,9 @@ func (s *Store) RecordReceipt(ctx context.Context, r wire.Receipt) error {
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO receipts (device, seq, object_id, sha256, size, stored_ns,
-			key_id, signature, recorded_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING`),
+			key_id, signature, recorded_ns, dock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING`),
 			r.Device, int64(r.Seq), r.ObjectID, r.SHA256, r.Size, r.StoredAt.UnixNano(), r.KeyID, r.Signature,
-			s.clock.Now().UnixNano())
+			s.clock.Now().UnixNano(), by)
 		if err != nil {
 			return err
 		}
@@ -112,28 +126,47 @@ func (s *Store) receipt(ctx context.Context, q querier, device string, seq uint6
 	return r, true, nil
 }
 
+// HeldReceipt is a recorded receipt with whose footage it is.
+type HeldReceipt struct {
+	wire.Receipt
+	// Dock is the dock whose upload the receipt was issued for; "" if
+	// unknown (recorded before migration 0016, or not for an upload).
+	Dock string
+	// Unit is the footage's unit, judged as a segment's is (segmentUnit,
+	// the console's footageFor): its recorder's enrolled unit, else the
+	// unit of Dock. UnitKnown is false when neither is known: a recorder
+	// enrolled nowhere, and a receipt naming no dock or a dock the
+	// registry does not hold.
+	Unit      string
+	UnitKnown bool
+}
+
 // ReceiptsOf lists up to limit recorded receipts whose object has SHA-256
-// sha256hex (any device and seq), by device and seq: who else holds the
-// footage a dock claims.
-func (s *Store) ReceiptsOf(ctx context.Context, sha256hex string, limit int) ([]wire.Receipt, error) {
+// sha256hex (any device and seq), by device and seq, each with its
+// footage's unit: who else holds the footage a dock claims.
+func (s *Store) ReceiptsOf(ctx context.Context, sha256hex string, limit int) ([]HeldReceipt, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT device, seq, object_id, sha256, size, stored_ns, key_id, signature FROM receipts
-		WHERE sha256 = ? ORDER BY device, seq LIMIT ?`), sha256hex, limit)
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT c.device, c.seq, c.object_id, c.sha256, c.size, c.stored_ns, c.key_id,
+		c.signature, COALESCE(c.dock, ''), COALESCE(NULLIF(r.unit, ''), d.unit) FROM receipts c
+		LEFT JOIN recorders r ON r.serial = c.device LEFT JOIN docks d ON d.id = c.dock
+		WHERE c.sha256 = ? ORDER BY c.device, c.seq LIMIT ?`), sha256hex, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: receipts of %.64s: %w", sha256hex, err)
 	}
 	defer rs.Close()
-	var out []wire.Receipt
+	var out []HeldReceipt
 	for rs.Next() {
-		var r wire.Receipt
+		var h HeldReceipt
 		var seq, stored int64
-		if err := rs.Scan(&r.Device, &seq, &r.ObjectID, &r.SHA256, &r.Size, &stored, &r.KeyID, &r.Signature); err != nil {
+		var unit sql.NullString
+		if err := rs.Scan(&h.Device, &seq, &h.ObjectID, &h.SHA256, &h.Size, &stored, &h.KeyID, &h.Signature, &h.Dock, &unit); err != nil {
 			return nil, fmt.Errorf("store: receipts of %.64s: %w", sha256hex, err)
 		}
-		r.Seq, r.StoredAt = uint64(seq), time.Unix(0, stored).UTC()
-		out = append(out, r)
+		h.Seq, h.StoredAt = uint64(seq), time.Unix(0, stored).UTC()
+		h.Unit, h.UnitKnown = unit.String, unit.Valid
+		out = append(out, h)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("store: receipts of %.64s: %w", sha256hex, err)

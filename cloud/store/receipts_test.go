@@ -202,3 +202,82 @@ func TestFootageAccessLog(t *testing.T) {
 		}
 	})
 }
+
+// ReceiptsOf gives each receipt of a footage the dock whose upload it was
+// issued for (the first receipt's, kept) and the footage's unit: the
+// recorder's enrolled unit, else that dock's; unknown for a recorder
+// enrolled nowhere whose receipt names no dock (as before migration 0016).
+func TestReceiptsOfUnit(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		if err := s.EnrollUnit(ctx, Unit{ID: "unit-1"}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		for d, u := range map[string]string{"dock-1": "unit-1", "dock-2": "unit-2", "dock-0": ""} {
+			if err := s.EnrollDock(ctx, d, u, d+"-token-0123456789"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pub, _, _ := ed25519.GenerateKey(nil)
+		if err := s.EnrollRecorder(ctx, Recorder{Serial: "ENR", Unit: "unit-1", PublicKey: pub}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		sum := hash64("footage")
+		rec := func(device string, seq uint64) wire.Receipt {
+			r := wire.Receipt{ObjectID: sum, Device: device, Seq: seq, SHA256: sum, Size: 10, StoredAt: t0}
+			r.Sign("k", key)
+			return r
+		}
+		for _, c := range []struct {
+			device string
+			seq    uint64
+			dock   string
+		}{
+			{"ENR", 1, "dock-2"}, // uploaded by another unit's dock: the enrolment decides
+			{"FREE", 1, "dock-2"},
+			{"FREE", 1, "dock-1"}, // again from another dock: the first receipt's dock stays
+			{"FREE", 2, "dock-0"}, // a dock of no unit: unit ""
+			{"FREE", 3, "ghost"},  // a dock the registry does not hold
+			{"OLD", 1, ""},        // no dock named
+		} {
+			if err := s.RecordReceiptFrom(ctx, rec(c.device, c.seq), c.dock); err != nil {
+				t.Fatalf("RecordReceiptFrom(%s/%d, %q): %v", c.device, c.seq, c.dock, err)
+			}
+		}
+		if err := s.RecordReceipt(ctx, rec("OLD", 2)); err != nil {
+			t.Fatal(err)
+		}
+		hs, err := s.ReceiptsOf(ctx, sum, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type got struct {
+			dev   string
+			seq   uint64
+			dock  string
+			unit  string
+			known bool
+		}
+		want := []got{{"ENR", 1, "dock-2", "unit-1", true}, {"FREE", 1, "dock-2", "unit-2", true}, {"FREE", 2, "dock-0", "", true},
+			{"FREE", 3, "ghost", "", false}, {"OLD", 1, "", "", false}, {"OLD", 2, "", "", false}}
+		if len(hs) != len(want) {
+			t.Fatalf("ReceiptsOf = %+v, want %d receipts", hs, len(want))
+		}
+		for i, h := range hs {
+			if g := (got{h.Device, h.Seq, h.Dock, h.Unit, h.UnitKnown}); g != want[i] || h.Receipt != rec(h.Device, h.Seq) {
+				t.Errorf("receipt %d = %+v, want %+v", i, g, want[i])
+			}
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM receipts WHERE dock IS NULL`); n != 2 {
+			t.Errorf("%d receipts with a NULL dock, want 2", n)
+		}
+		if err := s.RecordReceiptFrom(ctx, rec("FREE", 9), "../x"); !errors.Is(err, ErrArgument) {
+			t.Errorf("bad dock: %v, want ErrArgument", err)
+		}
+	})
+}

@@ -293,7 +293,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, m meta, obj evide
 		Device: m.Device, Seq: m.Seq, SHA256: m.SHA256, Size: m.Size,
 		StoredAt: s.clock.Now().UTC()}
 	rec.Sign(s.keyID, s.key)
-	rerr := s.store.RecordReceipt(ctx, rec)
+	rerr := s.store.RecordReceiptFrom(ctx, rec, m.Dock)
 	stored, ok, err := s.recorded(ctx, m)
 	switch {
 	case err != nil:

@@ -53,13 +53,15 @@ type Store interface {
 	// DockEnrolled reports whether dock is enrolled (a client certificate
 	// names the dock; enrolment must still hold it).
 	DockEnrolled(ctx context.Context, dock string) (bool, error)
-	// RecordReceipt records a receipt; the same (device, seq, object, hash,
-	// size) again is a no-op that keeps the first receipt.
-	RecordReceipt(ctx context.Context, r wire.Receipt) error
+	// RecordReceiptFrom records a receipt for dock's upload; the same
+	// (device, seq, object, hash, size) again is a no-op that keeps the
+	// first receipt.
+	RecordReceiptFrom(ctx context.Context, r wire.Receipt, dock string) error
 	// Receipt returns the recorded receipt of device's segment seq.
 	Receipt(ctx context.Context, device string, seq uint64) (wire.Receipt, bool, error)
-	// ReceiptsOf lists up to limit receipts of the object with a SHA-256.
-	ReceiptsOf(ctx context.Context, sha256hex string, limit int) ([]wire.Receipt, error)
+	// ReceiptsOf lists up to limit receipts of the object with a SHA-256,
+	// each with its footage's unit.
+	ReceiptsOf(ctx context.Context, sha256hex string, limit int) ([]store.HeldReceipt, error)
 	// RecorderAccess judges, from enrolment, whether dock may upload for
 	// the recorder serial.
 	RecorderAccess(ctx context.Context, dock, serial string) (store.Access, error)

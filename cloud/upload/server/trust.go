@@ -40,40 +40,86 @@ func (s *Server) mayFor(w http.ResponseWriter, r *http.Request, dock, device, cl
 	if claim != "" {
 		why = claim + ": " + a.Reason
 	}
+	s.refuse(w, r, dock, device, a.AlertUnit, why)
+	return false
+}
+
+// refuse answers dock's upload concerning recorder device with the typed
+// 403, counted and logged, and alerts unit's custodians.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, dock, device, unit, why string) {
 	s.alert(r.Context(), store.Alert{Key: "recorder-refused/upload/" + dock + "/" + device, Kind: store.KindRecorderRefused,
-		Severity: "warning", Unit: a.AlertUnit, Serial: device, Dock: dock,
+		Severity: "warning", Unit: unit, Serial: device, Dock: dock,
 		Title:  "Dock " + dock + " tried to upload footage for recorder " + device,
 		Detail: why, At: s.clock.Now()})
 	s.reject(w, r, dock, http.StatusForbidden, upload.ReasonRecorderRefused, nil, why)
-	return false
 }
 
 // maxClaimReceipts bounds the receipts of one object mayClaim checks.
 const maxClaimReceipts = 100
 
 // mayClaim checks, before m's segment is receipted to an object, that the
-// footage is not already receipted to a recorder m's dock may not handle.
-// A receipt binds footage to a segment, and who may view or export a
-// segment follows its recorder's unit: without this check a dock that
-// learnt the SHA-256 of another unit's footage could have it receipted,
-// with no byte sent (the held-object shortcut of create) or by sending
-// it, as a segment of its own recorder, and its unit's supervisors could
-// then play or export the other unit's footage. The same recorder
-// policy judges (may): a dock may claim held footage exactly when it may
-// handle every recorder the footage is receipted to; the refusal is a 403
-// with the reason, counted, logged, and an alert to that recorder's unit.
+// footage does not thereby become viewable by another unit. A receipt
+// binds footage to a segment, and who may view or export a segment
+// follows its unit (its recorder's enrolled unit, else the unit of the
+// dock that reported it: the console's footageFor): without this check a
+// dock that learnt the SHA-256 of another unit's footage could have it
+// receipted, with no byte sent (the held-object shortcut of create) or by
+// sending it, as a segment of its own recorder, and its unit's
+// supervisors could then play or export the other unit's footage. For
+// every other receipt of the footage:
+//
+//   - m's dock must be allowed to handle that receipt's recorder, by the
+//     recorder policy that judges its uploads (may);
+//   - where the store knows the footage's unit (store.HeldReceipt.Unit:
+//     its recorder's enrolled unit, else the unit of the dock whose upload
+//     it was receipted for: the dock that reports the segment too, kept
+//     as first receipted where a segment's reporting dock follows its
+//     newest manifest), m's segment must be of that unit: m's recorder's
+//     enrolled unit, else m's dock's.
+//
+// The first rule cannot protect footage of a recorder enrolled nowhere,
+// which the default policy accepts from any dock; the second does: such
+// footage may be claimed by the dock that uploaded it and by the other
+// docks of its unit (a recorder moved between them), by no other unit's
+// dock. A receipt naming no dock (recorded before migration 0016) of a
+// recorder enrolled nowhere has no known unit: the first rule alone
+// applies, as it did before. m's own receipt (a retry of the same upload)
+// binds nothing new and is not judged. A refusal is a 403 with the reason,
+// counted, logged, and an alert to the footage's unit; neither names the
+// held object.
 func (s *Server) mayClaim(w http.ResponseWriter, r *http.Request, m meta) bool {
 	held, err := s.store.ReceiptsOf(r.Context(), m.SHA256, maxClaimReceipts)
 	if err != nil {
 		s.fail(w, r, m.Dock, "read receipts of object", err)
 		return false
 	}
+	var mine *store.Access // m's recorder's standing, read when first needed
 	for _, h := range held {
-		if h.Device == m.Device {
+		if h.Device == m.Device && h.Seq == m.Seq {
 			continue
 		}
 		claim := fmt.Sprintf("the footage claimed as %s/%d is receipted as %s/%d", m.Device, m.Seq, h.Device, h.Seq)
-		if !s.mayFor(w, r, m.Dock, h.Device, claim) {
+		if h.Device != m.Device && !s.mayFor(w, r, m.Dock, h.Device, claim) {
+			return false
+		}
+		if !h.UnitKnown {
+			continue
+		}
+		if mine == nil {
+			a, err := s.store.RecorderAccess(r.Context(), m.Dock, m.Device)
+			if err != nil {
+				s.fail(w, r, m.Dock, "check enrolment", err)
+				return false
+			}
+			mine = &a
+		}
+		unit := mine.DockUnit
+		if mine.Enrolled {
+			unit = mine.RecorderUnit
+		}
+		if unit != h.Unit {
+			s.refuse(w, r, m.Dock, h.Device, h.Unit, fmt.Sprintf("%s: it is footage of unit %q, and %s/%d would be footage of unit %q",
+				claim, h.Unit, m.Device, m.Seq, unit))
 			return false
 		}
 	}
