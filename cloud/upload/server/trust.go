@@ -36,22 +36,32 @@ func (s *Server) mayFor(w http.ResponseWriter, r *http.Request, dock, device, cl
 	if a.Allowed {
 		return true
 	}
-	why := a.Reason
 	if claim != "" {
-		why = claim + ": " + a.Reason
+		s.refuse(w, r, dock, device, a.AlertUnit, claim+": "+a.Reason, claimRefused)
+	} else {
+		s.refuse(w, r, dock, device, a.AlertUnit, a.Reason, a.Reason)
 	}
-	s.refuse(w, r, dock, device, a.AlertUnit, why)
 	return false
 }
 
+// claimRefused is all a dock is told of a refused claim (mayClaim): which
+// segment and recorder already hold the footage, and their unit, are that
+// unit's business, not the claiming dock's; the alert to that unit and
+// the log say them.
+const claimRefused = "this footage is in the evidence store as a segment this dock may not claim"
+
 // refuse answers dock's upload concerning recorder device with the typed
-// 403, counted and logged, and alerts unit's custodians.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, dock, device, unit, why string) {
+// 403 saying told, counted and logged with why, and alerts unit's
+// custodians with why.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, dock, device, unit, why, told string) {
 	s.alert(r.Context(), store.Alert{Key: "recorder-refused/upload/" + dock + "/" + device, Kind: store.KindRecorderRefused,
 		Severity: "warning", Unit: unit, Serial: device, Dock: dock,
 		Title:  "Dock " + dock + " tried to upload footage for recorder " + device,
 		Detail: why, At: s.clock.Now()})
-	s.reject(w, r, dock, http.StatusForbidden, upload.ReasonRecorderRefused, nil, why)
+	if told != why {
+		s.log.Warn("upload: refused", "dock", dock, "device", device, "detail", why)
+	}
+	s.reject(w, r, dock, http.StatusForbidden, upload.ReasonRecorderRefused, nil, told)
 }
 
 // maxClaimReceipts bounds the receipts of one object mayClaim checks.
@@ -85,8 +95,9 @@ const maxClaimReceipts = 100
 // recorder enrolled nowhere has no known unit: the first rule alone
 // applies, as it did before. m's own receipt (a retry of the same upload)
 // binds nothing new and is not judged. A refusal is a 403 with the reason,
-// counted, logged, and an alert to the footage's unit; neither names the
-// held object.
+// counted, logged, and an alert to the footage's unit; the dock is told
+// only claimRefused (not which recorder, segment or unit holds it), and
+// nothing names the held object.
 func (s *Server) mayClaim(w http.ResponseWriter, r *http.Request, m meta) bool {
 	held, err := s.store.ReceiptsOf(r.Context(), m.SHA256, maxClaimReceipts)
 	if err != nil {
@@ -119,7 +130,7 @@ func (s *Server) mayClaim(w http.ResponseWriter, r *http.Request, m meta) bool {
 		}
 		if unit != h.Unit {
 			s.refuse(w, r, m.Dock, h.Device, h.Unit, fmt.Sprintf("%s: it is footage of unit %q, and %s/%d would be footage of unit %q",
-				claim, h.Unit, m.Device, m.Seq, unit))
+				claim, h.Unit, m.Device, m.Seq, unit), claimRefused)
 			return false
 		}
 	}
