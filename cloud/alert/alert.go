@@ -81,6 +81,9 @@ type RecorderEvent struct {
 	Kind   string    `json:"kind"`
 	Seq    uint64    `json:"seq,omitempty"`
 	Detail string    `json:"detail,omitempty"`
+	// Disputed: another dock read this entry otherwise (an
+	// event-log-conflict alert); this, the first read, stands.
+	Disputed bool `json:"disputed,omitempty"`
 }
 
 // SpeechRegion is one sound the reason check heard: its place in the

@@ -38,7 +38,7 @@ var ruleOf = map[string]*Rule{
 	"interruption-unexplained": rule2, "interruption-explained": rule2, "interruption-unchecked": rule2,
 	"reason-check-failed": rule2, "abnormal-no-resume": rule2,
 	"sequence-hole": rule3, "sequence-tail-lost": rule3, "sequence-reused": rule3, "overlap": rule3, "hash-mismatch": rule3,
-	"echoed-receipt": rule3, "receipt-conflict": rule3, "evidence-corrupt": rule3, "audit-chain-break": rule3,
+	"echoed-receipt": rule3, "receipt-conflict": rule3, "evidence-corrupt": rule3, "audit-chain-break": rule3, "event-log-conflict": rule3,
 	"late-upload": rule1, "upload-overdue": rule1, "offload-due-soon": rule1,
 	"dock-offline": rule1, "buffer-filling": rule1, "backlog-old": rule1, "report-time": rule1,
 	"battery-worn": rule7, "battery-hot": rule7, "storage-errors": rule7, "storage-low": rule7, "storage-worn": rule7,

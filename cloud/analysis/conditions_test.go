@@ -103,7 +103,8 @@ func TestEveryKindCitesARule(t *testing.T) {
 	kinds := []string{KindUnexplained, KindExplained, KindUnchecked, KindTailLost, KindSlotFault, KindAuditBreak, KindReasonCheckFailed,
 		health.KindBatteryWorn, health.KindBatteryHot, health.KindStorageErrors, health.KindStorageLow, health.KindStorageWorn,
 		health.KindClockDrift, health.KindFirmwareOld, health.KindDockOffline, health.KindBufferFilling, health.KindBacklogOld,
-		store.KindRecorderRefused, store.KindReceiptConflict, store.KindEchoedReceipt, store.KindEvidenceCorrupt, store.KindReportTime}
+		store.KindRecorderRefused, store.KindReceiptConflict, store.KindEchoedReceipt, store.KindEvidenceCorrupt, store.KindReportTime,
+		store.KindEventLogConflict}
 	for k := range severity {
 		kinds = append(kinds, k)
 	}

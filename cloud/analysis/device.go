@@ -174,7 +174,7 @@ func (e *Engine) assess(d store.Device, c *recorderContext, now time.Time) *asse
 		held: map[string]bool{}, standing: map[string]bool{}, wk: &wake{now: now}}
 	evs := make([]timeline.Event, len(c.logged))
 	for i, v := range c.logged {
-		evs[i] = timeline.Event{Index: v.Index, Time: v.Time, Kind: v.Kind, Seq: v.Seq, Detail: v.Detail}
+		evs[i] = timeline.Event{Index: v.Index, Time: v.Time, Kind: v.Kind, Seq: v.Seq, Detail: v.Detail, Disputed: v.Disputed}
 	}
 	var syncs []timeline.Sync
 	for _, h := range c.hist {
@@ -532,7 +532,7 @@ func evidenceEvents(evs []timeline.Event) []alert.RecorderEvent {
 	}
 	out := make([]alert.RecorderEvent, len(evs))
 	for i, e := range evs {
-		out[i] = alert.RecorderEvent{Index: e.Index, At: e.Time, Kind: e.Kind, Seq: e.Seq, Detail: e.Detail}
+		out[i] = alert.RecorderEvent{Index: e.Index, At: e.Time, Kind: e.Kind, Seq: e.Seq, Detail: e.Detail, Disputed: e.Disputed}
 	}
 	return out
 }

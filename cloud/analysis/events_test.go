@@ -14,7 +14,8 @@ import (
 // TestEventLogInAlerts: the recorder's event log, as read by the dock it
 // was docked in, explains a stop its listing left unknown, and the alert
 // shows the log's entries around the gap; another dock's word on the same
-// log is not taken.
+// log is not taken. A later read that contradicts an entry changes
+// nothing: the first read stands, shown disputed.
 func TestEventLogInAlerts(t *testing.T) {
 	now := t0.Add(30 * time.Hour)
 	w := newInvWorld(t, now, speechBySeq{})
@@ -31,6 +32,8 @@ func TestEventLogInAlerts(t *testing.T) {
 	// dock-2 never reported this recorder docked in it.
 	commit(t, w.st, "dock-2", &w.n, wire.TypeRecorderEvents, &wire.RecorderEvents{Serial: "R1", DockedAt: w.docked,
 		Events: []wire.RecorderEvent{{Index: 14, Time: end1.Add(time.Second), Kind: wire.EventFault, Seq: 1, Detail: "forged"}}})
+	commit(t, w.st, "dock-1", &w.n, wire.TypeRecorderEvents, &wire.RecorderEvents{Serial: "R1", DockedAt: w.docked,
+		Events: []wire.RecorderEvent{{Index: 11, Time: end1.Add(-time.Second), Kind: wire.EventFault, Seq: 1, Detail: "forged"}}})
 	w.arrive(1)
 	w.arrive(2)
 	w.pass()
@@ -50,6 +53,9 @@ func TestEventLogInAlerts(t *testing.T) {
 	var idx []uint64
 	for _, e := range ev.Events {
 		idx = append(idx, e.Index)
+		if e.Disputed != (e.Index == 11) || e.Index == 11 && e.Kind != wire.EventLowBattery {
+			t.Errorf("event %+v: want entry 11 as first read, disputed; the others not", e)
+		}
 	}
 	if !slices.Equal(idx, []uint64{11, 12, 13}) {
 		t.Errorf("events with the alert %v, want 11..13 (not the record start 10 min before, not dock-2's)", idx)

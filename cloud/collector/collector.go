@@ -122,10 +122,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew, BeforeEnrolment: cfg.Enrolment.BeforeEnrolment}); err != nil {
 		return nil, err
 	}
-	for _, kind := range []string{store.KindRecorderRefused, store.KindReportTime} {
+	for _, kind := range []string{store.KindRecorderRefused, store.KindReportTime, store.KindEventLogConflict} {
 		st := c.st
 		if err := c.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_store_reports_refused_total",
-			Help:        "Reports screening refused (changing nothing, raising an alert), by alert kind.",
+			Help:        "Reports refused, or event-log reads set aside, changing nothing the analysis uses and raising an alert, by alert kind.",
 			ConstLabels: prometheus.Labels{"kind": kind}}, func() float64 { return float64(st.Refused(kind)) })); err != nil {
 			return nil, fmt.Errorf("collector: metrics: %w", err)
 		}

@@ -134,6 +134,7 @@ var messages = map[string][2]string{
 	"resumed-at":          {"恢复时间", "Resumed"},
 	"stop-cause":          {"设备记录的中断原因", "Stop cause (device)"},
 	"device-log":          {"记录仪日志（中断前后）", "Recorder's event log around the gap"},
+	"event-disputed":      {"（另一坞站读数不同，以首次读数为准）", "(disputed: another dock read it otherwise; the first read stands)"},
 	"speech":              {"恢复后开头的讲话", "Speech at the restart"},
 	"speech-seconds":      {"佩戴者讲话时长", "Wearer's speech"},
 	"reason-spoken":       {"是否说明原因", "Reason stated"},
@@ -279,6 +280,7 @@ var messages = map[string][2]string{
 	"recorder-refused":         {"拒绝未授权记录仪", "recorder refused"},
 	"receipt-conflict":         {"回执冲突", "receipt conflict"},
 	"echoed-receipt":           {"伪造回执", "echoed receipt"},
+	"event-log-conflict":       {"记录仪日志读数冲突", "event log conflict"},
 	"evidence-corrupt":         {"证据损坏", "evidence corrupt"},
 	"report-time":              {"报告时间异常", "report time out of range"},
 }

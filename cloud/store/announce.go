@@ -15,7 +15,8 @@ import (
 // (ClaimAnnouncement) before sending it, and the engine's pass sweeps
 // those nobody claimed yet (Unannounced): one raised by a collector that
 // stopped before delivering it is delivered by the next pass.
-var TrustKinds = []string{KindRecorderRefused, KindReceiptConflict, KindEchoedReceipt, KindEvidenceCorrupt, KindReportTime}
+var TrustKinds = []string{KindRecorderRefused, KindReceiptConflict, KindEchoedReceipt, KindEvidenceCorrupt, KindReportTime,
+	KindEventLogConflict}
 
 // ClaimAnnouncement marks the alert key as delivered and reports whether
 // this call made the claim: exactly one caller, across collectors, gets

@@ -198,7 +198,8 @@ type msgKey struct{ dock, id string }
 
 // commitTx writes the batch. Locks are taken in one global order — message
 // keys, then new dock ids, slots, devices, segments, inventory, the
-// recorders' span bounds (recorder_spans), ..., then the dock rows
+// recorders' span bounds (recorder_spans), their event logs' advisory
+// locks (firstReads), ..., then the dock rows
 // (each step in sorted key order) — so concurrent Commits on PostgreSQL
 // cannot deadlock. Each dock's row lock serialises its audit chain
 // verification; it is taken last so that it is held briefly: every batch

@@ -316,9 +316,10 @@ func (s *Store) RecorderAccess(ctx context.Context, dock, serial string) (Access
 // contradicts the collector's own records (DESIGN.md, "Trust and
 // judgement"). Their unit comes from enrolment.
 const (
-	KindRecorderRefused = "recorder-refused" // a dock uploaded or reported for a recorder it may not handle
-	KindReceiptConflict = "receipt-conflict" // an upload claims a receipted segment with another hash
-	KindEchoedReceipt   = "echoed-receipt"   // a dock's manifest carries a receipt the collector did not issue
-	KindEvidenceCorrupt = "evidence-corrupt" // a held object no longer hashes to its id
-	KindReportTime      = "report-time"      // a report dated beyond the allowed skew from the collector's clock
+	KindRecorderRefused  = "recorder-refused"   // a dock uploaded or reported for a recorder it may not handle
+	KindReceiptConflict  = "receipt-conflict"   // an upload claims a receipted segment with another hash
+	KindEchoedReceipt    = "echoed-receipt"     // a dock's manifest carries a receipt the collector did not issue
+	KindEvidenceCorrupt  = "evidence-corrupt"   // a held object no longer hashes to its id
+	KindReportTime       = "report-time"        // a report dated beyond the allowed skew from the collector's clock
+	KindEventLogConflict = "event-log-conflict" // a dock read a recorder's event-log entry otherwise than its first stored read
 )

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +70,218 @@ func TestRecorderEventsTrust(t *testing.T) {
 		}
 		if s.Refused(KindRecorderRefused) == 0 {
 			t.Error("refusal not counted")
+		}
+	})
+}
+
+// TestRecorderEventConflicts: a read of an event-log entry that
+// contradicts its first stored read is kept aside, counted and alerted to
+// the recorder's unit, naming both docks and the entry; the first read
+// stands for the analysis (marked disputed), whichever docking is
+// earlier. Reads that agree, and redeliveries, say nothing.
+func TestRecorderEventConflicts(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		enrolTwoUnits(t, s)
+		if err := s.EnrollDockBy(ctx, "dock-a2", "u-a", "token-of-dock-a2-0123456789", "admin-1"); err != nil {
+			t.Fatal(err)
+		}
+		now := b.clock.Now()
+		// dock-a2's docking is the earliest: before this fix its read of
+		// an entry was the one listed, whenever it arrived.
+		d0, d1, d2 := now.Add(-5*time.Hour), now.Add(-3*time.Hour), now.Add(-time.Hour)
+		base := now.Add(-10 * time.Hour)
+		ev := func(i uint64, kind string, detail string) wire.RecorderEvent {
+			return wire.RecorderEvent{Index: i, Time: base.Add(time.Duration(i) * time.Minute), Kind: kind, Seq: 1, Detail: detail}
+		}
+		events := func(dock, id string, at time.Time, evs ...wire.RecorderEvent) Incoming {
+			return msg(t, dock, id, at, &wire.RecorderEvents{Serial: "REC-A", DockedAt: at, Events: evs})
+		}
+		conflicts := func() int { return b.count(t, s, `SELECT count(*) FROM recorder_event_conflicts`) }
+		alerts := func() []Alert {
+			t.Helper()
+			as, err := s.Alerts(ctx, AlertFilter{Kind: KindEventLogConflict})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return as
+		}
+		commit(t, s, msg(t, "dock-a", "h1", d1, health("REC-A", d1)),
+			events("dock-a", "e1", d1, ev(1, wire.EventPowerOn, ""), ev(2, wire.EventRecordStart, ""),
+				ev(3, wire.EventLowBattery, "3400 mV")))
+		// Agreeing reads: dock-a again at its next docking (it lost its
+		// place), dock-a2 reading the recorder docked in it.
+		b.clock.Advance(time.Minute)
+		commit(t, s, msg(t, "dock-a", "h2", d2, health("REC-A", d2)),
+			events("dock-a", "e2", d2, ev(3, wire.EventLowBattery, "3400 mV"), ev(4, wire.EventRecordStop, "")))
+		b.clock.Advance(time.Minute)
+		commit(t, s, msg(t, "dock-a2", "h0", d0, health("REC-A", d0)),
+			events("dock-a2", "x0", d0, ev(1, wire.EventPowerOn, ""), ev(2, wire.EventRecordStart, "")))
+		if n, as := conflicts(), alerts(); n != 0 || len(as) != 0 || s.Refused(KindEventLogConflict) != 0 {
+			t.Fatalf("agreeing reads: %d conflicts, alerts %+v, counted %d", n, as, s.Refused(KindEventLogConflict))
+		}
+		// dock-a2 reads entry 3 otherwise (a fault, not low battery: what
+		// the analysis would take as the stop cause), and a new entry 5.
+		b.clock.Advance(time.Minute)
+		forged := events("dock-a2", "x1", d0, ev(3, wire.EventFault, "dropped"), ev(5, wire.EventPowerOff, ""))
+		commit(t, s, forged)
+		got, err := s.RecorderEvents(ctx, "REC-A", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 5 {
+			t.Fatalf("events %+v: want 1..5 once each", got)
+		}
+		if e := got[2]; e.Index != 3 || e.Kind != wire.EventLowBattery || e.Detail != "3400 mV" || e.Dock != "dock-a" || !e.Disputed {
+			t.Errorf("entry 3 = %+v: want dock-a's first read, disputed", e)
+		}
+		for _, i := range []int{0, 1, 3, 4} {
+			if got[i].Disputed {
+				t.Errorf("entry %d disputed: %+v", got[i].Index, got[i])
+			}
+		}
+		if e := got[4]; e.Index != 5 || e.Dock != "dock-a2" || e.Kind != wire.EventPowerOff {
+			t.Errorf("entry 5 = %+v: want dock-a2's read", e)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM recorder_event_conflicts WHERE serial = 'REC-A' AND idx = 3
+			AND dock = 'dock-a2' AND docked_ns = ? AND kind = ? AND detail = 'dropped' AND first_dock = 'dock-a' AND first_docked_ns = ?`,
+			d0.UnixNano(), wire.EventFault, d1.UnixNano()); n != 1 || conflicts() != 1 {
+			t.Errorf("conflicting read kept %d times (of %d)", n, conflicts())
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM recorder_events WHERE idx = 3 AND kind <> ?`, wire.EventLowBattery); n != 0 {
+			t.Errorf("%d contradicting rows among the reads the analysis uses", n)
+		}
+		as := alerts()
+		if len(as) != 1 {
+			t.Fatalf("alerts %+v", as)
+		}
+		a := as[0]
+		if a.Severity != "warning" || a.Unit != "u-a" || a.Serial != "REC-A" || a.Dock != "dock-a2" || a.State != AlertOpen ||
+			!strings.Contains(a.Title, "dock dock-a2's read contradicts the first read by dock dock-a (entries: 1)") ||
+			!strings.Contains(a.Detail, "entry 3 read as fault") || !strings.Contains(a.Detail, "first read by dock dock-a ") ||
+			!strings.Contains(a.Detail, "low-battery") {
+			t.Errorf("alert %+v", a)
+		}
+		if s.Refused(KindEventLogConflict) != 1 {
+			t.Errorf("counted %d conflicts, want 1", s.Refused(KindEventLogConflict))
+		}
+		// The same read delivered again (its message id pruned): nothing
+		// new to keep, count or raise.
+		b.clock.Advance(time.Minute)
+		again := events("dock-a2", "x1-again", d0, ev(3, wire.EventFault, "dropped"), ev(5, wire.EventPowerOff, ""))
+		commit(t, s, again)
+		if n, as := conflicts(), alerts(); n != 1 || len(as) != 1 || s.Refused(KindEventLogConflict) != 1 {
+			t.Errorf("redelivery: %d conflicts, %d alerts, counted %d", n, len(as), s.Refused(KindEventLogConflict))
+		}
+		// dock-a contradicting its own stored read of the same docking
+		// (same row key) is kept too.
+		b.clock.Advance(time.Minute)
+		commit(t, s, events("dock-a", "e1-changed", d1, ev(1, wire.EventPowerOff, "")))
+		if n := b.count(t, s, `SELECT count(*) FROM recorder_event_conflicts WHERE dock = 'dock-a' AND idx = 1 AND first_dock = 'dock-a'`); n != 1 {
+			t.Errorf("dock-a's changed read of its own docking kept %d times", n)
+		}
+		if as := alerts(); len(as) != 2 || s.Refused(KindEventLogConflict) != 2 {
+			t.Errorf("after dock-a's changed read: %d alerts, counted %d", len(as), s.Refused(KindEventLogConflict))
+		}
+		// Within one batch, two first reads that disagree: the first in
+		// the batch stands.
+		b.clock.Advance(time.Minute)
+		commit(t, s, events("dock-a", "e3", d2, ev(9, wire.EventButtonMark, "first")),
+			events("dock-a2", "x3", d0, ev(9, wire.EventButtonMark, "second")))
+		got, err = s.RecorderEvents(ctx, "REC-A", base.Add(9*time.Minute), base.Add(10*time.Minute))
+		if err != nil || len(got) != 1 || got[0].Detail != "first" || !got[0].Disputed {
+			t.Errorf("entry 9: %+v, %v", got, err)
+		}
+		// dock-a2's alert for that docking now names both entries.
+		a, ok, err := s.AlertByKey(ctx, a.Key)
+		if err != nil || !ok || len(alerts()) != 2 || s.Refused(KindEventLogConflict) != 3 {
+			t.Fatalf("after the batch: %d alerts, counted %d, %v", len(alerts()), s.Refused(KindEventLogConflict), err)
+		}
+		if !strings.Contains(a.Title, "(entries: 2)") || !strings.Contains(a.Detail, "entry 3 read as fault") ||
+			!strings.Contains(a.Detail, `entry 9 read as button-mark at `+base.Add(9*time.Minute).Format(time.RFC3339Nano)+` seq 1 "second"`) {
+			t.Errorf("refreshed alert %+v", a)
+		}
+	})
+}
+
+// TestRecorderEventConflictsConcurrent: reads of one entry committed at
+// once by two collectors are compared with each other: one stands, the
+// other is kept aside, never both stored as first.
+func TestRecorderEventConflictsConcurrent(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		at := b.clock.Now().Add(-time.Hour)
+		const rounds = 40
+		for r := range rounds {
+			errs := make(chan error, 2)
+			for _, dock := range []string{"dock-x", "dock-y"} {
+				go func() {
+					m := msg(t, dock, fmt.Sprintf("e%d", r), at, &wire.RecorderEvents{Serial: "REC-C", DockedAt: at,
+						Events: []wire.RecorderEvent{{Index: uint64(r + 1), Time: at, Kind: wire.EventButtonMark, Detail: dock}}})
+					_, err := s.Commit(context.Background(), []Incoming{m})
+					errs <- err
+				}()
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM recorder_events WHERE serial = 'REC-C'`); n != rounds {
+			t.Errorf("%d reads stand for %d entries", n, rounds)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM recorder_event_conflicts WHERE serial = 'REC-C'`); n != rounds {
+			t.Errorf("%d reads kept aside for %d entries", n, rounds)
+		}
+	})
+}
+
+// TestRecorderEventConflictBackfill: migration 0017 moves the stored
+// reads that contradict their entry's first stored read aside, leaving
+// the first; reads that agree stay.
+func TestRecorderEventConflictBackfill(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		s := b.open(t)
+		ctx := context.Background()
+		// As stored before the migration: entry 1 read by three dockings,
+		// the second (received later, docked earlier) otherwise; entry 2
+		// read twice alike.
+		for _, r := range [][]any{
+			{"REC-A", 1, "dock-a", 300, 10, "low-battery", 1, "", 1000},
+			{"REC-A", 1, "dock-b", 100, 10, "fault", 1, "", 2000},
+			{"REC-A", 1, "dock-a", 400, 10, "low-battery", 1, "", 3000},
+			{"REC-A", 2, "dock-a", 300, 20, "power-off", 0, "", 1000},
+			{"REC-A", 2, "dock-b", 100, 20, "power-off", 0, "", 2000},
+		} {
+			if _, err := s.db.ExecContext(ctx, s.d.q(`INSERT INTO recorder_events (serial, idx, dock, docked_ns, event_ns, kind,
+				seq, detail, received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), r...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		src, err := migrationFS.ReadFile("migrations/0017_event_log_conflicts.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, st := range statements(string(src)) {
+			if strings.HasPrefix(st, "INSERT INTO recorder_event_conflicts") || strings.HasPrefix(st, "DELETE FROM recorder_events") {
+				if _, err := s.db.ExecContext(ctx, st); err != nil {
+					t.Fatalf("backfill: %v", err)
+				}
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%d backfill statements in migration 0017, want 2", n)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM recorder_events`); n != 4 {
+			t.Errorf("%d reads stand, want 4", n)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM recorder_event_conflicts WHERE idx = 1 AND dock = 'dock-b' AND kind = 'fault'
+			AND first_dock = 'dock-a' AND first_docked_ns = 300 AND received_ns = 2000`); n != 1 || b.count(t, s, `SELECT count(*) FROM recorder_event_conflicts`) != 1 {
+			t.Errorf("kept aside: %d (of %d)", n, b.count(t, s, `SELECT count(*) FROM recorder_event_conflicts`))
 		}
 	})
 }

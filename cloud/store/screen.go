@@ -286,8 +286,10 @@ func (r *refusals) add(m map[string]int) {
 }
 
 // Refused is how many reports screening has refused since Open, for one
-// alert kind (KindRecorderRefused, KindReportTime): the collector exports
-// it as berth_store_reports_refused_total.
+// alert kind (KindRecorderRefused, KindReportTime), or how many event-log
+// reads Commit kept aside as contradicting an entry's first read
+// (KindEventLogConflict): the collector exports it as
+// berth_store_reports_refused_total.
 func (s *Store) Refused(kind string) uint64 {
 	s.refusals.mu.Lock()
 	defer s.refusals.mu.Unlock()

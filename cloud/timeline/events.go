@@ -18,6 +18,9 @@ type Event struct {
 	Kind   string    // wire.Event*
 	Seq    uint64    // related segment, 0 if none
 	Detail string
+	// Disputed: another read of the entry said otherwise; this is the
+	// first read, which the timeline uses (store.RecorderEvent).
+	Disputed bool
 }
 
 // Event-log tolerances: a power-off this close after a segment's end is
