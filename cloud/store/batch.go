@@ -167,6 +167,11 @@ func (s *Store) withRowsSQL(typed, query string) (string, error) {
 // JOIN t WHERE t.k = w.k): SQLite then reads w outermost and t by its
 // index. query may go on with the WITH clause (", m AS (...) SELECT ...").
 func (s *Store) withRows(ctx context.Context, typed string, rows [][]any, query string, args []any, scan func(*sql.Rows) error) error {
+	return s.withRowsOn(ctx, s.db, typed, rows, query, args, scan)
+}
+
+// withRowsOn is withRows on db (a transaction's reads).
+func (s *Store) withRowsOn(ctx context.Context, db rowsQuerier, typed string, rows [][]any, query string, args []any, scan func(*sql.Rows) error) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -180,7 +185,7 @@ func (s *Store) withRows(ctx context.Context, typed string, rows [][]any, query 
 		if err != nil {
 			return fmt.Errorf("store: encode rows: %w", err)
 		}
-		rs, err := s.db.QueryContext(ctx, q, append([]any{string(js)}, args...)...)
+		rs, err := db.QueryContext(ctx, q, append([]any{string(js)}, args...)...)
 		if err != nil {
 			return err
 		}
