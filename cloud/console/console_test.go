@@ -46,10 +46,20 @@ var cheap = people.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldOn(t, "", "")
+}
+
+// newWorldOn is newWorld over the store at dsn in schema (a PostgreSQL
+// schema: pgStore); dsn "" is a fresh SQLite file.
+func newWorldOn(t *testing.T, dsn, schema string) *world {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	st, err := store.Open(ctx, filepath.Join(dir, "c.db"), &store.Opts{Logger: log})
+	if dsn == "" {
+		dsn = filepath.Join(dir, "c.db")
+	}
+	st, err := store.Open(ctx, dsn, &store.Opts{Logger: log, Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}

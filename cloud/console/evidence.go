@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,18 +53,6 @@ func (c *Console) custody() (*Custody, error) {
 // actor is who acts, for the store's custody records.
 func actor(p people.Principal, unit string) store.Actor {
 	return store.Actor{Name: p.Name, Role: p.Role, Unit: unit}
-}
-
-func (c *Console) dockUnits(r *request) (map[string]string, error) {
-	ds, err := c.o.Store.Docks(r.ctx)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]string, len(ds))
-	for _, d := range ds {
-		m[d.ID] = d.Unit
-	}
-	return m, nil
 }
 
 // scopeOf is a person's units for a store query: nil (every unit) for an
@@ -157,54 +144,34 @@ func (c *Console) segmentFor(r *request) (api.Footage, error) {
 	return c.footageFor(r, serial, seq)
 }
 
-// footageFor loads segment serial/seq if its unit (the recorder's
-// enrolled unit, else the unit of the dock that reported the segment) is
-// within the caller's units, else refuses with 404 as if it did not
-// exist. It is the one judgement of whose footage a segment is, for the
-// evidence pages and for every clip served (serveFootage).
+// footageFor loads segment serial/seq if its unit (store.CaseHit.Unit:
+// the recorder's enrolled unit, else that of the dock whose upload the
+// segment's receipt was issued for, else that of the dock that reported
+// the segment) is within the caller's units, else refuses with 404 as if
+// it did not exist. It is the one judgement of whose footage a segment
+// is, for the evidence pages and for every clip served (serveFootage);
+// the store's (Store.Footage) is the same as its searches'.
 func (c *Console) footageFor(r *request, serial string, seq uint64) (api.Footage, error) {
 	if serial == "" || len(serial) > 128 || seq > math.MaxInt64 {
 		return api.Footage{}, refuse(http.StatusNotFound, "no such segment")
 	}
-	segs, err := c.o.Store.Segments(r.ctx, serial, time.Time{}, time.Time{})
+	h, ok, err := c.o.Store.Footage(r.ctx, serial, seq)
 	if err != nil {
 		return api.Footage{}, err
 	}
-	i := slices.IndexFunc(segs, func(g store.Segment) bool { return g.Seq == seq })
-	if i < 0 {
+	if !ok || !r.who.InScope(h.Unit) {
 		return api.Footage{}, refuse(http.StatusNotFound, fmt.Sprintf("no segment %s/%d", serial, seq))
 	}
-	g := segs[i]
-	rec, _, err := c.o.Store.EnrolledRecorder(r.ctx, serial)
-	if err != nil {
-		return api.Footage{}, err
-	}
-	unit := rec.Unit
-	if unit == "" {
-		docks, err := c.dockUnits(r)
-		if err != nil {
-			return api.Footage{}, err
-		}
-		unit = docks[g.Dock]
-	}
-	if !r.who.InScope(unit) {
-		return api.Footage{}, refuse(http.StatusNotFound, fmt.Sprintf("no segment %s/%d", serial, seq))
-	}
-	row := api.Footage{Serial: serial, Seq: seq, Officer: g.Officer, Unit: unit, Start: g.CorrectedStart, End: g.CorrectedEnd,
-		CaseTag: g.CaseTag, Links: []api.CaseLink{}}
-	if g.Receipt != nil {
-		row.Object = g.Receipt.ObjectID
+	row := api.Footage{Serial: serial, Seq: seq, Officer: h.Officer, Unit: h.Unit, Start: h.Start, End: h.End,
+		CaseTag: h.CaseTag, Object: h.Object, Links: []api.CaseLink{}}
+	if row.Object != "" {
 		hs, err := c.o.Store.Holds(r.ctx, objectID(row.Object))
 		if err != nil {
 			return row, err
 		}
 		row.Held = len(hs) > 0 && hs[len(hs)-1].Held
 	}
-	ls, err := c.o.Store.CaseLinks(r.ctx, serial, seq)
-	if err != nil {
-		return row, err
-	}
-	for _, l := range ls {
+	for _, l := range h.Links {
 		row.Links = append(row.Links, api.CaseLink{Case: l.Case, Type: l.Type, Party: l.Party, By: l.By.Name, Role: l.By.Role, Reason: l.Reason, At: l.At})
 	}
 	return row, nil

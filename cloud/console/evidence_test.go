@@ -27,8 +27,16 @@ import (
 )
 
 // footage commits b as serial's segment seq reported by dock (both
-// stores, with the collector's receipt, as an upload would).
+// stores, with the collector's receipt for dock's upload, as an upload
+// would).
 func (w *world) footage(t *testing.T, dock, serial string, seq uint64, officer, caseTag string, b []byte) string {
+	t.Helper()
+	return w.footageVia(t, dock, dock, serial, seq, officer, caseTag, b)
+}
+
+// footageVia is footage uploaded by dock uploader ("": a receipt naming
+// no dock, as before migration 0016) and reported by dock.
+func (w *world) footageVia(t *testing.T, uploader, dock, serial string, seq uint64, officer, caseTag string, b []byte) string {
 	t.Helper()
 	ctx := context.Background()
 	s := sha256.Sum256(b)
@@ -60,7 +68,7 @@ func (w *world) footage(t *testing.T, dock, serial string, seq uint64, officer, 
 	}
 	r := wire.Receipt{ObjectID: obj.Ref(), Device: serial, Seq: seq, SHA256: obj.ID, Size: obj.Size, StoredAt: time.Now().UTC()}
 	r.Sign(wire.KeyID(w.key.Public().(ed25519.PublicKey)), w.key)
-	if err := w.st.RecordReceipt(ctx, r); err != nil {
+	if err := w.st.RecordReceiptFrom(ctx, r, uploader); err != nil {
 		t.Fatal(err)
 	}
 	return obj.ID

@@ -119,9 +119,8 @@ type CaseHit struct {
 	Serial  string
 	Seq     uint64
 	Officer string
-	// Unit is the segment's unit: the recorder's enrolled unit, else the
-	// unit of the dock that reported the segment (recorders not enrolled,
-	// as in the demo); "" if neither has one.
+	// Unit is the footage's unit (segmentUnit): who may find, view and
+	// export it. "" if it has none.
 	Unit    string
 	Start   time.Time
 	End     time.Time
@@ -130,9 +129,41 @@ type CaseHit struct {
 	Links   []CaseLink
 }
 
-// segmentUnit is the SQL of a segment's unit (CaseHit.Unit), for a query
-// joining segments g, recorders r and docks d.
-const segmentUnit = `COALESCE(NULLIF(r.unit, ''), d.unit, '')`
+// footageUnit is the SQL of the unit a segment's footage belongs to, NULL
+// if none is known. It is the one judgement of whose footage a segment
+// is: every query of it (FindFootage, Footage, LinkedFootage, AccessLog,
+// ReceiptsOf) reads this, over the segment g, its receipt c, its
+// recorder r, the dock cd whose upload the receipt was issued for and the
+// dock d that reported the segment (footageDocks joins the two docks):
+//
+//   - the recorder's enrolled unit (DESIGN.md: the unit comes from
+//     enrolment, never from a report);
+//   - else, for a recorder enrolled nowhere (the default policy accepts
+//     its footage from any dock), the unit of the receipt's uploading
+//     dock: set by the first receipt and never changed, where the
+//     reporting dock follows the newest manifest and any dock may report
+//     one, so that a dock of another unit that reports the segment (it
+//     need know only its hash, size and times) does not make the footage
+//     its unit's; NULL if that dock is not in the registry;
+//   - else (a receipt naming no dock, recorded before migration 0016, or
+//     no receipt yet) the unit of the dock that reported the segment.
+const footageUnit = `CASE WHEN r.unit <> '' THEN r.unit WHEN c.dock IS NOT NULL THEN cd.unit ELSE d.unit END`
+
+// segmentUnit is footageUnit with "" for none (CaseHit.Unit).
+const segmentUnit = `COALESCE(` + footageUnit + `, '')`
+
+// footageDocks joins the docks footageUnit reads to a query over segments
+// g and receipts c (either may be outer-joined).
+const footageDocks = ` LEFT JOIN docks d ON d.id = g.dock LEFT JOIN docks cd ON cd.id = c.dock`
+
+// footageFrom is the FROM clause of a query of segments g with what
+// footageUnit reads.
+const footageFrom = ` FROM segments g LEFT JOIN recorders r ON r.serial = g.serial
+		LEFT JOIN receipts c ON c.device = g.serial AND c.seq = g.seq` + footageDocks
+
+// hitCols selects a CaseHit for caseHits, from footageFrom.
+const hitCols = `SELECT g.serial, g.seq, g.officer, ` + segmentUnit + `, g.corr_start_ns, g.corr_end_ns, g.case_tag,
+		COALESCE(c.object_id, '')`
 
 // inList appends to where a condition that expr is one of vs (false for
 // none), and its arguments to args.
@@ -187,15 +218,26 @@ func (s *Store) FindFootage(ctx context.Context, q CaseQuery) ([]CaseHit, error)
 		add(`(g.corr_start_ns > ? OR g.corr_start_ns = ? AND (g.serial > ? OR g.serial = ? AND g.seq > ?))`,
 			ns, ns, a.Serial, a.Serial, int64(a.Seq))
 	}
-	query := `SELECT g.serial, g.seq, g.officer, ` + segmentUnit + `, g.corr_start_ns, g.corr_end_ns, g.case_tag,
-		COALESCE(c.object_id, '') FROM segments g LEFT JOIN recorders r ON r.serial = g.serial
-		LEFT JOIN docks d ON d.id = g.dock
-		LEFT JOIN receipts c ON c.device = g.serial AND c.seq = g.seq`
+	query := hitCols + footageFrom
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	args = append(args, q.Limit)
 	return s.caseHits(ctx, "find footage", query+` ORDER BY g.corr_start_ns, g.serial, g.seq LIMIT ?`, args...)
+}
+
+// Footage returns segment serial/seq with its unit (CaseHit.Unit), its
+// receipt's object and its case links; false if there is no such
+// segment. It is the console's one view of whose footage a segment is.
+func (s *Store) Footage(ctx context.Context, serial string, seq uint64) (CaseHit, bool, error) {
+	if seq > math.MaxInt64 {
+		return CaseHit{}, false, nil
+	}
+	hits, err := s.caseHits(ctx, "footage", hitCols+footageFrom+` WHERE g.serial = ? AND g.seq = ?`, serial, int64(seq))
+	if err != nil || len(hits) == 0 {
+		return CaseHit{}, false, err
+	}
+	return hits[0], true, nil
 }
 
 // caseHits runs a query selecting a segment's serial, seq, officer, unit,

@@ -131,7 +131,7 @@ type AccessQuery struct {
 // accessUnit is the SQL of "the accessed object is footage of a unit
 // that" (the condition follows), for a query over footage_access.
 const accessUnit = `EXISTS (SELECT 1 FROM receipts c JOIN segments g ON g.serial = c.device AND g.seq = c.seq
-	LEFT JOIN recorders r ON r.serial = g.serial LEFT JOIN docks d ON d.id = g.dock
+	LEFT JOIN recorders r ON r.serial = g.serial` + footageDocks + `
 	WHERE c.object_id = footage_access.object_id AND `
 
 // AccessLog reads the footage access log (who viewed or exported what,

@@ -132,11 +132,12 @@ type HeldReceipt struct {
 	// Dock is the dock whose upload the receipt was issued for; "" if
 	// unknown (recorded before migration 0016, or not for an upload).
 	Dock string
-	// Unit is the footage's unit, judged as a segment's is (segmentUnit,
-	// the console's footageFor): its recorder's enrolled unit, else the
-	// unit of Dock. UnitKnown is false when neither is known: a recorder
-	// enrolled nowhere, and a receipt naming no dock or a dock the
-	// registry does not hold.
+	// Unit is the footage's unit, judged as a segment's is (footageUnit,
+	// which the console's footageFor reads too): its recorder's enrolled
+	// unit, else the unit of Dock, else (Dock "") the unit of the dock
+	// that reported the segment. UnitKnown is false when none is known: a
+	// recorder enrolled nowhere, and a receipt naming a dock the registry
+	// does not hold, or naming no dock for a segment not yet reported.
 	Unit      string
 	UnitKnown bool
 }
@@ -149,8 +150,8 @@ func (s *Store) ReceiptsOf(ctx context.Context, sha256hex string, limit int) ([]
 		limit = 100
 	}
 	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT c.device, c.seq, c.object_id, c.sha256, c.size, c.stored_ns, c.key_id,
-		c.signature, COALESCE(c.dock, ''), COALESCE(NULLIF(r.unit, ''), d.unit) FROM receipts c
-		LEFT JOIN recorders r ON r.serial = c.device LEFT JOIN docks d ON d.id = c.dock
+		c.signature, COALESCE(c.dock, ''), `+footageUnit+` FROM receipts c
+		LEFT JOIN recorders r ON r.serial = c.device LEFT JOIN segments g ON g.serial = c.device AND g.seq = c.seq`+footageDocks+`
 		WHERE c.sha256 = ? ORDER BY c.device, c.seq LIMIT ?`), sha256hex, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: receipts of %.64s: %w", sha256hex, err)

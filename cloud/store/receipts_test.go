@@ -204,9 +204,11 @@ func TestFootageAccessLog(t *testing.T) {
 }
 
 // ReceiptsOf gives each receipt of a footage the dock whose upload it was
-// issued for (the first receipt's, kept) and the footage's unit: the
-// recorder's enrolled unit, else that dock's; unknown for a recorder
-// enrolled nowhere whose receipt names no dock (as before migration 0016).
+// issued for (the first receipt's, kept) and the footage's unit
+// (footageUnit): the recorder's enrolled unit, else that dock's (unknown
+// if the registry does not hold it, whoever reported the segment), else,
+// for a receipt naming no dock (as before migration 0016), the unit of
+// the dock that reported the segment; unknown if none did.
 func TestReceiptsOfUnit(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -252,6 +254,8 @@ func TestReceiptsOfUnit(t *testing.T) {
 		if err := s.RecordReceipt(ctx, rec("OLD", 2)); err != nil {
 			t.Fatal(err)
 		}
+		// OLD/1 and FREE/3 reported by dock-1 (of unit-1).
+		commit(t, s, msg(t, "dock-1", "m1", t0, manifest("OLD", 1, t0, 0)), msg(t, "dock-1", "m2", t0, manifest("FREE", 3, t0, 0)))
 		hs, err := s.ReceiptsOf(ctx, sum, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -264,7 +268,7 @@ func TestReceiptsOfUnit(t *testing.T) {
 			known bool
 		}
 		want := []got{{"ENR", 1, "dock-2", "unit-1", true}, {"FREE", 1, "dock-2", "unit-2", true}, {"FREE", 2, "dock-0", "", true},
-			{"FREE", 3, "ghost", "", false}, {"OLD", 1, "", "", false}, {"OLD", 2, "", "", false}}
+			{"FREE", 3, "ghost", "", false}, {"OLD", 1, "", "unit-1", true}, {"OLD", 2, "", "", false}}
 		if len(hs) != len(want) {
 			t.Fatalf("ReceiptsOf = %+v, want %d receipts", hs, len(want))
 		}

@@ -38,9 +38,8 @@ func (s *Store) LinkedFootage(ctx context.Context, afterSerial string, afterSeq 
 	if afterSeq > math.MaxInt64 {
 		afterSeq = math.MaxInt64
 	}
-	return s.caseHits(ctx, "linked footage", `SELECT g.serial, g.seq, g.officer, `+segmentUnit+`, g.corr_start_ns,
-		g.corr_end_ns, g.case_tag, c.object_id FROM segments g LEFT JOIN recorders r ON r.serial = g.serial
-		LEFT JOIN docks d ON d.id = g.dock JOIN receipts c ON c.device = g.serial AND c.seq = g.seq
+	return s.caseHits(ctx, "linked footage", hitCols+` FROM segments g LEFT JOIN recorders r ON r.serial = g.serial
+		JOIN receipts c ON c.device = g.serial AND c.seq = g.seq`+footageDocks+`
 		WHERE EXISTS (SELECT 1 FROM case_links l WHERE l.serial = g.serial AND l.seq = g.seq)
 		AND (g.serial > ? OR (g.serial = ? AND g.seq > ?))
 		ORDER BY g.serial, g.seq LIMIT ?`, afterSerial, afterSerial, int64(afterSeq), limit)

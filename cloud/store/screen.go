@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -20,15 +21,20 @@ import (
 // progress for a recorder the recorder policy keeps from the dock
 // (RecorderPolicy.judge: enrolled to another unit, not enrolled under
 // RecordersEnrolledOnly, not authenticated by the dock under
-// RecordersAuthenticated), and a health report dated beyond the allowed
+// RecordersAuthenticated), a segment manifest of a recorder enrolled
+// nowhere from a dock of another unit than the dock whose upload the
+// segment's receipt was issued for (heldBy: the footage's unit, which the
+// report would not change, but the segment's reporting dock is the
+// newest manifest's), and a health report dated beyond the allowed
 // skew ahead of the collector's clock, which would otherwise win "newest"
 // for ever, or long before the recorder was enrolled
 // (Opts.BeforeEnrolment). A dropped message is still committed as a
 // message id, so the dock's outbox is acknowledged and stops resending; it
 // changes nothing else. Each refusal is logged, counted in the alert's
 // count, and raises an alert to the recorder's enrolled unit (else the
-// dock's). Segment manifests are not refused for their times: footage
-// recorded before enrolment is evidence all the same.
+// dock's; the footage's for a manifest of another unit's footage).
+// Segment manifests are not refused for their times: footage recorded
+// before enrolment is evidence all the same.
 func (w *writer) screen(ctx context.Context) error {
 	type pair = dockSerial
 	verdicts := map[pair]Access{}
@@ -89,6 +95,10 @@ func (w *writer) screen(ctx context.Context) error {
 		}
 		verdicts[p] = v
 	}
+	held, err := w.heldBy(ctx, verdicts)
+	if err != nil {
+		return err
+	}
 	now := time.Unix(0, w.now).UTC()
 	limit := now.Add(w.s.skew)
 	kept := w.fresh[:0:0]
@@ -131,6 +141,19 @@ func (w *writer) screen(ctx context.Context) error {
 				Severity: "warning", Unit: v.AlertUnit, Serial: serial, Dock: m.Env.Dock,
 				Title:  fmt.Sprintf("Dock %s reported on recorder %s, which it may not handle", m.Env.Dock, serial),
 				Detail: v.Reason + "; the " + m.Env.Type + " report is ignored"}
+		} else if b, ok := m.Body.(*wire.SegmentManifest); ok && !v.Enrolled {
+			if h, ok := held[segKey{b.Serial, b.Seq}]; ok && h.unit != v.DockUnit {
+				// Footage of another unit (footageUnit): the report could
+				// not make it this dock's unit's, but it would make this
+				// dock the segment's reporter. The alert goes to the
+				// footage's unit, under a key of its own, so nothing of
+				// it reaches an alert of the reporting dock's unit.
+				alert = Alert{Key: fmt.Sprintf("%s/report/%s/%s/%d", KindRecorderRefused, m.Env.Dock, serial, b.Seq),
+					Kind: KindRecorderRefused, Severity: "warning", Unit: h.unit, Serial: serial, Seq: b.Seq, Dock: m.Env.Dock,
+					Title: fmt.Sprintf("Dock %s reported segment %d of recorder %s, footage of another unit", m.Env.Dock, b.Seq, serial),
+					Detail: fmt.Sprintf("recorder %s is enrolled nowhere and its segment %d was uploaded by dock %s of unit %q; dock %s serves unit %q; the %s report is ignored",
+						serial, b.Seq, h.dock, h.unit, m.Env.Dock, v.DockUnit, m.Env.Type)}
+			}
 		}
 		if alert.Key == "" {
 			kept = append(kept, i)
@@ -152,6 +175,47 @@ func (w *writer) screen(ctx context.Context) error {
 	}
 	w.fresh = kept
 	return nil
+}
+
+// heldDock is the dock whose upload a segment's receipt was issued for,
+// and its unit.
+type heldDock struct{ dock, unit string }
+
+// heldBy returns, for the segments the batch's allowed manifests report
+// of recorders enrolled nowhere, the dock whose upload their receipt was
+// issued for and its unit, where the receipt names a dock the registry
+// holds: the footage's unit (footageUnit), which a manifest from a dock of
+// another unit may not report on (screen). One statement per batch.
+func (w *writer) heldBy(ctx context.Context, verdicts map[dockSerial]Access) (map[segKey]heldDock, error) {
+	seen := map[segKey]bool{}
+	var rows [][]any
+	for _, i := range w.fresh {
+		m := w.msgs[i]
+		b, ok := m.Body.(*wire.SegmentManifest)
+		if !ok || b.Seq > math.MaxInt64 || seen[segKey{b.Serial, b.Seq}] {
+			continue
+		}
+		if v := verdicts[dockSerial{m.Env.Dock, b.Serial}]; !v.Allowed || v.Enrolled {
+			continue
+		}
+		seen[segKey{b.Serial, b.Seq}] = true
+		rows = append(rows, []any{b.Serial, int64(b.Seq)})
+	}
+	out := map[segKey]heldDock{}
+	err := w.s.withRowsOn(ctx, w.tx, `serial TEXT, seq BIGINT`, rows, `SELECT w.serial, w.seq, c.dock, cd.unit
+		FROM w CROSS JOIN receipts c JOIN docks cd ON cd.id = c.dock WHERE c.device = w.serial AND c.seq = w.seq`, nil,
+		func(rs *sql.Rows) error {
+			var k segKey
+			var seq int64
+			var h heldDock
+			if err := rs.Scan(&k.serial, &seq, &h.dock, &h.unit); err != nil {
+				return err
+			}
+			k.seq = uint64(seq)
+			out[k] = h
+			return nil
+		})
+	return out, err
 }
 
 // recorderOf names the recorder a report is about, for the reports a dock

@@ -70,30 +70,31 @@ const maxClaimReceipts = 100
 // mayClaim checks, before m's segment is receipted to an object, that the
 // footage does not thereby become viewable by another unit. A receipt
 // binds footage to a segment, and who may view or export a segment
-// follows its unit (its recorder's enrolled unit, else the unit of the
-// dock that reported it: the console's footageFor): without this check a
-// dock that learnt the SHA-256 of another unit's footage could have it
-// receipted, with no byte sent (the held-object shortcut of create) or by
-// sending it, as a segment of its own recorder, and its unit's
-// supervisors could then play or export the other unit's footage. For
+// follows its unit (store.CaseHit.Unit, the console's footageFor: its
+// recorder's enrolled unit, else the unit of the dock whose upload its
+// receipt was issued for): without this check a dock that learnt the
+// SHA-256 of another unit's footage could have it receipted, with no byte
+// sent (the held-object shortcut of create) or by sending it, as a
+// segment of its own recorder, and its unit's supervisors could then
+// play or export the other unit's footage. For
 // every other receipt of the footage:
 //
 //   - m's dock must be allowed to handle that receipt's recorder, by the
 //     recorder policy that judges its uploads (may);
-//   - where the store knows the footage's unit (store.HeldReceipt.Unit:
-//     its recorder's enrolled unit, else the unit of the dock whose upload
-//     it was receipted for: the dock that reports the segment too, kept
-//     as first receipted where a segment's reporting dock follows its
-//     newest manifest), m's segment must be of that unit: m's recorder's
-//     enrolled unit, else m's dock's.
+//   - where the store knows the footage's unit (store.HeldReceipt.Unit,
+//     judged as the console judges it: its recorder's enrolled unit, else
+//     the unit of the dock whose upload it was receipted for, kept as
+//     first receipted, else, for a receipt naming no dock, the unit of
+//     the dock that reported the segment), m's segment must be of that
+//     unit: m's recorder's enrolled unit, else m's dock's.
 //
 // The first rule cannot protect footage of a recorder enrolled nowhere,
 // which the default policy accepts from any dock; the second does: such
 // footage may be claimed by the dock that uploaded it and by the other
 // docks of its unit (a recorder moved between them), by no other unit's
 // dock. A receipt naming no dock (recorded before migration 0016) of a
-// recorder enrolled nowhere has no known unit: the first rule alone
-// applies, as it did before. m's own receipt (a retry of the same upload)
+// recorder enrolled nowhere whose segment no dock has reported has no
+// known unit: the first rule alone applies, as it did before. m's own receipt (a retry of the same upload)
 // binds nothing new and is not judged. A refusal is a 403 with the reason,
 // counted, logged, and an alert to the footage's unit; the dock is told
 // only claimRefused (not which recorder, segment or unit holds it), and
