@@ -164,7 +164,7 @@ func TestClaimOfAnotherUnitsUnenrolledFootageRefused(t *testing.T) {
 			}
 		}
 		as := e.alerts(t, store.KindRecorderRefused)
-		if len(as) != 1 || as[0].Unit != "unit-1" || as[0].Serial != "FREE-A" || as[0].Dock != dockB ||
+		if len(as) != 1 || as[0].Unit != "unit-1" || as[0].Serial != "FREE-A" || as[0].Dock != dockB || as[0].Key != "recorder-refused/claim/unit-1/dock-b/FREE-A" ||
 			!strings.Contains(as[0].Detail, "claimed as FREE-B") || strings.Contains(as[0].Detail, aRec.ObjectID) {
 			t.Fatalf("alerts: %+v", as)
 		}

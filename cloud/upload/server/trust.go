@@ -37,9 +37,9 @@ func (s *Server) mayFor(w http.ResponseWriter, r *http.Request, dock, device, cl
 		return true
 	}
 	if claim != "" {
-		s.refuse(w, r, dock, device, a.AlertUnit, claim+": "+a.Reason, claimRefused)
+		s.refuse(w, r, true, dock, device, a.AlertUnit, claim+": "+a.Reason, claimRefused)
 	} else {
-		s.refuse(w, r, dock, device, a.AlertUnit, a.Reason, a.Reason)
+		s.refuse(w, r, false, dock, device, a.AlertUnit, a.Reason, a.Reason)
 	}
 	return false
 }
@@ -50,14 +50,20 @@ func (s *Server) mayFor(w http.ResponseWriter, r *http.Request, dock, device, cl
 // the log say them.
 const claimRefused = "this footage is in the evidence store as a segment this dock may not claim"
 
-// refuse answers dock's upload concerning recorder device with the typed
+// refuse answers dock's upload concerning recorder device (its own, or,
+// for a claim, the recorder the footage is receipted to) with the typed
 // 403 saying told, counted and logged with why, and alerts unit's
-// custodians with why.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, dock, device, unit, why, told string) {
-	s.alert(r.Context(), store.Alert{Key: "recorder-refused/upload/" + dock + "/" + device, Kind: store.KindRecorderRefused,
-		Severity: "warning", Unit: unit, Serial: device, Dock: dock,
-		Title:  "Dock " + dock + " tried to upload footage for recorder " + device,
-		Detail: why, At: s.clock.Now()})
+// custodians with why. A claim's alert has a key of its own, with the
+// unit in it: an alert's unit never changes once raised, and an upload
+// refusal of the same dock and recorder may have gone to another unit
+// (the dock's), which must not be told the claim's details.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, claim bool, dock, device, unit, why, told string) {
+	key, title := "recorder-refused/upload/"+dock+"/"+device, "Dock "+dock+" tried to upload footage for recorder "+device
+	if claim {
+		key, title = "recorder-refused/claim/"+unit+"/"+dock+"/"+device, "Dock "+dock+" tried to claim footage of recorder "+device
+	}
+	s.alert(r.Context(), store.Alert{Key: key, Kind: store.KindRecorderRefused,
+		Severity: "warning", Unit: unit, Serial: device, Dock: dock, Title: title, Detail: why, At: s.clock.Now()})
 	if told != why {
 		s.log.Warn("upload: refused", "dock", dock, "device", device, "detail", why)
 	}
@@ -130,7 +136,7 @@ func (s *Server) mayClaim(w http.ResponseWriter, r *http.Request, m meta) bool {
 			unit = mine.RecorderUnit
 		}
 		if unit != h.Unit {
-			s.refuse(w, r, m.Dock, h.Device, h.Unit, fmt.Sprintf("%s: it is footage of unit %q, and %s/%d would be footage of unit %q",
+			s.refuse(w, r, true, m.Dock, h.Device, h.Unit, fmt.Sprintf("%s: it is footage of unit %q, and %s/%d would be footage of unit %q",
 				claim, h.Unit, m.Device, m.Seq, unit), claimRefused)
 			return false
 		}
