@@ -66,10 +66,13 @@ func TestRevokedDock(t *testing.T) {
 				}
 				return err
 			}
-			footage := bytes.Repeat([]byte("revocation "), 1000)
-			s := sha256.Sum256(footage)
-			sum := hex.EncodeToString(s[:])
 			uploadAs := func(dock, tok string, seq uint64) error {
+				// Each dock's recorder its own footage: the same bytes
+				// from another unit's dock would be a claim of unit-a's
+				// footage, refused whatever the certificates.
+				footage := bytes.Repeat([]byte("revocation "+dock+" "), 1000)
+				s := sha256.Sum256(footage)
+				sum := hex.EncodeToString(s[:])
 				tr := http.DefaultTransport.(*http.Transport).Clone()
 				tr.TLSClientConfig = certs[dock]
 				c, err := uploader.NewClient(uploader.ClientOpts{BaseURL: col.UploadURL(), Dock: dock, Token: tok,
