@@ -105,7 +105,7 @@ func indexOf(r *wire.AuditRecord) int64 {
 }
 
 // Append seals rec after the last record, writes it and syncs the file. Only
-// Action, Slot, Serial, Seq and Detail are taken from rec.
+// Action, Slot, Serial, Seq, Detail and Proof are taken from rec.
 func (l *Log) Append(rec wire.AuditRecord) (wire.AuditRecord, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

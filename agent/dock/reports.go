@@ -72,14 +72,24 @@ func (d *Dock) Checkout(c wire.Checkout) {
 
 // Audit implements slot.Reports: append to the hash-chained log, then ship.
 func (d *Dock) Audit(action string, slotIdx int, serial string, seq uint64, detail string) {
+	d.audit(wire.AuditRecord{Action: action, Slot: slotIdx, Serial: serial, Seq: seq, Detail: detail})
+}
+
+// Authenticated implements slot.Reports: the "authenticated" record
+// carries the recorder's proof.
+func (d *Dock) Authenticated(slotIdx int, serial, detail string, proof *wire.AuthProof) {
+	d.audit(wire.AuditRecord{Action: wire.AuditAuthenticated, Slot: slotIdx, Serial: serial, Detail: detail, Proof: proof})
+}
+
+func (d *Dock) audit(rec wire.AuditRecord) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rec, err := d.p.Audit.Append(wire.AuditRecord{Action: action, Slot: slotIdx, Serial: serial, Seq: seq, Detail: detail})
+	sealed, err := d.p.Audit.Append(rec)
 	if err != nil {
-		d.p.Log.Error("audit append failed", "action", action, "err", err)
+		d.p.Log.Error("audit append failed", "action", rec.Action, "err", err)
 		return
 	}
-	d.shipAudit(rec)
+	d.shipAudit(sealed)
 }
 
 // shipAudit queues an audit record under an id derived from its index, so

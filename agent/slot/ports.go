@@ -63,4 +63,8 @@ type Reports interface {
 	// Checkout reports that an officer took the recorder offered to them.
 	Checkout(c wire.Checkout)
 	Audit(action string, slot int, serial string, seq uint64, detail string)
+	// Authenticated records (wire.AuditAuthenticated) that the recorder
+	// proved holding its enrolled key, with its proof (DockLink §6.5) for
+	// the collector to check.
+	Authenticated(slot int, serial, detail string, proof *wire.AuthProof)
 }

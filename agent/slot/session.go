@@ -129,7 +129,7 @@ func (s *Slot) session(ctx context.Context) (linkLost bool) {
 // identify authenticates the recorder, reads its health and clock, sets the
 // clock and lists its segments.
 func (s *Slot) identify(ctx context.Context, c *docklink.Client) (*docking, bool) {
-	info, err := c.Authenticate(ctx, s.cfg.Keys)
+	info, proof, err := c.AuthenticateProof(ctx, s.cfg.Keys)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false
@@ -145,7 +145,7 @@ func (s *Slot) identify(ctx context.Context, c *docklink.Client) (*docking, bool
 	}
 	d := &docking{info: info}
 	s.update(true, func(st *wire.SlotState) { st.State, st.Serial = wire.SlotIdentified, info.Serial })
-	s.rep.Audit(wire.AuditAuthenticated, s.cfg.Index, info.Serial, 0, "firmware "+info.Firmware)
+	s.rep.Authenticated(s.cfg.Index, info.Serial, "firmware "+info.Firmware, wire.ProofOf(proof))
 
 	if d.status, err = c.Status(ctx); err != nil {
 		return s.linkFault(ctx, "status", err)

@@ -297,6 +297,7 @@ type reports struct {
 	checkouts []wire.Checkout
 	order     []string // "docking inventory", "manifest", "docking complete" as reported
 	audits    []string
+	proofs    []wire.AuditRecord // the "authenticated" records, with their proofs
 	health    []wire.DeviceHealth
 }
 
@@ -336,6 +337,12 @@ func (r *reports) Checkout(c wire.Checkout) {
 func (r *reports) Audit(action string, slot int, serial string, seq uint64, detail string) {
 	r.mu.Lock()
 	r.audits = append(r.audits, action)
+	r.mu.Unlock()
+}
+func (r *reports) Authenticated(slot int, serial, detail string, proof *wire.AuthProof) {
+	r.mu.Lock()
+	r.audits = append(r.audits, wire.AuditAuthenticated)
+	r.proofs = append(r.proofs, wire.AuditRecord{Action: wire.AuditAuthenticated, Slot: slot, Serial: serial, Detail: detail, Proof: proof})
 	r.mu.Unlock()
 }
 func (r *reports) last() wire.SlotState {

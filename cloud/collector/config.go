@@ -186,8 +186,11 @@ type Config struct {
 		// registry without recorders, the demo, keeps working; each such
 		// upload is counted); "enrolled-only" refuses those too;
 		// "authenticated" lets a dock handle exactly the recorders it has
-		// reported authenticating in its audit chain, whatever their unit
-		// (recorders that move between units' docks; store.RecordersAuthenticated).
+		// proved holding: an authenticated record in its audit chain whose
+		// recorder signature (DockLink §6.5) verifies with the recorder's
+		// enrolled key, whatever their unit; recorders not enrolled are
+		// refused (recorders that move between units' docks;
+		// store.RecordersAuthenticated).
 		Recorders string `yaml:"recorders"`
 		// ReportSkew is how far ahead of the collector's clock a report
 		// may be dated (default 5m); later ones change nothing.

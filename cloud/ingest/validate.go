@@ -120,6 +120,9 @@ var (
 		integer("pct", rangeMeasuredPct, false), integer("from_pct", rangePercent, true), integer("to_pct", rangePercent, true),
 		kind("at", fSetTime, true)}}
 
+	proofSpec = &objSpec{name: "proof", typ: reflect.TypeFor[wire.AuthProof](), fields: []field{
+		kind("at", fSetTime, true), str("salt", true, wire.MaxProofSalt), str("sig", true, wire.MaxProofSig)}}
+
 	inventorySpec = &objSpec{name: "segment", typ: reflect.TypeFor[wire.InventoryEntry](), fields: []field{
 		integer("seq", rangeUint64, true), kind("start", fTime, true), kind("end", fTime, true),
 		integer("size", rangeCount, true), kind("sha256", fSHA, true),
@@ -174,7 +177,7 @@ var (
 			integer("index", rangeUint64, true), kind("time", fSetTime, true),
 			{name: "action", kind: fString, required: true, minLen: 1, maxLen: 64}, integer("slot", rangeInt, true),
 			kind("serial", fOptID, false), integer("seq", rangeUint64, false), str("detail", false, 4096),
-			kind("prev", fSHA, true), kind("hash", fSHA, true)}},
+			{name: "proof", kind: fOptObject, obj: proofSpec}, kind("prev", fSHA, true), kind("hash", fSHA, true)}},
 
 		wire.TypeAck: {name: wire.TypeAck, typ: reflect.TypeFor[wire.Ack](), fields: []field{
 			{name: "ids", kind: fStrings, required: true, minLen: 0, maxLen: 10000},
@@ -286,7 +289,7 @@ func (o *objSpec) bind() error {
 }
 
 func bindSpecs() error {
-	for _, o := range []*objSpec{receiptSpec, measuredSpec, batterySpec, storageSpec, inventorySpec, refusalSpec, eventSpec} {
+	for _, o := range []*objSpec{receiptSpec, measuredSpec, batterySpec, storageSpec, inventorySpec, refusalSpec, eventSpec, proofSpec} {
 		if err := o.bind(); err != nil {
 			return err
 		}
@@ -676,6 +679,9 @@ func goRules(b wire.Body) error {
 		}
 		if b.Time.IsZero() {
 			return fmt.Errorf("%w: audit time missing", wire.ErrInvalid)
+		}
+		if p := b.Proof; p != nil && (p.At.IsZero() || len(p.Salt) > wire.MaxProofSalt || len(p.Signature) > wire.MaxProofSig) {
+			return fmt.Errorf("%w: audit proof time, salt or sig", wire.ErrInvalid)
 		}
 	}
 	return nil

@@ -115,7 +115,7 @@ func validBodies() map[string]wire.Body {
 			Receipt:             &wire.Receipt{ObjectID: "obj", Device: "R-1", Seq: 7, SHA256: sha, Size: 1 << 20, StoredAt: tv, KeyID: "k", Signature: "sig"},
 			FollowsInterruption: true},
 		wire.TypeAuditRecord: &wire.AuditRecord{Index: 3, Time: tv, Action: "docked", Slot: -1, Serial: "R-1", Seq: 2, Detail: "d",
-			Prev: sha, Hash: sha},
+			Proof: &wire.AuthProof{At: tv.Add(-time.Second), Salt: "AAECAwQFBgcICQoLDA0ODw==", Signature: "c2ln"}, Prev: sha, Hash: sha},
 		wire.TypeAck: &wire.Ack{IDs: []string{"a", "b"}, Refused: []wire.Refusal{{ID: "c", Reason: "schema"}}},
 		wire.TypeDocking: &wire.Docking{Serial: "R-1", DockedAt: tv, Phase: wire.DockingInventory, LastSeq: 9, Recording: true, Part: 1, Parts: 2,
 			Segments: []wire.InventoryEntry{{Seq: 7, Start: tv, End: tv.Add(time.Minute), Size: 5, SHA256: sha, StopCause: wire.StopFault},

@@ -64,11 +64,12 @@ func (w *writer) audit(ctx context.Context) error {
 		dock string
 		msg  string
 		rec  *wire.AuditRecord
+		i    int // the message's index in the batch
 	}
 	var ins []in
 	for _, i := range w.fresh {
 		if r, ok := w.msgs[i].Body.(*wire.AuditRecord); ok {
-			ins = append(ins, in{w.msgs[i].Env.Dock, w.msgs[i].Env.ID, r})
+			ins = append(ins, in{w.msgs[i].Env.Dock, w.msgs[i].Env.ID, r, i})
 		}
 	}
 	if len(ins) == 0 {
@@ -156,8 +157,12 @@ func (w *writer) audit(ctx context.Context) error {
 		}
 		r := *x.rec
 		known[k] = auditRow{rec: r, status: status}
+		proof, err := proofJSON(r.Proof)
+		if err != nil {
+			return err
+		}
 		rows = append(rows, []any{x.dock, int64(r.Index), r.Time.UnixNano(), r.Action, int64(r.Slot), r.Serial,
-			int64(r.Seq), r.Detail, r.Prev, r.Hash, status, x.msg, w.now})
+			int64(r.Seq), r.Detail, r.Prev, r.Hash, status, x.msg, w.now, proof, w.proven[x.i]})
 		// A stored successor that was waiting for this record.
 		nk := auditKey{x.dock, x.rec.Index + 1}
 		if next, ok := known[nk]; ok && next.stored && next.status == AuditPending {
@@ -174,7 +179,8 @@ func (w *writer) audit(ctx context.Context) error {
 		}
 	}
 	if err := w.s.multi(ctx, w.tx, "audit_records", `dock TEXT, idx BIGINT, time_ns BIGINT, action TEXT, slot BIGINT,
-		serial TEXT, seq BIGINT, detail TEXT, prev TEXT, hash TEXT, status TEXT, msg_id TEXT, received_ns BIGINT`, `ON CONFLICT (dock, idx) DO NOTHING`, rows, nil); err != nil {
+		serial TEXT, seq BIGINT, detail TEXT, prev TEXT, hash TEXT, status TEXT, msg_id TEXT, received_ns BIGINT, proof TEXT,
+		proof_key TEXT`, `ON CONFLICT (dock, idx) DO NOTHING`, rows, nil); err != nil {
 		return fmt.Errorf("records: %w", err)
 	}
 	for _, u := range updates {
@@ -204,7 +210,7 @@ func (w *writer) loadAudit(ctx context.Context, want map[auditKey]bool) (map[aud
 	}
 	known := map[auditKey]auditRow{}
 	sel, from := w.s.d.rowSource([]column{{"dock", "TEXT"}, {"idx", "BIGINT"}})
-	q := w.s.d.q(`SELECT dock, idx, time_ns, action, slot, serial, seq, detail, prev, hash, status
+	q := w.s.d.q(`SELECT ` + auditColumns + `
 		FROM audit_records WHERE (dock, idx) IN (SELECT ` + sel + ` ` + from + `)`)
 	for start := 0; start < len(keys); start += maxRowsPerStatement {
 		js, err := json.Marshal(keys[start:min(len(keys), start+maxRowsPerStatement)])
@@ -231,15 +237,33 @@ func (w *writer) loadAudit(ctx context.Context, want map[auditKey]bool) (map[aud
 	return known, nil
 }
 
+// auditColumns are the columns scanAudit reads.
+const auditColumns = `dock, idx, time_ns, action, slot, serial, seq, detail, prev, hash, status, proof`
+
 func scanAudit(rs *sql.Rows, dock *string) (wire.AuditRecord, string, error) {
 	var r wire.AuditRecord
 	var idx, tns, slot, seq int64
-	var st string
-	if err := rs.Scan(dock, &idx, &tns, &r.Action, &slot, &r.Serial, &seq, &r.Detail, &r.Prev, &r.Hash, &st); err != nil {
+	var st, proof string
+	if err := rs.Scan(dock, &idx, &tns, &r.Action, &slot, &r.Serial, &seq, &r.Detail, &r.Prev, &r.Hash, &st, &proof); err != nil {
 		return r, "", err
 	}
 	r.Index, r.Time, r.Slot, r.Seq = uint64(idx), time.Unix(0, tns).UTC(), int(slot), uint64(seq)
+	if proof != "" {
+		r.Proof = new(wire.AuthProof)
+		if err := json.Unmarshal([]byte(proof), r.Proof); err != nil {
+			return r, "", fmt.Errorf("audit record %d proof: %w", r.Index, err)
+		}
+	}
 	return r, st, nil
+}
+
+// proofJSON is how audit_records.proof holds a record's proof: "" for none.
+func proofJSON(p *wire.AuthProof) (string, error) {
+	if p == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(p)
+	return string(b), err
 }
 
 // AuditBreaks lists every flagged break, oldest first.
@@ -285,7 +309,7 @@ func (s *Store) AuditStalled(ctx context.Context, before time.Time, limit int) (
 	if limit <= 0 {
 		limit = 1000
 	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT dock, idx, time_ns, action, slot, serial, seq, detail, prev, hash, status
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT `+auditColumns+`
 		FROM audit_records WHERE status = ? AND received_ns < ? ORDER BY received_ns, dock, idx LIMIT ?`),
 		AuditPending, before.UnixNano(), limit)
 	if err != nil {
@@ -303,7 +327,7 @@ func (s *Store) AuditRecords(ctx context.Context, dock string, from uint64, limi
 	if from > 1<<63-1 {
 		return nil, nil
 	}
-	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT dock, idx, time_ns, action, slot, serial, seq, detail, prev, hash, status
+	rs, err := s.db.QueryContext(ctx, s.d.q(`SELECT `+auditColumns+`
 		FROM audit_records WHERE dock = ? AND idx >= ? ORDER BY idx LIMIT ?`), dock, int64(from), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit records: %w", err)

@@ -255,6 +255,9 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, msgs []Incoming) ([]bo
 		return dup, nil, nil
 	}
 	w := writer{s: s, tx: tx, msgs: msgs, fresh: fresh, now: now}
+	if err := w.proofs(ctx); err != nil {
+		return nil, nil, fmt.Errorf("proofs: %w", err)
+	}
 	if err := w.screen(ctx); err != nil {
 		return nil, nil, fmt.Errorf("screen: %w", err)
 	}
@@ -285,6 +288,10 @@ type writer struct {
 	enrolledUnit map[string]string
 	// refused counts the reports screen refused, by alert kind.
 	refused map[string]int
+	// proven is, for the batch's "authenticated" audit records whose proof
+	// verified (proofs), by message index, the enrolled key it verified
+	// with (base64).
+	proven map[int]string
 	// spans are the longest spans the batch writes, by recorder
 	// (raiseSpan): the spans step raises recorder_spans to them.
 	spans map[string]*spanMax

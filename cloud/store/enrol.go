@@ -32,13 +32,21 @@ const (
 	// production, once every recorder is enrolled.
 	RecordersEnrolledOnly RecorderPolicy = "enrolled-only"
 	// RecordersAuthenticated lets a dock handle exactly the recorders it
-	// has reported authenticating: an "authenticated" record for the
-	// serial in its audit chain (wire.AuditAuthenticated, written when the
-	// dock checked the recorder's Ed25519 key; a record whose hash does not
-	// verify does not count), whatever unit enrolment binds the recorder
-	// to. For fleets whose recorders move between units' docks. It trusts
-	// the dock's word, kept in its hash-chained log, on which recorders it
-	// held: a dock that lies there is named by its own chain.
+	// has proved holding, whatever unit enrolment binds them to: an
+	// "authenticated" record for the serial in its audit chain
+	// (wire.AuditAuthenticated, written when the dock checked the
+	// recorder's Ed25519 key) whose hash verifies and whose proof
+	// (wire.AuthProof, DockLink §6.5) verifies with the recorder's
+	// enrolled key for this dock (wire.AuditRecord.VerifyProof: the nonce
+	// recomputed from the record's dock, time and salt). The chain has no
+	// secret, so the dock's word alone does not count: a record without a
+	// proof, with one that does not verify (counted, logged and alerted as
+	// a refusal when it arrives), or with one copied from another dock's
+	// chain gives nothing. A recorder not enrolled has no key to check, so
+	// no dock can handle it under this policy. A proof is checked once, on
+	// arrival, with the key enrolled then; a recorder re-enrolled with
+	// another key must be proved again. For fleets whose recorders move
+	// between units' docks.
 	RecordersAuthenticated RecorderPolicy = "authenticated"
 )
 
@@ -55,14 +63,15 @@ func ParseRecorderPolicy(s string) (RecorderPolicy, error) {
 }
 
 // standing is what the collector knows of a dock and a recorder: their
-// enrolment and whether the dock reported authenticating the recorder
-// (looked up only under RecordersAuthenticated).
+// enrolment and whether the dock proved holding the recorder (an
+// "authenticated" audit record whose proof verified with the recorder's
+// enrolled key; looked up only under RecordersAuthenticated).
 type standing struct {
-	dock, serial  string
-	dockUnit      string
-	enrolled      bool // the recorder is enrolled
-	recUnit       string
-	authenticated bool
+	dock, serial string
+	dockUnit     string
+	enrolled     bool // the recorder is enrolled
+	recUnit      string
+	proven       bool
 }
 
 // judge is the one rule of which recorders a dock may handle, for uploads
@@ -74,10 +83,13 @@ func (p RecorderPolicy) judge(st standing) Access {
 		a.AlertUnit = st.recUnit
 	}
 	switch {
-	case p == RecordersAuthenticated && !st.authenticated:
-		a.Reason = fmt.Sprintf("dock %s has not reported authenticating recorder %s", st.dock, st.serial)
+	case p == RecordersAuthenticated && !st.enrolled:
+		a.Reason = fmt.Sprintf("recorder %s is not enrolled: there is no key to check dock %s's proof of holding it", st.serial, st.dock)
+	case p == RecordersAuthenticated && !st.proven:
+		a.Reason = fmt.Sprintf("dock %s has not proved holding recorder %s (no authenticated record whose recorder signature verifies with its enrolled key)",
+			st.dock, st.serial)
 	case p == RecordersAuthenticated:
-		a.Allowed, a.UnenrolledAccepted = true, !st.enrolled
+		a.Allowed = true
 	case st.enrolled && st.recUnit != st.dockUnit:
 		a.Reason = fmt.Sprintf("recorder %s is enrolled to unit %s; dock %s serves unit %q", st.serial, st.recUnit, st.dock, st.dockUnit)
 	case st.enrolled:
@@ -303,8 +315,9 @@ func (s *Store) RecorderAccess(ctx context.Context, dock, serial string) (Access
 		return Access{}, fmt.Errorf("store: recorder access: %w", err)
 	}
 	if s.policy == RecordersAuthenticated {
-		err := s.db.QueryRowContext(ctx, s.d.q(`SELECT EXISTS (SELECT 1 FROM audit_records
-			WHERE dock = ? AND serial = ? AND action = ? AND status <> ?)`), dock, serial, wire.AuditAuthenticated, AuditBroken).Scan(&st.authenticated)
+		err := s.db.QueryRowContext(ctx, s.d.q(`SELECT EXISTS (SELECT 1 FROM audit_records a
+			JOIN recorders r ON r.serial = a.serial AND r.public_key = a.proof_key
+			WHERE a.dock = ? AND a.serial = ? AND a.action = ? AND a.status <> ?)`), dock, serial, wire.AuditAuthenticated, AuditBroken).Scan(&st.proven)
 		if err != nil {
 			return Access{}, fmt.Errorf("store: recorder access: %w", err)
 		}

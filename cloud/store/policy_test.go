@@ -2,26 +2,61 @@ package store
 
 import (
 	"context"
+	"crypto/ed25519"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berthdock/berth/cloud/wire"
+	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
-// authRecords returns dock's audit chain authenticating serials in order;
-// the record for a serial in forged carries a hash that does not verify.
-func authRecords(t *testing.T, dock string, serials []string, forged map[string]bool) []*wire.AuditRecord {
+// authRec is one "authenticated" record of a dock's chain in a test: the
+// recorder, and how the record is made.
+type authRec struct {
+	serial string
+	key    byte   // seed byte of the key that signs the proof (testPriv)
+	forge  string // "": genuine; "hash": a hash that does not verify; "none": no proof; "from:<dock>": the proof another dock got
+}
+
+// testPriv is the private key of testKey(b).
+func testPriv(b byte) ed25519.PrivateKey {
+	seed := make([]byte, ed25519.SeedSize)
+	seed[0] = b
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+// proofFor is the proof recorder serial, holding testPriv(key), gives dock
+// when challenged at at (DockLink §6.5).
+func proofFor(dock, serial string, key byte, at time.Time) *wire.AuthProof {
+	p := docklink.AuthProof{Dock: dock, At: at, Serial: serial}
+	for i := range p.Salt {
+		p.Salt[i] = byte(i) ^ key
+	}
+	n := p.Nonce()
+	p.Signature = [64]byte(ed25519.Sign(testPriv(key), docklink.AuthMessage(n, serial)))
+	return wire.ProofOf(p)
+}
+
+// authRecords returns dock's audit chain authenticating recs in order.
+func authRecords(t *testing.T, dock string, recs ...authRec) []*wire.AuditRecord {
 	t.Helper()
 	var out []*wire.AuditRecord
 	var prev *wire.AuditRecord
-	for i, s := range serials {
-		r := &wire.AuditRecord{Time: t0.Add(time.Duration(i) * time.Second), Action: wire.AuditAuthenticated, Slot: 1, Serial: s,
-			Detail: "firmware 2.1.0"}
+	for i, a := range recs {
+		at := t0.Add(time.Duration(i) * time.Second)
+		r := &wire.AuditRecord{Time: at, Action: wire.AuditAuthenticated, Slot: 1, Serial: a.serial, Detail: "firmware 2.1.0"}
+		switch other, copied := strings.CutPrefix(a.forge, "from:"); {
+		case copied:
+			r.Proof = proofFor(other, a.serial, a.key, at)
+		case a.forge != "none":
+			r.Proof = proofFor(dock, a.serial, a.key, at)
+		}
 		if err := r.Seal(dock, prev); err != nil {
 			t.Fatal(err)
 		}
-		if forged[s] {
+		if a.forge == "hash" {
 			r.Hash = strings.Repeat("ab", 32)
 		}
 		out = append(out, r)
@@ -30,43 +65,80 @@ func authRecords(t *testing.T, dock string, serials []string, forged map[string]
 	return out
 }
 
-// Under RecordersAuthenticated a dock handles exactly the recorders its
-// audit chain says it authenticated, whatever their unit; the upload
-// endpoint (RecorderAccess) and report screening judge alike, and an
+// Under RecordersAuthenticated a dock handles exactly the recorders it
+// proved holding, whatever their unit: an "authenticated" record in its
+// chain whose proof verifies with the recorder's enrolled key for this
+// dock. The dock's word alone does not count: a record with no proof, a
+// proof signed by another key, one copied from another dock's chain, or
+// for a recorder not enrolled (no key) gives nothing, and a proof that
+// does not verify is counted and alerted. The upload endpoint
+// (RecorderAccess) and report screening judge alike, and an
 // "authenticated" record arriving in the same batch as the report counts.
 func TestAuthenticatedPolicy(t *testing.T) {
 	both(t, func(t *testing.T, b *backend) {
 		ctx := context.Background()
 		s := b.open(t)
-		enrolTwoUnits(t, s)
+		enrolTwoUnits(t, s) // REC-A (u-a, key 1), REC-B (u-b, key 2)
+		for _, r := range []Recorder{{Serial: "REC-C", Unit: "u-a", PublicKey: testKey(3)}, {Serial: "REC-D", Unit: "u-b", PublicKey: testKey(4)},
+			{Serial: "REC-E", Unit: "u-b", PublicKey: testKey(5)}, {Serial: "REC-F", Unit: "u-b", PublicKey: testKey(6)}} {
+			if err := s.EnrollRecorder(ctx, r, "admin-1"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		s.policy = RecordersAuthenticated
 		now := b.clock.Now()
 
-		// dock-a authenticated REC-B (u-b's, borrowed) and REC-NEW (not
-		// enrolled); its record for REC-C does not verify.
+		// dock-b holds REC-F; dock-a holds REC-B (u-b's, borrowed) and says
+		// it holds the rest.
 		var msgs []Incoming
-		for i, r := range authRecords(t, "dock-a", []string{"REC-B", "REC-NEW", "REC-C"}, map[string]bool{"REC-C": true}) {
-			msgs = append(msgs, msg(t, "dock-a", "audit-a-"+string(rune('0'+i)), now, r))
+		for i, r := range authRecords(t, "dock-b", authRec{serial: "REC-F", key: 6}) {
+			msgs = append(msgs, msg(t, "dock-b", "audit-b-"+strconv.Itoa(i), now, r))
+		}
+		for i, r := range authRecords(t, "dock-a",
+			authRec{serial: "REC-B", key: 2},
+			authRec{serial: "REC-NEW", key: 7},                     // not enrolled: no key to check it
+			authRec{serial: "REC-C", key: 3, forge: "hash"},        // a genuine proof in a record whose hash does not verify
+			authRec{serial: "REC-D", key: 4, forge: "none"},        // the dock's word only
+			authRec{serial: "REC-E", key: 9},                       // signed by another key
+			authRec{serial: "REC-F", key: 6, forge: "from:dock-b"}, // dock-b's proof, copied
+		) {
+			msgs = append(msgs, msg(t, "dock-a", "audit-a-"+strconv.Itoa(i), now, r))
 		}
 		commit(t, s, msgs...)
 
+		// The two bad proofs are refusals: counted, alerted to the
+		// recorder's unit.
+		if n := s.Refused(KindRecorderRefused); n != 2 {
+			t.Errorf("%d refusals counted for the bad proofs, want 2", n)
+		}
+		for _, serial := range []string{"REC-E", "REC-F"} {
+			as, err := s.Alerts(ctx, AlertFilter{Kind: KindRecorderRefused, Serial: serial})
+			if err != nil || len(as) != 1 || as[0].Dock != "dock-a" || as[0].Unit != "u-b" || !strings.Contains(as[0].Title, "proof") {
+				t.Errorf("%s: proof alerts %+v %v", serial, as, err)
+			}
+		}
+
 		for _, tc := range []struct {
-			dock, serial        string
-			allowed, unenrolled bool
-			alertUnit           string
+			dock, serial string
+			allowed      bool
+			alertUnit    string
 		}{
-			{"dock-a", "REC-B", true, false, "u-b"},
-			{"dock-a", "REC-NEW", true, true, "u-a"},
-			{"dock-a", "REC-A", false, false, "u-a"}, // its own unit's, never authenticated by it
-			{"dock-a", "REC-C", false, false, "u-a"}, // the record's hash does not verify
-			{"dock-b", "REC-B", false, false, "u-b"}, // another dock's records do not count
-			{"dock-x", "REC-B", false, false, ""},
+			{"dock-a", "REC-B", true, "u-b"},
+			{"dock-a", "REC-NEW", false, "u-a"}, // not enrolled: cannot be proved
+			{"dock-a", "REC-A", false, "u-a"},   // its own unit's, never authenticated by it
+			{"dock-a", "REC-C", false, "u-a"},   // the record's hash does not verify
+			{"dock-a", "REC-D", false, "u-b"},   // no proof
+			{"dock-a", "REC-E", false, "u-b"},   // the proof does not verify with REC-E's key
+			{"dock-a", "REC-F", false, "u-b"},   // the proof names dock-b
+			{"dock-b", "REC-F", true, "u-b"},
+			{"dock-b", "REC-B", false, "u-b"}, // another dock's records do not count
+			{"dock-x", "REC-B", false, ""},
 		} {
 			a, err := s.RecorderAccess(ctx, tc.dock, tc.serial)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.Allowed != tc.allowed || a.UnenrolledAccepted != tc.unenrolled || a.AlertUnit != tc.alertUnit || a.Allowed == (a.Reason != "") {
+			if a.Allowed != tc.allowed || a.UnenrolledAccepted || a.AlertUnit != tc.alertUnit || a.Allowed == (a.Reason != "") {
 				t.Errorf("upload: %s handling %s: %+v", tc.dock, tc.serial, a)
 			}
 			if tc.dock == "dock-x" {
@@ -83,7 +155,7 @@ func TestAuthenticatedPolicy(t *testing.T) {
 				as, err := s.Alerts(ctx, AlertFilter{Kind: KindRecorderRefused, Serial: tc.serial})
 				found := false
 				for _, al := range as {
-					found = found || (al.Dock == tc.dock && al.Unit == tc.alertUnit)
+					found = found || (al.Dock == tc.dock && al.Unit == tc.alertUnit && strings.Contains(al.Title, "reported on"))
 				}
 				if err != nil || !found {
 					t.Errorf("report: %s reporting %s raised no alert to %s: %+v %v", tc.dock, tc.serial, tc.alertUnit, as, err)
@@ -91,11 +163,30 @@ func TestAuthenticatedPolicy(t *testing.T) {
 			}
 		}
 
-		// dock-b authenticates REC-A and reports it in one batch.
-		rec := authRecords(t, "dock-b", []string{"REC-A"}, nil)[0]
-		commit(t, s, msg(t, "dock-b", "audit-b-0", now, rec), msg(t, "dock-b", "h-b-a", now, health("REC-A", now.Add(-time.Second))))
+		// In one batch: dock-b's genuine record for REC-A lets its report
+		// through; dock-a's proofless one for REC-A does not.
+		rec := authRecords(t, "dock-b", authRec{serial: "REC-F", key: 6}, authRec{serial: "REC-A", key: 1})[1]
+		commit(t, s, msg(t, "dock-b", "audit-b-1", now, rec), msg(t, "dock-b", "h-b-a", now, health("REC-A", now.Add(-time.Second))))
 		if n := b.count(t, s, `SELECT count(*) FROM device_health WHERE dock = 'dock-b' AND serial = 'REC-A'`); n != 1 {
-			t.Errorf("REC-A authenticated and reported by dock-b in one batch: %d rows", n)
+			t.Errorf("REC-A proved and reported by dock-b in one batch: %d rows", n)
+		}
+		chainA := authRecords(t, "dock-a", authRec{serial: "REC-B", key: 2}, authRec{serial: "REC-NEW", key: 7}, authRec{serial: "REC-C", key: 3, forge: "hash"},
+			authRec{serial: "REC-D", key: 4, forge: "none"}, authRec{serial: "REC-E", key: 9}, authRec{serial: "REC-F", key: 6, forge: "from:dock-b"},
+			authRec{serial: "REC-A", key: 1, forge: "none"})
+		commit(t, s, msg(t, "dock-a", "audit-a-6", now, chainA[6]), msg(t, "dock-a", "h-a-a2", now, health("REC-A", now.Add(-time.Second))))
+		if n := b.count(t, s, `SELECT count(*) FROM device_health WHERE dock = 'dock-a' AND serial = 'REC-A'`); n != 0 {
+			t.Errorf("REC-A claimed without a proof and reported by dock-a in one batch: %d rows", n)
+		}
+		if n := b.count(t, s, `SELECT count(*) FROM audit_records WHERE dock = 'dock-a' AND status = 'verified'`); n != 6 {
+			t.Errorf("dock-a's chain: %d records verified, want 6 (all but the forged hash): records with bad proofs are kept", n)
+		}
+
+		// A recorder re-enrolled with another key must be proved again.
+		if err := s.EnrollRecorder(ctx, Recorder{Serial: "REC-B", Unit: "u-b", PublicKey: testKey(8)}, "admin-1"); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := s.RecorderAccess(ctx, "dock-a", "REC-B"); err != nil || a.Allowed {
+			t.Errorf("REC-B re-keyed: dock-a's old proof still counts: %+v %v", a, err)
 		}
 	})
 }
@@ -138,6 +229,37 @@ func TestReportBeforeEnrolment(t *testing.T) {
 		commit(t, s, msg(t, "dock-a", "early-unenrolled", now, health("REC-NEW", old)))
 		if n := b.count(t, s, `SELECT count(*) FROM device_health WHERE serial = 'REC-NEW'`); n != 1 {
 			t.Errorf("REC-NEW (not enrolled) dated a month back: %d rows", n)
+		}
+	})
+}
+
+// A record with a proof that arrives before its predecessor is stored
+// pending and verified when the predecessor comes: the store keeps the
+// proof the chain hash covers, and AuditRecords returns it as sent.
+func TestAuditProofOutOfOrder(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		enrolTwoUnits(t, s)
+		s.policy = RecordersAuthenticated
+		now := b.clock.Now()
+		chain := authRecords(t, "dock-a", authRec{serial: "REC-A", key: 1}, authRec{serial: "REC-B", key: 2})
+		commit(t, s, msg(t, "dock-a", "audit-1", now, chain[1]))
+		commit(t, s, msg(t, "dock-a", "audit-0", now, chain[0]))
+		recs, err := s.AuditRecords(ctx, "dock-a", 0, 0)
+		if err != nil || len(recs) != 2 {
+			t.Fatalf("records %+v %v", recs, err)
+		}
+		for i, r := range recs {
+			p, want := r.Record.Proof, chain[i].Proof
+			if r.Status != AuditVerified || p == nil || !p.At.Equal(want.At) || p.Salt != want.Salt || p.Signature != want.Signature {
+				t.Errorf("record %d: %s, proof %+v, want %+v", i, r.Status, p, want)
+			}
+		}
+		for _, serial := range []string{"REC-A", "REC-B"} {
+			if a, err := s.RecorderAccess(ctx, "dock-a", serial); err != nil || !a.Allowed {
+				t.Errorf("%s: %+v %v", serial, a, err)
+			}
 		}
 	})
 }

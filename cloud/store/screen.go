@@ -20,7 +20,7 @@ import (
 // manifest, a recorder's event log, a checkout or a firmware update's
 // progress for a recorder the recorder policy keeps from the dock
 // (RecorderPolicy.judge: enrolled to another unit, not enrolled under
-// RecordersEnrolledOnly, not authenticated by the dock under
+// RecordersEnrolledOnly, not proved held by the dock under
 // RecordersAuthenticated), a segment manifest of a recorder enrolled
 // nowhere from a dock of another unit than the dock whose upload the
 // segment's receipt was issued for (heldBy: the footage's unit, which the
@@ -75,8 +75,8 @@ func (w *writer) screen(ctx context.Context) error {
 		if authed, err = w.authenticated(ctx, dockIDs, serials); err != nil {
 			return err
 		}
-		for _, i := range w.fresh { // this batch's own records count too
-			if r, ok := w.msgs[i].Body.(*wire.AuditRecord); ok && r.Action == wire.AuditAuthenticated {
+		for _, i := range w.fresh { // this batch's own records count too, once their proof verified (proofs)
+			if r, ok := w.msgs[i].Body.(*wire.AuditRecord); ok && r.Action == wire.AuditAuthenticated && w.proven[i] != "" {
 				if h, err := r.ComputeHash(w.msgs[i].Env.Dock); err == nil && h == r.Hash {
 					authed[pair{w.msgs[i].Env.Dock, r.Serial}] = true
 				}
@@ -86,7 +86,7 @@ func (w *writer) screen(ctx context.Context) error {
 	for _, p := range pairs {
 		rec, enrolled := recs[p.serial]
 		v := w.s.policy.judge(standing{dock: p.dock, serial: p.serial, dockUnit: dockUnits[p.dock], enrolled: enrolled,
-			recUnit: rec.Unit, authenticated: authed[pair{p.dock, p.serial}]})
+			recUnit: rec.Unit, proven: authed[pair{p.dock, p.serial}]})
 		if v.Allowed && enrolled {
 			if w.enrolledUnit == nil {
 				w.enrolledUnit = map[string]string{}
@@ -258,14 +258,17 @@ func (w *writer) recordersOf(ctx context.Context, serials []string) (map[string]
 	return out, err
 }
 
-// authenticated returns which of docks reported authenticating which of
-// serials in an audit record whose hash verified (RecordersAuthenticated).
+// authenticated returns which of docks proved holding which of serials
+// (RecordersAuthenticated): a stored "authenticated" audit record whose
+// hash verified and whose proof verified with the key still enrolled.
 func (w *writer) authenticated(ctx context.Context, docks, serials []string) (map[dockSerial]bool, error) {
 	out := map[dockSerial]bool{}
 	slices.Sort(docks)
 	docks = slices.Compact(docks)
 	for _, d := range docks { // a batch holds few docks
-		err := w.chunked(ctx, `SELECT DISTINCT serial FROM audit_records WHERE dock = ? AND action = ? AND status <> ? AND serial IN (%s)`,
+		err := w.chunked(ctx, `SELECT DISTINCT a.serial FROM audit_records a
+			JOIN recorders r ON r.serial = a.serial AND r.public_key = a.proof_key
+			WHERE a.dock = ? AND a.action = ? AND a.status <> ? AND a.serial IN (%s)`,
 			serials, []any{d, wire.AuditAuthenticated, AuditBroken}, func(rs *sql.Rows) error {
 				var s string
 				if err := rs.Scan(&s); err != nil {

@@ -1,11 +1,15 @@
 package wire
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
 // Audit actions a dock records.
@@ -33,6 +37,13 @@ const (
 	AuditMounted         = "mounted"          // a legacy mass-storage recorder's volume, mounted read-only (not authenticated)
 )
 
+// Bounds of an AuthProof's fields, twice their base64 length: a longer
+// one is refused as malformed, a shorter malformed one fails VerifyProof.
+const (
+	MaxProofSalt = 64
+	MaxProofSig  = 128
+)
+
 // GenesisHash is the Prev of a dock's first audit record.
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -41,8 +52,10 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 //
 // Hash = hex(SHA-256("berth-audit-v1" ‖ u32 len ‖ dock ‖ u64 index ‖
 // prev (32 raw bytes) ‖ i64 unix-nanoseconds ‖ str action ‖ i64 slot ‖
-// str serial ‖ u64 seq ‖ str detail)), integers big-endian, each str a
-// u32 big-endian length followed by its bytes.
+// str serial ‖ u64 seq ‖ str detail [‖ i64 proof at unix-nanoseconds ‖
+// str proof salt ‖ str proof sig])), integers big-endian, each str a u32
+// big-endian length followed by its bytes; the bracketed part only when
+// the record carries a proof.
 type AuditRecord struct {
 	Index  uint64    `json:"index"` // 0 for the first record, then +1
 	Time   time.Time `json:"time"`
@@ -51,8 +64,67 @@ type AuditRecord struct {
 	Serial string    `json:"serial,omitempty"`
 	Seq    uint64    `json:"seq,omitempty"`
 	Detail string    `json:"detail,omitempty"`
-	Prev   string    `json:"prev"`
-	Hash   string    `json:"hash"`
+	// Proof, on an "authenticated" record, is the recorder's proof that
+	// the dock held it (AuthProof); nil on every other record and from a
+	// dock that does not derive its nonces (DockLink §6.5).
+	Proof *AuthProof `json:"proof,omitempty"`
+	Prev  string     `json:"prev"`
+	Hash  string     `json:"hash"`
+}
+
+// AuthProof is what the recorder signed when the dock authenticated it
+// (DockLink §6.5): the dock challenged it with the nonce derived from the
+// dock's id, At and Salt, and the recorder answered with Signature, its
+// Ed25519 signature over the DockLink §6.2 message for its serial. The
+// collector, which enrols every recorder's public key, recomputes the
+// nonce from the record's dock, At and Salt (VerifyProof): a dock cannot
+// make a proof for a recorder it did not hold, nor pass off another dock's
+// as its own.
+type AuthProof struct {
+	At        time.Time `json:"at"`   // the dock's clock when it challenged the recorder
+	Salt      string    `json:"salt"` // base64 of the nonce's 16 random bytes
+	Signature string    `json:"sig"`  // base64 of the recorder's 64-byte Ed25519 signature
+}
+
+// ProofOf is the wire form of a docklink authentication proof.
+func ProofOf(p docklink.AuthProof) *AuthProof {
+	return &AuthProof{At: p.At.UTC(), Salt: base64.StdEncoding.EncodeToString(p.Salt[:]),
+		Signature: base64.StdEncoding.EncodeToString(p.Signature[:])}
+}
+
+// Errors of VerifyProof.
+var (
+	// ErrNoProof reports an "authenticated" record without a proof.
+	ErrNoProof = errors.New("wire: authenticated record carries no proof")
+	// ErrBadProof reports a proof that is malformed or does not verify.
+	ErrBadProof = errors.New("wire: authentication proof does not verify")
+)
+
+// VerifyProof checks that r, in dock's chain, carries the recorder's proof
+// that dock held r.Serial at r.Proof.At: its signature verifies with pub
+// over the DockLink §6.2 message whose nonce is recomputed from dock,
+// r.Proof.At and r.Proof.Salt (§6.5). It returns ErrNoProof or a wrapped
+// ErrBadProof.
+func (r *AuditRecord) VerifyProof(dock string, pub ed25519.PublicKey) error {
+	p := r.Proof
+	if p == nil {
+		return ErrNoProof
+	}
+	salt, err := base64.StdEncoding.DecodeString(p.Salt)
+	if err != nil || len(salt) != docklink.SaltSize {
+		return fmt.Errorf("%w: salt is not base64 of %d bytes", ErrBadProof, docklink.SaltSize)
+	}
+	sig, err := base64.StdEncoding.DecodeString(p.Signature)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return fmt.Errorf("%w: signature is not base64 of %d bytes", ErrBadProof, ed25519.SignatureSize)
+	}
+	dp := docklink.AuthProof{Dock: dock, At: p.At, Salt: [docklink.SaltSize]byte(salt), Serial: r.Serial,
+		Signature: [ed25519.SignatureSize]byte(sig)}
+	if !dp.Verify(pub) {
+		return fmt.Errorf("%w: recorder %s's signature does not verify with its enrolled key for dock %s at %s",
+			ErrBadProof, r.Serial, dock, p.At.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 // ErrChainBroken reports an audit record whose hash or link does not verify.
@@ -67,6 +139,9 @@ func (r *AuditRecord) ComputeHash(dock string) (string, error) {
 	c := canon("berth-audit-v1").str(dock).u64(r.Index)
 	c = append(c, prev...)
 	c = c.i64(r.Time.UnixNano()).str(r.Action).i64(int64(r.Slot)).str(r.Serial).u64(r.Seq).str(r.Detail)
+	if p := r.Proof; p != nil {
+		c = c.i64(p.At.UnixNano()).str(p.Salt).str(p.Signature)
+	}
 	sum := sha256.Sum256(c)
 	return hex.EncodeToString(sum[:]), nil
 }
@@ -119,6 +194,13 @@ func (r *AuditRecord) Validate() error {
 	}
 	if !ValidSHA256(r.Prev) || !ValidSHA256(r.Hash) {
 		return invalid("audit prev or hash")
+	}
+	if p := r.Proof; p != nil {
+		// Only the shape: whether it verifies is the store's judgement, and
+		// a record is never refused for it (its chain would break).
+		if p.At.IsZero() || len(p.Salt) > MaxProofSalt || len(p.Signature) > MaxProofSig {
+			return invalid("audit proof time, salt or sig")
+		}
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berthdock/berth/firmware-protocol/docklink"
 )
 
 var t0 = time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
@@ -164,11 +166,120 @@ func TestReceipt(t *testing.T) {
 	}
 }
 
+// proven returns an "authenticated" record of dock's chain carrying the
+// proof a recorder with key priv gives when challenged by dock at (DockLink
+// §6.5), sealed after prev.
+func proven(t *testing.T, dock, serial string, priv ed25519.PrivateKey, at time.Time, prev *AuditRecord) *AuditRecord {
+	t.Helper()
+	p := docklink.AuthProof{Dock: dock, At: at, Serial: serial}
+	for i := range p.Salt {
+		p.Salt[i] = byte(i * 7)
+	}
+	n := p.Nonce()
+	p.Signature = [64]byte(ed25519.Sign(priv, docklink.AuthMessage(n, serial)))
+	r := &AuditRecord{Time: at.Add(time.Millisecond), Action: AuditAuthenticated, Slot: 1, Serial: serial, Detail: "firmware 2.1.0",
+		Proof: ProofOf(p)}
+	if err := r.Seal(dock, prev); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// An authenticated record's proof verifies with the recorder's key for
+// the dock whose chain holds it, and only then; the chain hash covers it.
+func TestAuditProof(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	pub := priv.Public().(ed25519.PublicKey)
+	otherPub, _, _ := ed25519.GenerateKey(nil)
+	r := proven(t, "dock-1", "R1", priv, t0, nil)
+	if err := r.VerifyProof("dock-1", pub); err != nil {
+		t.Fatalf("genuine proof: %v", err)
+	}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// It survives the wire: at keeps its nanoseconds.
+	r = proven(t, "dock-1", "R1", priv, t0.Add(123456789), nil)
+	b, err := DecodeBody(mustDecode(t, mustEnvelope(t, TypeAuditRecord, r)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := b.(*AuditRecord)
+	if err := back.VerifyProof("dock-1", pub); err != nil || back.VerifyLink("dock-1", nil) != nil {
+		t.Fatalf("after the wire: %v, link %v", err, back.VerifyLink("dock-1", nil))
+	}
+	edit := func(f func(r *AuditRecord)) *AuditRecord {
+		c := *r
+		p := *r.Proof
+		c.Proof = &p
+		f(&c)
+		return &c
+	}
+	for _, tc := range []struct {
+		name string
+		dock string
+		pub  ed25519.PublicKey
+		r    *AuditRecord
+		want error
+	}{
+		{"no proof", "dock-1", pub, edit(func(r *AuditRecord) { r.Proof = nil }), ErrNoProof},
+		{"another dock's record", "dock-2", pub, r, ErrBadProof},
+		{"another recorder's key", "dock-1", otherPub, r, ErrBadProof},
+		{"another serial", "dock-1", pub, edit(func(r *AuditRecord) { r.Serial = "R2" }), ErrBadProof},
+		{"another time", "dock-1", pub, edit(func(r *AuditRecord) { r.Proof.At = r.Proof.At.Add(time.Nanosecond) }), ErrBadProof},
+		{"another salt", "dock-1", pub, edit(func(r *AuditRecord) { r.Proof.Salt = "AAAAAAAAAAAAAAAAAAAAAA==" }), ErrBadProof},
+		{"salt not base64", "dock-1", pub, edit(func(r *AuditRecord) { r.Proof.Salt = "not base64!" }), ErrBadProof},
+		{"short signature", "dock-1", pub, edit(func(r *AuditRecord) { r.Proof.Signature = r.Proof.Signature[:40] }), ErrBadProof},
+	} {
+		if err := tc.r.VerifyProof(tc.dock, tc.pub); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// The chain hash covers the proof: one stripped or edited breaks it.
+	for name, c := range map[string]*AuditRecord{
+		"stripped": edit(func(r *AuditRecord) { r.Proof = nil }),
+		"salt":     edit(func(r *AuditRecord) { r.Proof.Salt = "AAAAAAAAAAAAAAAAAAAAAA==" }),
+		"time":     edit(func(r *AuditRecord) { r.Proof.At = r.Proof.At.Add(time.Second) }),
+		"sig":      edit(func(r *AuditRecord) { r.Proof.Signature = "x" + r.Proof.Signature[1:] }),
+	} {
+		if err := c.VerifyLink("dock-1", nil); !errors.Is(err, ErrChainBroken) {
+			t.Errorf("proof %s: link %v", name, err)
+		}
+	}
+	// A record without a proof hashes as it did before proofs existed (the
+	// value computed from the doc comment's formula in Python).
+	plain := &AuditRecord{Time: t0, Action: AuditDocked, Slot: 2, Serial: "R1", Seq: 3, Detail: "d"}
+	if err := plain.Seal("dock-1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if plain.Hash != "908c34cba6909d340288c6e79be5e5ae05b70902c5268a37a73efb5a4c47cfa5" {
+		t.Errorf("proof-less hash %s", plain.Hash)
+	}
+	bad := edit(func(r *AuditRecord) { r.Proof.At = time.Time{} })
+	if err := bad.Validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("zero proof time: %v", err)
+	}
+	bad = edit(func(r *AuditRecord) { r.Proof.Signature = strings.Repeat("A", MaxProofSig+1) })
+	if err := bad.Validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("long proof sig: %v", err)
+	}
+}
+
+func mustDecode(t *testing.T, b []byte) Envelope {
+	t.Helper()
+	e, err := DecodeEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"v":1,"id":"x","dock":"d","time":"2026-01-01T00:00:00Z","type":"ack","body":{"ids":["a"]}}`))
 	f.Add([]byte(`{"v":1,"id":"x","dock":"d","time":"2026-01-01T00:00:00Z","type":"slot.state","body":{"slot":1,"state":"copying"}}`))
 	f.Add([]byte(`{"v":1,"id":"x","dock":"d","time":"2026-01-01T00:00:00Z","type":"recorder.events","body":{"serial":"R","docked_at":"2026-01-01T00:00:00Z","events":[{"index":1,"time":"2026-01-01T00:00:00Z","kind":"fault","seq":3,"detail":"encoder stalled"}]}}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"v":1,"id":"x","dock":"d","time":"2026-01-01T00:00:00Z","type":"audit.record","body":{"index":0,"time":"2026-01-01T00:00:00Z","action":"authenticated","slot":1,"serial":"R","proof":{"at":"2026-01-01T00:00:00.123456789Z","salt":"AAECAwQFBgcICQoLDA0ODw==","sig":"c2ln"},"prev":"0000000000000000000000000000000000000000000000000000000000000000","hash":"0000000000000000000000000000000000000000000000000000000000000000"}}`))
 	f.Add([]byte(`{"v":1,"id":"x","dock":"d","time":"2026-01-01T00:00:00Z","type":"cmd","body":{"action":"release-hole","serial":"R1","from":3,"to":4,"by":"chief","reason":"lost"}}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		e, err := DecodeEnvelope(payload)

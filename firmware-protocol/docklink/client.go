@@ -30,11 +30,14 @@ type ClientOpts struct {
 	// (a request or response lost to line noise, §3.6, §14) before giving
 	// up. Default 2; negative means never.
 	ReadRetries int
-	// DockID is sent in HELLO for the device's event log.
+	// DockID is sent in HELLO for the device's event log, and named by
+	// authentication nonces (§6.5).
 	DockID string
-	// Now is the dock's (NTP-disciplined) clock, used for clock offsets.
+	// Now is the dock's (NTP-disciplined) clock, used for clock offsets
+	// and the time an authentication nonce names (§6.5).
 	Now func() time.Time
-	// Rand is the source of authentication nonces. Default crypto/rand.
+	// Rand is the source of the random salt of authentication nonces
+	// (§6.5). Default crypto/rand.
 	Rand io.Reader
 	// Logger receives rejected frames and unmatched responses.
 	Logger *slog.Logger

@@ -49,32 +49,44 @@ func (k Keys) PublicKey(serial string) (ed25519.PublicKey, bool) {
 }
 
 // Authenticate proves the device holds the private key enrolled for the
-// serial it announced in HELLO_ACK (§6): a fresh nonce, a signature over
+// serial it announced in HELLO_ACK (§6): a nonce derived from the dock id,
+// the dock's clock and fresh random bytes (§6.5), a signature over
 // AuthMessage, verified against keys. It returns ErrUnknownDevice if the
 // serial is not enrolled (no challenge is sent) and ErrAuthFailed if the
-// signature does not verify.
+// signature does not verify. AuthenticateProof is the same and returns the
+// proof too.
 func (c *Client) Authenticate(ctx context.Context, keys KeyStore) (DeviceInfo, error) {
+	info, _, err := c.AuthenticateProof(ctx, keys)
+	return info, err
+}
+
+// AuthenticateProof authenticates the device as Authenticate does and
+// returns the proof a third party can check with the device's public key
+// (§6.5): ClientOpts.DockID, the time from ClientOpts.Now, the salt from
+// ClientOpts.Rand and the device's signature.
+func (c *Client) AuthenticateProof(ctx context.Context, keys KeyStore) (DeviceInfo, AuthProof, error) {
 	ack, err := c.session()
 	if err != nil {
-		return DeviceInfo{}, err
+		return DeviceInfo{}, AuthProof{}, err
 	}
 	info := ack.Info
 	pub, ok := keys.PublicKey(info.Serial)
 	if !ok {
-		return info, fmt.Errorf("%w: serial %q", ErrUnknownDevice, info.Serial)
+		return info, AuthProof{}, fmt.Errorf("%w: serial %q", ErrUnknownDevice, info.Serial)
 	}
-	var ch AuthChallenge
-	if _, err := io.ReadFull(c.o.Rand, ch.Nonce[:]); err != nil {
-		return info, fmt.Errorf("docklink: nonce: %w", err)
+	p := AuthProof{Dock: c.o.DockID, At: c.o.Now(), Serial: info.Serial}
+	if _, err := io.ReadFull(c.o.Rand, p.Salt[:]); err != nil {
+		return info, AuthProof{}, fmt.Errorf("docklink: nonce: %w", err)
 	}
-	resp, err := expect[*AuthResponse](ctx, c, &ch)
+	resp, err := expect[*AuthResponse](ctx, c, &AuthChallenge{Nonce: p.Nonce()})
 	if err != nil {
-		return info, err
+		return info, AuthProof{}, err
 	}
-	if !VerifyAuth(pub, ch.Nonce, info.Serial, resp.Signature) {
-		return info, fmt.Errorf("%w: serial %q: signature does not verify with the enrolled key", ErrAuthFailed, info.Serial)
+	p.Signature = resp.Signature
+	if !p.Verify(pub) {
+		return info, AuthProof{}, fmt.Errorf("%w: serial %q: signature does not verify with the enrolled key", ErrAuthFailed, info.Serial)
 	}
-	return info, nil
+	return info, p, nil
 }
 
 // Status reads the device status (§7).

@@ -136,6 +136,52 @@ func TestClientAuthentication(t *testing.T) {
 	}
 }
 
+// The dock derives its challenge from its id, its clock and a random salt
+// (§6.5): the device signs exactly that, so the proof Authenticate returns
+// checks out with the device's key for this dock and this time only.
+func TestClientAuthenticateProof(t *testing.T) {
+	rec := devicetest.New("BWC-1", 1, nil)
+	at := time.Date(2026, 11, 25, 7, 0, 0, 123456789, time.UTC)
+	var salt [docklink.SaltSize]byte
+	for i := range salt {
+		salt[i] = byte(0xa0 + i)
+	}
+	c := serve(t, rec, nil, &docklink.ClientOpts{DockID: "dock-7", Now: func() time.Time { return at },
+		Rand: bytes.NewReader(salt[:])})
+	ctx := context.Background()
+	if _, err := c.Hello(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, p, err := c.AuthenticateProof(ctx, docklink.Keys{"BWC-1": rec.PublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Serial != "BWC-1" || p.Dock != "dock-7" || !p.At.Equal(at) || p.Salt != salt || p.Serial != "BWC-1" {
+		t.Fatalf("info %+v, proof %+v", info, p)
+	}
+	// The device signed the derived nonce, not the salt or anything else.
+	if !docklink.VerifyAuth(rec.PublicKey(), docklink.DockNonce("dock-7", at, salt), "BWC-1", p.Signature) {
+		t.Fatal("the signature is not over DockNonce(dock, time, salt)")
+	}
+	var raw [docklink.NonceSize]byte
+	copy(raw[:], salt[:])
+	if docklink.VerifyAuth(rec.PublicKey(), raw, "BWC-1", p.Signature) {
+		t.Fatal("the signature is over the raw random bytes")
+	}
+	if !p.Verify(rec.PublicKey()) {
+		t.Fatal("the proof does not verify")
+	}
+	moved := p
+	moved.Dock = "dock-8"
+	if moved.Verify(rec.PublicKey()) {
+		t.Fatal("the proof verifies for another dock")
+	}
+	// The salt comes from Rand: once it is spent, no challenge is sent.
+	if _, _, err := c.AuthenticateProof(ctx, docklink.Keys{"BWC-1": rec.PublicKey()}); err == nil {
+		t.Fatal("authenticated without random bytes for the salt")
+	}
+}
+
 func TestDeviceRefusesBeforeAuth(t *testing.T) {
 	rec := devicetest.New("BWC-1", 1, nil)
 	rec.AddRandom(1, 10, 1, epoch)

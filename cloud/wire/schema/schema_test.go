@@ -27,6 +27,11 @@ func samples() map[string][]any {
 	if err := audit.Seal("dock-7", nil); err != nil {
 		panic(err)
 	}
+	authed := &wire.AuditRecord{Time: t0, Action: wire.AuditAuthenticated, Slot: 2, Serial: "REC-1", Detail: "firmware 2.1.0",
+		Proof: &wire.AuthProof{At: t0.Add(-123456789), Salt: "AAECAwQFBgcICQoLDA0ODw==", Signature: strings.Repeat("c2ln", 22)}}
+	if err := authed.Seal("dock-7", audit); err != nil {
+		panic(err)
+	}
 	return map[string][]any{
 		wire.TypeDockState: {
 			&wire.DockState{State: wire.DockOnline, Version: "1.2.3", Slots: 8, BufferBytes: 1 << 30, BufferCapacity: 1 << 40,
@@ -58,7 +63,7 @@ func samples() map[string][]any {
 			&wire.SegmentManifest{Serial: "LEGACY-1", Seq: 3, Start: t0, End: t0.Add(time.Minute), SHA256: hash("0"),
 				StopCause: wire.StopUnknown, State: wire.SegReleased, TimeSource: wire.TimeSourceFile},
 		},
-		wire.TypeAuditRecord: {audit},
+		wire.TypeAuditRecord: {audit, authed},
 		wire.TypeAck: {&wire.Ack{IDs: []string{"m-1", "m-2"}},
 			&wire.Ack{IDs: []string{}, Refused: []wire.Refusal{{ID: "m-3", Reason: "schema: seq out of range"}}}},
 		wire.TypeDocking: {
@@ -301,6 +306,11 @@ func rejections(t *testing.T) map[string][]byte {
 		"audit bad prev":          set(wire.TypeAuditRecord, "prev", "00"),
 		"audit bad hash":          set(wire.TypeAuditRecord, "hash", hash("z")),
 		"audit bad serial":        set(wire.TypeAuditRecord, "serial", "s\x00"),
+		"audit proof zero at":     set(wire.TypeAuditRecord, "proof", map[string]any{"at": "0001-01-01T00:00:00Z", "salt": "a", "sig": "b"}),
+		"audit proof long salt":   set(wire.TypeAuditRecord, "proof", map[string]any{"at": "2026-11-25T07:00:00Z", "salt": strings.Repeat("a", 65), "sig": "b"}),
+		"audit proof long sig":    set(wire.TypeAuditRecord, "proof", map[string]any{"at": "2026-11-25T07:00:00Z", "salt": "a", "sig": strings.Repeat("b", 129)}),
+		"audit proof extra":       set(wire.TypeAuditRecord, "proof", map[string]any{"at": "2026-11-25T07:00:00Z", "salt": "a", "sig": "b", "key": "c"}),
+		"audit proof not object":  set(wire.TypeAuditRecord, "proof", "sig"),
 		"cmd action":              set(wire.TypeCommand, "action", "rm -rf"),
 		"cmd slot 300":            set(wire.TypeCommand, "slot", 300),
 		"cmd by number":           set(wire.TypeCommand, "by", 7),
