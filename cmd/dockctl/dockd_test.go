@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,8 +58,11 @@ func serveAPI(t *testing.T, d localapi.Dock) string {
 	done := make(chan error, 1)
 	go func() { done <- (&localapi.Server{Path: path, Dock: d}).Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; os.RemoveAll(dir) })
-	for range 100 {
-		if _, err := os.Stat(path); err == nil {
+	// Ready when it accepts a connection: the socket file appears at bind,
+	// before listen, and a dial in between is refused (CI flake).
+	for range 250 {
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
 			return path
 		}
 		time.Sleep(20 * time.Millisecond)
