@@ -239,7 +239,7 @@ func (e *Engine) assess(d store.Device, c *recorderContext, now time.Time) *asse
 	}
 
 	for _, f := range findings {
-		a := alert.Alert{Key: f.Key(), Kind: f.Kind, Severity: severity[f.Kind], Unit: d.Unit, Officer: f.Officer,
+		a := alert.Alert{Key: f.Key(), Kind: f.Kind, Severity: severity[f.Kind], Unit: as.unitOf(f), Officer: f.Officer,
 			Serial: d.Serial, Seq: f.Seq, Dock: as.bySeq[f.Seq].Dock, Title: titles[f.Kind], Detail: f.Detail, At: f.At,
 			Evidence: alert.Evidence{StoppedAt: f.StoppedAt, ResumedAt: f.ResumedAt, StopCause: f.StopCause,
 				StopCauseFrom: f.StopCauseFrom, Events: evidenceEvents(f.Events)}}
@@ -276,6 +276,34 @@ func (e *Engine) assess(d store.Device, c *recorderContext, now time.Time) *asse
 	}
 	as.health = e.deviceHealth(d, c.hist, c.from, c.live, as.standing)
 	return as
+}
+
+// unitOf is the unit finding f's alert goes to. A finding about footage
+// goes where the footage does: to the unit of the segment it is about
+// (store.Segment.Unit, the store's one judgement of whose footage a
+// segment is, which decides who may view the clip), and for footage
+// missing (a hole, a lost tail) to that of the segment recorded before it,
+// else after it. This differs from the recorder's unit only for a
+// recorder enrolled nowhere: its footage stays the unit's of the dock
+// that uploaded it, while the recorder follows the dock that last docked
+// it, so footage one unit's dock uploaded is not judged in another's
+// inbox when the recorder moves on. The recorder's own condition (its
+// deadline to be docked), footage no dock has reported yet and footage of
+// no known unit go to the recorder's unit.
+func (as *assessment) unitOf(f timeline.Finding) string {
+	seqs := []uint64{f.Seq}
+	switch f.Kind {
+	case timeline.KindOffloadDueSoon:
+		return as.d.Unit
+	case timeline.KindSequenceHole, KindTailLost:
+		seqs = []uint64{f.MissingFrom - 1, f.MissingTo + 1}
+	}
+	for _, seq := range seqs {
+		if g, ok := as.bySeq[seq]; ok && g.Unit != "" {
+			return g.Unit
+		}
+	}
+	return as.d.Unit
 }
 
 // keys are the alert keys act looks up: its findings', and for an

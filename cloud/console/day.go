@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,11 @@ func (c *Console) day(r *request, a store.Alert, ev alert.Evidence) (*dayView, e
 	if err != nil {
 		return nil, err
 	}
+	// Only footage of the caller's units is drawn (Segment.Unit, the
+	// footage's unit, as footageFor judges it): a recorder enrolled
+	// nowhere carries footage of each unit whose dock uploaded it, and
+	// the alert's unit need not be theirs.
+	segs = slices.DeleteFunc(segs, func(s store.Segment) bool { return !r.who.InScope(s.Unit) })
 	docks, err := c.o.Store.DeviceHealth(r.ctx, a.Serial, from, to)
 	if err != nil {
 		return nil, err

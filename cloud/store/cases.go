@@ -132,9 +132,11 @@ type CaseHit struct {
 // footageUnit is the SQL of the unit a segment's footage belongs to, NULL
 // if none is known. It is the one judgement of whose footage a segment
 // is: every query of it (FindFootage, Footage, LinkedFootage, AccessLog,
-// ReceiptsOf) reads this, over the segment g, its receipt c, its
-// recorder r, the dock cd whose upload the receipt was issued for and the
-// dock d that reported the segment (footageDocks joins the two docks):
+// ReceiptsOf, and SegmentsOf for the analysis engine's alerts about a
+// segment and the console's day view) reads this, over the segment g,
+// its receipt c, its recorder r, the dock cd whose upload the receipt was
+// issued for and the dock d that reported the segment (footageDocks joins
+// the two docks):
 //
 //   - the recorder's enrolled unit (DESIGN.md: the unit comes from
 //     enrolment, never from a report);

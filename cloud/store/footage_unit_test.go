@@ -16,7 +16,7 @@ import (
 // (it need know only its hash, size and times) is refused, counted and
 // alerted to the footage's unit, and even a report that lands (before the
 // receipt) moves no footage. Every reader agrees: FindFootage, Footage,
-// LinkedFootage, AccessLog, ReceiptsOf. Only a receipt naming no dock
+// LinkedFootage, AccessLog, ReceiptsOf, SegmentsOf. Only a receipt naming no dock
 // (before migration 0016), or none yet, leaves it to the reporting dock.
 func TestFootageUnitFollowsUploader(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(nil)
@@ -154,6 +154,22 @@ func TestFootageUnitFollowsUploader(t *testing.T) {
 		}
 		if got, want := find("u-b"), []string{"LEG/1@u-b"}; !slices.Equal(got, want) {
 			t.Errorf("u-b's footage %v, want %v", got, want)
+		}
+		// The batch read the analysis engine judges on (and the console's
+		// day view draws) gives each segment the same unit: an alert
+		// about a segment goes where its footage goes.
+		segs, err := s.SegmentsOf(ctx, []Span{{Serial: "FREE"}, {Serial: "LEG"}, {Serial: "REC-A"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var units []string
+		for _, sn := range []string{"FREE", "LEG", "REC-A"} {
+			for _, g := range segs[sn] {
+				units = append(units, g.Serial+"/"+itoa(g.Seq)+"@"+g.Unit)
+			}
+		}
+		if want := []string{"FREE/1@u-a", "FREE/2@u-a", "LEG/1@u-b", "REC-A/1@u-a"}; !slices.Equal(units, want) {
+			t.Errorf("SegmentsOf's units %v, want %v", units, want)
 		}
 		if hs, err := s.FindFootage(ctx, CaseQuery{Unit: "u-b", Recorder: "FREE"}); err != nil || len(hs) != 0 {
 			t.Errorf("FREE footage of u-b: %+v %v", hs, err)

@@ -55,6 +55,9 @@ type Segment struct {
 	FirstSeen  time.Time // collector time the segment was first committed
 	UpdatedAt  time.Time // collector time of the last manifest or receipt for it
 	ReportedAt time.Time // envelope time of the newest manifest applied
+	// Unit is the footage's unit (footageUnit, as CaseHit.Unit): who may
+	// see it, and where an alert about it goes. "" if it has none.
+	Unit string
 }
 
 // Span is one recorder and the time range [From, To) read about it (a
@@ -114,18 +117,21 @@ func (s *Store) Segments(ctx context.Context, serial string, from, to time.Time)
 
 // segmentsOfSQL reads the segments overlapping each span of w: the index
 // range [lo - the recorder's longest span, hi) of segments_by_time, not
-// its whole history before hi (spans.go), per recorder (perRow).
+// its whole history before hi (spans.go), per recorder (perRow); each
+// with its receipt and its footage's unit (segmentUnit: the joins are
+// footageFrom's, each a primary-key probe per segment).
 func (d dialect) segmentsOfSQL() string {
 	return `, b (serial, lo, hi, floor_ns) AS (SELECT w.serial, w.lo, w.hi, ` + spanFloor("w.lo", "p.segment_ns") + `
 		FROM w LEFT JOIN recorder_spans p ON p.serial = w.serial)
 	SELECT g.serial, g.seq, g.dock, g.start_ns, g.end_ns, g.clock_offset_ms,
 		g.clock_synced_ns, g.corr_start_ns, g.corr_end_ns, g.size, g.sha256, g.computed, g.hash_mismatch, g.stop_cause,
 		g.officer, g.case_tag, g.media, g.state, g.fault, g.follows_interruption,
-		r.object_id, r.sha256, r.size, r.stored_ns, r.key_id, r.signature,
-		g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns, g.time_source
+		c.object_id, c.sha256, c.size, c.stored_ns, c.key_id, c.signature,
+		g.conflict_claim, g.first_seen_ns, g.reported_ns, g.updated_ns, g.time_source, ` + segmentUnit + `
 		FROM b ` + d.perRow("segments", "g",
 		`g.serial = b.serial AND g.corr_start_ns >= b.floor_ns AND g.corr_start_ns < b.hi AND g.corr_end_ns >= b.lo`) + `
-		LEFT JOIN receipts r ON r.device = g.serial AND r.seq = g.seq
+		LEFT JOIN recorders r ON r.serial = g.serial
+		LEFT JOIN receipts c ON c.device = g.serial AND c.seq = g.seq` + footageDocks + `
 		ORDER BY g.serial, g.corr_start_ns, g.seq`
 }
 
@@ -144,7 +150,7 @@ func (s *Store) SegmentsOf(ctx context.Context, spans []Span) (map[string][]Segm
 		var robj, rsha, rkey, rsig, conflict sql.NullString
 		if err := rs.Scan(&g.Serial, &seq, &g.Dock, &st, &en, &off, &synced, &cs, &ce, &g.Size, &g.SHA256, &g.Computed,
 			&g.HashMismatch, &g.StopCause, &g.Officer, &g.CaseTag, &g.Media, &g.State, &g.Fault, &g.FollowsInterruption,
-			&robj, &rsha, &rsize, &rstored, &rkey, &rsig, &conflict, &first, &rep, &upd, &g.TimeSource); err != nil {
+			&robj, &rsha, &rsize, &rstored, &rkey, &rsig, &conflict, &first, &rep, &upd, &g.TimeSource, &g.Unit); err != nil {
 			return err
 		}
 		g.Seq = uint64(seq)
