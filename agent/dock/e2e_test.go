@@ -3,22 +3,20 @@ package dock_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/berthdock/berth/agent/dock"
 	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/pki/pkitest"
+	"github.com/berthdock/berth/cloud/store/pgtest"
 	"github.com/berthdock/berth/cloud/testworld"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/firmware-protocol/recsim"
@@ -52,40 +50,10 @@ func needService(t *testing.T, name, addr, demand string) {
 	t.Skipf("%s at %s not reachable (set %s to require it)", name, addr, demand)
 }
 
-// pgAddr is the host:port a PostgreSQL DSN (URL or key=value) names.
-func pgAddr(t *testing.T, dsn string) string {
-	t.Helper()
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("BERTH_PG_DSN %q: %v", dsn, err)
-	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
-}
-
 func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// pgSchema makes a fresh schema on the test PostgreSQL and drops it at
-// cleanup.
-func pgSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := "e2e_" + randHex(6)
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		db.Close()
-	})
-	return schema
 }
 
 // startE2E starts the test world: a collector on the broker and store of
@@ -130,13 +98,9 @@ func startE2E(t *testing.T, brokerKind, dbKind string, nrec int) *testworld.Worl
 		mqttAddr = envOr("BERTH_MQTT_ADDR", "127.0.0.1:1883")
 		needService(t, "Mosquitto", mqttAddr, "BERTH_REQUIRE_MQTT")
 	}
-	if dbKind == "postgres" {
-		dsn = envOr("BERTH_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-		needService(t, "PostgreSQL", pgAddr(t, dsn), "BERTH_REQUIRE_PG")
-	}
 	schema := ""
-	if dsn != "" {
-		schema = pgSchema(t, dsn)
+	if dbKind == "postgres" {
+		dsn, schema = pgtest.DSN(), pgtest.Schema(t, "e2e")
 	}
 	w, err := testworld.Start(context.Background(), testworld.Config{Dir: t.TempDir(), Log: log, DockID: dockID, Unit: "unit-e2e",
 		Version: "e2e", Recorders: recs,

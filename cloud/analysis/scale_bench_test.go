@@ -17,6 +17,7 @@ import (
 
 	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/store/pgtest"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -53,7 +54,7 @@ import (
 func BenchmarkAnalysisDesignScale(b *testing.B) {
 	recorders, perRec := envInt("BERTH_BENCH_RECORDERS", 100_000), envInt("BERTH_BENCH_SEGMENTS", 20)
 	feed, every := envDur("BERTH_BENCH_FEED", time.Minute), envDur("BERTH_BENCH_EVERY", time.Minute)
-	dsn := pgTestDSN()
+	dsn := pgtest.DSN()
 	raw, err := sql.Open("pgx", dsn)
 	if err == nil {
 		err = raw.Ping()

@@ -2,12 +2,8 @@ package analysis
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -18,6 +14,7 @@ import (
 
 	"github.com/berthdock/berth/cloud/alert"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/store/pgtest"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -39,13 +36,6 @@ func (b workDB) open(t *testing.T) *store.Store {
 	return st
 }
 
-func pgTestDSN() string {
-	if v := os.Getenv("BERTH_PG_DSN"); v != "" {
-		return v
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
 // onBoth runs fn on a fresh SQLite file and a fresh PostgreSQL schema
 // (skipped when PostgreSQL is unreachable, unless BERTH_REQUIRE_PG).
 func onBoth(t *testing.T, fn func(t *testing.T, db workDB)) {
@@ -61,29 +51,7 @@ func onBoth(t *testing.T, fn func(t *testing.T, db workDB)) {
 
 func newPGWorkDB(t *testing.T, now *time.Time) workDB {
 	t.Helper()
-	db, err := sql.Open("pgx", pgTestDSN())
-	if err == nil {
-		err = db.Ping()
-	}
-	if err != nil {
-		if os.Getenv("BERTH_REQUIRE_PG") != "" {
-			t.Fatalf("PostgreSQL required (BERTH_REQUIRE_PG): %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable: %v", err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "berth_analysis_" + hex.EncodeToString(rnd[:])
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		db.Close()
-	})
-	return workDB{name: "postgres", dsn: pgTestDSN(), schema: schema, now: now}
+	return workDB{name: "postgres", dsn: pgtest.DSN(), schema: pgtest.Schema(t, "berth_analysis"), now: now}
 }
 
 // seedHoles reports, for each serial, a docking and seqs 1, 2, 4 (and more

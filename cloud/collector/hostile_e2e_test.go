@@ -14,20 +14,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/berthdock/berth/agent/uploader"
 	"github.com/berthdock/berth/cloud/collector"
 	"github.com/berthdock/berth/cloud/pki/pkitest"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/store/pgtest"
 	"github.com/berthdock/berth/cloud/wire"
 	"github.com/berthdock/berth/cloud/wire/upload"
 )
@@ -118,37 +116,7 @@ func mosquittoNet(t *testing.T) *hostileNet {
 }
 
 func hostilePG(t *testing.T) (dsn, schema string) {
-	dsn = os.Getenv("BERTH_PG_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		admin.Close()
-		if os.Getenv("BERTH_REQUIRE_PG") != "" {
-			t.Fatalf("PostgreSQL required (BERTH_REQUIRE_PG) but unreachable at %s: %v", dsn, err)
-		}
-		t.Skipf("PostgreSQL unreachable at %s: %v", dsn, err)
-	}
-	schema = "berth_hostile_" + randHex(6)
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := admin.Exec("CREATE SCHEMA " + ident); err != nil {
-		admin.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.Exec("DROP SCHEMA " + ident + " CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	return dsn, schema
+	return pgtest.DSN(), pgtest.Schema(t, "berth_hostile")
 }
 
 func randHex(n int) string {

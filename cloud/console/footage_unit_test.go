@@ -2,71 +2,31 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/berthdock/berth/cloud/analysis"
 	"github.com/berthdock/berth/cloud/console/api"
 	"github.com/berthdock/berth/cloud/people"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/store/pgtest"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
-func pgDSN() string {
-	if v := os.Getenv("BERTH_PG_DSN"); v != "" {
-		return v
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// pgSchema makes a fresh schema on the test PostgreSQL, dropped at
-// cleanup, and returns the DSN and the schema; it skips only if the
-// server is unreachable and BERTH_REQUIRE_PG is unset.
+// pgSchema is a fresh schema on the test PostgreSQL (pgtest.Schema) and
+// the server's DSN.
 func pgSchema(t *testing.T) (dsn, schema string) {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(pgDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		admin.Close()
-		if os.Getenv("BERTH_REQUIRE_PG") != "" {
-			t.Fatalf("PostgreSQL required (BERTH_REQUIRE_PG) but unreachable at %s: %v", pgDSN(), err)
-		}
-		t.Skipf("PostgreSQL unreachable at %s: %v", pgDSN(), err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema = "berth_console_" + hex.EncodeToString(rnd[:])
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := admin.Exec("CREATE SCHEMA " + ident); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.Exec("DROP SCHEMA " + ident + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return pgDSN(), schema
+	return pgtest.DSN(), pgtest.Schema(t, "berth_console")
 }
 
 // The footage of a recorder enrolled nowhere is the unit's of the dock

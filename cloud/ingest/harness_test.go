@@ -24,6 +24,7 @@ import (
 	"github.com/berthdock/berth/cloud/broker"
 	"github.com/berthdock/berth/cloud/ingest"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/store/pgtest"
 	"github.com/berthdock/berth/cloud/wire"
 )
 
@@ -34,15 +35,6 @@ func randHex(n int) string {
 }
 
 // --- stores ---------------------------------------------------------------
-
-const defaultPGDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func pgDSN() string {
-	if v := os.Getenv("BERTH_PG_DSN"); v != "" {
-		return v
-	}
-	return defaultPGDSN
-}
 
 // db is one fresh database: a temp SQLite file or a unique PostgreSQL schema.
 type db struct {
@@ -102,58 +94,15 @@ func sqliteDB(t testing.TB) db {
 	return db{name: "sqlite", dsn: "sqlite://" + filepath.Join(t.TempDir(), "collector.db")}
 }
 
-var (
-	pgOnce sync.Once
-	pgErr  error
-)
-
 // pgAvailable reports whether PostgreSQL can be used: reachable, or
 // required (then pgDB fails the test).
 func pgAvailable(t testing.TB) bool {
-	pgCheck()
-	return pgErr == nil || os.Getenv("BERTH_REQUIRE_PG") != "" || os.Getenv("BERTH_PG_DSN") != ""
-}
-
-func pgCheck() {
-	pgOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, pgDSN())
-		if err == nil {
-			err = c.Ping(ctx)
-			c.Close(ctx)
-		}
-		pgErr = err
-	})
+	return pgtest.Reachable() == nil || pgtest.Required()
 }
 
 func pgDB(t testing.TB) db {
 	t.Helper()
-	pgCheck()
-	if pgErr != nil {
-		if os.Getenv("BERTH_REQUIRE_PG") != "" || os.Getenv("BERTH_PG_DSN") != "" {
-			t.Fatalf("PostgreSQL required but unreachable at %s: %v", pgDSN(), pgErr)
-		}
-		t.Skipf("PostgreSQL unreachable at %s: %v", pgDSN(), pgErr)
-	}
-	schema := "berth_ingest_" + randHex(6)
-	cfg, err := pgx.ParseConfig(pgDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := admin.Exec("CREATE SCHEMA " + ident); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.Exec("DROP SCHEMA " + ident + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return db{name: "postgres", dsn: pgDSN(), schema: schema}
+	return db{name: "postgres", dsn: pgtest.DSN(), schema: pgtest.Schema(t, "berth_ingest")}
 }
 
 // --- brokers --------------------------------------------------------------

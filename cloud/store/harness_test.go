@@ -2,31 +2,19 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/berthdock/berth/cloud/store/pgtest"
 	"github.com/berthdock/berth/cloud/wire"
 )
-
-const defaultPGDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func pgDSN() string {
-	if v := os.Getenv("BERTH_PG_DSN"); v != "" {
-		return v
-	}
-	return defaultPGDSN
-}
 
 var t0 = time.Date(2026, 11, 24, 22, 5, 0, 123456789, time.UTC)
 
@@ -65,26 +53,6 @@ func (b *backend) count(t testing.TB, s *Store, query string, args ...any) int {
 	return n
 }
 
-var (
-	pgOnce sync.Once
-	pgErr  error
-)
-
-func pgReachable() error {
-	pgOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, pgDSN())
-		if err != nil {
-			pgErr = err
-			return
-		}
-		pgErr = c.Ping(ctx)
-		c.Close(ctx)
-	})
-	return pgErr
-}
-
 func newSQLite(t testing.TB) *backend {
 	return &backend{name: "sqlite", dsn: "sqlite://" + filepath.Join(t.TempDir(), "berth.db"),
 		clock: clockwork.NewFakeClockAt(t0.Add(time.Hour))}
@@ -92,32 +60,7 @@ func newSQLite(t testing.TB) *backend {
 
 func newPG(t testing.TB) *backend {
 	t.Helper()
-	if err := pgReachable(); err != nil {
-		if os.Getenv("BERTH_REQUIRE_PG") != "" {
-			t.Fatalf("PostgreSQL required (BERTH_REQUIRE_PG) but unreachable at %s: %v", pgDSN(), err)
-		}
-		t.Skipf("PostgreSQL unreachable at %s: %v", pgDSN(), err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "berth_store_" + hex.EncodeToString(rnd[:])
-	cfg, err := pgx.ParseConfig(pgDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := admin.Exec("CREATE SCHEMA " + ident); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.Exec("DROP SCHEMA " + ident + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return &backend{name: "postgres", dsn: pgDSN(), schema: schema, clock: clockwork.NewFakeClockAt(t0.Add(time.Hour))}
+	return &backend{name: "postgres", dsn: pgtest.DSN(), schema: pgtest.Schema(t, "berth_store"), clock: clockwork.NewFakeClockAt(t0.Add(time.Hour))}
 }
 
 // both runs fn against SQLite and PostgreSQL, each on its own fresh database.

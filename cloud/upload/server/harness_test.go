@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -27,6 +26,7 @@ import (
 	"github.com/berthdock/berth/cloud/evidence"
 	"github.com/berthdock/berth/cloud/evidence/s3test"
 	"github.com/berthdock/berth/cloud/store"
+	"github.com/berthdock/berth/cloud/store/pgtest"
 	"github.com/berthdock/berth/cloud/wire/upload"
 )
 
@@ -69,46 +69,10 @@ func sqliteBackend(t testing.TB) backend {
 	return backend{dsn: "sqlite://" + filepath.Join(t.TempDir(), "collector.db")}
 }
 
-func pgDSN() string {
-	if v := os.Getenv("BERTH_PG_DSN"); v != "" {
-		return v
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// pgBackend makes a fresh schema on the test PostgreSQL, dropped at cleanup;
-// it skips only if the server is unreachable and BERTH_REQUIRE_PG is unset.
+// pgBackend is a fresh schema on the test PostgreSQL (pgtest.Schema).
 func pgBackend(t testing.TB) backend {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(pgDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		admin.Close()
-		if os.Getenv("BERTH_REQUIRE_PG") != "" {
-			t.Fatalf("PostgreSQL required (BERTH_REQUIRE_PG) but unreachable at %s: %v", pgDSN(), err)
-		}
-		t.Skipf("PostgreSQL unreachable at %s: %v", pgDSN(), err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "berth_upload_" + hex.EncodeToString(rnd[:])
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := admin.Exec("CREATE SCHEMA " + ident); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.Exec("DROP SCHEMA " + ident + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return backend{dsn: pgDSN(), schema: schema}
+	return backend{dsn: pgtest.DSN(), schema: pgtest.Schema(t, "berth_upload")}
 }
 
 func newEnv(t testing.TB, b backend, maxChunk int64) *env {
