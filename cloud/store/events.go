@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -111,10 +112,8 @@ func (w *writer) firstReads(ctx context.Context, reads []eventRead) (map[entryKe
 	slices.Sort(serials)
 	serials = slices.Compact(serials)
 	if w.s.d.name == "postgres" {
-		for _, sn := range serials {
-			if _, err := w.tx.ExecContext(ctx, w.s.d.q(`SELECT pg_advisory_xact_lock(hashtext('berth.recorder_events'), hashtext(?))`), sn); err != nil {
-				return nil, fmt.Errorf("lock %s: %w", sn, err)
-			}
+		if err := w.lockEventLogs(ctx, serials); err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(keys, func(a, b []any) int {
@@ -135,6 +134,31 @@ func (w *writer) firstReads(ctx context.Context, reads []eventRead) (map[entryKe
 		return nil
 	})
 	return out, err
+}
+
+// lockEventLogs takes the transaction-scoped advisory lock of each of
+// serials' event logs (PostgreSQL), in the order given (sorted): one
+// statement for the batch, whatever its recorders, each row's lock taken
+// in the rows' order (the row source's ORDER BY, before the select list's
+// volatile function).
+func (w *writer) lockEventLogs(ctx context.Context, serials []string) error {
+	sel, from := w.s.d.rowSource([]column{{"serial", "TEXT"}})
+	stmt := w.s.d.q(`SELECT pg_advisory_xact_lock(hashtext('berth.recorder_events'), hashtext(` + sel + `)) ` + from)
+	for start := 0; start < len(serials); start += maxRowsPerStatement {
+		chunk := serials[start:min(len(serials), start+maxRowsPerStatement)]
+		rows := make([][]any, len(chunk))
+		for i, sn := range chunk {
+			rows[i] = []any{sn}
+		}
+		js, err := json.Marshal(rows)
+		if err != nil {
+			return fmt.Errorf("lock: encode serials: %w", err)
+		}
+		if _, err := w.tx.ExecContext(ctx, stmt, string(js)); err != nil {
+			return fmt.Errorf("lock %s..%s: %w", chunk[0], chunk[len(chunk)-1], err)
+		}
+	}
+	return nil
 }
 
 // maxConflictsShown bounds the entries an event-log-conflict alert's

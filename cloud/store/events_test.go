@@ -207,33 +207,41 @@ func TestRecorderEventConflicts(t *testing.T) {
 
 // TestRecorderEventConflictsConcurrent: reads of one entry committed at
 // once by two collectors are compared with each other: one stands, the
-// other is kept aside, never both stored as first.
+// other is kept aside, never both stored as first. Each batch holds reads
+// of several recorders, two of them in both batches, listed in opposite
+// orders: every recorder's log is locked, not only the batch's first.
 func TestRecorderEventConflictsConcurrent(t *testing.T) {
 	both(t, func(t *testing.T, b *backend) {
 		s := b.open(t)
 		at := b.clock.Now().Add(-time.Hour)
 		const rounds = 40
+		batches := map[string][]string{"dock-x": {"REC-C", "REC-D", "REC-E"}, "dock-y": {"REC-F", "REC-E", "REC-D"}}
 		for r := range rounds {
-			errs := make(chan error, 2)
-			for _, dock := range []string{"dock-x", "dock-y"} {
+			errs := make(chan error, len(batches))
+			for dock, serials := range batches {
 				go func() {
-					m := msg(t, dock, fmt.Sprintf("e%d", r), at, &wire.RecorderEvents{Serial: "REC-C", DockedAt: at,
-						Events: []wire.RecorderEvent{{Index: uint64(r + 1), Time: at, Kind: wire.EventButtonMark, Detail: dock}}})
-					_, err := s.Commit(context.Background(), []Incoming{m})
+					var batch []Incoming
+					for _, serial := range serials {
+						batch = append(batch, msg(t, dock, fmt.Sprintf("e%d-%s", r, serial), at, &wire.RecorderEvents{Serial: serial,
+							DockedAt: at, Events: []wire.RecorderEvent{{Index: uint64(r + 1), Time: at, Kind: wire.EventButtonMark, Detail: dock}}}))
+					}
+					_, err := s.Commit(context.Background(), batch)
 					errs <- err
 				}()
 			}
-			for range 2 {
+			for range batches {
 				if err := <-errs; err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		if n := b.count(t, s, `SELECT count(*) FROM recorder_events WHERE serial = 'REC-C'`); n != rounds {
-			t.Errorf("%d reads stand for %d entries", n, rounds)
-		}
-		if n := b.count(t, s, `SELECT count(*) FROM recorder_event_conflicts WHERE serial = 'REC-C'`); n != rounds {
-			t.Errorf("%d reads kept aside for %d entries", n, rounds)
+		for serial, kept := range map[string]int{"REC-C": 0, "REC-D": rounds, "REC-E": rounds, "REC-F": 0} {
+			if n := b.count(t, s, `SELECT count(*) FROM recorder_events WHERE serial = ?`, serial); n != rounds {
+				t.Errorf("%s: %d reads stand for %d entries", serial, n, rounds)
+			}
+			if n := b.count(t, s, `SELECT count(*) FROM recorder_event_conflicts WHERE serial = ?`, serial); n != kept {
+				t.Errorf("%s: %d reads kept aside, want %d", serial, n, kept)
+			}
 		}
 	})
 }
