@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/berthdock/berth/cloud/store"
 )
 
 // Token and key files that group or others may read are refused at start
@@ -99,6 +102,26 @@ func TestReasonMicGainBounded(t *testing.T) {
 		}
 		if (tc.key == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.key)) {
 			t.Errorf("gain %v, by model %v: %v; want an error naming %q", tc.gain, tc.byModel, err, tc.key)
+		}
+	}
+}
+
+// A negative enrolment.proof_max_age is refused at start, naming the key;
+// 0 (no limit) and a positive one start.
+func TestProofMaxAgeBounded(t *testing.T) {
+	for _, tc := range []struct {
+		age time.Duration
+		bad bool
+	}{{0, false}, {720 * time.Hour, false}, {-time.Hour, true}} {
+		cfg := Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0"}
+		cfg.MQTT.Embedded = "127.0.0.1:0"
+		cfg.Enrolment.Recorders, cfg.Enrolment.ProofMaxAge = "authenticated", tc.age
+		c, err := New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler)})
+		if c != nil {
+			c.Close()
+		}
+		if tc.bad != (err != nil) || (err != nil && (!errors.Is(err, store.ErrArgument) || !strings.Contains(err.Error(), "enrolment.proof_max_age -1h0m0s"))) {
+			t.Errorf("proof_max_age %s: %v; want refused %v, naming the key", tc.age, err, tc.bad)
 		}
 	}
 }

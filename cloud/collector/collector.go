@@ -105,6 +105,10 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: enrolment.recorders: %w", err)
 	}
+	if cfg.Enrolment.ProofMaxAge < 0 {
+		return nil, fmt.Errorf("collector: enrolment.proof_max_age %s: %w: must not be negative (0: no limit)",
+			cfg.Enrolment.ProofMaxAge, store.ErrArgument)
+	}
 	base, units, err := cfg.policies()
 	if err != nil {
 		return nil, err
@@ -119,7 +123,8 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Collector, err error) {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	if c.st, err = store.Open(ctx, cfg.Store, &store.Opts{Logger: c.log.With("part", "store"), Schema: cfg.Schema,
-		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew, BeforeEnrolment: cfg.Enrolment.BeforeEnrolment}); err != nil {
+		Recorders: policy, ReportSkew: cfg.Enrolment.ReportSkew, BeforeEnrolment: cfg.Enrolment.BeforeEnrolment,
+		ProofMaxAge: cfg.Enrolment.ProofMaxAge}); err != nil {
 		return nil, err
 	}
 	for _, kind := range []string{store.KindRecorderRefused, store.KindReportTime, store.KindEventLogConflict} {

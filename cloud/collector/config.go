@@ -199,6 +199,12 @@ type Config struct {
 		// health report on it may be dated (default 168h); earlier ones
 		// change nothing and raise a report-time alert.
 		BeforeEnrolment time.Duration `yaml:"before_enrolment"`
+		// ProofMaxAge bounds, under "authenticated", how old a dock's
+		// proof of holding a recorder may be (its signed time): a dock
+		// that has not docked the recorder for longer may no longer
+		// handle it. 0 (the default): no limit; negative is refused at
+		// start (store.Opts.ProofMaxAge).
+		ProofMaxAge time.Duration `yaml:"proof_max_age"`
 	} `yaml:"enrolment"`
 }
 

@@ -162,7 +162,7 @@ func (w *writer) audit(ctx context.Context) error {
 			return err
 		}
 		rows = append(rows, []any{x.dock, int64(r.Index), r.Time.UnixNano(), r.Action, int64(r.Slot), r.Serial,
-			int64(r.Seq), r.Detail, r.Prev, r.Hash, status, x.msg, w.now, proof, w.proven[x.i]})
+			int64(r.Seq), r.Detail, r.Prev, r.Hash, status, x.msg, w.now, proof, w.proven[x.i].key, w.proven[x.i].at})
 		// A stored successor that was waiting for this record.
 		nk := auditKey{x.dock, x.rec.Index + 1}
 		if next, ok := known[nk]; ok && next.stored && next.status == AuditPending {
@@ -180,7 +180,7 @@ func (w *writer) audit(ctx context.Context) error {
 	}
 	if err := w.s.multi(ctx, w.tx, "audit_records", `dock TEXT, idx BIGINT, time_ns BIGINT, action TEXT, slot BIGINT,
 		serial TEXT, seq BIGINT, detail TEXT, prev TEXT, hash TEXT, status TEXT, msg_id TEXT, received_ns BIGINT, proof TEXT,
-		proof_key TEXT`, `ON CONFLICT (dock, idx) DO NOTHING`, rows, nil); err != nil {
+		proof_key TEXT, proof_at BIGINT`, `ON CONFLICT (dock, idx) DO NOTHING`, rows, nil); err != nil {
 		return fmt.Errorf("records: %w", err)
 	}
 	for _, u := range updates {

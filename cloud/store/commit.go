@@ -290,8 +290,8 @@ type writer struct {
 	refused map[string]int
 	// proven is, for the batch's "authenticated" audit records whose proof
 	// verified (proofs), by message index, the enrolled key it verified
-	// with (base64).
-	proven map[int]string
+	// with and the proof's time.
+	proven map[int]provenProof
 	// spans are the longest spans the batch writes, by recorder
 	// (raiseSpan): the spans step raises recorder_spans to them.
 	spans map[string]*spanMax

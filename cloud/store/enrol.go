@@ -45,8 +45,10 @@ const (
 	// chain gives nothing. A recorder not enrolled has no key to check, so
 	// no dock can handle it under this policy. A proof is checked once, on
 	// arrival, with the key enrolled then; a recorder re-enrolled with
-	// another key must be proved again. For fleets whose recorders move
-	// between units' docks.
+	// another key must be proved again. With Opts.ProofMaxAge a proof
+	// counts only while its signed time is that recent: a dock must keep
+	// docking the recorder to keep handling it. For fleets whose recorders
+	// move between units' docks.
 	RecordersAuthenticated RecorderPolicy = "authenticated"
 )
 
@@ -65,13 +67,39 @@ func ParseRecorderPolicy(s string) (RecorderPolicy, error) {
 // standing is what the collector knows of a dock and a recorder: their
 // enrolment and whether the dock proved holding the recorder (an
 // "authenticated" audit record whose proof verified with the recorder's
-// enrolled key; looked up only under RecordersAuthenticated).
+// enrolled key; looked up only under RecordersAuthenticated), and when.
 type standing struct {
 	dock, serial string
 	dockUnit     string
 	enrolled     bool // the recorder is enrolled
 	recUnit      string
 	proven       bool
+	// provenAt is the newest such proof's time (audit_records.proof_at,
+	// Unix ns: its signed time capped at its arrival); 0 when unknown (a
+	// record stored before migration 0019).
+	provenAt int64
+	// now is the store's clock and maxAge its Opts.ProofMaxAge (0: no
+	// limit): a proof older than maxAge, or of unknown time while there is
+	// a limit, does not count.
+	now    time.Time
+	maxAge time.Duration
+}
+
+// stale reports whether st's proof is too old to count, and why.
+func (st standing) stale() (string, bool) {
+	if st.maxAge <= 0 {
+		return "", false
+	}
+	if st.provenAt == 0 {
+		return fmt.Sprintf("dock %s proved holding recorder %s at an unknown time (a record stored before proof times were kept), and proofs more than %s old do not count",
+			st.dock, st.serial, st.maxAge), true
+	}
+	at := time.Unix(0, st.provenAt).UTC()
+	if st.now.Sub(at) <= st.maxAge {
+		return "", false
+	}
+	return fmt.Sprintf("dock %s last proved holding recorder %s at %s, more than %s ago", st.dock, st.serial,
+		at.Format(time.RFC3339), st.maxAge), true
 }
 
 // judge is the one rule of which recorders a dock may handle, for uploads
@@ -89,6 +117,10 @@ func (p RecorderPolicy) judge(st standing) Access {
 		a.Reason = fmt.Sprintf("dock %s has not proved holding recorder %s (no authenticated record whose recorder signature verifies with its enrolled key)",
 			st.dock, st.serial)
 	case p == RecordersAuthenticated:
+		if why, stale := st.stale(); stale {
+			a.Reason = why
+			break
+		}
 		a.Allowed = true
 	case st.enrolled && st.recUnit != st.dockUnit:
 		a.Reason = fmt.Sprintf("recorder %s is enrolled to unit %s; dock %s serves unit %q", st.serial, st.recUnit, st.dock, st.dockUnit)
@@ -315,12 +347,14 @@ func (s *Store) RecorderAccess(ctx context.Context, dock, serial string) (Access
 		return Access{}, fmt.Errorf("store: recorder access: %w", err)
 	}
 	if s.policy == RecordersAuthenticated {
-		err := s.db.QueryRowContext(ctx, s.d.q(`SELECT EXISTS (SELECT 1 FROM audit_records a
+		var n int64
+		err := s.db.QueryRowContext(ctx, s.d.q(`SELECT COUNT(*), COALESCE(MAX(a.proof_at), 0) FROM audit_records a
 			JOIN recorders r ON r.serial = a.serial AND r.public_key = a.proof_key
-			WHERE a.dock = ? AND a.serial = ? AND a.action = ? AND a.status <> ?)`), dock, serial, wire.AuditAuthenticated, AuditBroken).Scan(&st.proven)
+			WHERE a.dock = ? AND a.serial = ? AND a.action = ? AND a.status <> ?`), dock, serial, wire.AuditAuthenticated, AuditBroken).Scan(&n, &st.provenAt)
 		if err != nil {
 			return Access{}, fmt.Errorf("store: recorder access: %w", err)
 		}
+		st.proven, st.now, st.maxAge = n > 0, s.clock.Now(), s.proofMaxAge
 	}
 	return s.policy.judge(st), nil
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -262,4 +264,117 @@ func TestAuditProofOutOfOrder(t *testing.T) {
 			}
 		}
 	})
+}
+
+// With Opts.ProofMaxAge, under RecordersAuthenticated, a dock's proof of
+// holding a recorder counts only while its signed time is that recent by
+// the store's clock: within it the dock handles the recorder, past it the
+// dock is refused (saying when it last proved holding it) for uploads and
+// reports alike, and a newer proof, even in the batch of the report,
+// restores it. A proof dated ahead counts from its arrival, not its date;
+// a proof of unknown time (stored before migration 0019) counts only
+// without a limit; and no limit (0) is the behaviour without this option.
+func TestAuthenticatedProofMaxAge(t *testing.T) {
+	both(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		const maxAge = 30 * 24 * time.Hour
+		o := b.opts()
+		o.Recorders, o.ProofMaxAge = RecordersAuthenticated, maxAge
+		s, err := Open(ctx, b.dsn, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		enrolTwoUnits(t, s) // REC-A (u-a, key 1), REC-B (u-b, key 2)
+		// dock-a proved holding REC-B at t0, an hour before the clock.
+		chain := authRecords(t, "dock-a", authRec{serial: "REC-B", key: 2})
+		commit(t, s, msg(t, "dock-a", "audit-0", b.clock.Now(), chain[0]))
+		if n := b.count(t, s, `SELECT count(*) FROM audit_records WHERE dock = 'dock-a' AND idx = 0 AND proof_at = ?`, t0.UnixNano()); n != 1 {
+			t.Fatalf("the proof's signed time %s was not stored as proof_at", t0)
+		}
+
+		reports := 0
+		check := func(what, serial string, allowed bool, reason string) {
+			t.Helper()
+			a, err := s.RecorderAccess(ctx, "dock-a", serial)
+			if err != nil || a.Allowed != allowed || !strings.Contains(a.Reason, reason) {
+				t.Errorf("%s: upload: dock-a handling %s: %+v %v; want allowed %v, reason with %q", what, serial, a, err, allowed, reason)
+			}
+			reports++
+			at := b.clock.Now().Add(-time.Minute)
+			commit(t, s, msg(t, "dock-a", "h-"+strconv.Itoa(reports), b.clock.Now(), health(serial, at)))
+			n := b.count(t, s, `SELECT count(*) FROM device_health WHERE dock = 'dock-a' AND serial = ? AND docked_ns = ?`, serial, at.UnixNano())
+			if (n == 1) != allowed {
+				t.Errorf("%s: report: dock-a reporting %s: %d rows stored, want allowed %v", what, serial, n, allowed)
+			}
+		}
+		check("proved an hour ago", "REC-B", true, "")
+		b.clock.Advance(maxAge - 2*time.Hour)
+		check("proved just within the max age", "REC-B", true, "")
+		refusals := s.Refused(KindRecorderRefused)
+		b.clock.Advance(2 * time.Hour)
+		stale := fmt.Sprintf("dock dock-a last proved holding recorder REC-B at %s, more than 720h0m0s ago", t0.Format(time.RFC3339))
+		check("proved more than the max age ago", "REC-B", false, stale)
+		if n := s.Refused(KindRecorderRefused); n != refusals+1 {
+			t.Errorf("the stale report: %d refusals counted, want %d", n, refusals+1)
+		}
+		as, err := s.Alerts(ctx, AlertFilter{Kind: KindRecorderRefused, Serial: "REC-B"})
+		if err != nil || len(as) != 1 || as[0].Dock != "dock-a" || as[0].Unit != "u-b" || !strings.Contains(as[0].Detail, stale) {
+			t.Errorf("the stale report raised %+v %v; want one alert to u-b saying %q", as, err, stale)
+		}
+
+		// No limit: the old proof counts, as without the option.
+		s.proofMaxAge = 0
+		check("no max age", "REC-B", true, "")
+		s.proofMaxAge = maxAge
+
+		// A newer proof, in the batch of a report, restores it.
+		now := b.clock.Now()
+		again := &wire.AuditRecord{Time: now, Action: wire.AuditAuthenticated, Slot: 1, Serial: "REC-B", Detail: "firmware 2.1.0",
+			Proof: proofFor("dock-a", "REC-B", 2, now.Add(-time.Minute))}
+		if err := again.Seal("dock-a", chain[0]); err != nil {
+			t.Fatal(err)
+		}
+		at := now.Add(-30 * time.Second)
+		commit(t, s, msg(t, "dock-a", "audit-1", now, again), msg(t, "dock-a", "h-again", now, health("REC-B", at)))
+		if n := b.count(t, s, `SELECT count(*) FROM device_health WHERE dock = 'dock-a' AND serial = 'REC-B' AND docked_ns = ?`, at.UnixNano()); n != 1 {
+			t.Errorf("REC-B proved again and reported in one batch: %d rows", n)
+		}
+		check("proved again", "REC-B", true, "")
+
+		// A proof dated a year ahead counts from its arrival.
+		ahead := &wire.AuditRecord{Time: now, Action: wire.AuditAuthenticated, Slot: 1, Serial: "REC-A", Detail: "firmware 2.1.0",
+			Proof: proofFor("dock-a", "REC-A", 1, now.Add(365*24*time.Hour))}
+		if err := ahead.Seal("dock-a", again); err != nil {
+			t.Fatal(err)
+		}
+		commit(t, s, msg(t, "dock-a", "audit-2", now, ahead))
+		check("proof dated ahead, just arrived", "REC-A", true, "")
+		b.clock.Advance(maxAge + time.Minute)
+		check("proof dated ahead, arrived more than the max age ago", "REC-A", false,
+			fmt.Sprintf("last proved holding recorder REC-A at %s, more than", now.Format(time.RFC3339)))
+		check("proved again, then more than the max age ago", "REC-B", false, "more than 720h0m0s ago")
+
+		// A proof of unknown time (stored before its time was kept).
+		if _, err := s.db.ExecContext(ctx, `UPDATE audit_records SET proof_at = 0`); err != nil {
+			t.Fatal(err)
+		}
+		check("unknown time, with a max age", "REC-B", false, "at an unknown time")
+		s.proofMaxAge = 0
+		check("unknown time, no max age", "REC-B", true, "")
+	})
+}
+
+// A negative proof max age is refused.
+func TestProofMaxAgeNegative(t *testing.T) {
+	b := newSQLite(t)
+	o := b.opts()
+	o.ProofMaxAge = -time.Hour
+	s, err := Open(context.Background(), b.dsn, o)
+	if s != nil {
+		s.Close()
+	}
+	if !errors.Is(err, ErrArgument) || !strings.Contains(err.Error(), "proof max age") {
+		t.Fatalf("Open with a negative proof max age: %v; want ErrArgument", err)
+	}
 }

@@ -11,12 +11,21 @@ import (
 	"github.com/berthdock/berth/cloud/wire"
 )
 
+// provenProof is a verified proof's enrolled key (base64, as
+// recorders.public_key) and time (Unix ns): its signed time
+// (wire.AuthProof.At), or its arrival by the store's clock if earlier.
+type provenProof struct {
+	key string
+	at  int64
+}
+
 // proofs checks, once as they arrive, the proofs of the batch's
 // "authenticated" audit records (wire.AuditRecord.VerifyProof): the
 // recorder's signature over the nonce recomputed from the record's dock,
 // time and salt, with the key enrolled for the recorder now. A proof that
-// verifies is kept with that key (w.proven, then audit_records.proof_key),
-// which is what RecordersAuthenticated counts. A record without a proof,
+// verifies is kept with that key and its time (w.proven, then
+// audit_records.proof_key and proof_at), which is what
+// RecordersAuthenticated counts (for Opts.ProofMaxAge after its time). A record without a proof,
 // or for a recorder not enrolled, is stored and counts for nothing. Under
 // RecordersAuthenticated a proof that does not verify is a dock claiming a
 // recorder it did not show holding: it is logged, counted and alerted as a
@@ -66,9 +75,11 @@ func (w *writer) proofs(ctx context.Context) error {
 		verr := r.VerifyProof(m.Env.Dock, e.pub)
 		if verr == nil {
 			if w.proven == nil {
-				w.proven = map[int]string{}
+				w.proven = map[int]provenProof{}
 			}
-			w.proven[i] = e.key
+			// The signed time, never the envelope's; capped at arrival,
+			// so a proof dated ahead does not last longer.
+			w.proven[i] = provenProof{key: e.key, at: min(r.Proof.At.UnixNano(), w.now)}
 			continue
 		}
 		if w.s.policy != RecordersAuthenticated {

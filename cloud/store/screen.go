@@ -70,23 +70,25 @@ func (w *writer) screen(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var authed map[pair]bool
+	var authed map[pair]int64
 	if w.s.policy == RecordersAuthenticated {
 		if authed, err = w.authenticated(ctx, dockIDs, serials); err != nil {
 			return err
 		}
 		for _, i := range w.fresh { // this batch's own records count too, once their proof verified (proofs)
-			if r, ok := w.msgs[i].Body.(*wire.AuditRecord); ok && r.Action == wire.AuditAuthenticated && w.proven[i] != "" {
+			if r, ok := w.msgs[i].Body.(*wire.AuditRecord); ok && r.Action == wire.AuditAuthenticated && w.proven[i].key != "" {
 				if h, err := r.ComputeHash(w.msgs[i].Env.Dock); err == nil && h == r.Hash {
-					authed[pair{w.msgs[i].Env.Dock, r.Serial}] = true
+					k := pair{w.msgs[i].Env.Dock, r.Serial}
+					authed[k] = max(authed[k], w.proven[i].at)
 				}
 			}
 		}
 	}
 	for _, p := range pairs {
 		rec, enrolled := recs[p.serial]
+		at, proven := authed[pair{p.dock, p.serial}]
 		v := w.s.policy.judge(standing{dock: p.dock, serial: p.serial, dockUnit: dockUnits[p.dock], enrolled: enrolled,
-			recUnit: rec.Unit, proven: authed[pair{p.dock, p.serial}]})
+			recUnit: rec.Unit, proven: proven, provenAt: at, now: time.Unix(0, w.now).UTC(), maxAge: w.s.proofMaxAge})
 		if v.Allowed && enrolled {
 			if w.enrolledUnit == nil {
 				w.enrolledUnit = map[string]string{}
@@ -260,21 +262,23 @@ func (w *writer) recordersOf(ctx context.Context, serials []string) (map[string]
 
 // authenticated returns which of docks proved holding which of serials
 // (RecordersAuthenticated): a stored "authenticated" audit record whose
-// hash verified and whose proof verified with the key still enrolled.
-func (w *writer) authenticated(ctx context.Context, docks, serials []string) (map[dockSerial]bool, error) {
-	out := map[dockSerial]bool{}
+// hash verified and whose proof verified with the key still enrolled;
+// with the newest such proof's time (audit_records.proof_at, 0 unknown).
+func (w *writer) authenticated(ctx context.Context, docks, serials []string) (map[dockSerial]int64, error) {
+	out := map[dockSerial]int64{}
 	slices.Sort(docks)
 	docks = slices.Compact(docks)
 	for _, d := range docks { // a batch holds few docks
-		err := w.chunked(ctx, `SELECT DISTINCT a.serial FROM audit_records a
+		err := w.chunked(ctx, `SELECT a.serial, MAX(a.proof_at) FROM audit_records a
 			JOIN recorders r ON r.serial = a.serial AND r.public_key = a.proof_key
-			WHERE a.dock = ? AND a.action = ? AND a.status <> ? AND a.serial IN (%s)`,
+			WHERE a.dock = ? AND a.action = ? AND a.status <> ? AND a.serial IN (%s) GROUP BY a.serial`,
 			serials, []any{d, wire.AuditAuthenticated, AuditBroken}, func(rs *sql.Rows) error {
 				var s string
-				if err := rs.Scan(&s); err != nil {
+				var at int64
+				if err := rs.Scan(&s, &at); err != nil {
 					return err
 				}
-				out[dockSerial{d, s}] = true
+				out[dockSerial{d, s}] = at
 				return nil
 			})
 		if err != nil {

@@ -53,6 +53,13 @@ type Opts struct {
 	// a health report on it may be dated (default DefaultBeforeEnrolment);
 	// earlier ones are refused like those beyond ReportSkew.
 	BeforeEnrolment time.Duration
+	// ProofMaxAge bounds, under RecordersAuthenticated, how old a dock's
+	// proof of holding a recorder may be: a proof counts only while its
+	// signed time (wire.AuthProof.At, capped at its arrival) is within
+	// ProofMaxAge of the store's clock, so a dock must dock the recorder
+	// again to keep handling it. 0 (the default): no limit, a proof counts
+	// for ever. Negative is refused (ErrArgument).
+	ProofMaxAge time.Duration
 }
 
 // DefaultReportSkew is the default Opts.ReportSkew.
@@ -80,6 +87,7 @@ type Store struct {
 	policy          RecorderPolicy
 	skew            time.Duration
 	beforeEnrolment time.Duration
+	proofMaxAge     time.Duration
 	refusals        refusals
 }
 
@@ -104,8 +112,11 @@ func Open(ctx context.Context, dsn string, opts *Opts) (*Store, error) {
 	if o.BeforeEnrolment <= 0 {
 		o.BeforeEnrolment = DefaultBeforeEnrolment
 	}
+	if o.ProofMaxAge < 0 {
+		return nil, fmt.Errorf("%w: proof max age %s is negative (0: no limit)", ErrArgument, o.ProofMaxAge)
+	}
 	s := &Store{log: o.Logger, clock: o.Clock, wall: clockwork.NewRealClock(), policy: o.Recorders, skew: o.ReportSkew,
-		beforeEnrolment: o.BeforeEnrolment}
+		beforeEnrolment: o.BeforeEnrolment, proofMaxAge: o.ProofMaxAge}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

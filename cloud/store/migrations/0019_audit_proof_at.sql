@@ -1,0 +1,14 @@
+-- When a dock proved holding a recorder (Opts.ProofMaxAge, under the
+-- "authenticated" recorder policy: a proof counts only while this recent).
+--
+-- proof_at: Unix ns of the proof's signed time (wire.AuthProof.At, the
+-- dock's clock when it challenged the recorder, covered by the recorder's
+-- signature), or of the record's arrival by the collector's clock if that
+-- is earlier, so a proof dated ahead does not last longer; set with
+-- proof_key, when the proof verified. 0: unknown. Rows stored before this
+-- migration are not backfilled (the signed time is in the proof JSON, and
+-- reading it in SQL differs between SQLite and PostgreSQL): they keep 0,
+-- which counts as too old while a proof max age is configured, so a dock
+-- must prove holding the recorder again (its next docking) once one is;
+-- without one they count as before.
+ALTER TABLE audit_records ADD COLUMN proof_at BIGINT NOT NULL DEFAULT 0;
