@@ -29,6 +29,22 @@ import (
 // footage commits b as serial's segment seq reported by dock (both
 // stores, with the collector's receipt for dock's upload, as an upload
 // would).
+// report commits one report of dock, as ingest would after decoding it.
+func (w *world) report(t *testing.T, id, dock string, at time.Time, typ string, b any) {
+	t.Helper()
+	env, err := wire.NewEnvelope(id, dock, at, typ, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := wire.DecodeBody(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.st.Commit(context.Background(), []store.Incoming{{Env: env, Body: body}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (w *world) footage(t *testing.T, dock, serial string, seq uint64, officer, caseTag string, b []byte) string {
 	t.Helper()
 	return w.footageVia(t, dock, dock, serial, seq, officer, caseTag, b)
@@ -55,17 +71,7 @@ func (w *world) footageVia(t *testing.T, uploader, dock, serial string, seq uint
 	start := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC).Add(time.Duration(seq) * time.Minute)
 	m := &wire.SegmentManifest{Serial: serial, Seq: seq, Start: start, End: start.Add(time.Minute), Size: int64(len(b)), SHA256: obj.ID,
 		StopCause: wire.StopAutoSplit, Officer: officer, CaseTag: caseTag, Media: "h264/aac", ClockSyncedAt: start, State: wire.SegBuffered}
-	env, err := wire.NewEnvelope("m"+obj.ID[:8], dock, start, wire.TypeSegmentManifest, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := wire.DecodeBody(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.st.Commit(ctx, []store.Incoming{{Env: env, Body: body}}); err != nil {
-		t.Fatal(err)
-	}
+	w.report(t, "m"+obj.ID[:8], dock, start, wire.TypeSegmentManifest, m)
 	r := wire.Receipt{ObjectID: obj.Ref(), Device: serial, Seq: seq, SHA256: obj.ID, Size: obj.Size, StoredAt: time.Now().UTC()}
 	r.Sign(wire.KeyID(w.key.Public().(ed25519.PublicKey)), w.key)
 	if err := w.st.RecordReceiptFrom(ctx, r, uploader); err != nil {

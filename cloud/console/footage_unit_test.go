@@ -51,17 +51,7 @@ func TestUnenrolledFootageFollowsUploader(t *testing.T) {
 		m := &wire.SegmentManifest{Serial: "FREE", Seq: 1, Start: g.Start, End: g.End, Size: g.Size, SHA256: g.SHA256,
 			StopCause: wire.StopAutoSplit, Officer: "o-1", CaseTag: "CASE-F", Media: "h264/aac", ClockSyncedAt: g.Start,
 			State: wire.SegUploaded, Receipt: g.Receipt}
-		env, err := wire.NewEnvelope("hostile-1", "dock-2", g.Start.Add(time.Hour), wire.TypeSegmentManifest, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := wire.DecodeBody(env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.st.Commit(ctx, []store.Incoming{{Env: env, Body: body}}); err != nil {
-			t.Fatal(err)
-		}
+		w.report(t, "hostile-1", "dock-2", g.Start.Add(time.Hour), wire.TypeSegmentManifest, m)
 		if n := w.st.Refused(store.KindRecorderRefused); n != 1 {
 			t.Errorf("%d reports refused, want dock-2's", n)
 		}
@@ -122,20 +112,10 @@ func TestFootageAlertsOfTheFootageUnit(t *testing.T) {
 		chief := w.tokens["chief"] // of u1
 		docking := func(dock string, at time.Time, driftMs int64) {
 			t.Helper()
-			env, err := wire.NewEnvelope("health-"+dock, dock, at, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "FREE",
+			w.report(t, "health-"+dock, dock, at, wire.TypeDeviceHealth, &wire.DeviceHealth{Serial: "FREE",
 				Firmware: "2.0", Officer: "o-1", DockedAt: at, DockClock: at, DeviceClock: at.Add(time.Duration(driftMs) * time.Millisecond),
 				ClockOffsetMs: driftMs, ClockSet: true, Battery: wire.Battery{Percent: 50, HealthPct: 95},
 				Storage: wire.Storage{TotalBytes: 100, FreeBytes: 90, HealthPct: 100}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := wire.DecodeBody(env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := w.st.Commit(ctx, []store.Incoming{{Env: env, Body: body}}); err != nil {
-				t.Fatal(err)
-			}
 		}
 		// The segments start at 02:01 UTC on 30 November (footageVia).
 		docked1 := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
